@@ -1,0 +1,1 @@
+//! Configuration sources (directory tree or Git configuration repository) → model::Config.

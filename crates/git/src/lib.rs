@@ -1,0 +1,1 @@
+//! Git: cached mirrors, reading trees at revisions, building commits without checkouts, pushing.

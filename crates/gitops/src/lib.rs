@@ -1,0 +1,1 @@
+//! GitOps changes: snapshots of promotable properties and applying them to target applications.

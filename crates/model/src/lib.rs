@@ -1,0 +1,1 @@
+//! Resource model: see ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+//! Promotion workflows: runner interface, local and Argo executors.

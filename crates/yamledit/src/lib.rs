@@ -1,0 +1,1 @@
+//! Format-preserving YAML editing and JSONPath over YAML with byte spans.
