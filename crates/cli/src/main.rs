@@ -1,1 +1,45 @@
-fn main() {}
+//! `ferry`: the command-line entry point. Each subcommand lives in
+//! `cmd/<name>.rs` and only parses arguments, calls the library crates and
+//! prints; all behaviour is in the libraries.
+
+mod cmd;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ferry",
+    version,
+    about = "Promote product versions through environments with GitOps, and follow every release."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a configuration (directory or Git repository) and show what ferry understands of it.
+    Validate(cmd::validate::Args),
+    /// Policy resolution.
+    #[command(subcommand)]
+    Policy(cmd::policy::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(args) => cmd::validate::run(args),
+        Command::Policy(cmd) => cmd::policy::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! `ferry validate`: load a configuration, list every problem, and show
+//! the product × environment × application table.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use ferry_config::ConfigSource;
+use ferry_model::membership::{Member, TemplateSource};
+use ferry_model::{Config, Diagnostic, Loaded, Membership, Severity};
+use serde::Serialize;
+
+use super::{OutputFormat, SourceArgs};
+use crate::output::table;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Configuration directory, or Git repository URL.
+    pub source: String,
+    #[command(flatten)]
+    pub src: SourceArgs,
+    #[arg(long, value_enum, default_value = "human")]
+    pub output: OutputFormat,
+    /// Also list notes (e.g. documents that are not ferry resources).
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Report<'a> {
+    source: String,
+    valid: bool,
+    counts: BTreeMap<&'static str, usize>,
+    ignored_documents: usize,
+    errors: usize,
+    warnings: usize,
+    diagnostics: &'a [Diagnostic],
+    products: Vec<ProductRow>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProductRow {
+    name: String,
+    defined: bool,
+    flows: Vec<String>,
+    environments: Vec<EnvironmentRow>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EnvironmentRow {
+    /// `null` for applications that belong to no environment.
+    name: Option<String>,
+    applications: Vec<ApplicationRow>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ApplicationRow {
+    name: String,
+    key: String,
+    template: TemplateSource,
+    version_source: Option<String>,
+    /// File → promotable paths; `null` when every file is promoted.
+    promotion: Option<BTreeMap<String, Vec<String>>>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let source =
+        ConfigSource::from_arg(&args.source, args.src.branch.clone(), args.src.path.clone());
+    let loaded = ferry_config::load(&source)?;
+    let report = build(&source, &loaded);
+    match args.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        OutputFormat::Human => print!("{}", human(&report, &loaded, args.verbose)),
+    }
+    Ok(if report.valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn build<'a>(source: &ConfigSource, loaded: &'a Loaded) -> Report<'a> {
+    let config = &loaded.config;
+    let membership = Membership::compute(config);
+    let count = |s| {
+        loaded
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == s)
+            .count()
+    };
+    Report {
+        source: source.describe(),
+        valid: !loaded.has_errors(),
+        counts: config.counts(),
+        ignored_documents: config.ignored.len(),
+        errors: count(Severity::Error),
+        warnings: count(Severity::Warning),
+        diagnostics: &loaded.diagnostics,
+        products: products(config, &membership),
+    }
+}
+
+fn products(config: &Config, membership: &Membership) -> Vec<ProductRow> {
+    let order: Vec<&str> = config
+        .environments_in_order()
+        .iter()
+        .map(|e| e.name())
+        .collect();
+    membership
+        .products
+        .values()
+        .map(|p| {
+            let mut by_env: BTreeMap<Option<usize>, (Option<String>, Vec<ApplicationRow>)> =
+                BTreeMap::new();
+            for m in &p.members {
+                let env = m.environment.name();
+                let idx = env.and_then(|e| order.iter().position(|o| *o == e));
+                by_env
+                    .entry(idx.or(Some(usize::MAX)).filter(|_| env.is_some()))
+                    .or_insert_with(|| (env.map(str::to_owned), Vec::new()))
+                    .1
+                    .push(app_row(m));
+            }
+            let flows = config
+                .product(&p.name)
+                .map(|prod| {
+                    prod.spec
+                        .promotion_flows
+                        .iter()
+                        .map(|f| f.name.clone())
+                        .collect()
+                })
+                .unwrap_or_default();
+            ProductRow {
+                name: p.name.clone(),
+                defined: p.defined,
+                flows,
+                environments: by_env
+                    .into_values()
+                    .map(|(name, applications)| EnvironmentRow { name, applications })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+fn app_row(m: &Member) -> ApplicationRow {
+    let body = &m.template.body;
+    ApplicationRow {
+        name: m.name.clone(),
+        key: m.key.clone(),
+        template: m.template.source.clone(),
+        version_source: body
+            .version_source
+            .as_ref()
+            .map(|v| format!("{} {}", v.file, v.json_path)),
+        promotion: body.promotion.as_ref().map(|p| {
+            p.iter()
+                .map(|(f, spec)| (f.clone(), spec.json_paths.clone()))
+                .collect()
+        }),
+    }
+}
+
+fn human(report: &Report<'_>, loaded: &Loaded, verbose: bool) -> String {
+    let mut out = format!("Configuration: {}\n", report.source);
+    for (kind, n) in &report.counts {
+        out.push_str(&format!("  {kind:<18} {n}\n"));
+    }
+    if report.ignored_documents > 0 {
+        out.push_str(&format!(
+            "  ({} other documents ignored{})\n",
+            report.ignored_documents,
+            if verbose {
+                ""
+            } else {
+                "; --verbose lists them"
+            }
+        ));
+    }
+    out.push('\n');
+    let shown: Vec<&Diagnostic> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| verbose || d.severity != Severity::Note)
+        .collect();
+    for d in &shown {
+        out.push_str(&format!("{d}\n"));
+    }
+    if !shown.is_empty() {
+        out.push('\n');
+    }
+    let mut rows = Vec::new();
+    for p in &report.products {
+        for e in &p.environments {
+            for a in &e.applications {
+                let template = match &a.template {
+                    TemplateSource::Inline => "inline".to_owned(),
+                    TemplateSource::Ref(n) => format!("{n} (ref)"),
+                    TemplateSource::Selector(n) => n.clone(),
+                    TemplateSource::None => "—".to_owned(),
+                };
+                let paths = match &a.promotion {
+                    None => "every file".to_owned(),
+                    Some(files) => files
+                        .iter()
+                        .map(|(f, p)| format!("{f}: {}", p.join(", ")))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                };
+                rows.push(vec![
+                    p.name.clone(),
+                    e.name.clone().unwrap_or_else(|| "(none)".into()),
+                    a.name.clone(),
+                    template,
+                    a.version_source.clone().unwrap_or_else(|| "—".into()),
+                    paths,
+                ]);
+            }
+        }
+    }
+    if rows.is_empty() {
+        out.push_str("No application carries the codefresh.io/product annotation.\n\n");
+    } else {
+        out.push_str(&table(
+            &[
+                "PRODUCT",
+                "ENVIRONMENT",
+                "APPLICATION",
+                "TEMPLATE",
+                "VERSION SOURCE",
+                "PROMOTABLE PATHS",
+            ],
+            &rows,
+        ));
+        out.push('\n');
+    }
+    if report.valid {
+        out.push_str(&format!("valid: {} warning(s)\n", report.warnings));
+    } else {
+        out.push_str(&format!(
+            "invalid: {} error(s), {} warning(s)\n",
+            report.errors, report.warnings
+        ));
+    }
+    out
+}

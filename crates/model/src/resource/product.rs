@@ -1,0 +1,132 @@
+use serde::{Deserialize, Serialize};
+
+use super::{ObjectMeta, TemplateBody};
+use crate::diagnostic::Origin;
+
+/// A group of applications promoted together (SPEC §1.3).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Product {
+    pub metadata: ObjectMeta,
+    pub spec: ProductSpec,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion_template_ref: Option<String>,
+    /// Inline template; wins over the ref.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion_template: Option<TemplateBody>,
+    /// Ordered: the first flow whose selectors all match a commit is chosen.
+    #[serde(default)]
+    pub promotion_flows: Vec<ProductFlow>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<Concurrency>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_notes: Option<ReleaseNotesSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductFlow {
+    pub name: String,
+    #[serde(default)]
+    pub git_trigger_selectors: Vec<TriggerSelector>,
+}
+
+/// `{key, operator, values}` over a trigger commit (SPEC §1.3).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct TriggerSelector {
+    pub key: SelectorKey,
+    pub operator: SelectorOperator,
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SelectorKey {
+    CommitMessage,
+    GitRevision,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum SelectorOperator {
+    In,
+    NotIn,
+}
+
+/// Per-product concurrency (ferry extension, SPEC §4.5).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Concurrency {
+    #[serde(default)]
+    pub policy: ConcurrencyPolicy,
+    #[serde(default = "default_queue_limit")]
+    pub queue_limit: u32,
+}
+
+fn default_queue_limit() -> u32 {
+    50
+}
+
+impl Default for Concurrency {
+    fn default() -> Self {
+        Concurrency {
+            policy: ConcurrencyPolicy::Queue,
+            queue_limit: default_queue_limit(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConcurrencyPolicy {
+    /// A new release waits until no release of the product is active.
+    #[default]
+    Queue,
+    /// A new release terminates an active one that shares an environment.
+    Terminate,
+}
+
+/// Release-notes settings (ferry extension, SPEC §7).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseNotesSpec {
+    /// Image repository → source repository, for images without OCI labels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<ReleaseNotesSource>,
+    /// Regular expression for issue keys such as `PROJ-123`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue_pattern: Option<String>,
+    /// URL of an issue, with `{key}` replaced by the matched key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue_url_template: Option<String>,
+    /// Commits listed for a product's first release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_release_limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseNotesSource {
+    /// Image repository, e.g. `ghcr.io/acme/buslog`.
+    pub image: String,
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    /// How a tag names a revision: `main-{sha}`, `v{version}`, `{version}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_pattern: Option<String>,
+}
+
+impl Product {
+    pub fn name(&self) -> &str {
+        &self.metadata.name
+    }
+
+    pub fn concurrency(&self) -> Concurrency {
+        self.spec.concurrency.clone().unwrap_or_default()
+    }
+}

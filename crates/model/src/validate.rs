@@ -1,0 +1,494 @@
+//! Cross-resource validation: references, duplicates, flow graphs,
+//! template paths, memberships. Runs on whatever loaded, so every problem
+//! of a configuration is reported at once.
+
+use std::collections::HashMap;
+
+use crate::config::Config;
+use crate::diagnostic::{Diagnostic, Origin};
+use crate::flowgraph::FlowGraph;
+use crate::jsonpath;
+use crate::load::Nodes;
+use crate::membership::{
+    EnvironmentMatch, PRODUCT_ANNOTATION, TemplateSource, environment_of, template_for,
+};
+use crate::policy::workflow_warning;
+use crate::resource::{PolicySettings, TemplateBody};
+use crate::yaml::{Node, NodeKind, Pos};
+
+/// Position of `path` (e.g. `spec.steps[2].dependsOn[0]`) inside `root`, or
+/// of its deepest existing ancestor.
+pub(crate) fn locate(root: &Node, path: &str) -> Pos {
+    let mut node = root;
+    for part in path.split('.') {
+        let (key, indexes) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            match node.get(key) {
+                Some(n) => node = n,
+                None => return node.pos,
+            }
+        }
+        for idx in indexes.split('[').filter(|s| !s.is_empty()) {
+            let Ok(i) = idx.trim_end_matches(']').parse::<usize>() else {
+                return node.pos;
+            };
+            match &node.kind {
+                NodeKind::Seq(items) if i < items.len() => node = &items[i],
+                _ => return node.pos,
+            }
+        }
+    }
+    node.pos
+}
+
+struct Ctx<'a> {
+    config: &'a Config,
+    out: &'a mut Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    fn at(&self, origin: &Origin, root: &Node, field: &str) -> Origin {
+        Origin {
+            file: origin.file.clone(),
+            pos: locate(root, field),
+        }
+    }
+
+    fn error(&mut self, origin: &Origin, root: &Node, field: &str, message: String) {
+        let o = self.at(origin, root, field);
+        self.out.push(Diagnostic::error(&o, field, message));
+    }
+
+    fn warning(&mut self, origin: &Origin, root: &Node, field: &str, message: String) {
+        let o = self.at(origin, root, field);
+        self.out.push(Diagnostic::warning(&o, field, message));
+    }
+}
+
+pub(crate) fn run(config: &Config, nodes: &Nodes, out: &mut Vec<Diagnostic>) {
+    let mut cx = Ctx { config, out };
+    duplicates(&mut cx);
+    for (env, root) in config.environments.iter().zip(&nodes.environments) {
+        if env.spec.clusters.is_empty() {
+            cx.warning(&env.origin, root, "spec.clusters", format!(
+                "environment `{}` lists no clusters: only applications labelled `ferry.io/environment: {}` belong to it",
+                env.name(), env.name()
+            ));
+        }
+        for (i, c) in env.spec.clusters.iter().enumerate() {
+            if c.name.trim().is_empty() {
+                cx.error(
+                    &env.origin,
+                    root,
+                    &format!("spec.clusters[{i}].name"),
+                    "cluster name must not be empty".into(),
+                );
+            }
+        }
+    }
+    for (t, root) in config.templates.iter().zip(&nodes.templates) {
+        if let Some(sel) = &t.spec.application_source_selector {
+            for (field, msg) in sel.problems() {
+                cx.error(
+                    &t.origin,
+                    root,
+                    &format!("spec.applicationSourceSelector.{field}"),
+                    msg,
+                );
+            }
+        } else {
+            cx.warning(&t.origin, root, "spec", format!(
+                "template `{}` has no applicationSourceSelector: it applies only to products that reference it",
+                t.name()
+            ));
+        }
+        template_body(&mut cx, &t.origin, root, "spec", &t.body());
+    }
+    for (p, root) in config.products.iter().zip(&nodes.products) {
+        if let Some(body) = &p.spec.promotion_template {
+            template_body(&mut cx, &p.origin, root, "spec.promotionTemplate", body);
+        }
+        if let Some(name) = &p.spec.promotion_template_ref {
+            if config.template(name).is_none() {
+                cx.error(
+                    &p.origin,
+                    root,
+                    "spec.promotionTemplateRef",
+                    format!("PromotionTemplate `{name}` does not exist"),
+                );
+            } else if p.spec.promotion_template.is_some() {
+                cx.warning(&p.origin, root, "spec.promotionTemplateRef", "both an inline promotionTemplate and a promotionTemplateRef are set; the inline template wins".into());
+            }
+        }
+        for (i, f) in p.spec.promotion_flows.iter().enumerate() {
+            if config.flow(&f.name).is_none() {
+                cx.error(
+                    &p.origin,
+                    root,
+                    &format!("spec.promotionFlows[{i}].name"),
+                    format!("PromotionFlow `{}` does not exist", f.name),
+                );
+            }
+            for (j, s) in f.git_trigger_selectors.iter().enumerate() {
+                if s.values.is_empty() {
+                    cx.error(
+                        &p.origin,
+                        root,
+                        &format!("spec.promotionFlows[{i}].gitTriggerSelectors[{j}].values"),
+                        "at least one value is required".into(),
+                    );
+                }
+            }
+        }
+        if let Some(c) = &p.spec.concurrency {
+            if c.queue_limit == 0 {
+                cx.error(
+                    &p.origin,
+                    root,
+                    "spec.concurrency.queueLimit",
+                    "must be at least 1".into(),
+                );
+            }
+        }
+        if let Some(notes) = &p.spec.release_notes {
+            for (i, s) in notes.sources.iter().enumerate() {
+                if let Some(pattern) = &s.tag_pattern {
+                    if !["{sha}", "{version}"].iter().any(|v| pattern.contains(v)) {
+                        cx.error(&p.origin, root, &format!("spec.releaseNotes.sources[{i}].tagPattern"), format!(
+                            "tag pattern `{pattern}` must contain `{{sha}}` or `{{version}}` (e.g. `main-{{sha}}`, `v{{version}}`)"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    for (f, root) in config.flows.iter().zip(&nodes.flows) {
+        let base = if f.spec.legacy_layout {
+            "spec.properties"
+        } else {
+            "spec"
+        };
+        let body = &f.spec.body;
+        if config.environment(&body.trigger_environment).is_none() {
+            cx.error(
+                &f.origin,
+                root,
+                &format!("{base}.triggerEnvironment"),
+                format!("environment `{}` does not exist", body.trigger_environment),
+            );
+        }
+        for (i, s) in body.steps.iter().enumerate() {
+            if config.environment(&s.environment).is_none() {
+                cx.error(
+                    &f.origin,
+                    root,
+                    &format!("{base}.steps[{i}].environment"),
+                    format!("environment `{}` does not exist", s.environment),
+                );
+            }
+            if let Some(p) = &s.policy {
+                policy_workflows(
+                    &mut cx,
+                    &f.origin,
+                    root,
+                    &format!("{base}.steps[{i}].policy"),
+                    p,
+                );
+            }
+            if let Some(h) = &s.hooks {
+                for (field, name) in h.named() {
+                    hook_workflow(
+                        &mut cx,
+                        &f.origin,
+                        root,
+                        &format!("{base}.steps[{i}].hooks.{field}"),
+                        name,
+                    );
+                }
+            }
+        }
+        if let Some(h) = &body.hooks {
+            for (field, name) in h.named() {
+                hook_workflow(
+                    &mut cx,
+                    &f.origin,
+                    root,
+                    &format!("{base}.hooks.{field}"),
+                    name,
+                );
+            }
+        }
+        if let Some(p) = &body.trigger_policy {
+            policy_workflows(
+                &mut cx,
+                &f.origin,
+                root,
+                &format!("{base}.triggerPolicy"),
+                p,
+            );
+        }
+        if let Some(t) = &body.timeout {
+            if let Err(e) = crate::resource::parse_duration(t) {
+                cx.error(&f.origin, root, &format!("{base}.timeout"), e);
+            }
+        }
+        if let Err(problems) = FlowGraph::build(f) {
+            for p in problems {
+                cx.error(&f.origin, root, &p.field, p.message);
+            }
+        }
+    }
+    for (p, root) in config.policies.iter().zip(&nodes.policies) {
+        policy_workflows(&mut cx, &p.origin, root, "spec.policy", &p.spec.policy);
+        if let Some(sel) = &p.spec.selector.product {
+            for (i, n) in sel.names.iter().enumerate() {
+                if config.product(n).is_none()
+                    && !config
+                        .applications
+                        .iter()
+                        .any(|a| a.metadata.annotations.get(PRODUCT_ANNOTATION) == Some(n))
+                {
+                    cx.warning(
+                        &p.origin,
+                        root,
+                        &format!("spec.selector.product.names[{i}]"),
+                        format!("no product named `{n}`"),
+                    );
+                }
+            }
+        }
+        if let Some(sel) = &p.spec.selector.target_environment {
+            for (i, n) in sel.names.iter().enumerate() {
+                if config.environment(n).is_none() {
+                    cx.warning(
+                        &p.origin,
+                        root,
+                        &format!("spec.selector.targetEnvironment.names[{i}]"),
+                        format!("environment `{n}` does not exist"),
+                    );
+                }
+            }
+        }
+    }
+    applications(&mut cx, nodes);
+}
+
+fn duplicates(cx: &mut Ctx<'_>) {
+    fn check<'a>(
+        out: &mut Vec<Diagnostic>,
+        kind: &str,
+        items: impl Iterator<Item = (String, &'a Origin)>,
+    ) {
+        let mut seen: HashMap<String, &Origin> = HashMap::new();
+        for (name, origin) in items {
+            if let Some(first) = seen.get(&name) {
+                out.push(Diagnostic::error(
+                    origin,
+                    "metadata.name",
+                    format!("duplicate {kind} `{name}` (first defined at {first})"),
+                ));
+            } else {
+                seen.insert(name, origin);
+            }
+        }
+    }
+    let c = cx.config;
+    check(
+        cx.out,
+        "Environment",
+        c.environments
+            .iter()
+            .map(|r| (r.name().to_owned(), &r.origin)),
+    );
+    check(
+        cx.out,
+        "Product",
+        c.products.iter().map(|r| (r.name().to_owned(), &r.origin)),
+    );
+    check(
+        cx.out,
+        "PromotionFlow",
+        c.flows.iter().map(|r| (r.name().to_owned(), &r.origin)),
+    );
+    check(
+        cx.out,
+        "PromotionPolicy",
+        c.policies.iter().map(|r| (r.name().to_owned(), &r.origin)),
+    );
+    check(
+        cx.out,
+        "PromotionTemplate",
+        c.templates.iter().map(|r| (r.name().to_owned(), &r.origin)),
+    );
+    check(
+        cx.out,
+        "WorkflowTemplate",
+        c.workflow_templates
+            .iter()
+            .map(|r| (r.name().to_owned(), &r.origin)),
+    );
+    // Argo CD identifies applications by namespace and name.
+    check(
+        cx.out,
+        "Application",
+        c.applications.iter().map(|a| {
+            (
+                format!(
+                    "{}/{}",
+                    a.metadata.namespace.as_deref().unwrap_or(""),
+                    a.name()
+                ),
+                &a.origin,
+            )
+        }),
+    );
+}
+
+/// Checks file names and JSONPaths of a template body.
+fn template_body(cx: &mut Ctx<'_>, origin: &Origin, root: &Node, base: &str, body: &TemplateBody) {
+    if let Some(vs) = &body.version_source {
+        if let Err(msg) = relative_path(&vs.file) {
+            cx.error(origin, root, &format!("{base}.versionSource.file"), msg);
+        }
+        if let Err(msg) = jsonpath::check(&vs.json_path) {
+            cx.error(origin, root, &format!("{base}.versionSource.jsonPath"), msg);
+        }
+    }
+    if let Some(promotion) = &body.promotion {
+        for (file, spec) in promotion {
+            let field = format!("{base}.promotion[{file:?}]");
+            if let Err(msg) = relative_path(file) {
+                cx.error(
+                    origin,
+                    root,
+                    &format!("{base}.promotion"),
+                    format!("`{file}`: {msg}"),
+                );
+            }
+            if spec.json_paths.is_empty() {
+                cx.error(origin, root, &format!("{base}.promotion"), format!("`{file}`: jsonPaths must list at least one path (or `*` for the whole file)"));
+            }
+            let has_star = spec.json_paths.iter().any(|p| p.trim() == "*");
+            if has_star && spec.json_paths.len() > 1 {
+                cx.error(origin, root, &format!("{base}.promotion"), format!("`{file}`: `*` promotes the whole file and cannot be combined with other paths"));
+            }
+            for p in spec.json_paths.iter().filter(|p| p.trim() != "*") {
+                if let Err(msg) = jsonpath::check(p) {
+                    cx.error(
+                        origin,
+                        root,
+                        &format!("{base}.promotion"),
+                        format!("{field}: {msg}"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Template files are relative to the application's directory and may not
+/// leave it.
+fn relative_path(path: &str) -> Result<(), String> {
+    if path.trim().is_empty() {
+        return Err("file name must not be empty".into());
+    }
+    if path.starts_with('/') || path.starts_with('\\') || path.get(1..3) == Some(":\\") {
+        return Err(format!(
+            "`{path}` must be relative to the application's source path"
+        ));
+    }
+    if path.split(['/', '\\']).any(|c| c == "..") {
+        return Err(format!(
+            "`{path}` leaves the application's directory (`..` is not allowed)"
+        ));
+    }
+    Ok(())
+}
+
+fn policy_workflows(
+    cx: &mut Ctx<'_>,
+    origin: &Origin,
+    root: &Node,
+    base: &str,
+    p: &PolicySettings,
+) {
+    for (field, name) in [("preAction", &p.pre_action), ("postAction", &p.post_action)] {
+        if let Some(name) = name {
+            if let Some(w) = workflow_warning(cx.config, field, name) {
+                cx.warning(origin, root, &format!("{base}.{field}"), w);
+            }
+        }
+    }
+}
+
+fn hook_workflow(cx: &mut Ctx<'_>, origin: &Origin, root: &Node, field: &str, name: &str) {
+    if let Some(w) = workflow_warning(cx.config, "hook", name) {
+        cx.warning(origin, root, field, w);
+    }
+}
+
+fn applications(cx: &mut Ctx<'_>, nodes: &Nodes) {
+    let config = cx.config;
+    for (app, pos) in config.applications.iter().zip(&nodes.applications) {
+        let Some(product) = app.metadata.annotations.get(PRODUCT_ANNOTATION) else {
+            continue;
+        };
+        let at = |p: Pos| Origin {
+            file: app.origin.file.clone(),
+            pos: p,
+        };
+        match app.promoted_source() {
+            None => cx.out.push(Diagnostic::error(
+                &at(pos.source),
+                "spec.source",
+                format!(
+                    "application `{}` of product `{product}` has no source with a path to promote",
+                    app.name()
+                ),
+            )),
+            Some(s) if s.path.as_deref().is_none_or(|p| p.trim().is_empty()) => {
+                let what = if s.chart.is_some() {
+                    "a Helm chart source (no path)"
+                } else {
+                    "a source without `path`"
+                };
+                cx.out.push(Diagnostic::error(&at(pos.source), "spec.source.path", format!(
+                    "application `{}` of product `{product}` has {what}; ferry promotes files under the source path", app.name()
+                )));
+            }
+            Some(_) => {}
+        }
+        match environment_of(config, app) {
+            EnvironmentMatch::UnknownLabel(env) => {
+                let p = pos.environment_label.unwrap_or(pos.name);
+                cx.out.push(Diagnostic::error(
+                    &at(p),
+                    format!(
+                        "metadata.labels[\"{}\"]",
+                        crate::membership::ENVIRONMENT_LABEL
+                    ),
+                    format!("environment `{env}` does not exist"),
+                ));
+            }
+            EnvironmentMatch::None => {
+                let d = &app.spec.destination;
+                cx.out.push(Diagnostic::warning(&at(pos.destination), "spec.destination", format!(
+                    "application `{}` belongs to no environment: destination {}/{} matches no Environment's clusters and namespaces",
+                    app.name(),
+                    d.name.as_deref().or(d.server.as_deref()).unwrap_or("?"),
+                    d.namespace.as_deref().unwrap_or("")
+                )));
+            }
+            _ => {}
+        }
+        if template_for(config, config.product(product), app).source == TemplateSource::None {
+            cx.out.push(Diagnostic::warning(&at(pos.product_annotation.unwrap_or(pos.name)), "metadata.labels", format!(
+                "no PromotionTemplate applies to application `{}`: every file of its source path is promoted and its version is unknown",
+                app.name()
+            )));
+        }
+    }
+}
