@@ -91,6 +91,22 @@ pub fn load(files: &[SourceFile]) -> Loaded {
     } = loader;
     config.reindex();
     validate::run(&config, &nodes, &mut diagnostics);
+    // Report in reading order; files keep the order they were given in.
+    let file_rank: std::collections::HashMap<&str, usize> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.path.as_str(), i))
+        .collect();
+    diagnostics.sort_by_key(|d| {
+        (
+            file_rank
+                .get(d.file.as_str())
+                .copied()
+                .unwrap_or(usize::MAX),
+            d.line,
+            d.column,
+        )
+    });
     Loaded {
         config,
         diagnostics,

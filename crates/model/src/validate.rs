@@ -99,9 +99,13 @@ pub(crate) fn run(config: &Config, nodes: &Nodes, out: &mut Vec<Diagnostic>) {
                     msg,
                 );
             }
-        } else {
+        } else if !config
+            .products
+            .iter()
+            .any(|p| p.spec.promotion_template_ref.as_deref() == Some(t.name()))
+        {
             cx.warning(&t.origin, root, "spec", format!(
-                "template `{}` has no applicationSourceSelector: it applies only to products that reference it",
+                "template `{}` has no applicationSourceSelector: it applies only to products that reference it, and none does",
                 t.name()
             ));
         }

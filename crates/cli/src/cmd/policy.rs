@@ -57,8 +57,8 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         Some(members),
     );
     match args.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&eval)?),
-        OutputFormat::Human => print!("{}", human(&eval)),
+        OutputFormat::Json => crate::output::print_json(&eval)?,
+        OutputFormat::Human => crate::output::print(&human(&eval))?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -72,8 +72,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let loaded = ferry_config::load(&source)?;
     let report = build(&source, &loaded);
     match args.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        OutputFormat::Human => print!("{}", human(&report, &loaded, args.verbose)),
+        OutputFormat::Json => crate::output::print_json(&report)?,
+        OutputFormat::Human => crate::output::print(&human(&report, &loaded, args.verbose))?,
     }
     Ok(if report.valid {
         ExitCode::SUCCESS
