@@ -64,7 +64,14 @@ impl DeError {
 
     /// Attaches the innermost location only: an error raised deep inside
     /// keeps its own position when it bubbles through the parents.
-    fn at(mut self, pos: Pos, path: &str) -> Self {
+    fn at(self, pos: Pos, path: &Path<'_>) -> Self {
+        if self.pos.is_some() {
+            return self;
+        }
+        self.at_str(pos, &path.render())
+    }
+
+    fn at_str(mut self, pos: Pos, path: &str) -> Self {
         if self.pos.is_none() {
             self.pos = Some(pos);
             self.field = match self.missing.take() {
@@ -131,6 +138,26 @@ pub fn child(path: &str, key: &str) -> String {
     }
 }
 
+/// The field path of the node being deserialised, as a chain of borrowed
+/// segments: rendered to a string only when an error or an unknown field
+/// needs it, so the common path allocates nothing per node.
+#[derive(Clone, Copy)]
+enum Path<'p> {
+    Root(&'p str),
+    Key(&'p Path<'p>, &'p str),
+    Index(&'p Path<'p>, usize),
+}
+
+impl Path<'_> {
+    fn render(&self) -> String {
+        match self {
+            Path::Root(base) => (*base).to_owned(),
+            Path::Key(parent, key) => child(&parent.render(), key),
+            Path::Index(parent, i) => format!("{}[{i}]", parent.render()),
+        }
+    }
+}
+
 /// Deserialises `T` from `node`; `path` is the node's field path (empty for
 /// a document root). Unknown fields are appended to `unknown`.
 pub fn from_node<T: DeserializeOwned>(
@@ -139,22 +166,23 @@ pub fn from_node<T: DeserializeOwned>(
     unknown: &mut Vec<UnknownField>,
 ) -> Result<T, DeError> {
     let sink = RefCell::new(std::mem::take(unknown));
+    let root = Path::Root(path);
     let result = T::deserialize(NodeDe {
         node,
-        path: path.to_owned(),
+        path: &root,
         unknown: &sink,
     });
     *unknown = sink.into_inner();
     result
 }
 
-struct NodeDe<'a, 'u> {
+struct NodeDe<'a, 'p, 'u> {
     node: &'a Node,
-    path: String,
+    path: &'p Path<'p>,
     unknown: &'u RefCell<Vec<UnknownField>>,
 }
 
-impl<'a, 'u> NodeDe<'a, 'u> {
+impl<'a, 'p, 'u> NodeDe<'a, 'p, 'u> {
     fn mismatch(&self, expected: &str) -> DeError {
         let found = match &self.node.kind {
             NodeKind::Scalar { text, .. } => {
@@ -163,7 +191,7 @@ impl<'a, 'u> NodeDe<'a, 'u> {
             }
             _ => self.node.describe().to_owned(),
         };
-        DeError::new(format!("expected {expected}, found {found}")).at(self.node.pos, &self.path)
+        DeError::new(format!("expected {expected}, found {found}")).at(self.node.pos, self.path)
     }
 
     fn plain_text(&self) -> Option<&'a str> {
@@ -191,19 +219,19 @@ macro_rules! int_methods {
                 let i = self.int()?;
                 let v = <$ty>::try_from(i).map_err(|_| {
                     DeError::new(format!("{i} is out of range for {}", stringify!($ty)))
-                        .at(self.node.pos, &self.path)
+                        .at(self.node.pos, self.path)
                 })?;
-                visitor.$visit::<DeError>(v).map_err(|e| e.at(self.node.pos, &self.path))
+                visitor.$visit::<DeError>(v).map_err(|e| e.at(self.node.pos, self.path))
             }
         )*
     };
 }
 
-impl<'de, 'a, 'u> de::Deserializer<'de> for NodeDe<'a, 'u> {
+impl<'de, 'a, 'p, 'u> de::Deserializer<'de> for NodeDe<'a, 'p, 'u> {
     type Error = DeError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        let (pos, path) = (self.node.pos, self.path.clone());
+        let (pos, path) = (self.node.pos, self.path);
         let result = match &self.node.kind {
             NodeKind::Empty => visitor.visit_unit::<DeError>(),
             NodeKind::Scalar {
@@ -220,14 +248,14 @@ impl<'de, 'a, 'u> de::Deserializer<'de> for NodeDe<'a, 'u> {
             NodeKind::Seq(_) => return self.deserialize_seq(visitor),
             NodeKind::Map(_) => return self.deserialize_map(visitor),
         };
-        result.map_err(|e| e.at(pos, &path))
+        result.map_err(|e| e.at(pos, path))
     }
 
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match self.plain_text().map(resolve_plain) {
             Some(Resolved::Bool(b)) => visitor
                 .visit_bool::<DeError>(b)
-                .map_err(|e| e.at(self.node.pos, &self.path)),
+                .map_err(|e| e.at(self.node.pos, self.path)),
             _ => Err(self.mismatch("a boolean (`true` or `false`)")),
         }
     }
@@ -256,7 +284,7 @@ impl<'de, 'a, 'u> de::Deserializer<'de> for NodeDe<'a, 'u> {
         };
         visitor
             .visit_f64::<DeError>(f)
-            .map_err(|e| e.at(self.node.pos, &self.path))
+            .map_err(|e| e.at(self.node.pos, self.path))
     }
 
     fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
@@ -270,7 +298,7 @@ impl<'de, 'a, 'u> de::Deserializer<'de> for NodeDe<'a, 'u> {
         match &self.node.kind {
             NodeKind::Scalar { text, .. } => visitor
                 .visit_str::<DeError>(text)
-                .map_err(|e| e.at(self.node.pos, &self.path)),
+                .map_err(|e| e.at(self.node.pos, self.path)),
             _ => Err(self.mismatch("a string")),
         }
     }
@@ -299,7 +327,7 @@ impl<'de, 'a, 'u> de::Deserializer<'de> for NodeDe<'a, 'u> {
         if is_null {
             visitor
                 .visit_none::<DeError>()
-                .map_err(|e| e.at(self.node.pos, &self.path))
+                .map_err(|e| e.at(self.node.pos, self.path))
         } else {
             visitor.visit_some(self)
         }
@@ -309,7 +337,7 @@ impl<'de, 'a, 'u> de::Deserializer<'de> for NodeDe<'a, 'u> {
         match &self.node.kind {
             NodeKind::Empty => visitor
                 .visit_unit::<DeError>()
-                .map_err(|e| e.at(self.node.pos, &self.path)),
+                .map_err(|e| e.at(self.node.pos, self.path)),
             _ => Err(self.mismatch("an empty value")),
         }
     }
@@ -340,7 +368,7 @@ impl<'de, 'a, 'u> de::Deserializer<'de> for NodeDe<'a, 'u> {
                 };
                 visitor
                     .visit_seq(access)
-                    .map_err(|e| e.at(self.node.pos, &self.path))
+                    .map_err(|e| e.at(self.node.pos, self.path))
             }
             _ => Err(self.mismatch("a list")),
         }
@@ -374,7 +402,7 @@ impl<'de, 'a, 'u> de::Deserializer<'de> for NodeDe<'a, 'u> {
                 };
                 visitor
                     .visit_map(access)
-                    .map_err(|e| e.at(self.node.pos, &self.path))
+                    .map_err(|e| e.at(self.node.pos, self.path))
             }
             _ => Err(self.mismatch("a mapping")),
         }
@@ -396,7 +424,7 @@ impl<'de, 'a, 'u> de::Deserializer<'de> for NodeDe<'a, 'u> {
                 if !fields.contains(&key_text) {
                     unknown.push(UnknownField {
                         pos: key.pos,
-                        field: child(&self.path, key_text),
+                        field: child(&self.path.render(), key_text),
                         within: name,
                         expected: fields,
                     });
@@ -417,7 +445,7 @@ impl<'de, 'a, 'u> de::Deserializer<'de> for NodeDe<'a, 'u> {
                 let de: de::value::StrDeserializer<'_, DeError> = text.as_str().into_deserializer();
                 visitor
                     .visit_enum(de)
-                    .map_err(|e| e.at(self.node.pos, &self.path))
+                    .map_err(|e| e.at(self.node.pos, self.path))
             }
             _ => Err(self.mismatch(&format!("one of {}", one_of(variants)))),
         }
@@ -434,7 +462,7 @@ impl<'de, 'a, 'u> de::Deserializer<'de> for NodeDe<'a, 'u> {
 
 struct SeqAcc<'a, 'p, 'u> {
     items: std::iter::Enumerate<std::slice::Iter<'a, Node>>,
-    path: &'p str,
+    path: &'p Path<'p>,
     unknown: &'u RefCell<Vec<UnknownField>>,
 }
 
@@ -448,10 +476,10 @@ impl<'de, 'a, 'p, 'u> SeqAccess<'de> for SeqAcc<'a, 'p, 'u> {
         match self.items.next() {
             None => Ok(None),
             Some((i, node)) => {
-                let path = format!("{}[{i}]", self.path);
+                let path = Path::Index(self.path, i);
                 seed.deserialize(NodeDe {
                     node,
-                    path: path.clone(),
+                    path: &path,
                     unknown: self.unknown,
                 })
                 .map(Some)
@@ -467,8 +495,8 @@ impl<'de, 'a, 'p, 'u> SeqAccess<'de> for SeqAcc<'a, 'p, 'u> {
 
 struct MapAcc<'a, 'p, 'u> {
     entries: std::slice::Iter<'a, (Node, Node)>,
-    value: Option<(&'a Node, String)>,
-    path: &'p str,
+    value: Option<(&'a Node, &'a str)>,
+    path: &'p Path<'p>,
     unknown: &'u RefCell<Vec<UnknownField>>,
 }
 
@@ -482,10 +510,11 @@ impl<'de, 'a, 'p, 'u> MapAccess<'de> for MapAcc<'a, 'p, 'u> {
         let Some((key, value)) = self.entries.next() else {
             return Ok(None);
         };
-        let key_path = child(self.path, key.as_str().unwrap_or_default());
+        let key_text = key.as_str().unwrap_or_default();
+        let key_path = Path::Key(self.path, key_text);
         let key_de = NodeDe {
             node: key,
-            path: key_path.clone(),
+            path: &key_path,
             unknown: self.unknown,
         };
         let k = match &key.kind {
@@ -498,17 +527,18 @@ impl<'de, 'a, 'p, 'u> MapAccess<'de> for MapAcc<'a, 'p, 'u> {
                 .at(key.pos, self.path));
             }
         };
-        self.value = Some((value, key_path));
+        self.value = Some((value, key_text));
         Ok(Some(k))
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let Some((node, path)) = self.value.take() else {
+        let Some((node, key)) = self.value.take() else {
             return Err(DeError::new("value requested before key".into()));
         };
+        let path = Path::Key(self.path, key);
         seed.deserialize(NodeDe {
             node,
-            path: path.clone(),
+            path: &path,
             unknown: self.unknown,
         })
         .map_err(|e| e.at(node.pos, &path))
