@@ -1,0 +1,26 @@
+//! Releases as data (SPEC §4): the record a release keeps from its
+//! creation to its end, the statuses and how they aggregate, and the
+//! append-only events that make up its history.
+//!
+//! Everything here is pure: the engine decides *when* things change, the
+//! store persists them, the server shows them; the rules for *what* a
+//! status is live here once, with their tests.
+
+mod event;
+mod record;
+mod status;
+
+pub use event::{Event, EventKind};
+pub use record::{
+    ApplicationRun, EnvironmentRun, FrozenFlow, FrozenStep, Issue, IssueKind, PullRequest, Release, ReleaseKind,
+    Snapshot, StepPhase, StepRun, Termination, TerminationReason, Trigger, new_release_id,
+};
+pub use status::{ApplicationStatus, EnvironmentStatus, ReleaseStatus, StepStatus};
+
+/// Timestamps are UTC and serialise as RFC 3339.
+pub type Timestamp = time::OffsetDateTime;
+
+/// The current time.
+pub fn now() -> Timestamp {
+    time::OffsetDateTime::now_utc()
+}
