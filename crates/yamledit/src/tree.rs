@@ -307,13 +307,25 @@ impl Builder<'_, '_> {
                         // The parser's span of a quoted scalar may run on
                         // over trailing blanks and a comment; end it at
                         // the closing quote.
+                        // An empty plain scalar is reported at the `:` of
+                        // `key:` or at the end of a `-` item's line (after
+                        // any comment); place it just after the indicator.
+                        let empty = value.is_empty() && start == end && style == ScalarStyle::Plain;
+                        let cs = if empty {
+                            match text.as_bytes().get(cs) {
+                                Some(b':') => cs + 1,
+                                _ => dash_before(text, cs).map_or(cs, |d| d + 1),
+                            }
+                        } else {
+                            cs
+                        };
                         let qe = match style {
                             ScalarStyle::DoubleQuoted | ScalarStyle::SingleQuoted => {
                                 quoted_end(text, cs, style).unwrap_or(end)
                             }
                             _ => end,
                         };
-                        (cs, qe, None)
+                        (cs, if empty { cs } else { qe.max(cs) }, None)
                     };
                 let node_start = start.min(content_start);
                 let node = Node {
@@ -465,18 +477,32 @@ fn quoted_end(text: &str, start: usize, style: ScalarStyle) -> Option<usize> {
 }
 
 /// Find the `-` of a block sequence item whose value starts at `pos`.
+/// Between the dash and the value there can only be blanks, line breaks
+/// and comments, so we walk back line by line over those.
 pub(crate) fn dash_before(text: &str, pos: usize) -> Option<usize> {
-    let b = text.as_bytes();
-    let mut i = pos;
-    while i > 0 {
-        i -= 1;
-        match b[i] {
-            b' ' | b'\t' | b'\n' | b'\r' => {}
-            b'-' => return Some(i),
-            _ => return None,
+    let mut end = pos;
+    loop {
+        let begin = source::line_start(text, end);
+        let line = &text[begin..end];
+        let body = match line.find('#') {
+            Some(i) if i == 0 || line[..i].ends_with([' ', '\t']) => &line[..i],
+            _ => line,
+        };
+        let trimmed = body.trim_end();
+        if let Some(before) = trimmed.strip_suffix('-') {
+            if before.is_empty() || before.ends_with([' ', '\t', '-']) {
+                return Some(begin + trimmed.len() - 1);
+            }
+            return None;
+        }
+        if !trimmed.trim().is_empty() || begin == 0 {
+            return None;
+        }
+        end = begin - 1;
+        if end > 0 && text.as_bytes()[end - 1] == b'\r' {
+            end -= 1;
         }
     }
-    None
 }
 
 /// Locate the header and body of a block scalar whose content the parser
