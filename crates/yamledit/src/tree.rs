@@ -310,7 +310,17 @@ impl Builder<'_, '_> {
                         // An empty plain scalar is reported at the `:` of
                         // `key:` or at the end of a `-` item's line (after
                         // any comment); place it just after the indicator.
-                        let empty = value.is_empty() && start == end && style == ScalarStyle::Plain;
+                        let is_key = matches!(
+                            self.stack.last(),
+                            Some(Open::Mapping {
+                                pending_key: None,
+                                ..
+                            })
+                        );
+                        let empty = !is_key
+                            && value.is_empty()
+                            && start == end
+                            && style == ScalarStyle::Plain;
                         let cs = if empty {
                             match text.as_bytes().get(cs) {
                                 Some(b':') => cs + 1,
