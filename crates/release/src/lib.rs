@@ -12,8 +12,9 @@ mod status;
 
 pub use event::{Event, EventKind};
 pub use record::{
-    ApplicationRun, EnvironmentRun, FrozenFlow, FrozenStep, Issue, IssueKind, PullRequest, Release, ReleaseKind,
-    Snapshot, StepPhase, StepRun, Termination, TerminationReason, Trigger, new_release_id,
+    ApplicationRun, ApplicationSnapshot, EnvironmentRun, FrozenFlow, FrozenStep, Issue, IssueKind,
+    PullRequest, Release, ReleaseKind, Snapshot, StepPhase, StepRun, Termination,
+    TerminationReason, Trigger, new_release_id,
 };
 pub use status::{ApplicationStatus, EnvironmentStatus, ReleaseStatus, StepStatus};
 

@@ -72,14 +72,25 @@ impl ReleaseStatus {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Queued, Self::Running, Self::Suspended, Self::Succeeded, Self::Failed, Self::Terminating, Self::Terminated]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        [
+            Self::Queued,
+            Self::Running,
+            Self::Suspended,
+            Self::Succeeded,
+            Self::Failed,
+            Self::Terminating,
+            Self::Terminated,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
     }
 
     /// The release will not change any more (until a retry).
     pub fn is_final(self) -> bool {
-        matches!(self, ReleaseStatus::Succeeded | ReleaseStatus::Failed | ReleaseStatus::Terminated)
+        matches!(
+            self,
+            ReleaseStatus::Succeeded | ReleaseStatus::Failed | ReleaseStatus::Terminated
+        )
     }
 }
 
@@ -96,7 +107,12 @@ impl EnvironmentStatus {
     }
 
     pub fn is_final(self) -> bool {
-        matches!(self, EnvironmentStatus::Successful | EnvironmentStatus::Failed | EnvironmentStatus::Terminated)
+        matches!(
+            self,
+            EnvironmentStatus::Successful
+                | EnvironmentStatus::Failed
+                | EnvironmentStatus::Terminated
+        )
     }
 
     /// An environment from its applications' statuses (SPEC §4.3): FAILED if
@@ -148,7 +164,13 @@ impl StepStatus {
     /// (SKIPPED only when every application skipped it.)
     pub fn aggregate(steps: impl IntoIterator<Item = StepStatus>) -> StepStatus {
         let all: Vec<StepStatus> = steps.into_iter().collect();
-        for s in [StepStatus::Failed, StepStatus::Error, StepStatus::Terminated, StepStatus::Running, StepStatus::Pending] {
+        for s in [
+            StepStatus::Failed,
+            StepStatus::Error,
+            StepStatus::Terminated,
+            StepStatus::Running,
+            StepStatus::Pending,
+        ] {
             if all.contains(&s) {
                 return s;
             }
@@ -171,7 +193,11 @@ impl ReleaseStatus {
         work_remains: bool,
     ) -> ReleaseStatus {
         if termination_requested {
-            return if work_remains { ReleaseStatus::Terminating } else { ReleaseStatus::Terminated };
+            return if work_remains {
+                ReleaseStatus::Terminating
+            } else {
+                ReleaseStatus::Terminated
+            };
         }
         if envs.contains(&EnvironmentStatus::Failed) {
             return ReleaseStatus::Failed;
@@ -202,13 +228,18 @@ mod tests {
     use super::EnvironmentStatus as E;
     use super::ReleaseStatus as R;
     use super::StepStatus as S;
-    use super::*;
     use proptest::prelude::*;
 
     #[test]
     fn strings_are_exactly_the_spec() {
-        assert_eq!(serde_json::to_string(&R::Terminating).unwrap(), "\"TERMINATING\"");
-        assert_eq!(serde_json::to_string(&E::Successful).unwrap(), "\"SUCCESSFUL\"");
+        assert_eq!(
+            serde_json::to_string(&R::Terminating).unwrap(),
+            "\"TERMINATING\""
+        );
+        assert_eq!(
+            serde_json::to_string(&E::Successful).unwrap(),
+            "\"SUCCESSFUL\""
+        );
         assert_eq!(serde_json::to_string(&S::Success).unwrap(), "\"SUCCESS\"");
         assert_eq!(R::parse("SUSPENDED"), Some(R::Suspended));
         assert_eq!(R::parse("suspended"), None);
@@ -228,7 +259,10 @@ mod tests {
     #[test]
     fn step_examples() {
         assert_eq!(S::aggregate([S::Success, S::Failed, S::Error]), S::Failed);
-        assert_eq!(S::aggregate([S::Success, S::Error, S::Terminated]), S::Error);
+        assert_eq!(
+            S::aggregate([S::Success, S::Error, S::Terminated]),
+            S::Error
+        );
         assert_eq!(S::aggregate([S::Running, S::Terminated]), S::Terminated);
         assert_eq!(S::aggregate([S::Running, S::Pending]), S::Running);
         assert_eq!(S::aggregate([S::Success, S::Pending]), S::Pending);
@@ -238,23 +272,66 @@ mod tests {
 
     #[test]
     fn release_examples() {
-        assert_eq!(R::aggregate(&[E::Successful, E::Failed, E::Running], false, false, true), R::Failed);
-        assert_eq!(R::aggregate(&[E::Successful, E::Suspended, E::Pending], false, false, true), R::Suspended);
-        assert_eq!(R::aggregate(&[E::Successful, E::Suspended, E::Running], false, false, true), R::Running);
-        assert_eq!(R::aggregate(&[E::Successful, E::Pending], false, false, true), R::Running);
-        assert_eq!(R::aggregate(&[E::Successful, E::Successful], false, false, false), R::Succeeded);
-        assert_eq!(R::aggregate(&[E::Running], false, true, true), R::Terminating);
-        assert_eq!(R::aggregate(&[E::Terminated, E::Pending], false, true, false), R::Terminated);
+        assert_eq!(
+            R::aggregate(&[E::Successful, E::Failed, E::Running], false, false, true),
+            R::Failed
+        );
+        assert_eq!(
+            R::aggregate(
+                &[E::Successful, E::Suspended, E::Pending],
+                false,
+                false,
+                true
+            ),
+            R::Suspended
+        );
+        assert_eq!(
+            R::aggregate(
+                &[E::Successful, E::Suspended, E::Running],
+                false,
+                false,
+                true
+            ),
+            R::Running
+        );
+        assert_eq!(
+            R::aggregate(&[E::Successful, E::Pending], false, false, true),
+            R::Running
+        );
+        assert_eq!(
+            R::aggregate(&[E::Successful, E::Successful], false, false, false),
+            R::Succeeded
+        );
+        assert_eq!(
+            R::aggregate(&[E::Running], false, true, true),
+            R::Terminating
+        );
+        assert_eq!(
+            R::aggregate(&[E::Terminated, E::Pending], false, true, false),
+            R::Terminated
+        );
         assert_eq!(R::aggregate(&[E::Pending], true, false, true), R::Queued);
     }
 
     fn env() -> impl Strategy<Value = E> {
-        prop_oneof![Just(E::Pending), Just(E::Running), Just(E::Suspended), Just(E::Successful), Just(E::Failed)]
+        prop_oneof![
+            Just(E::Pending),
+            Just(E::Running),
+            Just(E::Suspended),
+            Just(E::Successful),
+            Just(E::Failed)
+        ]
     }
 
     fn step() -> impl Strategy<Value = S> {
         prop_oneof![
-            Just(S::Pending), Just(S::Running), Just(S::Success), Just(S::Failed), Just(S::Error), Just(S::Terminated), Just(S::Skipped)
+            Just(S::Pending),
+            Just(S::Running),
+            Just(S::Success),
+            Just(S::Failed),
+            Just(S::Error),
+            Just(S::Terminated),
+            Just(S::Skipped)
         ]
     }
 

@@ -1,0 +1,359 @@
+//! The release record (SPEC §4.1, §9): what is fixed at creation, and the
+//! progress of every environment, application and step.
+
+use std::collections::BTreeMap;
+
+use ferry_model::flowgraph::FlowGraph;
+use ferry_model::resource::{Action, Hooks, PolicySettings};
+use serde::{Deserialize, Serialize};
+
+use crate::Timestamp;
+use crate::status::{EnvironmentStatus, ReleaseStatus, StepStatus};
+
+/// A new release id: a ULID, so ids sort by creation time.
+pub fn new_release_id() -> String {
+    ulid::Ulid::new().to_string()
+}
+
+/// How the release was triggered (SPEC §3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ReleaseKind {
+    /// A commit in the trigger environment.
+    Automatic,
+    /// A person promoted to one environment.
+    Manual,
+    /// A person started a flow.
+    Flow,
+    /// A person promoted an earlier release's snapshot.
+    #[serde(rename_all = "camelCase")]
+    Rollback { from_release: String },
+}
+
+/// The trigger commit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Trigger {
+    pub repo_url: String,
+    pub sha: String,
+    pub message: String,
+    pub author: String,
+    /// RFC 3339 commit date.
+    pub date: String,
+    pub branch: String,
+}
+
+/// The flow as it was when the release was created, with each step's
+/// policy resolved; configuration changes never alter a running release.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FrozenFlow {
+    /// Flow name, or `Manual`.
+    pub name: String,
+    pub trigger_environment: String,
+    /// Target environments in a topological order.
+    pub steps: Vec<FrozenStep>,
+    #[serde(default)]
+    pub hooks: Hooks,
+    /// Workflow run in the trigger environment before it counts as done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger_post_action: Option<String>,
+    pub timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FrozenStep {
+    pub environment: String,
+    pub depends_on: Vec<String>,
+    /// The effective policy (SPEC §2), with the default action applied.
+    pub policy: PolicySettings,
+    #[serde(default)]
+    pub hooks: Hooks,
+}
+
+impl FrozenStep {
+    pub fn action(&self) -> Action {
+        self.policy.action.unwrap_or(Action::Commit)
+    }
+}
+
+impl FrozenFlow {
+    /// Builds the frozen form of a validated flow graph; `resolve` gives the
+    /// effective policy of each target environment.
+    pub fn freeze(
+        graph: &FlowGraph,
+        hooks: Hooks,
+        trigger_post_action: Option<String>,
+        timeout_seconds: u64,
+        mut resolve: impl FnMut(&str, Option<&PolicySettings>) -> PolicySettings,
+    ) -> FrozenFlow {
+        FrozenFlow {
+            name: graph.name.clone(),
+            trigger_environment: graph.trigger_environment.clone(),
+            steps: graph
+                .steps
+                .iter()
+                .map(|s| FrozenStep {
+                    environment: s.environment.clone(),
+                    depends_on: s.depends_on.clone(),
+                    policy: resolve(&s.environment, s.policy.as_ref()),
+                    hooks: s.hooks.clone().unwrap_or_default(),
+                })
+                .collect(),
+            hooks,
+            trigger_post_action,
+            timeout_seconds,
+        }
+    }
+
+    pub fn step(&self, environment: &str) -> Option<&FrozenStep> {
+        self.steps.iter().find(|s| s.environment == environment)
+    }
+}
+
+/// The promotable values of the product in the trigger environment at the
+/// trigger commit (SPEC §4.1), per application key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot {
+    /// The environment the values were read in.
+    pub environment: String,
+    pub applications: BTreeMap<String, ApplicationSnapshot>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationSnapshot {
+    /// The Application it was read from.
+    pub application: String,
+    pub repo_url: String,
+    pub path: String,
+    /// The commit the values were read at.
+    pub revision: String,
+    /// File → promotable values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub values: BTreeMap<String, Vec<ferry_yamledit::PathValue>>,
+    /// File → whole contents (files promoted whole, or every file when the
+    /// template has no `promotion`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, String>,
+}
+
+/// What stopped something (SPEC §4.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Issue {
+    pub kind: IssueKind,
+    /// One line.
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application: Option<String>,
+    /// The failing step, when a workflow failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// Log lines, the remote's answer, Argo CD's message…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<String>,
+    /// The rendered workflow manifest, for workflow issues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IssueKind {
+    Workflow,
+    Application,
+    Git,
+    Forge,
+    Timeout,
+    Internal,
+}
+
+/// Where in an application's promotion a step belongs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StepPhase {
+    PreAction,
+    Action,
+    /// Waiting until the application is synced at the promotion commit and healthy.
+    Sync,
+    PostAction,
+    /// An environment or release hook.
+    Hook,
+}
+
+/// One step: a workflow run, the Git action, or the sync wait.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepRun {
+    /// Workflow name, `commit`/`pr`/`none`, or `sync`; for hooks, e.g. `onStart: notify`.
+    pub name: String,
+    pub phase: StepPhase,
+    pub status: StepStatus,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_at: Option<Timestamp>,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub finished_at: Option<Timestamp>,
+    /// Workflow run id, for logs, resume and terminate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// How many times this step was started (retries, resumes after a crash).
+    #[serde(default)]
+    pub attempts: u32,
+}
+
+impl StepRun {
+    pub fn pending(name: impl Into<String>, phase: StepPhase) -> StepRun {
+        StepRun {
+            name: name.into(),
+            phase,
+            status: StepStatus::Pending,
+            started_at: None,
+            finished_at: None,
+            run_id: None,
+            message: None,
+            attempts: 0,
+        }
+    }
+}
+
+/// A pull request opened by a `pr` action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PullRequest {
+    pub number: u64,
+    pub url: String,
+    pub branch: String,
+}
+
+/// One application's promotion in one environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationRun {
+    pub name: String,
+    /// Pairs it with its snapshot (see `ferry_model::membership::application_key`).
+    pub key: String,
+    pub status: EnvironmentStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion_commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<PullRequest>,
+    /// `Synced` / `OutOfSync` / `Unknown`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<String>,
+    /// `Healthy`, `Progressing`, `Degraded`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    pub steps: Vec<StepRun>,
+    /// Outputs of the pre-action with a `globalName`, for the post-action.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// One environment of the release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentRun {
+    pub name: String,
+    pub status: EnvironmentStatus,
+    pub depends_on: Vec<String>,
+    /// Whether this is the trigger environment (no promotion into it).
+    #[serde(default)]
+    pub trigger: bool,
+    pub issues: Vec<Issue>,
+    pub applications: Vec<ApplicationRun>,
+    /// `onStart` / `onSuccess` / `onFail` hook runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<StepRun>,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_at: Option<Timestamp>,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub finished_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TerminationReason {
+    User,
+    Timeout,
+    Superseded,
+    /// Pushed out of a full queue.
+    Queue,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Termination {
+    pub reason: TerminationReason,
+    pub by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: Timestamp,
+}
+
+/// A release (SPEC §4, JSON fields per §9).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Release {
+    pub id: String,
+    pub number: u64,
+    pub product: String,
+    /// Flow name, or `Manual`.
+    pub flow: String,
+    pub kind: ReleaseKind,
+    pub status: ReleaseStatus,
+    pub initiator: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: Timestamp,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<Timestamp>,
+    pub version: Option<String>,
+    pub trigger: Trigger,
+    pub graph: FrozenFlow,
+    pub snapshot: Snapshot,
+    pub environments: Vec<EnvironmentRun>,
+    /// Release-level hook runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<StepRun>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub termination: Option<Termination>,
+}
+
+impl Release {
+    pub fn environment(&self, name: &str) -> Option<&EnvironmentRun> {
+        self.environments.iter().find(|e| e.name == name)
+    }
+
+    pub fn environment_mut(&mut self, name: &str) -> Option<&mut EnvironmentRun> {
+        self.environments.iter_mut().find(|e| e.name == name)
+    }
+
+    /// Whether the engine still has work for this release (it is resumed
+    /// after a restart when so).
+    pub fn is_active(&self) -> bool {
+        self.finished_at.is_none()
+    }
+}
