@@ -59,6 +59,7 @@ pub(crate) fn failure(remote: &Remote, operation: &'static str, output: &Output)
         Error::Authentication {
             operation,
             url,
+            hint: remote.credentials_hint(),
             stderr,
         }
     } else {

@@ -18,10 +18,12 @@ pub enum Error {
     },
 
     /// The remote refused our credentials (or none were configured).
-    #[error("git {operation} ({url}): authentication failed: {stderr}")]
+    #[error("git {operation} ({url}): authentication failed, {hint}; remote said: {stderr}")]
     Authentication {
         operation: &'static str,
         url: String,
+        /// What was tried, in words (never the secret itself).
+        hint: &'static str,
         stderr: String,
     },
 

@@ -256,6 +256,19 @@ impl Remote {
         self.transport
     }
 
+    /// Which kind of credential was offered, for authentication errors.
+    pub(crate) fn credentials_hint(&self) -> &'static str {
+        match &self.credentials {
+            Credentials::None => "no credentials are configured for this remote",
+            Credentials::Basic { .. } => "the remote refused the configured user name and password",
+            Credentials::Token { .. } => "the remote refused the configured access token",
+            Credentials::Bearer { .. } => "the remote refused the configured bearer token",
+            Credentials::Ssh { .. } => {
+                "the remote refused the configured ssh key, or its host key is not in the known_hosts file"
+            }
+        }
+    }
+
     /// Masks this remote's secrets (and any URL credentials) in `text`.
     pub fn redact(&self, text: &str) -> String {
         self.redactor.redact(text)

@@ -18,14 +18,23 @@ fn setup() -> (TempDir, std::path::PathBuf, Mirror) {
 fn resolves_branches_tags_shas_and_head() {
     let (tmp, remote, mirror) = setup();
     let main = rev_parse(&remote, "main");
-    let second = external_push(tmp.path(), &remote, "main", &[("envs/qa/trio/version.yaml", "version: 55\n")], "bump qa");
+    let second = external_push(
+        tmp.path(),
+        &remote,
+        "main",
+        &[("envs/qa/trio/version.yaml", "version: 55\n")],
+        "bump qa",
+    );
     git(&remote, &["tag", "v1", &main]);
     git(&remote, &["tag", "-a", "-m", "annotated", "v2", &second]);
     git(&remote, &["branch", "release", &main]);
     mirror.fetch().unwrap();
 
     assert_eq!(mirror.resolve("main").unwrap().to_string(), second);
-    assert_eq!(mirror.resolve("refs/heads/main").unwrap().to_string(), second);
+    assert_eq!(
+        mirror.resolve("refs/heads/main").unwrap().to_string(),
+        second
+    );
     assert_eq!(mirror.resolve("HEAD").unwrap().to_string(), second);
     assert_eq!(mirror.resolve("release").unwrap().to_string(), main);
     assert_eq!(mirror.resolve("v1").unwrap().to_string(), main);
@@ -36,7 +45,10 @@ fn resolves_branches_tags_shas_and_head() {
 
     for missing in ["nope", "refs/heads/nope", "", "--all", "0000000"] {
         let err = mirror.resolve(missing).unwrap_err();
-        assert!(matches!(err, Error::RevisionNotFound { .. }), "{missing}: {err}");
+        assert!(
+            matches!(err, Error::RevisionNotFound { .. }),
+            "{missing}: {err}"
+        );
     }
 
     let info = mirror.commit_info("main").unwrap();
@@ -56,19 +68,61 @@ fn resolves_branches_tags_shas_and_head() {
 fn reads_files_and_lists_directories_at_revisions() {
     let (tmp, remote, mirror) = setup();
     let first = rev_parse(&remote, "main");
-    external_push(tmp.path(), &remote, "main", &[("envs/qa/trio/version.yaml", "version: 55\n")], "bump");
+    external_push(
+        tmp.path(),
+        &remote,
+        "main",
+        &[("envs/qa/trio/version.yaml", "version: 55\n")],
+        "bump",
+    );
     mirror.fetch().unwrap();
 
-    assert_eq!(mirror.read_file(&first, "envs/qa/trio/version.yaml").unwrap().unwrap(), b"version: 54.1\n");
-    assert_eq!(mirror.read_file("main", "envs/qa/trio/version.yaml").unwrap().unwrap(), b"version: 55\n");
-    assert_eq!(mirror.read_file("main", "./envs/qa/trio/version.yaml").unwrap().unwrap(), b"version: 55\n");
-    assert_eq!(mirror.read_file("main", "envs/qa/trio/missing.yaml").unwrap(), None);
-    assert!(matches!(mirror.read_file("main", "envs/qa").unwrap_err(), Error::PathConflict { .. }));
-    assert!(matches!(mirror.read_file("main", "../etc/passwd").unwrap_err(), Error::InvalidPath { .. }));
+    assert_eq!(
+        mirror
+            .read_file(&first, "envs/qa/trio/version.yaml")
+            .unwrap()
+            .unwrap(),
+        b"version: 54.1\n"
+    );
+    assert_eq!(
+        mirror
+            .read_file("main", "envs/qa/trio/version.yaml")
+            .unwrap()
+            .unwrap(),
+        b"version: 55\n"
+    );
+    assert_eq!(
+        mirror
+            .read_file("main", "./envs/qa/trio/version.yaml")
+            .unwrap()
+            .unwrap(),
+        b"version: 55\n"
+    );
+    assert_eq!(
+        mirror
+            .read_file("main", "envs/qa/trio/missing.yaml")
+            .unwrap(),
+        None
+    );
+    assert!(matches!(
+        mirror.read_file("main", "envs/qa").unwrap_err(),
+        Error::PathConflict { .. }
+    ));
+    assert!(matches!(
+        mirror.read_file("main", "../etc/passwd").unwrap_err(),
+        Error::InvalidPath { .. }
+    ));
 
     let listing = mirror.list_dir("main", "envs/qa/trio", false).unwrap();
     let names: Vec<_> = listing.iter().map(|e| e.path.as_str()).collect();
-    assert_eq!(names, ["envs/qa/trio/Chart.yaml", "envs/qa/trio/values.yaml", "envs/qa/trio/version.yaml"]);
+    assert_eq!(
+        names,
+        [
+            "envs/qa/trio/Chart.yaml",
+            "envs/qa/trio/values.yaml",
+            "envs/qa/trio/version.yaml"
+        ]
+    );
     assert!(listing.iter().all(|e| e.kind == EntryKind::File));
 
     let shallow = mirror.list_dir("main", "envs/qa", false).unwrap();
@@ -77,23 +131,53 @@ fn reads_files_and_lists_directories_at_revisions() {
 
     let deep = mirror.list_dir("main", "envs/qa", true).unwrap();
     assert_eq!(deep.len(), 3 + 5);
-    assert!(deep.iter().any(|e| e.path == "envs/qa/svc-3/config/app.yaml"));
-    assert_eq!(mirror.list_dir("main", "", true).unwrap().len(), gitops_files().len());
+    assert!(
+        deep.iter()
+            .any(|e| e.path == "envs/qa/svc-3/config/app.yaml")
+    );
+    assert_eq!(
+        mirror.list_dir("main", "", true).unwrap().len(),
+        gitops_files().len()
+    );
 
     let reader = mirror.at("main").unwrap();
     assert!(reader.exists("envs/qa").unwrap());
     assert!(!reader.exists("envs/nowhere").unwrap());
-    assert!(matches!(reader.list_dir("envs/nowhere", false).unwrap_err(), Error::PathNotFound { .. }));
-    assert!(matches!(reader.list_dir("README.md", false).unwrap_err(), Error::PathConflict { .. }));
+    assert!(matches!(
+        reader.list_dir("envs/nowhere", false).unwrap_err(),
+        Error::PathNotFound { .. }
+    ));
+    assert!(matches!(
+        reader.list_dir("README.md", false).unwrap_err(),
+        Error::PathConflict { .. }
+    ));
 }
 
 #[test]
 fn ancestry_and_commits_touching_a_path() {
     let (tmp, remote, mirror) = setup();
     let base = rev_parse(&remote, "main");
-    let qa1 = external_push(tmp.path(), &remote, "main", &[("envs/qa/trio/values.yaml", "a: 1\n")], "qa one");
-    let _dev = external_push(tmp.path(), &remote, "main", &[("envs/dev/trio/values.yaml", "a: 2\n")], "dev only");
-    let qa2 = external_push(tmp.path(), &remote, "main", &[("envs/qa/svc-1/config/app.yaml", "b: 3\n")], "qa two");
+    let qa1 = external_push(
+        tmp.path(),
+        &remote,
+        "main",
+        &[("envs/qa/trio/values.yaml", "a: 1\n")],
+        "qa one",
+    );
+    let _dev = external_push(
+        tmp.path(),
+        &remote,
+        "main",
+        &[("envs/dev/trio/values.yaml", "a: 2\n")],
+        "dev only",
+    );
+    let qa2 = external_push(
+        tmp.path(),
+        &remote,
+        "main",
+        &[("envs/qa/svc-1/config/app.yaml", "b: 3\n")],
+        "qa two",
+    );
     mirror.fetch().unwrap();
     let [base, qa1, qa2] = [&base, &qa1, &qa2].map(|s| s.parse::<ferry_git::Oid>().unwrap());
 
@@ -101,16 +185,29 @@ fn ancestry_and_commits_touching_a_path() {
     assert!(mirror.is_ancestor(qa2, qa2).unwrap());
     assert!(!mirror.is_ancestor(qa2, base).unwrap());
 
-    let touching = mirror.commits_touching(Some(base), qa2, "envs/qa", 100).unwrap();
+    let touching = mirror
+        .commits_touching(Some(base), qa2, "envs/qa", 100)
+        .unwrap();
     let subjects: Vec<_> = touching.iter().map(|c| c.subject()).collect();
     assert_eq!(subjects, ["qa two", "qa one"]);
-    let file_only = mirror.commits_touching(Some(base), qa2, "envs/qa/trio/values.yaml", 100).unwrap();
+    let file_only = mirror
+        .commits_touching(Some(base), qa2, "envs/qa/trio/values.yaml", 100)
+        .unwrap();
     assert_eq!(file_only.len(), 1);
     assert_eq!(file_only[0].id, qa1);
     // Without a lower bound the initial commit (which created the path) counts.
     let all = mirror.commits_touching(None, qa2, "envs/qa", 100).unwrap();
     assert_eq!(all.len(), 3);
     assert_eq!(all[2].id, base);
-    assert_eq!(mirror.commits_touching(None, qa2, "envs/qa", 1).unwrap().len(), 1);
-    assert_eq!(mirror.commits_touching(None, qa2, "", 100).unwrap().len(), 4);
+    assert_eq!(
+        mirror
+            .commits_touching(None, qa2, "envs/qa", 1)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        mirror.commits_touching(None, qa2, "", 100).unwrap().len(),
+        4
+    );
 }

@@ -21,7 +21,9 @@ pub enum Auth {
 impl Auth {
     fn expected_header(&self) -> String {
         match self {
-            Auth::Basic { user, password } => format!("Basic {}", base64(format!("{user}:{password}").as_bytes())),
+            Auth::Basic { user, password } => {
+                format!("Basic {}", base64(format!("{user}:{password}").as_bytes()))
+            }
             Auth::Bearer { token } => format!("Bearer {token}"),
         }
     }
@@ -123,7 +125,10 @@ fn handle(mut request: tiny_http::Request, root: &PathBuf, auth: &Auth, log: &Mu
         log.requests.push(format!("{method} {url} -> 401"));
         let response = tiny_http::Response::from_string("authentication required")
             .with_status_code(401)
-            .with_header(tiny_http::Header::from_bytes("WWW-Authenticate", "Basic realm=\"ferry-test\"").unwrap());
+            .with_header(
+                tiny_http::Header::from_bytes("WWW-Authenticate", "Basic realm=\"ferry-test\"")
+                    .unwrap(),
+            );
         let _ = request.respond(response);
         return;
     }
@@ -163,9 +168,14 @@ fn handle(mut request: tiny_http::Request, root: &PathBuf, auth: &Auth, log: &Mu
 
     // CGI response: headers, blank line, body.
     let out = output.stdout;
-    let split = find(&out, b"\r\n\r\n").map(|i| (i, 4)).or_else(|| find(&out, b"\n\n").map(|i| (i, 2)));
+    let split = find(&out, b"\r\n\r\n")
+        .map(|i| (i, 4))
+        .or_else(|| find(&out, b"\n\n").map(|i| (i, 2)));
     let (head, body) = match split {
-        Some((i, n)) => (String::from_utf8_lossy(&out[..i]).into_owned(), out[i + n..].to_vec()),
+        Some((i, n)) => (
+            String::from_utf8_lossy(&out[..i]).into_owned(),
+            out[i + n..].to_vec(),
+        ),
         None => (String::new(), out),
     };
     let mut status = 200;
@@ -187,7 +197,13 @@ fn handle(mut request: tiny_http::Request, root: &PathBuf, auth: &Auth, log: &Mu
         log.requests.push(format!("{method} {url} -> {status}"));
     }
     let len = body.len();
-    let response = tiny_http::Response::new(tiny_http::StatusCode(status), headers, std::io::Cursor::new(body), Some(len), None);
+    let response = tiny_http::Response::new(
+        tiny_http::StatusCode(status),
+        headers,
+        std::io::Cursor::new(body),
+        Some(len),
+        None,
+    );
     let _ = request.respond(response);
 }
 
@@ -220,11 +236,21 @@ pub fn base64(input: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for c in input.chunks(3) {
-        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
         out.push(T[(n >> 18) as usize & 63] as char);
         out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if c.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if c.len() > 2 { T[n as usize & 63] as char } else { '=' });
+        out.push(if c.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if c.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
     }
     out
 }

@@ -19,7 +19,10 @@ impl TempDir {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .subsec_nanos();
-        let dir = std::env::temp_dir().join(format!("ferry-git-{label}-{}-{n}-{nanos}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "ferry-git-{label}-{}-{n}-{nanos}",
+            std::process::id()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
     }
@@ -74,12 +77,29 @@ pub fn write(path: &Path, content: &str) {
 /// only ever extended), with an initial commit of `files` on `main`.
 pub fn bare_remote(root: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
     let bare = root.join(format!("{name}.git"));
-    git(root, &["init", "--quiet", "--bare", "--initial-branch=main", bare.to_str().unwrap()]);
+    git(
+        root,
+        &[
+            "init",
+            "--quiet",
+            "--bare",
+            "--initial-branch=main",
+            bare.to_str().unwrap(),
+        ],
+    );
     git(&bare, &["config", "receive.denyNonFastForwards", "true"]);
     git(&bare, &["config", "receive.denyDeletes", "true"]);
     git(&bare, &["config", "core.logAllRefUpdates", "always"]);
     let work = root.join(format!("{name}-seed"));
-    git(root, &["init", "--quiet", "--initial-branch=main", work.to_str().unwrap()]);
+    git(
+        root,
+        &[
+            "init",
+            "--quiet",
+            "--initial-branch=main",
+            work.to_str().unwrap(),
+        ],
+    );
     for (path, content) in files {
         write(&work.join(path), content);
     }
@@ -91,13 +111,26 @@ pub fn bare_remote(root: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
 
 /// Commits `files` in a fresh clone of `remote` on `branch` and pushes
 /// (a separate git process, as another tool or person would).
-pub fn external_push(root: &Path, remote: &Path, branch: &str, files: &[(&str, &str)], message: &str) -> String {
+pub fn external_push(
+    root: &Path,
+    remote: &Path,
+    branch: &str,
+    files: &[(&str, &str)],
+    message: &str,
+) -> String {
     let work = TempDir::new("external");
     let dir = work.join("clone");
     let _ = root;
     git(
         work.path(),
-        &["clone", "--quiet", "--branch", branch, remote.to_str().unwrap(), dir.to_str().unwrap()],
+        &[
+            "clone",
+            "--quiet",
+            "--branch",
+            branch,
+            remote.to_str().unwrap(),
+            dir.to_str().unwrap(),
+        ],
     );
     for (path, content) in files {
         write(&dir.join(path), content);
@@ -139,7 +172,10 @@ pub fn assert_only_fast_forwards(remote: &Path, branch: &str) {
 pub fn gitops_files() -> Vec<(String, String)> {
     let mut files = Vec::new();
     for env in ["dev", "qa", "staging", "prod"] {
-        files.push((format!("apps/trio-{env}.yaml"), format!("kind: Application\nname: trio-{env}\n")));
+        files.push((
+            format!("apps/trio-{env}.yaml"),
+            format!("kind: Application\nname: trio-{env}\n"),
+        ));
         files.push((
             format!("envs/{env}/trio/Chart.yaml"),
             "apiVersion: v2\nname: trio\nappVersion: \"1.0.0\"\n".to_string(),
@@ -148,9 +184,15 @@ pub fn gitops_files() -> Vec<(String, String)> {
             format!("envs/{env}/trio/values.yaml"),
             "flask-ui:\n  image:\n    tag: \"1.20\"  # pinned\n".to_string(),
         ));
-        files.push((format!("envs/{env}/trio/version.yaml"), "version: 54.1\n".to_string()));
+        files.push((
+            format!("envs/{env}/trio/version.yaml"),
+            "version: 54.1\n".to_string(),
+        ));
         for svc in 0..5 {
-            files.push((format!("envs/{env}/svc-{svc}/config/app.yaml"), format!("svc: {svc}\nenv: {env}\n")));
+            files.push((
+                format!("envs/{env}/svc-{svc}/config/app.yaml"),
+                format!("svc: {svc}\nenv: {env}\n"),
+            ));
         }
     }
     files.push(("README.md".to_string(), "# GitOps\n".to_string()));
@@ -158,5 +200,8 @@ pub fn gitops_files() -> Vec<(String, String)> {
 }
 
 pub fn as_refs(files: &[(String, String)]) -> Vec<(&str, &str)> {
-    files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect()
+    files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect()
 }
