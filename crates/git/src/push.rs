@@ -110,7 +110,7 @@ impl Default for PushOptions {
     fn default() -> Self {
         PushOptions {
             max_attempts: 5,
-            idempotency_depth: 500,
+            idempotency_depth: 200,
             fetch_first: false,
         }
     }

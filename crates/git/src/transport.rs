@@ -550,10 +550,7 @@ mod tests {
             env.iter()
                 .any(|(_, v)| v.as_deref() == Some("Authorization: Bearer tok9"))
         );
-        assert_eq!(
-            format!("{:?}", Credentials::token("tok123")).contains("tok123"),
-            false
-        );
+        assert!(!format!("{:?}", Credentials::token("tok123")).contains("tok123"));
     }
 
     #[test]
