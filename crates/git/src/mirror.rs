@@ -14,6 +14,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use git2::Repository;
 
@@ -31,6 +32,8 @@ pub struct Mirror {
     remote: Remote,
     path: PathBuf,
     lock_path: PathBuf,
+    /// Holds the start time of the last successful fetch (ns since the epoch).
+    marker_path: PathBuf,
 }
 
 /// Held while a mirror is being changed; released on drop.
@@ -53,6 +56,7 @@ impl Mirror {
         let mirror = Mirror {
             path: cache_dir.join(format!("{key}.git")),
             lock_path: cache_dir.join(format!("{key}.lock")),
+            marker_path: cache_dir.join(format!("{key}.fetched")),
             remote,
         };
         if !mirror.path.join("HEAD").exists() {
@@ -88,19 +92,51 @@ impl Mirror {
         Ok(MirrorLock { _file: file })
     }
 
-    /// Brings branches and tags up to date with the remote (pruning deleted ones).
-    pub fn fetch(&self) -> Result<()> {
-        let _lock = self.lock()?;
-        self.fetch_locked()
+    /// Brings branches and tags up to date with the remote (pruning deleted
+    /// ones). Returns whether a fetch ran: when another task's fetch started
+    /// after this call was made (it waited for the lock meanwhile), that
+    /// fetch already saw everything this one would, so it is not repeated.
+    pub fn fetch(&self) -> Result<bool> {
+        self.fetch_since(SystemTime::now())
     }
 
-    /// [`Mirror::fetch`] for callers that already hold the lock.
+    /// Makes sure the mirror reflects a fetch that started at or after
+    /// `since`; fetches only when the last one started earlier. Many tasks
+    /// reacting to the same push event share one fetch this way.
+    pub fn fetch_since(&self, since: SystemTime) -> Result<bool> {
+        let _lock = self.lock()?;
+        if self.last_fetch_started().is_some_and(|last| last >= since) {
+            return Ok(false);
+        }
+        self.fetch_locked()?;
+        Ok(true)
+    }
+
+    /// When the last successful clone or fetch started, if known.
+    fn last_fetch_started(&self) -> Option<SystemTime> {
+        let text = fs::read_to_string(&self.marker_path).ok()?;
+        let nanos: u64 = text.trim().parse().ok()?;
+        Some(UNIX_EPOCH + Duration::from_nanos(nanos))
+    }
+
+    fn record_fetch_started(&self, started: SystemTime) -> Result<()> {
+        let nanos = started
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let tmp = self.marker_path.with_extension("fetched.tmp");
+        fs::write(&tmp, nanos.to_string())
+            .and_then(|()| fs::rename(&tmp, &self.marker_path))
+            .map_err(|source| self.io_error("recording the fetch time", &self.marker_path, source))
+    }
+
+    /// [`Mirror::fetch`] for callers that already hold the lock; always fetches.
     pub(crate) fn fetch_locked(&self) -> Result<()> {
+        let started = SystemTime::now();
         let mut args = vec!["fetch", "--prune", "--quiet", "--no-write-fetch-head", "--"];
         args.push(self.remote.url());
         args.extend(FETCH_REFSPECS);
         cli::run(&self.remote, &self.path, "fetch", args)?;
-        Ok(())
+        self.record_fetch_started(started)
     }
 
     fn clone_locked(&self, cache_dir: &Path, key: &str) -> Result<()> {
@@ -112,6 +148,7 @@ impl Mirror {
                 .map_err(|source| self.io_error("removing a stale clone", &tmp, source))?;
         }
         let tmp_arg = tmp.to_string_lossy().into_owned();
+        let started = SystemTime::now();
         let result = cli::run(
             &self.remote,
             cache_dir,
@@ -141,8 +178,10 @@ impl Mirror {
                 .set_bool("core.logAllRefUpdates", false)
                 .map_err(|e| self.git_error("configuring the mirror", e))?;
         }
-        fs::rename(&tmp, &self.path)
-            .map_err(|source| self.io_error("moving the new mirror into place", &self.path, source))
+        fs::rename(&tmp, &self.path).map_err(|source| {
+            self.io_error("moving the new mirror into place", &self.path, source)
+        })?;
+        self.record_fetch_started(started)
     }
 
     /// Opens the mirror's repository with libgit2.

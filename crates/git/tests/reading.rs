@@ -211,3 +211,47 @@ fn ancestry_and_commits_touching_a_path() {
         4
     );
 }
+
+#[test]
+fn fetch_requests_made_before_a_fetch_started_share_it() {
+    let (tmp, remote, mirror) = setup();
+    let before_push = std::time::SystemTime::now();
+    let first = external_push(tmp.path(), &remote, "main", &[("a.txt", "1\n")], "one");
+    let requested = std::time::SystemTime::now();
+    assert!(
+        mirror.fetch_since(requested).unwrap(),
+        "nothing fetched since the request: fetch"
+    );
+    assert_eq!(mirror.resolve("main").unwrap().to_string(), first);
+    // Requests older than that fetch's start are already satisfied.
+    assert!(!mirror.fetch_since(requested).unwrap());
+    assert!(!mirror.fetch_since(before_push).unwrap());
+    // Another handle on the same cache (another task or process) shares the record.
+    let other = Mirror::open(&tmp.join("cache"), Remote::local(&remote).unwrap()).unwrap();
+    assert!(!other.fetch_since(requested).unwrap());
+    // A new request fetches again and sees the new commit.
+    let second = external_push(tmp.path(), &remote, "main", &[("a.txt", "2\n")], "two");
+    assert!(other.fetch().unwrap());
+    assert_eq!(mirror.resolve("main").unwrap().to_string(), second);
+}
+
+#[test]
+fn a_deleted_remote_branch_is_pruned_and_tags_follow() {
+    let (_tmp, remote, mirror) = setup();
+    git(&remote, &["branch", "feature", "main"]);
+    git(&remote, &["tag", "v9", "main"]);
+    mirror.fetch().unwrap();
+    assert!(mirror.resolve("feature").is_ok());
+    assert!(mirror.resolve("v9").is_ok());
+    git(&remote, &["branch", "-D", "feature"]);
+    git(&remote, &["tag", "-d", "v9"]);
+    mirror.fetch().unwrap();
+    assert!(matches!(
+        mirror.resolve("feature").unwrap_err(),
+        Error::RevisionNotFound { .. }
+    ));
+    assert!(matches!(
+        mirror.resolve("v9").unwrap_err(),
+        Error::RevisionNotFound { .. }
+    ));
+}
