@@ -1,1 +1,38 @@
-//! Git: cached mirrors, reading trees at revisions, building commits without checkouts, pushing.
+//! Git: cached mirrors, reading trees at revisions, building commits without
+//! checkouts, fast-forward-only pushes.
+//!
+//! The data path of a promotion (SPEC §4.2, §10):
+//! [`Mirror::open`] a cached bare mirror of the GitOps repository →
+//! read files at the branch tip through a [`TreeReader`] → return the
+//! [`Change`]s → [`Mirror::commit_and_push`] writes only the changed blobs
+//! and trees, pushes fast-forward only, retries lost races, and reuses a
+//! commit that already carries the promotion's trailers.
+//!
+//! Network operations use the git CLI with credentials only in the child's
+//! environment ([`Remote`], [`Credentials`]); everything local uses libgit2.
+//! Errors are typed ([`Error`]) and redacted ([`redact_url`]).
+
+mod cli;
+mod error;
+mod mirror;
+mod path;
+mod push;
+mod read;
+mod redact;
+mod trailers;
+mod transport;
+mod tree_edit;
+
+pub use error::{Error, Result};
+pub use git2::Oid;
+pub use mirror::{Mirror, MirrorLock};
+pub use path::RepoPath;
+pub use push::{CommitSpec, PushOptions, PushOutcome, PushTarget, Signature};
+pub use read::{CommitInfo, DirEntry, EntryKind, GitTime, Person, TreeReader};
+pub use redact::{MASK, Redactor, redact_url};
+pub use trailers::{
+    APPLICATION_TRAILER, CommitMessage, ENVIRONMENT_TRAILER, RELEASE_TRAILER, Trailer,
+    has_trailers, parse_trailers, promotion_message, promotion_trailers,
+};
+pub use transport::{Credentials, Remote, Secret, Transport};
+pub use tree_edit::Change;

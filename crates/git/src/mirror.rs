@@ -1,0 +1,219 @@
+//! The cached bare mirror of one remote repository.
+//!
+//! Why a mirror: cloning (and above all checking out) a GitOps repository
+//! with tens of thousands of files costs seconds; a bare mirror that is
+//! fetched incrementally costs one round trip. One mirror per remote URL,
+//! under a directory named by a hash of the URL without credentials (so the
+//! cache directory listing reveals nothing and equal URLs share a mirror).
+//!
+//! Concurrency: clone, fetch and commit-and-push take an exclusive
+//! advisory lock on `<mirror>.lock` (flock), which serialises them between
+//! threads and processes. Reads take no lock: git's object store is
+//! append-only and ref updates are atomic, so readers always see a
+//! consistent commit.
+
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use git2::Repository;
+
+use crate::cli;
+use crate::error::{Error, Result};
+use crate::transport::Remote;
+
+/// Refs mirrored from the remote: branches and tags, nothing else (pull
+/// request refs of a forge would only cost space and fetch time).
+const FETCH_REFSPECS: [&str; 2] = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
+
+/// A bare mirror of one remote repository.
+#[derive(Debug, Clone)]
+pub struct Mirror {
+    remote: Remote,
+    path: PathBuf,
+    lock_path: PathBuf,
+    /// Holds the start time of the last successful fetch (ns since the epoch).
+    marker_path: PathBuf,
+}
+
+/// Held while a mirror is being changed; released on drop.
+#[derive(Debug)]
+pub struct MirrorLock {
+    _file: File,
+}
+
+impl Mirror {
+    /// Opens the mirror of `remote` under `cache_dir`, cloning it first when
+    /// it does not exist yet. Does not fetch an existing mirror (call
+    /// [`Mirror::fetch`] for that), so opening a warm mirror costs no round trip.
+    pub fn open(cache_dir: &Path, remote: Remote) -> Result<Mirror> {
+        fs::create_dir_all(cache_dir).map_err(|source| Error::Io {
+            operation: "creating the mirror cache directory",
+            path: cache_dir.display().to_string(),
+            source,
+        })?;
+        let key = mirror_key(remote.url())?;
+        let mirror = Mirror {
+            path: cache_dir.join(format!("{key}.git")),
+            lock_path: cache_dir.join(format!("{key}.lock")),
+            marker_path: cache_dir.join(format!("{key}.fetched")),
+            remote,
+        };
+        if !mirror.path.join("HEAD").exists() {
+            let _lock = mirror.lock()?;
+            // Another task may have cloned while we waited for the lock.
+            if !mirror.path.join("HEAD").exists() {
+                mirror.clone_locked(cache_dir, &key)?;
+            }
+        }
+        Ok(mirror)
+    }
+
+    /// The remote this mirror follows.
+    pub fn remote(&self) -> &Remote {
+        &self.remote
+    }
+
+    /// The mirror's directory (a bare repository).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Takes the mirror's exclusive lock (blocking).
+    pub fn lock(&self) -> Result<MirrorLock> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&self.lock_path)
+            .map_err(|source| self.io_error("opening the mirror lock", &self.lock_path, source))?;
+        file.lock()
+            .map_err(|source| self.io_error("locking the mirror", &self.lock_path, source))?;
+        Ok(MirrorLock { _file: file })
+    }
+
+    /// Brings branches and tags up to date with the remote (pruning deleted
+    /// ones). Returns whether a fetch ran: when another task's fetch started
+    /// after this call was made (it waited for the lock meanwhile), that
+    /// fetch already saw everything this one would, so it is not repeated.
+    pub fn fetch(&self) -> Result<bool> {
+        self.fetch_since(SystemTime::now())
+    }
+
+    /// Makes sure the mirror reflects a fetch that started at or after
+    /// `since`; fetches only when the last one started earlier. Many tasks
+    /// reacting to the same push event share one fetch this way.
+    pub fn fetch_since(&self, since: SystemTime) -> Result<bool> {
+        let _lock = self.lock()?;
+        if self.last_fetch_started().is_some_and(|last| last >= since) {
+            return Ok(false);
+        }
+        self.fetch_locked()?;
+        Ok(true)
+    }
+
+    /// When the last successful clone or fetch started, if known.
+    fn last_fetch_started(&self) -> Option<SystemTime> {
+        let text = fs::read_to_string(&self.marker_path).ok()?;
+        let nanos: u64 = text.trim().parse().ok()?;
+        Some(UNIX_EPOCH + Duration::from_nanos(nanos))
+    }
+
+    fn record_fetch_started(&self, started: SystemTime) -> Result<()> {
+        let nanos = started
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let tmp = self.marker_path.with_extension("fetched.tmp");
+        fs::write(&tmp, nanos.to_string())
+            .and_then(|()| fs::rename(&tmp, &self.marker_path))
+            .map_err(|source| self.io_error("recording the fetch time", &self.marker_path, source))
+    }
+
+    /// [`Mirror::fetch`] for callers that already hold the lock; always fetches.
+    pub(crate) fn fetch_locked(&self) -> Result<()> {
+        let started = SystemTime::now();
+        let mut args = vec!["fetch", "--prune", "--quiet", "--no-write-fetch-head", "--"];
+        args.push(self.remote.url());
+        args.extend(FETCH_REFSPECS);
+        cli::run(&self.remote, &self.path, "fetch", args)?;
+        self.record_fetch_started(started)
+    }
+
+    fn clone_locked(&self, cache_dir: &Path, key: &str) -> Result<()> {
+        // Clone next to the final place and rename, so a crash never leaves a
+        // half-cloned mirror that looks complete.
+        let tmp = cache_dir.join(format!("{key}.tmp-{}", std::process::id()));
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp)
+                .map_err(|source| self.io_error("removing a stale clone", &tmp, source))?;
+        }
+        let tmp_arg = tmp.to_string_lossy().into_owned();
+        let started = SystemTime::now();
+        let result = cli::run(
+            &self.remote,
+            cache_dir,
+            "clone",
+            [
+                "clone",
+                "--bare",
+                "--quiet",
+                "--",
+                self.remote.url(),
+                tmp_arg.as_str(),
+            ],
+        );
+        if let Err(e) = result {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+        {
+            let repo = Repository::open_bare(&tmp)
+                .map_err(|e| self.git_error("opening the new mirror", e))?;
+            let mut config = repo
+                .config()
+                .map_err(|e| self.git_error("reading the mirror config", e))?;
+            // The promotion commits are built in-process and pushed by SHA; ref
+            // logs in a mirror only grow.
+            config
+                .set_bool("core.logAllRefUpdates", false)
+                .map_err(|e| self.git_error("configuring the mirror", e))?;
+        }
+        fs::rename(&tmp, &self.path).map_err(|source| {
+            self.io_error("moving the new mirror into place", &self.path, source)
+        })?;
+        self.record_fetch_started(started)
+    }
+
+    /// Opens the mirror's repository with libgit2.
+    pub(crate) fn repo(&self) -> Result<Repository> {
+        Repository::open_bare(&self.path).map_err(|e| self.git_error("opening the mirror", e))
+    }
+
+    pub(crate) fn git_error(&self, operation: &'static str, source: git2::Error) -> Error {
+        Error::Library {
+            operation,
+            mirror: self.remote.display_url(),
+            source,
+        }
+    }
+
+    fn io_error(&self, operation: &'static str, path: &Path, source: std::io::Error) -> Error {
+        Error::Io {
+            operation,
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}
+
+/// The mirror's directory name: a hash of the credential-free URL.
+fn mirror_key(url: &str) -> Result<String> {
+    let oid = git2::Oid::hash_object(git2::ObjectType::Blob, url.as_bytes()).map_err(|source| {
+        Error::Library {
+            operation: "hashing the remote URL",
+            mirror: crate::redact::redact_url(url),
+            source,
+        }
+    })?;
+    Ok(oid.to_string()[..20].to_string())
+}

@@ -1,0 +1,409 @@
+//! Committing changes on a branch tip and pushing them fast-forward only,
+//! with retries on lost races and idempotency by trailers.
+//!
+//! The algorithm (optimistic concurrency, the remote is the arbiter):
+//! 1. under the mirror lock, look for a commit carrying the promotion's
+//!    trailers in the recent history of the branch; if one exists the
+//!    promotion already landed (e.g. ferry crashed after pushing) → reuse it;
+//! 2. let the caller compute the changes against the branch tip, build the
+//!    commit in-process (only changed blobs and their trees);
+//! 3. push `<sha>:refs/heads/<branch>` without force; the remote accepts only
+//!    a fast-forward;
+//! 4. if another push won the race, fetch and start again from 1 on the new
+//!    tip (bounded). Nothing is ever force-pushed, so no foreign commit can
+//!    be lost.
+//!
+//! The mirror is not fetched before the first attempt unless asked: a warm
+//! mirror is usually current, and when it is not the remote rejects the push,
+//! which costs the same fetch the eager variant would have paid anyway.
+
+use git2::{Oid, Repository};
+
+use crate::cli;
+use crate::error::{Error, Result};
+use crate::mirror::Mirror;
+use crate::read::TreeReader;
+use crate::trailers::{CommitMessage, Trailer, has_trailers};
+use crate::tree_edit::{Change, apply_changes};
+
+/// A name and e-mail for author or committer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signature {
+    pub name: String,
+    pub email: String,
+}
+
+impl Signature {
+    pub fn new(name: impl Into<String>, email: impl Into<String>) -> Self {
+        Signature {
+            name: name.into(),
+            email: email.into(),
+        }
+    }
+}
+
+/// Who commits and with which message.
+#[derive(Clone, Debug)]
+pub struct CommitSpec {
+    pub author: Signature,
+    /// Defaults to the author.
+    pub committer: Option<Signature>,
+    /// Its trailers identify the promotion for idempotency; a message without
+    /// trailers is never deduplicated.
+    pub message: CommitMessage,
+}
+
+/// Where the commit goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushTarget {
+    /// The branch whose tip the commit is built on.
+    pub base: String,
+    /// The branch that is pushed: the same as `base` for a direct commit, a
+    /// new branch for a pull request.
+    pub branch: String,
+}
+
+impl PushTarget {
+    /// Commit directly on `branch`.
+    pub fn branch(branch: impl Into<String>) -> Self {
+        let branch = branch.into();
+        PushTarget {
+            base: branch.clone(),
+            branch,
+        }
+    }
+
+    /// Commit on a new branch `branch` created from the tip of `base` (for a
+    /// pull request). If `branch` already exists (a retry), the commit is
+    /// built on its tip instead.
+    pub fn new_branch(base: impl Into<String>, branch: impl Into<String>) -> Self {
+        PushTarget {
+            base: base.into(),
+            branch: branch.into(),
+        }
+    }
+
+    /// The pull-request branch name of SPEC §4.2:
+    /// `ferry/<product>/<environment>/<release number>`.
+    pub fn pull_request_branch(product: &str, environment: &str, release_number: u64) -> String {
+        format!("ferry/{product}/{environment}/{release_number}")
+    }
+
+    fn is_pull_request(&self) -> bool {
+        self.base != self.branch
+    }
+}
+
+/// Knobs of [`Mirror::commit_and_push`].
+#[derive(Clone, Debug)]
+pub struct PushOptions {
+    /// Pushes tried before giving up with [`Error::RaceLost`].
+    pub max_attempts: u32,
+    /// How many commits of the branch history are searched for an existing
+    /// commit with the same trailers.
+    pub idempotency_depth: usize,
+    /// Fetch before the first attempt (otherwise only after a lost race).
+    pub fetch_first: bool,
+}
+
+impl Default for PushOptions {
+    fn default() -> Self {
+        PushOptions {
+            max_attempts: 5,
+            idempotency_depth: 200,
+            fetch_first: false,
+        }
+    }
+}
+
+/// What [`Mirror::commit_and_push`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushOutcome {
+    /// The promotion commit on the remote; `None` when nothing had to change.
+    pub commit: Option<Oid>,
+    /// The commit was already there (same trailers) and was not made again.
+    pub reused: bool,
+    /// Push attempts made (0 when nothing was pushed).
+    pub attempts: u32,
+    /// The branch the commit is on.
+    pub branch: String,
+    /// The tip the commit was built on (or that was found unchanged).
+    pub base: Option<Oid>,
+}
+
+enum PushResult {
+    Pushed,
+    LostRace,
+}
+
+impl Mirror {
+    /// Builds one commit with the changes `compute` returns for the tip of
+    /// the target branch, and pushes it fast-forward only.
+    ///
+    /// `compute` may run several times (once per attempt, each time on the
+    /// newest tip), so it must derive the changes from the tree it is given.
+    /// No change → no commit (`commit: None`).
+    pub fn commit_and_push<F, E>(
+        &self,
+        target: &PushTarget,
+        spec: &CommitSpec,
+        options: &PushOptions,
+        mut compute: F,
+    ) -> Result<PushOutcome>
+    where
+        F: FnMut(&TreeReader) -> Result<Vec<Change>, E>,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        for name in [&target.base, &target.branch] {
+            validate_branch(name)?;
+        }
+        let message = spec.message.render()?;
+        let trailers = &spec.message.trailers;
+        let _lock = self.lock()?;
+        if options.fetch_first {
+            self.fetch_locked()?;
+        }
+        let max_attempts = options.max_attempts.max(1);
+        for attempt in 1..=max_attempts {
+            let repo = self.repo()?;
+            if !trailers.is_empty() {
+                let mut branches = vec![target.branch.as_str()];
+                if target.is_pull_request() {
+                    // Merged already (and the PR branch deleted)?
+                    branches.push(target.base.as_str());
+                }
+                for branch in branches {
+                    if let Some(tip) = branch_tip(&repo, branch)
+                        && let Some(found) = self.find_with_trailers(
+                            &repo,
+                            tip,
+                            trailers,
+                            options.idempotency_depth,
+                        )?
+                    {
+                        return Ok(PushOutcome {
+                            commit: Some(found),
+                            reused: true,
+                            attempts: attempt - 1,
+                            branch: branch.to_string(),
+                            base: Some(tip),
+                        });
+                    }
+                }
+            }
+            let base = branch_tip(&repo, &target.branch)
+                .or_else(|| branch_tip(&repo, &target.base))
+                .ok_or_else(|| Error::RevisionNotFound {
+                    url: self.remote().display_url(),
+                    rev: target.base.clone(),
+                })?;
+            let reader = TreeReader::new(repo, base, self.remote().display_url())?;
+            let changes = compute(&reader).map_err(|e| Error::Changes { source: e.into() })?;
+            let repo = reader.repo();
+            let new_tree = apply_changes(repo, reader.tree_id(), &changes)?;
+            if new_tree == reader.tree_id() {
+                return Ok(PushOutcome {
+                    commit: None,
+                    reused: false,
+                    attempts: attempt - 1,
+                    branch: target.branch.clone(),
+                    base: Some(base),
+                });
+            }
+            let commit = self.write_commit(repo, spec, &message, new_tree, base)?;
+            match self.push_locked(commit, &target.branch)? {
+                PushResult::Pushed => {
+                    // The remote has it now; let the mirror say so without a fetch.
+                    repo.reference(
+                        &format!("refs/heads/{}", target.branch),
+                        commit,
+                        true,
+                        "ferry push",
+                    )
+                    .map_err(|e| self.git_error("updating the pushed branch", e))?;
+                    return Ok(PushOutcome {
+                        commit: Some(commit),
+                        reused: false,
+                        attempts: attempt,
+                        branch: target.branch.clone(),
+                        base: Some(base),
+                    });
+                }
+                PushResult::LostRace => self.fetch_locked()?,
+            }
+        }
+        Err(Error::RaceLost {
+            url: self.remote().display_url(),
+            branch: target.branch.clone(),
+            attempts: max_attempts,
+        })
+    }
+
+    /// The newest commit reachable from `tip` (within `depth` commits, all
+    /// parents followed so merged pull requests count) whose message carries
+    /// all of `trailers`.
+    fn find_with_trailers(
+        &self,
+        repo: &Repository,
+        tip: Oid,
+        trailers: &[Trailer],
+        depth: usize,
+    ) -> Result<Option<Oid>> {
+        let mut walk = repo
+            .revwalk()
+            .map_err(|e| self.git_error("walking history", e))?;
+        walk.push(tip)
+            .map_err(|e| self.git_error("walking history", e))?;
+        // Cheap pre-filter: the rarest value (usually the release id) must
+        // appear in the message before trailers are parsed.
+        let needle = trailers
+            .first()
+            .map(|t| t.value.trim().to_string())
+            .unwrap_or_default();
+        for oid in walk.take(depth) {
+            let oid = oid.map_err(|e| self.git_error("walking history", e))?;
+            let commit = repo
+                .find_commit(oid)
+                .map_err(|e| self.git_error("reading a commit", e))?;
+            let message = String::from_utf8_lossy(commit.message_bytes());
+            if message.contains(needle.as_str()) && has_trailers(&message, trailers) {
+                return Ok(Some(oid));
+            }
+        }
+        Ok(None)
+    }
+
+    fn write_commit(
+        &self,
+        repo: &Repository,
+        spec: &CommitSpec,
+        message: &str,
+        tree: Oid,
+        parent: Oid,
+    ) -> Result<Oid> {
+        let signature = |s: &Signature| {
+            git2::Signature::now(&s.name, &s.email)
+                .map_err(|e| self.git_error("creating a signature", e))
+        };
+        let author = signature(&spec.author)?;
+        let committer = signature(spec.committer.as_ref().unwrap_or(&spec.author))?;
+        let tree = repo
+            .find_tree(tree)
+            .map_err(|e| self.git_error("reading the new tree", e))?;
+        let parent = repo
+            .find_commit(parent)
+            .map_err(|e| self.git_error("reading the parent commit", e))?;
+        repo.commit(None, &author, &committer, message, &tree, &[&parent])
+            .map_err(|e| self.git_error("writing the commit", e))
+    }
+
+    /// `git push <url> <sha>:refs/heads/<branch>` — never forced.
+    fn push_locked(&self, commit: Oid, branch: &str) -> Result<PushResult> {
+        let refspec = format!("{commit}:refs/heads/{branch}");
+        let output = cli::spawn(
+            self.remote(),
+            self.path(),
+            "push",
+            [
+                "push",
+                "--porcelain",
+                "--quiet",
+                "--",
+                self.remote().url(),
+                refspec.as_str(),
+            ],
+        )?;
+        if output.status.success() {
+            return Ok(PushResult::Pushed);
+        }
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        // Porcelain status line: "!\t<src>:<dst>\t[rejected] (fetch first)".
+        if let Some(line) = stdout.lines().find(|l| l.starts_with('!')) {
+            let summary = line.split('\t').nth(2).unwrap_or(line).trim();
+            if is_lost_race(summary) {
+                return Ok(PushResult::LostRace);
+            }
+            let stderr = self
+                .remote()
+                .redact(String::from_utf8_lossy(&output.stderr).trim());
+            let summary = self.remote().redact(summary);
+            return Err(Error::PushRejected {
+                url: self.remote().display_url(),
+                branch: branch.to_string(),
+                reason: if stderr.is_empty() {
+                    summary
+                } else {
+                    format!("{summary}; remote said: {stderr}")
+                },
+            });
+        }
+        Err(cli::failure(self.remote(), "push", &output))
+    }
+}
+
+/// Rejections that mean "the branch moved under us" (fetch and retry), as
+/// opposed to policy rejections (protected branch, hooks).
+fn is_lost_race(summary: &str) -> bool {
+    const MARKERS: &[&str] = &[
+        "fetch first",
+        "non-fast-forward",
+        "stale info",
+        "incorrect old value",
+        "cannot lock ref",
+        "failed to update ref",
+    ];
+    MARKERS.iter().any(|m| summary.contains(m))
+}
+
+fn branch_tip(repo: &Repository, branch: &str) -> Option<Oid> {
+    repo.find_reference(&format!("refs/heads/{branch}"))
+        .ok()?
+        .peel_to_commit()
+        .ok()
+        .map(|c| c.id())
+}
+
+fn validate_branch(name: &str) -> Result<()> {
+    if name.is_empty()
+        || name.starts_with('-')
+        || !git2::Reference::is_valid_name(&format!("refs/heads/{name}"))
+    {
+        return Err(Error::InvalidBranch {
+            name: name.to_string(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pull_request_branch_name() {
+        assert_eq!(
+            PushTarget::pull_request_branch("trio", "qa", 7),
+            "ferry/trio/qa/7"
+        );
+        assert!(validate_branch(&PushTarget::pull_request_branch("trio", "qa", 7)).is_ok());
+    }
+
+    #[test]
+    fn branch_names_git_refuses_are_rejected() {
+        for bad in ["", "-x", "a..b", "a b", "a~1", "x.lock", "a//b"] {
+            assert!(
+                matches!(validate_branch(bad), Err(Error::InvalidBranch { .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn race_markers() {
+        assert!(is_lost_race("[rejected] (fetch first)"));
+        assert!(is_lost_race("[rejected] (non-fast-forward)"));
+        assert!(!is_lost_race(
+            "[remote rejected] (pre-receive hook declined)"
+        ));
+    }
+}

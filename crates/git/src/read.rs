@@ -1,0 +1,480 @@
+//! Reading the mirror: resolving revisions, files and directories at a
+//! revision, commit metadata, ancestry and the history of a path.
+//!
+//! Everything is read in-process with libgit2 from the object store; no
+//! working tree exists.
+
+use git2::{ObjectType, Oid, Repository, Sort, Tree};
+
+use crate::error::{Error, Result};
+use crate::mirror::Mirror;
+use crate::path::{self, RepoPath};
+
+/// A point in time as git records it: seconds since the epoch and the
+/// author's UTC offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GitTime {
+    pub seconds: i64,
+    pub offset_minutes: i32,
+}
+
+impl GitTime {
+    /// RFC 3339 in the recorded offset, e.g. `2024-05-01T12:00:00+02:00`.
+    pub fn to_rfc3339(&self) -> String {
+        let local = self.seconds + i64::from(self.offset_minutes) * 60;
+        let days = local.div_euclid(86_400);
+        let secs = local.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        let sign = if self.offset_minutes < 0 { '-' } else { '+' };
+        let off = self.offset_minutes.unsigned_abs();
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{sign}{:02}:{:02}",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60,
+            off / 60,
+            off % 60
+        )
+    }
+}
+
+/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// The author or committer of a commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Person {
+    pub name: String,
+    pub email: String,
+    pub time: GitTime,
+}
+
+/// What ferry records about a commit (trigger commits, release notes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitInfo {
+    pub id: Oid,
+    pub parents: Vec<Oid>,
+    pub author: Person,
+    pub committer: Person,
+    /// The full message, as written.
+    pub message: String,
+    /// The branch the commit was resolved from, when it was resolved from one.
+    pub branch: Option<String>,
+}
+
+impl CommitInfo {
+    /// The first line of the message.
+    pub fn subject(&self) -> &str {
+        self.message.lines().next().unwrap_or("").trim_end()
+    }
+
+    /// The message after the subject and the blank line that follows it.
+    pub fn body(&self) -> &str {
+        match self.message.split_once('\n') {
+            Some((_, rest)) => rest.trim_start_matches(['\r', '\n']).trim_end(),
+            None => "",
+        }
+    }
+
+    /// The message's trailers (`Key: value` lines of the last paragraph).
+    pub fn trailers(&self) -> Vec<crate::trailers::Trailer> {
+        crate::trailers::parse_trailers(&self.message)
+    }
+}
+
+/// The kind of a tree entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Executable,
+    Symlink,
+    Directory,
+    Submodule,
+}
+
+/// One entry of a directory listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirEntry {
+    /// Path from the repository root, `/`-separated.
+    pub path: String,
+    pub kind: EntryKind,
+    /// The blob, tree or (for submodules) commit id.
+    pub id: Oid,
+}
+
+/// A read-only view of the tree of one commit.
+pub struct TreeReader {
+    repo: Repository,
+    commit: Oid,
+    tree: Oid,
+    url: String,
+}
+
+impl std::fmt::Debug for TreeReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TreeReader")
+            .field("commit", &self.commit)
+            .finish()
+    }
+}
+
+impl TreeReader {
+    pub(crate) fn new(repo: Repository, commit: Oid, url: String) -> Result<TreeReader> {
+        let tree = repo
+            .find_commit(commit)
+            .map_err(|e| lib_error(&url, "reading a commit", e))?
+            .tree_id();
+        Ok(TreeReader {
+            repo,
+            commit,
+            tree,
+            url,
+        })
+    }
+
+    /// The commit this view shows.
+    pub fn commit_id(&self) -> Oid {
+        self.commit
+    }
+
+    /// The root tree of the commit.
+    pub fn tree_id(&self) -> Oid {
+        self.tree
+    }
+
+    pub(crate) fn repo(&self) -> &Repository {
+        &self.repo
+    }
+
+    fn root(&self) -> Result<Tree<'_>> {
+        self.repo
+            .find_tree(self.tree)
+            .map_err(|e| lib_error(&self.url, "reading a tree", e))
+    }
+
+    /// The contents of the file at `path`, or `None` when nothing is there.
+    /// A directory at `path` is an error (it is not a file).
+    pub fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        let path = RepoPath::parse(path)?;
+        let root = self.root()?;
+        let entry = match root.get_path(path.as_std()) {
+            Ok(entry) => entry,
+            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+            Err(e) => return Err(lib_error(&self.url, "looking up a path", e)),
+        };
+        match entry.kind() {
+            Some(ObjectType::Blob) => {
+                let blob = self
+                    .repo
+                    .find_blob(entry.id())
+                    .map_err(|e| lib_error(&self.url, "reading a blob", e))?;
+                Ok(Some(blob.content().to_vec()))
+            }
+            _ => Err(Error::PathConflict {
+                path: path.to_string(),
+                reason: format!("is a directory at {}, not a file", self.commit),
+            }),
+        }
+    }
+
+    /// Whether anything (file or directory) exists at `path`.
+    pub fn exists(&self, path: &str) -> Result<bool> {
+        let path = RepoPath::parse(path)?;
+        if path.is_root() {
+            return Ok(true);
+        }
+        Ok(self.root()?.get_path(path.as_std()).is_ok())
+    }
+
+    /// The entries under the directory `path` (`""` is the root), sorted by
+    /// path. With `recursive`, files of subdirectories are listed too (and
+    /// directories themselves are not).
+    pub fn list_dir(&self, path: &str, recursive: bool) -> Result<Vec<DirEntry>> {
+        let path = RepoPath::parse(path)?;
+        let root = self.root()?;
+        let tree = if path.is_root() {
+            root
+        } else {
+            let entry = root
+                .get_path(path.as_std())
+                .map_err(|_| Error::PathNotFound {
+                    url: self.url.clone(),
+                    rev: self.commit.to_string(),
+                    path: path.to_string(),
+                })?;
+            if entry.kind() != Some(ObjectType::Tree) {
+                return Err(Error::PathConflict {
+                    path: path.to_string(),
+                    reason: format!("is a file at {}, not a directory", self.commit),
+                });
+            }
+            self.repo
+                .find_tree(entry.id())
+                .map_err(|e| lib_error(&self.url, "reading a tree", e))?
+        };
+        let mut out = Vec::new();
+        self.collect(&tree, path.as_str(), recursive, &mut out)?;
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    fn collect(
+        &self,
+        tree: &Tree<'_>,
+        prefix: &str,
+        recursive: bool,
+        out: &mut Vec<DirEntry>,
+    ) -> Result<()> {
+        for entry in tree.iter() {
+            let name = String::from_utf8_lossy(entry.name_bytes());
+            let full = path::join(prefix, &name);
+            let kind = entry_kind(entry.filemode());
+            if recursive && kind == EntryKind::Directory {
+                let sub = self
+                    .repo
+                    .find_tree(entry.id())
+                    .map_err(|e| lib_error(&self.url, "reading a tree", e))?;
+                self.collect(&sub, &full, true, out)?;
+            } else {
+                out.push(DirEntry {
+                    path: full,
+                    kind,
+                    id: entry.id(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn entry_kind(mode: i32) -> EntryKind {
+    match mode {
+        0o040000 => EntryKind::Directory,
+        0o100755 => EntryKind::Executable,
+        0o120000 => EntryKind::Symlink,
+        0o160000 => EntryKind::Submodule,
+        _ => EntryKind::File,
+    }
+}
+
+pub(crate) fn lib_error(url: &str, operation: &'static str, source: git2::Error) -> Error {
+    Error::Library {
+        operation,
+        mirror: url.to_string(),
+        source,
+    }
+}
+
+impl Mirror {
+    /// Resolves a branch name, tag, `HEAD`, full ref name or (abbreviated)
+    /// SHA to a commit. Branches win over tags of the same name, as in Argo
+    /// CD's `targetRevision`.
+    pub fn resolve(&self, rev: &str) -> Result<Oid> {
+        let repo = self.repo()?;
+        self.resolve_in(&repo, rev).map(|(oid, _)| oid)
+    }
+
+    /// Resolves `rev` and also names the branch when it is one.
+    fn resolve_in(&self, repo: &Repository, rev: &str) -> Result<(Oid, Option<String>)> {
+        let not_found = || Error::RevisionNotFound {
+            url: self.remote().display_url(),
+            rev: rev.to_string(),
+        };
+        let rev = rev.trim();
+        if rev.is_empty() || rev.starts_with('-') {
+            return Err(not_found());
+        }
+        let peel = |reference: git2::Reference<'_>| {
+            reference
+                .peel_to_commit()
+                .map(|c| c.id())
+                .map_err(|e| self.git_error("peeling a ref to a commit", e))
+        };
+        let branch = rev.strip_prefix("refs/heads/").unwrap_or(rev);
+        if let Ok(reference) = repo.find_reference(&format!("refs/heads/{branch}")) {
+            return Ok((peel(reference)?, Some(branch.to_string())));
+        }
+        let tag = rev.strip_prefix("refs/tags/").unwrap_or(rev);
+        if let Ok(reference) = repo.find_reference(&format!("refs/tags/{tag}")) {
+            return Ok((peel(reference)?, None));
+        }
+        if rev == "HEAD" {
+            let head = repo.find_reference("HEAD").map_err(|_| not_found())?;
+            let branch = head
+                .symbolic_target()
+                .and_then(|t| t.strip_prefix("refs/heads/"))
+                .map(str::to_string);
+            let oid = head.resolve().map_err(|_| not_found()).and_then(peel)?;
+            return Ok((oid, branch));
+        }
+        if rev.len() >= 4 && rev.len() <= 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let object = repo.revparse_single(rev).map_err(|_| not_found())?;
+            let commit = object.peel_to_commit().map_err(|_| not_found())?;
+            return Ok((commit.id(), None));
+        }
+        Err(not_found())
+    }
+
+    /// A view of the tree at `rev` for reading files and directories.
+    pub fn at(&self, rev: &str) -> Result<TreeReader> {
+        let repo = self.repo()?;
+        let (oid, _) = self.resolve_in(&repo, rev)?;
+        TreeReader::new(repo, oid, self.remote().display_url())
+    }
+
+    /// A view of the tree of commit `commit`.
+    pub fn at_commit(&self, commit: Oid) -> Result<TreeReader> {
+        TreeReader::new(self.repo()?, commit, self.remote().display_url())
+    }
+
+    /// The file at `path` in revision `rev`, `None` if absent.
+    pub fn read_file(&self, rev: &str, path: &str) -> Result<Option<Vec<u8>>> {
+        self.at(rev)?.read_file(path)
+    }
+
+    /// The directory `path` at revision `rev` (see [`TreeReader::list_dir`]).
+    pub fn list_dir(&self, rev: &str, path: &str, recursive: bool) -> Result<Vec<DirEntry>> {
+        self.at(rev)?.list_dir(path, recursive)
+    }
+
+    /// Metadata of the commit `rev` resolves to; `branch` is set when `rev`
+    /// names a branch (or `HEAD`).
+    pub fn commit_info(&self, rev: &str) -> Result<CommitInfo> {
+        let repo = self.repo()?;
+        let (oid, branch) = self.resolve_in(&repo, rev)?;
+        let mut info = self.commit_info_in(&repo, oid)?;
+        info.branch = branch;
+        Ok(info)
+    }
+
+    pub(crate) fn commit_info_in(&self, repo: &Repository, oid: Oid) -> Result<CommitInfo> {
+        let commit = repo
+            .find_commit(oid)
+            .map_err(|e| self.git_error("reading a commit", e))?;
+        Ok(info_of(&commit))
+    }
+
+    /// Whether `ancestor` is `descendant` or one of its ancestors.
+    pub fn is_ancestor(&self, ancestor: Oid, descendant: Oid) -> Result<bool> {
+        if ancestor == descendant {
+            return Ok(true);
+        }
+        let repo = self.repo()?;
+        repo.graph_descendant_of(descendant, ancestor)
+            .map_err(|e| self.git_error("checking ancestry", e))
+    }
+
+    /// The commits reachable from `to` but not from `from` that changed
+    /// `path` (a file or a directory; `""` for any change), newest first, at
+    /// most `limit`. A merge counts only when it differs from every parent at
+    /// `path` (it brought something new), like `git log -- <path>`.
+    pub fn commits_touching(
+        &self,
+        from: Option<Oid>,
+        to: Oid,
+        path: &str,
+        limit: usize,
+    ) -> Result<Vec<CommitInfo>> {
+        let path = RepoPath::parse(path)?;
+        let repo = self.repo()?;
+        let mut walk = repo
+            .revwalk()
+            .map_err(|e| self.git_error("walking history", e))?;
+        walk.set_sorting(Sort::TOPOLOGICAL | Sort::TIME)
+            .map_err(|e| self.git_error("walking history", e))?;
+        walk.push(to)
+            .map_err(|e| self.git_error("walking history", e))?;
+        if let Some(from) = from {
+            walk.hide(from)
+                .map_err(|e| self.git_error("walking history", e))?;
+        }
+        let mut out = Vec::new();
+        for oid in walk {
+            if out.len() >= limit {
+                break;
+            }
+            let oid = oid.map_err(|e| self.git_error("walking history", e))?;
+            let commit = repo
+                .find_commit(oid)
+                .map_err(|e| self.git_error("reading a commit", e))?;
+            let here = id_at(&repo, commit.tree_id(), &path);
+            let touched = if commit.parent_count() == 0 {
+                here.is_some()
+            } else {
+                commit
+                    .parents()
+                    .all(|parent| id_at(&repo, parent.tree_id(), &path) != here)
+            };
+            if touched {
+                out.push(info_of(&commit));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The object id at `path` in tree `tree`, `None` if absent.
+fn id_at(repo: &Repository, tree: Oid, path: &RepoPath) -> Option<Oid> {
+    if path.is_root() {
+        return Some(tree);
+    }
+    let tree = repo.find_tree(tree).ok()?;
+    tree.get_path(path.as_std()).ok().map(|e| e.id())
+}
+
+fn person(sig: &git2::Signature<'_>) -> Person {
+    Person {
+        name: String::from_utf8_lossy(sig.name_bytes()).into_owned(),
+        email: String::from_utf8_lossy(sig.email_bytes()).into_owned(),
+        time: GitTime {
+            seconds: sig.when().seconds(),
+            offset_minutes: sig.when().offset_minutes(),
+        },
+    }
+}
+
+fn info_of(commit: &git2::Commit<'_>) -> CommitInfo {
+    CommitInfo {
+        id: commit.id(),
+        parents: commit.parent_ids().collect(),
+        author: person(&commit.author()),
+        committer: person(&commit.committer()),
+        message: String::from_utf8_lossy(commit.message_bytes()).into_owned(),
+        branch: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formatting() {
+        let t = GitTime {
+            seconds: 0,
+            offset_minutes: 0,
+        };
+        assert_eq!(t.to_rfc3339(), "1970-01-01T00:00:00+00:00");
+        let t = GitTime {
+            seconds: 1_714_564_800,
+            offset_minutes: 120,
+        };
+        assert_eq!(t.to_rfc3339(), "2024-05-01T14:00:00+02:00");
+        let t = GitTime {
+            seconds: 951_782_400,
+            offset_minutes: -330,
+        };
+        assert_eq!(t.to_rfc3339(), "2000-02-28T18:30:00-05:30");
+    }
+}
