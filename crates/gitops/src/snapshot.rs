@@ -1,0 +1,102 @@
+//! Reading an application's snapshot at a revision (SPEC §4.1).
+
+use std::collections::BTreeMap;
+
+use ferry_git::{EntryKind, TreeReader};
+use ferry_model::jsonpath;
+use ferry_model::resource::{TemplateBody, VersionSource};
+use ferry_release::ApplicationSnapshot;
+use ferry_yamledit::Value;
+
+use crate::error::{Error, Result};
+use crate::join;
+
+/// Which application, where.
+#[derive(Debug, Clone, Copy)]
+pub struct AppSource<'a> {
+    pub application: &'a str,
+    pub repo_url: &'a str,
+    /// The source path inside the repository.
+    pub path: &'a str,
+}
+
+/// A snapshot plus the application's version at the same revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadSnapshot {
+    pub snapshot: ApplicationSnapshot,
+    pub version: Option<String>,
+}
+
+fn text(reader: &TreeReader, path: &str) -> Result<Option<String>> {
+    match reader.read_file(path)? {
+        None => Ok(None),
+        Some(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| Error::NotText { file: path.to_owned() }),
+    }
+}
+
+/// The values at every promotable path of the template (or whole files),
+/// read from the tree `reader` points at.
+pub fn read_snapshot(reader: &TreeReader, src: AppSource<'_>, template: &TemplateBody) -> Result<ReadSnapshot> {
+    let revision = reader.commit_id().to_string();
+    let mut snapshot = ApplicationSnapshot {
+        application: src.application.to_owned(),
+        repo_url: src.repo_url.to_owned(),
+        path: src.path.to_owned(),
+        revision: revision.clone(),
+        values: BTreeMap::new(),
+        files: BTreeMap::new(),
+    };
+    let dir = src.path.trim_matches('/');
+    match &template.promotion {
+        None => {
+            // No promotion section: every file of the directory is promoted whole.
+            if !dir.is_empty() && !reader.exists(dir)? {
+                return Err(Error::MissingPath { path: dir.to_owned(), revision });
+            }
+            for entry in reader.list_dir(dir, true)? {
+                if entry.kind != EntryKind::File {
+                    continue;
+                }
+                let rel = entry.path.strip_prefix(dir).unwrap_or(&entry.path).trim_start_matches('/').to_owned();
+                let content = text(reader, &entry.path)?.unwrap_or_default();
+                snapshot.files.insert(rel, content);
+            }
+        }
+        Some(files) => {
+            for (file, spec) in files {
+                let path = join(dir, file)?;
+                let content = text(reader, &path)?.ok_or_else(|| Error::MissingSourceFile {
+                    application: src.application.to_owned(),
+                    file: path.clone(),
+                    revision: revision.clone(),
+                })?;
+                if spec.is_whole_file() {
+                    snapshot.files.insert(file.clone(), content);
+                } else {
+                    let paths: Vec<String> = spec.json_paths.iter().map(|p| jsonpath::normalize(p)).collect();
+                    let values = ferry_yamledit::snapshot(&content, &paths)
+                        .map_err(|source| Error::Yaml { file: path.clone(), source })?;
+                    snapshot.values.insert(file.clone(), values);
+                }
+            }
+        }
+    }
+    let version = match &template.version_source {
+        Some(vs) => read_version(reader, dir, vs)?,
+        None => None,
+    };
+    Ok(ReadSnapshot { snapshot, version })
+}
+
+/// The application's version (`versionSource`), as written; `None` when the
+/// file or path is absent.
+pub fn read_version(reader: &TreeReader, dir: &str, vs: &VersionSource) -> Result<Option<String>> {
+    let path = join(dir, &vs.file)?;
+    let Some(content) = text(reader, &path)? else { return Ok(None) };
+    let located = ferry_yamledit::query(&content, &jsonpath::normalize(&vs.json_path))
+        .map_err(|source| Error::Yaml { file: path.clone(), source })?;
+    Ok(located.into_iter().next().map(|l| match l.value {
+        Value::Scalar(s) => s.text,
+        other => other.to_json().to_string(),
+    }))
+}
