@@ -23,6 +23,8 @@ pub enum RunnerError {
     NotSuspended { run: RunId, step: Option<String> },
     #[error("workflow run {run} has no step {step:?}")]
     UnknownStep { run: RunId, step: String },
+    #[error("parameter {0:?} is not KEY=VALUE")]
+    BadParameter(String),
     #[error("workflow run {0} is still running; terminate it first")]
     StillRunning(RunId),
     #[error(transparent)]
@@ -34,7 +36,12 @@ pub enum RunnerError {
     Http { url: String, message: String },
     /// The Argo server answered with an error document.
     #[error("argo server answered {status} for {method} {path}: {message}")]
-    Api { method: &'static str, path: String, status: u16, message: String },
+    Api {
+        method: &'static str,
+        path: String,
+        status: u16,
+        message: String,
+    },
     /// The Argo server answered something that is not the documented shape.
     #[error("unexpected answer from argo server for {path}: {message}")]
     Protocol { path: String, message: String },

@@ -6,7 +6,10 @@
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
     /// A bare word (`task.Succeeded`, `true`, `42`) or a quoted string.
-    Atom { text: String, quoted: bool },
+    Atom {
+        text: String,
+        quoted: bool,
+    },
     Not(Box<Expr>),
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
@@ -45,13 +48,34 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
         let next = chars.get(i + 1).copied();
         match c {
             c if c.is_whitespace() => i += 1,
-            '(' => { out.push(Tok::LParen); i += 1 }
-            ')' => { out.push(Tok::RParen); i += 1 }
-            '&' if next == Some('&') => { out.push(Tok::And); i += 2 }
-            '|' if next == Some('|') => { out.push(Tok::Or); i += 2 }
-            '=' if next == Some('=') => { out.push(Tok::Cmp(CmpOp::Eq)); i += 2 }
-            '!' if next == Some('=') => { out.push(Tok::Cmp(CmpOp::Ne)); i += 2 }
-            '!' => { out.push(Tok::Not); i += 1 }
+            '(' => {
+                out.push(Tok::LParen);
+                i += 1
+            }
+            ')' => {
+                out.push(Tok::RParen);
+                i += 1
+            }
+            '&' if next == Some('&') => {
+                out.push(Tok::And);
+                i += 2
+            }
+            '|' if next == Some('|') => {
+                out.push(Tok::Or);
+                i += 2
+            }
+            '=' if next == Some('=') => {
+                out.push(Tok::Cmp(CmpOp::Eq));
+                i += 2
+            }
+            '!' if next == Some('=') => {
+                out.push(Tok::Cmp(CmpOp::Ne));
+                i += 2
+            }
+            '!' => {
+                out.push(Tok::Not);
+                i += 1
+            }
             '<' | '>' => {
                 let eq = next == Some('=');
                 out.push(Tok::Cmp(match (c, eq) {
@@ -72,7 +96,10 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
             }
             _ => {
                 let start = i;
-                while i < chars.len() && !chars[i].is_whitespace() && !"()&|=!<>\"'".contains(chars[i]) {
+                while i < chars.len()
+                    && !chars[i].is_whitespace()
+                    && !"()&|=!<>\"'".contains(chars[i])
+                {
                     i += 1;
                 }
                 if start == i {
@@ -135,11 +162,17 @@ impl Parser {
             }
             Some(Tok::Word(w)) => {
                 self.pos += 1;
-                Ok(Expr::Atom { text: w, quoted: false })
+                Ok(Expr::Atom {
+                    text: w,
+                    quoted: false,
+                })
             }
             Some(Tok::Quoted(w)) => {
                 self.pos += 1;
-                Ok(Expr::Atom { text: w, quoted: true })
+                Ok(Expr::Atom {
+                    text: w,
+                    quoted: true,
+                })
             }
             Some(t) => Err(format!("unexpected {t:?}")),
             None => Err("unexpected end of expression".into()),
@@ -153,7 +186,10 @@ pub fn parse(s: &str) -> Result<Expr, String> {
     let mut p = Parser { toks, pos: 0 };
     let e = p.or()?;
     if p.pos != p.toks.len() {
-        return Err(format!("unexpected {:?} after a complete expression", p.toks[p.pos]));
+        return Err(format!(
+            "unexpected {:?} after a complete expression",
+            p.toks[p.pos]
+        ));
     }
     Ok(e)
 }
@@ -163,7 +199,10 @@ impl Expr {
     /// Comparisons compare numerically when both sides are numbers, else as text.
     pub fn eval(&self, atom: &mut dyn FnMut(&str) -> Result<bool, String>) -> Result<bool, String> {
         match self {
-            Expr::Atom { text, quoted: false } => atom(text),
+            Expr::Atom {
+                text,
+                quoted: false,
+            } => atom(text),
             Expr::Atom { text, quoted: true } => Err(format!("string {text:?} is not a condition")),
             Expr::Not(e) => Ok(!e.eval(atom)?),
             Expr::And(a, b) => Ok(a.eval(atom)? && b.eval(atom)?),
@@ -208,7 +247,10 @@ impl Expr {
 
     fn walk<'a>(&'a self, out: &mut Vec<&'a str>) {
         match self {
-            Expr::Atom { text, quoted: false } => out.push(text),
+            Expr::Atom {
+                text,
+                quoted: false,
+            } => out.push(text),
             Expr::Atom { .. } => {}
             Expr::Not(e) => e.walk(out),
             Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) => {
@@ -244,16 +286,25 @@ mod tests {
     use super::*;
 
     fn deps(s: &str, ok: &[&str]) -> bool {
-        parse(s).unwrap().eval(&mut |a| Ok(ok.contains(&a))).unwrap()
+        parse(s)
+            .unwrap()
+            .eval(&mut |a| Ok(ok.contains(&a)))
+            .unwrap()
     }
 
     #[test]
     fn precedence_and_parentheses() {
         assert!(deps("a && b || c", &["c"]));
         assert!(!deps("a && (b || c)", &["c"]));
-        assert!(deps("!a.Failed && (b.Succeeded || b.Skipped)", &["b.Skipped"]));
+        assert!(deps(
+            "!a.Failed && (b.Succeeded || b.Skipped)",
+            &["b.Skipped"]
+        ));
         assert!(!deps("!(a.Succeeded)", &["a.Succeeded"]));
-        assert_eq!(parse("a && (b || c.Failed)").unwrap().atoms(), ["a", "b", "c.Failed"]);
+        assert_eq!(
+            parse("a && (b || c.Failed)").unwrap().atoms(),
+            ["a", "b", "c.Failed"]
+        );
     }
 
     #[test]

@@ -21,10 +21,13 @@ mod timestamp;
 pub use argo::{ArgoConfig, ArgoExecutor, Secret};
 pub use error::{RunnerError, TemplateError};
 pub use local::{LocalConfig, LocalExecutor};
-pub use runner::{Parameters, RunId, StepUpdates, WorkflowRunner};
+pub use runner::{
+    Parameters, RunId, StepUpdates, WorkflowRunner, parse_parameters, run_and_follow,
+};
 pub use status::{NodeKind, NodePhase, RunOutcome, RunOutputs, StepLog, StepStatus, StepUpdate};
 pub use template::{
-    Arguments, Backoff, Dag, DagTask, EnvVar, IntOrString, Io, Parameter, Process, RetryStrategy, Scalar, Suspend,
-    Template, ValueFrom, WORKFLOW_ORIGIN_ANNOTATION, WorkflowSpec, WorkflowStep, WorkflowTemplate,
+    Arguments, Backoff, Dag, DagTask, EnvVar, IntOrString, Io, Parameter, Process, RetryStrategy,
+    Scalar, Suspend, Template, ValueFrom, WORKFLOW_ORIGIN_ANNOTATION, WorkflowSpec, WorkflowStep,
+    WorkflowTemplate,
 };
 pub use timestamp::Timestamp;

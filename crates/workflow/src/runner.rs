@@ -37,7 +37,11 @@ pub trait WorkflowRunner: Send + Sync {
     /// template the executor cannot run still gets a run id: the run then ends
     /// in ERROR with a message naming the offending field, so the release shows
     /// it like any other step failure.
-    async fn start(&self, template: &WorkflowTemplate, parameters: &Parameters) -> Result<RunId, RunnerError>;
+    async fn start(
+        &self,
+        template: &WorkflowTemplate,
+        parameters: &Parameters,
+    ) -> Result<RunId, RunnerError>;
 
     /// Every step update of the run so far, then the live ones; the stream ends
     /// when the run has finished.
@@ -181,5 +185,55 @@ impl RunRecord {
         // The sender lives in `self`, so this only ends when `finish` ran.
         let _ = rx.wait_for(|d| *d).await;
         self.outcome()
+    }
+}
+
+/// Runs `template` to the end, calling `on_update` with every step update as it
+/// happens: what `ferry workflow run` prints live. Returns the run id and outcome.
+pub async fn run_and_follow(
+    runner: &dyn WorkflowRunner,
+    template: &WorkflowTemplate,
+    parameters: &Parameters,
+    mut on_update: impl FnMut(&StepUpdate) + Send,
+) -> Result<(RunId, RunOutcome), RunnerError> {
+    let id = runner.start(template, parameters).await?;
+    let mut updates = runner.subscribe(&id).await?;
+    while let Some(u) = updates.next().await {
+        on_update(&u);
+    }
+    let outcome = runner.wait(&id).await?;
+    Ok((id, outcome))
+}
+
+/// Parses `-p KEY=VALUE` arguments; the value may contain `=`. A key given twice
+/// keeps the last value, as Argo's CLI does.
+pub fn parse_parameters<S: AsRef<str>>(args: &[S]) -> Result<Parameters, RunnerError> {
+    let mut out = Parameters::new();
+    for a in args {
+        let a = a.as_ref();
+        match a.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => {
+                out.insert(k.trim().to_string(), v.to_string());
+            }
+            _ => return Err(RunnerError::BadParameter(a.to_string())),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_key_value_parameters() {
+        let p = parse_parameters(&["APP_NAME=web", "URL=http://x/?a=b", "EMPTY="]).unwrap();
+        assert_eq!(p["APP_NAME"], "web");
+        assert_eq!(p["URL"], "http://x/?a=b");
+        assert_eq!(p["EMPTY"], "");
+        assert!(
+            matches!(parse_parameters(&["novalue"]), Err(RunnerError::BadParameter(s)) if s == "novalue")
+        );
+        assert!(parse_parameters(&["=x"]).is_err());
     }
 }

@@ -175,6 +175,32 @@ pub struct StepUpdate {
     pub attempt: u32,
 }
 
+/// One line for a terminal: status, path, attempt, exit code and message.
+impl fmt::Display for StepUpdate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:<10} {}",
+            if self.suspended {
+                "SUSPENDED"
+            } else {
+                self.status.as_str()
+            },
+            self.path
+        )?;
+        if self.attempt > 1 {
+            write!(f, " (attempt {})", self.attempt)?;
+        }
+        if let Some(c) = self.exit_code.filter(|c| *c != 0) {
+            write!(f, " exit code {c}")?;
+        }
+        if let Some(m) = &self.message {
+            write!(f, ": {m}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Final (or current) state of a whole run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunOutcome {

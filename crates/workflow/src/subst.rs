@@ -16,7 +16,9 @@ pub fn substitute(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result
         };
         let name = after[..end].trim();
         if name.starts_with('=') {
-            return Err(format!("expression tag {{{{{name}}}}} is not supported by the local executor"));
+            return Err(format!(
+                "expression tag {{{{{name}}}}} is not supported by the local executor"
+            ));
         }
         match lookup(name) {
             Some(v) => out.push_str(&v),
@@ -43,7 +45,11 @@ mod tests {
     #[test]
     fn replaces_known_variables() {
         assert_eq!(
-            substitute("hello {{inputs.parameters.who}} x{{ workflow.parameters.n }}", &look).unwrap(),
+            substitute(
+                "hello {{inputs.parameters.who}} x{{ workflow.parameters.n }}",
+                &look
+            )
+            .unwrap(),
             "hello world x3"
         );
         assert_eq!(substitute("no tags, }} {", &look).unwrap(), "no tags, }} {");
@@ -51,7 +57,14 @@ mod tests {
 
     #[test]
     fn unknown_and_expression_tags_fail() {
-        assert_eq!(substitute("{{steps.x.outputs.result}}", &look).unwrap_err(), "unresolved variable {{steps.x.outputs.result}}");
-        assert!(substitute("{{=sprig.upper('a')}}", &look).unwrap_err().contains("expression tag"));
+        assert_eq!(
+            substitute("{{steps.x.outputs.result}}", &look).unwrap_err(),
+            "unresolved variable {{steps.x.outputs.result}}"
+        );
+        assert!(
+            substitute("{{=sprig.upper('a')}}", &look)
+                .unwrap_err()
+                .contains("expression tag")
+        );
     }
 }

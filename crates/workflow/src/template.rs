@@ -304,14 +304,25 @@ impl WorkflowTemplate {
         };
         let parsed: Manifest = serde_path_to_error::deserialize(manifest.clone()).map_err(|e| {
             let path = e.path().to_string();
-            err(if path == "." { String::new() } else { path }, e.into_inner().to_string())
+            err(
+                if path == "." { String::new() } else { path },
+                e.into_inner().to_string(),
+            )
         })?;
         match parsed.kind.as_deref() {
             Some("WorkflowTemplate") | Some("ClusterWorkflowTemplate") => {}
             Some(other) => {
-                return Err(err("kind".into(), format!("expected WorkflowTemplate, found {other}")));
+                return Err(err(
+                    "kind".into(),
+                    format!("expected WorkflowTemplate, found {other}"),
+                ));
             }
-            None => return Err(err("kind".into(), "missing (expected WorkflowTemplate)".into())),
+            None => {
+                return Err(err(
+                    "kind".into(),
+                    "missing (expected WorkflowTemplate)".into(),
+                ));
+            }
         }
         let name = match parsed.metadata.name {
             Some(n) if !n.is_empty() => n,
@@ -330,7 +341,10 @@ impl WorkflowTemplate {
 
     /// True when annotated `codefresh.io/workflow-origin: promotion`.
     pub fn is_promotion_workflow(&self) -> bool {
-        self.annotations.get(WORKFLOW_ORIGIN_ANNOTATION).map(String::as_str) == Some("promotion")
+        self.annotations
+            .get(WORKFLOW_ORIGIN_ANNOTATION)
+            .map(String::as_str)
+            == Some("promotion")
     }
 
     /// Paths of every field the local executor does not support, e.g.
@@ -341,33 +355,78 @@ impl WorkflowTemplate {
 
     /// Index and template of the template called `name`.
     pub fn template(&self, name: &str) -> Option<(usize, &Template)> {
-        self.spec.templates.iter().enumerate().find(|(_, t)| t.name == name)
+        self.spec
+            .templates
+            .iter()
+            .enumerate()
+            .find(|(_, t)| t.name == name)
     }
 }
 
 // Fields that only shape a Kubernetes pod or the cluster's bookkeeping. Ignoring
 // them locally does not change which commands run or what they produce.
 const IGNORED_SPEC: &[&str] = &[
-    "serviceAccountName", "automountServiceAccountToken", "podGC", "ttlStrategy",
-    "workflowMetadata", "podMetadata", "nodeSelector", "tolerations", "affinity",
-    "securityContext", "imagePullSecrets", "podPriorityClassName", "priority",
-    "archiveLogs", "hostNetwork", "dnsPolicy", "dnsConfig", "podDisruptionBudget",
-    "schedulerName", "executor", "artifactGC", "artifactRepositoryRef", "metrics",
+    "serviceAccountName",
+    "automountServiceAccountToken",
+    "podGC",
+    "ttlStrategy",
+    "workflowMetadata",
+    "podMetadata",
+    "nodeSelector",
+    "tolerations",
+    "affinity",
+    "securityContext",
+    "imagePullSecrets",
+    "podPriorityClassName",
+    "priority",
+    "archiveLogs",
+    "hostNetwork",
+    "dnsPolicy",
+    "dnsConfig",
+    "podDisruptionBudget",
+    "schedulerName",
+    "executor",
+    "artifactGC",
+    "artifactRepositoryRef",
+    "metrics",
 ];
 const IGNORED_TEMPLATE: &[&str] = &[
-    "metadata", "nodeSelector", "tolerations", "affinity", "securityContext",
-    "serviceAccountName", "automountServiceAccountToken", "podSpecPatch",
-    "priorityClassName", "schedulerName", "archiveLocation", "metrics", "hostAliases",
+    "metadata",
+    "nodeSelector",
+    "tolerations",
+    "affinity",
+    "securityContext",
+    "serviceAccountName",
+    "automountServiceAccountToken",
+    "podSpecPatch",
+    "priorityClassName",
+    "schedulerName",
+    "archiveLocation",
+    "metrics",
+    "hostAliases",
     "executor",
 ];
 const IGNORED_PROCESS: &[&str] = &[
-    "name", "imagePullPolicy", "resources", "securityContext", "ports", "livenessProbe",
-    "readinessProbe", "startupProbe", "terminationMessagePath", "terminationMessagePolicy",
+    "name",
+    "imagePullPolicy",
+    "resources",
+    "securityContext",
+    "ports",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+    "terminationMessagePath",
+    "terminationMessagePolicy",
     "lifecycle",
 ];
 const IGNORED_PARAMETER: &[&str] = &[];
 
-fn push_extra(out: &mut Vec<String>, base: &str, extra: &BTreeMap<String, Value>, ignored: &[&str]) {
+fn push_extra(
+    out: &mut Vec<String>,
+    base: &str,
+    extra: &BTreeMap<String, Value>,
+    ignored: &[&str],
+) {
     for key in extra.keys() {
         if !ignored.contains(&key.as_str()) {
             out.push(format!("{base}.{key}"));
@@ -397,9 +456,17 @@ fn collect_unsupported(spec: &WorkflowSpec, out: &mut Vec<String>) {
         let tb = format!("spec.templates[{ti}]");
         push_extra(out, &tb, &t.extra, IGNORED_TEMPLATE);
         push_extra(out, &format!("{tb}.inputs"), &t.inputs.extra, &[]);
-        collect_params(out, &format!("{tb}.inputs.parameters"), &t.inputs.parameters);
+        collect_params(
+            out,
+            &format!("{tb}.inputs.parameters"),
+            &t.inputs.parameters,
+        );
         push_extra(out, &format!("{tb}.outputs"), &t.outputs.extra, &[]);
-        collect_params(out, &format!("{tb}.outputs.parameters"), &t.outputs.parameters);
+        collect_params(
+            out,
+            &format!("{tb}.outputs.parameters"),
+            &t.outputs.parameters,
+        );
         if let Some(groups) = &t.steps {
             for (gi, group) in groups.iter().enumerate() {
                 for (si, step) in group.iter().enumerate() {
@@ -478,7 +545,11 @@ mod tests {
         let e = WorkflowTemplate::from_value(&v, "wf.yaml:3:1").unwrap_err();
         assert_eq!(e.source_name, "wf.yaml:3:1");
         assert_eq!(e.path, "spec.templates[1].steps");
-        assert!(e.to_string().starts_with("wf.yaml:3:1: spec.templates[1].steps: invalid type"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("wf.yaml:3:1: spec.templates[1].steps: invalid type"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -487,15 +558,27 @@ mod tests {
             "spec": {"arguments": {"parameters": [{"name": "n", "value": 3}, {"name": "b", "default": true}]},
                      "templates": []}});
         let t = WorkflowTemplate::from_value(&v, "x").unwrap();
-        assert_eq!(t.spec.arguments.parameters[0].value, Some(Scalar("3".into())));
-        assert_eq!(t.spec.arguments.parameters[1].default, Some(Scalar("true".into())));
+        assert_eq!(
+            t.spec.arguments.parameters[0].value,
+            Some(Scalar("3".into()))
+        );
+        assert_eq!(
+            t.spec.arguments.parameters[1].default,
+            Some(Scalar("true".into()))
+        );
     }
 
     #[test]
     fn rejects_other_kinds_and_missing_name() {
         let v = json!({"kind": "Workflow", "metadata": {"name": "t"}, "spec": {}});
-        assert_eq!(WorkflowTemplate::from_value(&v, "x").unwrap_err().path, "kind");
+        assert_eq!(
+            WorkflowTemplate::from_value(&v, "x").unwrap_err().path,
+            "kind"
+        );
         let v = json!({"kind": "WorkflowTemplate", "metadata": {}, "spec": {}});
-        assert_eq!(WorkflowTemplate::from_value(&v, "x").unwrap_err().path, "metadata.name");
+        assert_eq!(
+            WorkflowTemplate::from_value(&v, "x").unwrap_err().path,
+            "metadata.name"
+        );
     }
 }

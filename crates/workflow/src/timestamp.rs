@@ -38,7 +38,12 @@ impl Timestamp {
             return None;
         }
         let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-        if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
+        if !(1..=12).contains(&month)
+            || !(1..=31).contains(&day)
+            || hour > 23
+            || min > 59
+            || sec > 60
+        {
             return None;
         }
         let mut rest = &s[19..];
@@ -57,9 +62,12 @@ impl Timestamp {
         }
         let offset_secs: i64 = match rest {
             "Z" | "z" => 0,
-            o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
-                let h: i64 = o[1..3].parse().ok()?;
-                let m: i64 = o[4..6].parse().ok()?;
+            o if o.len() == 6
+                && (o.starts_with('+') || o.starts_with('-'))
+                && o.get(3..4) == Some(":") =>
+            {
+                let h: i64 = o.get(1..3)?.parse().ok()?;
+                let m: i64 = o.get(4..6)?.parse().ok()?;
                 let v = h * 3600 + m * 60;
                 if o.starts_with('-') { -v } else { v }
             }
@@ -72,7 +80,9 @@ impl Timestamp {
         } else {
             UNIX_EPOCH.checked_sub(Duration::from_secs(secs.unsigned_abs()))?
         };
-        Some(Timestamp(base.checked_add(Duration::from_nanos(u64::from(nanos)))?))
+        Some(Timestamp(
+            base.checked_add(Duration::from_nanos(u64::from(nanos)))?,
+        ))
     }
 }
 
@@ -139,7 +149,11 @@ mod tests {
     fn round_trips_utc() {
         let t = Timestamp::parse_rfc3339("2024-02-29T13:45:07Z").unwrap();
         assert_eq!(t.to_string(), "2024-02-29T13:45:07.000Z");
-        let secs = t.as_system_time().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let secs = t
+            .as_system_time()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
         assert_eq!(secs, 1_709_214_307);
     }
 
@@ -151,7 +165,16 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "2024-13-01T00:00:00Z", "2024-01-01 00:00:00", "2024-01-01T00:00:00+0200", "yesterday"] {
+        for bad in [
+            "",
+            "2024-13-01T00:00:00Z",
+            "2024-01-01 00:00:00",
+            "2024-01-01T00:00:00+0200",
+            "yesterday",
+            // Multi-byte characters where digits or separators belong.
+            "2024-01-01T00:00:00+0\u{e9}00",
+            "2024-01-01T00:00:0\u{e9}Z",
+        ] {
             assert!(Timestamp::parse_rfc3339(bad).is_none(), "{bad}");
         }
     }

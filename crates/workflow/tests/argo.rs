@@ -39,20 +39,46 @@ struct Fake {
 type Shared = Arc<Mutex<Fake>>;
 
 fn fnv32a(s: &str) -> u32 {
-    s.bytes().fold(0x811c9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x01000193))
+    s.bytes().fold(0x811c9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x01000193)
+    })
 }
 
-async fn handle(State(fake): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State(fake): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let mut f = fake.lock().unwrap();
     let path = uri.path().to_string();
     let query = uri.query().unwrap_or("").to_string();
-    f.seen.push(format!("{method} {path}{}", if query.is_empty() { String::new() } else { format!("?{query}") }));
-    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {TOKEN}")) {
-        f.violations.push(format!("{method} {path}: missing or wrong Authorization header"));
-        return (StatusCode::UNAUTHORIZED, "{\"code\":16,\"message\":\"token not valid\"}").into_response();
+    f.seen.push(format!(
+        "{method} {path}{}",
+        if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        }
+    ));
+    if headers.get("authorization").and_then(|v| v.to_str().ok())
+        != Some(&format!("Bearer {TOKEN}"))
+    {
+        f.violations.push(format!(
+            "{method} {path}: missing or wrong Authorization header"
+        ));
+        return (
+            StatusCode::UNAUTHORIZED,
+            "{\"code\":16,\"message\":\"token not valid\"}",
+        )
+            .into_response();
     }
     let json_body = || -> Result<Value, String> {
-        let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let ct = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         if ct != "application/json" {
             return Err(format!("content-type {ct:?}"));
         }
@@ -85,9 +111,14 @@ async fn handle(State(fake): State<Shared>, method: Method, uri: Uri, headers: H
         }
         ("GET", p) if p == wf_base => {
             if !query.is_empty() {
-                f.violations.push(format!("unexpected query on GET workflow: {query}"));
+                f.violations
+                    .push(format!("unexpected query on GET workflow: {query}"));
             }
-            let doc = if f.script.len() > 1 { f.script.pop_front() } else { f.script.front().cloned() };
+            let doc = if f.script.len() > 1 {
+                f.script.pop_front()
+            } else {
+                f.script.front().cloned()
+            };
             axum::Json(doc.unwrap_or(Value::Null)).into_response()
         }
         ("PUT", p) if p == format!("{wf_base}/terminate") => {
@@ -107,7 +138,9 @@ async fn handle(State(fake): State<Shared>, method: Method, uri: Uri, headers: H
             }
             match json_body() {
                 Ok(b) if b == expect => {}
-                other => f.violations.push(format!("resume body {other:?} != {expect}")),
+                other => f
+                    .violations
+                    .push(format!("resume body {other:?} != {expect}")),
             }
             if let Some(d) = f.after_resume.clone() {
                 f.script = VecDeque::from([d]);
@@ -118,24 +151,36 @@ async fn handle(State(fake): State<Shared>, method: Method, uri: Uri, headers: H
             let pod = format!("{WF}-check-{}", fnv32a(&format!("{WF}[0].check")));
             let want = format!("podName={pod}&logOptions.container=main");
             if query != want {
-                f.violations.push(format!("log query {query:?} != {want:?}"));
+                f.violations
+                    .push(format!("log query {query:?} != {want:?}"));
             }
             let lines = [
                 json!({"result": {"content": "checking sync of web", "podName": pod}}),
                 json!({"result": {"content": "all synced", "podName": pod}}),
             ];
-            lines.iter().map(|l| format!("{l}\n")).collect::<String>().into_response()
+            lines
+                .iter()
+                .map(|l| format!("{l}\n"))
+                .collect::<String>()
+                .into_response()
         }
         _ => {
-            f.violations.push(format!("unexpected request {method} {path}"));
-            (StatusCode::NOT_FOUND, "{\"code\":5,\"message\":\"not found\"}").into_response()
+            f.violations
+                .push(format!("unexpected request {method} {path}"));
+            (
+                StatusCode::NOT_FOUND,
+                "{\"code\":5,\"message\":\"not found\"}",
+            )
+                .into_response()
         }
     }
 }
 
 async fn serve(fake: Fake) -> (String, Shared) {
     let shared = Arc::new(Mutex::new(fake));
-    let app = axum::Router::new().fallback(handle).with_state(shared.clone());
+    let app = axum::Router::new()
+        .fallback(handle)
+        .with_state(shared.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -166,7 +211,14 @@ spec:
 const T0: &str = "2026-01-01T10:00:00Z";
 const T1: &str = "2026-01-01T10:00:05Z";
 
-fn node(name: &str, display: &str, typ: &str, template: &str, phase: &str, extra: Value) -> (String, Value) {
+fn node(
+    name: &str,
+    display: &str,
+    typ: &str,
+    template: &str,
+    phase: &str,
+    extra: Value,
+) -> (String, Value) {
     let id = format!("{WF}-{}", fnv32a(name));
     let mut n = json!({"id": id, "name": name, "displayName": display, "type": typ, "templateName": template, "phase": phase, "startedAt": T0});
     if let (Value::Object(n), Value::Object(e)) = (&mut n, extra) {
@@ -175,7 +227,12 @@ fn node(name: &str, display: &str, typ: &str, template: &str, phase: &str, extra
     (id, n)
 }
 
-fn workflow(phase: &str, message: Option<&str>, nodes: Vec<(String, Value)>, outputs: Option<Value>) -> Value {
+fn workflow(
+    phase: &str,
+    message: Option<&str>,
+    nodes: Vec<(String, Value)>,
+    outputs: Option<Value>,
+) -> Value {
     let mut status = json!({"phase": phase, "startedAt": T0, "nodes": nodes.into_iter().collect::<serde_json::Map<_, _>>()});
     if let Some(m) = message {
         status["message"] = Value::from(m);
@@ -190,7 +247,14 @@ fn workflow(phase: &str, message: Option<&str>, nodes: Vec<(String, Value)>, out
 }
 
 fn check_node(phase: &str, extra: Value) -> (String, Value) {
-    node(&format!("{WF}[0].check"), "check", "Pod", "check", phase, extra)
+    node(
+        &format!("{WF}[0].check"),
+        "check",
+        "Pod",
+        "check",
+        phase,
+        extra,
+    )
 }
 
 fn root(phase: &str) -> (String, Value) {
@@ -199,7 +263,12 @@ fn root(phase: &str) -> (String, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submits_and_follows_to_success() {
-    let running = workflow("Running", None, vec![root("Running"), check_node("Running", json!({}))], None);
+    let running = workflow(
+        "Running",
+        None,
+        vec![root("Running"), check_node("Running", json!({}))],
+        None,
+    );
     let done = workflow(
         "Succeeded",
         None,
@@ -213,20 +282,43 @@ async fn submits_and_follows_to_success() {
         Some(json!({"parameters": [{"name": "JIRA_ID", "value": "OPS-7"}]})),
     );
     let (base, fake) = serve(Fake {
-        script: VecDeque::from([workflow("Pending", None, vec![], None), running.clone(), running, done]),
+        script: VecDeque::from([
+            workflow("Pending", None, vec![], None),
+            running.clone(),
+            running,
+            done,
+        ]),
         expected_parameters: vec!["APP_NAME=web".into(), "ENVIRONMENT=qa".into()],
         ..Fake::default()
     })
     .await;
     let exec = executor(&base);
-    let (id, outcome, updates) =
-        run_to_end(&exec, &template(TEMPLATE), &params(&[("ENVIRONMENT", "qa"), ("APP_NAME", "web")])).await;
+    let (id, outcome, updates) = run_to_end(
+        &exec,
+        &template(TEMPLATE),
+        &params(&[("ENVIRONMENT", "qa"), ("APP_NAME", "web")]),
+    )
+    .await;
     assert_eq!(id.0, WF);
     assert_eq!(outcome.status, StepStatus::Success);
-    assert_eq!(outcome.outputs.global.get("JIRA_ID").map(String::as_str), Some("OPS-7"));
-    assert_eq!(outcome.finished_at.unwrap().to_string(), "2026-01-01T10:00:05.000Z");
-    let check: Vec<_> = updates.iter().filter(|u| u.name == "check").map(|u| u.status).collect();
-    assert_eq!(check, [StepStatus::Running, StepStatus::Success], "each change once, in order");
+    assert_eq!(
+        outcome.outputs.global.get("JIRA_ID").map(String::as_str),
+        Some("OPS-7")
+    );
+    assert_eq!(
+        outcome.finished_at.unwrap().to_string(),
+        "2026-01-01T10:00:05.000Z"
+    );
+    let check: Vec<_> = updates
+        .iter()
+        .filter(|u| u.name == "check")
+        .map(|u| u.status)
+        .collect();
+    assert_eq!(
+        check,
+        [StepStatus::Running, StepStatus::Success],
+        "each change once, in order"
+    );
     let last_check = last(&updates, &format!("{WF}[0].check"));
     assert_eq!(last_check.exit_code, Some(0));
     assert_eq!(last_check.template, "check");
@@ -237,7 +329,13 @@ async fn submits_and_follows_to_success() {
     let f = fake.lock().unwrap();
     assert_eq!(f.violations, Vec::<String>::new());
     assert_eq!(f.seen[0], format!("POST /api/v1/workflows/{NS}/submit"));
-    assert!(f.seen[1..f.seen.len() - 1].iter().all(|s| s == &format!("GET /api/v1/workflows/{NS}/{WF}")), "{:?}", f.seen);
+    assert!(
+        f.seen[1..f.seen.len() - 1]
+            .iter()
+            .all(|s| s == &format!("GET /api/v1/workflows/{NS}/{WF}")),
+        "{:?}",
+        f.seen
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -247,33 +345,60 @@ async fn follows_to_failure() {
         Some("child 'check' failed"),
         vec![
             root("Failed"),
-            check_node("Failed", json!({"finishedAt": T1, "message": "Error (exit code 1)", "outputs": {"exitCode": "1"}})),
+            check_node(
+                "Failed",
+                json!({"finishedAt": T1, "message": "Error (exit code 1)", "outputs": {"exitCode": "1"}}),
+            ),
         ],
         None,
     );
-    let running = workflow("Running", None, vec![root("Running"), check_node("Running", json!({}))], None);
-    let (base, fake) = serve(Fake { script: VecDeque::from([running, failed]), ..Fake::default() }).await;
+    let running = workflow(
+        "Running",
+        None,
+        vec![root("Running"), check_node("Running", json!({}))],
+        None,
+    );
+    let (base, fake) = serve(Fake {
+        script: VecDeque::from([running, failed]),
+        ..Fake::default()
+    })
+    .await;
     let exec = executor(&base);
     let (_id, outcome, updates) = run_to_end(&exec, &template(TEMPLATE), &params(&[])).await;
     assert_eq!(outcome.status, StepStatus::Failed);
     assert_eq!(outcome.message.as_deref(), Some("child 'check' failed"));
     let check = last(&updates, &format!("{WF}[0].check"));
-    assert_eq!((check.status, check.exit_code), (StepStatus::Failed, Some(1)));
+    assert_eq!(
+        (check.status, check.exit_code),
+        (StepStatus::Failed, Some(1))
+    );
     assert_eq!(check.message.as_deref(), Some("Error (exit code 1)"));
     assert_eq!(fake.lock().unwrap().violations, Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminate_calls_the_server_and_reports_terminated() {
-    let running = workflow("Running", None, vec![root("Running"), check_node("Running", json!({}))], None);
+    let running = workflow(
+        "Running",
+        None,
+        vec![root("Running"), check_node("Running", json!({}))],
+        None,
+    );
     let stopped = workflow(
         "Failed",
         Some("Stopped with strategy 'Terminate'"),
-        vec![root("Failed"), check_node("Failed", json!({"finishedAt": T1, "message": "terminated"}))],
+        vec![
+            root("Failed"),
+            check_node("Failed", json!({"finishedAt": T1, "message": "terminated"})),
+        ],
         None,
     );
-    let (base, fake) =
-        serve(Fake { script: VecDeque::from([running]), after_terminate: Some(stopped), ..Fake::default() }).await;
+    let (base, fake) = serve(Fake {
+        script: VecDeque::from([running]),
+        after_terminate: Some(stopped),
+        ..Fake::default()
+    })
+    .await;
     let exec = executor(&base);
     let id = exec.start(&template(TEMPLATE), &params(&[])).await.unwrap();
     let mut sub = exec.subscribe(&id).await.unwrap();
@@ -286,17 +411,42 @@ async fn terminate_calls_the_server_and_reports_terminated() {
     let outcome = exec.wait(&id).await.unwrap();
     assert_eq!(outcome.status, StepStatus::Terminated);
     let steps = exec.steps(&id).await.unwrap();
-    assert_eq!(steps.iter().find(|u| u.name == "check").unwrap().status, StepStatus::Terminated);
+    assert_eq!(
+        steps.iter().find(|u| u.name == "check").unwrap().status,
+        StepStatus::Terminated
+    );
     let f = fake.lock().unwrap();
     assert_eq!(f.violations, Vec::<String>::new());
-    assert!(f.seen.contains(&format!("PUT /api/v1/workflows/{NS}/{WF}/terminate")));
+    assert!(
+        f.seen
+            .contains(&format!("PUT /api/v1/workflows/{NS}/{WF}/terminate"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_targets_the_suspended_node() {
-    let approval = |phase: &str| node(&format!("{WF}[0].approval"), "approval", "Suspend", "wait", phase, json!({}));
-    let waiting = workflow("Running", None, vec![root("Running"), approval("Running")], None);
-    let done = workflow("Succeeded", None, vec![root("Succeeded"), approval("Succeeded")], None);
+    let approval = |phase: &str| {
+        node(
+            &format!("{WF}[0].approval"),
+            "approval",
+            "Suspend",
+            "wait",
+            phase,
+            json!({}),
+        )
+    };
+    let waiting = workflow(
+        "Running",
+        None,
+        vec![root("Running"), approval("Running")],
+        None,
+    );
+    let done = workflow(
+        "Succeeded",
+        None,
+        vec![root("Succeeded"), approval("Succeeded")],
+        None,
+    );
     let (base, fake) = serve(Fake {
         script: VecDeque::from([waiting]),
         after_resume: Some(done),
@@ -329,9 +479,17 @@ async fn server_errors_are_typed_and_never_show_the_token() {
     })
     .await;
     let exec = executor(&base);
-    let err = exec.start(&template(TEMPLATE), &params(&[])).await.unwrap_err();
+    let err = exec
+        .start(&template(TEMPLATE), &params(&[]))
+        .await
+        .unwrap_err();
     match &err {
-        RunnerError::Api { status, message, method, .. } => {
+        RunnerError::Api {
+            status,
+            message,
+            method,
+            ..
+        } => {
             assert_eq!((*status, *method), (404, "POST"));
             assert_eq!(message, "workflowtemplates.argoproj.io \"smoke\" not found");
         }
@@ -342,9 +500,16 @@ async fn server_errors_are_typed_and_never_show_the_token() {
 
     // A server that is not there: a transport error naming the URL, not the token.
     let exec = executor("http://127.0.0.1:9");
-    let err = exec.start(&template(TEMPLATE), &params(&[])).await.unwrap_err();
+    let err = exec
+        .start(&template(TEMPLATE), &params(&[]))
+        .await
+        .unwrap_err();
     assert!(matches!(err, RunnerError::Http { .. }), "{err:?}");
-    assert!(err.to_string().contains("http://127.0.0.1:9/api/v1/workflows/promo/submit"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("http://127.0.0.1:9/api/v1/workflows/promo/submit"),
+        "{err}"
+    );
     assert!(!format!("{err:?}").contains(TOKEN));
 }
 
@@ -353,10 +518,14 @@ async fn settings_are_checked_and_the_token_is_redacted() {
     let mut cfg = ArgoConfig::new("https://user:pw@argo.example:2746", NS);
     cfg.token = Some(Secret::new(TOKEN));
     assert!(!format!("{cfg:?}").contains(TOKEN));
-    assert!(matches!(ArgoExecutor::new(cfg.clone()), Err(RunnerError::Settings(m)) if m.contains("credentials")));
+    assert!(
+        matches!(ArgoExecutor::new(cfg.clone()), Err(RunnerError::Settings(m)) if m.contains("credentials"))
+    );
     cfg.base_url = "https://argo.example:2746".into();
     cfg.ca_pem = Some(b"not a certificate".to_vec());
-    assert!(matches!(ArgoExecutor::new(cfg.clone()), Err(RunnerError::Settings(m)) if m.contains("CA")));
+    assert!(
+        matches!(ArgoExecutor::new(cfg.clone()), Err(RunnerError::Settings(m)) if m.contains("CA"))
+    );
     cfg.ca_pem = None;
     assert!(ArgoExecutor::new(cfg).is_ok());
 }

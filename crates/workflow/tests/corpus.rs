@@ -10,11 +10,16 @@ use common::*;
 use ferry_workflow::{LocalExecutor, RunOutcome, StepStatus, WorkflowRunner, WorkflowTemplate};
 
 fn load(file: &str) -> WorkflowTemplate {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus").join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus")
+        .join(file);
     let text = std::fs::read_to_string(&path).unwrap();
     let v: serde_json::Value = yaml_serde::from_str(&text).unwrap();
     let t = WorkflowTemplate::from_value(&v, &path.display().to_string()).unwrap();
-    assert!(t.is_promotion_workflow(), "{file} is annotated as a promotion workflow");
+    assert!(
+        t.is_promotion_workflow(),
+        "{file} is annotated as a promotion workflow"
+    );
     t
 }
 
@@ -55,7 +60,16 @@ fn corpus_has_at_least_ten_templates_and_all_parse() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_params() {
     let exec = LocalExecutor::default();
-    let (o, logs) = run(&exec, "echo-params.yaml", &[("APP_NAME", "web"), ("ENVIRONMENT", "qa"), ("RELEASE_ID", "01J")]).await;
+    let (o, logs) = run(
+        &exec,
+        "echo-params.yaml",
+        &[
+            ("APP_NAME", "web"),
+            ("ENVIRONMENT", "qa"),
+            ("RELEASE_ID", "01J"),
+        ],
+    )
+    .await;
     assert_eq!(o.status, StepStatus::Success, "{o:?}");
     assert_eq!(logs, "promoting web to qa (release 01J)\n");
 }
@@ -65,13 +79,21 @@ async fn sync_check_waits_for_synced() {
     let exec = LocalExecutor::default();
     let (o, logs) = run(&exec, "sync-check.yaml", &[("APP_NAME", "web")]).await;
     assert_eq!(o.status, StepStatus::Success, "{o:?}");
-    assert_eq!(logs, "web in argocd: OutOfSync\n".repeat(3) + "web is Synced\n");
+    assert_eq!(
+        logs,
+        "web in argocd: OutOfSync\n".repeat(3) + "web is Synced\n"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_notification_to_an_unavailable_host_fails_after_retries() {
     let exec = LocalExecutor::default();
-    let (o, logs) = run(&exec, "slack-notify.yaml", &[("APP_NAME", "web"), ("ENVIRONMENT", "qa")]).await;
+    let (o, logs) = run(
+        &exec,
+        "slack-notify.yaml",
+        &[("APP_NAME", "web"), ("ENVIRONMENT", "qa")],
+    )
+    .await;
     assert_eq!(o.status, StepStatus::Failed, "{o:?}");
     let msg = o.message.unwrap();
     // curl's "couldn't connect" is exit code 7; on a machine without curl the
@@ -89,21 +111,38 @@ async fn slack_notification_to_an_unavailable_host_fails_after_retries() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notification_with_a_missing_cli_fails_clearly() {
     let exec = LocalExecutor::default();
-    let (o, _) = run(&exec, "teams-notify-missing-cli.yaml", &[("APP_NAME", "web")]).await;
+    let (o, _) = run(
+        &exec,
+        "teams-notify-missing-cli.yaml",
+        &[("APP_NAME", "web")],
+    )
+    .await;
     assert_eq!(o.status, StepStatus::Failed);
     assert_eq!(
         o.message.as_deref(),
-        Some("command \"teams-notifier-cli\" not found on this machine (the local executor runs commands directly and ignores the image \"example.com/teams-notifier:1.4\") (after 2 attempts)")
+        Some(
+            "command \"teams-notifier-cli\" not found on this machine (the local executor runs commands directly and ignores the image \"example.com/teams-notifier:1.4\") (after 2 attempts)"
+        )
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jira_pre_action_exports_jira_id_to_the_post_action() {
     let exec = LocalExecutor::default();
-    let (pre, logs) = run(&exec, "jira-pre-action.yaml", &[("APP_NAME", "web"), ("ENVIRONMENT", "prod")]).await;
+    let (pre, logs) = run(
+        &exec,
+        "jira-pre-action.yaml",
+        &[("APP_NAME", "web"), ("ENVIRONMENT", "prod")],
+    )
+    .await;
     assert_eq!(pre.status, StepStatus::Success, "{pre:?}");
     assert_eq!(logs, "creating ticket for demo/web -> prod\n");
-    let jira = pre.outputs.global.get("JIRA_ID").cloned().expect("JIRA_ID exported");
+    let jira = pre
+        .outputs
+        .global
+        .get("JIRA_ID")
+        .cloned()
+        .expect("JIRA_ID exported");
     assert!(jira.starts_with("PROMO-") && jira.len() > 6, "{jira}");
 
     let mut args: Vec<(&str, &str)> = vec![("APP_NAME", "web"), ("COMMIT_SHA", "abc123")];
@@ -111,12 +150,19 @@ async fn jira_pre_action_exports_jira_id_to_the_post_action() {
     let (post, logs) = run(&exec, "jira-post-action.yaml", &args).await;
     assert_eq!(post.status, StepStatus::Success, "{post:?}");
     assert_eq!(logs, format!("{jira}: web promoted at abc123\n"));
-    assert_eq!(post.outputs.entrypoint.get("comment"), Some(&format!("{jira}: web promoted at abc123")));
+    assert_eq!(
+        post.outputs.entrypoint.get("comment"),
+        Some(&format!("{jira}: web promoted at abc123"))
+    );
 
     // Without the pre-action's output the post-action cannot run.
     let (post, _) = run(&exec, "jira-post-action.yaml", &[("APP_NAME", "web")]).await;
     assert_eq!(post.status, StepStatus::Error);
-    assert!(post.message.unwrap().contains("(JIRA_ID): required workflow parameter has no value"));
+    assert!(
+        post.message
+            .unwrap()
+            .contains("(JIRA_ID): required workflow parameter has no value")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,7 +170,10 @@ async fn smoke_tests_dag() {
     let exec = LocalExecutor::default();
     let (o, logs) = run(&exec, "smoke-tests-dag.yaml", &[("APP_NAME", "web")]).await;
     assert_eq!(o.status, StepStatus::Success, "{o:?}");
-    assert!(logs.contains("smoke web: health=ok,login=ok,checkout=ok\n"), "{logs}");
+    assert!(
+        logs.contains("smoke web: health=ok,login=ok,checkout=ok\n"),
+        "{logs}"
+    );
     assert!(logs.contains("cleanup=ok\n"), "{logs}");
 }
 
@@ -140,7 +189,13 @@ async fn change_approval_auto_approves_after_its_duration() {
 async fn change_approval_is_resumed_by_a_person() {
     let exec = LocalExecutor::default();
     let t = load("change-approval.yaml");
-    let id = exec.start(&t, &params(&[("ENVIRONMENT", "prod"), ("AUTO_APPROVE_AFTER", "1h")])).await.unwrap();
+    let id = exec
+        .start(
+            &t,
+            &params(&[("ENVIRONMENT", "prod"), ("AUTO_APPROVE_AFTER", "1h")]),
+        )
+        .await
+        .unwrap();
     let mut sub = exec.subscribe(&id).await.unwrap();
     while let Some(u) = sub.next().await {
         if u.suspended {
@@ -154,10 +209,20 @@ async fn change_approval_is_resumed_by_a_person() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prod_gate_runs_prod_checks_only_for_prod() {
     let exec = LocalExecutor::default();
-    let (o, logs) = run(&exec, "prod-gate.yaml", &[("ENVIRONMENT", "prod"), ("APP_NAME", "web")]).await;
+    let (o, logs) = run(
+        &exec,
+        "prod-gate.yaml",
+        &[("ENVIRONMENT", "prod"), ("APP_NAME", "web")],
+    )
+    .await;
     assert_eq!(o.status, StepStatus::Success);
     assert_eq!(logs, "checks for web\nchecking the freeze window\n");
-    let (o, logs) = run(&exec, "prod-gate.yaml", &[("ENVIRONMENT", "qa"), ("APP_NAME", "web")]).await;
+    let (o, logs) = run(
+        &exec,
+        "prod-gate.yaml",
+        &[("ENVIRONMENT", "qa"), ("APP_NAME", "web")],
+    )
+    .await;
     assert_eq!(o.status, StepStatus::Success);
     assert_eq!(logs, "checks for web\nno freeze window outside prod\n");
 }
@@ -167,17 +232,25 @@ async fn version_check_accepts_semver_and_rejects_the_rest() {
     let exec = LocalExecutor::default();
     let (o, _) = run(&exec, "version-check.yaml", &[("VERSION", "v1.4.2")]).await;
     assert_eq!(o.status, StepStatus::Success, "{o:?}");
-    assert_eq!(o.outputs.entrypoint.get("version").map(String::as_str), Some("1.4.2"));
+    assert_eq!(
+        o.outputs.entrypoint.get("version").map(String::as_str),
+        Some("1.4.2")
+    );
     let (o, logs) = run(&exec, "version-check.yaml", &[("VERSION", "latest")]).await;
     assert_eq!(o.status, StepStatus::Failed);
-    assert!(o.message.unwrap().contains("child \"validate\" FAILED: exit code 1"));
+    assert!(
+        o.message
+            .unwrap()
+            .contains("child \"validate\" FAILED: exit code 1")
+    );
     assert!(logs.contains("version latest is not semver"), "{logs}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn release_failed_hook_reads_hook_arguments() {
     let exec = LocalExecutor::default();
-    let failed = r#"[{"name": "qa", "status": "FAILED"}, {"name": "staging", "status": "TERMINATED"}]"#;
+    let failed =
+        r#"[{"name": "qa", "status": "FAILED"}, {"name": "staging", "status": "TERMINATED"}]"#;
     let (o, logs) = run(
         &exec,
         "release-failed-hook.yaml",
@@ -205,6 +278,9 @@ async fn kubernetes_resource_template_is_an_error() {
     let exec = LocalExecutor::default();
     let (o, logs) = run(&exec, "k8s-job-unsupported.yaml", &[]).await;
     assert_eq!(o.status, StepStatus::Error);
-    assert_eq!(o.message.as_deref(), Some("spec.templates[1].resource is not supported by the local executor"));
+    assert_eq!(
+        o.message.as_deref(),
+        Some("spec.templates[1].resource is not supported by the local executor")
+    );
     assert_eq!(logs, "");
 }

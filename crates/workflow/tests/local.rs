@@ -10,7 +10,11 @@ use ferry_workflow::{
 fn sh_template(name: &str, script: &str) -> String {
     format!(
         "  - name: {name}\n    script:\n      image: alpine:3.20\n      command: [sh]\n      source: |\n{}\n",
-        script.lines().map(|l| format!("        {l}")).collect::<Vec<_>>().join("\n")
+        script
+            .lines()
+            .map(|l| format!("        {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
     )
 }
 
@@ -46,17 +50,30 @@ spec:
         while [ ! -f "{{{{workflow.parameters.dir}}}}/{{{{inputs.parameters.other}}}}" ]; do sleep 0.01; done
         echo "{{{{inputs.parameters.me}}}} met {{{{inputs.parameters.other}}}}"
 "#,
-        first = sh_template("first", "touch \"{{workflow.parameters.dir}}/a\"\necho first")
+        first = sh_template(
+            "first",
+            "touch \"{{workflow.parameters.dir}}/a\"\necho first"
+        )
     );
     let (exec, id, outcome, updates) = run_local(&yaml, &[("dir", &d)]).await;
     assert_eq!(outcome.status, StepStatus::Success, "{outcome:?}");
     let root = id.0.clone();
-    for p in [format!("{root}[0].a"), format!("{root}[1].b1"), format!("{root}[1].b2")] {
+    for p in [
+        format!("{root}[0].a"),
+        format!("{root}[1].b1"),
+        format!("{root}[1].b2"),
+    ] {
         assert_eq!(last(&updates, &p).status, StepStatus::Success, "{p}");
     }
     // Group 0 finished before anything of group 1 started.
-    let a_done = updates.iter().position(|u| u.path == format!("{root}[0].a") && u.status == StepStatus::Success).unwrap();
-    let b_start = updates.iter().position(|u| u.path.starts_with(&format!("{root}[1]"))).unwrap();
+    let a_done = updates
+        .iter()
+        .position(|u| u.path == format!("{root}[0].a") && u.status == StepStatus::Success)
+        .unwrap();
+    let b_start = updates
+        .iter()
+        .position(|u| u.path.starts_with(&format!("{root}[1]")))
+        .unwrap();
     assert!(a_done < b_start);
     assert_eq!(last(&updates, &root).status, StepStatus::Success);
     let log = exec.logs(&id, "b1").await.unwrap();
@@ -102,7 +119,12 @@ spec:
     // b's failure is handled by on-b-failed, so the DAG succeeds.
     assert_eq!(outcome.status, StepStatus::Success, "{outcome:?}");
     // The join started only after both of its dependencies finished.
-    let pos = |t: &str, s: StepStatus| updates.iter().position(|u| u.path == format!("{r}.{t}") && u.status == s).unwrap();
+    let pos = |t: &str, s: StepStatus| {
+        updates
+            .iter()
+            .position(|u| u.path == format!("{r}.{t}") && u.status == s)
+            .unwrap()
+    };
     assert!(pos("join", StepStatus::Running) > pos("c", StepStatus::Success));
     assert!(pos("join", StepStatus::Running) > pos("a", StepStatus::Success));
 }
@@ -128,7 +150,10 @@ spec:
     let (_e, id, outcome, updates) = run_local(yaml, &[]).await;
     assert_eq!(outcome.status, StepStatus::Failed);
     assert!(outcome.message.unwrap().contains("child \"a\" FAILED"));
-    assert_eq!(last(&updates, &format!("{}.b", id.0)).status, StepStatus::Skipped);
+    assert_eq!(
+        last(&updates, &format!("{}.b", id.0)).status,
+        StepStatus::Skipped
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -189,8 +214,14 @@ spec:
 "#;
     let (exec, id, outcome, _updates) = run_local(yaml, &[("who", "ferry")]).await;
     assert_eq!(outcome.status, StepStatus::Success, "{outcome:?}");
-    assert_eq!(exec.logs(&id, "use").await.unwrap().text, "hello ferry / printed!\n");
-    assert_eq!(outcome.outputs.entrypoint.get("final").map(String::as_str), Some("got dag ferry!"));
+    assert_eq!(
+        exec.logs(&id, "use").await.unwrap().text,
+        "hello ferry / printed!\n"
+    );
+    assert_eq!(
+        outcome.outputs.entrypoint.get("final").map(String::as_str),
+        Some("got dag ferry!")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -232,7 +263,10 @@ spec:
     let exec = LocalExecutor::default();
     let (_, first, _) = run_to_end(&exec, &pre, &params(&[("APP_NAME", "web")])).await;
     assert_eq!(first.status, StepStatus::Success, "{first:?}");
-    assert_eq!(first.outputs.global.get("JIRA_ID").map(String::as_str), Some("OPS-web-42"));
+    assert_eq!(
+        first.outputs.global.get("JIRA_ID").map(String::as_str),
+        Some("OPS-web-42")
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("closed");
@@ -240,7 +274,10 @@ spec:
     p.insert("out".into(), out.display().to_string());
     let (_, second, _) = run_to_end(&exec, &post, &p).await;
     assert_eq!(second.status, StepStatus::Success, "{second:?}");
-    assert_eq!(std::fs::read_to_string(out).unwrap(), "closing OPS-web-42\n");
+    assert_eq!(
+        std::fs::read_to_string(out).unwrap(),
+        "closing OPS-web-42\n"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -272,9 +309,16 @@ spec:
     assert_eq!(std::fs::read_to_string(&counter).unwrap().trim(), "3");
     let root = last(&updates, &id.0);
     assert_eq!(root.attempt, 3);
-    assert!(updates.iter().any(|u| u.message.as_deref().is_some_and(|m| m.starts_with("attempt 2 failed: exit code 1"))));
+    assert!(updates.iter().any(|u| {
+        u.message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("attempt 2 failed: exit code 1"))
+    }));
     let log = exec.logs(&id, &id.0).await.unwrap().text;
-    assert_eq!(log, "try 1\n\n[ferry: attempt 2]\ntry 2\n\n[ferry: attempt 3]\ntry 3\n");
+    assert_eq!(
+        log,
+        "try 1\n\n[ferry: attempt 2]\ntry 2\n\n[ferry: attempt 3]\ntry 3\n"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -291,7 +335,10 @@ spec:
 "#;
     let (_e, _id, outcome, _u) = run_local(yaml, &[]).await;
     assert_eq!(outcome.status, StepStatus::Failed);
-    assert_eq!(outcome.message.as_deref(), Some("exit code 4 (after 3 attempts)"));
+    assert_eq!(
+        outcome.message.as_deref(),
+        Some("exit code 4 (after 3 attempts)")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -321,8 +368,18 @@ spec:
     assert_eq!(outcome.status, StepStatus::Failed);
     let nap = last(&updates, &format!("{}[0].nap", id.0));
     assert_eq!(nap.status, StepStatus::Failed);
-    assert!(nap.message.as_deref().unwrap().contains("activeDeadlineSeconds (1s)"), "{nap:?}");
-    let pgid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    assert!(
+        nap.message
+            .as_deref()
+            .unwrap()
+            .contains("activeDeadlineSeconds (1s)"),
+        "{nap:?}"
+    );
+    let pgid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert_eq!(live_group_members(pgid), Vec::<i32>::new());
 }
 
@@ -343,7 +400,10 @@ spec:
     let (_e, id, outcome, updates) = run_local(yaml, &[]).await;
     assert_eq!(outcome.status, StepStatus::Failed);
     let nap = last(&updates, &format!("{}[0].nap", id.0));
-    assert_eq!(nap.message.as_deref(), Some("workflow exceeded spec.activeDeadlineSeconds"));
+    assert_eq!(
+        nap.message.as_deref(),
+        Some("workflow exceeded spec.activeDeadlineSeconds")
+    );
     assert!(!updates.iter().any(|u| u.name == "after"));
 }
 
@@ -374,16 +434,30 @@ spec:
     let exec = LocalExecutor::default();
     let id = exec.start(&template(&yaml), &params(&[])).await.unwrap();
     wait_for_file(&pidfile).await;
-    let pgid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
-    assert!(live_group_members(pgid).len() >= 3, "shell and two sleeps run in the group");
+    let pgid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        live_group_members(pgid).len() >= 3,
+        "shell and two sleeps run in the group"
+    );
     exec.terminate(&id).await.unwrap();
     let outcome = exec.wait(&id).await.unwrap();
     assert_eq!(outcome.status, StepStatus::Terminated);
     let steps = exec.steps(&id).await.unwrap();
     let work = steps.iter().find(|u| u.name == "work").unwrap();
     assert_eq!(work.status, StepStatus::Terminated);
-    assert!(!steps.iter().any(|u| u.name == "next"), "nothing starts after terminate");
-    assert_eq!(live_group_members(pgid), Vec::<i32>::new(), "no orphan left in group {pgid}");
+    assert!(
+        !steps.iter().any(|u| u.name == "next"),
+        "nothing starts after terminate"
+    );
+    assert_eq!(
+        live_group_members(pgid),
+        Vec::<i32>::new(),
+        "no orphan left in group {pgid}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -403,7 +477,10 @@ spec:
 "#;
     let (_e, id, outcome, updates) = run_local(yaml, &[]).await;
     assert_eq!(outcome.status, StepStatus::Error);
-    assert_eq!(outcome.message.as_deref(), Some("spec.templates[1].resource is not supported by the local executor"));
+    assert_eq!(
+        outcome.message.as_deref(),
+        Some("spec.templates[1].resource is not supported by the local executor")
+    );
     assert_eq!(updates.len(), 1, "nothing ran: {updates:?}");
     assert_eq!(updates[0].path, id.0);
     assert_eq!(updates[0].status, StepStatus::Error);
@@ -437,7 +514,9 @@ spec:
     assert_eq!(s.status, StepStatus::Error);
     assert_eq!(
         s.message.as_deref(),
-        Some("spec.templates[1].inputs.parameters[0] (target): required input parameter was not passed")
+        Some(
+            "spec.templates[1].inputs.parameters[0] (target): required input parameter was not passed"
+        )
     );
 }
 
@@ -456,7 +535,9 @@ spec:
     assert_eq!(outcome.status, StepStatus::Error);
     assert_eq!(
         outcome.message.as_deref(),
-        Some("spec.templates[0].container.command[1]: unresolved variable {{workflow.parameters.APP_NAM}}")
+        Some(
+            "spec.templates[0].container.command[1]: unresolved variable {{workflow.parameters.APP_NAM}}"
+        )
     );
 }
 
@@ -476,7 +557,9 @@ spec:
     assert_eq!(outcome.status, StepStatus::Failed);
     assert_eq!(
         outcome.message.as_deref(),
-        Some("command \"ferry-test-no-such-program\" not found on this machine (the local executor runs commands directly and ignores the image \"curlimages/curl\") (after 2 attempts)")
+        Some(
+            "command \"ferry-test-no-such-program\" not found on this machine (the local executor runs commands directly and ignores the image \"curlimages/curl\") (after 2 attempts)"
+        )
     );
 }
 
@@ -505,7 +588,10 @@ spec:
             break;
         }
     }
-    assert!(matches!(exec.resume(&id, Some("nope")).await, Err(RunnerError::NotSuspended { .. })));
+    assert!(matches!(
+        exec.resume(&id, Some("nope")).await,
+        Err(RunnerError::NotSuspended { .. })
+    ));
     exec.resume(&id, Some("approval")).await.unwrap();
     let outcome = exec.wait(&id).await.unwrap();
     assert_eq!(outcome.status, StepStatus::Success);
@@ -553,8 +639,14 @@ spec:
 "#;
     let (_e, id, outcome, updates) = run_local(yaml, &[("ENVIRONMENT", "qa")]).await;
     assert_eq!(outcome.status, StepStatus::Success);
-    assert_eq!(last(&updates, &format!("{}[0].prod-only", id.0)).status, StepStatus::Skipped);
-    assert_eq!(last(&updates, &format!("{}[0].not-prod", id.0)).status, StepStatus::Success);
+    assert_eq!(
+        last(&updates, &format!("{}[0].prod-only", id.0)).status,
+        StepStatus::Skipped
+    );
+    assert_eq!(
+        last(&updates, &format!("{}[0].not-prod", id.0)).status,
+        StepStatus::Success
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -578,16 +670,33 @@ spec:
 "#,
         e = envfile.display()
     );
-    let exec = LocalExecutor::new(LocalConfig { log_limit: 100, inherited_env: vec!["PATH".into()], ..LocalConfig::default() });
+    let exec = LocalExecutor::new(LocalConfig {
+        log_limit: 100,
+        inherited_env: vec!["PATH".into()],
+        ..LocalConfig::default()
+    });
     let (id, outcome, _u) = run_to_end(&exec, &template(&yaml), &params(&[])).await;
     assert_eq!(outcome.status, StepStatus::Success);
     let log = exec.logs(&id, &id.0).await.unwrap();
     assert!(log.truncated);
     assert!(log.text.starts_with("line 0 of noise\n"));
-    assert!(log.text.ends_with("\n[ferry: log truncated at 100 bytes]\n"), "{:?}", log.text);
+    assert!(
+        log.text
+            .ends_with("\n[ferry: log truncated at 100 bytes]\n"),
+        "{:?}",
+        log.text
+    );
     let env = std::fs::read_to_string(&envfile).unwrap();
-    let names: Vec<&str> = env.lines().filter_map(|l| l.split('=').next()).filter(|n| !["PWD", "SHLVL", "_"].contains(n)).collect();
-    assert_eq!(names, ["GREETING", "PATH"], "only the allowed variables reach the step: {env}");
+    let names: Vec<&str> = env
+        .lines()
+        .filter_map(|l| l.split('=').next())
+        .filter(|n| !["PWD", "SHLVL", "_"].contains(n))
+        .collect();
+    assert_eq!(
+        names,
+        ["GREETING", "PATH"],
+        "only the allowed variables reach the step: {env}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -606,10 +715,51 @@ spec:
     let a = exec.start(&t, &params(&[])).await.unwrap();
     let b = exec.start(&t, &params(&[])).await.unwrap();
     assert_ne!(a, b);
-    assert!(matches!(exec.forget(&a).await, Err(RunnerError::StillRunning(_))));
+    assert!(matches!(
+        exec.forget(&a).await,
+        Err(RunnerError::StillRunning(_))
+    ));
     assert_eq!(exec.wait(&a).await.unwrap().status, StepStatus::Success);
     assert_eq!(exec.wait(&b).await.unwrap().status, StepStatus::Success);
     exec.forget(&a).await.unwrap();
-    assert!(matches!(exec.status(&a).await, Err(RunnerError::UnknownRun(_))));
+    assert!(matches!(
+        exec.status(&a).await,
+        Err(RunnerError::UnknownRun(_))
+    ));
     assert!(exec.status(&b).await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_and_follow_streams_every_update_live() {
+    let yaml = r#"
+kind: WorkflowTemplate
+metadata: {name: live}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps: [[{name: one, template: t}], [{name: two, template: t}]]
+  - name: t
+    container: {command: [sh, -c, "exit 0"]}
+"#;
+    let exec = LocalExecutor::default();
+    let mut lines = Vec::new();
+    let (id, outcome) = ferry_workflow::run_and_follow(&exec, &template(yaml), &params(&[]), |u| {
+        lines.push(u.to_string())
+    })
+    .await
+    .unwrap();
+    assert_eq!(outcome.status, StepStatus::Success);
+    let r = &id.0;
+    assert_eq!(
+        lines,
+        [
+            format!("RUNNING    {r}"),
+            format!("RUNNING    {r}[0].one"),
+            format!("SUCCESS    {r}[0].one"),
+            format!("RUNNING    {r}[1].two"),
+            format!("SUCCESS    {r}[1].two"),
+            format!("SUCCESS    {r}"),
+        ]
+    );
 }

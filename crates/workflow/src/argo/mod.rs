@@ -132,16 +132,31 @@ impl ArgoExecutor {
         if config.namespace.is_empty() {
             return Err(RunnerError::Settings("argo namespace is empty".into()));
         }
-        let client = ArgoClient::new(&config.base_url, config.token.clone(), config.ca_pem.as_deref(), config.request_timeout)?;
-        Ok(ArgoExecutor { shared: Arc::new(Shared { config, client }), runs: Mutex::new(HashMap::new()) })
+        let client = ArgoClient::new(
+            &config.base_url,
+            config.token.clone(),
+            config.ca_pem.as_deref(),
+            config.request_timeout,
+        )?;
+        Ok(ArgoExecutor {
+            shared: Arc::new(Shared { config, client }),
+            runs: Mutex::new(HashMap::new()),
+        })
     }
 
     fn run(&self, id: &RunId) -> Result<Arc<ArgoRun>, RunnerError> {
-        lock(&self.runs).get(id).cloned().ok_or_else(|| RunnerError::UnknownRun(id.clone()))
+        lock(&self.runs)
+            .get(id)
+            .cloned()
+            .ok_or_else(|| RunnerError::UnknownRun(id.clone()))
     }
 
     fn wf_path(&self, name: &str, suffix: &str) -> String {
-        format!("/api/v1/workflows/{}/{}{suffix}", seg(&self.shared.config.namespace), seg(name))
+        format!(
+            "/api/v1/workflows/{}/{}{suffix}",
+            seg(&self.shared.config.namespace),
+            seg(name)
+        )
     }
 }
 
@@ -179,10 +194,16 @@ impl Shared {
                         return;
                     }
                 }
-                Err(RunnerError::Api { status: 404, message, .. }) => {
+                Err(RunnerError::Api {
+                    status: 404,
+                    message,
+                    ..
+                }) => {
                     let mut o = run.record.outcome();
                     o.status = crate::StepStatus::Error;
-                    o.message = Some(format!("the workflow disappeared from the argo server: {message}"));
+                    o.message = Some(format!(
+                        "the workflow disappeared from the argo server: {message}"
+                    ));
                     o.finished_at = Some(crate::Timestamp::now());
                     run.record.finish(o);
                     return;
@@ -191,7 +212,9 @@ impl Shared {
                     // The server may be restarting: keep polling, slower, and
                     // say why in the outcome message meanwhile.
                     failures = failures.saturating_add(1);
-                    run.record.update_outcome(|o| o.message = Some(format!("cannot poll the workflow: {e}")));
+                    run.record.update_outcome(|o| {
+                        o.message = Some(format!("cannot poll the workflow: {e}"))
+                    });
                     tokio::time::sleep(self.config.poll_interval * failures.min(15)).await;
                 }
             }
@@ -205,12 +228,21 @@ impl WorkflowRunner for ArgoExecutor {
         "argo"
     }
 
-    async fn start(&self, template: &WorkflowTemplate, parameters: &Parameters) -> Result<RunId, RunnerError> {
+    async fn start(
+        &self,
+        template: &WorkflowTemplate,
+        parameters: &Parameters,
+    ) -> Result<RunId, RunnerError> {
         let cfg = &self.shared.config;
         let mut options = serde_json::Map::new();
         options.insert(
             "parameters".into(),
-            Value::from(parameters.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>()),
+            Value::from(
+                parameters
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>(),
+            ),
         );
         if !cfg.labels.is_empty() {
             let labels: Vec<String> = cfg.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -226,12 +258,19 @@ impl WorkflowRunner for ArgoExecutor {
             "submitOptions": options,
         });
         let path = format!("/api/v1/workflows/{}/submit", seg(&cfg.namespace));
-        let doc = self.shared.client.json(Method::POST, &path, &[], Some(&body)).await?;
+        let doc = self
+            .shared
+            .client
+            .json(Method::POST, &path, &[], Some(&body))
+            .await?;
         let name = doc
             .pointer("/metadata/name")
             .and_then(Value::as_str)
             .filter(|n| !n.is_empty())
-            .ok_or_else(|| RunnerError::Protocol { path: path.clone(), message: "the submitted workflow has no metadata.name".into() })?
+            .ok_or_else(|| RunnerError::Protocol {
+                path: path.clone(),
+                message: "the submitted workflow has no metadata.name".into(),
+            })?
             .to_string();
         let id = RunId(name.clone());
         let run = Arc::new(ArgoRun {
@@ -243,7 +282,11 @@ impl WorkflowRunner for ArgoExecutor {
         let finished = self.shared.apply(&run, doc);
         lock(&self.runs).insert(id.clone(), run.clone());
         if !finished {
-            let handle = tokio::spawn(self.shared.clone().poll(run.clone(), self.wf_path(&name, "")));
+            let handle = tokio::spawn(
+                self.shared
+                    .clone()
+                    .poll(run.clone(), self.wf_path(&name, "")),
+            );
             *lock(&run.poller) = Some(handle);
         }
         Ok(id)
@@ -268,11 +311,20 @@ impl WorkflowRunner for ArgoExecutor {
 
     async fn logs(&self, run: &RunId, step: &str) -> Result<StepLog, RunnerError> {
         let r = self.run(run)?;
-        let unknown = || RunnerError::UnknownStep { run: run.clone(), step: step.to_string() };
+        let unknown = || RunnerError::UnknownStep {
+            run: run.clone(),
+            step: step.to_string(),
+        };
         let path = if r.record.latest(step).is_some() {
             step.to_string()
         } else {
-            let m: Vec<String> = r.record.steps().into_iter().filter(|u| u.name == step).map(|u| u.path).collect();
+            let m: Vec<String> = r
+                .record
+                .steps()
+                .into_iter()
+                .filter(|u| u.name == step)
+                .map(|u| u.path)
+                .collect();
             match m.as_slice() {
                 [one] => one.clone(),
                 _ => return Err(unknown()),
@@ -283,21 +335,40 @@ impl WorkflowRunner for ArgoExecutor {
         let body = self
             .shared
             .client
-            .send(Method::GET, &url_path, &[("podName", pod.as_str()), ("logOptions.container", "main")], None)
+            .send(
+                Method::GET,
+                &url_path,
+                &[("podName", pod.as_str()), ("logOptions.container", "main")],
+                None,
+            )
             .await?;
         let limit = self.shared.config.log_limit;
         let mut text = String::new();
         let mut truncated = false;
-        for line in body.split(|b| *b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)) {
+        for line in body
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+        {
             let v: Value = serde_json::from_slice(line).map_err(|e| RunnerError::Protocol {
                 path: url_path.clone(),
                 message: format!("invalid log chunk: {e}"),
             })?;
             if let Some(err) = v.get("error") {
-                let msg = err.get("message").and_then(Value::as_str).unwrap_or("log stream error");
-                return Err(RunnerError::Api { method: "GET", path: url_path, status: 200, message: msg.to_string() });
+                let msg = err
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("log stream error");
+                return Err(RunnerError::Api {
+                    method: "GET",
+                    path: url_path,
+                    status: 200,
+                    message: msg.to_string(),
+                });
             }
-            let content = v.pointer("/result/content").and_then(Value::as_str).unwrap_or_default();
+            let content = v
+                .pointer("/result/content")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             if text.len() + content.len() + 1 > limit {
                 truncated = true;
                 text.push_str(&format!("[ferry: log truncated at {limit} bytes]\n"));
@@ -318,7 +389,15 @@ impl WorkflowRunner for ArgoExecutor {
             }
         }
         let body = json!({"name": run.0, "namespace": self.shared.config.namespace});
-        self.shared.client.json(Method::PUT, &self.wf_path(&run.0, "/terminate"), &[], Some(&body)).await?;
+        self.shared
+            .client
+            .json(
+                Method::PUT,
+                &self.wf_path(&run.0, "/terminate"),
+                &[],
+                Some(&body),
+            )
+            .await?;
         Ok(())
     }
 
@@ -326,10 +405,22 @@ impl WorkflowRunner for ArgoExecutor {
         let r = self.run(run)?;
         let mut body = json!({"name": run.0, "namespace": self.shared.config.namespace});
         if let Some(step) = step {
-            let field = if r.record.latest(step).is_some() { "name" } else { "displayName" };
+            let field = if r.record.latest(step).is_some() {
+                "name"
+            } else {
+                "displayName"
+            };
             body["nodeFieldSelector"] = Value::from(format!("{field}={step}"));
         }
-        self.shared.client.json(Method::PUT, &self.wf_path(&run.0, "/resume"), &[], Some(&body)).await?;
+        self.shared
+            .client
+            .json(
+                Method::PUT,
+                &self.wf_path(&run.0, "/resume"),
+                &[],
+                Some(&body),
+            )
+            .await?;
         Ok(())
     }
 

@@ -29,16 +29,28 @@ fn node_status(phase: NodePhase, terminated: bool) -> StepStatus {
 /// Step updates for every node of the document, ordered by node name.
 /// `unfinished_at_terminate` holds the nodes that were still running when ferry
 /// asked Argo to terminate (None when it did not).
-pub(crate) fn step_updates(wf: &Value, unfinished_at_terminate: Option<&HashSet<String>>) -> Vec<StepUpdate> {
+pub(crate) fn step_updates(
+    wf: &Value,
+    unfinished_at_terminate: Option<&HashSet<String>>,
+) -> Vec<StepUpdate> {
     let mut out: Vec<StepUpdate> = Vec::new();
-    let Some(nodes) = wf.pointer("/status/nodes").and_then(Value::as_object) else { return out };
+    let Some(nodes) = wf.pointer("/status/nodes").and_then(Value::as_object) else {
+        return out;
+    };
     for node in nodes.values() {
-        let Some(name) = s(node, "name") else { continue };
-        let phase = s(node, "phase").and_then(NodePhase::parse).unwrap_or(NodePhase::Pending);
+        let Some(name) = s(node, "name") else {
+            continue;
+        };
+        let phase = s(node, "phase")
+            .and_then(NodePhase::parse)
+            .unwrap_or(NodePhase::Pending);
         let kind = NodeKind::from_argo(s(node, "type").unwrap_or_default());
         let terminated = unfinished_at_terminate.is_some_and(|u| u.contains(name));
         let template = s(node, "templateName")
-            .or_else(|| node.pointer("/templateRef/template").and_then(Value::as_str))
+            .or_else(|| {
+                node.pointer("/templateRef/template")
+                    .and_then(Value::as_str)
+            })
             .unwrap_or_default();
         let exit_code = node.pointer("/outputs/exitCode").and_then(|v| match v {
             Value::String(s) => s.parse().ok(),
@@ -73,14 +85,21 @@ pub(crate) fn step_updates(wf: &Value, unfinished_at_terminate: Option<&HashSet<
 
 /// Names of nodes not yet finished.
 pub(crate) fn unfinished_nodes(wf: &Value) -> HashSet<String> {
-    step_updates(wf, None).into_iter().filter(|u| !u.status.is_final()).map(|u| u.path).collect()
+    step_updates(wf, None)
+        .into_iter()
+        .filter(|u| !u.status.is_final())
+        .map(|u| u.path)
+        .collect()
 }
 
 /// The run outcome from `status.phase`, `status.outputs` and the root node.
 pub(crate) fn outcome(wf: &Value, terminate_requested: bool) -> (RunOutcome, bool) {
     let st = wf.get("status").cloned().unwrap_or(Value::Null);
     let phase = s(&st, "phase").and_then(NodePhase::parse);
-    let finished = matches!(phase, Some(NodePhase::Succeeded | NodePhase::Failed | NodePhase::Error));
+    let finished = matches!(
+        phase,
+        Some(NodePhase::Succeeded | NodePhase::Failed | NodePhase::Error)
+    );
     let status = match phase {
         None | Some(NodePhase::Pending | NodePhase::Running) => StepStatus::Running,
         Some(p) => node_status(p, terminate_requested),
@@ -89,16 +108,27 @@ pub(crate) fn outcome(wf: &Value, terminate_requested: bool) -> (RunOutcome, boo
         v.and_then(Value::as_array)
             .map(|a| {
                 a.iter()
-                    .filter_map(|p| Some((s(p, "name")?.to_string(), p.get("value").and_then(Value::as_str).unwrap_or_default().to_string())))
+                    .filter_map(|p| {
+                        Some((
+                            s(p, "name")?.to_string(),
+                            p.get("value")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_string(),
+                        ))
+                    })
                     .collect()
             })
             .unwrap_or_default()
     };
-    let wf_name = wf.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
-    let root = st
-        .get("nodes")
-        .and_then(Value::as_object)
-        .and_then(|n| n.values().find(|n| n.get("name").and_then(Value::as_str) == Some(wf_name)));
+    let wf_name = wf
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let root = st.get("nodes").and_then(Value::as_object).and_then(|n| {
+        n.values()
+            .find(|n| n.get("name").and_then(Value::as_str) == Some(wf_name))
+    });
     let outputs = RunOutputs {
         global: params(st.pointer("/outputs/parameters")),
         entrypoint: params(root.and_then(|r| r.pointer("/outputs/parameters"))),
@@ -135,14 +165,20 @@ pub(crate) fn pod_name(wf: &Value, node_name: &str) -> Option<String> {
         .and_then(Value::as_object)?
         .values()
         .find(|n| n.get("name").and_then(Value::as_str) == Some(node_name))?;
-    let v1 = wf.pointer("/metadata/annotations/workflows.argoproj.io~1pod-name-format").and_then(Value::as_str) == Some("v1");
+    let v1 = wf
+        .pointer("/metadata/annotations/workflows.argoproj.io~1pod-name-format")
+        .and_then(Value::as_str)
+        == Some("v1");
     if v1 {
         return s(node, "id").map(String::from);
     }
     if node_name == wf_name {
         return Some(wf_name.to_string());
     }
-    let template = s(node, "templateName").or_else(|| node.pointer("/templateRef/template").and_then(Value::as_str));
+    let template = s(node, "templateName").or_else(|| {
+        node.pointer("/templateRef/template")
+            .and_then(Value::as_str)
+    });
     let mut prefix = match template {
         Some(t) if !node_name.contains(".inline") => format!("{wf_name}-{t}"),
         _ => wf_name.to_string(),
@@ -169,7 +205,10 @@ mod tests {
         let wf = json!({"metadata": {"name": "hello-abc"}, "status": {"nodes": {
             "hello-abc-123": {"id": "hello-abc-123", "name": "hello-abc[0].say", "templateName": "echo"},
             "hello-abc": {"id": "hello-abc", "name": "hello-abc", "templateName": "main"}}}});
-        assert_eq!(pod_name(&wf, "hello-abc[0].say").unwrap(), format!("hello-abc-echo-{}", fnv32a("hello-abc[0].say")));
+        assert_eq!(
+            pod_name(&wf, "hello-abc[0].say").unwrap(),
+            format!("hello-abc-echo-{}", fnv32a("hello-abc[0].say"))
+        );
         assert_eq!(pod_name(&wf, "hello-abc").unwrap(), "hello-abc");
         assert!(pod_name(&wf, "nope").is_none());
         let mut v1 = wf.clone();

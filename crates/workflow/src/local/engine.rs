@@ -55,7 +55,14 @@ struct NodeResult {
 
 impl NodeResult {
     fn new(status: StepStatus, phase: NodePhase, message: Option<String>) -> Self {
-        NodeResult { status, phase, message, outputs: BTreeMap::new(), result: None, exit_code: None }
+        NodeResult {
+            status,
+            phase,
+            message,
+            outputs: BTreeMap::new(),
+            result: None,
+            exit_code: None,
+        }
     }
     fn success() -> Self {
         Self::new(StepStatus::Success, NodePhase::Succeeded, None)
@@ -69,11 +76,18 @@ impl NodeResult {
     fn stopped(stop: Stop) -> Self {
         match stop {
             Stop::Deadline => Self::failed("workflow exceeded spec.activeDeadlineSeconds".into()),
-            _ => Self::new(StepStatus::Terminated, NodePhase::Failed, Some("terminated".into())),
+            _ => Self::new(
+                StepStatus::Terminated,
+                NodePhase::Failed,
+                Some("terminated".into()),
+            ),
         }
     }
     fn is_bad(&self) -> bool {
-        matches!(self.status, StepStatus::Failed | StepStatus::Error | StepStatus::Terminated)
+        matches!(
+            self.status,
+            StepStatus::Failed | StepStatus::Error | StepStatus::Terminated
+        )
     }
 }
 
@@ -104,7 +118,16 @@ impl Ctx {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn emit(&self, n: &Node, status: StepStatus, phase: NodePhase, message: Option<String>, exit_code: Option<i32>, attempt: u32, suspended: bool) {
+    fn emit(
+        &self,
+        n: &Node,
+        status: StepStatus,
+        phase: NodePhase,
+        message: Option<String>,
+        exit_code: Option<i32>,
+        attempt: u32,
+        suspended: bool,
+    ) {
         self.run.record.publish(StepUpdate {
             path: n.path.clone(),
             name: n.name.clone(),
@@ -122,22 +145,43 @@ impl Ctx {
     }
 
     fn emit_result(&self, n: &Node, r: &NodeResult, attempt: u32) {
-        self.emit(n, r.status, r.phase, r.message.clone(), r.exit_code, attempt, false);
+        self.emit(
+            n,
+            r.status,
+            r.phase,
+            r.message.clone(),
+            r.exit_code,
+            attempt,
+            false,
+        );
     }
 }
 
 /// Runs a whole workflow and publishes its outcome. Owns the run directory,
 /// which is removed when the run ends.
-pub(crate) async fn drive(run: Arc<LocalRun>, wt: Arc<WorkflowTemplate>, params: Parameters, config: Arc<LocalConfig>, dir: TempDir) {
+pub(crate) async fn drive(
+    run: Arc<LocalRun>,
+    wt: Arc<WorkflowTemplate>,
+    params: Parameters,
+    config: Arc<LocalConfig>,
+    dir: TempDir,
+) {
     let id = run.record.id.clone();
-    let started = run.record.outcome().started_at.unwrap_or_else(Timestamp::now);
+    let started = run
+        .record
+        .outcome()
+        .started_at
+        .unwrap_or_else(Timestamp::now);
     let entry = wt.spec.entrypoint.clone().unwrap_or_default();
     let mut problems = validate(&wt);
     let values = workflow_parameters(&wt, &params).unwrap_or_else(|e| {
         problems.extend(e);
         BTreeMap::new()
     });
-    let mut workflow_vars: Scope = values.into_iter().map(|(k, v)| (format!("workflow.parameters.{k}"), v)).collect();
+    let mut workflow_vars: Scope = values
+        .into_iter()
+        .map(|(k, v)| (format!("workflow.parameters.{k}"), v))
+        .collect();
     workflow_vars.insert("workflow.name".into(), id.0.clone());
     workflow_vars.insert("workflow.uid".into(), id.0.clone());
     workflow_vars.insert("workflow.namespace".into(), "local".into());
@@ -153,7 +197,12 @@ pub(crate) async fn drive(run: Arc<LocalRun>, wt: Arc<WorkflowTemplate>, params:
     });
 
     let result = if problems.is_empty() {
-        let deadline = match wt.spec.active_deadline_seconds.as_ref().map(|d| d.0.trim().parse::<u64>()) {
+        let deadline = match wt
+            .spec
+            .active_deadline_seconds
+            .as_ref()
+            .map(|d| d.0.trim().parse::<u64>())
+        {
             Some(Ok(secs)) => {
                 let run = run.clone();
                 Some(tokio::spawn(async move {
@@ -169,7 +218,14 @@ pub(crate) async fn drive(run: Arc<LocalRun>, wt: Arc<WorkflowTemplate>, params:
             }
             _ => None,
         };
-        let r = run_template(ctx.clone(), entry.clone(), BTreeMap::new(), id.0.clone(), id.0.clone()).await;
+        let r = run_template(
+            ctx.clone(),
+            entry.clone(),
+            BTreeMap::new(),
+            id.0.clone(),
+            id.0.clone(),
+        )
+        .await;
         if let Some(d) = deadline {
             d.abort();
         }
@@ -177,11 +233,20 @@ pub(crate) async fn drive(run: Arc<LocalRun>, wt: Arc<WorkflowTemplate>, params:
     } else {
         // The workflow itself is invalid: one ERROR node says everything wrong.
         let r = NodeResult::error(problems.join("; "));
-        let node = Node { path: id.0.clone(), name: id.0.clone(), template: entry, kind: NodeKind::Other, started };
+        let node = Node {
+            path: id.0.clone(),
+            name: id.0.clone(),
+            template: entry,
+            kind: NodeKind::Other,
+            started,
+        };
         ctx.emit_result(&node, &r, 1);
         r
     };
-    let outputs = RunOutputs { global: lock(&ctx.globals).clone(), entrypoint: result.outputs.clone() };
+    let outputs = RunOutputs {
+        global: lock(&ctx.globals).clone(),
+        entrypoint: result.outputs.clone(),
+    };
     run.record.finish(RunOutcome {
         status: result.status,
         phase: Some(result.phase),
@@ -196,7 +261,13 @@ pub(crate) async fn drive(run: Arc<LocalRun>, wt: Arc<WorkflowTemplate>, params:
 }
 
 /// Runs template `name` as node `path`, with `args` as its input parameters.
-fn run_template(ctx: Arc<Ctx>, name: String, args: BTreeMap<String, String>, path: String, display: String) -> BoxFuture {
+fn run_template(
+    ctx: Arc<Ctx>,
+    name: String,
+    args: BTreeMap<String, String>,
+    path: String,
+    display: String,
+) -> BoxFuture {
     Box::pin(async move {
         let wt = ctx.wt.clone();
         let Some((ti, tmpl)) = wt.template(&name) else {
@@ -215,8 +286,22 @@ fn run_template(ctx: Arc<Ctx>, name: String, args: BTreeMap<String, String>, pat
         } else {
             NodeKind::Pod
         };
-        let node = Node { path, name: display, template: name, kind, started: Timestamp::now() };
-        ctx.emit(&node, StepStatus::Running, NodePhase::Running, None, None, 1, false);
+        let node = Node {
+            path,
+            name: display,
+            template: name,
+            kind,
+            started: Timestamp::now(),
+        };
+        ctx.emit(
+            &node,
+            StepStatus::Running,
+            NodePhase::Running,
+            None,
+            None,
+            1,
+            false,
+        );
         let mut attempt = 1;
         let res = match resolve_inputs(&ctx, ti, tmpl, &args) {
             Err(msg) => NodeResult::error(msg),
@@ -248,7 +333,12 @@ fn run_template(ctx: Arc<Ctx>, name: String, args: BTreeMap<String, String>, pat
 
 /// Input parameters of a template invocation: passed argument, else `value`,
 /// else `default`; none of them is an ERROR naming the parameter.
-fn resolve_inputs(ctx: &Ctx, ti: usize, tmpl: &Template, args: &BTreeMap<String, String>) -> Result<Scope, String> {
+fn resolve_inputs(
+    ctx: &Ctx,
+    ti: usize,
+    tmpl: &Template,
+    args: &BTreeMap<String, String>,
+) -> Result<Scope, String> {
     let mut scope = Scope::new();
     let empty = Scope::new();
     for (pi, p) in tmpl.inputs.parameters.iter().enumerate() {
@@ -260,10 +350,12 @@ fn resolve_inputs(ctx: &Ctx, ti: usize, tmpl: &Template, args: &BTreeMap<String,
                 None => return Err(format!("{at}: required input parameter was not passed")),
             },
         };
-        if let Some(allowed) = &p.allowed {
-            if !allowed.iter().any(|a| a.0 == v) {
-                return Err(format!("{at}: value {v:?} is not one of the allowed values"));
-            }
+        if let Some(allowed) = &p.allowed
+            && !allowed.iter().any(|a| a.0 == v)
+        {
+            return Err(format!(
+                "{at}: value {v:?} is not one of the allowed values"
+            ));
         }
         scope.insert(format!("inputs.parameters.{}", p.name), v);
     }
@@ -271,7 +363,12 @@ fn resolve_inputs(ctx: &Ctx, ti: usize, tmpl: &Template, args: &BTreeMap<String,
 }
 
 /// Substitutes a step's or task's argument values.
-fn resolve_args(ctx: &Ctx, scope: &Scope, at: &str, args: &Arguments) -> Result<BTreeMap<String, String>, String> {
+fn resolve_args(
+    ctx: &Ctx,
+    scope: &Scope,
+    at: &str,
+    args: &Arguments,
+) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     for (i, p) in args.parameters.iter().enumerate() {
         let pat = format!("{at}.arguments.parameters[{i}]");
@@ -296,9 +393,25 @@ fn check_when(ctx: &Ctx, scope: &Scope, at: &str, when: Option<&str>) -> Result<
 
 /// Publishes a child node that never ran (skipped, omitted, or invalid) and
 /// returns its result.
-fn settle_child(ctx: &Ctx, path: String, name: &str, template: Option<&str>, r: NodeResult) -> NodeResult {
-    let kind = if r.status == StepStatus::Skipped { NodeKind::Skipped } else { NodeKind::Other };
-    let node = Node { path, name: name.to_string(), template: template.unwrap_or_default().to_string(), kind, started: Timestamp::now() };
+fn settle_child(
+    ctx: &Ctx,
+    path: String,
+    name: &str,
+    template: Option<&str>,
+    r: NodeResult,
+) -> NodeResult {
+    let kind = if r.status == StepStatus::Skipped {
+        NodeKind::Skipped
+    } else {
+        NodeKind::Other
+    };
+    let node = Node {
+        path,
+        name: name.to_string(),
+        template: template.unwrap_or_default().to_string(),
+        kind,
+        started: Timestamp::now(),
+    };
     ctx.emit_result(&node, &r, 1);
     r
 }
@@ -314,7 +427,10 @@ fn record_child(scope: &mut Scope, prefix: &str, name: &str, r: &NodeResult) {
     if let Some(c) = r.exit_code {
         scope.insert(format!("{prefix}.{name}.exitCode"), c.to_string());
     }
-    scope.insert(format!("{prefix}.{name}.status"), r.phase.as_str().to_string());
+    scope.insert(
+        format!("{prefix}.{name}.status"),
+        r.phase.as_str().to_string(),
+    );
 }
 
 /// The worst of several child results, for the parent: TERMINATED, then ERROR, then FAILED.
@@ -325,18 +441,40 @@ fn worst<'a>(results: impl Iterator<Item = (&'a str, &'a NodeResult)>) -> Option
         StepStatus::Failed => 1,
         _ => 0,
     };
-    let (name, r) = results.filter(|(_, r)| r.is_bad()).max_by_key(|(_, r)| rank(r.status))?;
-    let msg = format!("child {name:?} {}{}", r.status, r.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default());
+    let (name, r) = results
+        .filter(|(_, r)| r.is_bad())
+        .max_by_key(|(_, r)| rank(r.status))?;
+    let msg = format!(
+        "child {name:?} {}{}",
+        r.status,
+        r.message
+            .as_deref()
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default()
+    );
     Some(NodeResult::new(r.status, r.phase, Some(msg)))
 }
 
 /// Output parameters of a steps/dag template, lifted from its children.
-fn lifted_outputs(ctx: &Ctx, ti: usize, tmpl: &Template, scope: &Scope) -> Result<BTreeMap<String, String>, String> {
+fn lifted_outputs(
+    ctx: &Ctx,
+    ti: usize,
+    tmpl: &Template,
+    scope: &Scope,
+) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     for (oi, p) in tmpl.outputs.parameters.iter().enumerate() {
         let at = format!("spec.templates[{ti}].outputs.parameters[{oi}]");
-        let src = p.value_from.as_ref().and_then(|v| v.parameter.as_ref()).map(|s| (format!("{at}.valueFrom.parameter"), s.as_str()));
-        let src = src.or_else(|| p.value.as_ref().map(|v| (format!("{at}.value"), v.0.as_str())));
+        let src = p
+            .value_from
+            .as_ref()
+            .and_then(|v| v.parameter.as_ref())
+            .map(|s| (format!("{at}.valueFrom.parameter"), s.as_str()));
+        let src = src.or_else(|| {
+            p.value
+                .as_ref()
+                .map(|v| (format!("{at}.value"), v.0.as_str()))
+        });
         let Some((field, text)) = src else { continue };
         let v = match ctx.subst(scope, &field, text) {
             Ok(v) => v,
@@ -350,7 +488,14 @@ fn lifted_outputs(ctx: &Ctx, ti: usize, tmpl: &Template, scope: &Scope) -> Resul
     Ok(out)
 }
 
-async fn run_steps(ctx: &Arc<Ctx>, ti: usize, tmpl: &Template, groups: &[Vec<crate::template::WorkflowStep>], mut scope: Scope, node: &Node) -> NodeResult {
+async fn run_steps(
+    ctx: &Arc<Ctx>,
+    ti: usize,
+    tmpl: &Template,
+    groups: &[Vec<crate::template::WorkflowStep>],
+    mut scope: Scope,
+    node: &Node,
+) -> NodeResult {
     for (gi, group) in groups.iter().enumerate() {
         let stop = ctx.stop();
         if stop != Stop::None {
@@ -362,16 +507,39 @@ async fn run_steps(ctx: &Arc<Ctx>, ti: usize, tmpl: &Template, groups: &[Vec<cra
             let at = format!("spec.templates[{ti}].steps[{gi}][{si}]");
             let path = format!("{}[{gi}].{}", node.path, step.name);
             let tname = step.template.as_deref();
-            let ready = check_when(ctx, &scope, &at, step.when.as_deref())
-                .and_then(|go| if go { resolve_args(ctx, &scope, &at, &step.arguments).map(Some) } else { Ok(None) });
+            let ready = check_when(ctx, &scope, &at, step.when.as_deref()).and_then(|go| {
+                if go {
+                    resolve_args(ctx, &scope, &at, &step.arguments).map(Some)
+                } else {
+                    Ok(None)
+                }
+            });
             match ready {
-                Err(e) => results[si] = Some(settle_child(ctx, path, &step.name, tname, NodeResult::error(e))),
+                Err(e) => {
+                    results[si] = Some(settle_child(
+                        ctx,
+                        path,
+                        &step.name,
+                        tname,
+                        NodeResult::error(e),
+                    ))
+                }
                 Ok(None) => {
-                    let skipped = NodeResult::new(StepStatus::Skipped, NodePhase::Skipped, Some("when condition was false".into()));
+                    let skipped = NodeResult::new(
+                        StepStatus::Skipped,
+                        NodePhase::Skipped,
+                        Some("when condition was false".into()),
+                    );
                     results[si] = Some(settle_child(ctx, path, &step.name, tname, skipped));
                 }
                 Ok(Some(args)) => {
-                    let fut = run_template(ctx.clone(), tname.unwrap_or_default().to_string(), args, path, step.name.clone());
+                    let fut = run_template(
+                        ctx.clone(),
+                        tname.unwrap_or_default().to_string(),
+                        args,
+                        path,
+                        step.name.clone(),
+                    );
                     set.spawn(async move { (si, fut.await) });
                 }
             }
@@ -387,7 +555,10 @@ async fn run_steps(ctx: &Arc<Ctx>, ti: usize, tmpl: &Template, groups: &[Vec<cra
                 record_child(&mut scope, "steps", &step.name, r);
             }
         }
-        let named = group.iter().zip(&results).filter_map(|(s, r)| r.as_ref().map(|r| (s.name.as_str(), r)));
+        let named = group
+            .iter()
+            .zip(&results)
+            .filter_map(|(s, r)| r.as_ref().map(|r| (s.name.as_str(), r)));
         if let Some(bad) = worst(named) {
             return bad;
         }
@@ -397,7 +568,10 @@ async fn run_steps(ctx: &Arc<Ctx>, ti: usize, tmpl: &Template, groups: &[Vec<cra
 
 fn finish_with_outputs(ctx: &Ctx, ti: usize, tmpl: &Template, scope: &Scope) -> NodeResult {
     match lifted_outputs(ctx, ti, tmpl, scope) {
-        Ok(outputs) => NodeResult { outputs, ..NodeResult::success() },
+        Ok(outputs) => NodeResult {
+            outputs,
+            ..NodeResult::success()
+        },
         Err(e) => NodeResult::error(e),
     }
 }
@@ -405,7 +579,9 @@ fn finish_with_outputs(ctx: &Ctx, ti: usize, tmpl: &Template, scope: &Scope) -> 
 /// Truth of one `depends` operand given the finished tasks' phases.
 fn depends_truth(atom: &str, phases: &HashMap<String, NodePhase>) -> Result<bool, String> {
     let (task, result) = split_depends_atom(atom);
-    let phase = *phases.get(task).ok_or_else(|| format!("task {task:?} has not finished"))?;
+    let phase = *phases
+        .get(task)
+        .ok_or_else(|| format!("task {task:?} has not finished"))?;
     use NodePhase::*;
     Ok(match result {
         // A bare name means the task went well (Argo: Succeeded, Skipped or Daemoned).
@@ -426,7 +602,10 @@ fn depends_truth(atom: &str, phases: &HashMap<String, NodePhase>) -> Result<bool
 fn task_condition(task: &crate::template::DagTask) -> Option<Expr> {
     let mut cond: Option<Expr> = task.depends.as_deref().and_then(|d| expr::parse(d).ok());
     for d in &task.dependencies {
-        let atom = Expr::Atom { text: d.clone(), quoted: false };
+        let atom = Expr::Atom {
+            text: d.clone(),
+            quoted: false,
+        };
         cond = Some(match cond {
             None => atom,
             Some(c) => Expr::And(Box::new(c), Box::new(atom)),
@@ -435,7 +614,14 @@ fn task_condition(task: &crate::template::DagTask) -> Option<Expr> {
     cond
 }
 
-async fn run_dag(ctx: &Arc<Ctx>, ti: usize, tmpl: &Template, dag: &crate::template::Dag, mut scope: Scope, node: &Node) -> NodeResult {
+async fn run_dag(
+    ctx: &Arc<Ctx>,
+    ti: usize,
+    tmpl: &Template,
+    dag: &crate::template::Dag,
+    mut scope: Scope,
+    node: &Node,
+) -> NodeResult {
     let tasks = &dag.tasks;
     let deps: Vec<Vec<String>> = tasks.iter().map(task_deps).collect();
     let conds: Vec<Option<Expr>> = tasks.iter().map(task_condition).collect();
@@ -458,7 +644,9 @@ async fn run_dag(ctx: &Arc<Ctx>, ti: usize, tmpl: &Template, dag: &crate::templa
                 let tname = task.template.as_deref();
                 let go = match &conds[ki] {
                     None => Ok(true),
-                    Some(c) => c.eval(&mut |a| depends_truth(a, &phases)).map_err(|e| format!("{at}.depends: {e}")),
+                    Some(c) => c
+                        .eval(&mut |a| depends_truth(a, &phases))
+                        .map_err(|e| format!("{at}.depends: {e}")),
                 };
                 let settled = match go {
                     Err(e) => Some(NodeResult::error(e)),
@@ -469,11 +657,21 @@ async fn run_dag(ctx: &Arc<Ctx>, ti: usize, tmpl: &Template, dag: &crate::templa
                     )),
                     Ok(true) => match check_when(ctx, &scope, &at, task.when.as_deref()) {
                         Err(e) => Some(NodeResult::error(e)),
-                        Ok(false) => Some(NodeResult::new(StepStatus::Skipped, NodePhase::Skipped, Some("when condition was false".into()))),
+                        Ok(false) => Some(NodeResult::new(
+                            StepStatus::Skipped,
+                            NodePhase::Skipped,
+                            Some("when condition was false".into()),
+                        )),
                         Ok(true) => match resolve_args(ctx, &scope, &at, &task.arguments) {
                             Err(e) => Some(NodeResult::error(e)),
                             Ok(args) => {
-                                let fut = run_template(ctx.clone(), tname.unwrap_or_default().to_string(), args, path.clone(), task.name.clone());
+                                let fut = run_template(
+                                    ctx.clone(),
+                                    tname.unwrap_or_default().to_string(),
+                                    args,
+                                    path.clone(),
+                                    task.name.clone(),
+                                );
                                 set.spawn(async move { (ki, fut.await) });
                                 None
                             }
@@ -490,7 +688,9 @@ async fn run_dag(ctx: &Arc<Ctx>, ti: usize, tmpl: &Template, dag: &crate::templa
         }
         match set.join_next().await {
             None => break,
-            Some(Err(e)) => return NodeResult::error(format!("internal error running a task: {e}")),
+            Some(Err(e)) => {
+                return NodeResult::error(format!("internal error running a task: {e}"));
+            }
             Some(Ok((ki, r))) => {
                 phases.insert(tasks[ki].name.clone(), r.phase);
                 record_child(&mut scope, "tasks", &tasks[ki].name, &r);
@@ -524,11 +724,20 @@ async fn run_dag(ctx: &Arc<Ctx>, ti: usize, tmpl: &Template, dag: &crate::templa
     finish_with_outputs(ctx, ti, tmpl, &scope)
 }
 
-async fn run_suspend(ctx: &Arc<Ctx>, ti: usize, tmpl: &Template, scope: Scope, node: &Node) -> NodeResult {
+async fn run_suspend(
+    ctx: &Arc<Ctx>,
+    ti: usize,
+    tmpl: &Template,
+    scope: Scope,
+    node: &Node,
+) -> NodeResult {
     let at = format!("spec.templates[{ti}].suspend.duration");
     let duration = match tmpl.suspend.as_ref().and_then(|s| s.duration.as_ref()) {
         None => None,
-        Some(d) => match ctx.subst(&scope, &at, &d.0).and_then(|d| parse_duration(&d).map_err(|e| format!("{at}: {e}"))) {
+        Some(d) => match ctx
+            .subst(&scope, &at, &d.0)
+            .and_then(|d| parse_duration(&d).map_err(|e| format!("{at}: {e}")))
+        {
             Ok(d) => Some(d),
             Err(e) => return NodeResult::error(e),
         },
@@ -539,7 +748,15 @@ async fn run_suspend(ctx: &Arc<Ctx>, ti: usize, tmpl: &Template, scope: Scope, n
     };
     let (tx, rx) = oneshot::channel();
     lock(&ctx.run.suspended).insert(node.path.clone(), (node.name.clone(), tx));
-    ctx.emit(node, StepStatus::Running, NodePhase::Running, Some("suspended; waiting for a resume".into()), None, 1, true);
+    ctx.emit(
+        node,
+        StepStatus::Running,
+        NodePhase::Running,
+        Some("suspended; waiting for a resume".into()),
+        None,
+        1,
+        true,
+    );
     let mut stop_rx = ctx.run.stop_tx.subscribe();
     let wait = sleep_opt(duration.into_iter().chain(deadline).min());
     let expired_is_failure = deadline.is_some() && duration.is_none_or(|d| Some(d) > deadline);
@@ -569,11 +786,21 @@ async fn sleep_opt(d: Option<Duration>) {
     }
 }
 
-fn template_deadline(ctx: &Ctx, ti: usize, tmpl: &Template, scope: &Scope) -> Result<Option<Duration>, String> {
-    let Some(d) = &tmpl.active_deadline_seconds else { return Ok(None) };
+fn template_deadline(
+    ctx: &Ctx,
+    ti: usize,
+    tmpl: &Template,
+    scope: &Scope,
+) -> Result<Option<Duration>, String> {
+    let Some(d) = &tmpl.active_deadline_seconds else {
+        return Ok(None);
+    };
     let at = format!("spec.templates[{ti}].activeDeadlineSeconds");
     let text = ctx.subst(scope, &at, &d.0)?;
-    let secs: u64 = text.trim().parse().map_err(|_| format!("{at}: {text:?} is not a whole number of seconds"))?;
+    let secs: u64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{at}: {text:?} is not a whole number of seconds"))?;
     Ok(Some(Duration::from_secs(secs)))
 }
 
@@ -587,21 +814,39 @@ struct Retry {
 }
 
 fn retry_settings(ctx: &Ctx, ti: usize, tmpl: &Template, scope: &Scope) -> Result<Retry, String> {
-    let mut r = Retry { limit: 0, backoff: None, factor: 1.0, max_duration: None, errors_only: false };
-    let Some(rs) = &tmpl.retry_strategy else { return Ok(r) };
+    let mut r = Retry {
+        limit: 0,
+        backoff: None,
+        factor: 1.0,
+        max_duration: None,
+        errors_only: false,
+    };
+    let Some(rs) = &tmpl.retry_strategy else {
+        return Ok(r);
+    };
     let at = format!("spec.templates[{ti}].retryStrategy");
     if let Some(l) = &rs.limit {
         let t = ctx.subst(scope, &format!("{at}.limit"), &l.0)?;
-        r.limit = t.trim().parse().map_err(|_| format!("{at}.limit: {t:?} is not a whole number"))?;
+        r.limit = t
+            .trim()
+            .parse()
+            .map_err(|_| format!("{at}.limit: {t:?} is not a whole number"))?;
     }
-    r.errors_only = matches!(rs.retry_policy.as_deref(), Some("OnError" | "OnTransientError"));
+    r.errors_only = matches!(
+        rs.retry_policy.as_deref(),
+        Some("OnError" | "OnTransientError")
+    );
     if let Some(b) = &rs.backoff {
-        let dur = |field: &str, v: &Option<crate::template::IntOrString>| -> Result<Option<Duration>, String> {
+        let dur = |field: &str,
+                   v: &Option<crate::template::IntOrString>|
+         -> Result<Option<Duration>, String> {
             match v {
                 None => Ok(None),
                 Some(v) => {
                     let t = ctx.subst(scope, &format!("{at}.backoff.{field}"), &v.0)?;
-                    parse_duration(&t).map(Some).map_err(|e| format!("{at}.backoff.{field}: {e}"))
+                    parse_duration(&t)
+                        .map(Some)
+                        .map_err(|e| format!("{at}.backoff.{field}: {e}"))
                 }
             }
         };
@@ -609,7 +854,10 @@ fn retry_settings(ctx: &Ctx, ti: usize, tmpl: &Template, scope: &Scope) -> Resul
         r.max_duration = dur("maxDuration", &b.max_duration)?;
         if let Some(f) = &b.factor {
             let t = ctx.subst(scope, &format!("{at}.backoff.factor"), &f.0)?;
-            r.factor = t.trim().parse().map_err(|_| format!("{at}.backoff.factor: {t:?} is not a number"))?;
+            r.factor = t
+                .trim()
+                .parse()
+                .map_err(|_| format!("{at}.backoff.factor: {t:?} is not a number"))?;
         }
     }
     Ok(r)
@@ -621,7 +869,14 @@ struct Prepared {
     program: String,
 }
 
-fn prepare(ctx: &Ctx, ti: usize, tmpl: &Template, scope: &Scope, step_dir: &Path, deadline: Option<Duration>) -> Result<Prepared, String> {
+fn prepare(
+    ctx: &Ctx,
+    ti: usize,
+    tmpl: &Template,
+    scope: &Scope,
+    step_dir: &Path,
+    deadline: Option<Duration>,
+) -> Result<Prepared, String> {
     let (field, p) = match (&tmpl.script, &tmpl.container) {
         (Some(s), _) => ("script", s),
         (None, Some(c)) => ("container", c),
@@ -629,7 +884,11 @@ fn prepare(ctx: &Ctx, ti: usize, tmpl: &Template, scope: &Scope, step_dir: &Path
     };
     let at = format!("spec.templates[{ti}].{field}");
     let list = |name: &str, items: &[String]| -> Result<Vec<String>, String> {
-        items.iter().enumerate().map(|(i, s)| ctx.subst(scope, &format!("{at}.{name}[{i}]"), s)).collect()
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ctx.subst(scope, &format!("{at}.{name}[{i}]"), s))
+            .collect()
     };
     let mut argv = list("command", &p.command)?;
     let args = list("args", &p.args)?;
@@ -639,20 +898,29 @@ fn prepare(ctx: &Ctx, ti: usize, tmpl: &Template, scope: &Scope, step_dir: &Path
             let w = PathBuf::from(ctx.subst(scope, &format!("{at}.workingDir"), w)?);
             if w.is_absolute() {
                 if !w.is_dir() {
-                    return Err(format!("{at}.workingDir: {} does not exist on this machine", w.display()));
+                    return Err(format!(
+                        "{at}.workingDir: {} does not exist on this machine",
+                        w.display()
+                    ));
                 }
                 w
             } else {
                 let d = step_dir.join(w);
-                std::fs::create_dir_all(&d).map_err(|e| format!("{at}.workingDir: cannot create {}: {e}", d.display()))?;
+                std::fs::create_dir_all(&d)
+                    .map_err(|e| format!("{at}.workingDir: cannot create {}: {e}", d.display()))?;
                 d
             }
         }
     };
     if field == "script" {
-        let source = ctx.subst(scope, &format!("{at}.source"), p.source.as_deref().unwrap_or_default())?;
+        let source = ctx.subst(
+            scope,
+            &format!("{at}.source"),
+            p.source.as_deref().unwrap_or_default(),
+        )?;
         let file = step_dir.join("script");
-        std::fs::write(&file, source).map_err(|e| format!("{at}.source: cannot write {}: {e}", file.display()))?;
+        std::fs::write(&file, source)
+            .map_err(|e| format!("{at}.source: cannot write {}: {e}", file.display()))?;
         if argv.is_empty() {
             argv.push("sh".into());
         }
@@ -670,29 +938,62 @@ fn prepare(ctx: &Ctx, ti: usize, tmpl: &Template, scope: &Scope, step_dir: &Path
         .filter_map(|k| std::env::var_os(k).map(|v| (OsString::from(k), v)))
         .collect();
     for (i, e) in p.env.iter().enumerate() {
-        let v = ctx.subst(scope, &format!("{at}.env[{i}].value"), e.value.as_ref().map(|v| v.0.as_str()).unwrap_or_default())?;
+        let v = ctx.subst(
+            scope,
+            &format!("{at}.env[{i}].value"),
+            e.value.as_ref().map(|v| v.0.as_str()).unwrap_or_default(),
+        )?;
         env.push((OsString::from(&e.name), OsString::from(v)));
     }
     Ok(Prepared {
-        spawn: Spawn { program: program.clone(), args: argv, env, cwd, deadline, grace: ctx.config.kill_grace },
+        spawn: Spawn {
+            program: program.clone(),
+            args: argv,
+            env,
+            cwd,
+            deadline,
+            grace: ctx.config.kill_grace,
+        },
         program,
     })
 }
 
 /// Reads a leaf's output parameters after a successful attempt.
-fn leaf_outputs(ctx: &Ctx, ti: usize, tmpl: &Template, scope: &Scope, cwd: &Path) -> Result<BTreeMap<String, String>, String> {
+fn leaf_outputs(
+    ctx: &Ctx,
+    ti: usize,
+    tmpl: &Template,
+    scope: &Scope,
+    cwd: &Path,
+) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     for (oi, p) in tmpl.outputs.parameters.iter().enumerate() {
         let at = format!("spec.templates[{ti}].outputs.parameters[{oi}]");
-        let default = p.value_from.as_ref().and_then(|v| v.default.as_ref()).map(|d| d.0.clone());
+        let default = p
+            .value_from
+            .as_ref()
+            .and_then(|v| v.default.as_ref())
+            .map(|d| d.0.clone());
         let v = if let Some(path) = p.value_from.as_ref().and_then(|v| v.path.as_ref()) {
             let path = PathBuf::from(ctx.subst(scope, &format!("{at}.valueFrom.path"), path)?);
-            let full = if path.is_absolute() { path } else { cwd.join(path) };
+            let full = if path.is_absolute() {
+                path
+            } else {
+                cwd.join(path)
+            };
             match std::fs::read(&full) {
-                Ok(bytes) => String::from_utf8_lossy(&bytes).trim_end_matches(['\n', '\r']).to_string(),
+                Ok(bytes) => String::from_utf8_lossy(&bytes)
+                    .trim_end_matches(['\n', '\r'])
+                    .to_string(),
                 Err(e) => match default {
                     Some(d) => d,
-                    None => return Err(format!("output parameter {:?}: cannot read {}: {e}", p.name, full.display())),
+                    None => {
+                        return Err(format!(
+                            "output parameter {:?}: cannot read {}: {e}",
+                            p.name,
+                            full.display()
+                        ));
+                    }
                 },
             }
         } else if let Some(v) = &p.value {
@@ -707,8 +1008,15 @@ fn leaf_outputs(ctx: &Ctx, ti: usize, tmpl: &Template, scope: &Scope, cwd: &Path
 
 /// Runs a `script`/`container` with its retries; returns the result and the
 /// number of attempts made.
-async fn run_leaf(ctx: &Arc<Ctx>, ti: usize, tmpl: &Template, mut scope: Scope, node: &Node) -> (NodeResult, u32) {
-    let setup = retry_settings(ctx, ti, tmpl, &scope).and_then(|r| Ok((r, template_deadline(ctx, ti, tmpl, &scope)?)));
+async fn run_leaf(
+    ctx: &Arc<Ctx>,
+    ti: usize,
+    tmpl: &Template,
+    mut scope: Scope,
+    node: &Node,
+) -> (NodeResult, u32) {
+    let setup = retry_settings(ctx, ti, tmpl, &scope)
+        .and_then(|r| Ok((r, template_deadline(ctx, ti, tmpl, &scope)?)));
     let (retry, deadline) = match setup {
         Ok(s) => s,
         Err(e) => return (NodeResult::error(e), 1),
@@ -716,11 +1024,21 @@ async fn run_leaf(ctx: &Arc<Ctx>, ti: usize, tmpl: &Template, mut scope: Scope, 
     let seq = ctx.step_seq.fetch_add(1, Ordering::Relaxed);
     let step_dir = ctx.dir.join("steps").join(format!("{seq:04}"));
     if let Err(e) = std::fs::create_dir_all(&step_dir) {
-        return (NodeResult::error(format!("cannot create the step directory {}: {e}", step_dir.display())), 1);
+        return (
+            NodeResult::error(format!(
+                "cannot create the step directory {}: {e}",
+                step_dir.display()
+            )),
+            1,
+        );
     }
     let log = Arc::new(Mutex::new(CappedBuf::new(ctx.config.log_limit)));
     lock(&ctx.run.logs).insert(node.path.clone(), log.clone());
-    let image = tmpl.script.as_ref().or(tmpl.container.as_ref()).and_then(|p| p.image.clone());
+    let image = tmpl
+        .script
+        .as_ref()
+        .or(tmpl.container.as_ref())
+        .and_then(|p| p.image.clone());
     let first = Instant::now();
     let mut attempt: u32 = 1;
     loop {
@@ -731,35 +1049,71 @@ async fn run_leaf(ctx: &Arc<Ctx>, ti: usize, tmpl: &Template, mut scope: Scope, 
         };
         if attempt > 1 {
             lock(&log).push(format!("\n[ferry: attempt {attempt}]\n").as_bytes());
-            ctx.emit(node, StepStatus::Running, NodePhase::Running, None, None, attempt, false);
+            ctx.emit(
+                node,
+                StepStatus::Running,
+                NodePhase::Running,
+                None,
+                None,
+                attempt,
+                false,
+            );
         }
         let cwd = prepared.spawn.cwd.clone();
         let stdout = Arc::new(Mutex::new(CappedBuf::new(ctx.config.result_limit)));
-        let exit = process::run(prepared.spawn, log.clone(), stdout.clone(), ctx.run.stop_tx.subscribe()).await;
+        let exit = process::run(
+            prepared.spawn,
+            log.clone(),
+            stdout.clone(),
+            ctx.run.stop_tx.subscribe(),
+        )
+        .await;
         let program = &prepared.program;
         let (failure, exit_code, is_error) = match exit {
             Exit::Exited { code: Some(0), .. } => match leaf_outputs(ctx, ti, tmpl, &scope, &cwd) {
                 Ok(outputs) => {
-                    let text = String::from_utf8_lossy(&lock(&stdout).data).trim_end().to_string();
-                    return (NodeResult { outputs, result: Some(text), exit_code: Some(0), ..NodeResult::success() }, attempt);
+                    let text = String::from_utf8_lossy(&lock(&stdout).data)
+                        .trim_end()
+                        .to_string();
+                    return (
+                        NodeResult {
+                            outputs,
+                            result: Some(text),
+                            exit_code: Some(0),
+                            ..NodeResult::success()
+                        },
+                        attempt,
+                    );
                 }
                 Err(e) => (e, Some(0), false),
             },
             Exit::Exited { code: Some(c), .. } => (format!("exit code {c}"), Some(c), false),
-            Exit::Exited { signal, .. } => (format!("killed by signal {}", signal.unwrap_or(0)), None, false),
+            Exit::Exited { signal, .. } => (
+                format!("killed by signal {}", signal.unwrap_or(0)),
+                None,
+                false,
+            ),
             Exit::SpawnFailed(e) => {
                 let msg = match e.kind() {
                     std::io::ErrorKind::NotFound => format!(
                         "command {program:?} not found on this machine (the local executor runs commands directly{})",
-                        image.as_deref().map(|i| format!(" and ignores the image {i:?}")).unwrap_or_default()
+                        image
+                            .as_deref()
+                            .map(|i| format!(" and ignores the image {i:?}"))
+                            .unwrap_or_default()
                     ),
-                    std::io::ErrorKind::PermissionDenied => format!("command {program:?} is not executable"),
+                    std::io::ErrorKind::PermissionDenied => {
+                        format!("command {program:?} is not executable")
+                    }
                     _ => format!("cannot start {program:?}: {e}"),
                 };
                 (msg, None, true)
             }
             Exit::DeadlineExceeded => (
-                format!("step exceeded activeDeadlineSeconds ({}s) and was killed", deadline.map(|d| d.as_secs()).unwrap_or(0)),
+                format!(
+                    "step exceeded activeDeadlineSeconds ({}s) and was killed",
+                    deadline.map(|d| d.as_secs()).unwrap_or(0)
+                ),
                 None,
                 false,
             ),
@@ -768,15 +1122,31 @@ async fn run_leaf(ctx: &Arc<Ctx>, ti: usize, tmpl: &Template, mut scope: Scope, 
         let retryable = !retry.errors_only || is_error;
         let within_max = retry.max_duration.is_none_or(|m| first.elapsed() < m);
         if attempt > retry.limit || !retryable || !within_max {
-            let msg = if attempt > 1 { format!("{failure} (after {attempt} attempts)") } else { failure };
-            return (NodeResult { exit_code, ..NodeResult::failed(msg) }, attempt);
+            let msg = if attempt > 1 {
+                format!("{failure} (after {attempt} attempts)")
+            } else {
+                failure
+            };
+            return (
+                NodeResult {
+                    exit_code,
+                    ..NodeResult::failed(msg)
+                },
+                attempt,
+            );
         }
-        let wait = retry.backoff.map(|b| b.mul_f64(retry.factor.powi(attempt as i32 - 1))).unwrap_or(Duration::ZERO);
+        let wait = retry
+            .backoff
+            .map(|b| b.mul_f64(retry.factor.powi(attempt as i32 - 1)))
+            .unwrap_or(Duration::ZERO);
         ctx.emit(
             node,
             StepStatus::Running,
             NodePhase::Running,
-            Some(format!("attempt {attempt} failed: {failure}; retrying in {}s", wait.as_secs_f64())),
+            Some(format!(
+                "attempt {attempt} failed: {failure}; retrying in {}s",
+                wait.as_secs_f64()
+            )),
             exit_code,
             attempt,
             false,

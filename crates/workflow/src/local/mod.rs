@@ -93,11 +93,18 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl LocalExecutor {
     pub fn new(config: LocalConfig) -> Self {
-        LocalExecutor { config: Arc::new(config), runs: Mutex::new(HashMap::new()), seq: AtomicU64::new(0) }
+        LocalExecutor {
+            config: Arc::new(config),
+            runs: Mutex::new(HashMap::new()),
+            seq: AtomicU64::new(0),
+        }
     }
 
     fn run(&self, id: &RunId) -> Result<Arc<LocalRun>, RunnerError> {
-        lock(&self.runs).get(id).cloned().ok_or_else(|| RunnerError::UnknownRun(id.clone()))
+        lock(&self.runs)
+            .get(id)
+            .cloned()
+            .ok_or_else(|| RunnerError::UnknownRun(id.clone()))
     }
 
     fn next_id(&self, template: &str) -> RunId {
@@ -108,7 +115,10 @@ impl LocalExecutor {
             .unwrap_or(0);
         // Argo's generateName look (`name-x7k2p`), unique within this process
         // thanks to the counter, and unlikely to repeat across restarts.
-        RunId(format!("{template}-{n}{:05x}", (nanos ^ std::process::id()) & 0xfffff))
+        RunId(format!(
+            "{template}-{n}{:05x}",
+            (nanos ^ std::process::id()) & 0xfffff
+        ))
     }
 }
 
@@ -124,7 +134,11 @@ impl WorkflowRunner for LocalExecutor {
         "local"
     }
 
-    async fn start(&self, template: &WorkflowTemplate, parameters: &Parameters) -> Result<RunId, RunnerError> {
+    async fn start(
+        &self,
+        template: &WorkflowTemplate,
+        parameters: &Parameters,
+    ) -> Result<RunId, RunnerError> {
         let id = self.next_id(&template.name);
         let (stop_tx, _) = watch::channel(Stop::None);
         let run = Arc::new(LocalRun {
@@ -185,7 +199,10 @@ impl WorkflowRunner for LocalExecutor {
                 if b.truncated {
                     text.push_str(&format!("\n[ferry: log truncated at {} bytes]\n", b.limit));
                 }
-                StepLog { text, truncated: b.truncated }
+                StepLog {
+                    text,
+                    truncated: b.truncated,
+                }
             }
         })
     }
@@ -208,11 +225,16 @@ impl WorkflowRunner for LocalExecutor {
         let mut waiting = lock(&r.suspended);
         let keys: Vec<String> = waiting
             .iter()
-            .filter(|(path, (name, _))| step.is_none_or(|s| s == path.as_str() || s == name.as_str()))
+            .filter(|(path, (name, _))| {
+                step.is_none_or(|s| s == path.as_str() || s == name.as_str())
+            })
             .map(|(p, _)| p.clone())
             .collect();
         if keys.is_empty() {
-            return Err(RunnerError::NotSuspended { run: run.clone(), step: step.map(String::from) });
+            return Err(RunnerError::NotSuspended {
+                run: run.clone(),
+                step: step.map(String::from),
+            });
         }
         for k in keys {
             if let Some((_, tx)) = waiting.remove(&k) {
@@ -237,7 +259,13 @@ fn resolve_step(run: &LocalRun, step: &str) -> Option<String> {
     if run.record.latest(step).is_some() {
         return Some(step.to_string());
     }
-    let matches: Vec<String> = run.record.steps().into_iter().filter(|u| u.name == step).map(|u| u.path).collect();
+    let matches: Vec<String> = run
+        .record
+        .steps()
+        .into_iter()
+        .filter(|u| u.name == step)
+        .map(|u| u.path)
+        .collect();
     match matches.as_slice() {
         [one] => Some(one.clone()),
         _ => None,

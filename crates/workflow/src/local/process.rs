@@ -25,7 +25,11 @@ pub(crate) struct CappedBuf {
 
 impl CappedBuf {
     pub(crate) fn new(limit: usize) -> Self {
-        CappedBuf { data: Vec::new(), limit, truncated: false }
+        CappedBuf {
+            data: Vec::new(),
+            limit,
+            truncated: false,
+        }
     }
 
     pub(crate) fn push(&mut self, bytes: &[u8]) {
@@ -51,7 +55,10 @@ pub(crate) struct Spawn {
 #[derive(Debug)]
 pub(crate) enum Exit {
     /// The process exited; `code` is `None` when a signal killed it.
-    Exited { code: Option<i32>, signal: Option<i32> },
+    Exited {
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
     /// The process could not be started.
     SpawnFailed(io::Error),
     /// The template's `activeDeadlineSeconds` ran out; the group was killed.
@@ -84,8 +91,14 @@ pub(crate) async fn run(
         Err(e) => return Exit::SpawnFailed(e),
     };
     let pgid = child.id().map(|p| p as i32);
-    let out_task = child.stdout.take().map(|s| tokio::spawn(pump(s, log.clone(), Some(stdout))));
-    let err_task = child.stderr.take().map(|s| tokio::spawn(pump(s, log, None)));
+    let out_task = child
+        .stdout
+        .take()
+        .map(|s| tokio::spawn(pump(s, log.clone(), Some(stdout))));
+    let err_task = child
+        .stderr
+        .take()
+        .map(|s| tokio::spawn(pump(s, log, None)));
 
     let deadline = async {
         match spec.deadline {
@@ -116,7 +129,10 @@ pub(crate) async fn run(
     kill_group(pgid, libc::SIGKILL);
     for task in [out_task, err_task].into_iter().flatten() {
         let abort = task.abort_handle();
-        if tokio::time::timeout(Duration::from_secs(2), task).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(2), task)
+            .await
+            .is_err()
+        {
             // A grandchild left the group (setsid) and holds the pipe open.
             abort.abort();
         }
@@ -124,13 +140,19 @@ pub(crate) async fn run(
     exit
 }
 
-async fn pump<R: AsyncRead + Unpin>(mut r: R, log: Arc<Mutex<CappedBuf>>, stdout: Option<Arc<Mutex<CappedBuf>>>) {
+async fn pump<R: AsyncRead + Unpin>(
+    mut r: R,
+    log: Arc<Mutex<CappedBuf>>,
+    stdout: Option<Arc<Mutex<CappedBuf>>>,
+) {
     let mut buf = vec![0u8; 8192];
     loop {
         match r.read(&mut buf).await {
             Ok(0) | Err(_) => return,
             Ok(n) => {
-                log.lock().unwrap_or_else(|p| p.into_inner()).push(&buf[..n]);
+                log.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(&buf[..n]);
                 if let Some(s) = &stdout {
                     s.lock().unwrap_or_else(|p| p.into_inner()).push(&buf[..n]);
                 }

@@ -10,7 +10,15 @@ use crate::runner::Parameters;
 use crate::template::{Template, WorkflowTemplate};
 
 /// Task results a `depends` operand may name.
-pub(crate) const DEPENDS_RESULTS: &[&str] = &["Succeeded", "Failed", "Errored", "Skipped", "Omitted", "Completed", "Daemoned"];
+pub(crate) const DEPENDS_RESULTS: &[&str] = &[
+    "Succeeded",
+    "Failed",
+    "Errored",
+    "Skipped",
+    "Omitted",
+    "Completed",
+    "Daemoned",
+];
 
 /// Returns every problem found; empty when the template can run here.
 pub(crate) fn validate(t: &WorkflowTemplate) -> Vec<String> {
@@ -21,7 +29,9 @@ pub(crate) fn validate(t: &WorkflowTemplate) -> Vec<String> {
         .collect();
     match t.spec.entrypoint.as_deref() {
         None | Some("") => out.push("spec.entrypoint: missing".into()),
-        Some(e) if t.template(e).is_none() => out.push(format!("spec.entrypoint: no template named {e:?}")),
+        Some(e) if t.template(e).is_none() => {
+            out.push(format!("spec.entrypoint: no template named {e:?}"))
+        }
         Some(_) => {}
     }
     if let Some(d) = &t.spec.active_deadline_seconds {
@@ -31,7 +41,10 @@ pub(crate) fn validate(t: &WorkflowTemplate) -> Vec<String> {
     for (ti, tmpl) in t.spec.templates.iter().enumerate() {
         let tb = format!("spec.templates[{ti}]");
         if !names.insert(tmpl.name.as_str()) {
-            out.push(format!("{tb}.name: template {:?} is defined twice", tmpl.name));
+            out.push(format!(
+                "{tb}.name: template {:?} is defined twice",
+                tmpl.name
+            ));
         }
         check_template(&mut out, t, tmpl, &tb);
     }
@@ -47,7 +60,9 @@ fn check_seconds(out: &mut Vec<String>, at: &str, v: &str) {
 fn check_ref(out: &mut Vec<String>, t: &WorkflowTemplate, at: &str, template: Option<&str>) {
     match template {
         None => out.push(format!("{at}.template: missing")),
-        Some(name) if t.template(name).is_none() => out.push(format!("{at}.template: no template named {name:?}")),
+        Some(name) if t.template(name).is_none() => {
+            out.push(format!("{at}.template: no template named {name:?}"))
+        }
         Some(_) => {}
     }
 }
@@ -66,7 +81,11 @@ fn check_template(out: &mut Vec<String>, t: &WorkflowTemplate, tmpl: &Template, 
     if kinds.len() != 1 {
         // With no supported kind, an unsupported one (resource, http …) was
         // already named; only say more when nothing explains it.
-        if !(kinds.is_empty() && t.local_unsupported().iter().any(|p| p.starts_with(&format!("{tb}.")))) {
+        if !(kinds.is_empty()
+            && t.local_unsupported()
+                .iter()
+                .any(|p| p.starts_with(&format!("{tb}."))))
+        {
             out.push(format!(
                 "{tb}: a template needs exactly one of steps, dag, script, container, suspend (found {})",
                 if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") }
@@ -76,28 +95,39 @@ fn check_template(out: &mut Vec<String>, t: &WorkflowTemplate, tmpl: &Template, 
     let is_leaf = tmpl.script.is_some() || tmpl.container.is_some();
     if let Some(r) = &tmpl.retry_strategy {
         if !is_leaf {
-            out.push(format!("{tb}.retryStrategy on a {} template is not supported by the local executor", kinds.join("/")));
+            out.push(format!(
+                "{tb}.retryStrategy on a {} template is not supported by the local executor",
+                kinds.join("/")
+            ));
         }
         if let Some(l) = &r.limit {
             check_seconds(out, &format!("{tb}.retryStrategy.limit"), &l.0);
         }
-        if let Some(p) = r.retry_policy.as_deref() {
-            if !matches!(p, "Always" | "OnFailure" | "OnError" | "OnTransientError") {
-                out.push(format!("{tb}.retryStrategy.retryPolicy: unknown policy {p:?}"));
-            }
+        if let Some(p) = r.retry_policy.as_deref()
+            && !matches!(p, "Always" | "OnFailure" | "OnError" | "OnTransientError")
+        {
+            out.push(format!(
+                "{tb}.retryStrategy.retryPolicy: unknown policy {p:?}"
+            ));
         }
         if let Some(b) = &r.backoff {
             for (field, v) in [("duration", &b.duration), ("maxDuration", &b.max_duration)] {
-                if let Some(v) = v.as_ref().filter(|v| !v.0.contains("{{")) {
-                    if let Err(e) = parse_duration(&v.0) {
-                        out.push(format!("{tb}.retryStrategy.backoff.{field}: {e}"));
-                    }
+                if let Some(v) = v.as_ref().filter(|v| !v.0.contains("{{"))
+                    && let Err(e) = parse_duration(&v.0)
+                {
+                    out.push(format!("{tb}.retryStrategy.backoff.{field}: {e}"));
                 }
             }
-            if let Some(f) = b.factor.as_ref().filter(|f| !f.0.contains("{{")) {
-                if f.0.parse::<f64>().map(|x| x < 0.0 || !x.is_finite()).unwrap_or(true) {
-                    out.push(format!("{tb}.retryStrategy.backoff.factor: {:?} is not a number", f.0));
-                }
+            if let Some(f) = b.factor.as_ref().filter(|f| !f.0.contains("{{"))
+                && f.0
+                    .parse::<f64>()
+                    .map(|x| x < 0.0 || !x.is_finite())
+                    .unwrap_or(true)
+            {
+                out.push(format!(
+                    "{tb}.retryStrategy.backoff.factor: {:?} is not a number",
+                    f.0
+                ));
             }
         }
     }
@@ -108,12 +138,11 @@ fn check_template(out: &mut Vec<String>, t: &WorkflowTemplate, tmpl: &Template, 
             out.push(format!("{tb}.activeDeadlineSeconds on a {} template is not supported by the local executor", kinds.join("/")));
         }
     }
-    if let Some(s) = tmpl.suspend.as_ref().and_then(|s| s.duration.as_ref()) {
-        if !s.0.contains("{{") {
-            if let Err(e) = parse_duration(&s.0) {
-                out.push(format!("{tb}.suspend.duration: {e}"));
-            }
-        }
+    if let Some(s) = tmpl.suspend.as_ref().and_then(|s| s.duration.as_ref())
+        && !s.0.contains("{{")
+        && let Err(e) = parse_duration(&s.0)
+    {
+        out.push(format!("{tb}.suspend.duration: {e}"));
     }
     for (field, p) in [("script", &tmpl.script), ("container", &tmpl.container)] {
         if let Some(p) = p {
@@ -137,13 +166,24 @@ fn check_template(out: &mut Vec<String>, t: &WorkflowTemplate, tmpl: &Template, 
         let from_path = o.value_from.as_ref().and_then(|v| v.path.as_ref());
         let from_param = o.value_from.as_ref().and_then(|v| v.parameter.as_ref());
         if from_path.is_some() && !is_leaf {
-            out.push(format!("{ob}.valueFrom.path: only script and container templates write files"));
+            out.push(format!(
+                "{ob}.valueFrom.path: only script and container templates write files"
+            ));
         }
         if from_param.is_some() && is_leaf {
-            out.push(format!("{ob}.valueFrom.parameter: only steps and dag templates can lift a child's output"));
+            out.push(format!(
+                "{ob}.valueFrom.parameter: only steps and dag templates can lift a child's output"
+            ));
         }
-        if o.value.is_none() && from_path.is_none() && from_param.is_none() && o.value_from.as_ref().is_none_or(|v| v.extra.is_empty()) {
-            out.push(format!("{ob} ({}): needs value, valueFrom.path or valueFrom.parameter", o.name));
+        if o.value.is_none()
+            && from_path.is_none()
+            && from_param.is_none()
+            && o.value_from.as_ref().is_none_or(|v| v.extra.is_empty())
+        {
+            out.push(format!(
+                "{ob} ({}): needs value, valueFrom.path or valueFrom.parameter",
+                o.name
+            ));
         }
     }
     if let Some(groups) = &tmpl.steps {
@@ -151,16 +191,21 @@ fn check_template(out: &mut Vec<String>, t: &WorkflowTemplate, tmpl: &Template, 
             for (si, step) in group.iter().enumerate() {
                 let sb = format!("{tb}.steps[{gi}][{si}]");
                 check_ref(out, t, &sb, step.template.as_deref());
-                if let Some(w) = step.when.as_deref().filter(|w| !w.contains("{{")) {
-                    if let Err(e) = expr::parse(w) {
-                        out.push(format!("{sb}.when: {e}"));
-                    }
+                if let Some(w) = step.when.as_deref().filter(|w| !w.contains("{{"))
+                    && let Err(e) = expr::parse(w)
+                {
+                    out.push(format!("{sb}.when: {e}"));
                 }
             }
         }
     }
     if let Some(dag) = &tmpl.dag {
-        let names: BTreeMap<&str, usize> = dag.tasks.iter().enumerate().map(|(i, k)| (k.name.as_str(), i)).collect();
+        let names: BTreeMap<&str, usize> = dag
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.name.as_str(), i))
+            .collect();
         if names.len() != dag.tasks.len() {
             out.push(format!("{tb}.dag.tasks: task names must be unique"));
         }
@@ -175,7 +220,9 @@ fn check_template(out: &mut Vec<String>, t: &WorkflowTemplate, tmpl: &Template, 
             if let Some(dep) = &task.depends {
                 match expr::parse(dep) {
                     Err(e) => out.push(format!("{kb}.depends: {e}")),
-                    Ok(e) if e.has_comparison() => out.push(format!("{kb}.depends: comparisons are not allowed here")),
+                    Ok(e) if e.has_comparison() => {
+                        out.push(format!("{kb}.depends: comparisons are not allowed here"))
+                    }
                     Ok(e) => {
                         for atom in e.atoms() {
                             let (task_name, result) = split_depends_atom(atom);
@@ -183,7 +230,10 @@ fn check_template(out: &mut Vec<String>, t: &WorkflowTemplate, tmpl: &Template, 
                                 out.push(format!("{kb}.depends: no task named {task_name:?}"));
                             }
                             if let Some(r) = result.filter(|r| !DEPENDS_RESULTS.contains(r)) {
-                                out.push(format!("{kb}.depends: unsupported task result .{r} (supported: {})", DEPENDS_RESULTS.join(", ")));
+                                out.push(format!(
+                                    "{kb}.depends: unsupported task result .{r} (supported: {})",
+                                    DEPENDS_RESULTS.join(", ")
+                                ));
                             }
                         }
                     }
@@ -219,13 +269,22 @@ pub(crate) fn task_deps(task: &crate::template::DagTask) -> Vec<String> {
 }
 
 fn find_cycle(dag: &crate::template::Dag) -> Option<String> {
-    let deps: BTreeMap<&str, Vec<String>> = dag.tasks.iter().map(|t| (t.name.as_str(), task_deps(t))).collect();
+    let deps: BTreeMap<&str, Vec<String>> = dag
+        .tasks
+        .iter()
+        .map(|t| (t.name.as_str(), task_deps(t)))
+        .collect();
     // Kahn's algorithm: whatever cannot be ordered sits on (or behind) a cycle.
     let mut done: HashSet<&str> = HashSet::new();
     loop {
         let ready: Vec<&str> = deps
             .iter()
-            .filter(|(n, ds)| !done.contains(*n) && ds.iter().all(|d| done.contains(d.as_str()) || !deps.contains_key(d.as_str())))
+            .filter(|(n, ds)| {
+                !done.contains(*n)
+                    && ds
+                        .iter()
+                        .all(|d| done.contains(d.as_str()) || !deps.contains_key(d.as_str()))
+            })
             .map(|(n, _)| *n)
             .collect();
         if ready.is_empty() {
@@ -233,14 +292,19 @@ fn find_cycle(dag: &crate::template::Dag) -> Option<String> {
         }
         done.extend(ready);
     }
-    deps.keys().find(|n| !done.contains(*n)).map(|n| n.to_string())
+    deps.keys()
+        .find(|n| !done.contains(*n))
+        .map(|n| n.to_string())
 }
 
 /// Resolves the workflow's parameters: given values override `value`, then
 /// `default`; a declared parameter with none of them is an error. Parameters
 /// given but not declared are kept, because SPEC §5 passes the same arguments to
 /// every promotion workflow whether it declares them or not.
-pub(crate) fn workflow_parameters(t: &WorkflowTemplate, given: &Parameters) -> Result<BTreeMap<String, String>, Vec<String>> {
+pub(crate) fn workflow_parameters(
+    t: &WorkflowTemplate,
+    given: &Parameters,
+) -> Result<BTreeMap<String, String>, Vec<String>> {
     let mut values: BTreeMap<String, String> = given.clone();
     let mut errors = Vec::new();
     for (i, p) in t.spec.arguments.parameters.iter().enumerate() {
@@ -253,14 +317,20 @@ pub(crate) fn workflow_parameters(t: &WorkflowTemplate, given: &Parameters) -> R
         match v {
             None => errors.push(format!("{at}: required workflow parameter has no value")),
             Some(v) => {
-                if let Some(allowed) = &p.allowed {
-                    if !allowed.iter().any(|a| a.0 == v) {
-                        errors.push(format!("{at}: value {v:?} is not one of the allowed values"));
-                    }
+                if let Some(allowed) = &p.allowed
+                    && !allowed.iter().any(|a| a.0 == v)
+                {
+                    errors.push(format!(
+                        "{at}: value {v:?} is not one of the allowed values"
+                    ));
                 }
                 values.insert(p.name.clone(), v);
             }
         }
     }
-    if errors.is_empty() { Ok(values) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(values)
+    } else {
+        Err(errors)
+    }
 }

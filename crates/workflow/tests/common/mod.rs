@@ -14,7 +14,10 @@ pub fn template(yaml: &str) -> WorkflowTemplate {
 }
 
 pub fn params(pairs: &[(&str, &str)]) -> Parameters {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Runs to completion and returns the outcome and every update in order.
@@ -33,7 +36,10 @@ pub async fn run_to_end(
     (id, outcome, updates)
 }
 
-pub async fn run_local(yaml: &str, p: &[(&str, &str)]) -> (LocalExecutor, RunId, RunOutcome, Vec<StepUpdate>) {
+pub async fn run_local(
+    yaml: &str,
+    p: &[(&str, &str)],
+) -> (LocalExecutor, RunId, RunOutcome, Vec<StepUpdate>) {
     let exec = LocalExecutor::default();
     let (id, o, u) = run_to_end(&exec, &template(yaml), &params(p)).await;
     (exec, id, o, u)
@@ -45,7 +51,12 @@ pub fn last<'a>(updates: &'a [StepUpdate], path: &str) -> &'a StepUpdate {
         .iter()
         .rev()
         .find(|u| u.path == path)
-        .unwrap_or_else(|| panic!("no update for {path}; have {:?}", updates.iter().map(|u| &u.path).collect::<Vec<_>>()))
+        .unwrap_or_else(|| {
+            panic!(
+                "no update for {path}; have {:?}",
+                updates.iter().map(|u| &u.path).collect::<Vec<_>>()
+            )
+        })
 }
 
 /// Waits (bounded) until a file exists: used to sync with child processes.
@@ -63,9 +74,15 @@ pub async fn wait_for_file(path: &Path) {
 pub fn live_group_members(pgid: i32) -> Vec<i32> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        let Some(after) = stat.rfind(')').map(|i| &stat[i + 2..]) else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+            continue;
+        };
         let fields: Vec<&str> = after.split_whitespace().collect();
         // fields: state ppid pgrp …
         if fields.len() > 2 && fields[2] == pgid.to_string() && fields[0] != "Z" {
