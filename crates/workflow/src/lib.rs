@@ -26,8 +26,8 @@ pub use runner::{
 };
 pub use status::{NodeKind, NodePhase, RunOutcome, RunOutputs, StepLog, StepStatus, StepUpdate};
 pub use template::{
-    Arguments, Backoff, Dag, DagTask, EnvVar, IntOrString, Io, Parameter, Process, RetryStrategy,
-    Scalar, Suspend, Template, ValueFrom, WORKFLOW_ORIGIN_ANNOTATION, WorkflowSpec, WorkflowStep,
-    WorkflowTemplate,
+    Arguments, Backoff, ContinueOn, Dag, DagTask, EnvVar, IntOrString, Io, Parameter, Process,
+    RetryStrategy, Scalar, Suspend, Template, ValueFrom, WORKFLOW_ORIGIN_ANNOTATION, WorkflowSpec,
+    WorkflowStep, WorkflowTemplate,
 };
 pub use timestamp::Timestamp;

@@ -59,6 +59,10 @@ pub struct WorkflowSpec {
     pub templates: Vec<Template>,
     #[serde(default)]
     pub active_deadline_seconds: Option<IntOrString>,
+    /// Template run after the entrypoint whatever its outcome (exit handler),
+    /// with `{{workflow.status}}` set.
+    #[serde(default)]
+    pub on_exit: Option<String>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }
@@ -144,6 +148,7 @@ pub struct Io {
 
 /// One item of a `steps` group.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct WorkflowStep {
     pub name: String,
     #[serde(default)]
@@ -152,6 +157,26 @@ pub struct WorkflowStep {
     pub arguments: Arguments,
     #[serde(default)]
     pub when: Option<String>,
+    /// Fan-out over a literal list (`{{item}}`, `{{item.key}}`).
+    #[serde(default)]
+    pub with_items: Option<Vec<Value>>,
+    /// Fan-out over a JSON list given as text (usually a previous output).
+    #[serde(default)]
+    pub with_param: Option<String>,
+    /// Failures the parent tolerates.
+    #[serde(default)]
+    pub continue_on: Option<ContinueOn>,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// `continueOn` of a step or task.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ContinueOn {
+    #[serde(default)]
+    pub failed: bool,
+    #[serde(default)]
+    pub error: bool,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }
@@ -167,6 +192,7 @@ pub struct Dag {
 
 /// One task of a DAG.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DagTask {
     pub name: String,
     #[serde(default)]
@@ -179,6 +205,15 @@ pub struct DagTask {
     pub depends: Option<String>,
     #[serde(default)]
     pub when: Option<String>,
+    /// Fan-out over a literal list (`{{item}}`, `{{item.key}}`).
+    #[serde(default)]
+    pub with_items: Option<Vec<Value>>,
+    /// Fan-out over a JSON list given as text (usually a previous output).
+    #[serde(default)]
+    pub with_param: Option<String>,
+    /// Failures the parent tolerates.
+    #[serde(default)]
+    pub continue_on: Option<ContinueOn>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }
@@ -472,6 +507,9 @@ fn collect_unsupported(spec: &WorkflowSpec, out: &mut Vec<String>) {
                 for (si, step) in group.iter().enumerate() {
                     let sb = format!("{tb}.steps[{gi}][{si}]");
                     push_extra(out, &sb, &step.extra, &[]);
+                    if let Some(c) = &step.continue_on {
+                        push_extra(out, &format!("{sb}.continueOn"), &c.extra, &[]);
+                    }
                     collect_arguments(out, &format!("{sb}.arguments"), &step.arguments);
                 }
             }
@@ -481,6 +519,9 @@ fn collect_unsupported(spec: &WorkflowSpec, out: &mut Vec<String>) {
             for (ki, task) in dag.tasks.iter().enumerate() {
                 let kb = format!("{tb}.dag.tasks[{ki}]");
                 push_extra(out, &kb, &task.extra, &[]);
+                if let Some(c) = &task.continue_on {
+                    push_extra(out, &format!("{kb}.continueOn"), &c.extra, &[]);
+                }
                 collect_arguments(out, &format!("{kb}.arguments"), &task.arguments);
             }
         }
@@ -522,7 +563,7 @@ mod tests {
               "templates": [
                 {"name": "main", "container": {"image": "alpine", "command": ["true"], "volumeMounts": []}},
                 {"name": "k", "resource": {"action": "create"}},
-                {"name": "s", "steps": [[{"name": "a", "template": "main", "withItems": [1, 2]}]]}
+                {"name": "s", "steps": [[{"name": "a", "template": "main", "withSequence": {"count": "2"}}]]}
               ]}
         });
         let t = WorkflowTemplate::from_value(&v, "wf.yaml").unwrap();
@@ -533,7 +574,7 @@ mod tests {
                 "spec.volumes",
                 "spec.templates[0].container.volumeMounts",
                 "spec.templates[1].resource",
-                "spec.templates[2].steps[0][0].withItems",
+                "spec.templates[2].steps[0][0].withSequence",
             ]
         );
     }

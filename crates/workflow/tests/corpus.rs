@@ -26,11 +26,14 @@ fn load(file: &str) -> WorkflowTemplate {
 async fn run(exec: &LocalExecutor, file: &str, p: &[(&str, &str)]) -> (RunOutcome, String) {
     let t = load(file);
     let (id, outcome, updates) = run_to_end(exec, &t, &params(p)).await;
-    // All step logs, in path order, for content checks.
+    // All step logs, in the order the steps started, for content checks.
     let mut logs = String::new();
-    let mut paths: Vec<&str> = updates.iter().map(|u| u.path.as_str()).collect();
-    paths.sort();
-    paths.dedup();
+    let mut paths: Vec<&str> = Vec::new();
+    for u in &updates {
+        if !paths.contains(&u.path.as_str()) {
+            paths.push(&u.path);
+        }
+    }
     for p in paths {
         logs.push_str(&exec.logs(&id, p).await.unwrap().text);
     }
@@ -283,4 +286,22 @@ async fn kubernetes_resource_template_is_an_error() {
         Some("spec.templates[1].resource is not supported by the local executor")
     );
     assert_eq!(logs, "");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_handler_reports_the_outcome() {
+    let exec = LocalExecutor::default();
+    let base = [
+        ("APP_NAME", "web"),
+        ("ENVIRONMENT", "prod"),
+        ("COMMIT_SHA", "abc"),
+    ];
+    let (o, logs) = run(&exec, "deploy-notify-on-exit.yaml", &base).await;
+    assert_eq!(o.status, StepStatus::Success, "{o:?}");
+    assert_eq!(logs, "verifying web@abc\nweb in prod: Succeeded\n");
+    let mut failing = base.to_vec();
+    failing.push(("SHOULD_FAIL", "true"));
+    let (o, logs) = run(&exec, "deploy-notify-on-exit.yaml", &failing).await;
+    assert_eq!(o.status, StepStatus::Failed);
+    assert_eq!(logs, "verifying web@abc\nweb in prod: Failed\n");
 }

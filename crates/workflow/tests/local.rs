@@ -763,3 +763,183 @@ spec:
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_items_and_with_param_fan_out() {
+    let yaml = r#"
+kind: WorkflowTemplate
+metadata: {name: fan}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - name: notify
+        template: say
+        withItems: [slack, {channel: email, to: ops}]
+        arguments: {parameters: [{name: msg, value: "{{item}}"}]}
+    - - name: list
+        template: list
+    - - name: each
+        template: graph
+        arguments: {parameters: [{name: envs, value: "{{steps.list.outputs.result}}"}]}
+  - name: list
+    container: {command: [echo, '["qa", "prod"]']}
+  - name: graph
+    inputs: {parameters: [{name: envs}]}
+    dag:
+      tasks:
+      - name: check
+        template: say
+        withParam: "{{inputs.parameters.envs}}"
+        arguments: {parameters: [{name: msg, value: "check {{item}}"}]}
+      - {name: done, template: say, dependencies: [check], arguments: {parameters: [{name: msg, value: done}]}}
+  - name: say
+    inputs: {parameters: [{name: msg}]}
+    container: {command: [echo, "{{inputs.parameters.msg}}"]}
+"#;
+    let (exec, id, outcome, updates) = run_local(yaml, &[]).await;
+    assert_eq!(outcome.status, StepStatus::Success, "{outcome:?}");
+    let r = &id.0;
+    let log = |p: String| {
+        let exec = &exec;
+        let id = &id;
+        async move { exec.logs(id, &p).await.unwrap().text }
+    };
+    assert_eq!(log(format!("{r}[0].notify(0:slack)")).await, "slack\n");
+    assert_eq!(
+        log(format!(
+            "{r}[0].notify(1:{{\"channel\":\"email\",\"to\":\"ops\"}})"
+        ))
+        .await,
+        "{\"channel\":\"email\",\"to\":\"ops\"}\n"
+    );
+    assert_eq!(log(format!("{r}[2].each.check(0:qa)")).await, "check qa\n");
+    assert_eq!(
+        log(format!("{r}[2].each.check(1:prod)")).await,
+        "check prod\n"
+    );
+    assert_eq!(
+        last(&updates, &format!("{r}[2].each.done")).status,
+        StepStatus::Success
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fan_out_over_something_that_is_not_a_list_is_an_error() {
+    let yaml = r#"
+kind: WorkflowTemplate
+metadata: {name: badfan}
+spec:
+  entrypoint: main
+  arguments: {parameters: [{name: envs, value: "qa,prod"}]}
+  templates:
+  - name: main
+    steps: [[{name: each, template: t, withParam: "{{workflow.parameters.envs}}"}]]
+  - name: t
+    container: {command: ["true"]}
+"#;
+    let (_e, _id, outcome, _u) = run_local(yaml, &[]).await;
+    assert_eq!(outcome.status, StepStatus::Error);
+    assert!(
+        outcome
+            .message
+            .unwrap()
+            .contains("spec.templates[0].steps[0][0].withParam: \"qa,prod\" is not a JSON list"),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn continue_on_failed_lets_steps_and_tasks_go_on() {
+    let yaml = r#"
+kind: WorkflowTemplate
+metadata: {name: tolerant}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: optional, template: fail, continueOn: {failed: true}}
+    - - {name: graph, template: graph}
+  - name: graph
+    dag:
+      tasks:
+      - {name: flaky, template: fail, continueOn: {failed: true}}
+      - {name: after, template: ok, dependencies: [flaky]}
+  - name: ok
+    container: {command: ["true"]}
+  - name: fail
+    container: {command: ["false"]}
+"#;
+    let (_e, id, outcome, updates) = run_local(yaml, &[]).await;
+    assert_eq!(outcome.status, StepStatus::Success, "{outcome:?}");
+    let r = &id.0;
+    assert_eq!(
+        last(&updates, &format!("{r}[0].optional")).status,
+        StepStatus::Failed
+    );
+    assert_eq!(
+        last(&updates, &format!("{r}[1].graph.flaky")).status,
+        StepStatus::Failed
+    );
+    assert_eq!(
+        last(&updates, &format!("{r}[1].graph.after")).status,
+        StepStatus::Success
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_handler_runs_with_the_workflow_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("status");
+    let yaml = format!(
+        r#"
+kind: WorkflowTemplate
+metadata: {{name: exits}}
+spec:
+  entrypoint: main
+  onExit: notify
+  arguments: {{parameters: [{{name: code}}]}}
+  templates:
+  - name: main
+    container: {{command: [sh, -c, "exit {{{{workflow.parameters.code}}}}"]}}
+  - name: notify
+    container: {{command: [sh, -c, 'echo "{{{{workflow.status}}}}" > {o}']}}
+"#,
+        o = out.display()
+    );
+    let (_e, id, outcome, updates) = run_local(&yaml, &[("code", "1")]).await;
+    assert_eq!(outcome.status, StepStatus::Failed);
+    assert_eq!(outcome.message.as_deref(), Some("exit code 1"));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "Failed\n");
+    assert_eq!(
+        last(&updates, &format!("{}.onExit", id.0)).status,
+        StepStatus::Success
+    );
+
+    let (_e, _id, outcome, _u) = run_local(&yaml, &[("code", "0")]).await;
+    assert_eq!(outcome.status, StepStatus::Success);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "Succeeded\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_exit_handler_fails_a_successful_run() {
+    let yaml = r#"
+kind: WorkflowTemplate
+metadata: {name: badexit}
+spec:
+  entrypoint: main
+  onExit: notify
+  templates:
+  - name: main
+    container: {command: ["true"]}
+  - name: notify
+    container: {command: [sh, -c, "exit 5"]}
+"#;
+    let (_e, _id, outcome, _u) = run_local(yaml, &[]).await;
+    assert_eq!(outcome.status, StepStatus::Failed);
+    assert_eq!(
+        outcome.message.as_deref(),
+        Some("exit handler FAILED: exit code 5")
+    );
+}

@@ -24,7 +24,7 @@ use crate::expr::{self, Expr};
 use crate::runner::Parameters;
 use crate::status::{NodeKind, NodePhase, RunOutcome, RunOutputs, StepStatus, StepUpdate};
 use crate::subst::substitute;
-use crate::template::{Arguments, Template, WorkflowTemplate};
+use crate::template::{Arguments, ContinueOn, DagTask, Template, WorkflowStep, WorkflowTemplate};
 use crate::timestamp::Timestamp;
 
 type Scope = HashMap<String, String>;
@@ -39,6 +39,8 @@ struct Ctx {
     workflow_vars: Scope,
     /// Output parameters exported with `globalName` so far.
     globals: Mutex<BTreeMap<String, String>>,
+    /// `{{workflow.status}}`, set once the entrypoint finished (for `onExit`).
+    workflow_status: Mutex<Option<&'static str>>,
     step_seq: AtomicU64,
 }
 
@@ -108,6 +110,9 @@ impl Ctx {
     fn lookup(&self, scope: &Scope, key: &str) -> Option<String> {
         if let Some(v) = scope.get(key).or_else(|| self.workflow_vars.get(key)) {
             return Some(v.clone());
+        }
+        if key == "workflow.status" {
+            return lock(&self.workflow_status).map(String::from);
         }
         let g = key.strip_prefix("workflow.outputs.parameters.")?;
         lock(&self.globals).get(g).cloned()
@@ -193,6 +198,7 @@ pub(crate) async fn drive(
         dir: dir.path().to_path_buf(),
         workflow_vars,
         globals: Mutex::new(BTreeMap::new()),
+        workflow_status: Mutex::new(None),
         step_seq: AtomicU64::new(0),
     });
 
@@ -226,6 +232,10 @@ pub(crate) async fn drive(
             id.0.clone(),
         )
         .await;
+        let r = match wt.spec.on_exit.clone() {
+            Some(exit) if ctx.stop() != Stop::Terminated => run_exit_handler(&ctx, exit, r).await,
+            _ => r,
+        };
         if let Some(d) = deadline {
             d.abort();
         }
@@ -258,6 +268,43 @@ pub(crate) async fn drive(
     drop(ctx);
     // Removing the directory touches the disk; keep it off the async workers.
     let _ = tokio::task::spawn_blocking(move || drop(dir)).await;
+}
+
+/// Runs `spec.onExit` after the entrypoint, whatever its outcome (unless the
+/// run was terminated), with `{{workflow.status}}` set. A failing exit handler
+/// fails a run that had succeeded, as on Argo.
+async fn run_exit_handler(ctx: &Arc<Ctx>, exit: String, main: NodeResult) -> NodeResult {
+    // A workflow deadline stopped the entrypoint; the exit handler still runs,
+    // it is typically the notification that says so.
+    ctx.run.stop_tx.send_if_modified(|s| {
+        let reset = *s == Stop::Deadline;
+        if reset {
+            *s = Stop::None;
+        }
+        reset
+    });
+    *lock(&ctx.workflow_status) = Some(match main.status {
+        StepStatus::Success => "Succeeded",
+        StepStatus::Error => "Error",
+        _ => "Failed",
+    });
+    let path = format!("{}.onExit", ctx.run.record.id.0);
+    let er = run_template(ctx.clone(), exit, BTreeMap::new(), path, "onExit".into()).await;
+    if main.status == StepStatus::Success && er.is_bad() {
+        let msg = format!(
+            "exit handler {}{}",
+            er.status,
+            er.message
+                .as_deref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default()
+        );
+        return NodeResult {
+            outputs: main.outputs,
+            ..NodeResult::new(er.status, er.phase, Some(msg))
+        };
+    }
+    main
 }
 
 /// Runs template `name` as node `path`, with `args` as its input parameters.
@@ -488,11 +535,174 @@ fn lifted_outputs(
     Ok(out)
 }
 
+/// What steps and DAG tasks have in common: how to call a template.
+struct Call<'a> {
+    /// Field path of the step or task, for messages.
+    at: String,
+    path: String,
+    name: &'a str,
+    template: Option<&'a str>,
+    arguments: &'a Arguments,
+    when: Option<&'a str>,
+    with_items: Option<&'a Vec<serde_json::Value>>,
+    with_param: Option<&'a str>,
+}
+
+impl<'a> Call<'a> {
+    fn step(at: String, path: String, s: &'a WorkflowStep) -> Self {
+        Call {
+            at,
+            path,
+            name: &s.name,
+            template: s.template.as_deref(),
+            arguments: &s.arguments,
+            when: s.when.as_deref(),
+            with_items: s.with_items.as_ref(),
+            with_param: s.with_param.as_deref(),
+        }
+    }
+
+    fn task(at: String, path: String, t: &'a DagTask) -> Self {
+        Call {
+            at,
+            path,
+            name: &t.name,
+            template: t.template.as_deref(),
+            arguments: &t.arguments,
+            when: t.when.as_deref(),
+            with_items: t.with_items.as_ref(),
+            with_param: t.with_param.as_deref(),
+        }
+    }
+}
+
+/// Text of a fan-out item as `{{item}}` sees it: scalars as themselves,
+/// lists and maps as compact JSON.
+fn item_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The items of `withItems`/`withParam`; `None` when the call has neither.
+fn fan_out(ctx: &Ctx, scope: &Scope, c: &Call) -> Result<Option<Vec<serde_json::Value>>, String> {
+    if let Some(items) = c.with_items {
+        return Ok(Some(items.clone()));
+    }
+    let Some(param) = c.with_param else {
+        return Ok(None);
+    };
+    let text = ctx.subst(scope, &format!("{}.withParam", c.at), param)?;
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Array(items)) => Ok(Some(items)),
+        _ => Err(format!("{}.withParam: {text:?} is not a JSON list", c.at)),
+    }
+}
+
+/// Either the call was settled without running (skipped, invalid — already
+/// published), or here is the future that runs it.
+enum Launch {
+    Settled(NodeResult),
+    Running(BoxFuture),
+}
+
+/// Evaluates `when` and the arguments of one invocation in `scope`.
+fn launch_one(ctx: &Arc<Ctx>, scope: &Scope, c: &Call, path: String, display: String) -> Launch {
+    let ready = check_when(ctx, scope, &c.at, c.when).and_then(|go| {
+        if go {
+            resolve_args(ctx, scope, &c.at, c.arguments).map(Some)
+        } else {
+            Ok(None)
+        }
+    });
+    let settled = match ready {
+        Err(e) => NodeResult::error(e),
+        Ok(None) => NodeResult::new(
+            StepStatus::Skipped,
+            NodePhase::Skipped,
+            Some("when condition was false".into()),
+        ),
+        Ok(Some(args)) => {
+            let tname = c.template.unwrap_or_default().to_string();
+            return Launch::Running(run_template(ctx.clone(), tname, args, path, display));
+        }
+    };
+    Launch::Settled(settle_child(ctx, path, &display, c.template, settled))
+}
+
+/// Starts a step or task, fanned out over its items if it has any. A fanned
+/// out call runs every item in parallel (`name(0:a)`, `name(1:b)` …) and
+/// succeeds when all of them do.
+fn launch(ctx: &Arc<Ctx>, scope: &Scope, c: &Call) -> Launch {
+    let items = match fan_out(ctx, scope, c) {
+        Err(e) => {
+            let r = NodeResult::error(e);
+            return Launch::Settled(settle_child(ctx, c.path.clone(), c.name, c.template, r));
+        }
+        Ok(None) => return launch_one(ctx, scope, c, c.path.clone(), c.name.to_string()),
+        Ok(Some(items)) => items,
+    };
+    let mut settled: Vec<(String, NodeResult)> = Vec::new();
+    let mut running: Vec<(String, BoxFuture)> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let mut item_scope = scope.clone();
+        item_scope.insert("item".into(), item_text(item));
+        if let serde_json::Value::Object(fields) = item {
+            for (k, v) in fields {
+                item_scope.insert(format!("item.{k}"), item_text(v));
+            }
+        }
+        let label = format!("({i}:{})", item_text(item));
+        let display = format!("{}{label}", c.name);
+        match launch_one(
+            ctx,
+            &item_scope,
+            c,
+            format!("{}{label}", c.path),
+            display.clone(),
+        ) {
+            Launch::Settled(r) => settled.push((display, r)),
+            Launch::Running(f) => running.push((display, f)),
+        }
+    }
+    Launch::Running(Box::pin(async move {
+        let mut set = JoinSet::new();
+        for (display, f) in running {
+            set.spawn(async move { (display, f.await) });
+        }
+        let mut results = settled;
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok(r) => results.push(r),
+                Err(e) => results.push((
+                    String::new(),
+                    NodeResult::error(format!("internal error: {e}")),
+                )),
+            }
+        }
+        if let Some(bad) = worst(results.iter().map(|(n, r)| (n.as_str(), r))) {
+            return bad;
+        }
+        if !results.is_empty() && results.iter().all(|(_, r)| r.status == StepStatus::Skipped) {
+            return NodeResult::new(StepStatus::Skipped, NodePhase::Skipped, None);
+        }
+        NodeResult::success()
+    }))
+}
+
+/// True when `continueOn` lets the parent go on despite this result.
+fn tolerated(c: Option<&ContinueOn>, r: &NodeResult) -> bool {
+    c.is_some_and(|c| {
+        (c.failed && r.status == StepStatus::Failed) || (c.error && r.status == StepStatus::Error)
+    })
+}
+
 async fn run_steps(
     ctx: &Arc<Ctx>,
     ti: usize,
     tmpl: &Template,
-    groups: &[Vec<crate::template::WorkflowStep>],
+    groups: &[Vec<WorkflowStep>],
     mut scope: Scope,
     node: &Node,
 ) -> NodeResult {
@@ -506,41 +716,10 @@ async fn run_steps(
         for (si, step) in group.iter().enumerate() {
             let at = format!("spec.templates[{ti}].steps[{gi}][{si}]");
             let path = format!("{}[{gi}].{}", node.path, step.name);
-            let tname = step.template.as_deref();
-            let ready = check_when(ctx, &scope, &at, step.when.as_deref()).and_then(|go| {
-                if go {
-                    resolve_args(ctx, &scope, &at, &step.arguments).map(Some)
-                } else {
-                    Ok(None)
-                }
-            });
-            match ready {
-                Err(e) => {
-                    results[si] = Some(settle_child(
-                        ctx,
-                        path,
-                        &step.name,
-                        tname,
-                        NodeResult::error(e),
-                    ))
-                }
-                Ok(None) => {
-                    let skipped = NodeResult::new(
-                        StepStatus::Skipped,
-                        NodePhase::Skipped,
-                        Some("when condition was false".into()),
-                    );
-                    results[si] = Some(settle_child(ctx, path, &step.name, tname, skipped));
-                }
-                Ok(Some(args)) => {
-                    let fut = run_template(
-                        ctx.clone(),
-                        tname.unwrap_or_default().to_string(),
-                        args,
-                        path,
-                        step.name.clone(),
-                    );
-                    set.spawn(async move { (si, fut.await) });
+            match launch(ctx, &scope, &Call::step(at, path, step)) {
+                Launch::Settled(r) => results[si] = Some(r),
+                Launch::Running(f) => {
+                    set.spawn(async move { (si, f.await) });
                 }
             }
         }
@@ -558,7 +737,9 @@ async fn run_steps(
         let named = group
             .iter()
             .zip(&results)
-            .filter_map(|(s, r)| r.as_ref().map(|r| (s.name.as_str(), r)));
+            .filter_map(|(s, r)| r.as_ref().map(|r| (s, r)))
+            .filter(|(s, r)| !tolerated(s.continue_on.as_ref(), r))
+            .map(|(s, r)| (s.name.as_str(), r));
         if let Some(bad) = worst(named) {
             return bad;
         }
@@ -577,15 +758,28 @@ fn finish_with_outputs(ctx: &Ctx, ti: usize, tmpl: &Template, scope: &Scope) -> 
 }
 
 /// Truth of one `depends` operand given the finished tasks' phases.
-fn depends_truth(atom: &str, phases: &HashMap<String, NodePhase>) -> Result<bool, String> {
+fn depends_truth(
+    atom: &str,
+    phases: &HashMap<String, NodePhase>,
+    tasks: &[DagTask],
+) -> Result<bool, String> {
     let (task, result) = split_depends_atom(atom);
     let phase = *phases
         .get(task)
         .ok_or_else(|| format!("task {task:?} has not finished"))?;
+    let continue_on = tasks
+        .iter()
+        .find(|t| t.name == task)
+        .and_then(|t| t.continue_on.as_ref());
     use NodePhase::*;
     Ok(match result {
-        // A bare name means the task went well (Argo: Succeeded, Skipped or Daemoned).
-        None => matches!(phase, Succeeded | Skipped),
+        // A bare name means the task went well (Argo: Succeeded, Skipped or
+        // Daemoned), or failed in a way its `continueOn` accepts.
+        None => {
+            matches!(phase, Succeeded | Skipped)
+                || continue_on
+                    .is_some_and(|c| (c.failed && phase == Failed) || (c.error && phase == Error))
+        }
         Some("Succeeded") => phase == Succeeded,
         Some("Failed") => phase == Failed,
         Some("Errored") => phase == Error,
@@ -645,41 +839,34 @@ async fn run_dag(
                 let go = match &conds[ki] {
                     None => Ok(true),
                     Some(c) => c
-                        .eval(&mut |a| depends_truth(a, &phases))
+                        .eval(&mut |a| depends_truth(a, &phases, tasks))
                         .map_err(|e| format!("{at}.depends: {e}")),
                 };
                 let settled = match go {
-                    Err(e) => Some(NodeResult::error(e)),
-                    Ok(false) => Some(NodeResult::new(
-                        StepStatus::Skipped,
-                        NodePhase::Omitted,
-                        Some("its depends condition was not met".into()),
+                    Err(e) => Some(settle_child(
+                        ctx,
+                        path,
+                        &task.name,
+                        tname,
+                        NodeResult::error(e),
                     )),
-                    Ok(true) => match check_when(ctx, &scope, &at, task.when.as_deref()) {
-                        Err(e) => Some(NodeResult::error(e)),
-                        Ok(false) => Some(NodeResult::new(
+                    Ok(false) => {
+                        let r = NodeResult::new(
                             StepStatus::Skipped,
-                            NodePhase::Skipped,
-                            Some("when condition was false".into()),
-                        )),
-                        Ok(true) => match resolve_args(ctx, &scope, &at, &task.arguments) {
-                            Err(e) => Some(NodeResult::error(e)),
-                            Ok(args) => {
-                                let fut = run_template(
-                                    ctx.clone(),
-                                    tname.unwrap_or_default().to_string(),
-                                    args,
-                                    path.clone(),
-                                    task.name.clone(),
-                                );
-                                set.spawn(async move { (ki, fut.await) });
-                                None
-                            }
-                        },
+                            NodePhase::Omitted,
+                            Some("its depends condition was not met".into()),
+                        );
+                        Some(settle_child(ctx, path, &task.name, tname, r))
+                    }
+                    Ok(true) => match launch(ctx, &scope, &Call::task(at, path, task)) {
+                        Launch::Settled(r) => Some(r),
+                        Launch::Running(f) => {
+                            set.spawn(async move { (ki, f.await) });
+                            None
+                        }
                     },
                 };
                 if let Some(r) = settled {
-                    let r = settle_child(ctx, path, &task.name, tname, r);
                     phases.insert(task.name.clone(), r.phase);
                     record_child(&mut scope, "tasks", &task.name, &r);
                     results[ki] = Some(r);
@@ -717,7 +904,14 @@ async fn run_dag(
         .iter()
         .zip(&results)
         .filter_map(|(t, r)| r.as_ref().map(|r| (t.name.as_str(), r)))
-        .filter(|(n, r)| r.status == StepStatus::Terminated || !handled.contains(n));
+        .filter(|(n, r)| r.status == StepStatus::Terminated || !handled.contains(n))
+        .filter(|(n, r)| {
+            let c = tasks
+                .iter()
+                .find(|t| t.name == *n)
+                .and_then(|t| t.continue_on.as_ref());
+            !tolerated(c, r)
+        });
     if let Some(bad) = worst(unhandled) {
         return bad;
     }

@@ -34,6 +34,11 @@ pub(crate) fn validate(t: &WorkflowTemplate) -> Vec<String> {
         }
         Some(_) => {}
     }
+    if let Some(e) = t.spec.on_exit.as_deref()
+        && t.template(e).is_none()
+    {
+        out.push(format!("spec.onExit: no template named {e:?}"));
+    }
     if let Some(d) = &t.spec.active_deadline_seconds {
         check_seconds(&mut out, "spec.activeDeadlineSeconds", &d.0);
     }
@@ -191,6 +196,11 @@ fn check_template(out: &mut Vec<String>, t: &WorkflowTemplate, tmpl: &Template, 
             for (si, step) in group.iter().enumerate() {
                 let sb = format!("{tb}.steps[{gi}][{si}]");
                 check_ref(out, t, &sb, step.template.as_deref());
+                if step.with_items.is_some() && step.with_param.is_some() {
+                    out.push(format!(
+                        "{sb}: withItems and withParam cannot be used together"
+                    ));
+                }
                 if let Some(w) = step.when.as_deref().filter(|w| !w.contains("{{"))
                     && let Err(e) = expr::parse(w)
                 {
@@ -212,6 +222,11 @@ fn check_template(out: &mut Vec<String>, t: &WorkflowTemplate, tmpl: &Template, 
         for (ki, task) in dag.tasks.iter().enumerate() {
             let kb = format!("{tb}.dag.tasks[{ki}]");
             check_ref(out, t, &kb, task.template.as_deref());
+            if task.with_items.is_some() && task.with_param.is_some() {
+                out.push(format!(
+                    "{kb}: withItems and withParam cannot be used together"
+                ));
+            }
             for (di, d) in task.dependencies.iter().enumerate() {
                 if !names.contains_key(d.as_str()) {
                     out.push(format!("{kb}.dependencies[{di}]: no task named {d:?}"));
