@@ -529,3 +529,111 @@ async fn settings_are_checked_and_the_token_is_redacted() {
     cfg.ca_pem = None;
     assert!(ArgoExecutor::new(cfg).is_ok());
 }
+
+/// An axum listener that speaks TLS with the test certificate.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((stream, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            // A client that rejects our certificate fails the handshake: wait for the next one.
+            if let Ok(tls) = self.acceptor.accept(stream).await {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/tls")
+            .join(name),
+    )
+    .unwrap()
+}
+
+async fn serve_tls(fake: Fake) -> (String, Shared) {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(&fixture("server.pem"))
+            .collect::<Result<_, _>>()
+            .unwrap();
+    let key = PrivateKeyDer::from_pem_slice(&fixture("server.key")).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let shared = Arc::new(Mutex::new(fake));
+    let app = axum::Router::new()
+        .fallback(handle)
+        .with_state(shared.clone());
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    let listener = TlsListener {
+        tcp,
+        acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+    };
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("https://127.0.0.1:{port}"), shared)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_ca_is_trusted_for_https() {
+    let done = workflow(
+        "Succeeded",
+        None,
+        vec![
+            root("Succeeded"),
+            check_node("Succeeded", json!({"finishedAt": T1})),
+        ],
+        None,
+    );
+    let (base, fake) = serve_tls(Fake {
+        script: VecDeque::from([done]),
+        ..Fake::default()
+    })
+    .await;
+
+    // Without the CA the server's certificate is not trusted.
+    let untrusted = executor(&base);
+    let err = untrusted
+        .start(&template(TEMPLATE), &params(&[]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RunnerError::Http { .. }), "{err:?}");
+    assert!(
+        fake.lock().unwrap().seen.is_empty(),
+        "no request got through"
+    );
+
+    let mut cfg = ArgoConfig::new(&base, NS);
+    cfg.token = Some(Secret::new(TOKEN));
+    cfg.poll_interval = Duration::from_millis(10);
+    cfg.labels.insert("ferry.io/managed".into(), "true".into());
+    cfg.ca_pem = Some(fixture("ca.pem"));
+    let exec = ArgoExecutor::new(cfg).unwrap();
+    let (_id, outcome, _u) = run_to_end(&exec, &template(TEMPLATE), &params(&[])).await;
+    assert_eq!(outcome.status, StepStatus::Success);
+    let f = fake.lock().unwrap();
+    assert_eq!(f.violations, Vec::<String>::new());
+    assert_eq!(f.seen[0], format!("POST /api/v1/workflows/{NS}/submit"));
+}
