@@ -8,6 +8,20 @@
 //! updates with SPEC §4.3 statuses. [`run_and_follow`] does both for
 //! `ferry workflow run`.
 //!
+//! ```no_run
+//! use std::sync::Arc;
+//! use ferry_workflow::{LocalExecutor, WorkflowRunner, WorkflowTemplate, parse_parameters, run_and_follow};
+//!
+//! # async fn demo(manifest: serde_json::Value) -> Result<(), Box<dyn std::error::Error>> {
+//! let template = WorkflowTemplate::from_value(&manifest, "workflows/smoke.yaml:1:1")?;
+//! let runner: Arc<dyn WorkflowRunner> = Arc::new(LocalExecutor::default());
+//! let params = parse_parameters(&["APP_NAME=web", "ENVIRONMENT=qa"])?;
+//! let (run, outcome) = run_and_follow(runner.as_ref(), &template, &params, |u| println!("{u}")).await?;
+//! println!("{run}: {} {:?}", outcome.status, outcome.outputs.global);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # What the local executor runs
 //! `entrypoint`; `steps` (groups in order, items of a group in parallel) and
 //! `dag` (`dependencies`, `depends` with `&&`, `||`, `!`, parentheses and

@@ -160,11 +160,20 @@ fn fnv32a(data: &str) -> u32 {
 /// `<workflow>-<template>-<fnv32a(node name)>`, v1 names are the node id.
 pub(crate) fn pod_name(wf: &Value, node_name: &str) -> Option<String> {
     let wf_name = wf.pointer("/metadata/name").and_then(Value::as_str)?;
-    let node = wf
-        .pointer("/status/nodes")
-        .and_then(Value::as_object)?
+    let nodes = wf.pointer("/status/nodes").and_then(Value::as_object)?;
+    let mut node = nodes
         .values()
         .find(|n| n.get("name").and_then(Value::as_str) == Some(node_name))?;
+    // A retried step's log is the log of its latest attempt (the last child pod).
+    if s(node, "type") == Some("Retry") {
+        let last = node
+            .get("children")
+            .and_then(Value::as_array)
+            .and_then(|c| c.last())
+            .and_then(Value::as_str)?;
+        node = nodes.get(last)?;
+    }
+    let node_name = s(node, "name")?;
     let v1 = wf
         .pointer("/metadata/annotations/workflows.argoproj.io~1pod-name-format")
         .and_then(Value::as_str)
@@ -214,6 +223,18 @@ mod tests {
         let mut v1 = wf.clone();
         v1["metadata"]["annotations"] = json!({"workflows.argoproj.io/pod-name-format": "v1"});
         assert_eq!(pod_name(&v1, "hello-abc[0].say").unwrap(), "hello-abc-123");
+    }
+
+    #[test]
+    fn retry_nodes_resolve_to_the_latest_attempt() {
+        let wf = json!({"metadata": {"name": "w"}, "status": {"nodes": {
+            "w-1": {"id": "w-1", "name": "w[0].notify", "type": "Retry", "templateName": "notify", "children": ["w-2", "w-3"]},
+            "w-2": {"id": "w-2", "name": "w[0].notify(0)", "type": "Pod", "templateName": "notify"},
+            "w-3": {"id": "w-3", "name": "w[0].notify(1)", "type": "Pod", "templateName": "notify"}}}});
+        assert_eq!(
+            pod_name(&wf, "w[0].notify").unwrap(),
+            format!("w-notify-{}", fnv32a("w[0].notify(1)"))
+        );
     }
 
     #[test]
