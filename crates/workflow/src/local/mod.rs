@@ -157,13 +157,27 @@ impl WorkflowRunner for LocalExecutor {
             None => builder.tempdir()?,
         };
         lock(&self.runs).insert(id.clone(), run.clone());
-        tokio::spawn(engine::drive(
+        let record = run.record.clone();
+        let driver = tokio::spawn(engine::drive(
             run,
             Arc::new(template.clone()),
             parameters.clone(),
             self.config.clone(),
             dir,
         ));
+        // Whatever happens to the driver, `wait` must not hang: a driver that
+        // died without finishing the run ends it in ERROR.
+        tokio::spawn(async move {
+            if let Err(e) = driver.await
+                && !record.is_finished()
+            {
+                let mut outcome = record.outcome();
+                outcome.status = crate::StepStatus::Error;
+                outcome.message = Some(format!("internal error in the local executor: {e}"));
+                outcome.finished_at = Some(crate::Timestamp::now());
+                record.finish(outcome);
+            }
+        });
         Ok(id)
     }
 
