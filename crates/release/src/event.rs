@@ -38,3 +38,70 @@ pub enum EventKind {
     /// A person's action (promote, terminate, retry, resume).
     Audit,
 }
+
+/// An event before the store gives it its place in the history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewEvent {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: Timestamp,
+    pub kind: EventKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl NewEvent {
+    pub fn new(kind: EventKind, status: impl Into<String>) -> NewEvent {
+        NewEvent {
+            at: crate::now(),
+            kind,
+            environment: None,
+            application: None,
+            step: None,
+            status: status.into(),
+            message: None,
+        }
+    }
+
+    pub fn env(mut self, environment: impl Into<String>) -> Self {
+        self.environment = Some(environment.into());
+        self
+    }
+
+    pub fn app(mut self, application: impl Into<String>) -> Self {
+        self.application = Some(application.into());
+        self
+    }
+
+    pub fn step(mut self, step: impl Into<String>) -> Self {
+        self.step = Some(step.into());
+        self
+    }
+
+    pub fn message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+
+    /// The stored event at position `seq` of release `release_id`.
+    pub fn into_event(self, release_id: &str, seq: u64) -> Event {
+        Event {
+            seq,
+            release_id: release_id.to_owned(),
+            at: self.at,
+            kind: self.kind,
+            environment: self.environment,
+            application: self.application,
+            step: self.step,
+            status: self.status,
+            message: self.message,
+        }
+    }
+}

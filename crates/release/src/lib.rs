@@ -10,7 +10,7 @@ mod event;
 mod record;
 mod status;
 
-pub use event::{Event, EventKind};
+pub use event::{Event, EventKind, NewEvent};
 pub use record::{
     ApplicationRun, ApplicationSnapshot, EnvironmentRun, FrozenFlow, FrozenStep, Issue, IssueKind,
     PullRequest, Release, ReleaseKind, Snapshot, StepPhase, StepRun, Termination,

@@ -216,6 +216,21 @@ pub struct StepRun {
     /// How many times this step was started (retries, resumes after a crash).
     #[serde(default)]
     pub attempts: u32,
+    /// The workflow's own steps, as the executor reports them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<WorkflowNode>,
+}
+
+/// One step of a workflow run (a `steps` item or a DAG task).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowNode {
+    pub name: String,
+    pub status: StepStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
 }
 
 impl StepRun {
@@ -229,6 +244,7 @@ impl StepRun {
             run_id: None,
             message: None,
             attempts: 0,
+            nodes: Vec::new(),
         }
     }
 }
@@ -249,6 +265,16 @@ pub struct ApplicationRun {
     pub name: String,
     /// Pairs it with its snapshot (see `ferry_model::membership::application_key`).
     pub key: String,
+    /// Where the application is deployed from, frozen at creation.
+    #[serde(default)]
+    pub repo_url: String,
+    #[serde(default)]
+    pub path: String,
+    /// Branch (or revision) as written in the Application.
+    #[serde(default)]
+    pub target_revision: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
     pub status: EnvironmentStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotion_commit: Option<String>,

@@ -1,0 +1,100 @@
+//! One release in memory while the engine drives it: every change goes
+//! through [`ReleaseHandle::update`], which recomputes the release status,
+//! turns every status change into an event, and persists both atomically
+//! before anyone acts on the change.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ferry_release::{Event, EventKind, NewEvent, Release, ReleaseStatus};
+use tokio::sync::{Mutex, broadcast};
+
+use crate::store::ReleaseStore;
+use crate::Error;
+
+pub(crate) struct ReleaseHandle {
+    pub id: String,
+    release: Mutex<Release>,
+    store: Arc<dyn ReleaseStore>,
+    events: broadcast::Sender<Event>,
+}
+
+/// Every status in a release, by a stable key, to diff before/after.
+fn statuses(r: &Release) -> BTreeMap<(u8, String, String, String), (String, EventKind)> {
+    let mut out = BTreeMap::new();
+    out.insert((0, String::new(), String::new(), String::new()), (r.status.to_string(), EventKind::Release));
+    for (i, h) in r.hooks.iter().enumerate() {
+        out.insert((1, String::new(), String::new(), format!("{i}:{}", h.name)), (h.status.to_string(), EventKind::Hook));
+    }
+    for e in &r.environments {
+        out.insert((2, e.name.clone(), String::new(), String::new()), (e.status.to_string(), EventKind::Environment));
+        for (i, h) in e.hooks.iter().enumerate() {
+            out.insert((3, e.name.clone(), String::new(), format!("{i}:{}", h.name)), (h.status.to_string(), EventKind::Hook));
+        }
+        for a in &e.applications {
+            out.insert((4, e.name.clone(), a.name.clone(), String::new()), (a.status.to_string(), EventKind::Application));
+            for (i, s) in a.steps.iter().enumerate() {
+                out.insert((5, e.name.clone(), a.name.clone(), format!("{i}:{}", s.name)), (s.status.to_string(), EventKind::Step));
+            }
+        }
+    }
+    out
+}
+
+/// The release status from its parts (SPEC §4.3).
+pub(crate) fn recompute_status(r: &mut Release, queued: bool) {
+    let envs: Vec<_> = r.environments.iter().map(|e| e.status).collect();
+    r.status = ReleaseStatus::aggregate(&envs, queued, r.termination.is_some(), r.finished_at.is_none());
+}
+
+impl ReleaseHandle {
+    pub fn new(release: Release, store: Arc<dyn ReleaseStore>, events: broadcast::Sender<Event>) -> Arc<Self> {
+        Arc::new(ReleaseHandle { id: release.id.clone(), release: Mutex::new(release), store, events })
+    }
+
+    /// A copy of the current state.
+    pub async fn get(&self) -> Release {
+        self.release.lock().await.clone()
+    }
+
+    /// Applies `change`, derives the release status, records an event for
+    /// every status that changed (plus the events `change` returns), and
+    /// persists it all in one transaction. In-memory state only moves on
+    /// when the store accepted it.
+    pub async fn update<T>(&self, change: impl FnOnce(&mut Release) -> (T, Vec<NewEvent>)) -> Result<T, Error> {
+        let mut guard = self.release.lock().await;
+        let before = statuses(&guard);
+        let mut next = guard.clone();
+        let queued = next.status == ReleaseStatus::Queued;
+        let (value, mut extra) = change(&mut next);
+        let still_queued = queued && next.status == ReleaseStatus::Queued;
+        recompute_status(&mut next, still_queued);
+        let after = statuses(&next);
+        let mut events = Vec::new();
+        for (key, (status, kind)) in &after {
+            if before.get(key).map(|(s, _)| s) != Some(status) {
+                let (_, env, app, step) = key;
+                let mut ev = NewEvent::new(*kind, status.clone());
+                if !env.is_empty() {
+                    ev = ev.env(env.clone());
+                }
+                if !app.is_empty() {
+                    ev = ev.app(app.clone());
+                }
+                if !step.is_empty() {
+                    ev = ev.step(step.split_once(':').map_or(step.as_str(), |(_, n)| n).to_owned());
+                }
+                events.push(ev);
+            }
+        }
+        events.append(&mut extra);
+        let stored = self.store.save(&next, events).await.map_err(Error::Store)?;
+        *guard = next;
+        drop(guard);
+        for e in stored {
+            // Nobody listening is fine.
+            let _ = self.events.send(e);
+        }
+        Ok(value)
+    }
+}

@@ -1,0 +1,296 @@
+//! The release engine (SPEC §3, §4).
+//!
+//! [`Engine::promote`] (and the trigger poller) create releases; each
+//! release is then driven by one task that runs its environments in
+//! dependency order (independent ones in parallel) and, in each, every
+//! application's pre-action → action → sync wait → post-action.
+//!
+//! Crash safety comes from two rules. Every change is persisted (with its
+//! events) before the engine acts on it, through [`handle::ReleaseHandle`];
+//! and every action is idempotent: workflows are re-run from their start if
+//! a restart interrupted them, and promotion commits carry trailers so a
+//! commit pushed before a crash is found instead of made twice. On start,
+//! [`Engine::start`] resumes every release that had not finished.
+
+mod create;
+mod drive;
+mod handle;
+mod params;
+mod store;
+mod trigger;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use ferry_appstate::AppStateProvider;
+use ferry_gitops::Workspace;
+use ferry_model::Loaded;
+use ferry_model::resource::PolicySettings;
+use ferry_release::{Event, Release, TerminationReason};
+use ferry_workflow::WorkflowRunner;
+use serde::Deserialize;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+pub use store::{Created, ReleaseStore, StoreError};
+
+/// Engine settings (from the server settings).
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Public base URL of the server, for `RELEASE_URL` and links.
+    pub base_url: String,
+    /// Author and committer of promotion commits.
+    pub commit_author_name: String,
+    pub commit_author_email: String,
+    /// How often trigger applications' repositories are polled; `None`
+    /// disables polling.
+    pub poll_interval: Option<Duration>,
+    /// How often the sync wait asks the state provider.
+    pub sync_interval: Duration,
+    /// `RUNTIME` workflow parameter.
+    pub runtime: String,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            base_url: "http://127.0.0.1:8080".into(),
+            commit_author_name: "ferry".into(),
+            commit_author_email: "ferry@localhost".into(),
+            poll_interval: Some(Duration::from_secs(30)),
+            sync_interval: Duration::from_secs(1),
+            runtime: "ferry".into(),
+        }
+    }
+}
+
+/// A request to promote (SPEC §3, manual triggers; §9 API body).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PromotionRequest {
+    /// Run a flow from its trigger environment's current state.
+    #[serde(default)]
+    pub flow: Option<String>,
+    /// Promote to one environment.
+    #[serde(default)]
+    pub target_environment: Option<String>,
+    /// Source of a one-environment promotion; default: the environment
+    /// before the target in the product's first flow.
+    #[serde(default)]
+    pub source_environment: Option<String>,
+    /// Policy settings of a one-environment promotion (override field by field).
+    #[serde(default)]
+    pub policy: Option<PolicySettings>,
+    /// Promote this earlier release's snapshot to `targetEnvironment`.
+    #[serde(default)]
+    pub rollback_to: Option<String>,
+}
+
+/// Why the engine refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("product `{0}` does not exist (no Product and no application annotated with it)")]
+    UnknownProduct(String),
+    #[error("flow `{flow}` is not defined for product `{product}`")]
+    UnknownFlow { product: String, flow: String },
+    #[error("environment `{0}` does not exist")]
+    UnknownEnvironment(String),
+    #[error("release `{0}` not found")]
+    NotFound(String),
+    #[error("invalid request: {0}")]
+    BadRequest(String),
+    #[error("release {id} is {status}: {action} is not possible")]
+    Conflict { id: String, status: String, action: &'static str },
+    #[error("flow `{flow}` is invalid: {message}")]
+    InvalidFlow { flow: String, message: String },
+    #[error(transparent)]
+    GitOps(#[from] ferry_gitops::Error),
+    #[error(transparent)]
+    Git(#[from] ferry_git::Error),
+    #[error("storage: {0}")]
+    Store(StoreError),
+    #[error("workflow runner: {0}")]
+    Runner(#[from] ferry_workflow::RunnerError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+/// The engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub store: Arc<dyn ReleaseStore>,
+    pub config: RwLock<Arc<Loaded>>,
+    pub workspace: Arc<Workspace>,
+    pub runner: Arc<dyn WorkflowRunner>,
+    pub appstate: Arc<dyn AppStateProvider>,
+    pub settings: EngineSettings,
+    pub events: broadcast::Sender<Event>,
+    /// Releases being driven, with the token that stops them.
+    pub running: Mutex<HashMap<String, Driving>>,
+    /// Running workflows by (product, environment, workflow): a newer run
+    /// replaces an older one (SPEC §4.5).
+    pub workflows: Mutex<HashMap<(String, String, String), (String, CancellationToken)>>,
+    /// Serialises release creation and queue decisions per product.
+    pub product_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    pub shutdown: CancellationToken,
+}
+
+pub(crate) struct Driving {
+    pub cancel: CancellationToken,
+    pub handle: Arc<handle::ReleaseHandle>,
+}
+
+/// The parts an engine is made of.
+pub struct EngineParts {
+    pub store: Arc<dyn ReleaseStore>,
+    pub config: Arc<Loaded>,
+    pub workspace: Arc<Workspace>,
+    pub runner: Arc<dyn WorkflowRunner>,
+    pub appstate: Arc<dyn AppStateProvider>,
+    pub settings: EngineSettings,
+}
+
+impl Engine {
+    pub fn new(parts: EngineParts) -> Engine {
+        let (events, _) = broadcast::channel(4096);
+        Engine {
+            inner: Arc::new(Inner {
+                store: parts.store,
+                config: RwLock::new(parts.config),
+                workspace: parts.workspace,
+                runner: parts.runner,
+                appstate: parts.appstate,
+                settings: parts.settings,
+                events,
+                running: Mutex::new(HashMap::new()),
+                workflows: Mutex::new(HashMap::new()),
+                product_locks: Mutex::new(HashMap::new()),
+                shutdown: CancellationToken::new(),
+            }),
+        }
+    }
+
+    /// Resumes every unfinished release and starts the trigger poller.
+    pub async fn start(&self) -> Result<(), Error> {
+        let ids = self.inner.store.active_ids().await.map_err(Error::Store)?;
+        for id in ids {
+            if let Some(release) = self.inner.store.get(&id).await.map_err(Error::Store)? {
+                drive::resume(&self.inner, release);
+            }
+        }
+        if let Some(interval) = self.inner.settings.poll_interval {
+            trigger::spawn_poller(Arc::clone(&self.inner), interval);
+        }
+        Ok(())
+    }
+
+    /// Stops background work (pollers, drivers) without touching stored state:
+    /// what was running resumes on the next start.
+    pub fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+    }
+
+    /// Every event of every release, live.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    /// The active configuration.
+    pub fn config(&self) -> Arc<Loaded> {
+        Arc::clone(&self.inner.config.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Replaces the configuration (running releases keep their frozen flow).
+    pub fn set_config(&self, loaded: Arc<Loaded>) {
+        *self.inner.config.write().unwrap_or_else(|p| p.into_inner()) = loaded;
+    }
+
+    pub fn settings(&self) -> &EngineSettings {
+        &self.inner.settings
+    }
+
+    pub fn runner(&self) -> &Arc<dyn WorkflowRunner> {
+        &self.inner.runner
+    }
+
+    pub fn appstate(&self) -> &Arc<dyn AppStateProvider> {
+        &self.inner.appstate
+    }
+
+    pub fn workspace(&self) -> &Arc<Workspace> {
+        &self.inner.workspace
+    }
+
+    /// A manual promotion (SPEC §3): by flow, to one environment, or a rollback.
+    pub async fn promote(&self, product: &str, request: PromotionRequest, initiator: &str) -> Result<Release, Error> {
+        create::manual(&self.inner, product, request, initiator).await
+    }
+
+    /// Terminates a release (SPEC §4.5): running workflows stop, pending
+    /// environments stay PENDING, `onFail` hooks run.
+    pub async fn terminate(&self, id: &str, by: &str) -> Result<Release, Error> {
+        drive::terminate(&self.inner, id, by, TerminationReason::User).await
+    }
+
+    /// Retries a FAILED or TERMINATED release from the point of failure.
+    pub async fn retry(&self, id: &str, by: &str) -> Result<Release, Error> {
+        drive::retry(&self.inner, id, by).await
+    }
+
+    /// Resumes a suspended workflow step.
+    pub async fn resume_workflow(&self, run: &str, step: Option<&str>) -> Result<(), Error> {
+        let run = ferry_workflow::RunId(run.to_owned());
+        self.inner.runner.resume(&run, step).await?;
+        Ok(())
+    }
+
+    /// Polls every trigger application once (what the poller does on its
+    /// interval); returns the releases created.
+    pub async fn poll_triggers(&self) -> Result<Vec<Release>, Error> {
+        trigger::poll_once(&self.inner).await
+    }
+
+    /// The release as the engine holds it (live) or as stored.
+    pub async fn release(&self, id: &str) -> Result<Option<Release>, Error> {
+        let handle = self.inner.running.lock().unwrap_or_else(|p| p.into_inner()).get(id).map(|d| Arc::clone(&d.handle));
+        match handle {
+            Some(h) => Ok(Some(h.get().await)),
+            None => self.inner.store.get(id).await.map_err(Error::Store),
+        }
+    }
+
+    /// Waits until no release is being driven (tests, graceful stop).
+    pub async fn idle(&self) {
+        loop {
+            if self.inner.running.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Inner {
+    pub(crate) fn config(&self) -> Arc<Loaded> {
+        Arc::clone(&self.config.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    pub(crate) fn product_lock(&self, product: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.product_locks.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(map.entry(product.to_owned()).or_default())
+    }
+
+    pub(crate) fn release_url(&self, product: &str, number: u64) -> String {
+        format!("{}/products/{product}/releases/{number}", self.settings.base_url.trim_end_matches('/'))
+    }
+}
+
+/// Runs blocking Git work off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?
+}
