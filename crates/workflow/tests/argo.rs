@@ -463,6 +463,7 @@ async fn resume_targets_the_suspended_node() {
             break;
         }
     }
+    assert!(exec.status(&id).await.unwrap().suspended);
     exec.resume(&id, Some("approval")).await.unwrap();
     assert_eq!(exec.wait(&id).await.unwrap().status, StepStatus::Success);
     assert_eq!(fake.lock().unwrap().violations, Vec::<String>::new());
