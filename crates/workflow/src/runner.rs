@@ -109,6 +109,7 @@ impl RunRecord {
                 subscribers: Vec::new(),
                 outcome: RunOutcome {
                     status: StepStatus::Running,
+                    suspended: false,
                     phase: None,
                     message: None,
                     started_at: Some(crate::Timestamp::now()),
@@ -158,7 +159,13 @@ impl RunRecord {
     }
 
     pub(crate) fn outcome(&self) -> RunOutcome {
-        self.lock().outcome.clone()
+        let g = self.lock();
+        let mut o = g.outcome.clone();
+        o.suspended = !g.finished
+            && g.latest
+                .values()
+                .any(|u| u.suspended && !u.status.is_final());
+        o
     }
 
     pub(crate) fn update_outcome(&self, f: impl FnOnce(&mut RunOutcome)) {

@@ -205,6 +205,9 @@ impl fmt::Display for StepUpdate {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunOutcome {
     pub status: StepStatus,
+    /// True while the run is RUNNING but waits on a suspended step: the
+    /// environment then counts as SUSPENDED (SPEC §4.3).
+    pub suspended: bool,
     pub phase: Option<NodePhase>,
     pub message: Option<String>,
     pub started_at: Option<Timestamp>,

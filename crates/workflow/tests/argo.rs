@@ -463,6 +463,7 @@ async fn resume_targets_the_suspended_node() {
             break;
         }
     }
+    assert!(exec.status(&id).await.unwrap().suspended);
     exec.resume(&id, Some("approval")).await.unwrap();
     assert_eq!(exec.wait(&id).await.unwrap().status, StepStatus::Success);
     assert_eq!(fake.lock().unwrap().violations, Vec::<String>::new());
@@ -636,4 +637,47 @@ async fn custom_ca_is_trusted_for_https() {
     let f = fake.lock().unwrap();
     assert_eq!(f.violations, Vec::<String>::new());
     assert_eq!(f.seen[0], format!("POST /api/v1/workflows/{NS}/submit"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attach_follows_a_workflow_submitted_earlier() {
+    let running = workflow(
+        "Running",
+        None,
+        vec![root("Running"), check_node("Running", json!({}))],
+        None,
+    );
+    let done = workflow(
+        "Succeeded",
+        None,
+        vec![
+            root("Succeeded"),
+            check_node("Succeeded", json!({"finishedAt": T1})),
+        ],
+        None,
+    );
+    let (base, fake) = serve(Fake {
+        script: VecDeque::from([running, done]),
+        ..Fake::default()
+    })
+    .await;
+    let exec = executor(&base);
+    let id = ferry_workflow::RunId(WF.to_string());
+    assert!(matches!(
+        exec.status(&id).await,
+        Err(RunnerError::UnknownRun(_))
+    ));
+    exec.attach(&id).await.unwrap();
+    exec.attach(&id).await.unwrap();
+    let outcome = exec.wait(&id).await.unwrap();
+    assert_eq!(outcome.status, StepStatus::Success);
+    let f = fake.lock().unwrap();
+    assert_eq!(f.violations, Vec::<String>::new());
+    assert!(
+        f.seen
+            .iter()
+            .all(|s| s == &format!("GET /api/v1/workflows/{NS}/{WF}")),
+        "{:?}",
+        f.seen
+    );
 }

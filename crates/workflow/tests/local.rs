@@ -592,9 +592,11 @@ spec:
         exec.resume(&id, Some("nope")).await,
         Err(RunnerError::NotSuspended { .. })
     ));
+    assert!(exec.status(&id).await.unwrap().suspended);
     exec.resume(&id, Some("approval")).await.unwrap();
     let outcome = exec.wait(&id).await.unwrap();
     assert_eq!(outcome.status, StepStatus::Success);
+    assert!(!outcome.suspended);
     assert_eq!(exec.logs(&id, "go").await.unwrap().text, "approved\n");
 }
 

@@ -151,6 +151,39 @@ impl ArgoExecutor {
             .ok_or_else(|| RunnerError::UnknownRun(id.clone()))
     }
 
+    /// Follows a workflow submitted earlier, by this or another ferry replica:
+    /// after a restart or a lease takeover the engine re-attaches to its runs
+    /// by id and gets their updates and outcome as if it had started them.
+    pub async fn attach(&self, run: &RunId) -> Result<(), RunnerError> {
+        if lock(&self.runs).contains_key(run) {
+            return Ok(());
+        }
+        let path = self.wf_path(&run.0, "");
+        let doc = self
+            .shared
+            .client
+            .json(Method::GET, &path, &[], None)
+            .await?;
+        self.follow(run.clone(), doc, path);
+        Ok(())
+    }
+
+    /// Registers a run from its first workflow document and polls it until it ends.
+    fn follow(&self, id: RunId, doc: Value, path: String) {
+        let run = Arc::new(ArgoRun {
+            record: RunRecord::new(id.clone()),
+            doc: Mutex::new(Value::Null),
+            terminated: Mutex::new(None),
+            poller: Mutex::new(None),
+        });
+        let finished = self.shared.apply(&run, doc);
+        lock(&self.runs).insert(id, run.clone());
+        if !finished {
+            let handle = tokio::spawn(self.shared.clone().poll(run.clone(), path));
+            *lock(&run.poller) = Some(handle);
+        }
+    }
+
     fn wf_path(&self, name: &str, suffix: &str) -> String {
         format!(
             "/api/v1/workflows/{}/{}{suffix}",
@@ -273,22 +306,7 @@ impl WorkflowRunner for ArgoExecutor {
             })?
             .to_string();
         let id = RunId(name.clone());
-        let run = Arc::new(ArgoRun {
-            record: RunRecord::new(id.clone()),
-            doc: Mutex::new(Value::Null),
-            terminated: Mutex::new(None),
-            poller: Mutex::new(None),
-        });
-        let finished = self.shared.apply(&run, doc);
-        lock(&self.runs).insert(id.clone(), run.clone());
-        if !finished {
-            let handle = tokio::spawn(
-                self.shared
-                    .clone()
-                    .poll(run.clone(), self.wf_path(&name, "")),
-            );
-            *lock(&run.poller) = Some(handle);
-        }
+        self.follow(id.clone(), doc, self.wf_path(&name, ""));
         Ok(id)
     }
 

@@ -136,6 +136,7 @@ pub(crate) fn outcome(wf: &Value, terminate_requested: bool) -> (RunOutcome, boo
     (
         RunOutcome {
             status,
+            suspended: false,
             phase,
             message: s(&st, "message").map(String::from),
             started_at: time(&st, "startedAt"),

@@ -271,6 +271,7 @@ pub(crate) async fn drive(
     };
     run.record.finish(RunOutcome {
         status: result.status,
+        suspended: false,
         phase: Some(result.phase),
         message: result.message,
         started_at: Some(started),
