@@ -9,8 +9,8 @@ use std::sync::Arc;
 use ferry_release::{Event, EventKind, NewEvent, Release, ReleaseStatus};
 use tokio::sync::{Mutex, broadcast};
 
-use crate::store::ReleaseStore;
 use crate::Error;
+use crate::store::ReleaseStore;
 
 pub(crate) struct ReleaseHandle {
     pub id: String,
@@ -22,19 +22,37 @@ pub(crate) struct ReleaseHandle {
 /// Every status in a release, by a stable key, to diff before/after.
 fn statuses(r: &Release) -> BTreeMap<(u8, String, String, String), (String, EventKind)> {
     let mut out = BTreeMap::new();
-    out.insert((0, String::new(), String::new(), String::new()), (r.status.to_string(), EventKind::Release));
+    out.insert(
+        (0, String::new(), String::new(), String::new()),
+        (r.status.to_string(), EventKind::Release),
+    );
     for (i, h) in r.hooks.iter().enumerate() {
-        out.insert((1, String::new(), String::new(), format!("{i}:{}", h.name)), (h.status.to_string(), EventKind::Hook));
+        out.insert(
+            (1, String::new(), String::new(), format!("{i}:{}", h.name)),
+            (h.status.to_string(), EventKind::Hook),
+        );
     }
     for e in &r.environments {
-        out.insert((2, e.name.clone(), String::new(), String::new()), (e.status.to_string(), EventKind::Environment));
+        out.insert(
+            (2, e.name.clone(), String::new(), String::new()),
+            (e.status.to_string(), EventKind::Environment),
+        );
         for (i, h) in e.hooks.iter().enumerate() {
-            out.insert((3, e.name.clone(), String::new(), format!("{i}:{}", h.name)), (h.status.to_string(), EventKind::Hook));
+            out.insert(
+                (3, e.name.clone(), String::new(), format!("{i}:{}", h.name)),
+                (h.status.to_string(), EventKind::Hook),
+            );
         }
         for a in &e.applications {
-            out.insert((4, e.name.clone(), a.name.clone(), String::new()), (a.status.to_string(), EventKind::Application));
+            out.insert(
+                (4, e.name.clone(), a.name.clone(), String::new()),
+                (a.status.to_string(), EventKind::Application),
+            );
             for (i, s) in a.steps.iter().enumerate() {
-                out.insert((5, e.name.clone(), a.name.clone(), format!("{i}:{}", s.name)), (s.status.to_string(), EventKind::Step));
+                out.insert(
+                    (5, e.name.clone(), a.name.clone(), format!("{i}:{}", s.name)),
+                    (s.status.to_string(), EventKind::Step),
+                );
             }
         }
     }
@@ -44,12 +62,26 @@ fn statuses(r: &Release) -> BTreeMap<(u8, String, String, String), (String, Even
 /// The release status from its parts (SPEC §4.3).
 pub(crate) fn recompute_status(r: &mut Release, queued: bool) {
     let envs: Vec<_> = r.environments.iter().map(|e| e.status).collect();
-    r.status = ReleaseStatus::aggregate(&envs, queued, r.termination.is_some(), r.finished_at.is_none());
+    r.status = ReleaseStatus::aggregate(
+        &envs,
+        queued,
+        r.termination.is_some(),
+        r.finished_at.is_none(),
+    );
 }
 
 impl ReleaseHandle {
-    pub fn new(release: Release, store: Arc<dyn ReleaseStore>, events: broadcast::Sender<Event>) -> Arc<Self> {
-        Arc::new(ReleaseHandle { id: release.id.clone(), release: Mutex::new(release), store, events })
+    pub fn new(
+        release: Release,
+        store: Arc<dyn ReleaseStore>,
+        events: broadcast::Sender<Event>,
+    ) -> Arc<Self> {
+        Arc::new(ReleaseHandle {
+            id: release.id.clone(),
+            release: Mutex::new(release),
+            store,
+            events,
+        })
     }
 
     /// A copy of the current state.
@@ -61,7 +93,10 @@ impl ReleaseHandle {
     /// every status that changed (plus the events `change` returns), and
     /// persists it all in one transaction. In-memory state only moves on
     /// when the store accepted it.
-    pub async fn update<T>(&self, change: impl FnOnce(&mut Release) -> (T, Vec<NewEvent>)) -> Result<T, Error> {
+    pub async fn update<T>(
+        &self,
+        change: impl FnOnce(&mut Release) -> (T, Vec<NewEvent>),
+    ) -> Result<T, Error> {
         let mut guard = self.release.lock().await;
         let before = statuses(&guard);
         let mut next = guard.clone();
@@ -82,7 +117,11 @@ impl ReleaseHandle {
                     ev = ev.app(app.clone());
                 }
                 if !step.is_empty() {
-                    ev = ev.step(step.split_once(':').map_or(step.as_str(), |(_, n)| n).to_owned());
+                    ev = ev.step(
+                        step.split_once(':')
+                            .map_or(step.as_str(), |(_, n)| n)
+                            .to_owned(),
+                    );
                 }
                 events.push(ev);
             }

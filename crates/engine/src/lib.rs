@@ -101,7 +101,11 @@ pub enum Error {
     #[error("invalid request: {0}")]
     BadRequest(String),
     #[error("release {id} is {status}: {action} is not possible")]
-    Conflict { id: String, status: String, action: &'static str },
+    Conflict {
+        id: String,
+        status: String,
+        action: &'static str,
+    },
     #[error("flow `{flow}` is invalid: {message}")]
     InvalidFlow { flow: String, message: String },
     #[error(transparent)]
@@ -227,7 +231,12 @@ impl Engine {
     }
 
     /// A manual promotion (SPEC §3): by flow, to one environment, or a rollback.
-    pub async fn promote(&self, product: &str, request: PromotionRequest, initiator: &str) -> Result<Release, Error> {
+    pub async fn promote(
+        &self,
+        product: &str,
+        request: PromotionRequest,
+        initiator: &str,
+    ) -> Result<Release, Error> {
         create::manual(&self.inner, product, request, initiator).await
     }
 
@@ -257,7 +266,13 @@ impl Engine {
 
     /// The release as the engine holds it (live) or as stored.
     pub async fn release(&self, id: &str) -> Result<Option<Release>, Error> {
-        let handle = self.inner.running.lock().unwrap_or_else(|p| p.into_inner()).get(id).map(|d| Arc::clone(&d.handle));
+        let handle = self
+            .inner
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .map(|d| Arc::clone(&d.handle));
         match handle {
             Some(h) => Ok(Some(h.get().await)),
             None => self.inner.store.get(id).await.map_err(Error::Store),
@@ -267,7 +282,13 @@ impl Engine {
     /// Waits until no release is being driven (tests, graceful stop).
     pub async fn idle(&self) {
         loop {
-            if self.inner.running.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+            if self
+                .inner
+                .running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_empty()
+            {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -286,11 +307,18 @@ impl Inner {
     }
 
     pub(crate) fn release_url(&self, product: &str, number: u64) -> String {
-        format!("{}/products/{product}/releases/{number}", self.settings.base_url.trim_end_matches('/'))
+        format!(
+            "{}/products/{product}/releases/{number}",
+            self.settings.base_url.trim_end_matches('/')
+        )
     }
 }
 
 /// Runs blocking Git work off the async threads.
-pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?
 }

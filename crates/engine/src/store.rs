@@ -19,10 +19,18 @@ pub enum Created {
 pub trait ReleaseStore: Send + Sync + 'static {
     /// Stores a new release (number assigned by the store) and its first
     /// events, unless `trigger_key` was already used.
-    async fn create(&self, release: Release, trigger_key: Option<String>, events: Vec<NewEvent>)
-    -> Result<Created, StoreError>;
+    async fn create(
+        &self,
+        release: Release,
+        trigger_key: Option<String>,
+        events: Vec<NewEvent>,
+    ) -> Result<Created, StoreError>;
     /// Saves the release and appends events, atomically.
-    async fn save(&self, release: &Release, events: Vec<NewEvent>) -> Result<Vec<Event>, StoreError>;
+    async fn save(
+        &self,
+        release: &Release,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<Event>, StoreError>;
     async fn get(&self, id: &str) -> Result<Option<Release>, StoreError>;
     /// Releases not finished yet (resumed on start).
     async fn active_ids(&self) -> Result<Vec<String>, StoreError>;

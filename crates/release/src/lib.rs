@@ -14,7 +14,7 @@ pub use event::{Event, EventKind, NewEvent};
 pub use record::{
     ApplicationRun, ApplicationSnapshot, EnvironmentRun, FrozenFlow, FrozenStep, Issue, IssueKind,
     PullRequest, Release, ReleaseKind, Snapshot, StepPhase, StepRun, Termination,
-    TerminationReason, Trigger, new_release_id,
+    TerminationReason, Trigger, WorkflowNode, new_release_id,
 };
 pub use status::{ApplicationStatus, EnvironmentStatus, ReleaseStatus, StepStatus};
 

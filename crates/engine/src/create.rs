@@ -1,0 +1,484 @@
+//! Creating releases (SPEC §3, §4.1): resolve the flow, freeze it with each
+//! step's policy, snapshot the trigger environment, store it exactly once,
+//! then hand it to the driver (or the product's queue).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ferry_gitops::{AppSource, read_snapshot};
+use ferry_model::flowgraph::FlowGraph;
+use ferry_model::membership::{Member, ProductMembers};
+use ferry_model::resource::{Action, ConcurrencyPolicy, Hooks, PolicySettings};
+use ferry_model::{Loaded, Membership};
+use ferry_release::{
+    ApplicationRun, EnvironmentRun, EnvironmentStatus, EventKind, FrozenFlow, FrozenStep, NewEvent,
+    Release, ReleaseKind, ReleaseStatus, Snapshot, StepPhase, StepRun, Trigger, new_release_id,
+    now,
+};
+
+use crate::drive;
+use crate::store::Created;
+use crate::{Error, Inner, PromotionRequest, blocking};
+
+/// The flow name shown for manual one-environment promotions and rollbacks.
+pub const MANUAL: &str = "Manual";
+
+pub(crate) fn members<'m>(
+    membership: &'m Membership,
+    product: &str,
+) -> Result<&'m ProductMembers, Error> {
+    membership
+        .product(product)
+        .ok_or_else(|| Error::UnknownProduct(product.to_owned()))
+}
+
+/// A manual trigger.
+pub(crate) async fn manual(
+    inner: &Arc<Inner>,
+    product: &str,
+    req: PromotionRequest,
+    initiator: &str,
+) -> Result<Release, Error> {
+    let cfg = inner.config();
+    let membership = Membership::compute(&cfg.config);
+    let pm = members(&membership, product)?;
+    let (flow, kind, rollback_of) = match (&req.flow, &req.target_environment, &req.rollback_to) {
+        (Some(flow), None, None) => (flow_frozen(&cfg, pm, flow)?, ReleaseKind::Flow, None),
+        (None, Some(target), None) => {
+            let source = match &req.source_environment {
+                Some(s) => s.clone(),
+                None => default_source(&cfg, product, target)?,
+            };
+            (
+                single_step(&cfg, pm, &source, target, req.policy.as_ref())?,
+                ReleaseKind::Manual,
+                None,
+            )
+        }
+        (None, Some(target), Some(from)) => {
+            let earlier = inner
+                .store
+                .get(from)
+                .await
+                .map_err(Error::Store)?
+                .ok_or_else(|| Error::NotFound(from.clone()))?;
+            if earlier.product != product {
+                return Err(Error::BadRequest(format!(
+                    "release {from} belongs to product `{}`",
+                    earlier.product
+                )));
+            }
+            let source = earlier.snapshot.environment.clone();
+            let flow = single_step(&cfg, pm, &source, target, req.policy.as_ref())?;
+            (
+                flow,
+                ReleaseKind::Rollback {
+                    from_release: from.clone(),
+                },
+                Some(earlier),
+            )
+        }
+        _ => {
+            return Err(Error::BadRequest(
+                "give either `flow`, or `targetEnvironment` (with optional `sourceEnvironment` and `policy`), or `rollbackTo` with `targetEnvironment`".into(),
+            ));
+        }
+    };
+    let (snapshot, version, trigger) = match rollback_of {
+        Some(earlier) => (
+            earlier.snapshot.clone(),
+            earlier.version.clone(),
+            earlier.trigger.clone(),
+        ),
+        None => {
+            let apps: Vec<Member> = pm
+                .in_environment(&flow.trigger_environment)
+                .cloned()
+                .collect();
+            take_snapshot(inner, &cfg, &flow.trigger_environment, apps, None).await?
+        }
+    };
+    let release = assemble(
+        &cfg, pm, product, flow, kind, initiator, trigger, version, snapshot,
+    );
+    store_and_start(inner, release, None).await
+}
+
+/// An automatic trigger: `sha` changed the trigger application of `flow`.
+pub(crate) async fn automatic(
+    inner: &Arc<Inner>,
+    product: &str,
+    flow_name: &str,
+    trigger: Trigger,
+) -> Result<Option<Release>, Error> {
+    let cfg = inner.config();
+    let membership = Membership::compute(&cfg.config);
+    let pm = members(&membership, product)?;
+    let flow = flow_frozen(&cfg, pm, flow_name)?;
+    let apps: Vec<Member> = pm
+        .in_environment(&flow.trigger_environment)
+        .cloned()
+        .collect();
+    let (snapshot, version, trigger) =
+        take_snapshot(inner, &cfg, &flow.trigger_environment, apps, Some(trigger)).await?;
+    let key = format!("{product}@{}", trigger.sha);
+    let initiator = trigger.author.clone();
+    let release = assemble(
+        &cfg,
+        pm,
+        product,
+        flow,
+        ReleaseKind::Automatic,
+        &initiator,
+        trigger,
+        version,
+        snapshot,
+    );
+    match store_and_start(inner, release, Some(key)).await {
+        Ok(r) => Ok(Some(r)),
+        Err(Error::Conflict { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn flow_frozen(cfg: &Loaded, pm: &ProductMembers, flow_name: &str) -> Result<FrozenFlow, Error> {
+    let product = &pm.name;
+    let allowed = cfg
+        .config
+        .product(product)
+        .is_some_and(|p| p.spec.promotion_flows.iter().any(|f| f.name == flow_name));
+    let flow = cfg
+        .config
+        .flow(flow_name)
+        .filter(|_| allowed)
+        .ok_or_else(|| Error::UnknownFlow {
+            product: product.clone(),
+            flow: flow_name.to_owned(),
+        })?;
+    let graph = FlowGraph::build(flow).map_err(|problems| Error::InvalidFlow {
+        flow: flow_name.to_owned(),
+        message: problems
+            .iter()
+            .map(|p| format!("{}: {}", p.field, p.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+    })?;
+    let body = &flow.spec.body;
+    Ok(FrozenFlow::freeze(
+        &graph,
+        body.hooks.clone().unwrap_or_default(),
+        body.trigger_policy
+            .as_ref()
+            .and_then(|p| p.post_action.clone()),
+        flow.timeout().as_secs(),
+        |env, inline| ferry_model::evaluate(&cfg.config, product, env, inline, Some(pm)).settings(),
+    ))
+}
+
+/// The environment before `target` in the product's first flow.
+fn default_source(cfg: &Loaded, product: &str, target: &str) -> Result<String, Error> {
+    let first = cfg
+        .config
+        .product(product)
+        .and_then(|p| p.spec.promotion_flows.first());
+    let graph = first
+        .and_then(|f| cfg.config.flow(&f.name))
+        .and_then(|f| FlowGraph::build(f).ok());
+    graph
+        .and_then(|g| g.step(target).and_then(|s| s.depends_on.first().cloned()))
+        .ok_or_else(|| {
+            Error::BadRequest(format!(
+                "no default source environment for `{target}` (it is not a step of product `{product}`'s first flow); give `sourceEnvironment`"
+            ))
+        })
+}
+
+fn single_step(
+    cfg: &Loaded,
+    pm: &ProductMembers,
+    source: &str,
+    target: &str,
+    inline: Option<&PolicySettings>,
+) -> Result<FrozenFlow, Error> {
+    for env in [source, target] {
+        if cfg.config.environment(env).is_none() {
+            return Err(Error::UnknownEnvironment(env.to_owned()));
+        }
+    }
+    if source == target {
+        return Err(Error::BadRequest(
+            "source and target environment are the same".into(),
+        ));
+    }
+    let policy = ferry_model::evaluate(&cfg.config, &pm.name, target, inline, Some(pm)).settings();
+    Ok(FrozenFlow {
+        name: MANUAL.to_owned(),
+        trigger_environment: source.to_owned(),
+        steps: vec![FrozenStep {
+            environment: target.to_owned(),
+            depends_on: vec![source.to_owned()],
+            policy,
+            hooks: Hooks::default(),
+        }],
+        hooks: Hooks::default(),
+        trigger_post_action: None,
+        timeout_seconds: ferry_model::resource::DEFAULT_FLOW_TIMEOUT.as_secs(),
+    })
+}
+
+/// Reads the snapshot of every application of the trigger environment. For
+/// an automatic trigger the trigger application is read at the trigger
+/// commit; everything else at its branch tip (after a fetch).
+async fn take_snapshot(
+    inner: &Arc<Inner>,
+    cfg: &Arc<Loaded>,
+    environment: &str,
+    apps: Vec<Member>,
+    trigger: Option<Trigger>,
+) -> Result<(Snapshot, Option<String>, Trigger), Error> {
+    if apps.is_empty() {
+        return Err(Error::BadRequest(format!(
+            "the product has no application in the trigger environment `{environment}`"
+        )));
+    }
+    let workspace = Arc::clone(&inner.workspace);
+    let cfg = Arc::clone(cfg);
+    let environment = environment.to_owned();
+    blocking(move || {
+        let mut snapshot = Snapshot { environment, applications: BTreeMap::new() };
+        let mut version = None;
+        let mut trigger_out = trigger.clone();
+        for m in &apps {
+            let app = &cfg.config.applications[m.app];
+            let Some(source) = app.promoted_source() else { continue };
+            let path = source.path.clone().unwrap_or_default();
+            let mirror = workspace.mirror(&source.repo_url)?;
+            mirror.fetch()?;
+            let rev = match &trigger {
+                Some(t) if t.repo_url == source.repo_url => t.sha.clone(),
+                _ => app.target_revision().to_owned(),
+            };
+            let reader = mirror.at(&rev)?;
+            let read = read_snapshot(
+                &reader,
+                AppSource { application: app.name(), repo_url: &source.repo_url, path: &path },
+                &m.template.body,
+            )?;
+            if version.is_none() {
+                version = read.version.clone();
+            }
+            if trigger_out.is_none() {
+                let info = mirror.commit_info(&rev)?;
+                trigger_out = Some(Trigger {
+                    repo_url: source.repo_url.clone(),
+                    sha: info.id.to_string(),
+                    message: info.message.clone(),
+                    author: info.author.name.clone(),
+                    date: info.author.time.to_rfc3339(),
+                    branch: app.target_revision().to_owned(),
+                });
+            }
+            if snapshot.applications.insert(m.key.clone(), read.snapshot).is_some() {
+                return Err(Error::BadRequest(format!(
+                    "two applications of the trigger environment share the key `{}`; label them `ferry.io/application`",
+                    m.key
+                )));
+            }
+        }
+        let trigger = trigger_out.ok_or_else(|| Error::Internal("no trigger commit".into()))?;
+        Ok((snapshot, version, trigger))
+    })
+    .await
+}
+
+fn app_run(cfg: &Loaded, m: &Member, steps: Vec<StepRun>) -> ApplicationRun {
+    let app = &cfg.config.applications[m.app];
+    let source = app.promoted_source();
+    ApplicationRun {
+        name: m.name.clone(),
+        key: m.key.clone(),
+        repo_url: source.map(|s| s.repo_url.clone()).unwrap_or_default(),
+        path: source.and_then(|s| s.path.clone()).unwrap_or_default(),
+        target_revision: app.target_revision().to_owned(),
+        namespace: app.spec.destination.namespace.clone(),
+        status: EnvironmentStatus::Pending,
+        promotion_commit: None,
+        pull_request: None,
+        sync: None,
+        health: None,
+        steps,
+        outputs: BTreeMap::new(),
+    }
+}
+
+/// The steps of one application in a target environment, from its policy.
+pub(crate) fn pipeline(step: &FrozenStep) -> Vec<StepRun> {
+    let mut steps = Vec::new();
+    if let Some(pre) = &step.policy.pre_action {
+        steps.push(StepRun::pending(pre.clone(), StepPhase::PreAction));
+    }
+    let action = step.action();
+    steps.push(StepRun::pending(action.as_str(), StepPhase::Action));
+    steps.push(StepRun::pending("sync", StepPhase::Sync));
+    if let Some(post) = &step.policy.post_action {
+        steps.push(StepRun::pending(post.clone(), StepPhase::PostAction));
+    }
+    let _ = Action::Commit;
+    steps
+}
+
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+    cfg: &Loaded,
+    pm: &ProductMembers,
+    product: &str,
+    flow: FrozenFlow,
+    kind: ReleaseKind,
+    initiator: &str,
+    trigger: Trigger,
+    version: Option<String>,
+    snapshot: Snapshot,
+) -> Release {
+    let mut environments = Vec::new();
+    let trigger_steps = |_: &Member| -> Vec<StepRun> {
+        flow.trigger_post_action
+            .iter()
+            .map(|w| StepRun::pending(w.clone(), StepPhase::PostAction))
+            .collect()
+    };
+    environments.push(EnvironmentRun {
+        name: flow.trigger_environment.clone(),
+        status: EnvironmentStatus::Pending,
+        depends_on: Vec::new(),
+        trigger: true,
+        issues: Vec::new(),
+        applications: pm
+            .in_environment(&flow.trigger_environment)
+            .map(|m| app_run(cfg, m, trigger_steps(m)))
+            .collect(),
+        hooks: Vec::new(),
+        started_at: None,
+        finished_at: None,
+    });
+    for step in &flow.steps {
+        environments.push(EnvironmentRun {
+            name: step.environment.clone(),
+            status: EnvironmentStatus::Pending,
+            depends_on: step.depends_on.clone(),
+            trigger: false,
+            issues: Vec::new(),
+            applications: pm
+                .in_environment(&step.environment)
+                .map(|m| app_run(cfg, m, pipeline(step)))
+                .collect(),
+            hooks: Vec::new(),
+            started_at: None,
+            finished_at: None,
+        });
+    }
+    Release {
+        id: new_release_id(),
+        number: 0,
+        product: product.to_owned(),
+        flow: flow.name.clone(),
+        kind,
+        status: ReleaseStatus::Running,
+        initiator: initiator.to_owned(),
+        created_at: now(),
+        finished_at: None,
+        version,
+        trigger,
+        graph: flow,
+        snapshot,
+        environments,
+        hooks: Vec::new(),
+        termination: None,
+    }
+}
+
+/// Stores the release (exactly once per trigger key), applies the
+/// product's concurrency policy and starts (or queues) it.
+async fn store_and_start(
+    inner: &Arc<Inner>,
+    mut release: Release,
+    trigger_key: Option<String>,
+) -> Result<Release, Error> {
+    let lock = inner.product_lock(&release.product);
+    let _guard = lock.lock().await;
+    let concurrency = inner
+        .config()
+        .config
+        .product(&release.product)
+        .map(|p| p.concurrency())
+        .unwrap_or_default();
+    let active = drive::active_of_product(inner, &release.product).await;
+    let mut to_terminate = Vec::new();
+    if !active.is_empty() {
+        match concurrency.policy {
+            ConcurrencyPolicy::Queue => release.status = ReleaseStatus::Queued,
+            ConcurrencyPolicy::Terminate => {
+                let mine: Vec<&str> = release
+                    .environments
+                    .iter()
+                    .filter(|e| !e.trigger)
+                    .map(|e| e.name.as_str())
+                    .collect();
+                for other in &active {
+                    if other
+                        .environments
+                        .iter()
+                        .any(|e| !e.trigger && mine.contains(&e.name.as_str()))
+                    {
+                        to_terminate.push(other.id.clone());
+                    } else {
+                        release.status = ReleaseStatus::Queued;
+                    }
+                }
+                if to_terminate.len() == active.len() {
+                    release.status = ReleaseStatus::Running;
+                }
+            }
+        }
+    }
+    let mut created = NewEvent::new(EventKind::Audit, release.status.to_string()).message(format!(
+        "release created by {} ({})",
+        release.initiator, release.flow
+    ));
+    created.at = release.created_at;
+    let stored = match inner
+        .store
+        .create(release, trigger_key, vec![created])
+        .await
+        .map_err(Error::Store)?
+    {
+        Created::New(r, events) => {
+            for e in events {
+                let _ = inner.events.send(e);
+            }
+            r
+        }
+        Created::Duplicate(id) => {
+            return Err(Error::Conflict {
+                id,
+                status: "already created".into(),
+                action: "creating it again",
+            });
+        }
+    };
+    drop(_guard);
+    for id in to_terminate {
+        let _ = drive::terminate(
+            inner,
+            &id,
+            "ferry",
+            ferry_release::TerminationReason::Superseded,
+        )
+        .await;
+    }
+    if stored.status == ReleaseStatus::Queued {
+        drive::enforce_queue_limit(inner, &stored.product, concurrency.queue_limit).await;
+    } else {
+        drive::start(inner, stored.clone());
+    }
+    Ok(stored)
+}
