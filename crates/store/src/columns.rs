@@ -1,0 +1,118 @@
+//! The denormalised columns of a `releases` row: what lists, filters and
+//! the engine's queries need without parsing the whole document.
+
+use ferry_release::{Release, ReleaseStatus, Timestamp};
+
+use crate::backend::RowExt;
+use crate::error::{Error, Result};
+use crate::types::{EnvironmentSummary, ReleaseSummary};
+
+/// The columns written for a release.
+pub(crate) struct Columns {
+    pub number: i64,
+    pub status: &'static str,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+    pub environments: String,
+    pub document: String,
+}
+
+impl Columns {
+    pub fn of(release: &Release) -> Result<Columns> {
+        let environments: Vec<EnvironmentSummary> = release
+            .environments
+            .iter()
+            .map(|e| EnvironmentSummary {
+                name: e.name.clone(),
+                status: e.status,
+            })
+            .collect();
+        let encode = |source| Error::Encode {
+            id: release.id.clone(),
+            source,
+        };
+        Ok(Columns {
+            number: to_i64(release.number, &release.id, "number")?,
+            status: release.status.as_str(),
+            created_at: millis(release.created_at, &release.id, "createdAt")?,
+            finished_at: release
+                .finished_at
+                .map(|t| millis(t, &release.id, "finishedAt"))
+                .transpose()?,
+            environments: serde_json::to_string(&environments).map_err(encode)?,
+            document: serde_json::to_string(release).map_err(encode)?,
+        })
+    }
+}
+
+/// Unix epoch milliseconds: the portable time column of both backends.
+pub(crate) fn millis(t: Timestamp, id: &str, field: &'static str) -> Result<i64> {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|_| Error::OutOfRange {
+        id: id.to_string(),
+        field,
+    })
+}
+
+pub(crate) fn from_millis(ms: i64, id: &str, what: &'static str) -> Result<Timestamp> {
+    Timestamp::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).map_err(|e| Error::Corrupt {
+        what,
+        id: id.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+pub(crate) fn to_i64(n: u64, id: &str, field: &'static str) -> Result<i64> {
+    i64::try_from(n).map_err(|_| Error::OutOfRange {
+        id: id.to_string(),
+        field,
+    })
+}
+
+pub(crate) fn to_u64(n: i64, id: &str, what: &'static str) -> Result<u64> {
+    u64::try_from(n).map_err(|_| Error::Corrupt {
+        what,
+        id: id.to_string(),
+        reason: format!("negative value {n}"),
+    })
+}
+
+/// Columns selected for a [`ReleaseSummary`].
+pub(crate) const SUMMARY_COLUMNS: &str = "id, number, product, flow, status, initiator, \
+     created_at, finished_at, version, environments";
+
+pub(crate) fn summary_from_row(row: &impl RowExt) -> Result<ReleaseSummary> {
+    let id = row.text("id")?;
+    let corrupt = |what: &'static str, reason: String| Error::Corrupt {
+        what,
+        id: id.clone(),
+        reason,
+    };
+    let status_text = row.text("status")?;
+    let status = ReleaseStatus::parse(&status_text)
+        .ok_or_else(|| corrupt("status", format!("unknown status `{status_text}`")))?;
+    let environments: Vec<EnvironmentSummary> = serde_json::from_str(&row.text("environments")?)
+        .map_err(|e| corrupt("environments summary", e.to_string()))?;
+    Ok(ReleaseSummary {
+        number: to_u64(row.int("number")?, &id, "number")?,
+        product: row.text("product")?,
+        flow: row.text("flow")?,
+        status,
+        initiator: row.text("initiator")?,
+        created_at: from_millis(row.int("created_at")?, &id, "created_at")?,
+        finished_at: row
+            .opt_int("finished_at")?
+            .map(|ms| from_millis(ms, &id, "finished_at"))
+            .transpose()?,
+        version: row.opt_text("version")?,
+        environments,
+        id,
+    })
+}
+
+pub(crate) fn release_from_document(id: &str, document: &str) -> Result<Release> {
+    serde_json::from_str(document).map_err(|e| Error::Corrupt {
+        what: "document",
+        id: id.to_string(),
+        reason: e.to_string(),
+    })
+}

@@ -1,0 +1,30 @@
+//! Durable storage of releases (SPEC §4, issue 5; PostgreSQL for issue 11).
+//!
+//! A release is stored whole as a JSON document (the `ferry-release`
+//! record, so the store never falls behind the record's fields) beside the
+//! columns that lists and the engine filter on; its history is an
+//! append-only table of events numbered from 1 without gaps. SQLite (a file
+//! in the data directory, WAL) is the default; PostgreSQL uses the same
+//! tables and the same SQL, the differences are kept in [`backend`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ferry_store::Error> {
+//! let store = ferry_store::Store::open("sqlite:///var/lib/ferry/ferry.db?mode=rwc").await?;
+//! let page = store.list(&ferry_store::ListFilter::default()).await?;
+//! # Ok(()) }
+//! ```
+
+mod backend;
+mod columns;
+mod cursor;
+mod error;
+mod store;
+mod types;
+mod url;
+
+pub use error::{Error, Result};
+pub use store::{MAX_EVENTS_PAGE, Store};
+pub use types::{
+    Created, DEFAULT_PAGE, EnvironmentSummary, ListFilter, MAX_PAGE, NewEvent, Page, ReleaseSummary,
+};
+pub use url::{BackendKind, redact};

@@ -1,0 +1,450 @@
+//! The store: releases, their event history, trigger de-duplication and
+//! pollers' cursors. Every write is one transaction, so a process killed at
+//! any instant leaves either all of a write or none of it.
+
+use ferry_release::{Event, Release};
+
+use crate::backend::{Backend, BeginWrite, RowExt, on_pool};
+use crate::columns::{
+    Columns, SUMMARY_COLUMNS, millis, release_from_document, summary_from_row, to_i64, to_u64,
+};
+use crate::cursor::Cursor;
+use crate::error::{Error, Result, db};
+use crate::types::{Created, DEFAULT_PAGE, ListFilter, MAX_PAGE, NewEvent, Page, ReleaseSummary};
+use crate::url::BackendKind;
+
+/// Appends one event inside the caller's transaction.
+macro_rules! insert_event {
+    ($conn:expr, $event:expr) => {{
+        let event: &Event = $event;
+        match serde_json::to_string(event) {
+            Err(source) => Err(Error::Encode {
+                id: event.release_id.clone(),
+                source,
+            }),
+            Ok(document) => sqlx::query(
+                "INSERT INTO release_events (release_id, seq, at, document) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&event.release_id)
+            .bind(to_i64(event.seq, &event.release_id, "event seq")?)
+            .bind(millis(event.at, &event.release_id, "event time")?)
+            .bind(document)
+            .execute($conn)
+            .await
+            .map(|_| ())
+            .map_err(db("appending an event")),
+        }
+    }};
+}
+
+/// Most events one [`Store::events`] call returns.
+pub const MAX_EVENTS_PAGE: u32 = 10_000;
+
+/// Durable storage of releases. Cheap to clone (a shared pool); every
+/// method may be called from many tasks at once.
+#[derive(Clone, Debug)]
+pub struct Store {
+    backend: Backend,
+}
+
+/// A value bound to a query built at run time.
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and applies the
+    /// schema migrations: `sqlite://path/ferry.db?mode=rwc`,
+    /// `sqlite::memory:`, or `postgres://user:password@host/db`.
+    pub async fn open(url: &str) -> Result<Store> {
+        Ok(Store {
+            backend: Backend::open(url).await?,
+        })
+    }
+
+    pub fn backend(&self) -> BackendKind {
+        self.backend.kind()
+    }
+
+    /// Waits for running queries and closes every connection.
+    pub async fn close(&self) {
+        self.backend.close().await
+    }
+
+    /// Stores a new release, exactly once per `trigger_key`.
+    ///
+    /// In one transaction: when `trigger_key` was already recorded nothing
+    /// is written and the release it created is named; otherwise the
+    /// release gets the product's next number (1, 2, 3 … without gaps, also
+    /// under concurrent creators: the per-product counter row serialises
+    /// them), and is inserted with the key and its first events (seq 1…).
+    pub async fn create_release(
+        &self,
+        mut release: Release,
+        trigger_key: Option<&str>,
+        first_events: Vec<NewEvent>,
+    ) -> Result<Created> {
+        let now = millis(ferry_release::now(), &release.id, "now")?;
+        on_pool!(&self.backend, |pool| {
+            let mut tx = pool
+                .begin_write()
+                .await
+                .map_err(db("beginning a release creation"))?;
+            if let Some(key) = trigger_key {
+                let inserted = sqlx::query(
+                    "INSERT INTO triggers (key, release_id, created_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(key)
+                .bind(&release.id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("recording a trigger key"))?
+                .rows_affected();
+                if inserted == 0 {
+                    let row = sqlx::query("SELECT release_id FROM triggers WHERE key = $1")
+                        .bind(key)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db("reading a trigger key"))?;
+                    let existing = row.text("release_id")?;
+                    tx.rollback()
+                        .await
+                        .map_err(db("ending a duplicate creation"))?;
+                    return Ok(Created::Duplicate(existing));
+                }
+            }
+            let row = sqlx::query(
+                "INSERT INTO release_numbers (product, last_number) VALUES ($1, 1) \
+                 ON CONFLICT (product) DO UPDATE SET last_number = release_numbers.last_number + 1 \
+                 RETURNING last_number",
+            )
+            .bind(&release.product)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db("numbering a release"))?;
+            release.number = to_u64(row.int("last_number")?, &release.id, "number")?;
+            let events: Vec<Event> = first_events
+                .into_iter()
+                .zip(1u64..)
+                .map(|(e, seq)| e.into_event(&release.id, seq))
+                .collect();
+            let columns = Columns::of(&release)?;
+            sqlx::query(
+                "INSERT INTO releases (id, product, number, status, flow, initiator, version, \
+                 created_at, finished_at, updated_at, last_seq, environments, document) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            )
+            .bind(&release.id)
+            .bind(&release.product)
+            .bind(columns.number)
+            .bind(columns.status)
+            .bind(&release.flow)
+            .bind(&release.initiator)
+            .bind(&release.version)
+            .bind(columns.created_at)
+            .bind(columns.finished_at)
+            .bind(now)
+            .bind(to_i64(events.len() as u64, &release.id, "events")?)
+            .bind(&columns.environments)
+            .bind(&columns.document)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("inserting a release"))?;
+            for event in &events {
+                insert_event!(&mut *tx, event)?;
+            }
+            tx.commit().await.map_err(db("committing a release"))?;
+            Ok(Created::New(release, events))
+        })
+    }
+
+    /// Saves the release's new state and appends `events` to its history,
+    /// in one transaction; returns the events with their seqs (gapless,
+    /// after the last stored one) for the live stream.
+    ///
+    /// The product and number are fixed at creation; a release whose
+    /// product or number differ from the stored ones is refused.
+    pub async fn save(&self, release: &Release, events: Vec<NewEvent>) -> Result<Vec<Event>> {
+        let now = millis(ferry_release::now(), &release.id, "now")?;
+        let columns = Columns::of(release)?;
+        let added = to_i64(events.len() as u64, &release.id, "events")?;
+        on_pool!(&self.backend, |pool| {
+            let mut tx = pool
+                .begin_write()
+                .await
+                .map_err(db("beginning a release save"))?;
+            // The row lock taken here orders concurrent saves of one release.
+            let row = sqlx::query(
+                "UPDATE releases SET status = $2, finished_at = $3, updated_at = $4, \
+                 version = $5, environments = $6, document = $7, last_seq = last_seq + $8 \
+                 WHERE id = $1 AND product = $9 AND number = $10 RETURNING last_seq",
+            )
+            .bind(&release.id)
+            .bind(columns.status)
+            .bind(columns.finished_at)
+            .bind(now)
+            .bind(&release.version)
+            .bind(&columns.environments)
+            .bind(&columns.document)
+            .bind(added)
+            .bind(&release.product)
+            .bind(columns.number)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db("updating a release"))?;
+            let Some(row) = row else {
+                let stored = sqlx::query("SELECT product, number FROM releases WHERE id = $1")
+                    .bind(&release.id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db("reading a release"))?;
+                return Err(match stored {
+                    None => Error::NotFound {
+                        id: release.id.clone(),
+                    },
+                    Some(row) if row.text("product")? != release.product => Error::Immutable {
+                        id: release.id.clone(),
+                        field: "product",
+                        stored: row.text("product")?,
+                        given: release.product.clone(),
+                    },
+                    Some(row) => Error::Immutable {
+                        id: release.id.clone(),
+                        field: "number",
+                        stored: row.int("number")?.to_string(),
+                        given: release.number.to_string(),
+                    },
+                });
+            };
+            let last = to_u64(row.int("last_seq")?, &release.id, "last_seq")?;
+            let first = last - events.len() as u64 + 1;
+            let events: Vec<Event> = events
+                .into_iter()
+                .zip(first..)
+                .map(|(e, seq)| e.into_event(&release.id, seq))
+                .collect();
+            for event in &events {
+                insert_event!(&mut *tx, event)?;
+            }
+            tx.commit().await.map_err(db("committing a release save"))?;
+            Ok(events)
+        })
+    }
+
+    /// The release with this id.
+    pub async fn get(&self, id: &str) -> Result<Option<Release>> {
+        on_pool!(&self.backend, |pool| {
+            let row = sqlx::query("SELECT document FROM releases WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+                .map_err(db("reading a release"))?;
+            row.map(|row| release_from_document(id, &row.text("document")?))
+                .transpose()
+        })
+    }
+
+    /// Release `#number` of `product`.
+    pub async fn get_by_number(&self, product: &str, number: u64) -> Result<Option<Release>> {
+        let Ok(number) = i64::try_from(number) else {
+            return Ok(None);
+        };
+        on_pool!(&self.backend, |pool| {
+            let row =
+                sqlx::query("SELECT id, document FROM releases WHERE product = $1 AND number = $2")
+                    .bind(product)
+                    .bind(number)
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(db("reading a release"))?;
+            row.map(|row| release_from_document(&row.text("id")?, &row.text("document")?))
+                .transpose()
+        })
+    }
+
+    /// A page of releases, newest first (see [`ListFilter`]).
+    pub async fn list(&self, filter: &ListFilter) -> Result<Page> {
+        let limit = match filter.limit {
+            0 => DEFAULT_PAGE,
+            n => n.min(MAX_PAGE),
+        };
+        let by_number = filter.product.is_some();
+        let cursor = filter
+            .cursor
+            .as_deref()
+            .map(|c| Cursor::decode(c, by_number))
+            .transpose()?;
+        let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM releases WHERE 1 = 1");
+        let mut binds = Vec::new();
+        let mut push = |sql: &mut String, clause: &str, bind: Bind| {
+            binds.push(bind);
+            sql.push_str(&clause.replace('?', &format!("${}", binds.len())));
+        };
+        if let Some(product) = &filter.product {
+            push(&mut sql, " AND product = ?", Bind::Text(product.clone()));
+        }
+        if !filter.statuses.is_empty() {
+            sql.push_str(" AND status IN (");
+            for (i, status) in filter.statuses.iter().enumerate() {
+                let clause = if i == 0 { "?" } else { ", ?" };
+                push(&mut sql, clause, Bind::Text(status.as_str().to_string()));
+            }
+            sql.push(')');
+        }
+        match cursor {
+            Some(Cursor::Number(n)) => {
+                let n = i64::try_from(n).unwrap_or(i64::MAX);
+                push(&mut sql, " AND number < ?", Bind::Int(n));
+            }
+            Some(Cursor::Id(id)) => push(&mut sql, " AND id < ?", Bind::Text(id)),
+            None => {}
+        }
+        sql.push_str(if by_number {
+            " ORDER BY number DESC"
+        } else {
+            " ORDER BY id DESC"
+        });
+        // One more than the page tells whether another page follows.
+        push(&mut sql, " LIMIT ?", Bind::Int(i64::from(limit) + 1));
+
+        let mut items = on_pool!(&self.backend, |pool| {
+            let mut query = sqlx::query(&sql);
+            for bind in binds {
+                query = match bind {
+                    Bind::Text(s) => query.bind(s),
+                    Bind::Int(i) => query.bind(i),
+                };
+            }
+            let rows = query
+                .fetch_all(pool)
+                .await
+                .map_err(db("listing releases"))?;
+            rows.iter()
+                .map(summary_from_row)
+                .collect::<Result<Vec<ReleaseSummary>>>()
+        })?;
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|last| {
+                if by_number {
+                    Cursor::Number(last.number).encode()
+                } else {
+                    Cursor::Id(last.id.clone()).encode()
+                }
+            })
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    /// Events of a release after `after_seq` (0 for all), in order, at most
+    /// `limit` (0 or more than [`MAX_EVENTS_PAGE`] means [`MAX_EVENTS_PAGE`]).
+    pub async fn events(&self, release_id: &str, after_seq: u64, limit: u32) -> Result<Vec<Event>> {
+        let limit = match limit {
+            0 => MAX_EVENTS_PAGE,
+            n => n.min(MAX_EVENTS_PAGE),
+        };
+        let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
+        on_pool!(&self.backend, |pool| {
+            let rows = sqlx::query(
+                "SELECT document FROM release_events WHERE release_id = $1 AND seq > $2 \
+                 ORDER BY seq LIMIT $3",
+            )
+            .bind(release_id)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
+            .map_err(db("reading events"))?;
+            rows.iter()
+                .map(|row| {
+                    serde_json::from_str(&row.text("document")?).map_err(|e| Error::Corrupt {
+                        what: "event",
+                        id: release_id.to_string(),
+                        reason: e.to_string(),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Ids of the releases not finished yet, oldest first: what the engine
+    /// resumes after a restart.
+    pub async fn active_release_ids(&self) -> Result<Vec<String>> {
+        on_pool!(&self.backend, |pool| {
+            let rows = sqlx::query("SELECT id FROM releases WHERE finished_at IS NULL ORDER BY id")
+                .fetch_all(pool)
+                .await
+                .map_err(db("listing active releases"))?;
+            rows.iter().map(|row| row.text("id")).collect()
+        })
+    }
+
+    /// How many releases of `product` are not finished (per-product
+    /// concurrency, SPEC §4.5).
+    pub async fn count_active(&self, product: &str) -> Result<u64> {
+        on_pool!(&self.backend, |pool| {
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS n FROM releases WHERE product = $1 AND finished_at IS NULL",
+            )
+            .bind(product)
+            .fetch_one(pool)
+            .await
+            .map_err(db("counting active releases"))?;
+            to_u64(row.int("n")?, product, "active count")
+        })
+    }
+
+    /// The newest release of every product, by product name.
+    pub async fn latest_per_product(&self) -> Result<Vec<ReleaseSummary>> {
+        let sql = format!(
+            "SELECT {} FROM release_numbers n JOIN releases r \
+             ON r.product = n.product AND r.number = n.last_number ORDER BY n.product",
+            SUMMARY_COLUMNS
+                .split(", ")
+                .map(|c| format!("r.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        on_pool!(&self.backend, |pool| {
+            let rows = sqlx::query(&sql)
+                .fetch_all(pool)
+                .await
+                .map_err(db("listing the latest releases"))?;
+            rows.iter().map(summary_from_row).collect()
+        })
+    }
+
+    /// A poller's last seen position (e.g. the last commit of a branch).
+    pub async fn cursor_get(&self, key: &str) -> Result<Option<String>> {
+        on_pool!(&self.backend, |pool| {
+            let row = sqlx::query("SELECT value FROM cursors WHERE key = $1")
+                .bind(key)
+                .fetch_optional(pool)
+                .await
+                .map_err(db("reading a cursor"))?;
+            row.map(|row| row.text("value")).transpose()
+        })
+    }
+
+    pub async fn cursor_set(&self, key: &str, value: &str) -> Result<()> {
+        let now = millis(ferry_release::now(), key, "now")?;
+        on_pool!(&self.backend, |pool| {
+            sqlx::query(
+                "INSERT INTO cursors (key, value, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )
+            .bind(key)
+            .bind(value)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map_err(db("writing a cursor"))?;
+            Ok(())
+        })
+    }
+}
