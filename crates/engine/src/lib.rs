@@ -16,6 +16,7 @@ mod create;
 mod drive;
 mod handle;
 mod params;
+mod sqlstore;
 mod store;
 mod trigger;
 

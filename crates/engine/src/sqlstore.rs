@@ -1,0 +1,66 @@
+//! [`ReleaseStore`] over `ferry-store` (SQLite / PostgreSQL).
+
+use async_trait::async_trait;
+use ferry_release::{Event, NewEvent, Release};
+
+use crate::store::{Created, ReleaseStore, StoreError};
+
+fn convert(e: NewEvent) -> ferry_store::NewEvent {
+    ferry_store::NewEvent {
+        at: e.at,
+        kind: e.kind,
+        environment: e.environment,
+        application: e.application,
+        step: e.step,
+        status: e.status,
+        message: e.message,
+    }
+}
+
+#[async_trait]
+impl ReleaseStore for ferry_store::Store {
+    async fn create(
+        &self,
+        release: Release,
+        trigger_key: Option<String>,
+        events: Vec<NewEvent>,
+    ) -> Result<Created, StoreError> {
+        let events = events.into_iter().map(convert).collect();
+        Ok(
+            match self
+                .create_release(release, trigger_key.as_deref(), events)
+                .await?
+            {
+                ferry_store::Created::New(r, ev) => Created::New(r, ev),
+                ferry_store::Created::Duplicate(id) => Created::Duplicate(id),
+            },
+        )
+    }
+
+    async fn save(
+        &self,
+        release: &Release,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<Event>, StoreError> {
+        Ok(
+            ferry_store::Store::save(self, release, events.into_iter().map(convert).collect())
+                .await?,
+        )
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Release>, StoreError> {
+        Ok(ferry_store::Store::get(self, id).await?)
+    }
+
+    async fn active_ids(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self.active_release_ids().await?)
+    }
+
+    async fn cursor_get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(ferry_store::Store::cursor_get(self, key).await?)
+    }
+
+    async fn cursor_set(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        Ok(ferry_store::Store::cursor_set(self, key, value).await?)
+    }
+}
