@@ -175,20 +175,22 @@ fn flow_frozen(cfg: &Loaded, pm: &ProductMembers, flow_name: &str) -> Result<Fro
     ))
 }
 
-/// The environment before `target` in the product's first flow.
+/// The environment before `target` in the first of the product's flows
+/// that has `target` as a step.
 fn default_source(cfg: &Loaded, product: &str, target: &str) -> Result<String, Error> {
-    let first = cfg
+    let flows = cfg
         .config
         .product(product)
-        .and_then(|p| p.spec.promotion_flows.first());
-    let graph = first
-        .and_then(|f| cfg.config.flow(&f.name))
-        .and_then(|f| FlowGraph::build(f).ok());
-    graph
-        .and_then(|g| g.step(target).and_then(|s| s.depends_on.first().cloned()))
+        .map(|p| p.spec.promotion_flows.clone())
+        .unwrap_or_default();
+    flows
+        .iter()
+        .filter_map(|f| cfg.config.flow(&f.name))
+        .filter_map(|f| FlowGraph::build(f).ok())
+        .find_map(|g| g.step(target).and_then(|s| s.depends_on.first().cloned()))
         .ok_or_else(|| {
             Error::BadRequest(format!(
-                "no default source environment for `{target}` (it is not a step of product `{product}`'s first flow); give `sourceEnvironment`"
+                "no default source environment for `{target}` (no flow of product `{product}` promotes to it); give `sourceEnvironment`"
             ))
         })
 }

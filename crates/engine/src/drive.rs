@@ -431,15 +431,15 @@ async fn finish(inner: &Arc<Inner>, handle: &Arc<ReleaseHandle>) -> Result<(), E
                 Some(TerminationReason::Timeout)
             );
             for e in &mut r.environments {
-                if terminated
-                    && matches!(
-                        e.status,
-                        EnvironmentStatus::Running | EnvironmentStatus::Suspended
-                    )
-                {
+                let interrupted = matches!(
+                    e.status,
+                    EnvironmentStatus::Running | EnvironmentStatus::Suspended
+                ) || (e.status == EnvironmentStatus::Terminated
+                    && e.finished_at.is_none());
+                if terminated && interrupted {
                     e.status = EnvironmentStatus::Terminated;
                     e.finished_at = Some(now());
-                    if timeout {
+                    if timeout && !e.issues.iter().any(|i| i.kind == IssueKind::Timeout) {
                         e.issues.push(issue(
                             IssueKind::Timeout,
                             "the flow timeout passed before this environment finished",

@@ -1,0 +1,493 @@
+//! The release engine end to end on real Git repositories, real workflow
+//! processes and SQLite.
+
+mod common;
+
+use common::*;
+use ferry_engine::PromotionRequest;
+use ferry_release::ReleaseStatus;
+
+fn flow_request(flow: &str) -> PromotionRequest {
+    PromotionRequest {
+        flow: Some(flow.into()),
+        target_environment: None,
+        source_environment: None,
+        policy: None,
+        rollback_to: None,
+    }
+}
+
+const SEQUENTIAL: &str = r#"apiVersion: codefresh.io/v1beta1
+kind: Product
+metadata: {name: shop}
+spec:
+  promotionFlows:
+    - name: hotfix
+      gitTriggerSelectors:
+        - {key: commitMessage, operator: In, values: ["hotfix*"]}
+    - name: main
+---
+apiVersion: codefresh.io/v1beta1
+kind: PromotionFlow
+metadata: {name: main}
+spec:
+  triggerEnvironment: dev
+  steps:
+    - {environment: qa, dependsOn: [dev]}
+    - {environment: staging, dependsOn: [qa], policy: {preAction: ok, postAction: ok}}
+    - {environment: prod, dependsOn: [staging]}
+  hooks: {onSuccess: mark}
+---
+apiVersion: codefresh.io/v1beta1
+kind: PromotionFlow
+metadata: {name: hotfix}
+spec:
+  triggerEnvironment: dev
+  steps:
+    - {environment: prod, dependsOn: [dev]}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sequential_flow_promotes_every_environment_once() {
+    let fx = Fixture::new(Setup {
+        environments: &["dev", "qa", "staging", "prod"],
+        product: SEQUENTIAL.into(),
+    });
+    fx.commit_dev("main-bbbb", "1.1.0", "feat: new checkout");
+    let engine = fx.engine().await;
+    let release = engine
+        .promote("shop", flow_request("main"), "alice")
+        .await
+        .unwrap();
+    assert_eq!(release.number, 1);
+    assert_eq!(release.version.as_deref(), Some("1.1.0"));
+    let done = wait_final(&engine, &release.id).await;
+    assert_eq!(
+        done.status,
+        ReleaseStatus::Succeeded,
+        "{}",
+        serde_json::to_string_pretty(&done).unwrap()
+    );
+    for env in ["dev", "qa", "staging", "prod"] {
+        assert_eq!(env_status(&done, env), "SUCCESSFUL");
+    }
+    for env in ["qa", "staging", "prod"] {
+        let values = fx.remote_file(&format!("apps/web/{env}/values.yaml"));
+        assert_eq!(
+            values,
+            common::VALUES.replace("main-aaaa", "main-bbbb").trim_end(),
+            "{env}"
+        );
+        assert!(
+            fx.remote_file(&format!("apps/web/{env}/Chart.yaml"))
+                .contains("appVersion: \"1.1.0\"")
+        );
+    }
+    let log = fx.remote_log();
+    let promotions: Vec<&String> = log
+        .iter()
+        .filter(|m| m.contains(&format!("Ferry-Release: {}", release.id)))
+        .collect();
+    assert_eq!(promotions.len(), 3, "{log:#?}");
+    assert!(
+        promotions
+            .iter()
+            .any(|m| m.starts_with("promote shop 1.1.0 to staging (web-staging)"))
+    );
+    let staging = done.environment("staging").unwrap();
+    let steps: Vec<(&str, &str)> = staging.applications[0]
+        .steps
+        .iter()
+        .map(|s| (s.name.as_str(), s.status.as_str()))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            ("ok", "SUCCESS"),
+            ("commit", "SUCCESS"),
+            ("sync", "SUCCESS"),
+            ("ok", "SUCCESS")
+        ]
+    );
+    assert!(staging.applications[0].promotion_commit.is_some());
+    assert_eq!(done.hooks.len(), 1);
+    assert_eq!(done.hooks[0].name, "onSuccess: mark");
+    assert!(std::fs::read_to_string(fx.markers().join("hook-shop")).is_ok());
+}
+
+const PARALLEL: &str = r#"apiVersion: codefresh.io/v1beta1
+kind: Product
+metadata: {name: shop}
+spec:
+  promotionFlows: [{name: regions}]
+---
+apiVersion: codefresh.io/v1beta1
+kind: PromotionFlow
+metadata: {name: regions}
+spec:
+  triggerEnvironment: dev
+  steps:
+    - {environment: staging, dependsOn: [dev]}
+    - {environment: prod-eu, dependsOn: [staging]}
+    - {environment: prod-us, dependsOn: [staging], policy: {postAction: fail}}
+    - {environment: global, dependsOn: [prod-eu, prod-us]}
+  hooks: {onFail: mark}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_region_stops_its_branch_and_the_join_but_not_the_other_region() {
+    let fx = Fixture::new(Setup {
+        environments: &["dev", "staging", "prod-eu", "prod-us", "global"],
+        product: PARALLEL.into(),
+    });
+    fx.commit_dev("main-cccc", "2.0.0", "feat: regions");
+    let engine = fx.engine().await;
+    let release = engine
+        .promote("shop", flow_request("regions"), "bob")
+        .await
+        .unwrap();
+    let done = wait_final(&engine, &release.id).await;
+    assert_eq!(done.status, ReleaseStatus::Failed);
+    assert_eq!(env_status(&done, "staging"), "SUCCESSFUL");
+    assert_eq!(env_status(&done, "prod-eu"), "SUCCESSFUL");
+    assert_eq!(env_status(&done, "prod-us"), "FAILED");
+    assert_eq!(env_status(&done, "global"), "PENDING");
+    let us = done.environment("prod-us").unwrap();
+    let issue = &us.issues[0];
+    assert_eq!(issue.application.as_deref(), Some("web-prod-us"));
+    assert!(
+        issue.message.contains("workflow `fail` failed"),
+        "{issue:?}"
+    );
+    assert!(
+        issue
+            .details
+            .as_deref()
+            .unwrap_or("")
+            .contains("smoke test failed: 503 from /health"),
+        "{issue:?}"
+    );
+    assert!(
+        issue
+            .manifest
+            .as_deref()
+            .unwrap_or("")
+            .contains("WorkflowTemplate")
+    );
+    // The commit to prod-us happened before its post-action failed.
+    assert!(
+        fx.remote_file("apps/web/prod-us/values.yaml")
+            .contains("main-cccc")
+    );
+    assert!(
+        !fx.remote_file("apps/web/global/values.yaml")
+            .contains("main-cccc")
+    );
+    let failed = std::fs::read_to_string(fx.markers().join("hook-shop")).unwrap();
+    assert!(
+        failed.contains("prod-us") && failed.contains("FAILED"),
+        "{failed}"
+    );
+
+    // Retry after fixing the cause: nothing that succeeded runs again, no second commit.
+    std::fs::write(fx.markers().join("fixed"), "").unwrap();
+    let commits_before = fx.remote_log().len();
+    engine.retry(&release.id, "bob").await.unwrap();
+    let done = wait_final(&engine, &release.id).await;
+    assert_eq!(
+        done.status,
+        ReleaseStatus::Succeeded,
+        "{}",
+        serde_json::to_string_pretty(&done).unwrap()
+    );
+    let commits_after = fx.remote_log().len();
+    assert_eq!(
+        commits_after,
+        commits_before + 1,
+        "only `global` gets a new commit"
+    );
+    let us = done.environment("prod-us").unwrap();
+    assert_eq!(
+        us.applications[0]
+            .steps
+            .iter()
+            .find(|s| s.name == "commit")
+            .unwrap()
+            .attempts,
+        1
+    );
+}
+
+const TERMINATE: &str = r#"apiVersion: codefresh.io/v1beta1
+kind: Product
+metadata: {name: shop}
+spec:
+  promotionFlows: [{name: slow}]
+---
+apiVersion: codefresh.io/v1beta1
+kind: PromotionFlow
+metadata: {name: slow}
+spec:
+  triggerEnvironment: dev
+  steps:
+    - {environment: qa, dependsOn: [dev], policy: {preAction: sleep}}
+    - {environment: prod, dependsOn: [qa]}
+  hooks: {onFail: mark}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminate_kills_the_workflow_and_runs_on_fail_hooks() {
+    let fx = Fixture::new(Setup {
+        environments: &["dev", "qa", "prod"],
+        product: TERMINATE.into(),
+    });
+    let engine = fx.engine().await;
+    let release = engine
+        .promote("shop", flow_request("slow"), "carol")
+        .await
+        .unwrap();
+    let pid_file = fx.markers().join("sleep-pid");
+    wait_for(&engine, &release.id, 30, |_| pid_file.exists()).await;
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let r = engine.terminate(&release.id, "carol").await.unwrap();
+    assert!(matches!(
+        r.status,
+        ReleaseStatus::Terminating | ReleaseStatus::Terminated
+    ));
+    let done = wait_final(&engine, &release.id).await;
+    assert_eq!(done.status, ReleaseStatus::Terminated);
+    assert_eq!(env_status(&done, "qa"), "TERMINATED");
+    assert_eq!(env_status(&done, "prod"), "PENDING");
+    let termination = done.termination.as_ref().unwrap();
+    assert_eq!(termination.by, "carol");
+    let pre = &done.environment("qa").unwrap().applications[0].steps[0];
+    assert_eq!(pre.status.as_str(), "TERMINATED");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the workflow process must be killed"
+    );
+    assert!(
+        std::fs::read_to_string(fx.markers().join("hook-shop")).is_ok(),
+        "onFail hook ran"
+    );
+    assert!(
+        !fx.remote_file("apps/web/qa/values.yaml")
+            .contains("main-bbbb")
+    );
+}
+
+const PR: &str = r#"apiVersion: codefresh.io/v1beta1
+kind: Product
+metadata: {name: shop}
+spec:
+  promotionFlows: [{name: gated}]
+---
+apiVersion: codefresh.io/v1beta1
+kind: PromotionFlow
+metadata: {name: gated}
+spec:
+  triggerEnvironment: dev
+  steps:
+    - {environment: prod, dependsOn: [dev], policy: {action: pr}}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_request_action_waits_suspended_until_merged() {
+    let fx = Fixture::new(Setup {
+        environments: &["dev", "prod"],
+        product: PR.into(),
+    });
+    fx.commit_dev("main-dddd", "3.0.0", "feat: gated");
+    let engine = fx.engine().await;
+    let release = engine
+        .promote("shop", flow_request("gated"), "dan")
+        .await
+        .unwrap();
+    let suspended = wait_for(&engine, &release.id, 30, |r| {
+        r.status == ReleaseStatus::Suspended
+    })
+    .await;
+    assert_eq!(env_status(&suspended, "prod"), "SUSPENDED");
+    let pr = suspended.environment("prod").unwrap().applications[0]
+        .pull_request
+        .clone()
+        .unwrap();
+    assert_eq!(pr.branch, "ferry/shop/prod/1");
+    assert!(
+        !fx.remote_file("apps/web/prod/values.yaml")
+            .contains("main-dddd"),
+        "not on main before the merge"
+    );
+    // A person merges the pull request branch.
+    git(&fx.seed, &["fetch", "-q", "origin"]);
+    git(&fx.seed, &["pull", "-q", "--rebase", "origin", "main"]);
+    git(
+        &fx.seed,
+        &[
+            "merge",
+            "-q",
+            "--no-ff",
+            "-m",
+            "Merge promotion PR",
+            "origin/ferry/shop/prod/1",
+        ],
+    );
+    git(&fx.seed, &["push", "-q", "origin", "main"]);
+    let done = wait_final(&engine, &release.id).await;
+    assert_eq!(done.status, ReleaseStatus::Succeeded);
+    assert!(
+        fx.remote_file("apps/web/prod/values.yaml")
+            .contains("main-dddd")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn automatic_trigger_chooses_the_flow_by_commit_message_once() {
+    let fx = Fixture::new(Setup {
+        environments: &["dev", "qa", "staging", "prod"],
+        product: SEQUENTIAL.into(),
+    });
+    let engine = fx.engine().await;
+    assert!(
+        engine.poll_triggers().await.unwrap().is_empty(),
+        "first sight only records where dev stands"
+    );
+    fx.commit_dev("main-eeee", "4.0.1", "hotfix: payment timeout");
+    let created = engine.poll_triggers().await.unwrap();
+    assert_eq!(created.len(), 1);
+    let r = &created[0];
+    assert_eq!(r.flow, "hotfix");
+    assert_eq!(r.initiator, "Dev Eloper");
+    assert_eq!(r.trigger.message.trim(), "hotfix: payment timeout");
+    assert!(
+        engine.poll_triggers().await.unwrap().is_empty(),
+        "exactly once per trigger"
+    );
+    let done = wait_final(&engine, &r.id).await;
+    assert_eq!(done.status, ReleaseStatus::Succeeded);
+    assert!(
+        fx.remote_file("apps/web/prod/values.yaml")
+            .contains("main-eeee")
+    );
+    assert!(
+        !fx.remote_file("apps/web/qa/values.yaml")
+            .contains("main-eeee"),
+        "hotfix skips qa"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_concurrency_runs_one_release_at_a_time() {
+    let fx = Fixture::new(Setup {
+        environments: &["dev", "qa", "prod"],
+        product: TERMINATE.into(),
+    });
+    let engine = fx.engine().await;
+    let first = engine
+        .promote("shop", flow_request("slow"), "eve")
+        .await
+        .unwrap();
+    let second = engine
+        .promote("shop", flow_request("slow"), "eve")
+        .await
+        .unwrap();
+    assert_eq!(second.status, ReleaseStatus::Queued);
+    assert_eq!(second.number, 2);
+    engine.terminate(&first.id, "eve").await.unwrap();
+    wait_final(&engine, &first.id).await;
+    // The queued one starts once the product is free.
+    wait_for(&engine, &second.id, 30, |r| {
+        r.status == ReleaseStatus::Running
+    })
+    .await;
+    engine.terminate(&second.id, "eve").await.unwrap();
+    let done = wait_final(&engine, &second.id).await;
+    assert_eq!(done.status, ReleaseStatus::Terminated);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_promotion_to_one_environment_and_rollback() {
+    let fx = Fixture::new(Setup {
+        environments: &["dev", "qa", "staging", "prod"],
+        product: SEQUENTIAL.into(),
+    });
+    fx.commit_dev("main-ffff", "5.0.0", "feat: five");
+    let engine = fx.engine().await;
+    let req = PromotionRequest {
+        flow: None,
+        target_environment: Some("qa".into()),
+        source_environment: None,
+        policy: None,
+        rollback_to: None,
+    };
+    let r1 = engine.promote("shop", req, "fay").await.unwrap();
+    assert_eq!(r1.flow, "Manual");
+    let d1 = wait_final(&engine, &r1.id).await;
+    assert_eq!(d1.status, ReleaseStatus::Succeeded);
+    assert!(
+        fx.remote_file("apps/web/qa/values.yaml")
+            .contains("main-ffff")
+    );
+    fx.commit_dev("main-9999", "6.0.0", "feat: six");
+    let req = PromotionRequest {
+        flow: None,
+        target_environment: Some("qa".into()),
+        source_environment: None,
+        policy: None,
+        rollback_to: None,
+    };
+    let r2 = engine.promote("shop", req, "fay").await.unwrap();
+    wait_final(&engine, &r2.id).await;
+    assert!(
+        fx.remote_file("apps/web/qa/values.yaml")
+            .contains("main-9999")
+    );
+    let rollback = PromotionRequest {
+        flow: None,
+        target_environment: Some("qa".into()),
+        source_environment: None,
+        policy: None,
+        rollback_to: Some(r1.id.clone()),
+    };
+    let r3 = engine.promote("shop", rollback, "fay").await.unwrap();
+    let d3 = wait_final(&engine, &r3.id).await;
+    assert_eq!(d3.status, ReleaseStatus::Succeeded);
+    assert!(
+        fx.remote_file("apps/web/qa/values.yaml")
+            .contains("main-ffff"),
+        "rolled back to release 1's snapshot"
+    );
+    assert!(fx.remote_file("apps/web/qa/Chart.yaml").contains("5.0.0"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_terminates_the_release() {
+    let product = TERMINATE.replace(
+        "triggerEnvironment: dev\n",
+        "triggerEnvironment: dev\n  timeout: 1s\n",
+    );
+    let fx = Fixture::new(Setup {
+        environments: &["dev", "qa", "prod"],
+        product,
+    });
+    let engine = fx.engine().await;
+    let r = engine
+        .promote("shop", flow_request("slow"), "gus")
+        .await
+        .unwrap();
+    let done = wait_final(&engine, &r.id).await;
+    assert_eq!(done.status, ReleaseStatus::Terminated);
+    assert_eq!(done.termination.as_ref().unwrap().by, "ferry");
+    let qa = done.environment("qa").unwrap();
+    assert!(
+        qa.issues
+            .iter()
+            .any(|i| i.kind == ferry_release::IssueKind::Timeout),
+        "{:?}",
+        qa.issues
+    );
+}
