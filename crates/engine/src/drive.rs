@@ -50,7 +50,12 @@ fn issue(kind: IssueKind, message: impl Into<String>) -> Issue {
 /// Starts driving a stored release.
 pub(crate) fn start(inner: &Arc<Inner>, release: Release) {
     let cancel = inner.shutdown.child_token();
-    let handle = ReleaseHandle::new(release, Arc::clone(&inner.store), inner.events.clone());
+    let handle = ReleaseHandle::new(
+        release,
+        Arc::clone(&inner.store),
+        inner.events.clone(),
+        inner.shutdown.clone(),
+    );
     {
         let mut running = inner.running.lock().unwrap_or_else(|p| p.into_inner());
         if running.contains_key(&handle.id) {
@@ -68,8 +73,9 @@ pub(crate) fn start(inner: &Arc<Inner>, release: Release) {
     tokio::spawn(async move {
         let id = handle.id.clone();
         let product = handle.get().await.product;
-        if let Err(e) = run_release(&inner, &handle, cancel).await {
-            tracing::error!(release = %id, error = %e, "release driver stopped");
+        match run_release(&inner, &handle, cancel).await {
+            Ok(()) | Err(Error::ShuttingDown) => {}
+            Err(e) => tracing::error!(release = %id, error = %e, "release driver stopped"),
         }
         inner
             .running
@@ -164,7 +170,12 @@ async fn start_next_queued(inner: &Arc<Inner>, product: &str) {
     let Some(next) = queued_of_product(inner, product).await.into_iter().next() else {
         return;
     };
-    let handle = ReleaseHandle::new(next, Arc::clone(&inner.store), inner.events.clone());
+    let handle = ReleaseHandle::new(
+        next,
+        Arc::clone(&inner.store),
+        inner.events.clone(),
+        inner.shutdown.clone(),
+    );
     let started = handle
         .update(|r| {
             r.status = ReleaseStatus::Running;
@@ -233,8 +244,12 @@ pub(crate) async fn terminate(
                 });
             }
             // Not driven here (queued): nothing runs, so it ends at once.
-            let handle =
-                ReleaseHandle::new(release, Arc::clone(&inner.store), inner.events.clone());
+            let handle = ReleaseHandle::new(
+                release,
+                Arc::clone(&inner.store),
+                inner.events.clone(),
+                inner.shutdown.clone(),
+            );
             handle
                 .update(|r| {
                     r.termination = Some(termination.clone());
@@ -279,7 +294,12 @@ pub(crate) async fn retry(inner: &Arc<Inner>, id: &str, by: &str) -> Result<Rele
             action: "retry",
         });
     }
-    let handle = ReleaseHandle::new(release, Arc::clone(&inner.store), inner.events.clone());
+    let handle = ReleaseHandle::new(
+        release,
+        Arc::clone(&inner.store),
+        inner.events.clone(),
+        inner.shutdown.clone(),
+    );
     handle
         .update(|r| {
             r.termination = None;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use ferry_release::{Event, EventKind, NewEvent, Release, ReleaseStatus};
 use tokio::sync::{Mutex, broadcast};
+use tokio_util::sync::CancellationToken;
 
 use crate::Error;
 use crate::store::ReleaseStore;
@@ -17,6 +18,10 @@ pub(crate) struct ReleaseHandle {
     release: Mutex<Release>,
     store: Arc<dyn ReleaseStore>,
     events: broadcast::Sender<Event>,
+    /// Once the engine shuts down nothing more is recorded: what was
+    /// running stays RUNNING in the store and resumes on the next start,
+    /// exactly as after a crash.
+    shutdown: CancellationToken,
 }
 
 /// Every status in a release, by a stable key, to diff before/after.
@@ -75,12 +80,14 @@ impl ReleaseHandle {
         release: Release,
         store: Arc<dyn ReleaseStore>,
         events: broadcast::Sender<Event>,
+        shutdown: CancellationToken,
     ) -> Arc<Self> {
         Arc::new(ReleaseHandle {
             id: release.id.clone(),
             release: Mutex::new(release),
             store,
             events,
+            shutdown,
         })
     }
 
@@ -98,6 +105,9 @@ impl ReleaseHandle {
         change: impl FnOnce(&mut Release) -> (T, Vec<NewEvent>),
     ) -> Result<T, Error> {
         let mut guard = self.release.lock().await;
+        if self.shutdown.is_cancelled() {
+            return Err(Error::ShuttingDown);
+        }
         let before = statuses(&guard);
         let mut next = guard.clone();
         let queued = next.status == ReleaseStatus::Queued;

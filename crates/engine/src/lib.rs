@@ -119,6 +119,8 @@ pub enum Error {
     Runner(#[from] ferry_workflow::RunnerError),
     #[error("internal: {0}")]
     Internal(String),
+    #[error("ferry is shutting down")]
+    ShuttingDown,
 }
 
 /// The engine. Cheap to clone.
