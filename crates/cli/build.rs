@@ -1,0 +1,35 @@
+//! Embeds `examples/` (configuration and GitOps repositories) so that
+//! `ferry demo` works from the binary alone.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            walk(root, &path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+fn main() {
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let root = manifest.join("../../examples");
+    println!("cargo::rerun-if-changed={}", root.display());
+    let mut files = Vec::new();
+    walk(&root, &root, &mut files);
+    files.sort();
+    let mut code = String::from("/// Every file of `examples/`: (relative path, contents).\npub static EXAMPLES: &[(&str, &str)] = &[\n");
+    for f in files {
+        let rel = f.strip_prefix(&root).expect("under root").to_string_lossy().replace('\\', "/");
+        let abs = f.canonicalize().expect("canonical path");
+        let _ = writeln!(code, "    ({rel:?}, include_str!({:?})),", abs.display().to_string());
+    }
+    code.push_str("];\n");
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("examples.rs");
+    std::fs::write(out, code).expect("write examples.rs");
+}
