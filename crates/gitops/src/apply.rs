@@ -21,24 +21,41 @@ pub struct FileChange {
 /// their files with every other byte kept, whole files are copied, and
 /// files that exist only in the target are left alone. Nothing to change →
 /// an empty list.
-pub fn plan_changes(reader: &TreeReader, target_path: &str, snapshot: &ApplicationSnapshot) -> Result<Vec<FileChange>> {
+pub fn plan_changes(
+    reader: &TreeReader,
+    target_path: &str,
+    snapshot: &ApplicationSnapshot,
+) -> Result<Vec<FileChange>> {
     let revision = reader.commit_id().to_string();
     let dir = target_path.trim_matches('/');
     let mut out = Vec::new();
     for (file, values) in &snapshot.values {
         let path = join(dir, file)?;
-        let old = read_text(reader, &path)?
-            .ok_or_else(|| Error::MissingTargetFile { file: path.clone(), revision: revision.clone() })?;
-        let edited = ferry_yamledit::apply(&old, values).map_err(|source| Error::Yaml { file: path.clone(), source })?;
+        let old = read_text(reader, &path)?.ok_or_else(|| Error::MissingTargetFile {
+            file: path.clone(),
+            revision: revision.clone(),
+        })?;
+        let edited = ferry_yamledit::apply(&old, values).map_err(|source| Error::Yaml {
+            file: path.clone(),
+            source,
+        })?;
         if edited.changed {
-            out.push(FileChange { path, old: Some(old), new: edited.text });
+            out.push(FileChange {
+                path,
+                old: Some(old),
+                new: edited.text,
+            });
         }
     }
     for (file, content) in &snapshot.files {
         let path = join(dir, file)?;
         let old = read_text(reader, &path)?;
         if old.as_deref() != Some(content.as_str()) {
-            out.push(FileChange { path, old, new: content.clone() });
+            out.push(FileChange {
+                path,
+                old,
+                new: content.clone(),
+            });
         }
     }
     Ok(out)
@@ -47,7 +64,11 @@ pub fn plan_changes(reader: &TreeReader, target_path: &str, snapshot: &Applicati
 fn read_text(reader: &TreeReader, path: &str) -> Result<Option<String>> {
     match reader.read_file(path)? {
         None => Ok(None),
-        Some(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| Error::NotText { file: path.to_owned() }),
+        Some(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| Error::NotText {
+                file: path.to_owned(),
+            }),
     }
 }
 
@@ -65,7 +86,13 @@ pub fn promote(
 ) -> Result<PushOutcome> {
     let outcome = mirror.commit_and_push(target, spec, options, |reader| {
         plan_changes(reader, target_path, snapshot).map(|changes| {
-            changes.into_iter().map(|c| Change::Write { path: c.path, content: c.new.into_bytes() }).collect::<Vec<_>>()
+            changes
+                .into_iter()
+                .map(|c| Change::Write {
+                    path: c.path,
+                    content: c.new.into_bytes(),
+                })
+                .collect::<Vec<_>>()
         })
     })?;
     Ok(outcome)
@@ -75,6 +102,13 @@ pub fn promote(
 pub fn unified_diff(change: &FileChange) -> String {
     let old = change.old.as_deref().unwrap_or("");
     let diff = similar::TextDiff::from_lines(old, &change.new);
-    let from = if change.old.is_some() { format!("a/{}", change.path) } else { "/dev/null".to_owned() };
-    diff.unified_diff().context_radius(3).header(&from, &format!("b/{}", change.path)).to_string()
+    let from = if change.old.is_some() {
+        format!("a/{}", change.path)
+    } else {
+        "/dev/null".to_owned()
+    };
+    diff.unified_diff()
+        .context_radius(3)
+        .header(&from, &format!("b/{}", change.path))
+        .to_string()
 }

@@ -4,12 +4,21 @@ pub enum Error {
     #[error(transparent)]
     Git(#[from] ferry_git::Error),
     #[error("{file}: {source}")]
-    Yaml { file: String, source: ferry_yamledit::Error },
+    Yaml {
+        file: String,
+        source: ferry_yamledit::Error,
+    },
     #[error("`{file}` leaves the application's directory")]
     PathEscapes { file: String },
     #[error("promoted file `{file}` does not exist in {application} at {revision}")]
-    MissingSourceFile { application: String, file: String, revision: String },
-    #[error("promoted file `{file}` does not exist in the target application at {revision}; create it first or promote it whole (`*`)")]
+    MissingSourceFile {
+        application: String,
+        file: String,
+        revision: String,
+    },
+    #[error(
+        "promoted file `{file}` does not exist in the target application at {revision}; create it first or promote it whole (`*`)"
+    )]
     MissingTargetFile { file: String, revision: String },
     #[error("`{file}` is not UTF-8 text; only text files can be promoted")]
     NotText { file: String },

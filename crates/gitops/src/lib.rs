@@ -26,12 +26,18 @@ pub use workspace::Workspace;
 pub(crate) fn join(dir: &str, file: &str) -> Result<String> {
     let file = file.trim();
     if file.is_empty() || file.starts_with('/') || file.split(['/', '\\']).any(|c| c == "..") {
-        return Err(Error::PathEscapes { file: file.to_owned() });
+        return Err(Error::PathEscapes {
+            file: file.to_owned(),
+        });
     }
     let dir = dir.trim_matches('/');
     let dir = if dir == "." { "" } else { dir };
     let file = file.trim_start_matches("./");
-    Ok(if dir.is_empty() { file.to_owned() } else { format!("{dir}/{file}") })
+    Ok(if dir.is_empty() {
+        file.to_owned()
+    } else {
+        format!("{dir}/{file}")
+    })
 }
 
 #[cfg(test)]
@@ -40,8 +46,14 @@ mod tests {
 
     #[test]
     fn joins_inside_the_directory_only() {
-        assert_eq!(join("apps/a/dev", "values.yaml").unwrap(), "apps/a/dev/values.yaml");
-        assert_eq!(join("/apps/a/", "./cfg/x.yaml").unwrap(), "apps/a/cfg/x.yaml");
+        assert_eq!(
+            join("apps/a/dev", "values.yaml").unwrap(),
+            "apps/a/dev/values.yaml"
+        );
+        assert_eq!(
+            join("/apps/a/", "./cfg/x.yaml").unwrap(),
+            "apps/a/cfg/x.yaml"
+        );
         assert_eq!(join(".", "x.yaml").unwrap(), "x.yaml");
         assert!(join("apps", "../secrets.yaml").is_err());
         assert!(join("apps", "/etc/passwd").is_err());

@@ -30,13 +30,21 @@ pub struct ReadSnapshot {
 fn text(reader: &TreeReader, path: &str) -> Result<Option<String>> {
     match reader.read_file(path)? {
         None => Ok(None),
-        Some(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| Error::NotText { file: path.to_owned() }),
+        Some(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| Error::NotText {
+                file: path.to_owned(),
+            }),
     }
 }
 
 /// The values at every promotable path of the template (or whole files),
 /// read from the tree `reader` points at.
-pub fn read_snapshot(reader: &TreeReader, src: AppSource<'_>, template: &TemplateBody) -> Result<ReadSnapshot> {
+pub fn read_snapshot(
+    reader: &TreeReader,
+    src: AppSource<'_>,
+    template: &TemplateBody,
+) -> Result<ReadSnapshot> {
     let revision = reader.commit_id().to_string();
     let mut snapshot = ApplicationSnapshot {
         application: src.application.to_owned(),
@@ -51,13 +59,21 @@ pub fn read_snapshot(reader: &TreeReader, src: AppSource<'_>, template: &Templat
         None => {
             // No promotion section: every file of the directory is promoted whole.
             if !dir.is_empty() && !reader.exists(dir)? {
-                return Err(Error::MissingPath { path: dir.to_owned(), revision });
+                return Err(Error::MissingPath {
+                    path: dir.to_owned(),
+                    revision,
+                });
             }
             for entry in reader.list_dir(dir, true)? {
                 if entry.kind != EntryKind::File {
                     continue;
                 }
-                let rel = entry.path.strip_prefix(dir).unwrap_or(&entry.path).trim_start_matches('/').to_owned();
+                let rel = entry
+                    .path
+                    .strip_prefix(dir)
+                    .unwrap_or(&entry.path)
+                    .trim_start_matches('/')
+                    .to_owned();
                 let content = text(reader, &entry.path)?.unwrap_or_default();
                 snapshot.files.insert(rel, content);
             }
@@ -73,9 +89,17 @@ pub fn read_snapshot(reader: &TreeReader, src: AppSource<'_>, template: &Templat
                 if spec.is_whole_file() {
                     snapshot.files.insert(file.clone(), content);
                 } else {
-                    let paths: Vec<String> = spec.json_paths.iter().map(|p| jsonpath::normalize(p)).collect();
-                    let values = ferry_yamledit::snapshot(&content, &paths)
-                        .map_err(|source| Error::Yaml { file: path.clone(), source })?;
+                    let paths: Vec<String> = spec
+                        .json_paths
+                        .iter()
+                        .map(|p| jsonpath::normalize(p))
+                        .collect();
+                    let values = ferry_yamledit::snapshot(&content, &paths).map_err(|source| {
+                        Error::Yaml {
+                            file: path.clone(),
+                            source,
+                        }
+                    })?;
                     snapshot.values.insert(file.clone(), values);
                 }
             }
@@ -92,9 +116,16 @@ pub fn read_snapshot(reader: &TreeReader, src: AppSource<'_>, template: &Templat
 /// file or path is absent.
 pub fn read_version(reader: &TreeReader, dir: &str, vs: &VersionSource) -> Result<Option<String>> {
     let path = join(dir, &vs.file)?;
-    let Some(content) = text(reader, &path)? else { return Ok(None) };
-    let located = ferry_yamledit::query(&content, &jsonpath::normalize(&vs.json_path))
-        .map_err(|source| Error::Yaml { file: path.clone(), source })?;
+    let Some(content) = text(reader, &path)? else {
+        return Ok(None);
+    };
+    let located =
+        ferry_yamledit::query(&content, &jsonpath::normalize(&vs.json_path)).map_err(|source| {
+            Error::Yaml {
+                file: path.clone(),
+                source,
+            }
+        })?;
     Ok(located.into_iter().next().map(|l| match l.value {
         Value::Scalar(s) => s.text,
         other => other.to_json().to_string(),

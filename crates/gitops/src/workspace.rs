@@ -20,7 +20,11 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn new(cache_dir: impl Into<PathBuf>, credentials: CredentialsFor) -> Workspace {
-        Workspace { cache_dir: cache_dir.into(), credentials, mirrors: Mutex::new(HashMap::new()) }
+        Workspace {
+            cache_dir: cache_dir.into(),
+            credentials,
+            mirrors: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn cache_dir(&self) -> &Path {
@@ -35,7 +39,9 @@ impl Workspace {
         }
         let remote = Remote::new(url, (self.credentials)(url))?;
         let mirror = Arc::new(Mirror::open(&self.cache_dir, remote)?);
-        Ok(Arc::clone(self.lock().entry(url.to_owned()).or_insert(mirror)))
+        Ok(Arc::clone(
+            self.lock().entry(url.to_owned()).or_insert(mirror),
+        ))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Mirror>>> {
