@@ -15,6 +15,7 @@ use ferry_workflow::{
     WorkflowRunner, WorkflowTemplate, parse_parameters,
 };
 use serde::Serialize;
+use tokio::signal::unix::{SignalKind, signal};
 
 use super::{OutputFormat, SourceArgs};
 
@@ -137,25 +138,36 @@ async fn follow(
     parameters: ferry_workflow::Parameters,
     output: OutputFormat,
 ) -> anyhow::Result<ExitCode> {
+    // Steps run in their own process groups, so Ctrl-C reaches only us: we
+    // stop the run before leaving, or its processes would outlive us. The
+    // handlers are installed before the first step can start.
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut terminate =
+        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let runner: Arc<dyn WorkflowRunner> = Arc::new(LocalExecutor::new(LocalConfig::default()));
     let id = runner.start(&template, &parameters).await?;
     if output == OutputFormat::Human {
         println!("run {id} of {}", template.name);
     }
     let mut updates = runner.subscribe(&id).await?;
-    let mut interrupted = false;
+    let mut stop_requested = false;
     loop {
-        tokio::select! {
+        let stop = tokio::select! {
             update = updates.next() => match update {
-                Some(u) => print_update(&u, output)?,
+                Some(u) => {
+                    print_update(&u, output)?;
+                    false
+                }
                 None => break,
             },
-            // Steps run in their own process groups, so Ctrl-C does not reach
-            // them: stop them before leaving, or they would outlive us.
-            _ = tokio::signal::ctrl_c(), if !interrupted => {
-                interrupted = true;
-                eprintln!("interrupted: terminating run {id}");
-                runner.terminate(&id).await?;
+            _ = interrupt.recv(), if !stop_requested => true,
+            _ = terminate.recv(), if !stop_requested => true,
+        };
+        if stop {
+            stop_requested = true;
+            eprintln!("interrupted: terminating run {id}");
+            if let Err(e) = runner.terminate(&id).await {
+                eprintln!("warning: terminating run {id}: {e}");
             }
         }
     }
@@ -186,7 +198,20 @@ async fn follow(
 
 fn print_update(u: &StepUpdate, output: OutputFormat) -> anyhow::Result<()> {
     let line = match output {
-        OutputFormat::Human => format!("{u}\n"),
+        OutputFormat::Human => {
+            // The display already names a non-zero exit code; skip a message
+            // that only repeats it.
+            let repeats = u
+                .exit_code
+                .is_some_and(|c| u.message.as_deref() == Some(&format!("exit code {c}")));
+            if repeats {
+                let mut u = u.clone();
+                u.message = None;
+                format!("{u}\n")
+            } else {
+                format!("{u}\n")
+            }
+        }
         OutputFormat::Json => format!("{}\n", serde_json::json!({ "update": u })),
     };
     Ok(crate::output::print(&line)?)
