@@ -547,3 +547,33 @@ fn dry_run_diff_is_the_diff_git_shows_for_the_commit() {
         .collect();
     assert_eq!(planned, git_hunks);
 }
+
+#[test]
+fn a_promoted_file_missing_in_the_target_is_a_clear_error() {
+    let fx = Fixture::new(|files| {
+        files.remove("apps/trio-qa/version.yaml");
+    });
+    let t = template(true, &[("version.yaml", &["$.version"])]);
+    let read = snapshot(&fx, &t).unwrap();
+    let mirror = fx.mirror();
+    let reader = mirror.at("main").unwrap();
+    let err = plan_changes(&reader, "apps/trio-qa", &read.snapshot).unwrap_err();
+    assert!(
+        matches!(&err, Error::MissingTargetFile { file, revision } if file == "apps/trio-qa/version.yaml" && *revision == fx.tip()),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("promote it whole (`*`)"), "{err}");
+}
+
+#[test]
+fn promoted_files_cannot_leave_the_application_directory() {
+    let fx = Fixture::new(|_| {});
+    for file in ["../trio-prod/values.yaml", "/etc/passwd"] {
+        let t = template(false, &[(file, &["$.x"])]);
+        let err = snapshot(&fx, &t).unwrap_err();
+        assert!(
+            matches!(&err, Error::PathEscapes { file: f } if f == file),
+            "{file}: {err:?}"
+        );
+    }
+}

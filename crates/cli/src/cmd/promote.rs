@@ -170,6 +170,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// A target application and its source counterpart.
+type Pair<'a> = (&'a Member, &'a Member);
+
 /// Pairs every application of the product in `to` with its counterpart in
 /// `from`: by application key; when each environment holds exactly one
 /// application of the product, those two regardless of their names.
@@ -177,7 +180,7 @@ fn pair<'a>(
     members: &'a ProductMembers,
     from: &'a str,
     to: &'a str,
-) -> anyhow::Result<(Vec<(&'a Member, &'a Member)>, Vec<AppProblem>)> {
+) -> anyhow::Result<(Vec<Pair<'a>>, Vec<AppProblem>)> {
     let sources: Vec<&Member> = members.in_environment(from).collect();
     let targets: Vec<&Member> = members.in_environment(to).collect();
     if sources.is_empty() {
