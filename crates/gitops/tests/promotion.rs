@@ -577,3 +577,96 @@ fn promoted_files_cannot_leave_the_application_directory() {
         );
     }
 }
+
+#[test]
+fn pull_request_mode_commits_on_the_release_branch_and_leaves_the_base_alone() {
+    let fx = Fixture::new(|_| {});
+    let main_before = fx.tip();
+    let t = template(true, &[("values.yaml", &["$..image"])]);
+    let read = snapshot(&fx, &t).unwrap();
+    let branch = PushTarget::pull_request_branch("trio", "qa", 7);
+    let outcome = promote(
+        &fx.mirror(),
+        &PushTarget::new_branch("main", branch.clone()),
+        "apps/trio-qa",
+        &read.snapshot,
+        &spec("01PR", "54.1"),
+        &PushOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(outcome.branch, "ferry/trio/qa/7");
+    assert_eq!(fx.tip(), main_before);
+    let pr_tip = git(&fx.remote, &["rev-parse", "ferry/trio/qa/7"]);
+    assert_eq!(outcome.commit.unwrap().to_string(), pr_tip);
+    assert_eq!(
+        git(&fx.remote, &["rev-parse", "ferry/trio/qa/7^"]),
+        main_before
+    );
+    assert_eq!(
+        git(
+            &fx.remote,
+            &["show", "ferry/trio/qa/7:apps/trio-qa/values.yaml"]
+        ),
+        QA_VALUES_IMAGES_PROMOTED.trim_end()
+    );
+}
+
+#[test]
+fn a_binary_file_cannot_be_promoted_and_the_error_names_it() {
+    let fx = Fixture::new(|_| {});
+    // A vendored chart archive (not UTF-8) in dev's directory.
+    let work = &fx.work;
+    std::fs::create_dir_all(work.join("apps/trio-dev/charts")).unwrap();
+    std::fs::write(
+        work.join("apps/trio-dev/charts/redis-17.11.3.tgz"),
+        [0x1f, 0x8b, 0x08, 0x00, 0xff, 0xfe],
+    )
+    .unwrap();
+    git(work, &["add", "-A"]);
+    git(work, &["commit", "-q", "-m", "vendor redis"]);
+    git(work, &["push", "-q", &fx.url(), "main"]);
+    let err = snapshot(
+        &fx,
+        &TemplateBody {
+            version_source: None,
+            promotion: None,
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::NotText { file } if file == "apps/trio-dev/charts/redis-17.11.3.tgz"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn the_workspace_keeps_one_mirror_per_repository() {
+    use std::sync::{Arc, Mutex};
+    let fx = Fixture::new(|_| {});
+    let asked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = Arc::clone(&asked);
+    let workspace = ferry_gitops::Workspace::new(
+        fx.cache.clone(),
+        Arc::new(move |url: &str| {
+            seen.lock().unwrap().push(url.to_owned());
+            ferry_git::Credentials::None
+        }),
+    );
+    let url = fx.url();
+    let a = workspace.mirror(&url).unwrap();
+    let b = workspace.mirror(&url).unwrap();
+    assert!(Arc::ptr_eq(&a, &b));
+    assert_eq!(
+        *asked.lock().unwrap(),
+        [url.clone()],
+        "credentials looked up once, by URL"
+    );
+    assert!(a.path().starts_with(&fx.cache));
+    assert_eq!(a.resolve("main").unwrap().to_string(), fx.tip());
+    // A second workspace on the same cache opens the warm mirror.
+    let again = ferry_gitops::Workspace::new(
+        fx.cache.clone(),
+        Arc::new(|_: &str| ferry_git::Credentials::None),
+    );
+    assert_eq!(again.mirror(&url).unwrap().path(), a.path());
+}
