@@ -658,7 +658,7 @@ fn the_workspace_keeps_one_mirror_per_repository() {
     assert!(Arc::ptr_eq(&a, &b));
     assert_eq!(
         *asked.lock().unwrap(),
-        [url.clone()],
+        std::slice::from_ref(&url),
         "credentials looked up once, by URL"
     );
     assert!(a.path().starts_with(&fx.cache));
