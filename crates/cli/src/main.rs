@@ -27,6 +27,11 @@ enum Command {
     /// Policy resolution.
     #[command(subcommand)]
     Policy(cmd::policy::Command),
+    /// Preview a promotion: the exact diff it would commit, per application.
+    Promote(cmd::promote::Args),
+    /// Promotion workflows.
+    #[command(subcommand)]
+    Workflow(cmd::workflow::Command),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +39,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => cmd::validate::run(args),
         Command::Policy(cmd) => cmd::policy::run(cmd),
+        Command::Promote(args) => cmd::promote::run(args),
+        Command::Workflow(cmd) => cmd::workflow::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,7 @@
 pub mod policy;
+pub mod promote;
 pub mod validate;
+pub mod workflow;
 
 use clap::Args as ClapArgs;
 
