@@ -117,6 +117,10 @@ pub fn release(product: &str) -> Release {
                 .map(|app| ApplicationRun {
                     name: format!("{app}-{env}"),
                     key: app.to_string(),
+                    repo_url: "https://git.example/org/gitops.git".into(),
+                    path: format!("apps/{app}/{env}"),
+                    target_revision: "main".into(),
+                    namespace: Some(format!("{app}-{env}")),
                     status: if i == 0 {
                         EnvironmentStatus::Successful
                     } else {
