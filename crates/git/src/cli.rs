@@ -73,13 +73,8 @@ where
     let status = match rx.recv_timeout(remote.timeout()) {
         Ok(status) => status.map_err(spawn_error)?,
         Err(_) => {
-            // Not reaped yet (the waiter is still in wait()), so the group id is
-            // still ours: kill the whole group, then let the waiter reap it.
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", "--", &format!("-{pid}")])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+            // Kill the whole group (git and its helpers), then let the waiter reap it.
+            kill_group(pid);
             let _ = waiter.join();
             return Err(Error::Timeout {
                 operation,
@@ -94,6 +89,21 @@ where
         stdout: stdout.join().unwrap_or_default(),
         stderr: stderr.join().unwrap_or_default(),
     })
+}
+
+/// Sends SIGKILL to the process group `pgid`.
+fn kill_group(pgid: u32) {
+    let Ok(pgid) = libc::pid_t::try_from(pgid) else {
+        return;
+    };
+    // SAFETY: kill(2) has no memory-safety preconditions; a negative pid
+    // addresses the process group the child leads (created by
+    // `process_group(0)`). Its id could only have been reused if the child
+    // exited and was reaped in the instant after the deadline and a new group
+    // took the id meanwhile.
+    unsafe {
+        libc::kill(-pgid, libc::SIGKILL);
+    }
 }
 
 /// Reads a pipe to the end on its own thread (so neither pipe can fill up
