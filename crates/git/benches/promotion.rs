@@ -131,6 +131,16 @@ fn median(v: &mut [Duration]) -> Duration {
     }
 }
 
+fn median_f64(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -281,6 +291,14 @@ fn main() {
             ms(baseline[run])
         );
     }
+    // Paired ratios (same round, same machine load), before sorting.
+    let mut vs_baseline: Vec<f64> = (0..runs)
+        .map(|i| baseline[i].as_secs_f64() / ferry[i].as_secs_f64())
+        .collect();
+    let mut vs_floor: Vec<f64> = (0..runs)
+        .map(|i| floor[i].as_secs_f64() / ferry[i].as_secs_f64())
+        .collect();
+    let (paired_baseline, paired_floor) = (median_f64(&mut vs_baseline), median_f64(&mut vs_floor));
     let (mf, mp, mb) = (
         median(&mut ferry),
         median(&mut floor),
@@ -312,6 +330,10 @@ fn main() {
     println!(
         "  ratio plumbing floor / ferry {:>9.2}x   (goal >= 1x)",
         mp.as_secs_f64() / mf.as_secs_f64()
+    );
+    println!(
+        "  per-round ratios, median (min): baseline/ferry {paired_baseline:.1}x ({:.1}x), floor/ferry {paired_floor:.2}x ({:.2}x)",
+        vs_baseline[0], vs_floor[0]
     );
     if std::env::var_os("FERRY_BENCH_KEEP").is_none() {
         let _ = std::fs::remove_dir_all(&root);
