@@ -134,7 +134,10 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            Error::Command { .. } | Error::RaceLost { .. } | Error::Spawn { .. }
+            Error::Command { .. }
+                | Error::RaceLost { .. }
+                | Error::Spawn { .. }
+                | Error::Timeout { .. }
         )
     }
 }
