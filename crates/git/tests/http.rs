@@ -179,6 +179,10 @@ fn assert_clean_auth_error(err: &Error, url: &str, secrets: &[&str]) {
     let display = err.to_string();
     let debug = format!("{err:?}");
     assert!(matches!(err, Error::Authentication { .. }), "{display}");
+    assert!(
+        !err.is_transient(),
+        "bad credentials need a person, not a retry"
+    );
     assert!(display.contains("authentication failed, "), "{display}");
     assert!(
         display.contains(url),
@@ -342,6 +346,7 @@ fn a_remote_that_never_answers_is_stopped_at_the_deadline() {
         err.to_string().contains("did not finish within 2 s"),
         "{err}"
     );
+    assert!(err.is_transient(), "a timeout may pass: retry later");
     assert!(!err.to_string().contains(TOKEN));
     // The killed clone left nothing behind, and git had really sent its request.
     let left: Vec<String> = std::fs::read_dir(tmp.join("cache"))
