@@ -10,6 +10,7 @@
 //!
 //! Runs are interleaved (one of each per round) so machine noise hits all
 //! three alike; each variant pushes to its own branch so none races another.
+//! One extra untimed warm-up round comes first.
 //!
 //! `cargo bench -p ferry-git --bench promotion` — env `FERRY_BENCH_RUNS`
 //! (default 10), `FERRY_BENCH_FILES` (20000), `FERRY_BENCH_COMMITS` (5000).
@@ -192,7 +193,7 @@ fn main() {
     let (p1, p2) = (file_path(41), file_path(42)); // apps/app-001/envs/dev/values.yaml, version.yaml
     let author = Signature::new("Ferry Bot", "ferry@example.com");
     let (mut ferry, mut floor, mut baseline) = (Vec::new(), Vec::new(), Vec::new());
-    for run in 0..runs {
+    for run in 0..=runs {
         let c1 = format!("image:\n  tag: \"3.{run}\"\n");
         let c2 = format!("version: 3.{run}\n");
 
@@ -276,6 +277,10 @@ fn main() {
         baseline.push(t.elapsed());
         assert!(status.success(), "baseline script failed");
         let _ = std::fs::remove_dir_all(&work);
+        // Flush the baseline's checkout and deletion of 20,000 files now
+        // (untimed), so their deferred writeback does not land inside the next
+        // round's measurements.
+        let _ = Command::new("sync").status();
 
         // Same content on all three branches.
         for branch in ["ferry", "floor", "baseline"] {
@@ -284,12 +289,21 @@ fn main() {
                 c2.trim_end()
             );
         }
+        let label = if run == 0 {
+            "warm-up (not counted)".to_string()
+        } else {
+            format!("run {run}")
+        };
         eprintln!(
-            "run {run}: ferry {:.1} ms, plumbing floor {:.1} ms, baseline {:.1} ms",
+            "{label}: ferry {:.1} ms, plumbing floor {:.1} ms, baseline {:.1} ms",
             ms(ferry[run]),
             ms(floor[run]),
             ms(baseline[run])
         );
+    }
+    // Round 0 warmed caches (pack indexes, page cache) for every variant.
+    for v in [&mut ferry, &mut floor, &mut baseline] {
+        v.remove(0);
     }
     // Paired ratios (same round, same machine load), before sorting.
     let mut vs_baseline: Vec<f64> = (0..runs)
