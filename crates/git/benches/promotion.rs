@@ -10,6 +10,7 @@
 //!
 //! Runs are interleaved (one of each per round) so machine noise hits all
 //! three alike; each variant pushes to its own branch so none races another.
+//! One extra untimed warm-up round comes first.
 //!
 //! `cargo bench -p ferry-git --bench promotion` — env `FERRY_BENCH_RUNS`
 //! (default 10), `FERRY_BENCH_FILES` (20000), `FERRY_BENCH_COMMITS` (5000).
@@ -131,6 +132,16 @@ fn median(v: &mut [Duration]) -> Duration {
     }
 }
 
+fn median_f64(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -182,7 +193,7 @@ fn main() {
     let (p1, p2) = (file_path(41), file_path(42)); // apps/app-001/envs/dev/values.yaml, version.yaml
     let author = Signature::new("Ferry Bot", "ferry@example.com");
     let (mut ferry, mut floor, mut baseline) = (Vec::new(), Vec::new(), Vec::new());
-    for run in 0..runs {
+    for run in 0..=runs {
         let c1 = format!("image:\n  tag: \"3.{run}\"\n");
         let c2 = format!("version: 3.{run}\n");
 
@@ -266,6 +277,10 @@ fn main() {
         baseline.push(t.elapsed());
         assert!(status.success(), "baseline script failed");
         let _ = std::fs::remove_dir_all(&work);
+        // Flush the baseline's checkout and deletion of 20,000 files now
+        // (untimed), so their deferred writeback does not land inside the next
+        // round's measurements.
+        let _ = Command::new("sync").status();
 
         // Same content on all three branches.
         for branch in ["ferry", "floor", "baseline"] {
@@ -274,13 +289,30 @@ fn main() {
                 c2.trim_end()
             );
         }
+        let label = if run == 0 {
+            "warm-up (not counted)".to_string()
+        } else {
+            format!("run {run}")
+        };
         eprintln!(
-            "run {run}: ferry {:.1} ms, plumbing floor {:.1} ms, baseline {:.1} ms",
+            "{label}: ferry {:.1} ms, plumbing floor {:.1} ms, baseline {:.1} ms",
             ms(ferry[run]),
             ms(floor[run]),
             ms(baseline[run])
         );
     }
+    // Round 0 warmed caches (pack indexes, page cache) for every variant.
+    for v in [&mut ferry, &mut floor, &mut baseline] {
+        v.remove(0);
+    }
+    // Paired ratios (same round, same machine load), before sorting.
+    let mut vs_baseline: Vec<f64> = (0..runs)
+        .map(|i| baseline[i].as_secs_f64() / ferry[i].as_secs_f64())
+        .collect();
+    let mut vs_floor: Vec<f64> = (0..runs)
+        .map(|i| floor[i].as_secs_f64() / ferry[i].as_secs_f64())
+        .collect();
+    let (paired_baseline, paired_floor) = (median_f64(&mut vs_baseline), median_f64(&mut vs_floor));
     let (mf, mp, mb) = (
         median(&mut ferry),
         median(&mut floor),
@@ -312,6 +344,10 @@ fn main() {
     println!(
         "  ratio plumbing floor / ferry {:>9.2}x   (goal >= 1x)",
         mp.as_secs_f64() / mf.as_secs_f64()
+    );
+    println!(
+        "  per-round ratios, median (min): baseline/ferry {paired_baseline:.1}x ({:.1}x), floor/ferry {paired_floor:.2}x ({:.2}x)",
+        vs_baseline[0], vs_floor[0]
     );
     if std::env::var_os("FERRY_BENCH_KEEP").is_none() {
         let _ = std::fs::remove_dir_all(&root);

@@ -27,6 +27,15 @@ pub enum Error {
         stderr: String,
     },
 
+    /// The remote did not finish answering within the deadline; the git
+    /// processes were killed.
+    #[error("git {operation} ({url}) did not finish within {seconds} s and was stopped")]
+    Timeout {
+        operation: &'static str,
+        url: String,
+        seconds: u64,
+    },
+
     /// The git executable could not be started.
     #[error("could not run git {operation}: {source}")]
     Spawn {
@@ -125,7 +134,10 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            Error::Command { .. } | Error::RaceLost { .. } | Error::Spawn { .. }
+            Error::Command { .. }
+                | Error::RaceLost { .. }
+                | Error::Spawn { .. }
+                | Error::Timeout { .. }
         )
     }
 }

@@ -11,6 +11,28 @@
 //! Network operations use the git CLI with credentials only in the child's
 //! environment ([`Remote`], [`Credentials`]); everything local uses libgit2.
 //! Errors are typed ([`Error`]) and redacted ([`redact_url`]).
+//!
+//! ```no_run
+//! use ferry_git::{Change, CommitSpec, Credentials, Mirror, PushOptions, PushTarget, Remote, Signature};
+//!
+//! # fn main() -> Result<(), ferry_git::Error> {
+//! let remote = Remote::new("https://git.example.com/org/gitops.git", Credentials::token("…"))?;
+//! let mirror = Mirror::open("/var/lib/ferry/mirrors".as_ref(), remote)?;
+//! mirror.fetch()?;
+//! let trigger = mirror.commit_info("main")?; // sha, author, date, message, branch
+//! let spec = CommitSpec {
+//!     author: Signature::new("ferry", "ferry@example.com"),
+//!     committer: None,
+//!     message: ferry_git::promotion_message("trio", "54.2", "qa", "trio-qa", "01J…"),
+//! };
+//! let outcome = mirror.commit_and_push(&PushTarget::branch("main"), &spec, &PushOptions::default(), |tree| {
+//!     let old = tree.read_file("envs/qa/values.yaml")?.unwrap_or_default();
+//!     let new = old.clone(); // the YAML edit goes here
+//!     Ok::<_, ferry_git::Error>(vec![Change::write("envs/qa/values.yaml", new)])
+//! })?;
+//! println!("{:?} on {} (reused: {})", outcome.commit, trigger.id, outcome.reused);
+//! # Ok(()) }
+//! ```
 
 mod cli;
 mod error;

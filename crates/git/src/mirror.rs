@@ -11,6 +11,10 @@
 //! threads and processes. Reads take no lock: git's object store is
 //! append-only and ref updates are atomic, so readers always see a
 //! consistent commit.
+//!
+//! `HEAD` of the mirror is the remote's default branch as of the clone
+//! (`git fetch` does not move it); resolving `HEAD` therefore follows that
+//! branch's fetched tip.
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};

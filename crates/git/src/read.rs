@@ -229,6 +229,35 @@ impl TreeReader {
         Ok(out)
     }
 
+    /// The unified diff (as `git diff` prints it) that committing `changes`
+    /// on this tree would produce; empty when they change nothing. Used for
+    /// dry runs: it shows exactly what [`Mirror::commit_and_push`] would
+    /// commit. Writes the new objects into the mirror (unreferenced, so
+    /// harmless and collected by `git gc`).
+    pub fn diff(&self, changes: &[crate::tree_edit::Change]) -> Result<String> {
+        let new_tree = crate::tree_edit::apply_changes(&self.repo, self.tree, changes)?;
+        if new_tree == self.tree {
+            return Ok(String::new());
+        }
+        let lib = |e| lib_error(&self.url, "diffing trees", e);
+        let old = self.repo.find_tree(self.tree).map_err(lib)?;
+        let new = self.repo.find_tree(new_tree).map_err(lib)?;
+        let diff = self
+            .repo
+            .diff_tree_to_tree(Some(&old), Some(&new), Some(&mut git2::DiffOptions::new()))
+            .map_err(lib)?;
+        let mut out = Vec::new();
+        diff.print(git2::DiffFormat::Patch, |_, _, line| {
+            if matches!(line.origin(), '+' | '-' | ' ') {
+                out.push(line.origin() as u8);
+            }
+            out.extend_from_slice(line.content());
+            true
+        })
+        .map_err(lib)?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
     fn collect(
         &self,
         tree: &Tree<'_>,

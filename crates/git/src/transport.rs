@@ -13,6 +13,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::redact::{Redactor, redact_url};
@@ -136,7 +137,17 @@ pub struct Remote {
     transport: Transport,
     credentials: Credentials,
     redactor: Redactor,
+    timeout: Duration,
 }
+
+/// Default deadline of one git network command (a first clone of a large
+/// repository is the slowest).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// HTTP transfers slower than this many bytes per second…
+const HTTP_LOW_SPEED_LIMIT: &str = "1000";
+/// …for this many seconds are aborted by git itself.
+const HTTP_LOW_SPEED_TIME: &str = "60";
 
 impl fmt::Debug for Remote {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -233,6 +244,7 @@ impl Remote {
             transport,
             credentials,
             redactor,
+            timeout: DEFAULT_TIMEOUT,
         })
     }
 
@@ -240,6 +252,17 @@ impl Remote {
     pub fn local(path_or_url: impl AsRef<Path>) -> Result<Remote> {
         let s = path_or_url.as_ref().to_string_lossy().into_owned();
         Remote::new(&s, Credentials::None)
+    }
+
+    /// Sets the deadline of each git network command (clone, fetch, push).
+    pub fn with_timeout(mut self, timeout: Duration) -> Remote {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The deadline of each git network command.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// The URL without credentials (what is stored in the mirror's config).
@@ -289,8 +312,8 @@ impl Remote {
 
     /// The environment for a git process talking to this remote: `Some` sets,
     /// `None` removes a variable.
-    pub fn git_env(&self) -> Vec<(&'static str, Option<OsString>)> {
-        let mut env: Vec<(&'static str, Option<OsString>)> = vec![
+    pub fn git_env(&self) -> Vec<(String, Option<OsString>)> {
+        let fixed: Vec<(&str, Option<OsString>)> = vec![
             ("GIT_TERMINAL_PROMPT", Some("0".into())),
             // Never let a desktop askpass pop up or a trace print headers.
             ("GIT_ASKPASS", None),
@@ -303,7 +326,13 @@ impl Remote {
             ("LC_ALL", Some("C".into())),
             ("LANGUAGE", None),
         ];
-        let mut config: Vec<(String, String)> = Vec::new();
+        let mut env: Vec<(String, Option<OsString>)> =
+            fixed.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        // A stalled HTTP transfer is aborted by git before the overall deadline.
+        let mut config: Vec<(String, String)> = vec![
+            ("http.lowSpeedLimit".into(), HTTP_LOW_SPEED_LIMIT.into()),
+            ("http.lowSpeedTime".into(), HTTP_LOW_SPEED_TIME.into()),
+        ];
         if let Some(header) = self.credentials.http_authorization() {
             // Scope the header to this remote so redirects elsewhere do not get it;
             // and ignore the host's credential helpers: the configured credential
@@ -315,25 +344,31 @@ impl Remote {
                 format!("Authorization: {header}"),
             ));
         }
-        env.push(("GIT_CONFIG_COUNT", Some(config.len().to_string().into())));
+        env.push((
+            "GIT_CONFIG_COUNT".into(),
+            Some(config.len().to_string().into()),
+        ));
         for (i, (key, value)) in config.into_iter().enumerate() {
-            env.push((leak_name("GIT_CONFIG_KEY_", i), Some(key.into())));
-            env.push((leak_name("GIT_CONFIG_VALUE_", i), Some(value.into())));
+            env.push((format!("GIT_CONFIG_KEY_{i}"), Some(key.into())));
+            env.push((format!("GIT_CONFIG_VALUE_{i}"), Some(value.into())));
         }
         match &self.credentials {
             Credentials::Ssh {
                 key_file,
                 known_hosts,
             } => {
-                env.push(("GIT_SSH_VARIANT", Some("ssh".into())));
+                env.push(("GIT_SSH_VARIANT".into(), Some("ssh".into())));
                 env.push((
-                    "GIT_SSH_COMMAND",
+                    "GIT_SSH_COMMAND".into(),
                     Some(ssh_command(key_file, known_hosts).into()),
                 ));
             }
             _ if self.transport == Transport::Ssh => {
                 // No key configured: still never prompt for a password or a host key.
-                env.push(("GIT_SSH_COMMAND", Some("ssh -o BatchMode=yes".into())));
+                env.push((
+                    "GIT_SSH_COMMAND".into(),
+                    Some(format!("ssh -o BatchMode=yes {SSH_KEEPALIVE}").into()),
+                ));
             }
             _ => {}
         }
@@ -341,33 +376,17 @@ impl Remote {
     }
 }
 
-/// `GIT_CONFIG_KEY_<n>` names; only a handful exist, so they are static.
-fn leak_name(prefix: &str, i: usize) -> &'static str {
-    const KEYS: [&str; 4] = [
-        "GIT_CONFIG_KEY_0",
-        "GIT_CONFIG_KEY_1",
-        "GIT_CONFIG_KEY_2",
-        "GIT_CONFIG_KEY_3",
-    ];
-    const VALUES: [&str; 4] = [
-        "GIT_CONFIG_VALUE_0",
-        "GIT_CONFIG_VALUE_1",
-        "GIT_CONFIG_VALUE_2",
-        "GIT_CONFIG_VALUE_3",
-    ];
-    if prefix == "GIT_CONFIG_KEY_" {
-        KEYS[i]
-    } else {
-        VALUES[i]
-    }
-}
+/// A dead connection is noticed within about a minute.
+const SSH_KEEPALIVE: &str =
+    "-o ConnectTimeout=30 -o ServerAliveInterval=15 -o ServerAliveCountMax=4";
 
 /// The ssh command line git runs (through a shell, hence the quoting).
 fn ssh_command(key_file: &Path, known_hosts: &Path) -> String {
     format!(
-        "ssh -i {} -o IdentitiesOnly=yes -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes -o BatchMode=yes",
+        "ssh -i {} -o IdentitiesOnly=yes -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes -o BatchMode=yes {}",
         shell_quote(&key_file.to_string_lossy()),
         shell_quote(&known_hosts.to_string_lossy()),
+        SSH_KEEPALIVE,
     )
 }
 
@@ -450,7 +469,7 @@ mod tests {
         remote
             .git_env()
             .into_iter()
-            .map(|(k, v)| (k.to_string(), v.map(|v| v.to_string_lossy().into_owned())))
+            .map(|(k, v)| (k, v.map(|v| v.to_string_lossy().into_owned())))
             .collect()
     }
 
@@ -505,11 +524,11 @@ mod tests {
         let env = env_of(&remote);
         let header = base64(b"alice:s@cret");
         assert!(env.contains(&(
-            "GIT_CONFIG_KEY_1".into(),
+            "GIT_CONFIG_KEY_3".into(),
             Some("http.https://h.example/o/r.git.extraHeader".into())
         )));
         assert!(env.contains(&(
-            "GIT_CONFIG_VALUE_1".into(),
+            "GIT_CONFIG_VALUE_3".into(),
             Some(format!("Authorization: Basic {header}"))
         )));
         // The command line carries no secret.
@@ -571,7 +590,11 @@ mod tests {
             .unwrap();
         assert_eq!(
             ssh,
-            r"ssh -i '/keys/it'\''s key' -o IdentitiesOnly=yes -o UserKnownHostsFile='/keys/known_hosts' -o StrictHostKeyChecking=yes -o BatchMode=yes"
+            concat!(
+                r"ssh -i '/keys/it'\''s key' -o IdentitiesOnly=yes -o UserKnownHostsFile='/keys/known_hosts' ",
+                "-o StrictHostKeyChecking=yes -o BatchMode=yes ",
+                "-o ConnectTimeout=30 -o ServerAliveInterval=15 -o ServerAliveCountMax=4"
+            )
         );
         assert!(env.contains(&("GIT_TERMINAL_PROMPT".into(), Some("0".into()))));
     }

@@ -179,6 +179,10 @@ fn assert_clean_auth_error(err: &Error, url: &str, secrets: &[&str]) {
     let display = err.to_string();
     let debug = format!("{err:?}");
     assert!(matches!(err, Error::Authentication { .. }), "{display}");
+    assert!(
+        !err.is_transient(),
+        "bad credentials need a person, not a retry"
+    );
     assert!(display.contains("authentication failed, "), "{display}");
     assert!(
         display.contains(url),
@@ -298,4 +302,57 @@ fn wrong_credentials_give_a_clear_error_without_the_secret() {
     let log = server.log.lock().unwrap();
     assert!(log.rejected >= 4, "{log:?}");
     assert!(log.leaked_argv.is_empty(), "{:?}", log.leaked_argv);
+}
+
+#[test]
+fn a_remote_that_never_answers_is_stopped_at_the_deadline() {
+    use std::io::Read;
+    // Accepts the connection, reads the request, never answers; ends when
+    // the client's processes are killed and the socket closes.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let silent = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let mut received = 0;
+        while let Ok(n) = stream.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            received += n;
+        }
+        received
+    });
+    let tmp = TempDir::new("silent");
+    let remote = Remote::new(
+        &format!("http://127.0.0.1:{port}/gitops.git"),
+        Credentials::token(TOKEN),
+    )
+    .unwrap()
+    .with_timeout(std::time::Duration::from_secs(2));
+    let err = Mirror::open(&tmp.join("cache"), remote).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                operation: "clone",
+                seconds: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("did not finish within 2 s"),
+        "{err}"
+    );
+    assert!(err.is_transient(), "a timeout may pass: retry later");
+    assert!(!err.to_string().contains(TOKEN));
+    // The killed clone left nothing behind, and git had really sent its request.
+    let left: Vec<String> = std::fs::read_dir(tmp.join("cache"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.len() == 1 && left[0].ends_with(".lock"), "{left:?}");
+    assert!(silent.join().unwrap() > 0);
 }

@@ -651,3 +651,46 @@ fn concurrent_promotions_all_land() {
     }
     assert_only_fast_forwards(&remote, "main");
 }
+
+#[test]
+fn dry_run_diff_is_what_git_diff_shows_for_the_commit() {
+    let (tmp, remote, mirror) = setup("diff");
+    let mut changes = qa_edit();
+    changes.push(Change::write("envs/qa/trio/new.yaml", "a: 1\n"));
+    changes.push(Change::delete("envs/qa/svc-0/config/app.yaml"));
+    let before = rev_parse(&remote, "main");
+    let diff = mirror.at("main").unwrap().diff(&changes).unwrap();
+    assert_eq!(
+        rev_parse(&remote, "main"),
+        before,
+        "a dry run pushes nothing"
+    );
+    assert!(diff.contains("+    tag: \"1.21\"  # pinned\n"), "{diff}");
+    assert!(diff.contains("new file mode 100644"), "{diff}");
+    assert!(diff.contains("deleted file mode 100644"), "{diff}");
+    // Exactly what git prints for the commit that is then pushed.
+    mirror
+        .commit_and_push(
+            &PushTarget::branch("main"),
+            &spec("01DIFF", "qa", "trio-qa"),
+            &PushOptions::default(),
+            |_| Ok::<_, Infallible>(changes.clone()),
+        )
+        .unwrap();
+    let _ = tmp;
+    let git_diff = git_cmd(&remote)
+        .args([
+            "-c",
+            "core.abbrev=7",
+            "diff",
+            "--no-color",
+            "--no-renames",
+            "main^",
+            "main",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(diff, String::from_utf8(git_diff.stdout).unwrap());
+    // Nothing to change, nothing to show.
+    assert_eq!(mirror.at("main").unwrap().diff(&changes).unwrap(), "");
+}
