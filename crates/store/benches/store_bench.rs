@@ -165,11 +165,12 @@ async fn main() {
             let (p, i) = (p.clone(), i.clone());
             async move {
                 let id = &i[(r % i.len() as u64) as usize];
-                let row = sqlx::query("SELECT document FROM releases WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&p)
-                    .await
-                    .unwrap();
+                let row =
+                    sqlx::query("SELECT document FROM release_documents WHERE release_id = $1")
+                        .bind(id)
+                        .fetch_optional(&p)
+                        .await
+                        .unwrap();
                 assert!(row.is_some());
             }
         })

@@ -134,8 +134,8 @@ impl Store {
             let columns = Columns::of(&release)?;
             sqlx::query(
                 "INSERT INTO releases (id, product, number, status, flow, initiator, version, \
-                 created_at, finished_at, updated_at, last_seq, environments, document) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                 created_at, finished_at, updated_at, last_seq, environments) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(&release.id)
             .bind(&release.product)
@@ -149,10 +149,15 @@ impl Store {
             .bind(now)
             .bind(to_i64(events.len() as u64, &release.id, "events")?)
             .bind(&columns.environments)
-            .bind(&columns.document)
             .execute(&mut *tx)
             .await
             .map_err(db("inserting a release"))?;
+            sqlx::query("INSERT INTO release_documents (release_id, document) VALUES ($1, $2)")
+                .bind(&release.id)
+                .bind(&columns.document)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("inserting a release document"))?;
             for event in &events {
                 insert_event!(&mut *tx, event)?;
             }
@@ -179,8 +184,8 @@ impl Store {
             // The row lock taken here orders concurrent saves of one release.
             let row = sqlx::query(
                 "UPDATE releases SET status = $2, finished_at = $3, updated_at = $4, \
-                 version = $5, environments = $6, document = $7, last_seq = last_seq + $8 \
-                 WHERE id = $1 AND product = $9 AND number = $10 RETURNING last_seq",
+                 version = $5, environments = $6, last_seq = last_seq + $7 \
+                 WHERE id = $1 AND product = $8 AND number = $9 RETURNING last_seq",
             )
             .bind(&release.id)
             .bind(columns.status)
@@ -188,7 +193,6 @@ impl Store {
             .bind(now)
             .bind(&release.version)
             .bind(&columns.environments)
-            .bind(&columns.document)
             .bind(added)
             .bind(&release.product)
             .bind(columns.number)
@@ -219,6 +223,12 @@ impl Store {
                     },
                 });
             };
+            sqlx::query("UPDATE release_documents SET document = $2 WHERE release_id = $1")
+                .bind(&release.id)
+                .bind(&columns.document)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("updating a release document"))?;
             let last = to_u64(row.int("last_seq")?, &release.id, "last_seq")?;
             let first = last - events.len() as u64 + 1;
             let events: Vec<Event> = events
@@ -237,7 +247,7 @@ impl Store {
     /// The release with this id.
     pub async fn get(&self, id: &str) -> Result<Option<Release>> {
         on_pool!(&self.backend, |pool| {
-            let row = sqlx::query("SELECT document FROM releases WHERE id = $1")
+            let row = sqlx::query("SELECT document FROM release_documents WHERE release_id = $1")
                 .bind(id)
                 .fetch_optional(pool)
                 .await
@@ -253,13 +263,16 @@ impl Store {
             return Ok(None);
         };
         on_pool!(&self.backend, |pool| {
-            let row =
-                sqlx::query("SELECT id, document FROM releases WHERE product = $1 AND number = $2")
-                    .bind(product)
-                    .bind(number)
-                    .fetch_optional(pool)
-                    .await
-                    .map_err(db("reading a release"))?;
+            let row = sqlx::query(
+                "SELECT r.id, d.document FROM releases r \
+                 JOIN release_documents d ON d.release_id = r.id \
+                 WHERE r.product = $1 AND r.number = $2",
+            )
+            .bind(product)
+            .bind(number)
+            .fetch_optional(pool)
+            .await
+            .map_err(db("reading a release"))?;
             row.map(|row| release_from_document(&row.text("id")?, &row.text("document")?))
                 .transpose()
         })
