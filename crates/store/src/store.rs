@@ -4,9 +4,10 @@
 
 use ferry_release::{Event, Release};
 
-use crate::backend::{Backend, BeginWrite, RowExt, on_pool};
+use crate::backend::{Backend, BeginWrite, RowExt, on_pool, page_as_json};
 use crate::columns::{
-    Columns, SUMMARY_COLUMNS, millis, release_from_document, summary_from_row, to_i64, to_u64,
+    Columns, SUMMARY_COLUMNS, millis, release_from_document, summaries_from_json, summary_from_row,
+    to_i64, to_u64,
 };
 use crate::cursor::Cursor;
 use crate::error::{Error, Result, db};
@@ -315,15 +316,14 @@ impl Store {
             Some(Cursor::Id(id)) => push(&mut sql, " AND id < ?", Bind::Text(id)),
             None => {}
         }
-        sql.push_str(if by_number {
-            " ORDER BY number DESC"
-        } else {
-            " ORDER BY id DESC"
-        });
+        let order = if by_number { "number DESC" } else { "id DESC" };
+        sql.push_str(" ORDER BY ");
+        sql.push_str(order);
         // One more than the page tells whether another page follows.
         push(&mut sql, " LIMIT ?", Bind::Int(i64::from(limit) + 1));
+        let sql = page_as_json(self.backend.kind(), &sql, order);
 
-        let mut items = on_pool!(&self.backend, |pool| {
+        let json = on_pool!(&self.backend, |pool| {
             let mut query = sqlx::query(&sql);
             for bind in binds {
                 query = match bind {
@@ -331,14 +331,13 @@ impl Store {
                     Bind::Int(i) => query.bind(i),
                 };
             }
-            let rows = query
-                .fetch_all(pool)
+            let row = query
+                .fetch_one(pool)
                 .await
                 .map_err(db("listing releases"))?;
-            rows.iter()
-                .map(summary_from_row)
-                .collect::<Result<Vec<ReleaseSummary>>>()
+            row.text("items")
         })?;
+        let mut items = summaries_from_json(&json)?;
         let next_cursor = if items.len() > limit as usize {
             items.truncate(limit as usize);
             items.last().map(|last| {

@@ -9,7 +9,7 @@ mod suite;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use ferry_store::{BackendKind, Error, Store};
 use sqlx::Connection;
@@ -49,16 +49,15 @@ fn is_root() -> bool {
 impl Cluster {
     fn run(&self, program: &str, args: &[&str]) {
         let exe = self.bin.join(program);
-        let status = if self.as_postgres {
-            Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(&exe)
-                .args(args)
-                .status()
+        let mut command = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c
         } else {
-            Command::new(&exe).args(args).status()
-        }
-        .unwrap();
+            Command::new(&exe)
+        };
+        // Progress chatter off; errors (stderr) stay visible.
+        let status = command.args(args).stdout(Stdio::null()).status().unwrap();
         assert!(status.success(), "{program} {args:?} failed: {status}");
     }
 
