@@ -139,9 +139,10 @@ impl Drop for Cluster {
                 .args(["-u", "postgres", "--"])
                 .arg(&exe)
                 .args(args)
+                .stdout(Stdio::null())
                 .status()
         } else {
-            Command::new(&exe).args(args).status()
+            Command::new(&exe).args(args).stdout(Stdio::null()).status()
         };
     }
 }
@@ -175,4 +176,37 @@ async fn postgres_backend_passes_the_store_suite() {
     let text = err.to_string();
     assert!(text.contains("ferry:***@127.0.0.1"), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
+}
+
+/// The two migration directories must describe the same tables.
+#[tokio::test]
+async fn both_backends_have_the_same_tables_and_columns() {
+    let cluster = Cluster::start();
+    let pg_url = cluster.database("t_schema").await;
+    Store::open(&pg_url).await.unwrap().close().await;
+    let (_dir, sqlite_url) = common::sqlite_url();
+    Store::open(&sqlite_url).await.unwrap().close().await;
+
+    let mut pg = sqlx::PgConnection::connect(&pg_url).await.unwrap();
+    let mut pg_columns: Vec<(String, String)> = sqlx::query_as(
+        "SELECT table_name::text, column_name::text FROM information_schema.columns \
+         WHERE table_schema = 'public' AND table_name NOT LIKE '\\_sqlx%' \
+         ORDER BY 1, 2",
+    )
+    .fetch_all(&mut pg)
+    .await
+    .unwrap();
+    let mut lite = sqlx::SqliteConnection::connect(&sqlite_url).await.unwrap();
+    let mut lite_columns: Vec<(String, String)> = sqlx::query_as(
+        "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p \
+         WHERE m.type = 'table' AND m.name NOT LIKE '\\_sqlx%' ESCAPE '\\' \
+         ORDER BY 1, 2",
+    )
+    .fetch_all(&mut lite)
+    .await
+    .unwrap();
+    pg_columns.sort();
+    lite_columns.sort();
+    assert!(lite_columns.contains(&("releases".into(), "lease_owner".into())));
+    assert_eq!(pg_columns, lite_columns);
 }
