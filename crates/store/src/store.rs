@@ -231,7 +231,17 @@ impl Store {
                 .await
                 .map_err(db("updating a release document"))?;
             let last = to_u64(row.int("last_seq")?, &release.id, "last_seq")?;
-            let first = last - events.len() as u64 + 1;
+            let first =
+                (last + 1)
+                    .checked_sub(events.len() as u64)
+                    .ok_or_else(|| Error::Corrupt {
+                        what: "last_seq",
+                        id: release.id.clone(),
+                        reason: format!(
+                            "{last} is less than the {} events just added",
+                            events.len()
+                        ),
+                    })?;
             let events: Vec<Event> = events
                 .into_iter()
                 .zip(first..)
