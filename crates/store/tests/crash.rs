@@ -1,10 +1,12 @@
-//! Crash safety: a writer process killed with SIGKILL in the middle of its
-//! writes leaves every committed write and no half-written one.
+//! Crash safety, on SQLite and on PostgreSQL: a writer process killed with
+//! SIGKILL in the middle of its writes leaves every committed write and no
+//! half-written one.
 //!
 //! The test binary plays both parts: run normally it is the parent, which
 //! starts itself again with `FERRY_STORE_CRASH_CHILD` set as the writer.
 
 mod common;
+mod pg_cluster;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -22,8 +24,16 @@ async fn killed_writer_leaves_only_whole_writes() {
         return write_until_killed(&url).await;
     }
     let (_dir, url) = common::sqlite_url();
+    kill_writer_and_check(&url).await;
+    let cluster = pg_cluster::Cluster::start();
+    kill_writer_and_check(&cluster.database("t_crash").await).await;
+}
+
+/// Runs a writer child on `url`, kills it after 40 acknowledged saves and
+/// checks what the database holds.
+async fn kill_writer_and_check(url: &str) {
     // Create the schema first so the child starts writing at once.
-    Store::open(&url).await.unwrap().close().await;
+    Store::open(url).await.unwrap().close().await;
 
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
@@ -32,7 +42,7 @@ async fn killed_writer_leaves_only_whole_writes() {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(CHILD_ENV, &url)
+        .env(CHILD_ENV, url)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -57,7 +67,7 @@ async fn killed_writer_leaves_only_whole_writes() {
     child.wait().unwrap();
     drop(lines);
 
-    let store = Store::open(&url).await.unwrap();
+    let store = Store::open(url).await.unwrap();
     // Every acknowledged write is there.
     for id in &created {
         let r = store
