@@ -69,16 +69,36 @@ impl Backend {
 }
 
 async fn open_sqlite(url: &str) -> Result<Backend> {
+    let options = SqliteConnectOptions::from_str(url).map_err(|source| Error::Open {
+        url: redact(url),
+        source,
+    })?;
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    open_sqlite_with(options, in_memory, url).await
+}
+
+impl Backend {
+    /// A SQLite file named by its path, so that no character of the path
+    /// needs URL escaping.
+    pub(crate) async fn open_sqlite_file(path: &std::path::Path) -> Result<Backend> {
+        let options = SqliteConnectOptions::new().filename(path);
+        open_sqlite_with(options, false, &path.display().to_string()).await
+    }
+}
+
+async fn open_sqlite_with(
+    options: SqliteConnectOptions,
+    in_memory: bool,
+    url: &str,
+) -> Result<Backend> {
     let open_err = |source| Error::Open {
         url: redact(url),
         source,
     };
-    let options = SqliteConnectOptions::from_str(url)
-        .map_err(open_err)?
+    let options = options
         .create_if_missing(true)
         .foreign_keys(true)
         .busy_timeout(SQLITE_BUSY_TIMEOUT);
-    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
     let (options, pool_options) = if in_memory {
         // An in-memory database lives as long as a connection to it: keep
         // exactly one, forever.

@@ -64,6 +64,14 @@ impl Store {
         })
     }
 
+    /// Opens (creating if needed) the SQLite database file at `path`, e.g.
+    /// `<data dir>/ferry.db`: the default of a single-machine server.
+    pub async fn open_sqlite_file(path: &std::path::Path) -> Result<Store> {
+        Ok(Store {
+            backend: Backend::open_sqlite_file(path).await?,
+        })
+    }
+
     pub fn backend(&self) -> BackendKind {
         self.backend.kind()
     }
