@@ -2,6 +2,7 @@
 //! the engine's queries need without parsing the whole document.
 
 use ferry_release::{Release, ReleaseStatus, Timestamp};
+use serde::Deserialize;
 
 use crate::backend::RowExt;
 use crate::error::{Error, Result};
@@ -115,4 +116,48 @@ pub(crate) fn release_from_document(id: &str, document: &str) -> Result<Release>
         id: id.to_string(),
         reason: e.to_string(),
     })
+}
+
+/// A summary as [`crate::backend::page_as_json`] writes it: the columns
+/// under their JSON names, times still in milliseconds.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SummaryJson {
+    id: String,
+    number: u64,
+    product: String,
+    flow: String,
+    status: ReleaseStatus,
+    initiator: String,
+    created_at: i64,
+    finished_at: Option<i64>,
+    version: Option<String>,
+    environments: Vec<EnvironmentSummary>,
+}
+
+pub(crate) fn summaries_from_json(json: &str) -> Result<Vec<ReleaseSummary>> {
+    let rows: Vec<SummaryJson> = serde_json::from_str(json).map_err(|e| Error::Corrupt {
+        what: "list page",
+        id: String::new(),
+        reason: e.to_string(),
+    })?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(ReleaseSummary {
+                created_at: from_millis(r.created_at, &r.id, "created_at")?,
+                finished_at: r
+                    .finished_at
+                    .map(|ms| from_millis(ms, &r.id, "finished_at"))
+                    .transpose()?,
+                id: r.id,
+                number: r.number,
+                product: r.product,
+                flow: r.flow,
+                status: r.status,
+                initiator: r.initiator,
+                version: r.version,
+                environments: r.environments,
+            })
+        })
+        .collect()
 }

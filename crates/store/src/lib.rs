@@ -5,7 +5,7 @@
 //! columns that lists and the engine filter on; its history is an
 //! append-only table of events numbered from 1 without gaps. SQLite (a file
 //! in the data directory, WAL) is the default; PostgreSQL uses the same
-//! tables and the same SQL, the differences are kept in [`backend`].
+//! tables and the same SQL, the differences are kept in the `backend` module.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), ferry_store::Error> {

@@ -4,9 +4,10 @@
 
 use ferry_release::{Event, Release};
 
-use crate::backend::{Backend, BeginWrite, RowExt, on_pool};
+use crate::backend::{Backend, BeginWrite, RowExt, on_pool, page_as_json};
 use crate::columns::{
-    Columns, SUMMARY_COLUMNS, millis, release_from_document, summary_from_row, to_i64, to_u64,
+    Columns, SUMMARY_COLUMNS, millis, release_from_document, summaries_from_json, summary_from_row,
+    to_i64, to_u64,
 };
 use crate::cursor::Cursor;
 use crate::error::{Error, Result, db};
@@ -60,6 +61,14 @@ impl Store {
     pub async fn open(url: &str) -> Result<Store> {
         Ok(Store {
             backend: Backend::open(url).await?,
+        })
+    }
+
+    /// Opens (creating if needed) the SQLite database file at `path`, e.g.
+    /// `<data dir>/ferry.db`: the default of a single-machine server.
+    pub async fn open_sqlite_file(path: &std::path::Path) -> Result<Store> {
+        Ok(Store {
+            backend: Backend::open_sqlite_file(path).await?,
         })
     }
 
@@ -134,8 +143,8 @@ impl Store {
             let columns = Columns::of(&release)?;
             sqlx::query(
                 "INSERT INTO releases (id, product, number, status, flow, initiator, version, \
-                 created_at, finished_at, updated_at, last_seq, environments, document) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                 created_at, finished_at, updated_at, last_seq, environments) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(&release.id)
             .bind(&release.product)
@@ -149,10 +158,15 @@ impl Store {
             .bind(now)
             .bind(to_i64(events.len() as u64, &release.id, "events")?)
             .bind(&columns.environments)
-            .bind(&columns.document)
             .execute(&mut *tx)
             .await
             .map_err(db("inserting a release"))?;
+            sqlx::query("INSERT INTO release_documents (release_id, document) VALUES ($1, $2)")
+                .bind(&release.id)
+                .bind(&columns.document)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("inserting a release document"))?;
             for event in &events {
                 insert_event!(&mut *tx, event)?;
             }
@@ -179,8 +193,8 @@ impl Store {
             // The row lock taken here orders concurrent saves of one release.
             let row = sqlx::query(
                 "UPDATE releases SET status = $2, finished_at = $3, updated_at = $4, \
-                 version = $5, environments = $6, document = $7, last_seq = last_seq + $8 \
-                 WHERE id = $1 AND product = $9 AND number = $10 RETURNING last_seq",
+                 version = $5, environments = $6, last_seq = last_seq + $7 \
+                 WHERE id = $1 AND product = $8 AND number = $9 RETURNING last_seq",
             )
             .bind(&release.id)
             .bind(columns.status)
@@ -188,7 +202,6 @@ impl Store {
             .bind(now)
             .bind(&release.version)
             .bind(&columns.environments)
-            .bind(&columns.document)
             .bind(added)
             .bind(&release.product)
             .bind(columns.number)
@@ -219,8 +232,24 @@ impl Store {
                     },
                 });
             };
+            sqlx::query("UPDATE release_documents SET document = $2 WHERE release_id = $1")
+                .bind(&release.id)
+                .bind(&columns.document)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("updating a release document"))?;
             let last = to_u64(row.int("last_seq")?, &release.id, "last_seq")?;
-            let first = last - events.len() as u64 + 1;
+            let first =
+                (last + 1)
+                    .checked_sub(events.len() as u64)
+                    .ok_or_else(|| Error::Corrupt {
+                        what: "last_seq",
+                        id: release.id.clone(),
+                        reason: format!(
+                            "{last} is less than the {} events just added",
+                            events.len()
+                        ),
+                    })?;
             let events: Vec<Event> = events
                 .into_iter()
                 .zip(first..)
@@ -237,7 +266,7 @@ impl Store {
     /// The release with this id.
     pub async fn get(&self, id: &str) -> Result<Option<Release>> {
         on_pool!(&self.backend, |pool| {
-            let row = sqlx::query("SELECT document FROM releases WHERE id = $1")
+            let row = sqlx::query("SELECT document FROM release_documents WHERE release_id = $1")
                 .bind(id)
                 .fetch_optional(pool)
                 .await
@@ -253,13 +282,16 @@ impl Store {
             return Ok(None);
         };
         on_pool!(&self.backend, |pool| {
-            let row =
-                sqlx::query("SELECT id, document FROM releases WHERE product = $1 AND number = $2")
-                    .bind(product)
-                    .bind(number)
-                    .fetch_optional(pool)
-                    .await
-                    .map_err(db("reading a release"))?;
+            let row = sqlx::query(
+                "SELECT r.id, d.document FROM releases r \
+                 JOIN release_documents d ON d.release_id = r.id \
+                 WHERE r.product = $1 AND r.number = $2",
+            )
+            .bind(product)
+            .bind(number)
+            .fetch_optional(pool)
+            .await
+            .map_err(db("reading a release"))?;
             row.map(|row| release_from_document(&row.text("id")?, &row.text("document")?))
                 .transpose()
         })
@@ -302,15 +334,14 @@ impl Store {
             Some(Cursor::Id(id)) => push(&mut sql, " AND id < ?", Bind::Text(id)),
             None => {}
         }
-        sql.push_str(if by_number {
-            " ORDER BY number DESC"
-        } else {
-            " ORDER BY id DESC"
-        });
+        let order = if by_number { "number DESC" } else { "id DESC" };
+        sql.push_str(" ORDER BY ");
+        sql.push_str(order);
         // One more than the page tells whether another page follows.
         push(&mut sql, " LIMIT ?", Bind::Int(i64::from(limit) + 1));
+        let sql = page_as_json(self.backend.kind(), &sql, order);
 
-        let mut items = on_pool!(&self.backend, |pool| {
+        let json = on_pool!(&self.backend, |pool| {
             let mut query = sqlx::query(&sql);
             for bind in binds {
                 query = match bind {
@@ -318,14 +349,13 @@ impl Store {
                     Bind::Int(i) => query.bind(i),
                 };
             }
-            let rows = query
-                .fetch_all(pool)
+            let row = query
+                .fetch_one(pool)
                 .await
                 .map_err(db("listing releases"))?;
-            rows.iter()
-                .map(summary_from_row)
-                .collect::<Result<Vec<ReleaseSummary>>>()
+            row.text("items")
         })?;
+        let mut items = summaries_from_json(&json)?;
         let next_cursor = if items.len() > limit as usize {
             items.truncate(limit as usize);
             items.last().map(|last| {

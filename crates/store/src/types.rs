@@ -83,6 +83,9 @@ impl From<Event> for NewEvent {
 }
 
 /// The outcome of [`crate::Store::create_release`].
+/// Not boxed: it is made once per release creation and callers match
+/// on it directly.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Created {
     /// The release as stored (with its number) and its first events.

@@ -64,3 +64,18 @@ async fn bad_urls_are_clear_errors_without_secrets() {
     assert!(matches!(err, Error::Open { .. }), "{err}");
     assert!(err.to_string().contains("no/such/dir"), "{err}");
 }
+
+#[tokio::test]
+async fn file_path_with_url_characters_opens_and_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data dir?#%");
+    std::fs::create_dir(&data).unwrap();
+    let path = data.join("ferry.db");
+    let store = Store::open_sqlite_file(&path).await.unwrap();
+    store.cursor_set("k", "v").await.unwrap();
+    store.close().await;
+    assert!(path.exists());
+    let again = Store::open_sqlite_file(&path).await.unwrap();
+    assert_eq!(again.cursor_get("k").await.unwrap().as_deref(), Some("v"));
+    assert!(data.join("ferry.db-wal").exists(), "WAL mode");
+}
