@@ -139,6 +139,7 @@ impl Server {
             metrics: metrics::Metrics::default(),
             live: Arc::new(LiveConfig::new(source)),
             ready: AtomicBool::new(false),
+            stopping: CancelFlag::default(),
         });
         Ok(Server {
             settings,
@@ -205,7 +206,7 @@ impl BoundServer {
     ) -> Result<(), ServerError> {
         let state = Arc::clone(&self.server.state);
         let app = api::router(Arc::clone(&state));
-        let stop = CancelFlag::default();
+        let stop = state.stopping.clone();
         let stop_signal = stop.clone();
         let http = tokio::spawn(
             axum::serve(self.listener, app)

@@ -35,6 +35,7 @@ struct Feed {
     rx: Receiver<Event>,
     backlog: VecDeque<Event>,
     last: u64,
+    stopping: crate::cancel::CancelFlag,
 }
 
 /// Stored events of `id` after `after`, every page.
@@ -90,6 +91,7 @@ pub async fn stream(
         rx,
         backlog,
         last: after,
+        stopping: st.stopping.clone(),
     };
     let events = futures_util::stream::unfold(feed, |mut f| async move {
         loop {
@@ -100,7 +102,11 @@ pub async fn stream(
                 f.last = e.seq;
                 return Some((Ok(to_sse(&e)), f));
             }
-            match f.rx.recv().await {
+            let received = tokio::select! {
+                r = f.rx.recv() => r,
+                _ = f.stopping.cancelled() => return None,
+            };
+            match received {
                 Ok(e) => {
                     if e.release_id == f.id && e.seq > f.last {
                         f.backlog.push_back(e);

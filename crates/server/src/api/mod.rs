@@ -41,6 +41,9 @@ pub struct AppState {
     pub live: Arc<LiveConfig>,
     /// Set once the engine has started (resumed releases, poller).
     pub ready: AtomicBool,
+    /// Set on shutdown: ends live event streams, which would otherwise
+    /// keep the graceful shutdown waiting forever.
+    pub stopping: crate::cancel::CancelFlag,
 }
 
 pub type Shared = Arc<AppState>;
