@@ -27,6 +27,13 @@ enum Command {
     /// Policy resolution.
     #[command(subcommand)]
     Policy(cmd::policy::Command),
+    /// Run the server: the release engine and its JSON API.
+    Serve(cmd::serve::Args),
+    /// List the releases of a server.
+    Releases(cmd::releases::Args),
+    /// One release on a server: show (--watch), terminate, retry.
+    #[command(subcommand)]
+    Release(cmd::release::Command),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +41,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => cmd::validate::run(args),
         Command::Policy(cmd) => cmd::policy::run(cmd),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Releases(args) => cmd::releases::run(args),
+        Command::Release(cmd) => cmd::release::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -1,4 +1,8 @@
+pub mod client;
 pub mod policy;
+pub mod release;
+pub mod releases;
+pub mod serve;
 pub mod validate;
 
 use clap::Args as ClapArgs;
