@@ -3,6 +3,7 @@
 //! prints; all behaviour is in the libraries.
 
 mod cmd;
+mod demo_repos;
 mod output;
 
 use std::process::ExitCode;
@@ -32,6 +33,15 @@ enum Command {
     /// Promotion workflows.
     #[command(subcommand)]
     Workflow(cmd::workflow::Command),
+    /// Run the server: the release engine and its JSON API.
+    Serve(cmd::serve::Args),
+    /// List the releases of a server.
+    Releases(cmd::releases::Args),
+    /// One release on a server: show (--watch), terminate, retry.
+    #[command(subcommand)]
+    Release(cmd::release::Command),
+    /// Run ferry on one machine with a local GitOps repository and live releases.
+    Demo(cmd::demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +51,10 @@ fn main() -> ExitCode {
         Command::Policy(cmd) => cmd::policy::run(cmd),
         Command::Promote(args) => cmd::promote::run(args),
         Command::Workflow(cmd) => cmd::workflow::run(cmd),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Releases(args) => cmd::releases::run(args),
+        Command::Release(cmd) => cmd::release::run(cmd),
+        Command::Demo(args) => cmd::demo::run(args),
     };
     match result {
         Ok(code) => code,

@@ -429,6 +429,26 @@ impl Store {
         })
     }
 
+    /// How many releases are stored per status (the `status` column's
+    /// text, e.g. `RUNNING`), for the server's metrics.
+    pub async fn count_by_status(&self) -> Result<Vec<(String, u64)>> {
+        on_pool!(&self.backend, |pool| {
+            let rows = sqlx::query(
+                "SELECT status, COUNT(*) AS n FROM releases GROUP BY status ORDER BY status",
+            )
+            .fetch_all(pool)
+            .await
+            .map_err(db("counting releases by status"))?;
+            rows.iter()
+                .map(|row| {
+                    let status = row.text("status")?;
+                    let n = to_u64(row.int("n")?, &status, "status count")?;
+                    Ok((status, n))
+                })
+                .collect()
+        })
+    }
+
     /// The newest release of every product, by product name.
     pub async fn latest_per_product(&self) -> Result<Vec<ReleaseSummary>> {
         let sql = format!(

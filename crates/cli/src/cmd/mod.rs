@@ -1,5 +1,10 @@
+pub mod client;
 pub mod policy;
+pub mod demo;
 pub mod promote;
+pub mod release;
+pub mod releases;
+pub mod serve;
 pub mod validate;
 pub mod workflow;
 

@@ -1,0 +1,127 @@
+//! `GET /releases/{id}/events`: the release's history as Server-Sent
+//! Events. Stored events after `Last-Event-ID` (or `?after=`) are replayed
+//! first, then live ones follow; the SSE id of each event is its sequence
+//! number, so a client that reconnects resumes without a gap or a repeat.
+//!
+//! The subscription to live events is taken *before* the stored ones are
+//! read, so nothing committed in between is missed; duplicates are dropped
+//! by sequence number. A subscriber that falls behind the broadcast buffer
+//! catches up from the store.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use ferry_release::Event;
+use futures_util::Stream;
+use serde::Deserialize;
+use tokio::sync::broadcast::{Receiver, error::RecvError};
+
+use super::{Reader, Shared};
+use crate::error::{ApiError, ApiQuery};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    after: Option<u64>,
+}
+
+struct Feed {
+    id: String,
+    store: ferry_store::Store,
+    rx: Receiver<Event>,
+    backlog: VecDeque<Event>,
+    last: u64,
+    stopping: crate::cancel::CancelFlag,
+}
+
+/// Stored events of `id` after `after`, every page.
+async fn stored_after(
+    store: &ferry_store::Store,
+    id: &str,
+    mut after: u64,
+) -> Result<Vec<Event>, ferry_store::Error> {
+    let mut out = Vec::new();
+    loop {
+        let page = store
+            .events(id, after, ferry_store::MAX_EVENTS_PAGE)
+            .await?;
+        let full = page.len() as u64 >= u64::from(ferry_store::MAX_EVENTS_PAGE);
+        if let Some(last) = page.last() {
+            after = last.seq;
+        }
+        out.extend(page);
+        if !full {
+            return Ok(out);
+        }
+    }
+}
+
+fn to_sse(e: &Event) -> SseEvent {
+    let data = serde_json::to_string(e).unwrap_or_else(|_| "{}".into());
+    SseEvent::default().id(e.seq.to_string()).data(data)
+}
+
+pub async fn stream(
+    _: Reader,
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<EventsQuery>,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let after = match headers.get("last-event-id") {
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .ok_or_else(|| ApiError::bad_request("Last-Event-ID: not an event sequence number"))?,
+        None => q.after.unwrap_or(0),
+    };
+    let rx = st.engine.subscribe();
+    if st.engine.release(&id).await?.is_none() {
+        return Err(ApiError::not_found(format!("release `{id}` not found")));
+    }
+    let backlog: VecDeque<Event> = stored_after(&st.store, &id, after).await?.into();
+    let feed = Feed {
+        id,
+        store: st.store.clone(),
+        rx,
+        backlog,
+        last: after,
+        stopping: st.stopping.clone(),
+    };
+    let events = futures_util::stream::unfold(feed, |mut f| async move {
+        loop {
+            if let Some(e) = f.backlog.pop_front() {
+                if e.seq <= f.last {
+                    continue;
+                }
+                f.last = e.seq;
+                return Some((Ok(to_sse(&e)), f));
+            }
+            let received = tokio::select! {
+                r = f.rx.recv() => r,
+                _ = f.stopping.cancelled() => return None,
+            };
+            match received {
+                Ok(e) => {
+                    if e.release_id == f.id && e.seq > f.last {
+                        f.backlog.push_back(e);
+                    }
+                }
+                Err(RecvError::Lagged(_)) => match stored_after(&f.store, &f.id, f.last).await {
+                    Ok(evs) => f.backlog.extend(evs),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "event stream: catching up from the store failed");
+                        return None;
+                    }
+                },
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

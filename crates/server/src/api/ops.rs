@@ -1,0 +1,65 @@
+//! Health, readiness, metrics, configuration status and the OpenAPI document.
+
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde_json::Value;
+
+use super::{Reader, Shared};
+use crate::error::ApiError;
+
+/// Alive: the process answers.
+pub async fn healthz() -> Json<Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+/// Ready once the engine has started; 503 before. The detail names the
+/// configuration source and any errors of a rejected new configuration
+/// (the last good one stays active, so they do not make the server unready).
+pub async fn readyz(State(st): State<Shared>) -> impl IntoResponse {
+    let ready = st.ready.load(Ordering::SeqCst);
+    let config = st.live.status();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(serde_json::json!({
+            "ready": ready,
+            "engine": if ready { "started" } else { "starting" },
+            "config": config,
+        })),
+    )
+}
+
+pub async fn config_status(_: Reader, State(st): State<Shared>) -> Json<crate::live::ConfigStatus> {
+    Json(st.live.status())
+}
+
+pub async fn metrics(State(st): State<Shared>) -> Result<impl IntoResponse, ApiError> {
+    let counts = st.store.count_by_status().await?;
+    let text = st.metrics.render(
+        &counts,
+        st.live.status().errors.len(),
+        st.ready.load(Ordering::SeqCst),
+    );
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    ))
+}
+
+pub async fn openapi() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::openapi::DOCUMENT,
+    )
+}

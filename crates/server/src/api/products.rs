@@ -1,0 +1,220 @@
+//! Products: the list with their latest release, one product's
+//! environments × applications, and policy evaluation.
+//!
+//! An application's version, revision, sync and health come from the
+//! newest release of the product that touched that application (its
+//! promotion commit, the release's version, and the state the engine
+//! recorded); they are `null` until a release has touched it. The server
+//! does not ask the state provider on every page view.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use ferry_model::Membership;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Reader, Shared};
+use crate::error::{ApiError, ApiQuery};
+
+/// Releases read to find each application's latest state.
+const RECENT_RELEASES: u32 = 50;
+
+/// The product's environments, in the configuration's environment order.
+fn product_environments(
+    loaded: &ferry_model::Loaded,
+    members: &ferry_model::membership::ProductMembers,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for env in loaded.config.environments_in_order() {
+        let name = env.metadata.name.as_str();
+        if members.in_environment(name).next().is_some() {
+            out.push(name.to_owned());
+        }
+    }
+    out
+}
+
+fn flows(loaded: &ferry_model::Loaded, product: &str) -> Vec<String> {
+    loaded
+        .config
+        .product(product)
+        .map(|p| {
+            p.spec
+                .promotion_flows
+                .iter()
+                .map(|f| f.name.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub async fn list(_: Reader, State(st): State<Shared>) -> Result<Json<Value>, ApiError> {
+    let loaded = st.engine.config();
+    let membership = Membership::compute(&loaded.config);
+    let latest: HashMap<String, ferry_store::ReleaseSummary> = st
+        .store
+        .latest_per_product()
+        .await?
+        .into_iter()
+        .map(|s| (s.product.clone(), s))
+        .collect();
+    let items: Vec<Value> = membership
+        .products
+        .values()
+        .map(|p| {
+            serde_json::json!({
+                "name": p.name,
+                "defined": p.defined,
+                "flows": flows(&loaded, &p.name),
+                "environments": product_environments(&loaded, p),
+                "applications": p.members.len(),
+                "latestRelease": latest.get(&p.name),
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "items": items })))
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AppView {
+    name: String,
+    key: String,
+    repo_url: Option<String>,
+    path: Option<String>,
+    target_revision: String,
+    version: Option<String>,
+    revision: Option<String>,
+    sync: Option<String>,
+    health: Option<String>,
+    /// The release the state above comes from.
+    release: Option<Value>,
+}
+
+pub async fn show(
+    _: Reader,
+    State(st): State<Shared>,
+    Path(product): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let loaded = st.engine.config();
+    let membership = Membership::compute(&loaded.config);
+    let Some(members) = membership.product(&product) else {
+        return Err(ApiError::not_found(format!(
+            "product `{product}` does not exist"
+        )));
+    };
+    // (environment, application name) → view, in order.
+    let mut envs: BTreeMap<usize, (String, String, Vec<AppView>)> = BTreeMap::new();
+    let names = product_environments(&loaded, members);
+    for (i, env) in names.iter().enumerate() {
+        let kind = loaded
+            .config
+            .environment(env)
+            .map(|e| e.spec.kind.as_str())
+            .unwrap_or("NON_PROD");
+        let apps = members
+            .in_environment(env)
+            .map(|m| {
+                let app = loaded.config.applications.get(m.app);
+                let source = app.and_then(|a| a.promoted_source());
+                AppView {
+                    name: m.name.clone(),
+                    key: m.key.clone(),
+                    repo_url: source.map(|s| s.repo_url.clone()),
+                    path: source.and_then(|s| s.path.clone()),
+                    target_revision: app
+                        .map(|a| a.target_revision().to_owned())
+                        .unwrap_or_default(),
+                    ..AppView::default()
+                }
+            })
+            .collect();
+        envs.insert(i, (env.clone(), kind.to_owned(), apps));
+    }
+    let mut missing: usize = envs.values().map(|(_, _, a)| a.len()).sum();
+    let page = st
+        .store
+        .list(&ferry_store::ListFilter {
+            product: Some(product.clone()),
+            statuses: vec![],
+            limit: RECENT_RELEASES,
+            cursor: None,
+        })
+        .await?;
+    for summary in page.items {
+        if missing == 0 {
+            break;
+        }
+        let Some(release) = st.store.get(&summary.id).await? else {
+            continue;
+        };
+        for run in &release.environments {
+            let Some((_, _, apps)) = envs.values_mut().find(|(n, _, _)| *n == run.name) else {
+                continue;
+            };
+            for app_run in &run.applications {
+                let Some(commit) = &app_run.promotion_commit else {
+                    continue;
+                };
+                if let Some(view) = apps
+                    .iter_mut()
+                    .find(|a| a.name == app_run.name && a.revision.is_none())
+                {
+                    view.revision = Some(commit.clone());
+                    view.version = release.version.clone();
+                    view.sync = app_run.sync.clone();
+                    view.health = app_run.health.clone();
+                    view.release =
+                        Some(serde_json::json!({"id": release.id, "number": release.number}));
+                    missing -= 1;
+                }
+            }
+        }
+    }
+    let environments: Vec<Value> = envs
+        .into_values()
+        .map(|(name, kind, apps)| serde_json::json!({"name": name, "kind": kind, "applications": apps}))
+        .collect();
+    Ok(Json(serde_json::json!({
+        "name": product,
+        "flows": flows(&loaded, &product),
+        "environments": environments,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateQuery {
+    product: String,
+    environment: String,
+}
+
+pub async fn evaluate_policy(
+    _: Reader,
+    State(st): State<Shared>,
+    ApiQuery(q): ApiQuery<EvaluateQuery>,
+) -> Result<Json<ferry_model::PolicyEvaluation>, ApiError> {
+    let loaded = st.engine.config();
+    let membership = Membership::compute(&loaded.config);
+    let Some(members) = membership.product(&q.product) else {
+        return Err(ApiError::not_found(format!(
+            "product `{}` does not exist",
+            q.product
+        )));
+    };
+    if loaded.config.environment(&q.environment).is_none() {
+        return Err(ApiError::not_found(format!(
+            "environment `{}` does not exist",
+            q.environment
+        )));
+    }
+    Ok(Json(ferry_model::evaluate(
+        &loaded.config,
+        &q.product,
+        &q.environment,
+        None,
+        Some(members),
+    )))
+}

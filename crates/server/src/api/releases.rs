@@ -1,0 +1,148 @@
+//! Releases: lists, detail, promotions, terminate, retry, workflow resume.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use ferry_engine::PromotionRequest;
+use ferry_release::ReleaseStatus;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{Authenticated, Reader, Shared};
+use crate::error::{ApiError, ApiJson, ApiQuery};
+use crate::view::release_json;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Comma-separated statuses (`RUNNING,FAILED`).
+    status: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+    product: Option<String>,
+}
+
+async fn list(st: &Shared, product: Option<String>, q: ListQuery) -> Result<Json<Value>, ApiError> {
+    let mut statuses = Vec::new();
+    for s in q
+        .status
+        .iter()
+        .flat_map(|s| s.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let parsed = ReleaseStatus::parse(&s.to_ascii_uppercase()).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "status: unknown release status `{s}` (QUEUED, RUNNING, SUSPENDED, SUCCEEDED, FAILED, TERMINATING, TERMINATED)"
+            ))
+        })?;
+        statuses.push(parsed);
+    }
+    let limit = match q.limit {
+        None => ferry_store::DEFAULT_PAGE,
+        Some(n) if (1..=ferry_store::MAX_PAGE).contains(&n) => n,
+        Some(n) => {
+            return Err(ApiError::bad_request(format!(
+                "limit: {n} is out of range 1..={}",
+                ferry_store::MAX_PAGE
+            )));
+        }
+    };
+    let page = st
+        .store
+        .list(&ferry_store::ListFilter {
+            product: product.or(q.product),
+            statuses,
+            limit,
+            cursor: q.cursor.filter(|c| !c.is_empty()),
+        })
+        .await?;
+    Ok(Json(serde_json::to_value(page).map_err(|e| {
+        ApiError::internal("serialising a page", e)
+    })?))
+}
+
+pub async fn list_product(
+    _: Reader,
+    State(st): State<Shared>,
+    Path(product): Path<String>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    if q.product.is_some() {
+        return Err(ApiError::bad_request("product: given in the path already"));
+    }
+    list(&st, Some(product), q).await
+}
+
+pub async fn list_all(
+    _: Reader,
+    State(st): State<Shared>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    list(&st, None, q).await
+}
+
+pub async fn show(
+    _: Reader,
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    match st.engine.release(&id).await? {
+        Some(r) => Ok(Json(release_json(&r)?)),
+        None => Err(ApiError::not_found(format!("release `{id}` not found"))),
+    }
+}
+
+pub async fn promote(
+    caller: Authenticated,
+    State(st): State<Shared>,
+    Path(product): Path<String>,
+    ApiJson(request): ApiJson<PromotionRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let release = st.engine.promote(&product, request, &caller.name).await?;
+    Ok((StatusCode::CREATED, Json(release_json(&release)?)))
+}
+
+pub async fn terminate(
+    caller: Authenticated,
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let release = st.engine.terminate(&id, &caller.name).await?;
+    Ok(Json(release_json(&release)?))
+}
+
+pub async fn retry(
+    caller: Authenticated,
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let release = st.engine.retry(&id, &caller.name).await?;
+    Ok(Json(release_json(&release)?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResumeBody {
+    /// The suspended step to resume; all suspended steps when absent.
+    #[serde(default)]
+    step: Option<String>,
+}
+
+pub async fn resume_workflow(
+    _caller: Authenticated,
+    State(st): State<Shared>,
+    Path(run): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, ApiError> {
+    // The body is optional: empty means "every suspended step".
+    let step = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<ResumeBody>(&body)
+            .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?
+            .step
+    };
+    st.engine.resume_workflow(&run, step.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,253 @@
+//! `ferry serve`: the release engine behind a JSON API (SPEC §9, §10).
+//!
+//! [`Server::build`] wires the parts from [`Settings`] — store, the
+//! configuration (an invalid one at start is an error), the Git workspace
+//! with credentials by longest repository prefix, the local workflow
+//! executor, the `git` state provider and the engine — and
+//! [`Server::bind`] + [`BoundServer::run`] serve until shutdown. The
+//! engine is started only after the listener is bound, so `/readyz`
+//! answers 503 while unfinished releases are being resumed.
+
+pub mod api;
+pub mod auth;
+mod cancel;
+pub mod error;
+pub mod live;
+pub mod metrics;
+mod openapi;
+pub mod settings;
+mod view;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ferry_config::ConfigSource;
+use ferry_engine::{Engine, EngineParts, EngineSettings};
+
+pub use settings::{GitCredential, Overrides, Secret, Settings, SettingsError};
+
+use crate::api::AppState;
+use crate::cancel::CancelFlag;
+use crate::live::LiveConfig;
+
+/// Why the server cannot start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("no configuration source: set `config` in the settings file, FERRY_CONFIG or --config")]
+    NoConfig,
+    #[error("configuration {source_name}: {error}")]
+    Config {
+        source_name: String,
+        error: live::LoadError,
+    },
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] ferry_store::Error),
+    #[error(transparent)]
+    Auth(#[from] auth::AuthError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("engine: {0}")]
+    Engine(#[from] ferry_engine::Error),
+    #[error("server: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A server wired and ready to bind.
+pub struct Server {
+    settings: Settings,
+    state: Arc<AppState>,
+    generated_token: Option<String>,
+}
+
+impl Server {
+    pub async fn build(settings: Settings) -> Result<Server, ServerError> {
+        let data_err = |path: &PathBuf| {
+            let path = path.display().to_string();
+            move |source| ServerError::DataDir { path, source }
+        };
+        std::fs::create_dir_all(&settings.data_dir).map_err(data_err(&settings.data_dir))?;
+        let config_arg = settings.config.clone().ok_or(ServerError::NoConfig)?;
+        let source = ConfigSource::from_arg(
+            &config_arg,
+            settings.config_branch.clone(),
+            settings.config_path.clone(),
+        );
+        let source_name = source.describe();
+        let loaded = {
+            let source = source.clone();
+            tokio::task::spawn_blocking(move || live::load_valid(&source))
+                .await
+                .map_err(|e| ServerError::Serve(std::io::Error::other(e.to_string())))?
+                .map_err(|error| ServerError::Config {
+                    source_name: source_name.clone(),
+                    error,
+                })?
+        };
+
+        let store = ferry_store::Store::open(&settings.effective_database_url()).await?;
+        let (tokens, generated_token) =
+            auth::Tokens::bootstrap(settings.admin_token.as_ref(), &settings.data_dir)?;
+
+        let credentials = Arc::new(settings::resolve_credentials(&settings.git_credentials)?);
+        let mirrors = settings.data_dir.join("mirrors");
+        std::fs::create_dir_all(&mirrors).map_err(data_err(&mirrors))?;
+        let workspace = Arc::new(ferry_gitops::Workspace::new(
+            mirrors,
+            Arc::new(move |url: &str| settings::credentials_for(&credentials, url)),
+        ));
+        let work_dir = settings.data_dir.join("workflows");
+        std::fs::create_dir_all(&work_dir).map_err(data_err(&work_dir))?;
+        let runner = Arc::new(ferry_workflow::LocalExecutor::new(
+            ferry_workflow::LocalConfig {
+                work_dir: Some(work_dir),
+                ..ferry_workflow::LocalConfig::default()
+            },
+        ));
+        let appstate = Arc::new(ferry_appstate::git::GitProvider::new(Arc::clone(
+            &workspace,
+        )));
+        let engine = Engine::new(EngineParts {
+            store: Arc::new(store.clone()),
+            config: Arc::new(loaded),
+            workspace,
+            runner,
+            appstate,
+            settings: EngineSettings {
+                base_url: settings.effective_base_url(),
+                poll_interval: settings.poll_interval,
+                ..EngineSettings::default()
+            },
+        });
+        let state = Arc::new(AppState {
+            engine,
+            store,
+            tokens,
+            anonymous_read: settings.anonymous_read,
+            metrics: metrics::Metrics::default(),
+            live: Arc::new(LiveConfig::new(source)),
+            ready: AtomicBool::new(false),
+            stopping: CancelFlag::default(),
+        });
+        Ok(Server {
+            settings,
+            state,
+            generated_token,
+        })
+    }
+
+    /// The admin token generated on this first start, to print once.
+    pub fn generated_admin_token(&self) -> Option<&str> {
+        self.generated_token.as_deref()
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.state.engine
+    }
+
+    /// Binds the listen address (port 0 picks a free port).
+    pub async fn bind(self) -> Result<BoundServer, ServerError> {
+        let listener = tokio::net::TcpListener::bind(&self.settings.listen)
+            .await
+            .map_err(|source| ServerError::Listen {
+                addr: self.settings.listen.clone(),
+                source,
+            })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| ServerError::Listen {
+                addr: self.settings.listen.clone(),
+                source,
+            })?;
+        Ok(BoundServer {
+            server: self,
+            listener,
+            addr,
+        })
+    }
+}
+
+/// A server with its listener bound.
+pub struct BoundServer {
+    server: Server,
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+}
+
+impl BoundServer {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until SIGTERM or Ctrl-C.
+    pub async fn serve(self) -> Result<(), ServerError> {
+        self.run(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes: starts the engine (resuming
+    /// unfinished releases), the configuration watcher, then stops them
+    /// and lets open requests finish. Stored state is untouched by the
+    /// stop, so what was running resumes on the next start.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let state = Arc::clone(&self.server.state);
+        let app = api::router(Arc::clone(&state));
+        let stop = state.stopping.clone();
+        let stop_signal = stop.clone();
+        let http = tokio::spawn(
+            axum::serve(self.listener, app)
+                .with_graceful_shutdown(async move { stop_signal.cancelled().await })
+                .into_future(),
+        );
+        state.engine.start().await?;
+        state.ready.store(true, Ordering::SeqCst);
+        tracing::info!(addr = %self.addr, "ferry is serving");
+        if let Some(interval) = self.server.settings.config_poll_interval {
+            Arc::clone(&state.live).spawn(state.engine.clone(), interval, stop.clone());
+        }
+        shutdown.await;
+        state.ready.store(false, Ordering::SeqCst);
+        state.engine.shutdown();
+        stop.cancel();
+        match http.await {
+            Ok(r) => r.map_err(ServerError::Serve),
+            Err(e) => Err(ServerError::Serve(std::io::Error::other(e.to_string()))),
+        }
+    }
+}
+
+/// SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,140 @@
+//! Prometheus metrics, hand-written to keep the dependency tree lean:
+//! HTTP requests by route and status with a latency histogram, and
+//! (computed at scrape time from the store) releases by status.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds of the latency histogram, in seconds.
+const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    /// (method, route, status) → count.
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// (method, route) → latency.
+    latency: Mutex<BTreeMap<(String, String), Histogram>>,
+}
+
+impl Metrics {
+    pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let mut r = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        *r.entry((method.to_owned(), route.to_owned(), status))
+            .or_default() += 1;
+        drop(r);
+        let secs = elapsed.as_secs_f64();
+        let mut l = self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        let h = l.entry((method.to_owned(), route.to_owned())).or_default();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                h.counts[i] += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += secs;
+    }
+
+    /// The exposition text; `releases` are (status, count) from the store.
+    pub fn render(&self, releases: &[(String, u64)], config_errors: usize, ready: bool) -> String {
+        let mut out = String::new();
+        out.push_str(
+            "# HELP ferry_releases Releases stored, by status.\n# TYPE ferry_releases gauge\n",
+        );
+        for (status, n) in releases {
+            let _ = writeln!(out, "ferry_releases{{status=\"{status}\"}} {n}");
+        }
+        out.push_str("# HELP ferry_config_errors Errors of the newest configuration seen (0 when it is active).\n# TYPE ferry_config_errors gauge\n");
+        let _ = writeln!(out, "ferry_config_errors {config_errors}");
+        out.push_str(
+            "# HELP ferry_ready Whether the engine has started.\n# TYPE ferry_ready gauge\n",
+        );
+        let _ = writeln!(out, "ferry_ready {}", u8::from(ready));
+        out.push_str("# HELP ferry_http_requests_total HTTP requests by route and status.\n# TYPE ferry_http_requests_total counter\n");
+        for ((method, route, status), n) in self
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "ferry_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP ferry_http_request_duration_seconds HTTP request latency.\n# TYPE ferry_http_request_duration_seconds histogram\n");
+        for ((method, route), h) in self
+            .latency
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let labels = format!("method=\"{method}\",route=\"{route}\"");
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "ferry_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}",
+                    h.counts[i]
+                );
+            }
+            let _ = writeln!(
+                out,
+                "ferry_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "ferry_http_request_duration_seconds_sum{{{labels}}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "ferry_http_request_duration_seconds_count{{{labels}}} {}",
+                h.count
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative() {
+        let m = Metrics::default();
+        m.observe("GET", "/healthz", 200, Duration::from_millis(3));
+        m.observe("GET", "/healthz", 200, Duration::from_millis(300));
+        let text = m.render(&[("RUNNING".into(), 2)], 0, true);
+        assert!(
+            text.contains("ferry_releases{status=\"RUNNING\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "ferry_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("route=\"/healthz\",le=\"0.005\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("route=\"/healthz\",le=\"1\"} 2"), "{text}");
+        assert!(
+            text.contains(
+                "ferry_http_request_duration_seconds_count{method=\"GET\",route=\"/healthz\"} 2"
+            ),
+            "{text}"
+        );
+    }
+}

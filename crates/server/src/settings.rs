@@ -1,0 +1,464 @@
+//! Server settings (SPEC §10): a TOML file, every key overridable by a
+//! `FERRY_*` environment variable and then by command-line flags.
+//!
+//! Keys are camelCase in the file (`databaseUrl`) and SCREAMING_SNAKE after
+//! `FERRY_` in the environment (`FERRY_DATABASE_URL`). Secrets are kept in
+//! [`Secret`], whose `Debug` never shows the value, so printing settings
+//! (or an error that embeds them) cannot leak a token.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A value that must never be printed.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that needs it (hashing, a Git remote).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+/// Credentials for repositories whose URL starts with `repo_prefix`; the
+/// entry with the longest matching prefix wins (SPEC §10).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GitCredential {
+    pub repo_prefix: String,
+    /// Basic-auth user, or the user a token is sent as (default
+    /// `x-access-token`).
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<Secret>,
+    #[serde(default)]
+    pub token: Option<Secret>,
+    /// Name of an environment variable holding the token.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// File holding the token (trailing newline ignored).
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+}
+
+/// The settings file as written (every key optional).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<String>,
+    database_url: Option<String>,
+    base_url: Option<String>,
+    config: Option<String>,
+    config_branch: Option<String>,
+    config_path: Option<String>,
+    data_dir: Option<PathBuf>,
+    admin_token: Option<Secret>,
+    poll_interval: Option<u64>,
+    config_poll_interval: Option<u64>,
+    anonymous_read: Option<bool>,
+    #[serde(default)]
+    git_credentials: Vec<GitCredential>,
+}
+
+/// Values given on the command line; they win over the file and the
+/// environment.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub database_url: Option<String>,
+    pub base_url: Option<String>,
+    pub config: Option<String>,
+    pub config_branch: Option<String>,
+    pub config_path: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub anonymous_read: Option<bool>,
+}
+
+/// Effective settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Listen address (`127.0.0.1:8080`).
+    pub listen: String,
+    /// Database URL; default: SQLite file `ferry.db` in the data directory.
+    pub database_url: Option<String>,
+    /// Public base URL (release links); default `http://<listen>`.
+    pub base_url: Option<String>,
+    /// Configuration source: a directory or a Git repository URL.
+    pub config: Option<String>,
+    pub config_branch: Option<String>,
+    pub config_path: Option<String>,
+    /// Where the database, mirrors, workflow scratch space and the
+    /// bootstrap token hash live.
+    pub data_dir: PathBuf,
+    /// Bootstrap admin token; when absent one is generated on first start.
+    pub admin_token: Option<Secret>,
+    /// Trigger polling interval; `None` (0 in the file) disables it.
+    pub poll_interval: Option<Duration>,
+    /// How often the configuration source is checked for changes; `None`
+    /// (0) disables live configuration.
+    pub config_poll_interval: Option<Duration>,
+    /// Reads without a token.
+    pub anonymous_read: bool,
+    pub git_credentials: Vec<GitCredential>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: "127.0.0.1:8080".into(),
+            database_url: None,
+            base_url: None,
+            config: None,
+            config_branch: None,
+            config_path: None,
+            data_dir: PathBuf::from("ferry-data"),
+            admin_token: None,
+            poll_interval: Some(Duration::from_secs(30)),
+            config_poll_interval: Some(Duration::from_secs(10)),
+            anonymous_read: false,
+            git_credentials: Vec::new(),
+        }
+    }
+}
+
+/// Why the settings cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("settings file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("settings file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("environment variable {name}: {message}")]
+    Env { name: String, message: String },
+    #[error("gitCredentials[{index}] ({prefix}): {message}")]
+    Credential {
+        index: usize,
+        prefix: String,
+        message: String,
+    },
+}
+
+impl Settings {
+    /// File (if any), then `FERRY_*` variables read through `env`, then
+    /// `flags`. `env` is a parameter so tests need not touch the process
+    /// environment.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+        flags: Overrides,
+    ) -> Result<Settings, SettingsError> {
+        let mut fs = match file {
+            None => FileSettings::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                parse_file(&text).map_err(|message| SettingsError::Parse {
+                    path: path.display().to_string(),
+                    message,
+                })?
+            }
+        };
+        let string = |name: &str, slot: &mut Option<String>| {
+            if let Some(v) = env(name) {
+                *slot = Some(v);
+            }
+        };
+        string("FERRY_LISTEN", &mut fs.listen);
+        string("FERRY_DATABASE_URL", &mut fs.database_url);
+        string("FERRY_BASE_URL", &mut fs.base_url);
+        string("FERRY_CONFIG", &mut fs.config);
+        string("FERRY_CONFIG_BRANCH", &mut fs.config_branch);
+        string("FERRY_CONFIG_PATH", &mut fs.config_path);
+        if let Some(v) = env("FERRY_DATA_DIR") {
+            fs.data_dir = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("FERRY_ADMIN_TOKEN") {
+            fs.admin_token = Some(Secret(v));
+        }
+        if let Some(v) = env("FERRY_POLL_INTERVAL") {
+            fs.poll_interval = Some(parse_seconds("FERRY_POLL_INTERVAL", &v)?);
+        }
+        if let Some(v) = env("FERRY_CONFIG_POLL_INTERVAL") {
+            fs.config_poll_interval = Some(parse_seconds("FERRY_CONFIG_POLL_INTERVAL", &v)?);
+        }
+        if let Some(v) = env("FERRY_ANONYMOUS_READ") {
+            fs.anonymous_read = Some(parse_bool("FERRY_ANONYMOUS_READ", &v)?);
+        }
+
+        let d = Settings::default();
+        let secs = |v: Option<u64>, default: Option<Duration>| match v {
+            None => default,
+            Some(0) => None,
+            Some(n) => Some(Duration::from_secs(n)),
+        };
+        let settings = Settings {
+            listen: flags.listen.or(fs.listen).unwrap_or(d.listen),
+            database_url: flags.database_url.or(fs.database_url),
+            base_url: flags.base_url.or(fs.base_url),
+            config: flags.config.or(fs.config),
+            config_branch: flags.config_branch.or(fs.config_branch),
+            config_path: flags.config_path.or(fs.config_path),
+            data_dir: flags.data_dir.or(fs.data_dir).unwrap_or(d.data_dir),
+            admin_token: fs.admin_token.filter(|t| !t.0.is_empty()),
+            poll_interval: secs(fs.poll_interval, d.poll_interval),
+            config_poll_interval: secs(fs.config_poll_interval, d.config_poll_interval),
+            anonymous_read: flags
+                .anonymous_read
+                .or(fs.anonymous_read)
+                .unwrap_or(d.anonymous_read),
+            git_credentials: fs.git_credentials,
+        };
+        for (index, c) in settings.git_credentials.iter().enumerate() {
+            let given = [
+                c.password.is_some(),
+                c.token.is_some(),
+                c.token_env.is_some(),
+                c.token_file.is_some(),
+            ]
+            .iter()
+            .filter(|b| **b)
+            .count();
+            if given != 1 {
+                return Err(SettingsError::Credential {
+                    index,
+                    prefix: ferry_config::redact_url(&c.repo_prefix),
+                    message: "give exactly one of password, token, tokenEnv or tokenFile".into(),
+                });
+            }
+            if c.password.is_some() && c.username.is_none() {
+                return Err(SettingsError::Credential {
+                    index,
+                    prefix: ferry_config::redact_url(&c.repo_prefix),
+                    message: "password needs a username".into(),
+                });
+            }
+        }
+        Ok(settings)
+    }
+
+    /// The database URL in effect.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("ferry.db").display()
+            ),
+        }
+    }
+
+    /// The public base URL in effect.
+    pub fn effective_base_url(&self) -> String {
+        match &self.base_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+}
+
+fn parse_file(text: &str) -> Result<FileSettings, String> {
+    toml::from_str::<FileSettings>(text).map_err(|e| {
+        // toml's message names the line and column and the key; it never
+        // echoes a secret's value for unknown keys, but an invalid value
+        // of a known secret key could be quoted, so secrets are strings
+        // (any string parses) and only structure errors reach here.
+        e.to_string().trim().replace('\n', " ")
+    })
+}
+
+fn parse_seconds(name: &str, v: &str) -> Result<u64, SettingsError> {
+    let t = v.trim();
+    let t = t.strip_suffix('s').unwrap_or(t);
+    t.parse::<u64>().map_err(|_| SettingsError::Env {
+        name: name.into(),
+        message: format!("`{v}` is not a number of seconds (0 disables)"),
+    })
+}
+
+fn parse_bool(name: &str, v: &str) -> Result<bool, SettingsError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        _ => Err(SettingsError::Env {
+            name: name.into(),
+            message: format!("`{v}` is not a boolean (true/false)"),
+        }),
+    }
+}
+
+/// Resolves the configured Git credentials into what the Git layer uses.
+pub(crate) fn resolve_credentials(
+    entries: &[GitCredential],
+) -> Result<Vec<(String, ferry_git::Credentials)>, SettingsError> {
+    let mut out = Vec::new();
+    for (index, c) in entries.iter().enumerate() {
+        let err = |message: String| SettingsError::Credential {
+            index,
+            prefix: ferry_config::redact_url(&c.repo_prefix),
+            message,
+        };
+        let token = if let Some(t) = &c.token {
+            Some(t.0.clone())
+        } else if let Some(name) = &c.token_env {
+            Some(std::env::var(name).map_err(|_| err(format!("tokenEnv {name} is not set")))?)
+        } else if let Some(path) = &c.token_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| err(format!("tokenFile {}: {e}", path.display())))?;
+            Some(text.trim_end().to_owned())
+        } else {
+            None
+        };
+        let creds = match (token, &c.password) {
+            (Some(token), _) => ferry_git::Credentials::Token {
+                username: c
+                    .username
+                    .clone()
+                    .unwrap_or_else(|| "x-access-token".into()),
+                token: ferry_git::Secret::new(token),
+            },
+            (None, Some(pw)) => ferry_git::Credentials::Basic {
+                username: c.username.clone().unwrap_or_default(),
+                password: ferry_git::Secret::new(pw.0.clone()),
+            },
+            (None, None) => ferry_git::Credentials::None,
+        };
+        out.push((c.repo_prefix.clone(), creds));
+    }
+    Ok(out)
+}
+
+/// The credentials of the entry with the longest prefix of `url`.
+pub(crate) fn credentials_for(
+    entries: &[(String, ferry_git::Credentials)],
+    url: &str,
+) -> ferry_git::Credentials {
+    entries
+        .iter()
+        .filter(|(prefix, _)| url.starts_with(prefix.as_str()))
+        .max_by_key(|(prefix, _)| prefix.len())
+        .map(|(_, c)| c.clone())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults_give_a_single_machine_server() {
+        let s = Settings::load(None, no_env, Overrides::default()).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:8080");
+        assert_eq!(
+            s.effective_database_url(),
+            "sqlite://ferry-data/ferry.db?mode=rwc"
+        );
+        assert_eq!(s.effective_base_url(), "http://127.0.0.1:8080");
+        assert!(!s.anonymous_read);
+        assert_eq!(s.poll_interval, Some(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ferry.toml");
+        std::fs::write(
+            &path,
+            "listen = \"0.0.0.0:9000\"\nconfig = \"/srv/cfg\"\nadminToken = \"s3cret-file\"\npollInterval = 0\nanonymousRead = true\n\n[[gitCredentials]]\nrepoPrefix = \"https://git.example/\"\ntoken = \"tok-123\"\n",
+        )
+        .unwrap();
+        let env = |k: &str| match k {
+            "FERRY_LISTEN" => Some("127.0.0.1:7000".to_string()),
+            "FERRY_DATA_DIR" => Some("/var/lib/ferry".to_string()),
+            _ => None,
+        };
+        let s = Settings::load(
+            Some(&path),
+            env,
+            Overrides {
+                data_dir: Some("/flag/dir".into()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(s.listen, "127.0.0.1:7000");
+        assert_eq!(s.config.as_deref(), Some("/srv/cfg"));
+        assert_eq!(s.data_dir, PathBuf::from("/flag/dir"));
+        assert_eq!(s.poll_interval, None);
+        assert!(s.anonymous_read);
+        assert_eq!(s.admin_token.as_ref().unwrap().expose(), "s3cret-file");
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("s3cret-file"), "{printed}");
+        assert!(!printed.contains("tok-123"), "{printed}");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_env_values_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ferry.toml");
+        std::fs::write(&path, "lisen = \"x\"\n").unwrap();
+        let e = Settings::load(Some(&path), no_env, Overrides::default()).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("ferry.toml") && text.contains("lisen"),
+            "{text}"
+        );
+
+        let env = |k: &str| (k == "FERRY_POLL_INTERVAL").then(|| "soon".to_string());
+        let e = Settings::load(None, env, Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("FERRY_POLL_INTERVAL"), "{e}");
+    }
+
+    #[test]
+    fn longest_prefix_wins() {
+        let entries = resolve_credentials(&[
+            GitCredential {
+                repo_prefix: "https://git.example/".into(),
+                token: Some(Secret::new("a")),
+                ..Default::default()
+            },
+            GitCredential {
+                repo_prefix: "https://git.example/team/".into(),
+                username: Some("bob".into()),
+                password: Some(Secret::new("pw")),
+                ..Default::default()
+            },
+        ])
+        .unwrap();
+        assert!(matches!(
+            credentials_for(&entries, "https://git.example/team/repo.git"),
+            ferry_git::Credentials::Basic { ref username, .. } if username == "bob"
+        ));
+        assert!(matches!(
+            credentials_for(&entries, "https://git.example/other.git"),
+            ferry_git::Credentials::Token { .. }
+        ));
+        assert!(matches!(
+            credentials_for(&entries, "/local/repo"),
+            ferry_git::Credentials::None
+        ));
+    }
+}

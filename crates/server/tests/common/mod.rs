@@ -1,0 +1,203 @@
+//! Fixtures: a real GitOps repository (bare, made with the git CLI), a
+//! configuration directory pointing at it, and the real server started
+//! in-process on 127.0.0.1:0.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ferry_server::{Secret, Server, Settings};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+pub const TOKEN: &str = "test-admin-token-0123456789";
+
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Dev")
+        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+        .env("GIT_COMMITTER_NAME", "Dev")
+        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A GitOps repository with `envs/<env>/values.yaml` per environment, and
+/// a configuration directory: environments dev/qa/prod, one application
+/// per environment, a product `p` promoting `$..image` with flow
+/// `standard` dev → qa → prod.
+pub struct Fixture {
+    pub root: tempfile::TempDir,
+    pub bare: PathBuf,
+    pub config: PathBuf,
+    pub data: PathBuf,
+}
+
+pub fn fixture() -> Fixture {
+    let root = tempfile::tempdir().unwrap();
+    let bare = root.path().join("gitops.git");
+    let work = root.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(
+        root.path(),
+        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
+    );
+    git(&work, &["init", "-q", "-b", "main"]);
+    for (env, tag) in [("dev", "1.2.0"), ("qa", "1.0.0"), ("prod", "1.0.0")] {
+        let dir = work.join("envs").join(env);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("values.yaml"),
+            format!("# {env}\nreplicas: 1\nimage: registry.example/shop/api:{tag}\nsidecar:\n  image: registry.example/proxy:{tag}\n"),
+        )
+        .unwrap();
+        std::fs::write(dir.join("version.yaml"), format!("version: {tag}\n")).unwrap();
+    }
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-q", "-m", "initial"]);
+    git(&work, &["push", "-q", bare.to_str().unwrap(), "main"]);
+
+    let config = root.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    write_config(&config, &bare);
+    let data = root.path().join("data");
+    Fixture {
+        bare,
+        config,
+        data,
+        root,
+    }
+}
+
+pub fn write_config(config: &Path, bare: &Path) {
+    let mut envs = String::new();
+    let mut apps = String::new();
+    for (i, env) in ["dev", "qa", "prod"].iter().enumerate() {
+        let kind = if *env == "prod" { "PROD" } else { "NON_PROD" };
+        envs.push_str(&format!(
+            "---\napiVersion: ferry.io/v1alpha1\nkind: Environment\nmetadata:\n  name: {env}\nspec:\n  kind: {kind}\n  order: {}\n  clusters:\n    - name: in-cluster\n      namespaces: [p-{env}]\n",
+            (i + 1) * 10
+        ));
+        apps.push_str(&format!(
+            "---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: api-{env}\n  namespace: argocd\n  annotations:\n    codefresh.io/product: p\nspec:\n  project: default\n  source:\n    repoURL: {}\n    targetRevision: main\n    path: envs/{env}\n  destination:\n    name: in-cluster\n    namespace: p-{env}\n",
+            bare.display()
+        ));
+    }
+    std::fs::write(config.join("environments.yaml"), envs).unwrap();
+    std::fs::write(config.join("applications.yaml"), apps).unwrap();
+    std::fs::write(
+        config.join("product.yaml"),
+        "apiVersion: codefresh.io/v1beta1\nkind: Product\nmetadata:\n  name: p\nspec:\n  promotionTemplate:\n    versionSource:\n      file: version.yaml\n      jsonPath: $.version\n    promotion:\n      values.yaml:\n        jsonPaths: [\"$..image\"]\n      version.yaml:\n        jsonPaths: [\"$.version\"]\n  promotionFlows:\n    - name: standard\n---\napiVersion: codefresh.io/v1beta1\nkind: PromotionFlow\nmetadata:\n  name: standard\nspec:\n  triggerEnvironment: dev\n  steps:\n    - environment: qa\n      dependsOn: [dev]\n    - environment: prod\n      dependsOn: [qa]\n",
+    )
+    .unwrap();
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), ferry_server::ServerError>>>,
+}
+
+pub fn settings(f: &Fixture) -> Settings {
+    Settings {
+        listen: "127.0.0.1:0".into(),
+        config: Some(f.config.display().to_string()),
+        data_dir: f.data.clone(),
+        admin_token: Some(Secret::new(TOKEN)),
+        poll_interval: None,
+        config_poll_interval: Some(Duration::from_millis(200)),
+        ..Settings::default()
+    }
+}
+
+pub async fn start(settings: Settings) -> TestServer {
+    let server = Server::build(settings).await.expect("server builds");
+    let bound = server.bind().await.expect("binds");
+    let base = format!("http://{}", bound.local_addr());
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(bound.run(async move {
+        let _ = rx.await;
+    }));
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
+            if r.status() == 200 {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "server never became ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    TestServer {
+        base,
+        http,
+        stop: Some(tx),
+        task: Some(task),
+    }
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(TOKEN)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Polls the release until it is finished.
+    pub async fn wait_finished(&self, id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let (status, r) = self.get(&format!("/api/v1/releases/{id}")).await;
+            assert_eq!(status, 200, "{r}");
+            if !r["finishedAt"].is_null() {
+                return r;
+            }
+            assert!(Instant::now() < deadline, "release never finished: {r:#}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+}
