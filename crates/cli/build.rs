@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -23,11 +25,21 @@ fn main() {
     let mut files = Vec::new();
     walk(&root, &root, &mut files);
     files.sort();
-    let mut code = String::from("/// Every file of `examples/`: (relative path, contents).\npub static EXAMPLES: &[(&str, &str)] = &[\n");
+    let mut code = String::from(
+        "/// Every file of `examples/`: (relative path, contents).\npub static EXAMPLES: &[(&str, &str)] = &[\n",
+    );
     for f in files {
-        let rel = f.strip_prefix(&root).expect("under root").to_string_lossy().replace('\\', "/");
+        let rel = f
+            .strip_prefix(&root)
+            .expect("under root")
+            .to_string_lossy()
+            .replace('\\', "/");
         let abs = f.canonicalize().expect("canonical path");
-        let _ = writeln!(code, "    ({rel:?}, include_str!({:?})),", abs.display().to_string());
+        let _ = writeln!(
+            code,
+            "    ({rel:?}, include_str!({:?})),",
+            abs.display().to_string()
+        );
     }
     code.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("examples.rs");

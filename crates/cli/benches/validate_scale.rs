@@ -77,7 +77,12 @@ fn generate(root: &Path) -> std::io::Result<usize> {
 /// shared: wall time grows with other load, CPU time much less.
 fn measure(cmd: &[&str]) -> (Duration, Duration, u64) {
     let start = Instant::now();
-    let out = Command::new("/usr/bin/time").arg("-f").arg("%M %U %S").args(cmd).output().expect("run /usr/bin/time");
+    let out = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M %U %S")
+        .args(cmd)
+        .output()
+        .expect("run /usr/bin/time");
     let wall = start.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let last = stderr.lines().last().unwrap_or("");
@@ -146,7 +151,13 @@ fn main() {
     let mut cat_walls = Vec::new();
     let mut peak = 0;
     for _ in 0..RUNS {
-        let (w, cpu, rss) = measure(&[ferry.to_str().expect("path"), "validate", root_s, "--output", "json"]);
+        let (w, cpu, rss) = measure(&[
+            ferry.to_str().expect("path"),
+            "validate",
+            root_s,
+            "--output",
+            "json",
+        ]);
         ferry_walls.push(w);
         ferry_cpu.push(cpu);
         peak = peak.max(rss);
@@ -156,10 +167,21 @@ fn main() {
     let f = median(ferry_walls);
     let cpu = median(ferry_cpu);
     let c = median(cat_walls);
-    println!("validate_scale: {files} files, 15,000 Applications, 1,000 products/flows, 200 policies, 50 templates");
-    println!("  ferry validate  median wall {:>8.1} ms  (goal < 1000 ms)", f.as_secs_f64() * 1e3);
-    println!("  ferry validate  median CPU  {:>8.1} ms  (user + system over both cores)", cpu.as_secs_f64() * 1e3);
-    println!("  peak RSS        {:>8.1} MB  (goal < 200 MB)", peak as f64 / 1024.0);
+    println!(
+        "validate_scale: {files} files, 15,000 Applications, 1,000 products/flows, 200 policies, 50 templates"
+    );
+    println!(
+        "  ferry validate  median wall {:>8.1} ms  (goal < 1000 ms)",
+        f.as_secs_f64() * 1e3
+    );
+    println!(
+        "  ferry validate  median CPU  {:>8.1} ms  (user + system over both cores)",
+        cpu.as_secs_f64() * 1e3
+    );
+    println!(
+        "  peak RSS        {:>8.1} MB  (goal < 200 MB)",
+        peak as f64 / 1024.0
+    );
     println!(
         "  cat (I/O floor) median wall {:>8.1} ms  → ferry/cat = {:.1}×",
         c.as_secs_f64() * 1e3,

@@ -35,7 +35,11 @@ fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
         .output()
         .with_context(|| format!("running git {}", args.join(" ")))?;
     if !out.status.success() {
-        bail!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "git {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
@@ -79,8 +83,19 @@ impl DemoLayout {
                 write(&seed.join(&path[prefix.len()..]), text)?;
             }
             git(&seed, &["add", "."])?;
-            git(&seed, &["commit", "-q", "-m", &format!("Initial {name} layout")])?;
-            git(&seed, &["remote", "add", "origin", bare.to_str().context("non-UTF-8 path")?])?;
+            git(
+                &seed,
+                &["commit", "-q", "-m", &format!("Initial {name} layout")],
+            )?;
+            git(
+                &seed,
+                &[
+                    "remote",
+                    "add",
+                    "origin",
+                    bare.to_str().context("non-UTF-8 path")?,
+                ],
+            )?;
             git(&seed, &["push", "-q", "origin", "main"])?;
             let _ = url;
         }
@@ -93,7 +108,56 @@ impl DemoLayout {
             }
             write(&layout.config_dir.join(&path["config/".len()..]), &text)?;
         }
+        // A first build in dev, so the first release has something to promote.
+        layout.commit(Some("feat: first build of every shop service"))?;
         Ok(layout)
+    }
+
+    /// Merges every open promotion pull-request branch (`ferry/…`) of the
+    /// shop repository, as a reviewer would; returns the branches merged.
+    pub fn merge_pull_requests(&self) -> anyhow::Result<Vec<String>> {
+        if !self.shop_seed.exists() {
+            bail!("no demo in {} (run `ferry demo` first)", self.dir.display());
+        }
+        git(&self.shop_seed, &["fetch", "-q", "--prune", "origin"])?;
+        git(
+            &self.shop_seed,
+            &["pull", "-q", "--rebase", "origin", "main"],
+        )?;
+        let branches = git(
+            &self.shop_seed,
+            &[
+                "branch",
+                "-r",
+                "--no-merged",
+                "main",
+                "--format=%(refname:short)",
+            ],
+        )?;
+        let mut merged = Vec::new();
+        for branch in branches
+            .lines()
+            .map(str::trim)
+            .filter(|b| b.starts_with("origin/ferry/"))
+        {
+            let name = branch.trim_start_matches("origin/");
+            git(
+                &self.shop_seed,
+                &[
+                    "merge",
+                    "-q",
+                    "--no-ff",
+                    "-m",
+                    &format!("Merge promotion pull request {name}"),
+                    branch,
+                ],
+            )?;
+            merged.push(name.to_owned());
+        }
+        if !merged.is_empty() {
+            git(&self.shop_seed, &["push", "-q", "origin", "main"])?;
+        }
+        Ok(merged)
     }
 
     /// A new commit in the trigger environment (`dev`): new image tags and
@@ -103,8 +167,14 @@ impl DemoLayout {
         if !self.shop_seed.exists() {
             bail!("no demo in {} (run `ferry demo` first)", self.dir.display());
         }
-        git(&self.shop_seed, &["pull", "-q", "--rebase", "origin", "main"])?;
-        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        git(
+            &self.shop_seed,
+            &["pull", "-q", "--rebase", "origin", "main"],
+        )?;
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
         let tag = format!("main-{:07x}", stamp & 0xfff_ffff);
         let minor = (stamp / 60) % 1000;
         for service in ["catalog", "checkout", "storefront"] {
@@ -112,22 +182,40 @@ impl DemoLayout {
             let values = std::fs::read_to_string(d.join("values.yaml"))?;
             let values: String = values
                 .lines()
-                .map(|l| if l.trim_start().starts_with("tag: main-") { format!("  tag: {tag}   # promoted by ferry") } else { l.to_owned() })
+                .map(|l| {
+                    if l.trim_start().starts_with("tag: main-") {
+                        format!("  tag: {tag}   # promoted by ferry")
+                    } else {
+                        l.to_owned()
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join("\n");
             std::fs::write(d.join("values.yaml"), values + "\n")?;
             let chart = std::fs::read_to_string(d.join("Chart.yaml"))?;
             let chart: String = chart
                 .lines()
-                .map(|l| if l.starts_with("appVersion:") { format!("appVersion: \"1.{minor}.0\"") } else { l.to_owned() })
+                .map(|l| {
+                    if l.starts_with("appVersion:") {
+                        format!("appVersion: \"1.{minor}.0\"")
+                    } else {
+                        l.to_owned()
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join("\n");
             std::fs::write(d.join("Chart.yaml"), chart + "\n")?;
             if service == "storefront" {
-                std::fs::write(d.join("version.yaml"), format!("# Release version of the storefront\nversion: 54.{minor}\n"))?;
+                std::fs::write(
+                    d.join("version.yaml"),
+                    format!("# Release version of the storefront\nversion: 54.{minor}\n"),
+                )?;
             }
         }
-        let message = message.map_or_else(|| format!("feat: build {tag} for every shop service"), str::to_owned);
+        let message = message.map_or_else(
+            || format!("feat: build {tag} for every shop service"),
+            str::to_owned,
+        );
         git(&self.shop_seed, &["commit", "-q", "-am", &message])?;
         git(&self.shop_seed, &["push", "-q", "origin", "main"])?;
         git(&self.shop_seed, &["rev-parse", "HEAD"])

@@ -32,7 +32,8 @@ spec:
 
 fn check(text: &str) {
     // YAML counts `\n`, `\r\n` and a lone `\r` as line breaks.
-    let breaks = text.matches('\n').count() + text.matches('\r').count() - text.matches("\r\n").count();
+    let breaks =
+        text.matches('\n').count() + text.matches('\r').count() - text.matches("\r\n").count();
     // End-of-input errors may point one line past the last break.
     let lines = breaks as u32 + 2;
     let loaded = load(&[SourceFile {

@@ -26,6 +26,10 @@ pub struct Args {
     /// creates the next release from it) and exit.
     #[arg(long)]
     pub commit: bool,
+    /// Merge the open promotion pull-request branches (what a reviewer's
+    /// "merge" does), so releases waiting on them continue; then exit.
+    #[arg(long, conflicts_with = "commit")]
+    pub merge: bool,
     /// Commit message for `--commit` (flows are chosen by it: `hotfix: …`
     /// takes the hotfix flow).
     #[arg(long, short)]
@@ -37,19 +41,50 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.merge {
+        let layout = DemoLayout::at(
+            &args
+                .dir
+                .canonicalize()
+                .with_context(|| format!("no demo in {}", args.dir.display()))?,
+        );
+        let merged = layout.merge_pull_requests()?;
+        if merged.is_empty() {
+            println!("no open promotion pull request");
+        }
+        for b in merged {
+            println!("merged {b}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.commit {
-        let layout = DemoLayout::at(&args.dir.canonicalize().with_context(|| format!("no demo in {}", args.dir.display()))?);
+        let layout = DemoLayout::at(
+            &args
+                .dir
+                .canonicalize()
+                .with_context(|| format!("no demo in {}", args.dir.display()))?,
+        );
         let sha = layout.commit(args.message.as_deref())?;
-        println!("committed {} to the shop's dev environment; the demo server creates the next release within seconds", &sha[..12.min(sha.len())]);
+        println!(
+            "committed {} to the shop's dev environment; the demo server creates the next release within seconds",
+            &sha[..12.min(sha.len())]
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let progress = |m: &str| eprintln!("ferry demo: {m}");
     let layout = DemoLayout::prepare(&args.dir, &progress)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(serve(layout, args.listen, args.no_serve, &progress))
 }
 
-async fn serve(layout: DemoLayout, listen: String, no_serve: bool, progress: &dyn Fn(&str)) -> anyhow::Result<ExitCode> {
+async fn serve(
+    layout: DemoLayout,
+    listen: String,
+    no_serve: bool,
+    progress: &dyn Fn(&str),
+) -> anyhow::Result<ExitCode> {
     let settings = Settings {
         listen: listen.clone(),
         base_url: Some(format!("http://{listen}")),
@@ -74,15 +109,31 @@ async fn serve(layout: DemoLayout, listen: String, no_serve: bool, progress: &dy
         let release = engine
             .promote(
                 "shop",
-                PromotionRequest { flow: Some("standard".into()), target_environment: None, source_environment: None, policy: None, rollback_to: None },
+                PromotionRequest {
+                    flow: Some("standard".into()),
+                    target_environment: None,
+                    source_environment: None,
+                    policy: None,
+                    rollback_to: None,
+                },
                 "demo",
             )
             .await?;
         std::fs::write(&marker, &release.id)?;
-        println!("release #{} of shop: http://{addr}/products/shop/releases/{}", release.number, release.number);
+        println!(
+            "release #{} of shop: http://{addr}/products/shop/releases/{}",
+            release.number, release.number
+        );
     }
     println!("ferry is serving on http://{addr}  (API: http://{addr}/api/v1/products)");
-    println!("next release: `ferry demo --dir {} --commit` in another terminal", layout.dir.display());
+    println!(
+        "next release: `ferry demo --dir {} --commit` in another terminal",
+        layout.dir.display()
+    );
+    println!(
+        "production promotes through pull requests: `ferry demo --dir {} --merge` merges them",
+        layout.dir.display()
+    );
     if no_serve {
         return Ok(ExitCode::SUCCESS);
     }

@@ -1,6 +1,6 @@
 pub mod client;
-pub mod policy;
 pub mod demo;
+pub mod policy;
 pub mod promote;
 pub mod release;
 pub mod releases;
