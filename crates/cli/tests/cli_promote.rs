@@ -409,9 +409,10 @@ fn several_applications_per_environment_are_paired_by_key() {
 }
 
 #[test]
-fn without_dry_run_it_points_to_the_release_engine_and_changes_nothing() {
+fn without_dry_run_it_asks_the_server_and_changes_nothing_here() {
     let fx = fixture(TRIO_ONLY);
     let refs = fx.refs();
+    // Nothing listens on port 9: the promotion goes to the server, which is down.
     let out = fx.ferry(&[
         "promote",
         "--product",
@@ -420,9 +421,11 @@ fn without_dry_run_it_points_to_the_release_engine_and_changes_nothing() {
         "dev",
         "--to",
         "qa",
+        "--server",
+        "http://127.0.0.1:9",
     ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("`ferry serve`"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("127.0.0.1:9"), "{}", stderr(&out));
     assert_eq!(stdout(&out), "");
     assert_eq!(fx.refs(), refs);
 }

@@ -23,26 +23,36 @@ use super::{OutputFormat, SourceArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Configuration directory, or Git repository URL.
-    #[arg(long)]
-    pub config: String,
-    #[command(flatten)]
-    pub src: SourceArgs,
     #[arg(long)]
     pub product: String,
-    /// Environment whose values are promoted.
+    /// Environment whose values are promoted (for a server promotion:
+    /// optional, default the one before `--to` in the product's flows).
     #[arg(long)]
-    pub from: String,
+    pub from: Option<String>,
     /// Environment that receives them.
     #[arg(long)]
-    pub to: String,
-    /// Print the diff that would be committed, change nothing.
+    pub to: Option<String>,
+    /// Start a whole flow on the server instead of one environment.
+    #[arg(long, conflicts_with_all = ["from", "dry_run"])]
+    pub flow: Option<String>,
+    /// Promote this earlier release's snapshot to `--to` (a rollback).
+    #[arg(long, requires = "to", conflicts_with_all = ["from", "flow", "dry_run"])]
+    pub rollback_to: Option<String>,
+    /// Print the diff that would be committed, change nothing (reads the
+    /// configuration and repositories directly, no server needed).
     #[arg(long)]
     pub dry_run: bool,
+    /// Configuration directory, or Git repository URL (for `--dry-run`).
+    #[arg(long)]
+    pub config: Option<String>,
+    #[command(flatten)]
+    pub src: SourceArgs,
     /// Where repository mirrors are kept (default: `$XDG_CACHE_HOME/ferry`
     /// or `~/.cache/ferry`).
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub client: super::client::ClientArgs,
     #[arg(long, value_enum, default_value = "human")]
     pub output: OutputFormat,
 }
@@ -100,14 +110,37 @@ struct Report {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !args.dry_run {
-        eprintln!(
-            "ferry promote only previews promotions (--dry-run). Committing a promotion is done by \
-             the release engine, `ferry serve`, which records it as a release."
+        // A real promotion is a release: the server's engine makes and records it.
+        let mut request = serde_json::Map::new();
+        if let Some(flow) = &args.flow {
+            request.insert("flow".into(), flow.clone().into());
+        }
+        if let Some(to) = &args.to {
+            request.insert("targetEnvironment".into(), to.clone().into());
+        }
+        if let Some(from) = &args.from {
+            request.insert("sourceEnvironment".into(), from.clone().into());
+        }
+        if let Some(r) = &args.rollback_to {
+            request.insert("rollbackTo".into(), r.clone().into());
+        }
+        if request.is_empty() {
+            bail!("give --to (with optional --from), --flow, or --rollback-to with --to");
+        }
+        return super::client::promote_via_server(
+            &args.client,
+            &args.product,
+            &serde_json::Value::Object(request),
+            args.output,
         );
-        return Ok(ExitCode::from(2));
     }
+    let (Some(config_arg), Some(from), Some(to)) =
+        (args.config.clone(), args.from.clone(), args.to.clone())
+    else {
+        bail!("--dry-run needs --config, --from and --to");
+    };
     let source =
-        ConfigSource::from_arg(&args.config, args.src.branch.clone(), args.src.path.clone());
+        ConfigSource::from_arg(&config_arg, args.src.branch.clone(), args.src.path.clone());
     let loaded = ferry_config::load(&source)?;
     let errors = loaded.errors().count();
     if errors > 0 {
@@ -127,7 +160,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         );
     };
-    let (pairs, mut problems) = pair(members, &args.from, &args.to)?;
+    let (pairs, mut problems) = pair(members, &from, &to)?;
     let cache = match args.cache_dir.clone() {
         Some(dir) => dir,
         None => default_cache_dir()?,
@@ -153,8 +186,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let report = Report {
         product: args.product.clone(),
-        from: args.from.clone(),
-        to: args.to.clone(),
+        from: from.clone(),
+        to: to.clone(),
         dry_run: true,
         applications,
         problems,

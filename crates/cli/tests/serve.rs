@@ -1,7 +1,9 @@
-//! Crash safety of the real server (issue 5): 20 releases running, `ferry
-//! serve` killed with SIGKILL at 10 random moments and restarted each time.
-//! Afterwards every release has finished, and every (release, environment,
-//! application) has exactly one promotion commit, found by its trailers.
+//! The real `ferry serve` process:
+//! - crash safety (issue 5): 20 releases running, the server killed with
+//!   SIGKILL at 10 random moments and restarted each time; afterwards every
+//!   release has finished, and every (release, environment, application) has
+//!   exactly one promotion commit, found by its trailers;
+//! - `ferry promote` and `ferry release show` against it.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -21,12 +23,20 @@ fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_COMMITTER_EMAIL", "t@example.com")
         .output()
         .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A tiny deterministic generator, seeded from the clock (printed, so a
@@ -34,7 +44,10 @@ fn free_port() -> u16 {
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
 }
@@ -43,7 +56,17 @@ fn setup(root: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let remote = root.join("gitops.git");
     let seed = root.join("seed");
     std::fs::create_dir_all(&seed).unwrap();
-    git(root, &["init", "-q", "--bare", "-b", "main", remote.to_str().unwrap()]);
+    git(
+        root,
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            remote.to_str().unwrap(),
+        ],
+    );
     git(&seed, &["init", "-q", "-b", "main"]);
     let config = root.join("config");
     std::fs::create_dir_all(&config).unwrap();
@@ -62,7 +85,11 @@ fn setup(root: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
             let d = seed.join(format!("p{p}/{env}"));
             std::fs::create_dir_all(&d).unwrap();
             let tag = if env == "dev" { "v2" } else { "v1" };
-            std::fs::write(d.join("values.yaml"), format!("image:\n  repository: r/p{p}\n  tag: {tag}\n")).unwrap();
+            std::fs::write(
+                d.join("values.yaml"),
+                format!("image:\n  repository: r/p{p}\n  tag: {tag}\n"),
+            )
+            .unwrap();
             docs.push_str(&format!(
                 "---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: p{p}-{env}\n  labels: {{t: v}}\n  annotations: {{codefresh.io/product: p{p}}}\nspec:\n  source: {{repoURL: '{}', path: p{p}/{env}, targetRevision: main}}\n  destination: {{name: in-cluster, namespace: p{p}-{env}}}\n",
                 remote.display()
@@ -72,7 +99,10 @@ fn setup(root: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     std::fs::write(config.join("all.yaml"), docs).unwrap();
     git(&seed, &["add", "."]);
     git(&seed, &["commit", "-q", "-m", "layout"]);
-    git(&seed, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    git(
+        &seed,
+        &["remote", "add", "origin", remote.to_str().unwrap()],
+    );
     git(&seed, &["push", "-q", "origin", "main"]);
     (remote, config)
 }
@@ -107,9 +137,15 @@ async fn wait_ready(client: &reqwest::Client, base: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn releases_survive_sigkill_with_exactly_one_commit_each() {
-    let seed: u64 = std::env::var("FERRY_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(7)
-    });
+    let seed: u64 = std::env::var("FERRY_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(7)
+        });
     println!("FERRY_CRASH_SEED={seed}");
     let mut rng = Lcg(seed);
     let dir = tempfile::tempdir().unwrap();
@@ -129,7 +165,12 @@ async fn releases_survive_sigkill_with_exactly_one_commit_each() {
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.status().as_u16(), 201, "{}", resp.text().await.unwrap_or_default());
+        assert_eq!(
+            resp.status().as_u16(),
+            201,
+            "{}",
+            resp.text().await.unwrap_or_default()
+        );
         let r: serde_json::Value = resp.json().await.unwrap();
         ids.push(r["id"].as_str().unwrap().to_owned());
     }
@@ -166,16 +207,26 @@ async fn releases_survive_sigkill_with_exactly_one_commit_each() {
                 }
                 break;
             }
-            assert!(Instant::now() < deadline, "release {id} did not finish: {r:#}");
+            assert!(
+                Instant::now() < deadline,
+                "release {id} did not finish: {r:#}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
     println!("steps started again after a kill: {restarted_steps}");
-    assert!(restarted_steps > 0, "no kill landed while a step ran; the test proved nothing (seed {seed})");
+    assert!(
+        restarted_steps > 0,
+        "no kill landed while a step ran; the test proved nothing (seed {seed})"
+    );
     server.kill().unwrap();
     server.wait().unwrap();
     let log = git(&remote, &["log", "--format=%B%x00", "main"]);
-    let messages: Vec<&str> = log.split('\0').map(str::trim).filter(|m| !m.is_empty()).collect();
+    let messages: Vec<&str> = log
+        .split('\0')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .collect();
     for (p, id) in ids.iter().enumerate() {
         for env in ["qa", "prod"] {
             let n = messages
@@ -186,7 +237,101 @@ async fn releases_survive_sigkill_with_exactly_one_commit_each() {
                         && m.contains(&format!("Ferry-Application: p{p}-{env}"))
                 })
                 .count();
-            assert_eq!(n, 1, "release {id} (p{p}) has {n} commits for {env}; seed {seed}");
+            assert_eq!(
+                n, 1,
+                "release {id} (p{p}) has {n} commits for {env}; seed {seed}"
+            );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_promote_creates_a_release_on_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (remote, config) = setup(dir.path());
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut server = start(dir.path(), &config, port);
+    wait_ready(&client, &base).await;
+    let ferry = |args: Vec<String>| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = tokio::task::spawn_blocking({
+        let base = base.clone();
+        move || {
+            ferry(vec![
+                "promote".into(),
+                "--product".into(),
+                "p3".into(),
+                "--to".into(),
+                "qa".into(),
+                "--server".into(),
+                base,
+                "--token".into(),
+                TOKEN.into(),
+                "--output".into(),
+                "json".into(),
+            ])
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let release: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(release["flow"], "Manual");
+    assert_eq!(release["product"], "p3");
+    assert_eq!(release["initiator"], "admin");
+    let id = release["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r: serde_json::Value = client
+            .get(format!("{base}/api/v1/releases/{id}"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if !r["finishedAt"].is_null() {
+            assert_eq!(r["status"], "SUCCEEDED", "{r:#}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{r:#}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let show = tokio::task::spawn_blocking({
+        let base = base.clone();
+        let id = id.clone();
+        move || {
+            ferry(vec![
+                "release".into(),
+                "show".into(),
+                id,
+                "--server".into(),
+                base,
+                "--token".into(),
+                TOKEN.into(),
+            ])
+        }
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        show.status.success() && text.contains("SUCCEEDED") && text.contains("qa"),
+        "{text}"
+    );
+    let log = git(&remote, &["log", "--format=%B%x00", "main"]);
+    assert!(log.contains(&format!("Ferry-Release: {id}")) && log.contains("Ferry-Environment: qa"));
+    server.kill().unwrap();
+    server.wait().unwrap();
 }
