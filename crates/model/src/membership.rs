@@ -100,15 +100,15 @@ pub fn application_key(app: &Application, environment: Option<&str>) -> String {
     }
     let name = app.name();
     if let Some(env) = environment {
-        if let Some(stem) = name.strip_suffix(env).and_then(|s| s.strip_suffix('-')) {
-            if !stem.is_empty() {
-                return stem.to_owned();
-            }
+        if let Some(stem) = name.strip_suffix(env).and_then(|s| s.strip_suffix('-'))
+            && !stem.is_empty()
+        {
+            return stem.to_owned();
         }
-        if let Some(stem) = name.strip_prefix(env).and_then(|s| s.strip_prefix('-')) {
-            if !stem.is_empty() {
-                return stem.to_owned();
-            }
+        if let Some(stem) = name.strip_prefix(env).and_then(|s| s.strip_prefix('-'))
+            && !stem.is_empty()
+        {
+            return stem.to_owned();
         }
     }
     name.to_owned()
@@ -147,13 +147,13 @@ pub fn template_for(
                 body: inline.clone(),
             };
         }
-        if let Some(name) = &product.spec.promotion_template_ref {
-            if let Some(t) = config.template(name) {
-                return TemplateChoice {
-                    source: TemplateSource::Ref(name.clone()),
-                    body: t.body(),
-                };
-            }
+        if let Some(name) = &product.spec.promotion_template_ref
+            && let Some(t) = config.template(name)
+        {
+            return TemplateChoice {
+                source: TemplateSource::Ref(name.clone()),
+                body: t.body(),
+            };
         }
     }
     config

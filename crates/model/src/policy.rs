@@ -228,12 +228,12 @@ pub fn evaluate(
     if config.environment(environment).is_none() {
         warnings.push(format!("environment `{environment}` is not defined"));
     }
-    if let Some(m) = members {
-        if m.in_environment(environment).next().is_none() {
-            warnings.push(format!(
-                "product `{product}` has no application in environment `{environment}`"
-            ));
-        }
+    if let Some(m) = members
+        && m.in_environment(environment).next().is_none()
+    {
+        warnings.push(format!(
+            "product `{product}` has no application in environment `{environment}`"
+        ));
     }
     PolicyEvaluation {
         product: product.to_owned(),

@@ -147,24 +147,24 @@ pub(crate) fn run(config: &Config, nodes: &Nodes, out: &mut Vec<Diagnostic>) {
                 }
             }
         }
-        if let Some(c) = &p.spec.concurrency {
-            if c.queue_limit == 0 {
-                cx.error(
-                    &p.origin,
-                    root,
-                    "spec.concurrency.queueLimit",
-                    "must be at least 1".into(),
-                );
-            }
+        if let Some(c) = &p.spec.concurrency
+            && c.queue_limit == 0
+        {
+            cx.error(
+                &p.origin,
+                root,
+                "spec.concurrency.queueLimit",
+                "must be at least 1".into(),
+            );
         }
         if let Some(notes) = &p.spec.release_notes {
             for (i, s) in notes.sources.iter().enumerate() {
-                if let Some(pattern) = &s.tag_pattern {
-                    if !["{sha}", "{version}"].iter().any(|v| pattern.contains(v)) {
-                        cx.error(&p.origin, root, &format!("spec.releaseNotes.sources[{i}].tagPattern"), format!(
+                if let Some(pattern) = &s.tag_pattern
+                    && !["{sha}", "{version}"].iter().any(|v| pattern.contains(v))
+                {
+                    cx.error(&p.origin, root, &format!("spec.releaseNotes.sources[{i}].tagPattern"), format!(
                             "tag pattern `{pattern}` must contain `{{sha}}` or `{{version}}` (e.g. `main-{{sha}}`, `v{{version}}`)"
                         ));
-                    }
                 }
             }
         }
@@ -234,10 +234,10 @@ pub(crate) fn run(config: &Config, nodes: &Nodes, out: &mut Vec<Diagnostic>) {
                 p,
             );
         }
-        if let Some(t) = &body.timeout {
-            if let Err(e) = crate::resource::parse_duration(t) {
-                cx.error(&f.origin, root, &format!("{base}.timeout"), e);
-            }
+        if let Some(t) = &body.timeout
+            && let Err(e) = crate::resource::parse_duration(t)
+        {
+            cx.error(&f.origin, root, &format!("{base}.timeout"), e);
         }
         if let Err(problems) = FlowGraph::build(f) {
             for p in problems {
@@ -420,10 +420,10 @@ fn policy_workflows(
     p: &PolicySettings,
 ) {
     for (field, name) in [("preAction", &p.pre_action), ("postAction", &p.post_action)] {
-        if let Some(name) = name {
-            if let Some(w) = workflow_warning(cx.config, field, name) {
-                cx.warning(origin, root, &format!("{base}.{field}"), w);
-            }
+        if let Some(name) = name
+            && let Some(w) = workflow_warning(cx.config, field, name)
+        {
+            cx.warning(origin, root, &format!("{base}.{field}"), w);
         }
     }
 }

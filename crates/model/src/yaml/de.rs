@@ -363,7 +363,7 @@ impl<'de, 'a, 'p, 'u> de::Deserializer<'de> for NodeDe<'a, 'p, 'u> {
             NodeKind::Seq(items) => {
                 let access = SeqAcc {
                     items: items.iter().enumerate(),
-                    path: &self.path,
+                    path: self.path,
                     unknown: self.unknown,
                 };
                 visitor
@@ -397,7 +397,7 @@ impl<'de, 'a, 'p, 'u> de::Deserializer<'de> for NodeDe<'a, 'p, 'u> {
                 let access = MapAcc {
                     entries: entries.iter(),
                     value: None,
-                    path: &self.path,
+                    path: self.path,
                     unknown: self.unknown,
                 };
                 visitor

@@ -86,25 +86,23 @@ pub fn resolve_plain(text: &str) -> Resolved<'_> {
             .unwrap_or(bytes);
         !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
     };
-    if is_int {
-        if let Ok(i) = text.parse::<i64>() {
-            return Resolved::Int(i);
-        }
+    if is_int && let Ok(i) = text.parse::<i64>() {
+        return Resolved::Int(i);
     }
-    if let Some(hex) = text.strip_prefix("0x") {
-        if let Ok(i) = i64::from_str_radix(hex, 16) {
-            return Resolved::Int(i);
-        }
+    if let Some(hex) = text.strip_prefix("0x")
+        && let Ok(i) = i64::from_str_radix(hex, 16)
+    {
+        return Resolved::Int(i);
     }
-    if let Some(oct) = text.strip_prefix("0o") {
-        if let Ok(i) = i64::from_str_radix(oct, 8) {
-            return Resolved::Int(i);
-        }
+    if let Some(oct) = text.strip_prefix("0o")
+        && let Ok(i) = i64::from_str_radix(oct, 8)
+    {
+        return Resolved::Int(i);
     }
-    if is_core_float(bytes) {
-        if let Ok(f) = text.parse::<f64>() {
-            return Resolved::Float(f);
-        }
+    if is_core_float(bytes)
+        && let Ok(f) = text.parse::<f64>()
+    {
+        return Resolved::Float(f);
     }
     Resolved::Str(text)
 }

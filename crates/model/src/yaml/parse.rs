@@ -81,14 +81,14 @@ pub fn parse_documents(text: &str) -> Result<Vec<Document>, YamlError> {
                 None
             }
             Event::DocumentEnd => {
-                if let Some(node) = root.take() {
-                    if !matches!(node.kind, NodeKind::Empty) {
-                        docs.push(Document {
-                            root: node,
-                            pos: doc_pos,
-                            index: doc_index,
-                        });
-                    }
+                if let Some(node) = root.take()
+                    && !matches!(node.kind, NodeKind::Empty)
+                {
+                    docs.push(Document {
+                        root: node,
+                        pos: doc_pos,
+                        index: doc_index,
+                    });
                 }
                 doc_index += 1;
                 None
@@ -236,21 +236,21 @@ fn insert_entry(
     key: Node,
     value: Node,
 ) -> Result<(), YamlError> {
-    if let Some(name) = key.as_str() {
-        if let Some(i) = entries.iter().position(|(k, _)| k.as_str() == Some(name)) {
-            if let Some(m) = merged.iter().position(|m| m == name) {
-                merged.swap_remove(m);
-                entries[i] = (key, value);
-                return Ok(());
-            }
-            return Err(YamlError {
-                pos: key.pos,
-                message: format!(
-                    "duplicate key `{name}` (first defined at {})",
-                    entries[i].0.pos
-                ),
-            });
+    if let Some(name) = key.as_str()
+        && let Some(i) = entries.iter().position(|(k, _)| k.as_str() == Some(name))
+    {
+        if let Some(m) = merged.iter().position(|m| m == name) {
+            merged.swap_remove(m);
+            entries[i] = (key, value);
+            return Ok(());
         }
+        return Err(YamlError {
+            pos: key.pos,
+            message: format!(
+                "duplicate key `{name}` (first defined at {})",
+                entries[i].0.pos
+            ),
+        });
     }
     entries.push((key, value));
     Ok(())
