@@ -35,11 +35,10 @@ pub fn check(data: &[u8]) {
     };
 
     // Parsing and querying arbitrary text must never panic.
-    if let Ok(doc) = ferry_yamledit::parse(&target) {
-        if let Some(root) = doc.root() {
+    if let Ok(doc) = ferry_yamledit::parse(&target)
+        && let Some(root) = doc.root() {
             let _ = doc.node(root);
         }
-    }
     let _ = ferry_yamledit::query(&target, expression);
     let _ = ferry_yamledit::query(&target, &String::from_utf8_lossy(&rest[..split.min(40)]));
 

@@ -69,16 +69,32 @@ pub fn apply(target: &str, snapshot: &[PathValue]) -> Result<Edited> {
             edits: Vec::new(),
             path: Vec::new(),
         };
-        // Plan entries on this parse until one produces edits; then splice
-        // and parse again (later paths may overlap earlier ones).
+        // Plan as many entries as possible on this parse. An entry whose
+        // edits touch bytes (or an insertion point) that an earlier entry
+        // of this batch edits is planned again after splicing and parsing
+        // anew, so later paths always see the effect of earlier ones.
         while i < snapshot.len() {
+            let before = planner.edits.len();
             planner.entry(&snapshot[i])?;
-            i += 1;
-            if !planner.edits.is_empty() {
+            let (old, new) = planner.edits.split_at(before);
+            let conflict = new.iter().any(|n| {
+                old.iter()
+                    .any(|o| n.range.start <= o.range.end && o.range.start <= n.range.end)
+            });
+            if conflict {
+                planner.edits.truncate(before);
                 break;
             }
+            i += 1;
         }
         if planner.edits.is_empty() {
+            if i < snapshot.len() {
+                // Unreachable in practice: a conflict needs earlier edits.
+                return Err(Error::Verification {
+                    path: snapshot[i].path.to_string(),
+                    detail: "conflicting edits without progress".into(),
+                });
+            }
             break;
         }
         let next = splice(&current, planner.edits)?;
@@ -261,7 +277,7 @@ impl Planner<'_, '_> {
                     let found = entries
                         .iter()
                         .rev()
-                        .find(|(key, _)| value::key_text(doc, *key).is_ok_and(|t| t == *k));
+                        .find(|(key, _)| value::key_is(doc, *key, k));
                     match found {
                         Some(&(_, child)) => {
                             self.path.push(PathElement::Name(k.clone()));
@@ -496,14 +512,15 @@ impl Planner<'_, '_> {
                 reason: "empty block mapping".into(),
             });
         };
-        if let NodeKind::Scalar { block: Some(b), .. } = &doc.node(doc.resolve(last_value)).kind {
-            if doc.text[b.header.clone()].contains('+') && doc.resolve(last_value) == last_value {
-                return Err(Error::Unsupported {
-                    path: self.path_string(),
-                    at: doc.location(b.header.start),
-                    reason: "cannot insert a key after a keep-chomped (`|+`) block scalar".into(),
-                });
-            }
+        if let NodeKind::Scalar { block: Some(b), .. } = &doc.node(doc.resolve(last_value)).kind
+            && doc.text[b.header.clone()].contains('+')
+            && doc.resolve(last_value) == last_value
+        {
+            return Err(Error::Unsupported {
+                path: self.path_string(),
+                at: doc.location(b.header.start),
+                reason: "cannot insert a key after a keep-chomped (`|+`) block scalar".into(),
+            });
         }
         let indent = source::column(doc.text, doc.node(first_key).content_start);
         let at = source::line_end(doc.text, doc.node(last_value).span.end);

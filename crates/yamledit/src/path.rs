@@ -270,7 +270,7 @@ impl Document<'_> {
                 (NodeKind::Mapping { entries, .. }, PathElement::Name(n)) => entries
                     .iter()
                     .rev()
-                    .find(|(k, _)| value::key_text(self, *k).is_ok_and(|t| t == *n))
+                    .find(|(k, _)| value::key_is(self, *k, n))
                     .map(|(_, v)| *v),
                 (NodeKind::Sequence { items, .. }, PathElement::Index(i)) => items.get(*i).copied(),
                 _ => None,

@@ -169,6 +169,11 @@ pub(crate) fn key_text(doc: &Document<'_>, key: NodeId) -> Result<String> {
     }
 }
 
+/// Whether a mapping key's text is `name` (without allocating).
+pub(crate) fn key_is(doc: &Document<'_>, key: NodeId, name: &str) -> bool {
+    matches!(&doc.node(doc.resolve(key)).kind, NodeKind::Scalar { value, .. } if value == name)
+}
+
 /// Convert a node (aliases expanded) into a [`Value`].
 pub fn node_value(doc: &Document<'_>, id: NodeId) -> Result<Value> {
     let mut budget = MAX_EXPANDED_NODES;

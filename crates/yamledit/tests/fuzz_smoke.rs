@@ -21,7 +21,10 @@ fn files_in(dir: &str) -> Vec<std::path::PathBuf> {
 fn seeds_and_regressions_hold() {
     let mut files: Vec<_> = files_in("fuzz/corpus/parse_query_apply")
         .into_iter()
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("seed")))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("seed"))
+        })
         .collect();
     files.extend(files_in("fuzz/regressions"));
     assert!(files.len() >= 5, "seed corpus missing: {files:?}");
@@ -33,9 +36,9 @@ fn seeds_and_regressions_hold() {
 
 fn yamlish() -> impl Strategy<Value = Vec<u8>> {
     let token = proptest::sample::select(vec![
-        "a", "image", "tag", ":", ": ", "\n", "\r\n", "  ", "- ", "-", "[", "]", "{", "}", ",", "#", " # c",
-        "\"", "'", "|", ">", "|-", "&x ", "*x", "!!str ", "---", "...", "? ", "1.20", "true", "~", "\t", "\0",
-        "ü", "flask-ui", "\\",
+        "a", "image", "tag", ":", ": ", "\n", "\r\n", "  ", "- ", "-", "[", "]", "{", "}", ",",
+        "#", " # c", "\"", "'", "|", ">", "|-", "&x ", "*x", "!!str ", "---", "...", "? ", "1.20",
+        "true", "~", "\t", "\0", "ü", "flask-ui", "\\",
     ]);
     (any::<u8>(), proptest::collection::vec(token, 0..40)).prop_map(|(sel, toks)| {
         let mut v = vec![sel];
