@@ -213,6 +213,8 @@ pub struct Located {
     pub node: NodeId,
     /// Byte span of the node in the text.
     pub span: std::ops::Range<usize>,
+    /// Line:col where the node starts.
+    pub at: crate::error::Location,
     pub value: Value,
 }
 
@@ -243,6 +245,7 @@ impl Document<'_> {
             };
             out.push(Located {
                 span: self.node(node).span.clone(),
+                at: self.location(self.node(node).span.start),
                 value: value::node_value(self, node)?,
                 path,
                 node,

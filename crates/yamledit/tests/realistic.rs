@@ -273,6 +273,8 @@ fn anchors_are_kept_and_aliases_are_not_edited_through() {
     // Reading through the alias works.
     let q = ferry_yamledit::query(target, "$.web.image.tag").unwrap();
     assert_eq!(q[0].value, Value::Scalar(Scalar::string("1.0")));
+    assert_eq!((q[0].at.line, q[0].at.col), (3, 8));
+    assert_eq!(&target[q[0].span.clone()], "\"1.0\"");
     // An equal value through the alias is fine (nothing to do).
     let snap = vec![PathValue {
         path: "$['web']['image']['tag']".parse().unwrap(),
@@ -417,7 +419,18 @@ fn block_sequences_grow_and_shrink() {
 fn error_cases_name_the_place() {
     let err = snapshot("a: 1\n", &["$.a["]).unwrap_err();
     assert!(
-        matches!(err, Error::JsonPath { ref expression, .. } if expression == "$.a["),
+        matches!(err, Error::JsonPath { ref expression, position: 3, .. } if expression == "$.a["),
+        "{err}"
+    );
+    // Positions in the legacy form refer to the expression as written.
+    let err = snapshot("a: 1\n", &["$a..["]).unwrap_err();
+    assert!(
+        matches!(err, Error::JsonPath { ref expression, .. } if expression == "$a..["),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("invalid JSONPath \"$a..[\" at position "),
         "{err}"
     );
 
@@ -425,7 +438,11 @@ fn error_cases_name_the_place() {
     let Error::Syntax { at, .. } = &err else {
         panic!("{err}")
     };
-    assert!(at.line >= 1, "{err}");
+    assert_eq!((at.line, at.col), (2, 2), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "invalid YAML at 2:2: illegal placement of ':' indicator"
+    );
 
     let err = snapshot("a: 1\na: 2\n", &["$.a"]).unwrap_err();
     assert_eq!(err.to_string(), "duplicate key \"a\" at 2:1");
