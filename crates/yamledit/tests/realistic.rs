@@ -476,3 +476,32 @@ fn error_cases_name_the_place() {
         "{err}"
     );
 }
+
+#[test]
+fn snapshots_round_trip_through_json_storage() {
+    // Releases store their snapshot; it must come back unchanged,
+    // including number text such as 54.10.
+    let snap = snapshot(
+        "version: 54.10\nimage: {tag: \"1.20\", n: ~}\nlist: [1, true]\n",
+        &["$.version", "$.image", "$.list"],
+    )
+    .unwrap();
+    let json = serde_json::to_string(&snap).unwrap();
+    assert!(
+        json.starts_with(
+            r#"[{"path":"$['version']","value":{"scalar":{"text":"54.10","kind":"float""#
+        ),
+        "{json}"
+    );
+    let back: Vec<PathValue> = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, snap);
+    let edited = apply(
+        "version: 1.0\nimage: {tag: x, n: 1}\nlist: [2, false]\n",
+        &back,
+    )
+    .unwrap();
+    assert_eq!(
+        edited.text,
+        "version: 54.10\nimage: {tag: \"1.20\", n: ~}\nlist: [1, true]\n"
+    );
+}
