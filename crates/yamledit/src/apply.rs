@@ -522,6 +522,16 @@ impl Planner<'_, '_> {
                 reason: "cannot insert a key after a keep-chomped (`|+`) block scalar".into(),
             });
         }
+        if let Some(&(explicit, _)) = entries
+            .iter()
+            .find(|(k, _)| tree::indicator_before(doc.text, doc.node(*k).span.start, '?').is_some())
+        {
+            return Err(Error::Unsupported {
+                path: self.path_string(),
+                at: doc.location(doc.node(explicit).span.start),
+                reason: "cannot insert into a mapping with explicit `?` keys".into(),
+            });
+        }
         let indent = source::column(doc.text, doc.node(first_key).content_start);
         let at = source::line_end(doc.text, doc.node(last_value).span.end);
         let mut text = String::from(doc.newline);

@@ -490,6 +490,12 @@ fn quoted_end(text: &str, start: usize, style: ScalarStyle) -> Option<usize> {
 /// Between the dash and the value there can only be blanks, line breaks
 /// and comments, so we walk back line by line over those.
 pub(crate) fn dash_before(text: &str, pos: usize) -> Option<usize> {
+    indicator_before(text, pos, '-')
+}
+
+/// Find the block indicator `ind` (`-` or `?`) that introduces the node
+/// starting at `pos`, looking back over blanks, line breaks and comments.
+pub(crate) fn indicator_before(text: &str, pos: usize, ind: char) -> Option<usize> {
     let mut end = pos;
     loop {
         let begin = source::line_start(text, end);
@@ -499,8 +505,8 @@ pub(crate) fn dash_before(text: &str, pos: usize) -> Option<usize> {
             _ => line,
         };
         let trimmed = body.trim_end();
-        if let Some(before) = trimmed.strip_suffix('-') {
-            if before.is_empty() || before.ends_with([' ', '\t', '-']) {
+        if let Some(before) = trimmed.strip_suffix(ind) {
+            if before.is_empty() || before.ends_with([' ', '\t', '-', '?']) {
                 return Some(begin + trimmed.len() - 1);
             }
             return None;
