@@ -101,7 +101,7 @@ impl FromStr for NormalizedPath {
                             let Some(e) = s[i..].chars().next() else {
                                 return Err(err(i, "unterminated escape"));
                             };
-                            i += 1;
+                            i += e.len_utf8();
                             match e {
                                 '\'' => name.push('\''),
                                 '\\' => name.push('\\'),
@@ -122,7 +122,7 @@ impl FromStr for NormalizedPath {
                                     );
                                     i += 4;
                                 }
-                                _ => return Err(err(i - 1, "unknown escape")),
+                                _ => return Err(err(i - e.len_utf8(), "unknown escape")),
                             }
                         }
                         c => name.push(c),
@@ -304,4 +304,45 @@ pub(crate) enum Walk {
         depth: usize,
         via_alias: Option<NodeId>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalized_paths_round_trip() {
+        let p = NormalizedPath(vec![
+            PathElement::Name("flask-ui".into()),
+            PathElement::Name("it's \\ ü\n".into()),
+            PathElement::Index(3),
+        ]);
+        let s = p.to_string();
+        assert_eq!(s, r"$['flask-ui']['it\'s \\ ü\n'][3]");
+        assert_eq!(s.parse::<NormalizedPath>().unwrap(), p);
+    }
+
+    #[test]
+    fn bad_normalized_paths_are_typed_errors() {
+        for (bad, pos) in [
+            ("x", 0),
+            ("$[", 2),
+            ("$['a", 4),
+            ("$['\\ü']", 4),
+            ("$[1", 3),
+            ("$['a']x", 6),
+        ] {
+            match bad.parse::<NormalizedPath>() {
+                Err(Error::NormalizedPath { position, .. }) => assert_eq!(position, pos, "{bad}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn legacy_form_means_child_of_root() {
+        assert!(Query::parse("$appVersion").is_ok());
+        let e = Query::parse("$.a[").unwrap_err();
+        assert!(matches!(e, Error::JsonPath { position: 3, .. }), "{e}");
+    }
 }
