@@ -40,6 +40,10 @@ pub fn check(data: &[u8]) {
             let _ = doc.node(root);
         }
     let _ = ferry_yamledit::query(&target, expression);
+    // Stored normalized paths are parsed back from text.
+    if let Ok(p) = target.parse::<ferry_yamledit::NormalizedPath>() {
+        assert_eq!(p.to_string().parse::<ferry_yamledit::NormalizedPath>().ok(), Some(p));
+    }
     let _ = ferry_yamledit::query(&target, &String::from_utf8_lossy(&rest[..split.min(40)]));
 
     let Ok(snapshot) = ferry_yamledit::snapshot(&source, &[expression]) else {
