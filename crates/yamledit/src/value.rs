@@ -109,6 +109,15 @@ impl Value {
         }
     }
 
+    /// The text of a scalar value (e.g. a release version read from
+    /// `versionSource`), `None` for collections.
+    pub fn scalar_text(&self) -> Option<&str> {
+        match self {
+            Value::Scalar(s) => Some(&s.text),
+            _ => None,
+        }
+    }
+
     /// Look up a key of a mapping value.
     pub fn get(&self, key: &str) -> Option<&Value> {
         match self {

@@ -202,6 +202,12 @@ fn write_value(g: &G, indent: usize, out: &mut String, comment: &mut u32) {
         G::Scalar(t, s) => {
             if !t.is_empty() || !matches!(s, Style::Plain) {
                 out.push(' ');
+                // Properties in front of values must survive edits too.
+                match *comment % 7 {
+                    1 => out.push_str(&format!("&anchor{} ", *comment % 1000)),
+                    2 if matches!(s, Style::Double) => out.push_str("!!str "),
+                    _ => {}
+                }
             }
             out.push_str(&inline_scalar(t, s, false));
             if with_comment {
@@ -211,6 +217,9 @@ fn write_value(g: &G, indent: usize, out: &mut String, comment: &mut u32) {
         }
         G::Map(_, true) | G::Seq(_, true) => {
             out.push(' ');
+            if *comment % 5 == 1 {
+                out.push_str(&format!("&flow{} ", *comment % 1000));
+            }
             write_flow(g, out);
             out.push('\n');
         }

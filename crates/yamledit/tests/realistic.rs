@@ -210,6 +210,8 @@ fn version_yaml_keeps_number_text() {
         "# release train\nversion: 54.10 # bumped by CI\n"
     );
 
+    let found = ferry_yamledit::query("version: 54.10 # v\n", "$version").unwrap();
+    assert_eq!(found[0].value.scalar_text(), Some("54.10"));
     let snap = snapshot("version: 54.1\n", &["$.version"]).unwrap();
     let same = apply("version: 54.1\n", &snap).unwrap();
     assert!(!same.changed);
