@@ -219,8 +219,9 @@ pub struct Located {
 }
 
 impl Document<'_> {
-    /// Run a JSONPath query; results in document order as RFC 9535
-    /// defines it.
+    /// Run a JSONPath query. Results come in document order (RFC 9535
+    /// leaves the order of object members open; reviewers read files top
+    /// to bottom).
     pub fn query(&self, query: &Query) -> Result<Vec<Located>> {
         let Some(root) = self.root else {
             return Ok(Vec::new());
@@ -251,6 +252,9 @@ impl Document<'_> {
                 node,
             });
         }
+        // Aliases share their target's position; their own node position
+        // keeps them apart.
+        out.sort_by_key(|l| (self.node(l.node).span.start, l.path.0.len()));
         Ok(out)
     }
 

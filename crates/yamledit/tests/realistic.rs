@@ -117,6 +117,18 @@ fn values_yaml_bracket_paths_and_wildcards() {
     let edited = apply(VALUES_QA, &snap).unwrap();
     assert_eq!(edited.text, VALUES_QA_PROMOTED);
 
+    // `$.x.*` selects every child of x.
+    let children = snapshot(VALUES_DEV, &["$.buslog.image.*"]).unwrap();
+    let names: Vec<String> = children.iter().map(|p| p.path.to_string()).collect();
+    assert_eq!(
+        names,
+        [
+            "$['buslog']['image']['repository']",
+            "$['buslog']['image']['tag']",
+            "$['buslog']['image']['pullPolicy']"
+        ]
+    );
+
     // `$.*.image.tag` selects the same three locations.
     let wild = snapshot(VALUES_DEV, &["$.*.image.tag"]).unwrap();
     assert_eq!(wild, snap);
@@ -174,6 +186,15 @@ dependencies:
 
 #[test]
 fn chart_yaml_legacy_app_version_and_dependencies() {
+    // An index selects one dependency; only its version line changes.
+    let one = snapshot(CHART_DEV, &["$.dependencies[1].version"]).unwrap();
+    assert_eq!(one[0].path.to_string(), "$['dependencies'][1]['version']");
+    let edited = apply(CHART_QA, &one).unwrap();
+    assert_eq!(
+        edited.text,
+        CHART_QA.replace("12.1.0   # pinned", "12.5.6   # pinned")
+    );
+
     let snap = snapshot(CHART_DEV, &["$appVersion", "$.dependencies"]).unwrap();
     assert_eq!(snap[0].path.to_string(), "$['appVersion']");
     assert_eq!(snap[0].value, Value::Scalar(Scalar::string("1.20")));
