@@ -281,7 +281,7 @@ impl Planner<'_, '_> {
                     match found {
                         Some(&(_, child)) => {
                             self.path.push(PathElement::Name(k.clone()));
-                            let res = self.set_child(child, v);
+                            let res = self.set(child, v);
                             self.path.pop();
                             res?;
                         }
@@ -297,7 +297,7 @@ impl Planner<'_, '_> {
                 if items.len() == src.len() {
                     for (i, (&item, v)) in items.iter().zip(src).enumerate() {
                         self.path.push(PathElement::Index(i));
-                        let res = self.set_child(item, v);
+                        let res = self.set(item, v);
                         self.path.pop();
                         res?;
                     }
@@ -317,12 +317,6 @@ impl Planner<'_, '_> {
             }
             _ => self.replace(id, want),
         }
-    }
-
-    /// Descend into a child; an alias child is compared by value and
-    /// replaced as a whole, never edited through.
-    fn set_child(&mut self, child: NodeId, want: &Value) -> Result<()> {
-        self.set(child, want)
     }
 
     fn set_scalar(&mut self, id: NodeId, want: &Scalar) -> Result<()> {
@@ -346,7 +340,7 @@ impl Planner<'_, '_> {
             return Ok(());
         }
         if let Some(block) = block {
-            return self.set_block_scalar(id, block, *style, want);
+            return self.set_block_scalar(block, *style, want);
         }
         let text = if want.kind == ScalarKind::String {
             match style {
@@ -377,7 +371,6 @@ impl Planner<'_, '_> {
 
     fn set_block_scalar(
         &mut self,
-        id: NodeId,
         block: &tree::BlockScalar,
         style: ScalarStyle,
         want: &Scalar,
@@ -398,7 +391,6 @@ impl Planner<'_, '_> {
                 crate::scalar::inline(want.kind, &want.text, false)
             };
             self.push(block.header.start..block.body_end, inline);
-            let _ = id;
             return Ok(());
         };
         let folded = style == ScalarStyle::Folded && lines.len() == 1;
@@ -553,7 +545,7 @@ impl Planner<'_, '_> {
         let common = items.len().min(src.len());
         for (i, (&item, v)) in items.iter().zip(src).take(common).enumerate() {
             self.path.push(PathElement::Index(i));
-            let res = self.set_child(item, v);
+            let res = self.set(item, v);
             self.path.pop();
             res?;
         }
