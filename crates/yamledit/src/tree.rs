@@ -292,10 +292,9 @@ impl Builder<'_, '_> {
                 let (content_start, node_end, block) =
                     if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
                         let block =
-                            block_scalar(text, start, end).ok_or_else(|| Error::Unsupported {
-                                path: String::new(),
+                            block_scalar(text, start, end).ok_or_else(|| Error::Syntax {
                                 at: self.at(start),
-                                reason: "block scalar header not found".into(),
+                                message: "block scalar header (`|` or `>`) not found".into(),
                             })?;
                         (block.header.start, block.body_end, Some(block))
                     } else {
