@@ -524,7 +524,8 @@ impl Planner<'_, '_> {
                 reason: "cannot insert into a mapping with explicit `?` keys".into(),
             });
         }
-        let indent = source::column(doc.text, doc.node(first_key).content_start);
+        // Column of the whole key node, tag/anchor included.
+        let indent = source::column(doc.text, doc.node(first_key).span.start);
         let at = source::line_end(doc.text, doc.node(last_value).span.end);
         let mut text = String::from(doc.newline);
         text.extend(std::iter::repeat_n(' ', indent));
