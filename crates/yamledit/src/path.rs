@@ -184,6 +184,19 @@ impl Query {
             trimmed
         };
         let lead = expression.len() - expression.trim_start().len();
+        // serde_json_path 0.7.2 panics (`unreachable!`) when the input ends
+        // inside a `\u` escape; such an expression is an unterminated
+        // string anyway, so report it ourselves.
+        if ["\\u", "\\uD", "\\ud"]
+            .iter()
+            .any(|e| to_parse.ends_with(e))
+        {
+            return Err(Error::JsonPath {
+                expression: expression.to_string(),
+                position: expression.trim_end().len(),
+                message: "unterminated string: incomplete \\u escape".into(),
+            });
+        }
         let path = JsonPath::parse(to_parse).map_err(|e| {
             let pos = e.position();
             let pos = if legacy && pos > 1 { pos - 1 } else { pos };
@@ -341,6 +354,23 @@ mod tests {
                 other => panic!("{bad}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn incomplete_unicode_escapes_are_errors_not_panics() {
+        for bad in [
+            "$['a\\u",
+            "$['\\u00e9\\uD",
+            "$['\\uD800\\u",
+            "$['\\uD800\\uD",
+            "$['\\ud",
+        ] {
+            assert!(
+                matches!(Query::parse(bad), Err(Error::JsonPath { .. })),
+                "{bad}"
+            );
+        }
+        assert!(Query::parse("$['\\u00e9']").is_ok());
     }
 
     #[test]
