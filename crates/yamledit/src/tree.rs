@@ -130,9 +130,11 @@ enum Open {
     Mapping {
         id: NodeId,
         pending_key: Option<NodeId>,
+        anchor: usize,
     },
     Sequence {
         id: NodeId,
+        anchor: usize,
     },
 }
 
@@ -212,7 +214,7 @@ impl Builder<'_, '_> {
     fn in_flow(&self) -> bool {
         self.stack.iter().any(|o| {
             let id = match o {
-                Open::Mapping { id, .. } | Open::Sequence { id } => *id,
+                Open::Mapping { id, .. } | Open::Sequence { id, .. } => *id,
             };
             matches!(
                 self.nodes[id].kind,
@@ -231,6 +233,13 @@ impl Builder<'_, '_> {
         Ok(id)
     }
 
+    /// Open a collection. Its anchor becomes visible only when the
+    /// collection is complete, so an alias inside it cannot refer to its
+    /// own ancestor (a cycle that would never finish expanding).
+    fn open_node(&mut self, node: Node) -> Result<NodeId> {
+        self.push_node(node, 0)
+    }
+
     /// Attach a finished or opened node to its parent.
     fn attach(&mut self, id: NodeId) -> Result<()> {
         match self.stack.last_mut() {
@@ -239,7 +248,7 @@ impl Builder<'_, '_> {
                     self.root = Some(id);
                 }
             }
-            Some(Open::Sequence { id: seq }) => {
+            Some(Open::Sequence { id: seq, .. }) => {
                 let seq = *seq;
                 if let NodeKind::Sequence { items, .. } = &mut self.nodes[seq].kind {
                     items.push(id);
@@ -248,6 +257,7 @@ impl Builder<'_, '_> {
             Some(Open::Mapping {
                 id: map,
                 pending_key,
+                ..
             }) => match pending_key.take() {
                 None => *pending_key = Some(id),
                 Some(key) => {
@@ -264,7 +274,7 @@ impl Builder<'_, '_> {
     fn extend_parents(&mut self, end: usize) {
         for open in &self.stack {
             let id = match open {
-                Open::Mapping { id, .. } | Open::Sequence { id } => *id,
+                Open::Mapping { id, .. } | Open::Sequence { id, .. } => *id,
             };
             let node = &mut self.nodes[id];
             let block = matches!(
@@ -398,21 +408,27 @@ impl Builder<'_, '_> {
                     anchored: anchor != 0,
                     kind,
                 };
-                let id = self.push_node(node, anchor)?;
+                let id = self.open_node(node)?;
                 self.stack.push(if is_map {
                     Open::Mapping {
                         id,
                         pending_key: None,
+                        anchor,
                     }
                 } else {
-                    Open::Sequence { id }
+                    Open::Sequence { id, anchor }
                 });
             }
             Event::MappingEnd | Event::SequenceEnd => {
                 if let Some(open) = self.stack.pop() {
-                    let id = match open {
-                        Open::Mapping { id, .. } | Open::Sequence { id } => id,
+                    let (id, anchor) = match open {
+                        Open::Mapping { id, anchor, .. } | Open::Sequence { id, anchor } => {
+                            (id, anchor)
+                        }
                     };
+                    if anchor != 0 {
+                        self.anchors.insert(anchor, id);
+                    }
                     self.finish_collection(id, end);
                     let node_end = self.nodes[id].span.end;
                     self.extend_parents(node_end);

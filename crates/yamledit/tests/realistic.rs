@@ -528,3 +528,44 @@ fn snapshots_round_trip_through_json_storage() {
         "version: 54.10\nimage: {tag: \"1.20\", n: ~}\nlist: [1, true]\n"
     );
 }
+
+#[test]
+fn hostile_documents_are_refused_with_typed_errors() {
+    // An alias to its own ancestor would expand forever.
+    let err = snapshot("a: &a\n  b: *a\n", &["$..*"]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid YAML at 2:6: alias to an unknown anchor"
+    );
+
+    // "Billion laughs": nine levels of ten aliases each.
+    let mut doc = String::from("l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..9 {
+        let p = i - 1;
+        doc.push_str(&format!(
+            "l{i}: &l{i} [*l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}]\n"
+        ));
+    }
+    let err = snapshot(&doc, &["$.l8"]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::AliasExpansion {
+                limit: 1_000_000,
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    // Nesting deeper than our limit (the parser itself stops at 256).
+    let deep = format!("{}{}", "[".repeat(220), "]".repeat(220));
+    let err = snapshot(&deep, &["$"]).unwrap_err();
+    assert!(matches!(err, Error::TooDeep { limit: 200, .. }), "{err}");
+    let deeper = format!("{}{}", "[".repeat(300), "]".repeat(300));
+    let err = snapshot(&deeper, &["$"]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid YAML at 1:256: recursion limit exceeded"
+    );
+}
