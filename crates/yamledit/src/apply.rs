@@ -364,7 +364,11 @@ impl Planner<'_, '_> {
         } else {
             crate::scalar::inline(want.kind, &want.text, node.in_flow)
         };
-        let range = node.content_start..node.span.end;
+        let mut range = node.content_start..node.span.end;
+        let mut text = text;
+        if have.kind != want.kind {
+            (range, text) = self.without_tag(id, range, text);
+        }
         self.replace_range(range, text);
         Ok(())
     }
@@ -446,7 +450,7 @@ impl Planner<'_, '_> {
             Value::Sequence(s) => !s.is_empty(),
             Value::Scalar(_) => false,
         };
-        let text = if block_collection && non_empty_collection {
+        let mut text = if block_collection && non_empty_collection {
             let indent = source::column(doc.text, node.content_start);
             render::block_collection(want, indent, doc.newline)
         } else if let Value::Scalar(s) = want {
@@ -456,8 +460,36 @@ impl Planner<'_, '_> {
             render::inline(want, &mut out);
             out
         };
+        let mut range = range;
+        (range, text) = self.without_tag(id, range, text);
+        // Properties glued to the value (`&a{...}` is not possible, but
+        // `!{...}` is) must stay apart from the new text.
+        if range.start > node.span.start
+            && !doc.text[..range.start].ends_with(|c: char| c.is_whitespace())
+        {
+            text.insert(0, ' ');
+        }
         self.replace_range(range, text);
         Ok(())
+    }
+
+    /// When a node changes type its tag (`!!int`, `!`) no longer fits:
+    /// rewrite from the start of the properties, keeping only anchors.
+    fn without_tag(&self, id: NodeId, range: Range<usize>, text: String) -> (Range<usize>, String) {
+        let doc = self.doc;
+        let node = doc.node(id);
+        if node.tag.is_none() || node.span.start >= range.start {
+            return (range, text);
+        }
+        let mut out = String::new();
+        for token in doc.text[node.span.start..range.start].split_whitespace() {
+            if token.starts_with('&') {
+                out.push_str(token);
+                out.push(' ');
+            }
+        }
+        out.push_str(&text);
+        (node.span.start..range.end, out)
     }
 
     /// Replace bytes; an empty range right after `:` or `-` gets a space.

@@ -569,3 +569,18 @@ fn hostile_documents_are_refused_with_typed_errors() {
         "invalid YAML at 1:256: recursion limit exceeded"
     );
 }
+
+#[test]
+fn a_type_change_drops_the_tag_but_keeps_the_anchor() {
+    let snap = vec![PathValue {
+        path: "$['port']".parse().unwrap(),
+        value: Value::Scalar(Scalar::string("http")),
+    }];
+    let edited = apply("port: &p !!int 80 # svc\nother: *p\n", &snap).unwrap();
+    assert_eq!(edited.text, "port: &p http # svc\nother: *p\n");
+    let snap = vec![PathValue {
+        path: "$['a'][0]".parse().unwrap(),
+        value: Value::Scalar(Scalar::typed(ScalarKind::Int, "2")),
+    }];
+    assert_eq!(apply("a: [!{}]\n", &snap).unwrap().text, "a: [2]\n");
+}
