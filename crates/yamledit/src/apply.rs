@@ -546,10 +546,18 @@ impl Planner<'_, '_> {
                 reason: "cannot insert a key after a keep-chomped (`|+`) block scalar".into(),
             });
         }
-        if let Some(&(explicit, _)) = entries
-            .iter()
-            .find(|(k, _)| tree::indicator_before(doc.text, doc.node(*k).span.start, '?').is_some())
-        {
+        // Explicit `?` keys (in this mapping or in the last entry's value,
+        // whose end is where we insert) make the line structure ambiguous.
+        let region = doc.node(first_key).span.start..doc.node(last_value).span.end;
+        let explicit_keys = doc.nodes.iter().filter_map(|n| match &n.kind {
+            NodeKind::Mapping { entries, .. } => Some(entries),
+            _ => None,
+        });
+        let explicit = explicit_keys.flatten().map(|&(k, _)| k).find(|&k| {
+            let start = doc.node(k).span.start;
+            region.contains(&start) && tree::indicator_before(doc.text, start, '?').is_some()
+        });
+        if let Some(explicit) = explicit {
             return Err(Error::Unsupported {
                 path: self.path_string(),
                 at: doc.location(doc.node(explicit).span.start),
