@@ -517,9 +517,16 @@ impl Planner<'_, '_> {
         if *flow || node.in_flow {
             let mut text = String::new();
             let at = match entries.last() {
-                Some(&(_, last)) => {
+                Some(&(key, last)) => {
                     text.push_str(", ");
-                    doc.node(last).span.end
+                    // An empty value (`{a}` / `{a: }`) may be reported at
+                    // the closing brace; append after its key instead.
+                    let value = doc.node(last);
+                    if value.span.is_empty() {
+                        doc.node(key).span.end
+                    } else {
+                        value.span.end
+                    }
                 }
                 None => node.content_start + 1,
             };

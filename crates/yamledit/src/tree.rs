@@ -191,7 +191,13 @@ fn skip_properties(text: &str, mut pos: usize, end: usize) -> usize {
     let b = text.as_bytes();
     loop {
         if pos < end && (b[pos] == b'&' || b[pos] == b'!') {
-            while pos < end && !b[pos].is_ascii_whitespace() {
+            // Anchor names and tag shorthands never contain flow
+            // indicators, so `!{}` is the tag `!` on a flow mapping.
+            pos += 1;
+            while pos < end
+                && !b[pos].is_ascii_whitespace()
+                && !matches!(b[pos], b'{' | b'}' | b'[' | b']' | b',')
+            {
                 pos += 1;
             }
         } else if pos < end && b[pos] == b'#' {
@@ -326,9 +332,12 @@ impl Builder<'_, '_> {
                                 ..
                             })
                         );
+                        // (Inside flow collections the parser may give it
+                        // the span of the closing bracket.)
                         let empty = !is_key
                             && value.is_empty()
-                            && start == end
+                            && !has_props
+                            && (start == end || in_flow)
                             && style == ScalarStyle::Plain;
                         let cs = if empty {
                             match text.as_bytes().get(cs) {
@@ -387,8 +396,12 @@ impl Builder<'_, '_> {
                     });
                 }
                 let opener = if is_map { b'{' } else { b'[' };
-                let flow = end > start && text.as_bytes()[end - 1] == opener;
-                let content_start = if flow { end - 1 } else { end };
+                // The start event of a flow collection covers `{` (or
+                // `{ `, after any properties); a block one is empty or
+                // covers only properties.
+                let opening = skip_properties(text, start, end);
+                let flow = opening < end && text.as_bytes().get(opening) == Some(&opener);
+                let content_start = if flow { opening } else { end };
                 let kind = if is_map {
                     NodeKind::Mapping {
                         flow,
