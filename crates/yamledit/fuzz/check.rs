@@ -35,12 +35,15 @@ pub fn check(data: &[u8]) {
     };
 
     // Parsing and querying arbitrary text must never panic.
-    if let Ok(doc) = ferry_yamledit::parse(&target) {
-        if let Some(root) = doc.root() {
+    if let Ok(doc) = ferry_yamledit::parse(&target)
+        && let Some(root) = doc.root() {
             let _ = doc.node(root);
         }
-    }
     let _ = ferry_yamledit::query(&target, expression);
+    // Stored normalized paths are parsed back from text.
+    if let Ok(p) = target.parse::<ferry_yamledit::NormalizedPath>() {
+        assert_eq!(p.to_string().parse::<ferry_yamledit::NormalizedPath>().ok(), Some(p));
+    }
     let _ = ferry_yamledit::query(&target, &String::from_utf8_lossy(&rest[..split.min(40)]));
 
     let Ok(snapshot) = ferry_yamledit::snapshot(&source, &[expression]) else {

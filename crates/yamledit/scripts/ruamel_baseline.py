@@ -2,12 +2,12 @@
 """Baseline for the ferry-yamledit benchmark: the same promotion done with
 ruamel.yaml's round-trip mode (the usual format-preserving editor).
 
-Usage: ruamel_baseline.py MANIFEST.json ITERATIONS
+Usage: ruamel_baseline.py MANIFEST.json MIN_SECONDS
 
 The manifest lists cases: {"name", "source", "target", "paths"} where
 source/target are file paths and paths are normalized paths as lists of
 keys (str) and indices (int), exactly the locations ferry's snapshot found.
-For each case we time ITERATIONS runs of: load source, load target, copy
+For each case we time (for at least MIN_SECONDS, at least 5 runs): load source, load target, copy
 every path's value from source into target (mappings merged key by key,
 like ferry), dump target. Prints one JSON object: name -> {"us_per_op",
 "output"}.
@@ -59,7 +59,7 @@ def promote(yaml, source_text, target_text, paths):
 
 def main():
     manifest = json.load(open(sys.argv[1]))
-    iterations = int(sys.argv[2])
+    min_seconds = float(sys.argv[2])
     yaml = make_yaml()
     results = {}
     for case in manifest:
@@ -69,8 +69,10 @@ def main():
             target = f.read()
         output = promote(yaml, source, target, case["paths"])  # warm-up
         start = time.perf_counter()
-        for _ in range(iterations):
+        iterations = 0
+        while iterations < 5 or time.perf_counter() - start < min_seconds:
             promote(yaml, source, target, case["paths"])
+            iterations += 1
         elapsed = time.perf_counter() - start
         results[case["name"]] = {"us_per_op": elapsed / iterations * 1e6, "output": output}
     json.dump(results, sys.stdout)

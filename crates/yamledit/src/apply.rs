@@ -69,16 +69,32 @@ pub fn apply(target: &str, snapshot: &[PathValue]) -> Result<Edited> {
             edits: Vec::new(),
             path: Vec::new(),
         };
-        // Plan entries on this parse until one produces edits; then splice
-        // and parse again (later paths may overlap earlier ones).
+        // Plan as many entries as possible on this parse. An entry whose
+        // edits touch bytes (or an insertion point) that an earlier entry
+        // of this batch edits is planned again after splicing and parsing
+        // anew, so later paths always see the effect of earlier ones.
         while i < snapshot.len() {
+            let before = planner.edits.len();
             planner.entry(&snapshot[i])?;
-            i += 1;
-            if !planner.edits.is_empty() {
+            let (old, new) = planner.edits.split_at(before);
+            let conflict = new.iter().any(|n| {
+                old.iter()
+                    .any(|o| n.range.start <= o.range.end && o.range.start <= n.range.end)
+            });
+            if conflict {
+                planner.edits.truncate(before);
                 break;
             }
+            i += 1;
         }
         if planner.edits.is_empty() {
+            if i < snapshot.len() {
+                // Unreachable in practice: a conflict needs earlier edits.
+                return Err(Error::Verification {
+                    path: snapshot[i].path.to_string(),
+                    detail: "conflicting edits without progress".into(),
+                });
+            }
             break;
         }
         let next = splice(&current, planner.edits)?;
@@ -261,11 +277,11 @@ impl Planner<'_, '_> {
                     let found = entries
                         .iter()
                         .rev()
-                        .find(|(key, _)| value::key_text(doc, *key).is_ok_and(|t| t == *k));
+                        .find(|(key, _)| value::key_is(doc, *key, k));
                     match found {
                         Some(&(_, child)) => {
                             self.path.push(PathElement::Name(k.clone()));
-                            let res = self.set_child(child, v);
+                            let res = self.set(child, v);
                             self.path.pop();
                             res?;
                         }
@@ -281,7 +297,7 @@ impl Planner<'_, '_> {
                 if items.len() == src.len() {
                     for (i, (&item, v)) in items.iter().zip(src).enumerate() {
                         self.path.push(PathElement::Index(i));
-                        let res = self.set_child(item, v);
+                        let res = self.set(item, v);
                         self.path.pop();
                         res?;
                     }
@@ -301,12 +317,6 @@ impl Planner<'_, '_> {
             }
             _ => self.replace(id, want),
         }
-    }
-
-    /// Descend into a child; an alias child is compared by value and
-    /// replaced as a whole, never edited through.
-    fn set_child(&mut self, child: NodeId, want: &Value) -> Result<()> {
-        self.set(child, want)
     }
 
     fn set_scalar(&mut self, id: NodeId, want: &Scalar) -> Result<()> {
@@ -330,7 +340,7 @@ impl Planner<'_, '_> {
             return Ok(());
         }
         if let Some(block) = block {
-            return self.set_block_scalar(id, block, *style, want);
+            return self.set_block_scalar(block, *style, want);
         }
         let text = if want.kind == ScalarKind::String {
             match style {
@@ -354,14 +364,17 @@ impl Planner<'_, '_> {
         } else {
             crate::scalar::inline(want.kind, &want.text, node.in_flow)
         };
-        let range = node.content_start..node.span.end;
+        let mut range = node.content_start..node.span.end;
+        let mut text = text;
+        if have.kind != want.kind {
+            (range, text) = self.without_tag(id, range, text);
+        }
         self.replace_range(range, text);
         Ok(())
     }
 
     fn set_block_scalar(
         &mut self,
-        id: NodeId,
         block: &tree::BlockScalar,
         style: ScalarStyle,
         want: &Scalar,
@@ -382,7 +395,6 @@ impl Planner<'_, '_> {
                 crate::scalar::inline(want.kind, &want.text, false)
             };
             self.push(block.header.start..block.body_end, inline);
-            let _ = id;
             return Ok(());
         };
         let folded = style == ScalarStyle::Folded && lines.len() == 1;
@@ -438,7 +450,7 @@ impl Planner<'_, '_> {
             Value::Sequence(s) => !s.is_empty(),
             Value::Scalar(_) => false,
         };
-        let text = if block_collection && non_empty_collection {
+        let mut text = if block_collection && non_empty_collection {
             let indent = source::column(doc.text, node.content_start);
             render::block_collection(want, indent, doc.newline)
         } else if let Value::Scalar(s) = want {
@@ -448,8 +460,36 @@ impl Planner<'_, '_> {
             render::inline(want, &mut out);
             out
         };
+        let mut range = range;
+        (range, text) = self.without_tag(id, range, text);
+        // Properties glued to the value (`&a{...}` is not possible, but
+        // `!{...}` is) must stay apart from the new text.
+        if range.start > node.span.start
+            && !doc.text[..range.start].ends_with(|c: char| c.is_whitespace())
+        {
+            text.insert(0, ' ');
+        }
         self.replace_range(range, text);
         Ok(())
+    }
+
+    /// When a node changes type its tag (`!!int`, `!`) no longer fits:
+    /// rewrite from the start of the properties, keeping only anchors.
+    fn without_tag(&self, id: NodeId, range: Range<usize>, text: String) -> (Range<usize>, String) {
+        let doc = self.doc;
+        let node = doc.node(id);
+        if node.tag.is_none() || node.span.start >= range.start {
+            return (range, text);
+        }
+        let mut out = String::new();
+        for token in doc.text[node.span.start..range.start].split_whitespace() {
+            if token.starts_with('&') {
+                out.push_str(token);
+                out.push(' ');
+            }
+        }
+        out.push_str(&text);
+        (node.span.start..range.end, out)
     }
 
     /// Replace bytes; an empty range right after `:` or `-` gets a space.
@@ -477,9 +517,16 @@ impl Planner<'_, '_> {
         if *flow || node.in_flow {
             let mut text = String::new();
             let at = match entries.last() {
-                Some(&(_, last)) => {
+                Some(&(key, last)) => {
                     text.push_str(", ");
-                    doc.node(last).span.end
+                    // An empty value (`{a}` / `{a: }`) may be reported at
+                    // the closing brace; append after its key instead.
+                    let value = doc.node(last);
+                    if value.span.is_empty() {
+                        doc.node(key).span.end
+                    } else {
+                        value.span.end
+                    }
                 }
                 None => node.content_start + 1,
             };
@@ -496,16 +543,36 @@ impl Planner<'_, '_> {
                 reason: "empty block mapping".into(),
             });
         };
-        if let NodeKind::Scalar { block: Some(b), .. } = &doc.node(doc.resolve(last_value)).kind {
-            if doc.text[b.header.clone()].contains('+') && doc.resolve(last_value) == last_value {
-                return Err(Error::Unsupported {
-                    path: self.path_string(),
-                    at: doc.location(b.header.start),
-                    reason: "cannot insert a key after a keep-chomped (`|+`) block scalar".into(),
-                });
-            }
+        if let NodeKind::Scalar { block: Some(b), .. } = &doc.node(doc.resolve(last_value)).kind
+            && doc.text[b.header.clone()].contains('+')
+            && doc.resolve(last_value) == last_value
+        {
+            return Err(Error::Unsupported {
+                path: self.path_string(),
+                at: doc.location(b.header.start),
+                reason: "cannot insert a key after a keep-chomped (`|+`) block scalar".into(),
+            });
         }
-        let indent = source::column(doc.text, doc.node(first_key).content_start);
+        // Explicit `?` keys (in this mapping or in the last entry's value,
+        // whose end is where we insert) make the line structure ambiguous.
+        let region = doc.node(first_key).span.start..doc.node(last_value).span.end;
+        let explicit_keys = doc.nodes.iter().filter_map(|n| match &n.kind {
+            NodeKind::Mapping { entries, .. } => Some(entries),
+            _ => None,
+        });
+        let explicit = explicit_keys.flatten().map(|&(k, _)| k).find(|&k| {
+            let start = doc.node(k).span.start;
+            region.contains(&start) && tree::indicator_before(doc.text, start, '?').is_some()
+        });
+        if let Some(explicit) = explicit {
+            return Err(Error::Unsupported {
+                path: self.path_string(),
+                at: doc.location(doc.node(explicit).span.start),
+                reason: "cannot insert into a mapping with explicit `?` keys".into(),
+            });
+        }
+        // Column of the whole key node, tag/anchor included.
+        let indent = source::column(doc.text, doc.node(first_key).span.start);
         let at = source::line_end(doc.text, doc.node(last_value).span.end);
         let mut text = String::from(doc.newline);
         text.extend(std::iter::repeat_n(' ', indent));
@@ -526,7 +593,7 @@ impl Planner<'_, '_> {
         let common = items.len().min(src.len());
         for (i, (&item, v)) in items.iter().zip(src).take(common).enumerate() {
             self.path.push(PathElement::Index(i));
-            let res = self.set_child(item, v);
+            let res = self.set(item, v);
             self.path.pop();
             res?;
         }

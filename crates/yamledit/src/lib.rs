@@ -16,7 +16,47 @@
 //! assert_eq!(edited.text, "image:\n  tag: main-abc # built by CI\n  pullPolicy: Always\n");
 //! ```
 //!
-//! Only the first document of a multi-document file is read and edited.
+//! # Rules (decisions the callers can rely on)
+//!
+//! - **First document only.** Queries and edits address the first
+//!   document of a stream; bytes of later documents are never touched.
+//! - **Typing** follows the YAML 1.2 core schema; quoted and block scalars
+//!   are strings (`tag: "1.20"` is the string `1.20`), a core tag
+//!   (`!!str`, ...) wins. A [`Scalar`] keeps the exact text, so
+//!   `version: 54.10` is promoted as `54.10`.
+//! - **Equal values are not rewritten**: scalars compare by kind and exact
+//!   text (all spellings of null are equal), so an up-to-date target comes
+//!   back with `changed == false` and identical bytes.
+//! - **Quoting**: an edited scalar keeps its style (plain, `'single'`,
+//!   `"double"`, `|`/`>` block) when that style can hold the new value
+//!   with the same type. A plain target whose new string would read as
+//!   something else (`1.20`, `true`, `0123`, `yes`, `a: b`) is
+//!   double-quoted — we check YAML 1.1 readings too because Helm's YAML
+//!   reader still honours some of them. A number/bool/null replaces a
+//!   quoted string unquoted, since the type follows the source.
+//! - **Mappings merge**: a promoted mapping gets the source's keys and
+//!   values; keys that exist only in the target are kept (as files that
+//!   exist only in the target are kept). Missing keys are inserted after
+//!   the mapping's last entry with the indentation of its keys and the
+//!   file's line ending (CRLF stays CRLF); missing intermediate mappings
+//!   are created. Into flow mappings keys are appended inline.
+//! - **Sequences**: same length → element by element; a block sequence of
+//!   another length gets items appended (same dash column) or trailing
+//!   items removed; a flow sequence is rewritten inline.
+//! - **Type changes** (e.g. scalar → mapping) rewrite just that node, in
+//!   block style when it was a block collection, else inline flow style.
+//! - **Aliases**: reads follow aliases. An edit that would have to go
+//!   *through* an alias (`*name`) is refused with
+//!   [`Error::ThroughAlias`] since it would silently change every other
+//!   use of the anchor; an alias that is itself the promoted value is
+//!   replaced by the value when it differs. Anchors, tags and comments
+//!   around edited values stay. Merge keys (`<<`) are ordinary keys here.
+//! - **Creating paths**: a missing key is created when its parent mapping
+//!   exists; a missing sequence index, or a parent that is a scalar, is an
+//!   [`Error::PathNotCreatable`] naming the path.
+//! - **Self-check**: after editing, the result is parsed again and every
+//!   promoted path is compared with the snapshot; a mismatch is returned as
+//!   [`Error::Verification`] instead of writing a wrong file.
 
 mod apply;
 mod error;

@@ -101,7 +101,7 @@ impl FromStr for NormalizedPath {
                             let Some(e) = s[i..].chars().next() else {
                                 return Err(err(i, "unterminated escape"));
                             };
-                            i += 1;
+                            i += e.len_utf8();
                             match e {
                                 '\'' => name.push('\''),
                                 '\\' => name.push('\\'),
@@ -122,7 +122,7 @@ impl FromStr for NormalizedPath {
                                     );
                                     i += 4;
                                 }
-                                _ => return Err(err(i - 1, "unknown escape")),
+                                _ => return Err(err(i - e.len_utf8(), "unknown escape")),
                             }
                         }
                         c => name.push(c),
@@ -184,6 +184,19 @@ impl Query {
             trimmed
         };
         let lead = expression.len() - expression.trim_start().len();
+        // serde_json_path 0.7.2 panics (`unreachable!`) when the input ends
+        // inside a `\u` escape; such an expression is an unterminated
+        // string anyway, so report it ourselves.
+        if ["\\u", "\\uD", "\\ud"]
+            .iter()
+            .any(|e| to_parse.ends_with(e))
+        {
+            return Err(Error::JsonPath {
+                expression: expression.to_string(),
+                position: expression.trim_end().len(),
+                message: "unterminated string: incomplete \\u escape".into(),
+            });
+        }
         let path = JsonPath::parse(to_parse).map_err(|e| {
             let pos = e.position();
             let pos = if legacy && pos > 1 { pos - 1 } else { pos };
@@ -213,12 +226,15 @@ pub struct Located {
     pub node: NodeId,
     /// Byte span of the node in the text.
     pub span: std::ops::Range<usize>,
+    /// Line:col where the node starts.
+    pub at: crate::error::Location,
     pub value: Value,
 }
 
 impl Document<'_> {
-    /// Run a JSONPath query; results in document order as RFC 9535
-    /// defines it.
+    /// Run a JSONPath query. Results come in document order (RFC 9535
+    /// leaves the order of object members open; reviewers read files top
+    /// to bottom).
     pub fn query(&self, query: &Query) -> Result<Vec<Located>> {
         let Some(root) = self.root else {
             return Ok(Vec::new());
@@ -243,11 +259,15 @@ impl Document<'_> {
             };
             out.push(Located {
                 span: self.node(node).span.clone(),
+                at: self.location(self.node(node).span.start),
                 value: value::node_value(self, node)?,
                 path,
                 node,
             });
         }
+        // Aliases share their target's position; their own node position
+        // keeps them apart.
+        out.sort_by_key(|l| (self.node(l.node).span.start, l.path.0.len()));
         Ok(out)
     }
 
@@ -270,7 +290,7 @@ impl Document<'_> {
                 (NodeKind::Mapping { entries, .. }, PathElement::Name(n)) => entries
                     .iter()
                     .rev()
-                    .find(|(k, _)| value::key_text(self, *k).is_ok_and(|t| t == *n))
+                    .find(|(k, _)| value::key_is(self, *k, n))
                     .map(|(_, v)| *v),
                 (NodeKind::Sequence { items, .. }, PathElement::Index(i)) => items.get(*i).copied(),
                 _ => None,
@@ -301,4 +321,62 @@ pub(crate) enum Walk {
         depth: usize,
         via_alias: Option<NodeId>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalized_paths_round_trip() {
+        let p = NormalizedPath(vec![
+            PathElement::Name("flask-ui".into()),
+            PathElement::Name("it's \\ ü\n".into()),
+            PathElement::Index(3),
+        ]);
+        let s = p.to_string();
+        assert_eq!(s, r"$['flask-ui']['it\'s \\ ü\n'][3]");
+        assert_eq!(s.parse::<NormalizedPath>().unwrap(), p);
+    }
+
+    #[test]
+    fn bad_normalized_paths_are_typed_errors() {
+        for (bad, pos) in [
+            ("x", 0),
+            ("$[", 2),
+            ("$['a", 4),
+            ("$['\\ü']", 4),
+            ("$[1", 3),
+            ("$['a']x", 6),
+        ] {
+            match bad.parse::<NormalizedPath>() {
+                Err(Error::NormalizedPath { position, .. }) => assert_eq!(position, pos, "{bad}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn incomplete_unicode_escapes_are_errors_not_panics() {
+        for bad in [
+            "$['a\\u",
+            "$['\\u00e9\\uD",
+            "$['\\uD800\\u",
+            "$['\\uD800\\uD",
+            "$['\\ud",
+        ] {
+            assert!(
+                matches!(Query::parse(bad), Err(Error::JsonPath { .. })),
+                "{bad}"
+            );
+        }
+        assert!(Query::parse("$['\\u00e9']").is_ok());
+    }
+
+    #[test]
+    fn legacy_form_means_child_of_root() {
+        assert!(Query::parse("$appVersion").is_ok());
+        let e = Query::parse("$.a[").unwrap_err();
+        assert!(matches!(e, Error::JsonPath { position: 3, .. }), "{e}");
+    }
 }

@@ -78,15 +78,17 @@ pub(crate) fn core_kind(t: &str) -> ScalarKind {
         _ => {}
     }
     let b = t.as_bytes();
-    if let Some(rest) = t.strip_prefix("0o") {
-        if !rest.is_empty() && rest.bytes().all(|c| (b'0'..=b'7').contains(&c)) {
-            return ScalarKind::Int;
-        }
+    if let Some(rest) = t.strip_prefix("0o")
+        && !rest.is_empty()
+        && rest.bytes().all(|c| (b'0'..=b'7').contains(&c))
+    {
+        return ScalarKind::Int;
     }
-    if let Some(rest) = t.strip_prefix("0x") {
-        if !rest.is_empty() && rest.bytes().all(|c| c.is_ascii_hexdigit()) {
-            return ScalarKind::Int;
-        }
+    if let Some(rest) = t.strip_prefix("0x")
+        && !rest.is_empty()
+        && rest.bytes().all(|c| c.is_ascii_hexdigit())
+    {
+        return ScalarKind::Int;
     }
     let unsigned = match b.first() {
         Some(b'-' | b'+') => &b[1..],

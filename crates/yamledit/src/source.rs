@@ -54,9 +54,15 @@ impl<'a> Source<'a> {
 pub(crate) fn location_in(text: &str, byte: usize) -> Location {
     let byte = floor_char_boundary(text, byte.min(text.len()));
     let before = &text[..byte];
-    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let col = before[line_start..].chars().count() + 1;
+    let b = before.as_bytes();
+    // YAML line breaks are LF, CRLF and a lone CR.
+    let line = b
+        .iter()
+        .enumerate()
+        .filter(|&(i, &c)| c == b'\n' || (c == b'\r' && b.get(i + 1) != Some(&b'\n')))
+        .count()
+        + 1;
+    let col = before[line_start(text, byte)..].chars().count() + 1;
     Location { line, col }
 }
 
@@ -67,25 +73,18 @@ pub(crate) fn floor_char_boundary(text: &str, mut i: usize) -> usize {
     i
 }
 
-/// Byte offset where the line containing `pos` starts.
+/// Byte offset where the line containing `pos` starts (after LF, CRLF
+/// or a lone CR).
 pub(crate) fn line_start(text: &str, pos: usize) -> usize {
-    text[..pos].rfind('\n').map_or(0, |i| i + 1)
+    text[..pos].rfind(['\n', '\r']).map_or(0, |i| i + 1)
 }
 
 /// Byte offset of the line break ending the line that contains `pos`
-/// (the `\r` of a CRLF), or the end of the text.
+/// (the `\r` of a CRLF or a lone CR), or the end of the text.
 pub(crate) fn line_end(text: &str, pos: usize) -> usize {
-    match text[pos..].find('\n') {
-        Some(i) => {
-            let nl = pos + i;
-            if nl > pos && text.as_bytes()[nl - 1] == b'\r' {
-                nl - 1
-            } else {
-                nl
-            }
-        }
-        None => text.len(),
-    }
+    text[pos..]
+        .find(['\n', '\r'])
+        .map_or(text.len(), |i| pos + i)
 }
 
 /// Column (in characters) of `pos` within its line.

@@ -130,9 +130,11 @@ enum Open {
     Mapping {
         id: NodeId,
         pending_key: Option<NodeId>,
+        anchor: usize,
     },
     Sequence {
         id: NodeId,
+        anchor: usize,
     },
 }
 
@@ -189,7 +191,13 @@ fn skip_properties(text: &str, mut pos: usize, end: usize) -> usize {
     let b = text.as_bytes();
     loop {
         if pos < end && (b[pos] == b'&' || b[pos] == b'!') {
-            while pos < end && !b[pos].is_ascii_whitespace() {
+            // Anchor names and tag shorthands never contain flow
+            // indicators, so `!{}` is the tag `!` on a flow mapping.
+            pos += 1;
+            while pos < end
+                && !b[pos].is_ascii_whitespace()
+                && !matches!(b[pos], b'{' | b'}' | b'[' | b']' | b',')
+            {
                 pos += 1;
             }
         } else if pos < end && b[pos] == b'#' {
@@ -212,7 +220,7 @@ impl Builder<'_, '_> {
     fn in_flow(&self) -> bool {
         self.stack.iter().any(|o| {
             let id = match o {
-                Open::Mapping { id, .. } | Open::Sequence { id } => *id,
+                Open::Mapping { id, .. } | Open::Sequence { id, .. } => *id,
             };
             matches!(
                 self.nodes[id].kind,
@@ -231,6 +239,13 @@ impl Builder<'_, '_> {
         Ok(id)
     }
 
+    /// Open a collection. Its anchor becomes visible only when the
+    /// collection is complete, so an alias inside it cannot refer to its
+    /// own ancestor (a cycle that would never finish expanding).
+    fn open_node(&mut self, node: Node) -> Result<NodeId> {
+        self.push_node(node, 0)
+    }
+
     /// Attach a finished or opened node to its parent.
     fn attach(&mut self, id: NodeId) -> Result<()> {
         match self.stack.last_mut() {
@@ -239,7 +254,7 @@ impl Builder<'_, '_> {
                     self.root = Some(id);
                 }
             }
-            Some(Open::Sequence { id: seq }) => {
+            Some(Open::Sequence { id: seq, .. }) => {
                 let seq = *seq;
                 if let NodeKind::Sequence { items, .. } = &mut self.nodes[seq].kind {
                     items.push(id);
@@ -248,6 +263,7 @@ impl Builder<'_, '_> {
             Some(Open::Mapping {
                 id: map,
                 pending_key,
+                ..
             }) => match pending_key.take() {
                 None => *pending_key = Some(id),
                 Some(key) => {
@@ -264,7 +280,7 @@ impl Builder<'_, '_> {
     fn extend_parents(&mut self, end: usize) {
         for open in &self.stack {
             let id = match open {
-                Open::Mapping { id, .. } | Open::Sequence { id } => *id,
+                Open::Mapping { id, .. } | Open::Sequence { id, .. } => *id,
             };
             let node = &mut self.nodes[id];
             let block = matches!(
@@ -292,10 +308,9 @@ impl Builder<'_, '_> {
                 let (content_start, node_end, block) =
                     if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
                         let block =
-                            block_scalar(text, start, end).ok_or_else(|| Error::Unsupported {
-                                path: String::new(),
+                            block_scalar(text, start, end).ok_or_else(|| Error::Syntax {
                                 at: self.at(start),
-                                reason: "block scalar header not found".into(),
+                                message: "block scalar header (`|` or `>`) not found".into(),
                             })?;
                         (block.header.start, block.body_end, Some(block))
                     } else {
@@ -317,9 +332,12 @@ impl Builder<'_, '_> {
                                 ..
                             })
                         );
+                        // (Inside flow collections the parser may give it
+                        // the span of the closing bracket.)
                         let empty = !is_key
                             && value.is_empty()
-                            && start == end
+                            && !has_props
+                            && (start == end || in_flow)
                             && style == ScalarStyle::Plain;
                         let cs = if empty {
                             match text.as_bytes().get(cs) {
@@ -378,8 +396,12 @@ impl Builder<'_, '_> {
                     });
                 }
                 let opener = if is_map { b'{' } else { b'[' };
-                let flow = end > start && text.as_bytes()[end - 1] == opener;
-                let content_start = if flow { end - 1 } else { end };
+                // The start event of a flow collection covers `{` (or
+                // `{ `, after any properties); a block one is empty or
+                // covers only properties.
+                let opening = skip_properties(text, start, end);
+                let flow = opening < end && text.as_bytes().get(opening) == Some(&opener);
+                let content_start = if flow { opening } else { end };
                 let kind = if is_map {
                     NodeKind::Mapping {
                         flow,
@@ -399,21 +421,27 @@ impl Builder<'_, '_> {
                     anchored: anchor != 0,
                     kind,
                 };
-                let id = self.push_node(node, anchor)?;
+                let id = self.open_node(node)?;
                 self.stack.push(if is_map {
                     Open::Mapping {
                         id,
                         pending_key: None,
+                        anchor,
                     }
                 } else {
-                    Open::Sequence { id }
+                    Open::Sequence { id, anchor }
                 });
             }
             Event::MappingEnd | Event::SequenceEnd => {
                 if let Some(open) = self.stack.pop() {
-                    let id = match open {
-                        Open::Mapping { id, .. } | Open::Sequence { id } => id,
+                    let (id, anchor) = match open {
+                        Open::Mapping { id, anchor, .. } | Open::Sequence { id, anchor } => {
+                            (id, anchor)
+                        }
                     };
+                    if anchor != 0 {
+                        self.anchors.insert(anchor, id);
+                    }
                     self.finish_collection(id, end);
                     let node_end = self.nodes[id].span.end;
                     self.extend_parents(node_end);
@@ -490,6 +518,12 @@ fn quoted_end(text: &str, start: usize, style: ScalarStyle) -> Option<usize> {
 /// Between the dash and the value there can only be blanks, line breaks
 /// and comments, so we walk back line by line over those.
 pub(crate) fn dash_before(text: &str, pos: usize) -> Option<usize> {
+    indicator_before(text, pos, '-')
+}
+
+/// Find the block indicator `ind` (`-` or `?`) that introduces the node
+/// starting at `pos`, looking back over blanks, line breaks and comments.
+pub(crate) fn indicator_before(text: &str, pos: usize, ind: char) -> Option<usize> {
     let mut end = pos;
     loop {
         let begin = source::line_start(text, end);
@@ -499,8 +533,8 @@ pub(crate) fn dash_before(text: &str, pos: usize) -> Option<usize> {
             _ => line,
         };
         let trimmed = body.trim_end();
-        if let Some(before) = trimmed.strip_suffix('-') {
-            if before.is_empty() || before.ends_with([' ', '\t', '-']) {
+        if let Some(before) = trimmed.strip_suffix(ind) {
+            if before.is_empty() || before.ends_with([' ', '\t', '-', '?']) {
                 return Some(begin + trimmed.len() - 1);
             }
             return None;

@@ -109,6 +109,15 @@ impl Value {
         }
     }
 
+    /// The text of a scalar value (e.g. a release version read from
+    /// `versionSource`), `None` for collections.
+    pub fn scalar_text(&self) -> Option<&str> {
+        match self {
+            Value::Scalar(s) => Some(&s.text),
+            _ => None,
+        }
+    }
+
     /// Look up a key of a mapping value.
     pub fn get(&self, key: &str) -> Option<&Value> {
         match self {
@@ -169,16 +178,36 @@ pub(crate) fn key_text(doc: &Document<'_>, key: NodeId) -> Result<String> {
     }
 }
 
+/// Whether a mapping key's text is `name` (without allocating).
+pub(crate) fn key_is(doc: &Document<'_>, key: NodeId, name: &str) -> bool {
+    matches!(&doc.node(doc.resolve(key)).kind, NodeKind::Scalar { value, .. } if value == name)
+}
+
 /// Convert a node (aliases expanded) into a [`Value`].
 pub fn node_value(doc: &Document<'_>, id: NodeId) -> Result<Value> {
     let mut budget = MAX_EXPANDED_NODES;
-    node_value_inner(doc, id, &mut budget)
+    node_value_inner(doc, id, &mut budget, 0)
 }
 
-fn node_value_inner(doc: &Document<'_>, id: NodeId, budget: &mut usize) -> Result<Value> {
+/// Deepest value we build once aliases are expanded (aliases can stack
+/// the nesting of their targets).
+pub const MAX_VALUE_DEPTH: usize = 512;
+
+fn node_value_inner(
+    doc: &Document<'_>,
+    id: NodeId,
+    budget: &mut usize,
+    depth: usize,
+) -> Result<Value> {
     if *budget == 0 {
         return Err(Error::AliasExpansion {
             limit: MAX_EXPANDED_NODES,
+            at: doc.location(doc.node(id).span.start),
+        });
+    }
+    if depth > MAX_VALUE_DEPTH {
+        return Err(Error::TooDeep {
+            limit: MAX_VALUE_DEPTH,
             at: doc.location(doc.node(id).span.start),
         });
     }
@@ -196,7 +225,7 @@ fn node_value_inner(doc: &Document<'_>, id: NodeId, budget: &mut usize) -> Resul
         NodeKind::Sequence { items, .. } => Value::Sequence(
             items
                 .iter()
-                .map(|&i| node_value_inner(doc, i, budget))
+                .map(|&i| node_value_inner(doc, i, budget, depth + 1))
                 .collect::<Result<_>>()?,
         ),
         NodeKind::Mapping { entries, .. } => {
@@ -209,7 +238,7 @@ fn node_value_inner(doc: &Document<'_>, id: NodeId, budget: &mut usize) -> Resul
                         at: doc.location(doc.node(k).span.start),
                     });
                 }
-                out.push((key, node_value_inner(doc, v, budget)?));
+                out.push((key, node_value_inner(doc, v, budget, depth + 1)?));
             }
             Value::Mapping(out)
         }

@@ -38,7 +38,7 @@ fn yamlish() -> impl Strategy<Value = Vec<u8>> {
     let token = proptest::sample::select(vec![
         "a", "image", "tag", ":", ": ", "\n", "\r\n", "  ", "- ", "-", "[", "]", "{", "}", ",",
         "#", " # c", "\"", "'", "|", ">", "|-", "&x ", "*x", "!!str ", "---", "...", "? ", "1.20",
-        "true", "~", "\t", "\0", "ü", "flask-ui", "\\",
+        "true", "~", "\t", "\0", "ü", "flask-ui", "\\", "\r",
     ]);
     (any::<u8>(), proptest::collection::vec(token, 0..40)).prop_map(|(sel, toks)| {
         let mut v = vec![sel];

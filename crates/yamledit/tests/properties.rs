@@ -202,6 +202,12 @@ fn write_value(g: &G, indent: usize, out: &mut String, comment: &mut u32) {
         G::Scalar(t, s) => {
             if !t.is_empty() || !matches!(s, Style::Plain) {
                 out.push(' ');
+                // Properties in front of values must survive edits too.
+                match *comment % 7 {
+                    1 => out.push_str(&format!("&anchor{} ", *comment % 1000)),
+                    2 if matches!(s, Style::Double) => out.push_str("!!str "),
+                    _ => {}
+                }
             }
             out.push_str(&inline_scalar(t, s, false));
             if with_comment {
@@ -211,6 +217,9 @@ fn write_value(g: &G, indent: usize, out: &mut String, comment: &mut u32) {
         }
         G::Map(_, true) | G::Seq(_, true) => {
             out.push(' ');
+            if *comment % 5 == 1 {
+                out.push_str(&format!("&flow{} ", *comment % 1000));
+            }
             write_flow(g, out);
             out.push('\n');
         }
@@ -383,6 +392,41 @@ proptest! {
                 continue;
             }
             prop_assert_eq!(after.get(&p), Some(&v), "{} changed", p);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// A whole snapshot (several paths, possibly nested in each other,
+    /// taken from a random source document) applied to a different random
+    /// target: every path ends up holding the source's value and every
+    /// value outside the promoted paths is unchanged.
+    #[test]
+    fn multi_path_snapshots_apply_consistently(src in doc(), dst in doc(), picks in proptest::collection::vec(any::<prop::sample::Index>(), 1..5)) {
+        let source = write_doc(&src, false);
+        let target = write_doc(&dst, false);
+        let all: Vec<String> = all_values(&source).into_iter().map(|(p, _)| p).collect();
+        let paths: Vec<&str> = picks.iter().map(|i| all[i.index(all.len())].as_str()).collect();
+        let snap = ferry_yamledit::snapshot(&source, &paths).unwrap();
+        let edited = match apply(&target, &snap) {
+            Ok(e) => e,
+            Err(ferry_yamledit::Error::PathNotCreatable { .. }) => return Ok(()),
+            Err(e) => panic!("apply failed: {e}\n--- target\n{target}\n--- paths {paths:?}"),
+        };
+        for pv in &snap {
+            let got = ferry_yamledit::query(&edited.text, &pv.path.to_string()).unwrap();
+            prop_assert_eq!(got.len(), 1);
+            prop_assert!(covers(&got[0].value, &pv.value), "{} differs:\n{}", pv.path, edited.text);
+        }
+        let promoted: Vec<String> = snap.iter().map(|pv| pv.path.to_string()).collect();
+        let after: std::collections::HashMap<String, Value> = all_values(&edited.text).into_iter().collect();
+        for (p, v) in all_values(&target) {
+            if promoted.iter().any(|q| p.starts_with(q.as_str()) || q.starts_with(p.as_str())) {
+                continue;
+            }
+            prop_assert_eq!(after.get(&p), Some(&v), "{} changed:\n{}", p, edited.text);
         }
     }
 }

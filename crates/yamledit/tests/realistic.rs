@@ -117,6 +117,18 @@ fn values_yaml_bracket_paths_and_wildcards() {
     let edited = apply(VALUES_QA, &snap).unwrap();
     assert_eq!(edited.text, VALUES_QA_PROMOTED);
 
+    // `$.x.*` selects every child of x.
+    let children = snapshot(VALUES_DEV, &["$.buslog.image.*"]).unwrap();
+    let names: Vec<String> = children.iter().map(|p| p.path.to_string()).collect();
+    assert_eq!(
+        names,
+        [
+            "$['buslog']['image']['repository']",
+            "$['buslog']['image']['tag']",
+            "$['buslog']['image']['pullPolicy']"
+        ]
+    );
+
     // `$.*.image.tag` selects the same three locations.
     let wild = snapshot(VALUES_DEV, &["$.*.image.tag"]).unwrap();
     assert_eq!(wild, snap);
@@ -174,6 +186,15 @@ dependencies:
 
 #[test]
 fn chart_yaml_legacy_app_version_and_dependencies() {
+    // An index selects one dependency; only its version line changes.
+    let one = snapshot(CHART_DEV, &["$.dependencies[1].version"]).unwrap();
+    assert_eq!(one[0].path.to_string(), "$['dependencies'][1]['version']");
+    let edited = apply(CHART_QA, &one).unwrap();
+    assert_eq!(
+        edited.text,
+        CHART_QA.replace("12.1.0   # pinned", "12.5.6   # pinned")
+    );
+
     let snap = snapshot(CHART_DEV, &["$appVersion", "$.dependencies"]).unwrap();
     assert_eq!(snap[0].path.to_string(), "$['appVersion']");
     assert_eq!(snap[0].value, Value::Scalar(Scalar::string("1.20")));
@@ -210,6 +231,8 @@ fn version_yaml_keeps_number_text() {
         "# release train\nversion: 54.10 # bumped by CI\n"
     );
 
+    let found = ferry_yamledit::query("version: 54.10 # v\n", "$version").unwrap();
+    assert_eq!(found[0].value.scalar_text(), Some("54.10"));
     let snap = snapshot("version: 54.1\n", &["$.version"]).unwrap();
     let same = apply("version: 54.1\n", &snap).unwrap();
     assert!(!same.changed);
@@ -273,6 +296,8 @@ fn anchors_are_kept_and_aliases_are_not_edited_through() {
     // Reading through the alias works.
     let q = ferry_yamledit::query(target, "$.web.image.tag").unwrap();
     assert_eq!(q[0].value, Value::Scalar(Scalar::string("1.0")));
+    assert_eq!((q[0].at.line, q[0].at.col), (3, 8));
+    assert_eq!(&target[q[0].span.clone()], "\"1.0\"");
     // An equal value through the alias is fine (nothing to do).
     let snap = vec![PathValue {
         path: "$['web']['image']['tag']".parse().unwrap(),
@@ -417,7 +442,18 @@ fn block_sequences_grow_and_shrink() {
 fn error_cases_name_the_place() {
     let err = snapshot("a: 1\n", &["$.a["]).unwrap_err();
     assert!(
-        matches!(err, Error::JsonPath { ref expression, .. } if expression == "$.a["),
+        matches!(err, Error::JsonPath { ref expression, position: 3, .. } if expression == "$.a["),
+        "{err}"
+    );
+    // Positions in the legacy form refer to the expression as written.
+    let err = snapshot("a: 1\n", &["$a..["]).unwrap_err();
+    assert!(
+        matches!(err, Error::JsonPath { ref expression, .. } if expression == "$a..["),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("invalid JSONPath \"$a..[\" at position "),
         "{err}"
     );
 
@@ -425,7 +461,11 @@ fn error_cases_name_the_place() {
     let Error::Syntax { at, .. } = &err else {
         panic!("{err}")
     };
-    assert!(at.line >= 1, "{err}");
+    assert_eq!((at.line, at.col), (2, 2), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "invalid YAML at 2:2: illegal placement of ':' indicator"
+    );
 
     let err = snapshot("a: 1\na: 2\n", &["$.a"]).unwrap_err();
     assert_eq!(err.to_string(), "duplicate key \"a\" at 2:1");
@@ -458,4 +498,89 @@ fn error_cases_name_the_place() {
         matches!(err, Error::NormalizedPath { position: 1, .. }),
         "{err}"
     );
+}
+
+#[test]
+fn snapshots_round_trip_through_json_storage() {
+    // Releases store their snapshot; it must come back unchanged,
+    // including number text such as 54.10.
+    let snap = snapshot(
+        "version: 54.10\nimage: {tag: \"1.20\", n: ~}\nlist: [1, true]\n",
+        &["$.version", "$.image", "$.list"],
+    )
+    .unwrap();
+    let json = serde_json::to_string(&snap).unwrap();
+    assert!(
+        json.starts_with(
+            r#"[{"path":"$['version']","value":{"scalar":{"text":"54.10","kind":"float""#
+        ),
+        "{json}"
+    );
+    let back: Vec<PathValue> = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, snap);
+    let edited = apply(
+        "version: 1.0\nimage: {tag: x, n: 1}\nlist: [2, false]\n",
+        &back,
+    )
+    .unwrap();
+    assert_eq!(
+        edited.text,
+        "version: 54.10\nimage: {tag: \"1.20\", n: ~}\nlist: [1, true]\n"
+    );
+}
+
+#[test]
+fn hostile_documents_are_refused_with_typed_errors() {
+    // An alias to its own ancestor would expand forever.
+    let err = snapshot("a: &a\n  b: *a\n", &["$..*"]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid YAML at 2:6: alias to an unknown anchor"
+    );
+
+    // "Billion laughs": nine levels of ten aliases each.
+    let mut doc = String::from("l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..9 {
+        let p = i - 1;
+        doc.push_str(&format!(
+            "l{i}: &l{i} [*l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}]\n"
+        ));
+    }
+    let err = snapshot(&doc, &["$.l8"]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::AliasExpansion {
+                limit: 1_000_000,
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    // Nesting deeper than our limit (the parser itself stops at 256).
+    let deep = format!("{}{}", "[".repeat(220), "]".repeat(220));
+    let err = snapshot(&deep, &["$"]).unwrap_err();
+    assert!(matches!(err, Error::TooDeep { limit: 200, .. }), "{err}");
+    let deeper = format!("{}{}", "[".repeat(300), "]".repeat(300));
+    let err = snapshot(&deeper, &["$"]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid YAML at 1:256: recursion limit exceeded"
+    );
+}
+
+#[test]
+fn a_type_change_drops_the_tag_but_keeps_the_anchor() {
+    let snap = vec![PathValue {
+        path: "$['port']".parse().unwrap(),
+        value: Value::Scalar(Scalar::string("http")),
+    }];
+    let edited = apply("port: &p !!int 80 # svc\nother: *p\n", &snap).unwrap();
+    assert_eq!(edited.text, "port: &p http # svc\nother: *p\n");
+    let snap = vec![PathValue {
+        path: "$['a'][0]".parse().unwrap(),
+        value: Value::Scalar(Scalar::typed(ScalarKind::Int, "2")),
+    }];
+    assert_eq!(apply("a: [!{}]\n", &snap).unwrap().text, "a: [2]\n");
 }
