@@ -60,9 +60,13 @@ impl From<ferry_engine::Error> for ApiError {
             | E::BadRequest(_)
             | E::InvalidFlow { .. } => ApiError::bad_request(e.to_string()),
             E::Conflict { .. } => ApiError::new(StatusCode::CONFLICT, e.to_string()),
-            E::Runner(ref r) if r.to_string().contains("not found") => {
+            E::Runner(ferry_workflow::RunnerError::UnknownRun(_)) => {
                 ApiError::not_found(e.to_string())
             }
+            E::Runner(
+                ferry_workflow::RunnerError::NotSuspended { .. }
+                | ferry_workflow::RunnerError::UnknownStep { .. },
+            ) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
             other => ApiError::internal("engine", other),
         }
     }
