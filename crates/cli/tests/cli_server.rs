@@ -239,3 +239,76 @@ fn serve_refuses_an_invalid_configuration() {
         "{err}"
     );
 }
+
+/// Without a configured token, the first start generates one, prints it
+/// once and stores only its hash; the printed token works.
+#[test]
+fn first_start_generates_the_admin_token() {
+    use std::io::BufRead;
+    let root = tempfile::tempdir().unwrap();
+    let config = fixture(root.path());
+    let data = root.path().join("data");
+    let start = |data: &Path| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--config",
+                config.to_str().unwrap(),
+                "--data-dir",
+            ])
+            .arg(data)
+            .env_remove("FERRY_ADMIN_TOKEN")
+            .env("FERRY_POLL_INTERVAL", "0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut printed = Vec::new();
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("ferry serve printed its address")
+                .unwrap();
+            if let Some(url) = line.strip_prefix("ferry listening on ") {
+                break url.to_owned();
+            }
+            printed.push(line);
+        };
+        (Serve(child), url, printed)
+    };
+    let (first, url, printed) = start(&data);
+    let token = printed
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with("ferry_"))
+        .expect("the generated token is printed")
+        .to_owned();
+    let stored = std::fs::read_to_string(data.join("admin-token.sha256")).unwrap();
+    assert!(!stored.contains(&token));
+    let out = ferry(&[
+        "releases", "--server", &url, "--token", &token, "--output", "json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = ferry(&[
+        "releases",
+        "--server",
+        &url,
+        "--token",
+        "ferry_wrong",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    drop(first);
+
+    // The second start reuses the stored hash and prints no token.
+    let (_second, url, printed) = start(&data);
+    assert!(printed.iter().all(|l| !l.contains("ferry_")), "{printed:?}");
+    let out = ferry(&[
+        "releases", "--server", &url, "--token", &token, "--output", "json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -9,6 +9,28 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
+/// Every secret the process knows (tokens, Git passwords), masked in
+/// error text together with URL credentials. Process-wide because errors
+/// are converted far from the server's state.
+static REDACTOR: std::sync::LazyLock<std::sync::RwLock<ferry_git::Redactor>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Registers a secret to mask in every error the API returns.
+pub fn register_secret(secret: &str) {
+    REDACTOR
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .add(secret.to_owned());
+}
+
+/// Masks known secrets and URL credentials in `text`.
+pub fn redact(text: &str) -> String {
+    REDACTOR
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .redact(text)
+}
+
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -34,7 +56,7 @@ impl ApiError {
     /// An internal failure: logged in full (already redacted by the
     /// layers below), answered with its message through the redactor.
     pub fn internal(context: &str, err: impl std::fmt::Display) -> ApiError {
-        let text = ferry_git::redact_url(&err.to_string());
+        let text = redact(&err.to_string());
         tracing::error!(%context, error = %text, "internal error");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -60,9 +82,13 @@ impl From<ferry_engine::Error> for ApiError {
             | E::BadRequest(_)
             | E::InvalidFlow { .. } => ApiError::bad_request(e.to_string()),
             E::Conflict { .. } => ApiError::new(StatusCode::CONFLICT, e.to_string()),
-            E::Runner(ref r) if r.to_string().contains("not found") => {
+            E::Runner(ferry_workflow::RunnerError::UnknownRun(_)) => {
                 ApiError::not_found(e.to_string())
             }
+            E::Runner(
+                ferry_workflow::RunnerError::NotSuspended { .. }
+                | ferry_workflow::RunnerError::UnknownStep { .. },
+            ) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
             other => ApiError::internal("engine", other),
         }
     }
@@ -120,4 +146,22 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
 fn query_rejection(r: QueryRejection) -> ApiError {
     ApiError::bad_request(r.body_text())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_mask_secrets_and_url_credentials() {
+        register_secret("hunter2-secret");
+        let e = ApiError::internal(
+            "git",
+            "push to https://bob:pw123@git.example/x.git failed; token hunter2-secret",
+        );
+        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!e.message.contains("pw123"), "{}", e.message);
+        assert!(!e.message.contains("hunter2-secret"), "{}", e.message);
+        assert!(e.message.contains("git.example/x.git"), "{}", e.message);
+    }
 }

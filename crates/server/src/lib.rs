@@ -102,6 +102,21 @@ impl Server {
             auth::Tokens::bootstrap(settings.admin_token.as_ref(), &settings.data_dir)?;
 
         let credentials = Arc::new(settings::resolve_credentials(&settings.git_credentials)?);
+        if let Some(t) = &settings.admin_token {
+            error::register_secret(t.expose());
+        }
+        for (_, c) in credentials.iter() {
+            match c {
+                ferry_git::Credentials::Basic { password, .. } => {
+                    error::register_secret(password.expose())
+                }
+                ferry_git::Credentials::Token { token, .. }
+                | ferry_git::Credentials::Bearer { token } => {
+                    error::register_secret(token.expose())
+                }
+                _ => {}
+            }
+        }
         let mirrors = settings.data_dir.join("mirrors");
         std::fs::create_dir_all(&mirrors).map_err(data_err(&mirrors))?;
         let workspace = Arc::new(ferry_gitops::Workspace::new(

@@ -5,6 +5,24 @@
 //! `FERRY_` in the environment (`FERRY_DATABASE_URL`). Secrets are kept in
 //! [`Secret`], whose `Debug` never shows the value, so printing settings
 //! (or an error that embeds them) cannot leak a token.
+//!
+//! | file key             | environment                  | flag               | default                       |
+//! |----------------------|------------------------------|--------------------|-------------------------------|
+//! | `listen`             | `FERRY_LISTEN`               | `--listen`         | `127.0.0.1:8080`              |
+//! | `databaseUrl`        | `FERRY_DATABASE_URL`         | `--database-url`   | `sqlite://<dataDir>/ferry.db` |
+//! | `baseUrl`            | `FERRY_BASE_URL`             | `--base-url`       | `http://<listen>`             |
+//! | `config`             | `FERRY_CONFIG`               | `--config`         | (required)                    |
+//! | `configBranch`       | `FERRY_CONFIG_BRANCH`        | `--config-branch`  | the remote's HEAD             |
+//! | `configPath`         | `FERRY_CONFIG_PATH`          | `--config-path`    | repository root               |
+//! | `dataDir`            | `FERRY_DATA_DIR`             | `--data-dir`       | `./ferry-data`                |
+//! | `adminToken`         | `FERRY_ADMIN_TOKEN`          |                    | generated on first start      |
+//! | `pollInterval`       | `FERRY_POLL_INTERVAL`        |                    | 30 s (0 = off)                |
+//! | `configPollInterval` | `FERRY_CONFIG_POLL_INTERVAL` |                    | 10 s (0 = off)                |
+//! | `anonymousRead`      | `FERRY_ANONYMOUS_READ`       | `--anonymous-read` | false                         |
+//!
+//! `[[gitCredentials]]` entries (file only): `repoPrefix` and exactly one
+//! of `password` (with `username`), `token` (optional `username`),
+//! `tokenEnv` or `tokenFile`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};

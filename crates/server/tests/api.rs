@@ -242,6 +242,17 @@ async fn auth_and_bad_input() {
     assert_eq!(status, 400);
     let (status, _) = s.get("/api/v1/nowhere").await;
     assert_eq!(status, 404);
+    let (status, body) = s
+        .post("/api/v1/workflows/no-such-run/resume", &json!({}))
+        .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = s
+        .post(
+            "/api/v1/workflows/no-such-run/resume",
+            &json!({"stepp": "x"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
     s.stop().await;
 }
 
@@ -555,5 +566,81 @@ async fn anonymous_read_when_enabled() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401, "writes still need a token");
+    s.stop().await;
+}
+
+/// A Git configuration repository is watched through `git ls-remote`: a
+/// pushed broken configuration is reported and the good one stays active.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_configuration_from_git() {
+    let f = fixture();
+    let cfg_bare = f.root.path().join("config.git");
+    let cfg_work = f.root.path().join("config-work");
+    git(
+        f.root.path(),
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            cfg_bare.to_str().unwrap(),
+        ],
+    );
+    git(
+        f.root.path(),
+        &[
+            "clone",
+            "-q",
+            cfg_bare.to_str().unwrap(),
+            cfg_work.to_str().unwrap(),
+        ],
+    );
+    common::write_config(&cfg_work, &f.bare);
+    git(&cfg_work, &["add", "."]);
+    git(&cfg_work, &["commit", "-q", "-m", "config"]);
+    git(&cfg_work, &["push", "-q", "origin", "HEAD:main"]);
+    let mut st = settings(&f);
+    st.config = Some(cfg_bare.display().to_string());
+    st.config_branch = Some("main".into());
+    let s = start(st).await;
+    let (_, status) = s.get("/api/v1/config/status").await;
+    assert!(
+        status["source"].as_str().unwrap().contains("config.git"),
+        "{status}"
+    );
+
+    std::fs::write(
+        cfg_work.join("broken.yaml"),
+        "apiVersion: codefresh.io/v1beta1\nkind: PromotionFlow\nmetadata: {name: broken}\nspec:\n  triggerEnvironment: mars\n  steps: []\n",
+    )
+    .unwrap();
+    git(&cfg_work, &["add", "."]);
+    git(&cfg_work, &["commit", "-q", "-m", "broken"]);
+    git(&cfg_work, &["push", "-q", "origin", "HEAD:main"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, ready) = s.get("/readyz").await;
+        if ready["config"]["errors"].to_string().contains("mars") {
+            assert_eq!(
+                ready["ready"], true,
+                "a rejected configuration does not make the server unready"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the pushed broken configuration was never reported: {ready}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (code, r) = s
+        .post(
+            "/api/v1/products/p/promotions",
+            &json!({"flow": "standard"}),
+        )
+        .await;
+    assert_eq!(code, 201, "the last good configuration stays active: {r}");
+    s.wait_finished(r["id"].as_str().unwrap()).await;
     s.stop().await;
 }
