@@ -491,3 +491,44 @@ async fn timeout_terminates_the_release() {
         qa.issues
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminate_concurrency_supersedes_the_active_release() {
+    let product = TERMINATE.replace(
+        "spec:\n  promotionFlows: [{name: slow}]",
+        "spec:\n  promotionFlows: [{name: slow}]\n  concurrency: {policy: terminate}",
+    );
+    assert!(product.contains("policy: terminate"));
+    let fx = Fixture::new(Setup {
+        environments: &["dev", "qa", "prod"],
+        product,
+    });
+    let engine = fx.engine().await;
+    let first = engine
+        .promote("shop", flow_request("slow"), "hal")
+        .await
+        .unwrap();
+    wait_for(&engine, &first.id, 30, |r| {
+        r.environment("qa")
+            .is_some_and(|e| e.status == ferry_release::EnvironmentStatus::Running)
+    })
+    .await;
+    let second = engine
+        .promote("shop", flow_request("slow"), "hal")
+        .await
+        .unwrap();
+    assert_ne!(second.status, ReleaseStatus::Queued);
+    let old = wait_final(&engine, &first.id).await;
+    assert_eq!(old.status, ReleaseStatus::Terminated);
+    assert_eq!(
+        old.termination.as_ref().unwrap().reason,
+        ferry_release::TerminationReason::Superseded
+    );
+    wait_for(&engine, &second.id, 30, |r| {
+        r.environment("qa")
+            .is_some_and(|e| e.status == ferry_release::EnvironmentStatus::Running)
+    })
+    .await;
+    engine.terminate(&second.id, "hal").await.unwrap();
+    wait_final(&engine, &second.id).await;
+}
