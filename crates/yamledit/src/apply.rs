@@ -267,6 +267,23 @@ impl Planner<'_, '_> {
     fn set(&mut self, id: NodeId, want: &Value) -> Result<()> {
         let doc = self.doc;
         let node = doc.node(id);
+        // An empty value we can only fill where it follows `key:` or `-`
+        // (or sits in a flow collection); elsewhere (e.g. `? key` without
+        // `:`) there is no place to write it.
+        if node.span.is_empty()
+            && !node.in_flow
+            && !matches!(
+                doc.text.as_bytes().get(node.span.start.wrapping_sub(1)),
+                Some(b':' | b'-')
+            )
+            && value::node_value(doc, id)? != *want
+        {
+            return Err(Error::Unsupported {
+                path: self.path_string(),
+                at: doc.location(node.span.start),
+                reason: "empty value without `key:` or `-` before it".into(),
+            });
+        }
         match (&node.kind, want) {
             (NodeKind::Scalar { .. }, Value::Scalar(s)) => self.set_scalar(id, s),
             (NodeKind::Mapping { entries, .. }, Value::Mapping(src)) => {
@@ -564,11 +581,18 @@ impl Planner<'_, '_> {
             let start = doc.node(k).span.start;
             region.contains(&start) && tree::indicator_before(doc.text, start, '?').is_some()
         });
+        // Empty (null) keys come from `?` entries or `: value` lines whose
+        // layout we cannot safely extend.
+        let explicit = explicit.or_else(|| {
+            entries.iter().map(|&(k, _)| k).find(|&k| {
+                matches!(&doc.node(k).kind, NodeKind::Scalar { value, style: ScalarStyle::Plain, .. } if value.is_empty())
+            })
+        });
         if let Some(explicit) = explicit {
             return Err(Error::Unsupported {
                 path: self.path_string(),
                 at: doc.location(doc.node(explicit).span.start),
-                reason: "cannot insert into a mapping with explicit `?` keys".into(),
+                reason: "cannot insert into a mapping with explicit `?` or empty keys".into(),
             });
         }
         // Column of the whole key node, tag/anchor included.
