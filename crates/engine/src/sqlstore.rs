@@ -69,10 +69,11 @@ impl ReleaseStore for ferry_store::Store {
         loop {
             let page = self.list(&filter).await?;
             for summary in page.items.iter().filter(|s| s.finished_at.is_none()) {
-                if let Some(r) = ferry_store::Store::get(self, &summary.id).await? {
-                    if r.status == ReleaseStatus::Queued && r.finished_at.is_none() {
-                        out.push(r);
-                    }
+                if let Some(r) = ferry_store::Store::get(self, &summary.id).await?
+                    && r.status == ReleaseStatus::Queued
+                    && r.finished_at.is_none()
+                {
+                    out.push(r);
                 }
             }
             match page.next_cursor {

@@ -41,10 +41,11 @@ pub trait ReleaseStore: Send + Sync + 'static {
     async fn queued_of_product(&self, product: &str) -> Result<Vec<Release>, StoreError> {
         let mut out = Vec::new();
         for id in self.active_ids().await? {
-            if let Some(r) = self.get(&id).await? {
-                if r.product == product && r.status == ReleaseStatus::Queued {
-                    out.push(r);
-                }
+            if let Some(r) = self.get(&id).await?
+                && r.product == product
+                && r.status == ReleaseStatus::Queued
+            {
+                out.push(r);
             }
         }
         sort_oldest_first(&mut out);
