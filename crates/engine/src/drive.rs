@@ -128,12 +128,13 @@ pub(crate) async fn active_of_product(inner: &Arc<Inner>, product: &str) -> Vec<
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .values()
+        .filter(|d| d.handle.product == product)
         .map(|d| Arc::clone(&d.handle))
         .collect();
     let mut out = Vec::new();
     for h in handles {
         let r = h.get().await;
-        if r.product == product && r.is_active() {
+        if r.is_active() {
             out.push(r);
         }
     }
@@ -141,23 +142,13 @@ pub(crate) async fn active_of_product(inner: &Arc<Inner>, product: &str) -> Vec<
 }
 
 async fn queued_of_product(inner: &Arc<Inner>, product: &str) -> Vec<Release> {
-    let Ok(ids) = inner.store.active_ids().await else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for id in ids {
-        if let Ok(Some(r)) = inner.store.get(&id).await {
-            if r.product == product && r.status == ReleaseStatus::Queued {
-                out.push(r);
-            }
+    match inner.store.queued_of_product(product).await {
+        Ok(queued) => queued,
+        Err(e) => {
+            tracing::warn!(product = %product, error = %e, "reading the queue");
+            Vec::new()
         }
     }
-    out.sort_by(|a, b| {
-        a.created_at
-            .cmp(&b.created_at)
-            .then_with(|| a.id.cmp(&b.id))
-    });
-    out
 }
 
 /// Starts the oldest queued release of `product` when none is active.
@@ -1290,7 +1281,7 @@ async fn run_action(
     let (repo, path, target2) = (a.repo_url.clone(), a.path.clone(), target.clone());
     let pushed = blocking(move || {
         let mirror = workspace.mirror(&repo)?;
-        mirror.fetch()?;
+        mirror.fetch_since(recent_fetch())?;
         Ok(ferry_gitops::promote(
             &mirror,
             &target2,
@@ -1414,6 +1405,23 @@ async fn run_action(
         })
         .await?;
     Ok(Outcome::Passed)
+}
+
+/// How recent a fetch of the target repository must be for the promotion
+/// action to build on the mirror as it is.
+///
+/// The commit is pushed fast-forward only, so a tip that moved since the
+/// fetch is caught by the remote and fetched again; only "nothing to change"
+/// is decided on the mirror alone, and that decision already races any push
+/// landing between a fetch and the read after it. A fetch that started this
+/// recently (typically the snapshot's, or the previous environment's sync
+/// check, moments ago) therefore adds no risk a new one would remove, and
+/// sharing it spares one `git fetch` per environment.
+const ACTION_FETCH_FRESHNESS: Duration = Duration::from_millis(250);
+
+fn recent_fetch() -> std::time::SystemTime {
+    let now = std::time::SystemTime::now();
+    now.checked_sub(ACTION_FETCH_FRESHNESS).unwrap_or(now)
 }
 
 /// Without a forge, a pull request is its branch: merged once the promotion

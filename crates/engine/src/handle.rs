@@ -15,6 +15,9 @@ use crate::store::ReleaseStore;
 
 pub(crate) struct ReleaseHandle {
     pub id: String,
+    /// Never changes; lets queue decisions skip other products' releases
+    /// without copying them.
+    pub product: String,
     release: Mutex<Release>,
     store: Arc<dyn ReleaseStore>,
     events: broadcast::Sender<Event>,
@@ -84,6 +87,7 @@ impl ReleaseHandle {
     ) -> Arc<Self> {
         Arc::new(ReleaseHandle {
             id: release.id.clone(),
+            product: release.product.clone(),
             release: Mutex::new(release),
             store,
             events,

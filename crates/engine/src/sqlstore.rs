@@ -1,9 +1,9 @@
 //! [`ReleaseStore`] over `ferry-store` (SQLite / PostgreSQL).
 
 use async_trait::async_trait;
-use ferry_release::{Event, NewEvent, Release};
+use ferry_release::{Event, NewEvent, Release, ReleaseStatus};
 
-use crate::store::{Created, ReleaseStore, StoreError};
+use crate::store::{Created, ReleaseStore, StoreError, sort_oldest_first};
 
 fn convert(e: NewEvent) -> ferry_store::NewEvent {
     ferry_store::NewEvent {
@@ -54,6 +54,35 @@ impl ReleaseStore for ferry_store::Store {
 
     async fn active_ids(&self) -> Result<Vec<String>, StoreError> {
         Ok(self.active_release_ids().await?)
+    }
+
+    /// Only this product's queued rows are read (by the `product` and
+    /// `status` columns), not every active release.
+    async fn queued_of_product(&self, product: &str) -> Result<Vec<Release>, StoreError> {
+        let mut filter = ferry_store::ListFilter {
+            product: Some(product.to_owned()),
+            statuses: vec![ReleaseStatus::Queued],
+            limit: ferry_store::MAX_PAGE,
+            cursor: None,
+        };
+        let mut out = Vec::new();
+        loop {
+            let page = self.list(&filter).await?;
+            for summary in page.items.iter().filter(|s| s.finished_at.is_none()) {
+                if let Some(r) = ferry_store::Store::get(self, &summary.id).await?
+                    && r.status == ReleaseStatus::Queued
+                    && r.finished_at.is_none()
+                {
+                    out.push(r);
+                }
+            }
+            match page.next_cursor {
+                Some(c) => filter.cursor = Some(c),
+                None => break,
+            }
+        }
+        sort_oldest_first(&mut out);
+        Ok(out)
     }
 
     async fn cursor_get(&self, key: &str) -> Result<Option<String>, StoreError> {

@@ -2,7 +2,7 @@
 //! SQLite and PostgreSQL; the engine knows nothing of SQL.
 
 use async_trait::async_trait;
-use ferry_release::{Event, NewEvent, Release};
+use ferry_release::{Event, NewEvent, Release, ReleaseStatus};
 
 pub type StoreError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -34,6 +34,32 @@ pub trait ReleaseStore: Send + Sync + 'static {
     async fn get(&self, id: &str) -> Result<Option<Release>, StoreError>;
     /// Releases not finished yet (resumed on start).
     async fn active_ids(&self) -> Result<Vec<String>, StoreError>;
+    /// The queued releases of `product`, oldest first (per-product queue,
+    /// SPEC §4.5). The default reads every active release, which costs one
+    /// read per active release of *any* product on every queue decision;
+    /// backends that can filter by product and status should override it.
+    async fn queued_of_product(&self, product: &str) -> Result<Vec<Release>, StoreError> {
+        let mut out = Vec::new();
+        for id in self.active_ids().await? {
+            if let Some(r) = self.get(&id).await?
+                && r.product == product
+                && r.status == ReleaseStatus::Queued
+            {
+                out.push(r);
+            }
+        }
+        sort_oldest_first(&mut out);
+        Ok(out)
+    }
     async fn cursor_get(&self, key: &str) -> Result<Option<String>, StoreError>;
     async fn cursor_set(&self, key: &str, value: &str) -> Result<(), StoreError>;
+}
+
+/// Creation order: the order a product's queue is served in.
+pub(crate) fn sort_oldest_first(releases: &mut [Release]) {
+    releases.sort_by(|a, b| {
+        a.created_at
+            .cmp(&b.created_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
 }
