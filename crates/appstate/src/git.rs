@@ -31,13 +31,26 @@ impl AppStateProvider for GitProvider {
         let commit = commit.map(str::to_owned);
         tokio::task::spawn_blocking(move || {
             let mirror = workspace.mirror(&app.repo_url)?;
-            mirror.fetch()?;
-            let tip = mirror.resolve(&app.target_revision)?;
-            let synced_at_commit = match &commit {
-                None => true,
-                Some(c) => {
-                    let c = mirror.resolve(c)?;
-                    c == tip || mirror.is_ancestor(c, tip)?
+            let check = |mirror: &ferry_git::Mirror| -> Result<(ferry_git::Oid, bool), Error> {
+                let tip = mirror.resolve(&app.target_revision)?;
+                let synced = match &commit {
+                    None => true,
+                    Some(c) => match mirror.resolve(c) {
+                        Ok(c) => c == tip || mirror.is_ancestor(c, tip)?,
+                        Err(_) => false,
+                    },
+                };
+                Ok((tip, synced))
+            };
+            // The mirror's branches only ever move to what the remote had
+            // (fetches, or our own fast-forward pushes), so a commit already
+            // on the local branch is on the remote: no round trip needed.
+            // Otherwise fetch and look again.
+            let (tip, synced_at_commit) = match check(&mirror) {
+                Ok((tip, true)) => (tip, true),
+                _ => {
+                    mirror.fetch()?;
+                    check(&mirror)?
                 }
             };
             Ok(Observation {
