@@ -1,0 +1,550 @@
+//! HTTP API benchmark (issue 5, "Numbers", second bullet): the real
+//! `ferry serve` binary on a data directory with 100,000 stored releases.
+//!
+//! Measured in one run:
+//! - time from spawn until `/readyz` answers 200, against the named
+//!   baseline "empty data directory" (same binary, same configuration,
+//!   no releases), so the ratio is what 100,000 stored releases cost;
+//! - `wrk` against `GET /api/v1/releases/{id}` (random ids from a Lua
+//!   script) and `GET /api/v1/products/{p}/releases` (first page, random
+//!   product), against the named baseline `GET /healthz` on the same
+//!   server (the HTTP floor: routing, auth extractor-free, no store);
+//! - RSS (`VmRSS`, `VmHWM` from `/proc/<pid>/status`) after the load.
+//!
+//! Releases are inserted through `ferry_store::Store` directly (the same
+//! realistic document as the store benchmark, made terminal so the engine
+//! has nothing to resume); the HTTP server is the release binary, so the
+//! numbers include everything a user would see.
+//!
+//! Run:
+//! ```text
+//! cargo build --release -p ferry-cli
+//! FERRY_API_BENCH_CACHE=/tmp/ferry-api-bench cargo bench -p ferry-server --bench api
+//! ```
+//! Environment: `FERRY_API_BENCH_CACHE` (keep and reuse the data
+//! directory), `FERRY_API_BENCH_RELEASES` (default 100000),
+//! `FERRY_API_BENCH_DURATION` (wrk `-d`, default `10s`), `FERRY_BIN`
+//! (default: `ferry` next to this bench's profile directory),
+//! `FERRY_API_BENCH_APPEND=1` (append the summary to `BENCHMARKS.md`).
+//! Needs `wrk` on the PATH (Debian: `apt-get install -y wrk`).
+
+#[path = "../../store/tests/common/mod.rs"]
+mod common;
+
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ferry_release::{EnvironmentStatus, ReleaseKind, ReleaseStatus, StepStatus};
+use ferry_store::{Created, Store};
+
+const PRODUCTS: usize = 10;
+const ENVIRONMENTS: [&str; 4] = common::ENVIRONMENTS;
+const TOKEN: &str = "api-bench-admin-token-0123456789";
+/// Ids the Lua script picks from (random, so SQLite's cache is not a
+/// single hot page).
+const SCRIPT_IDS: usize = 10_000;
+const WRK_ARGS: [&str; 5] = ["-t2", "-c16", "--latency", "--timeout", "5s"];
+
+fn main() {
+    let n: usize = env_or("FERRY_API_BENCH_RELEASES", 100_000);
+    let duration = std::env::var("FERRY_API_BENCH_DURATION").unwrap_or_else(|_| "10s".into());
+    let ferry = ferry_binary();
+    assert!(
+        Command::new("wrk").arg("-v").output().is_ok(),
+        "wrk not found on PATH (Debian: apt-get install -y wrk)"
+    );
+
+    let _temp;
+    let root = match std::env::var_os("FERRY_API_BENCH_CACHE") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            _temp = tempfile::tempdir().expect("temp dir");
+            _temp.path().to_path_buf()
+        }
+    };
+    let config = root.join("config");
+    let data = root.join(format!("data-{n}"));
+    let empty = root.join("data-empty");
+    write_config(&config);
+    let (ids, insert) = dataset(&data, n);
+    let _ = std::fs::remove_dir_all(&empty);
+
+    // Baseline: ready time with no releases stored.
+    let base_server = Served::start(&ferry, &config, &empty);
+    let ready_empty = base_server.ready;
+    drop(base_server);
+
+    let server = Served::start(&ferry, &config, &data);
+    let ready_full = server.ready;
+    let rss_ready = server.memory();
+    sanity_checks(&server, &ids);
+
+    let scripts = root.join("wrk");
+    std::fs::create_dir_all(&scripts).expect("wrk script dir");
+    let by_id = scripts.join("release_by_id.lua");
+    std::fs::write(&by_id, release_script(&ids)).expect("write lua");
+    let by_product = scripts.join("product_list.lua");
+    std::fs::write(&by_product, product_script()).expect("write lua");
+
+    let url = server.url("");
+    // Warm-up: page cache and connection pools, not measured.
+    wrk(&url, "2s", None, "/healthz");
+    wrk(&url, "2s", Some(&by_id), "/");
+    let floor = wrk(&url, &duration, None, "/healthz");
+    let get = wrk(&url, &duration, Some(&by_id), "/");
+    let list = wrk(&url, &duration, Some(&by_product), "/");
+    let rss_after = server.memory();
+    drop(server);
+
+    let mut out = String::new();
+    let now = Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let uptime = Command::new("uptime")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let _ = writeln!(out, "## ferry-server HTTP API ({now})\n");
+    let _ = writeln!(
+        out,
+        "`ferry serve` (release build, SQLite, anonymous read, pollers off) with {n} releases stored \
+         ({PRODUCTS} products; the store benchmark's document: 4 environments × 3 applications × 4 steps, \
+         snapshot; all terminal). Machine: {cores} cores shared with other engineers' builds; \
+         `uptime` at the end: `{uptime}`.\n"
+    );
+    let _ = writeln!(
+        out,
+        "Command: `cargo build --release -p ferry-cli && FERRY_API_BENCH_CACHE=/tmp/ferry-api-bench \
+         cargo bench -p ferry-server --bench api` (wrk {} -d{duration}; wrk runs on the same 2 cores).\n",
+        WRK_ARGS.join(" ")
+    );
+    match insert {
+        Some(d) => {
+            let _ = writeln!(
+                out,
+                "Data set built in {:.1} s ({:.0} releases/s through `Store::create_release`).\n",
+                d.as_secs_f64(),
+                n as f64 / d.as_secs_f64()
+            );
+        }
+        None => {
+            let _ = writeln!(out, "Data set reused from the cache directory.\n");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "| measurement | result | goal | baseline | ratio |\n|---|---|---|---|---|"
+    );
+    let _ = writeln!(
+        out,
+        "| spawn → `/readyz` 200 | {:.0} ms | ≤ 500 ms | {:.0} ms (empty data dir) | {:.2} |",
+        ms(ready_full),
+        ms(ready_empty),
+        ready_full.as_secs_f64() / ready_empty.as_secs_f64()
+    );
+    for (name, r) in [
+        ("`GET /api/v1/releases/{id}` (random of 10,000 ids)", &get),
+        (
+            "`GET /api/v1/products/{p}/releases` (first page, 50)",
+            &list,
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "| {name} | {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms | ≥ 2,000 req/s, p99 ≤ 25 ms | `/healthz` {:.0} req/s, p99 {:.2} ms | {:.2} (req/s) |",
+            r.rps,
+            r.p50_ms,
+            r.p99_ms,
+            floor.rps,
+            floor.p99_ms,
+            r.rps / floor.rps
+        );
+    }
+    let _ = writeln!(
+        out,
+        "| RSS after ready | VmRSS {:.1} MB | | | |",
+        rss_ready.rss_mb
+    );
+    let _ = writeln!(
+        out,
+        "| RSS after the load | VmRSS {:.1} MB, VmHWM {:.1} MB | ≤ 150 MB | after ready: {:.1} MB | {:.2} |",
+        rss_after.rss_mb,
+        rss_after.hwm_mb,
+        rss_ready.rss_mb,
+        rss_after.hwm_mb / rss_ready.rss_mb
+    );
+    let goals = [
+        ("ready ≤ 500 ms", ms(ready_full) <= 500.0),
+        ("release by id ≥ 2,000 req/s", get.rps >= 2000.0),
+        ("release by id p99 ≤ 25 ms", get.p99_ms <= 25.0),
+        ("product list ≥ 2,000 req/s", list.rps >= 2000.0),
+        ("product list p99 ≤ 25 ms", list.p99_ms <= 25.0),
+        ("RSS ≤ 150 MB", rss_after.hwm_mb <= 150.0),
+    ];
+    let missed: Vec<&str> = goals.iter().filter(|g| !g.1).map(|g| g.0).collect();
+    let _ = writeln!(
+        out,
+        "\nGoals: {}\n",
+        if missed.is_empty() {
+            "all met.".to_string()
+        } else {
+            format!("missed: {}.", missed.join(", "))
+        }
+    );
+    print!("{out}");
+    if std::env::var("FERRY_API_BENCH_APPEND").is_ok_and(|v| v == "1") {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../BENCHMARKS.md");
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .expect("open BENCHMARKS.md");
+        write!(f, "\n{out}").expect("append BENCHMARKS.md");
+        eprintln!("appended to {}", path.display());
+    }
+}
+
+/// Milliseconds, for the table.
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `FERRY_BIN`, or `ferry` in the profile directory this bench was built
+/// into (`<target>/release/deps/api-*` → `<target>/release/ferry`).
+fn ferry_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("FERRY_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let candidate = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("ferry"))
+        .expect("bench binary lives in <target>/<profile>/deps");
+    assert!(
+        candidate.is_file(),
+        "{} missing: run `cargo build --release -p ferry-cli` first (or set FERRY_BIN)",
+        candidate.display()
+    );
+    candidate
+}
+
+/// A minimal valid configuration: environments dev/qa/staging/prod, and
+/// per product `p<i>` one application per environment and the flow
+/// `main` the stored releases froze.
+fn write_config(dir: &Path) {
+    std::fs::create_dir_all(dir).expect("config dir");
+    let mut envs = String::new();
+    for (i, env) in ENVIRONMENTS.iter().enumerate() {
+        let kind = if *env == "prod" { "PROD" } else { "NON_PROD" };
+        let _ = write!(
+            envs,
+            "---\napiVersion: ferry.io/v1alpha1\nkind: Environment\nmetadata:\n  name: {env}\nspec:\n  kind: {kind}\n  order: {}\n  clusters:\n    - name: in-cluster\n      namespaces: [{env}]\n",
+            (i + 1) * 10
+        );
+    }
+    std::fs::write(dir.join("environments.yaml"), envs).expect("write config");
+    let mut apps = String::new();
+    let mut products = String::new();
+    for p in 0..PRODUCTS {
+        for env in ENVIRONMENTS {
+            let _ = write!(
+                apps,
+                "---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: p{p}-api-{env}\n  namespace: argocd\n  annotations:\n    codefresh.io/product: p{p}\nspec:\n  project: default\n  source:\n    repoURL: https://git.example/org/gitops.git\n    targetRevision: main\n    path: p{p}/envs/{env}\n  destination:\n    name: in-cluster\n    namespace: {env}\n"
+            );
+        }
+        let _ = write!(
+            products,
+            "---\napiVersion: codefresh.io/v1beta1\nkind: Product\nmetadata:\n  name: p{p}\nspec:\n  promotionTemplate:\n    promotion:\n      values.yaml:\n        jsonPaths: [\"$..image\"]\n  promotionFlows:\n    - name: main\n"
+        );
+    }
+    std::fs::write(dir.join("applications.yaml"), apps).expect("write config");
+    products.push_str(
+        "---\napiVersion: codefresh.io/v1beta1\nkind: PromotionFlow\nmetadata:\n  name: main\nspec:\n  triggerEnvironment: dev\n  steps:\n    - environment: qa\n      dependsOn: [dev]\n    - environment: staging\n      dependsOn: [qa]\n    - environment: prod\n      dependsOn: [staging]\n",
+    );
+    std::fs::write(dir.join("products.yaml"), products).expect("write config");
+}
+
+/// The data directory with `n` releases, and their ids; reused when a
+/// previous run completed it (marked by `ids.txt`, written last).
+fn dataset(data: &Path, n: usize) -> (Vec<String>, Option<Duration>) {
+    let ids_file = data.join("ids.txt");
+    if let Ok(text) = std::fs::read_to_string(&ids_file) {
+        let ids: Vec<String> = text.lines().map(str::to_string).collect();
+        if ids.len() == n {
+            eprintln!("reusing {} ({n} releases)", data.display());
+            return (ids, None);
+        }
+    }
+    let _ = std::fs::remove_dir_all(data);
+    std::fs::create_dir_all(data).expect("data dir");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let url = format!("sqlite://{}?mode=rwc", data.join("ferry.db").display());
+    eprintln!("inserting {n} releases into {}", data.display());
+    let start = Instant::now();
+    let ids = runtime.block_on(async {
+        let store = Store::open(&url).await.expect("open store");
+        let template = finished(common::release("p0"));
+        let mut ids = Vec::with_capacity(n);
+        for i in 0..n {
+            let mut r = template.clone();
+            r.id = ferry_release::new_release_id();
+            r.product = format!("p{}", i % PRODUCTS);
+            let Created::New(r, _) = store
+                .create_release(r, Some(&format!("trigger-{i}")), common::first_events())
+                .await
+                .expect("create release")
+            else {
+                panic!("unique trigger keys")
+            };
+            ids.push(r.id);
+        }
+        store.close().await;
+        ids
+    });
+    let took = start.elapsed();
+    std::fs::write(&ids_file, ids.join("\n")).expect("write ids");
+    (ids, Some(took))
+}
+
+/// The store benchmark's release, finished: a succeeded automatic release,
+/// so the engine has nothing to resume at start.
+fn finished(mut r: ferry_release::Release) -> ferry_release::Release {
+    let at = r.created_at;
+    r.status = ReleaseStatus::Succeeded;
+    r.kind = ReleaseKind::Automatic;
+    r.termination = None;
+    r.finished_at = Some(at);
+    for env in &mut r.environments {
+        env.status = EnvironmentStatus::Successful;
+        env.started_at = Some(at);
+        env.finished_at = Some(at);
+        for app in &mut env.applications {
+            app.status = EnvironmentStatus::Successful;
+            for step in &mut app.steps {
+                step.status = StepStatus::Success;
+                step.started_at = Some(at);
+                step.finished_at = Some(at);
+                step.attempts = 1;
+            }
+        }
+    }
+    r
+}
+
+struct Memory {
+    rss_mb: f64,
+    hwm_mb: f64,
+}
+
+/// A running `ferry serve`; killed (SIGTERM, then waited) on drop.
+struct Served {
+    child: Child,
+    port: u16,
+    ready: Duration,
+}
+
+impl Served {
+    fn start(ferry: &Path, config: &Path, data: &Path) -> Served {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        std::fs::create_dir_all(data).expect("data dir");
+        let log = std::fs::File::create(data.join("serve.log")).expect("log file");
+        let start = Instant::now();
+        let mut child = Command::new(ferry)
+            .arg("serve")
+            .env("FERRY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("FERRY_DATA_DIR", data)
+            .env("FERRY_CONFIG", config)
+            .env("FERRY_ADMIN_TOKEN", TOKEN)
+            .env("FERRY_ANONYMOUS_READ", "true")
+            .env("FERRY_POLL_INTERVAL", "0")
+            .env("FERRY_CONFIG_POLL_INTERVAL", "0")
+            .env_remove("FERRY_DATABASE_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn ferry serve");
+        let deadline = start + Duration::from_secs(60);
+        loop {
+            if let Ok((200, _)) = http_get(port, "/readyz") {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "ferry serve exited with {status}; see {}",
+                    data.join("serve.log").display()
+                );
+            }
+            assert!(Instant::now() < deadline, "ferry serve never became ready");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let ready = start.elapsed();
+        Served { child, port, ready }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn memory(&self) -> Memory {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("read /proc status");
+        let kb = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+                .expect("VmRSS/VmHWM in /proc status")
+        };
+        Memory {
+            rss_mb: kb("VmRSS:") / 1024.0,
+            hwm_mb: kb("VmHWM:") / 1024.0,
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A bare HTTP/1.0 GET (not chunked, closed by the server), returning
+/// the status and body; enough for readiness polling and sanity checks.
+fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf)?;
+    let code = buf
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other("no status line"))?;
+    let body = buf.split_once("\r\n\r\n").map_or("", |b| b.1).to_string();
+    Ok((code, body))
+}
+
+/// The endpoints answer what the load will ask (so wrk measures real
+/// answers, not 404s).
+fn sanity_checks(server: &Served, ids: &[String]) {
+    let (code, body) = http_get(server.port, &format!("/api/v1/releases/{}", ids[0])).expect("get");
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains(&ids[0]), "release body names its id: {body}");
+    let (code, body) = http_get(server.port, "/api/v1/products/p1/releases").expect("list");
+    assert_eq!(code, 200, "{body}");
+    let page: serde_json::Value = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
+    let items = page["items"].as_array().map_or(0, Vec::len);
+    let expected = (ids.len() / PRODUCTS).min(ferry_store::DEFAULT_PAGE as usize);
+    assert_eq!(items, expected, "first page of p1: {body:.300}");
+}
+
+fn release_script(ids: &[String]) -> String {
+    let mut s = String::from("ids = {");
+    let step = (ids.len() / SCRIPT_IDS).max(1);
+    for id in ids.iter().step_by(step).take(SCRIPT_IDS) {
+        let _ = write!(s, "\"{id}\",");
+    }
+    s.push_str(
+        "}\nmath.randomseed(7)\nrequest = function()\n  return wrk.format(\"GET\", \"/api/v1/releases/\" .. ids[math.random(#ids)])\nend\n",
+    );
+    s
+}
+
+fn product_script() -> String {
+    format!(
+        "math.randomseed(7)\nrequest = function()\n  return wrk.format(\"GET\", \"/api/v1/products/p\" .. math.random(0, {}) .. \"/releases\")\nend\n",
+        PRODUCTS - 1
+    )
+}
+
+struct WrkResult {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// Runs wrk and parses `Requests/sec` and the latency distribution; any
+/// non-2xx answer or socket error fails the bench.
+fn wrk(url: &str, duration: &str, script: Option<&Path>, path: &str) -> WrkResult {
+    let mut cmd = Command::new("wrk");
+    cmd.args(WRK_ARGS).arg(format!("-d{duration}"));
+    if let Some(s) = script {
+        cmd.arg("-s").arg(s);
+    }
+    cmd.arg(format!("{url}{path}"));
+    let out = cmd.output().expect("run wrk");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "wrk failed: {text}");
+    eprintln!("{text}");
+    assert!(
+        !text.contains("Non-2xx") && !text.contains("Socket errors"),
+        "errors under load: {text}"
+    );
+    let rps = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("Requests/sec in wrk output");
+    let pct = |p: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(p))
+            .map(|v| parse_wrk_duration(v.trim()))
+            .expect("latency distribution in wrk output")
+    };
+    WrkResult {
+        rps,
+        p50_ms: pct("50%"),
+        p99_ms: pct("99%"),
+    }
+}
+
+/// `812.00us`, `3.21ms`, `1.02s` → milliseconds.
+fn parse_wrk_duration(v: &str) -> f64 {
+    let (num, scale) = if let Some(x) = v.strip_suffix("us") {
+        (x, 1e-3)
+    } else if let Some(x) = v.strip_suffix("ms") {
+        (x, 1.0)
+    } else if let Some(x) = v.strip_suffix('m') {
+        (x, 60_000.0)
+    } else if let Some(x) = v.strip_suffix('s') {
+        (x, 1e3)
+    } else {
+        (v, 1.0)
+    };
+    num.parse::<f64>().expect("wrk duration") * scale
+}
