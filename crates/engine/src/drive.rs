@@ -537,11 +537,21 @@ async fn run_environment(
         return Ok(());
     };
     let step = r.graph.step(env).cloned();
+    let has_on_start = step.as_ref().is_some_and(|s| s.hooks.on_start.is_some());
     handle
         .update(|r| {
             if let Some(e) = r.environment_mut(env) {
                 e.status = EnvironmentStatus::Running;
                 e.started_at.get_or_insert_with(now);
+                // Applications start together with their environment (one
+                // save instead of one per application), unless a hook runs first.
+                if !has_on_start {
+                    for a in &mut e.applications {
+                        if !a.status.is_final() {
+                            a.status = EnvironmentStatus::Running;
+                        }
+                    }
+                }
             }
             ((), vec![])
         })
@@ -719,12 +729,20 @@ async fn run_application(
     app: &str,
     cancel: &CancellationToken,
 ) -> Result<(), Error> {
-    handle
-        .update(|r| {
-            set_app_status(r, env, app, EnvironmentStatus::Running);
-            ((), vec![])
-        })
-        .await?;
+    let already_running = handle
+        .get()
+        .await
+        .environment(env)
+        .and_then(|e| e.applications.iter().find(|a| a.name == app))
+        .is_some_and(|a| a.status == EnvironmentStatus::Running);
+    if !already_running {
+        handle
+            .update(|r| {
+                set_app_status(r, env, app, EnvironmentStatus::Running);
+                ((), vec![])
+            })
+            .await?;
+    }
     let steps = {
         let r = handle.get().await;
         r.environment(env)
@@ -1483,16 +1501,9 @@ async fn run_sync(
     else {
         return Ok(Outcome::Failed);
     };
-    handle
-        .update(|r| {
-            if let Some(s) = step_mut(r, env, app, idx) {
-                s.status = StepStatus::Running;
-                s.started_at = Some(now());
-                s.attempts += 1;
-            }
-            ((), vec![])
-        })
-        .await?;
+    // The step is marked RUNNING with the first observation's save (one
+    // save instead of two when the application is already synced).
+    let mut marked = false;
     let app_ref = AppRef {
         name: a.name.clone(),
         namespace: a.namespace.clone(),
@@ -1508,6 +1519,8 @@ async fn run_sync(
                 let degraded = obs.state.health == Health::Degraded;
                 let suspended = obs.state.health == Health::Suspended;
                 let done = obs.synced_at_commit && healthy;
+                let first = !marked;
+                marked = true;
                 let state = obs.state.clone();
                 handle
                     .update(|r| {
@@ -1519,6 +1532,11 @@ async fn run_sync(
                             a.health = Some(state.health.as_str().to_owned());
                         }
                         if let Some(s) = step_mut(r, env, app, idx) {
+                            if first {
+                                s.status = StepStatus::Running;
+                                s.started_at = Some(now());
+                                s.attempts += 1;
+                            }
                             if done {
                                 s.status = StepStatus::Success;
                                 s.finished_at = Some(now());
