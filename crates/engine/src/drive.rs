@@ -580,7 +580,7 @@ async fn run_environment(
                     (),
                     vec![
                         NewEvent::new(EventKind::Environment, "SUCCESSFUL")
-                            .env(env)
+                            .environment(env)
                             .message("the product has no application here"),
                     ],
                 )

@@ -125,10 +125,10 @@ impl ReleaseHandle {
                 let (_, env, app, step) = key;
                 let mut ev = NewEvent::new(*kind, status.clone());
                 if !env.is_empty() {
-                    ev = ev.env(env.clone());
+                    ev = ev.environment(env.clone());
                 }
                 if !app.is_empty() {
-                    ev = ev.app(app.clone());
+                    ev = ev.application(app.clone());
                 }
                 if !step.is_empty() {
                     ev = ev.step(

@@ -5,18 +5,6 @@ use ferry_release::{Event, NewEvent, Release, ReleaseStatus};
 
 use crate::store::{Created, ReleaseStore, StoreError, sort_oldest_first};
 
-fn convert(e: NewEvent) -> ferry_store::NewEvent {
-    ferry_store::NewEvent {
-        at: e.at,
-        kind: e.kind,
-        environment: e.environment,
-        application: e.application,
-        step: e.step,
-        status: e.status,
-        message: e.message,
-    }
-}
-
 #[async_trait]
 impl ReleaseStore for ferry_store::Store {
     async fn create(
@@ -25,7 +13,6 @@ impl ReleaseStore for ferry_store::Store {
         trigger_key: Option<String>,
         events: Vec<NewEvent>,
     ) -> Result<Created, StoreError> {
-        let events = events.into_iter().map(convert).collect();
         Ok(
             match self
                 .create_release(release, trigger_key.as_deref(), events)
@@ -42,10 +29,7 @@ impl ReleaseStore for ferry_store::Store {
         release: &Release,
         events: Vec<NewEvent>,
     ) -> Result<Vec<Event>, StoreError> {
-        Ok(
-            ferry_store::Store::save(self, release, events.into_iter().map(convert).collect())
-                .await?,
-        )
+        Ok(ferry_store::Store::save(self, release, events).await?)
     }
 
     async fn get(&self, id: &str) -> Result<Option<Release>, StoreError> {

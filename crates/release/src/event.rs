@@ -70,12 +70,12 @@ impl NewEvent {
         }
     }
 
-    pub fn env(mut self, environment: impl Into<String>) -> Self {
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
         self.environment = Some(environment.into());
         self
     }
 
-    pub fn app(mut self, application: impl Into<String>) -> Self {
+    pub fn application(mut self, application: impl Into<String>) -> Self {
         self.application = Some(application.into());
         self
     }
@@ -102,6 +102,21 @@ impl NewEvent {
             step: self.step,
             status: self.status,
             message: self.message,
+        }
+    }
+}
+
+impl From<Event> for NewEvent {
+    /// Drops `release_id` and `seq`: the store assigns them.
+    fn from(e: Event) -> NewEvent {
+        NewEvent {
+            at: e.at,
+            kind: e.kind,
+            environment: e.environment,
+            application: e.application,
+            step: e.step,
+            status: e.status,
+            message: e.message,
         }
     }
 }

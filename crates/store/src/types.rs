@@ -1,86 +1,11 @@
 //! What the store takes and gives besides the release crate's own types.
 
-use ferry_release::{EnvironmentStatus, Event, EventKind, ReleaseStatus, Timestamp};
+use ferry_release::{EnvironmentStatus, ReleaseStatus, Timestamp};
 use serde::{Deserialize, Serialize};
 
-/// An event to append: an [`Event`] before the store gives it its place
-/// (`release_id`, `seq`) in the release's history.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewEvent {
-    pub at: Timestamp,
-    pub kind: EventKind,
-    pub environment: Option<String>,
-    pub application: Option<String>,
-    pub step: Option<String>,
-    /// The new status, as its SPEC string.
-    pub status: String,
-    pub message: Option<String>,
-}
-
-impl NewEvent {
-    /// An event of `kind` now, with the new `status`.
-    pub fn new(kind: EventKind, status: impl Into<String>) -> NewEvent {
-        NewEvent {
-            at: ferry_release::now(),
-            kind,
-            environment: None,
-            application: None,
-            step: None,
-            status: status.into(),
-            message: None,
-        }
-    }
-
-    pub fn environment(mut self, name: impl Into<String>) -> NewEvent {
-        self.environment = Some(name.into());
-        self
-    }
-
-    pub fn application(mut self, name: impl Into<String>) -> NewEvent {
-        self.application = Some(name.into());
-        self
-    }
-
-    pub fn step(mut self, name: impl Into<String>) -> NewEvent {
-        self.step = Some(name.into());
-        self
-    }
-
-    pub fn message(mut self, message: impl Into<String>) -> NewEvent {
-        self.message = Some(message.into());
-        self
-    }
-
-    /// The event at position `seq` of release `release_id`.
-    pub fn into_event(self, release_id: &str, seq: u64) -> Event {
-        Event {
-            seq,
-            release_id: release_id.to_string(),
-            at: self.at,
-            kind: self.kind,
-            environment: self.environment,
-            application: self.application,
-            step: self.step,
-            status: self.status,
-            message: self.message,
-        }
-    }
-}
-
-impl From<Event> for NewEvent {
-    /// Drops `release_id` and `seq`: the store assigns them.
-    fn from(e: Event) -> NewEvent {
-        NewEvent {
-            at: e.at,
-            kind: e.kind,
-            environment: e.environment,
-            application: e.application,
-            step: e.step,
-            status: e.status,
-            message: e.message,
-        }
-    }
-}
+/// An event to append (the release crate's type: the store gives it its
+/// place, `release_id` and `seq`, in the release's history).
+pub use ferry_release::NewEvent;
 
 /// The outcome of [`crate::Store::create_release`].
 /// Not boxed: it is made once per release creation and callers match
