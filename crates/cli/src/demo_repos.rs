@@ -70,7 +70,7 @@ impl DemoLayout {
             progress("reusing the demo repositories and configuration");
             return Ok(layout);
         }
-        for (url, name) in REPOS {
+        for (_, name) in REPOS {
             progress(&format!("creating the GitOps repository {name}-gitops"));
             let bare = dir.join(format!("repos/{name}-gitops.git"));
             let seed = dir.join(format!("work/{name}"));
@@ -97,7 +97,6 @@ impl DemoLayout {
                 ],
             )?;
             git(&seed, &["push", "-q", "origin", "main"])?;
-            let _ = url;
         }
         progress("writing the configuration (examples/config, pointed at the local repositories)");
         for (path, text) in EXAMPLES.iter().filter(|(p, _)| p.starts_with("config/")) {

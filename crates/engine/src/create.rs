@@ -8,7 +8,7 @@ use std::sync::Arc;
 use ferry_gitops::{AppSource, read_snapshot};
 use ferry_model::flowgraph::FlowGraph;
 use ferry_model::membership::{Member, ProductMembers};
-use ferry_model::resource::{Action, ConcurrencyPolicy, Hooks, PolicySettings};
+use ferry_model::resource::{ConcurrencyPolicy, Hooks, PolicySettings};
 use ferry_model::{Loaded, Membership};
 use ferry_release::{
     ApplicationRun, EnvironmentRun, EnvironmentStatus, EventKind, FrozenFlow, FrozenStep, NewEvent,
@@ -325,7 +325,6 @@ pub(crate) fn pipeline(step: &FrozenStep) -> Vec<StepRun> {
     if let Some(post) = &step.policy.post_action {
         steps.push(StepRun::pending(post.clone(), StepPhase::PostAction));
     }
-    let _ = Action::Commit;
     steps
 }
 

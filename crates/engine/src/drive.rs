@@ -47,6 +47,21 @@ fn issue(kind: IssueKind, message: impl Into<String>) -> Issue {
     }
 }
 
+/// An issue about one application.
+fn app_issue(kind: IssueKind, app: &str, message: impl Into<String>) -> Issue {
+    Issue {
+        application: Some(app.to_owned()),
+        ..issue(kind, message)
+    }
+}
+
+/// Records an issue on an environment of the release.
+fn push_issue(r: &mut Release, env: &str, issue: Issue) {
+    if let Some(e) = r.environment_mut(env) {
+        e.issues.push(issue);
+    }
+}
+
 /// Starts driving a stored release.
 pub(crate) fn start(inner: &Arc<Inner>, release: Release) {
     let cancel = inner.shutdown.child_token();
@@ -713,13 +728,27 @@ fn set_app_status(r: &mut Release, env: &str, app: &str, status: EnvironmentStat
     }
 }
 
-fn step_mut<'r>(r: &'r mut Release, env: &str, app: &str, idx: usize) -> Option<&'r mut StepRun> {
+/// An application of an environment of the release, by name.
+fn app_of<'r>(r: &'r Release, env: &str, app: &str) -> Option<&'r ferry_release::ApplicationRun> {
+    r.environment(env)?
+        .applications
+        .iter()
+        .find(|a| a.name == app)
+}
+
+fn app_mut<'r>(
+    r: &'r mut Release,
+    env: &str,
+    app: &str,
+) -> Option<&'r mut ferry_release::ApplicationRun> {
     r.environment_mut(env)?
         .applications
         .iter_mut()
-        .find(|a| a.name == app)?
-        .steps
-        .get_mut(idx)
+        .find(|a| a.name == app)
+}
+
+fn step_mut<'r>(r: &'r mut Release, env: &str, app: &str, idx: usize) -> Option<&'r mut StepRun> {
+    app_mut(r, env, app)?.steps.get_mut(idx)
 }
 
 async fn run_application(
@@ -729,12 +758,9 @@ async fn run_application(
     app: &str,
     cancel: &CancellationToken,
 ) -> Result<(), Error> {
-    let already_running = handle
-        .get()
-        .await
-        .environment(env)
-        .and_then(|e| e.applications.iter().find(|a| a.name == app))
-        .is_some_and(|a| a.status == EnvironmentStatus::Running);
+    let current = handle.get().await;
+    let already_running =
+        app_of(&current, env, app).is_some_and(|a| a.status == EnvironmentStatus::Running);
     if !already_running {
         handle
             .update(|r| {
@@ -745,8 +771,7 @@ async fn run_application(
     }
     let steps = {
         let r = handle.get().await;
-        r.environment(env)
-            .and_then(|e| e.applications.iter().find(|a| a.name == app))
+        app_of(&r, env, app)
             .map(|a| a.steps.clone())
             .unwrap_or_default()
     };
@@ -798,11 +823,7 @@ async fn run_workflow_step(
     cancel: &CancellationToken,
 ) -> Result<Outcome, Error> {
     let r = handle.get().await;
-    let Some(a) = r
-        .environment(env)
-        .and_then(|e| e.applications.iter().find(|a| a.name == app))
-        .cloned()
-    else {
+    let Some(a) = app_of(&r, env, app).cloned() else {
         return Ok(Outcome::Failed);
     };
     let commit = if phase == StepPhase::PostAction {
@@ -855,10 +876,7 @@ async fn run_workflow_step(
             if phase == StepPhase::PreAction && !outputs.is_empty() {
                 handle
                     .update(|r| {
-                        if let Some(a) = r
-                            .environment_mut(env)
-                            .and_then(|e| e.applications.iter_mut().find(|a| a.name == app))
-                        {
+                        if let Some(a) = app_mut(r, env, app) {
                             a.outputs.extend(outputs);
                         }
                         ((), vec![])
@@ -1217,11 +1235,7 @@ async fn run_action(
     cancel: &CancellationToken,
 ) -> Result<Outcome, Error> {
     let r = handle.get().await;
-    let Some(a) = r
-        .environment(env)
-        .and_then(|e| e.applications.iter().find(|a| a.name == app))
-        .cloned()
-    else {
+    let Some(a) = app_of(&r, env, app).cloned() else {
         return Ok(Outcome::Failed);
     };
     let action = r.graph.step(env).map_or(Action::Commit, |s| s.action());
@@ -1264,11 +1278,7 @@ async fn run_action(
         handle
             .update(|r| {
                 (mark(StepStatus::Failed, Some(msg.clone())))(r);
-                if let Some(e) = r.environment_mut(env) {
-                    let mut i = issue(IssueKind::Git, msg.clone());
-                    i.application = Some(app.to_owned());
-                    e.issues.push(i);
-                }
+                push_issue(r, env, app_issue(IssueKind::Git, app, msg.clone()));
                 ((), vec![])
             })
             .await?;
@@ -1344,10 +1354,7 @@ async fn run_action(
                 if let Some(s) = step_mut(r, env, app, idx) {
                     s.message = Some(msg.clone());
                 }
-                if let Some(a) = r
-                    .environment_mut(env)
-                    .and_then(|e| e.applications.iter_mut().find(|a| a.name == app))
-                {
+                if let Some(a) = app_mut(r, env, app) {
                     a.promotion_commit = commit.clone();
                     a.pull_request = Some(PullRequest {
                         number: 0,
@@ -1387,11 +1394,7 @@ async fn run_action(
                 handle
                     .update(|r| {
                         (mark(StepStatus::Failed, Some(msg.clone())))(r);
-                        if let Some(e) = r.environment_mut(env) {
-                            let mut i = issue(IssueKind::Git, msg.clone());
-                            i.application = Some(app.to_owned());
-                            e.issues.push(i);
-                        }
+                        push_issue(r, env, app_issue(IssueKind::Git, app, msg.clone()));
                         ((), vec![])
                     })
                     .await?;
@@ -1413,10 +1416,7 @@ async fn run_action(
     handle
         .update(|r| {
             (mark(StepStatus::Success, Some(message.clone())))(r);
-            if let Some(a) = r
-                .environment_mut(env)
-                .and_then(|e| e.applications.iter_mut().find(|a| a.name == app))
-            {
+            if let Some(a) = app_mut(r, env, app) {
                 a.promotion_commit = commit.clone();
             }
             ((), vec![])
@@ -1494,11 +1494,7 @@ async fn run_sync(
     cancel: &CancellationToken,
 ) -> Result<Outcome, Error> {
     let r = handle.get().await;
-    let Some(a) = r
-        .environment(env)
-        .and_then(|e| e.applications.iter().find(|a| a.name == app))
-        .cloned()
-    else {
+    let Some(a) = app_of(&r, env, app).cloned() else {
         return Ok(Outcome::Failed);
     };
     // The step is marked RUNNING with the first observation's save (one
@@ -1524,10 +1520,7 @@ async fn run_sync(
                 let state = obs.state.clone();
                 handle
                     .update(|r| {
-                        if let Some(a) = r
-                            .environment_mut(env)
-                            .and_then(|e| e.applications.iter_mut().find(|a| a.name == app))
-                        {
+                        if let Some(a) = app_mut(r, env, app) {
                             a.sync = Some(state.sync.as_str().to_owned());
                             a.health = Some(state.health.as_str().to_owned());
                         }
