@@ -1309,15 +1309,31 @@ async fn run_action(
     let (repo, path, target2) = (a.repo_url.clone(), a.path.clone(), target.clone());
     let pushed = blocking(move || {
         let mirror = workspace.mirror(&repo)?;
-        mirror.fetch_since(recent_fetch())?;
-        Ok(ferry_gitops::promote(
-            &mirror,
-            &target2,
-            &path,
-            &snapshot,
-            &spec,
-            &PushOptions::default(),
-        )?)
+        let promote = || {
+            ferry_gitops::promote(
+                &mirror,
+                &target2,
+                &path,
+                &snapshot,
+                &spec,
+                &PushOptions::default(),
+            )
+        };
+        // No fetch first: the push is fast-forward only, so a mirror behind
+        // the remote gets the push rejected and the push loop fetches and
+        // plans again. Only an outcome decided on the mirror alone —
+        // nothing to change, or an error such as a branch not there yet —
+        // is checked again after a fetch (unless one just ran).
+        match promote() {
+            Ok(done) if done.commit.is_some() => Ok(done),
+            first => {
+                if mirror.fetch_since(recent_fetch())? {
+                    Ok(promote()?)
+                } else {
+                    Ok(first?)
+                }
+            }
+        }
     })
     .await;
     let outcome = match pushed {
@@ -1425,16 +1441,15 @@ async fn run_action(
     Ok(Outcome::Passed)
 }
 
-/// How recent a fetch of the target repository must be for the promotion
-/// action to build on the mirror as it is.
+/// How recent a fetch of the target repository must be for a "nothing to
+/// change" decided on the mirror to stand without fetching again.
 ///
-/// The commit is pushed fast-forward only, so a tip that moved since the
-/// fetch is caught by the remote and fetched again; only "nothing to change"
-/// is decided on the mirror alone, and that decision already races any push
+/// Commits are pushed fast-forward only, so a stale mirror is caught by the
+/// remote whenever there is something to push; only "nothing to change"
+/// rests on the mirror alone, and that decision already races any push
 /// landing between a fetch and the read after it. A fetch that started this
-/// recently (typically the snapshot's, or the previous environment's sync
-/// check, moments ago) therefore adds no risk a new one would remove, and
-/// sharing it spares one `git fetch` per environment.
+/// recently (typically the snapshot's, moments ago) therefore adds no risk a
+/// new one would remove.
 const ACTION_FETCH_FRESHNESS: Duration = Duration::from_millis(250);
 
 fn recent_fetch() -> std::time::SystemTime {

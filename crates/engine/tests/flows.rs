@@ -532,3 +532,99 @@ async fn terminate_concurrency_supersedes_the_active_release() {
     engine.terminate(&second.id, "hal").await.unwrap();
     wait_final(&engine, &second.id).await;
 }
+
+/// The promotion action builds on the mirror without fetching first; when
+/// the mirror says "nothing to change" the engine must look again after a
+/// fetch, because someone may have changed the target since.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_to_change_on_a_stale_mirror_is_checked_against_the_remote() {
+    let product = r#"apiVersion: codefresh.io/v1beta1
+kind: Product
+metadata: {name: shop}
+spec:
+  promotionFlows: [{name: main}]
+---
+apiVersion: codefresh.io/v1beta1
+kind: PromotionFlow
+metadata: {name: main}
+spec:
+  triggerEnvironment: dev
+  steps:
+    - {environment: staging, dependsOn: [dev], policy: {preAction: revert}}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata: {name: revert, annotations: {codefresh.io/workflow-origin: promotion}}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      script:
+        image: alpine
+        command: [sh]
+        source: |
+          set -e
+          sleep 1
+          d=$(mktemp -d)
+          git clone -q REMOTE "$d/w"
+          cd "$d/w"
+          sed -i 's/main-bbbb/main-aaaa/' apps/web/staging/values.yaml
+          if ! git diff --quiet; then
+            git -c user.name=someone -c user.email=someone@example.com commit -qam "hand edit of staging"
+            git push -q origin main
+          fi
+          rm -rf "$d"
+"#;
+    let fx = Fixture::new(Setup {
+        environments: &["dev", "staging"],
+        product: String::new(),
+    });
+    std::fs::write(
+        fx.config_dir.join("product.yaml"),
+        product.replace("REMOTE", &fx.remote.display().to_string()),
+    )
+    .unwrap();
+    fx.commit_dev("main-bbbb", "2.0.0", "feat: two");
+    let engine = fx.engine().await;
+    // Release 1 brings staging to main-bbbb (the mirror sees it too).
+    let to_staging = PromotionRequest {
+        flow: None,
+        target_environment: Some("staging".into()),
+        source_environment: None,
+        policy: None,
+        rollback_to: None,
+    };
+    let r1 = engine.promote("shop", to_staging, "gil").await.unwrap();
+    assert_eq!(
+        wait_final(&engine, &r1.id).await.status,
+        ReleaseStatus::Succeeded
+    );
+    assert!(
+        fx.remote_file("apps/web/staging/values.yaml")
+            .contains("main-bbbb")
+    );
+    // Release 2: its pre-action edits staging back on the remote after the
+    // snapshot's fetch, so the mirror alone would say "nothing to change".
+    let r2 = engine
+        .promote("shop", flow_request("main"), "gil")
+        .await
+        .unwrap();
+    let d2 = wait_final(&engine, &r2.id).await;
+    assert_eq!(
+        d2.status,
+        ReleaseStatus::Succeeded,
+        "{}",
+        serde_json::to_string_pretty(&d2).unwrap()
+    );
+    assert!(
+        fx.remote_file("apps/web/staging/values.yaml")
+            .contains("main-bbbb"),
+        "the hand edit was promoted over"
+    );
+    let log = fx.remote_log();
+    assert!(log[1].starts_with("hand edit of staging"), "{log:#?}");
+    assert!(
+        log[0].contains(&format!("Ferry-Release: {}", r2.id)),
+        "{log:#?}"
+    );
+}

@@ -2,6 +2,8 @@
 //! pollers' cursors. Every write is one transaction, so a process killed at
 //! any instant leaves either all of a write or none of it.
 
+use std::sync::Arc;
+
 use ferry_release::{Event, Release};
 
 use crate::backend::{Backend, BeginWrite, RowExt, on_pool, page_as_json};
@@ -46,6 +48,13 @@ pub const MAX_EVENTS_PAGE: u32 = 10_000;
 #[derive(Clone, Debug)]
 pub struct Store {
     backend: Backend,
+    /// SQLite has one writer at a time, and a second `BEGIN IMMEDIATE`
+    /// waits in SQLite's busy handler, which sleeps in steps of up to
+    /// 100 ms: under many concurrent releases most of a save's time was
+    /// that sleep. Writers of this process queue here instead and are
+    /// handed the lock the moment it is free. (PostgreSQL needs no gate:
+    /// its row locks wake waiters at once.)
+    write_gate: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A value bound to a query built at run time.
@@ -59,17 +68,29 @@ impl Store {
     /// schema migrations: `sqlite://path/ferry.db?mode=rwc`,
     /// `sqlite::memory:`, or `postgres://user:password@host/db`.
     pub async fn open(url: &str) -> Result<Store> {
-        Ok(Store {
-            backend: Backend::open(url).await?,
-        })
+        Ok(Store::new(Backend::open(url).await?))
     }
 
     /// Opens (creating if needed) the SQLite database file at `path`, e.g.
     /// `<data dir>/ferry.db`: the default of a single-machine server.
     pub async fn open_sqlite_file(path: &std::path::Path) -> Result<Store> {
-        Ok(Store {
-            backend: Backend::open_sqlite_file(path).await?,
-        })
+        Ok(Store::new(Backend::open_sqlite_file(path).await?))
+    }
+
+    fn new(backend: Backend) -> Store {
+        Store {
+            backend,
+            write_gate: Arc::default(),
+        }
+    }
+
+    /// Held for the whole of a write transaction on SQLite (see
+    /// [`Store::write_gate`]); `None` on PostgreSQL.
+    async fn gate(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.backend.kind() {
+            BackendKind::Sqlite => Some(self.write_gate.lock().await),
+            BackendKind::Postgres => None,
+        }
     }
 
     pub fn backend(&self) -> BackendKind {
@@ -95,6 +116,7 @@ impl Store {
         first_events: Vec<NewEvent>,
     ) -> Result<Created> {
         let now = millis(ferry_release::now(), &release.id, "now")?;
+        let _gate = self.gate().await;
         on_pool!(&self.backend, |pool| {
             let mut tx = pool
                 .begin_write()
@@ -185,6 +207,7 @@ impl Store {
         let now = millis(ferry_release::now(), &release.id, "now")?;
         let columns = Columns::of(release)?;
         let added = to_i64(events.len() as u64, &release.id, "events")?;
+        let _gate = self.gate().await;
         on_pool!(&self.backend, |pool| {
             let mut tx = pool
                 .begin_write()
@@ -483,6 +506,7 @@ impl Store {
 
     pub async fn cursor_set(&self, key: &str, value: &str) -> Result<()> {
         let now = millis(ferry_release::now(), key, "now")?;
+        let _gate = self.gate().await;
         on_pool!(&self.backend, |pool| {
             sqlx::query(
                 "INSERT INTO cursors (key, value, updated_at) VALUES ($1, $2, $3) \
