@@ -776,6 +776,10 @@ async fn run_application(
             .unwrap_or_default()
     };
     let mut outcome = Outcome::Passed;
+    // When the sync check is the last step, its success also ends the
+    // application: one save instead of two.
+    let mut ended_by_last_step = false;
+    let last = steps.len().saturating_sub(1);
     for (idx, step) in steps.iter().enumerate() {
         if matches!(step.status, StepStatus::Success | StepStatus::Skipped) {
             continue;
@@ -790,7 +794,12 @@ async fn run_application(
                     .await?
             }
             StepPhase::Action => run_action(inner, handle, env, app, idx, cancel).await?,
-            StepPhase::Sync => run_sync(inner, handle, env, app, idx, cancel).await?,
+            StepPhase::Sync => {
+                let ends_app = idx == last;
+                let o = run_sync(inner, handle, env, app, idx, ends_app, cancel).await?;
+                ended_by_last_step = ends_app && o == Outcome::Passed;
+                o
+            }
             StepPhase::Hook => Outcome::Passed,
         };
         if outcome != Outcome::Passed {
@@ -802,6 +811,9 @@ async fn run_application(
         Outcome::Failed => EnvironmentStatus::Failed,
         Outcome::Terminated => EnvironmentStatus::Terminated,
     };
+    if ended_by_last_step {
+        return Ok(());
+    }
     handle
         .update(|r| {
             set_app_status(r, env, app, status);
@@ -1506,6 +1518,7 @@ async fn run_sync(
     env: &str,
     app: &str,
     idx: usize,
+    ends_app: bool,
     cancel: &CancellationToken,
 ) -> Result<Outcome, Error> {
     let r = handle.get().await;
@@ -1557,6 +1570,9 @@ async fn run_sync(
                                 s.finished_at = Some(now());
                                 s.message = state.message.clone();
                             }
+                        }
+                        if done && ends_app {
+                            set_app_status(r, env, app, EnvironmentStatus::Successful);
                         }
                         if degraded {
                             if let Some(e) = r.environment_mut(env) {
