@@ -44,4 +44,37 @@ fn main() {
     code.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("examples.rs");
     std::fs::write(out, code).expect("write examples.rs");
+    commit(&manifest);
+}
+
+/// The commit the binary is built from, for `ferry --version`: `FERRY_COMMIT`
+/// when the builder sets it (a Docker build has no `.git`), else asked of
+/// Git, else `unknown`. Rebuilt when HEAD moves.
+fn commit(manifest: &Path) {
+    println!("cargo::rerun-if-env-changed=FERRY_COMMIT");
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(manifest)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    for name in ["HEAD", "packed-refs"] {
+        if let Some(p) = git(&["rev-parse", "--git-path", name]) {
+            println!("cargo::rerun-if-changed={}", manifest.join(p).display());
+        }
+    }
+    if let Some(head_ref) = git(&["symbolic-ref", "-q", "HEAD"])
+        && let Some(p) = git(&["rev-parse", "--git-path", &head_ref])
+    {
+        println!("cargo::rerun-if-changed={}", manifest.join(p).display());
+    }
+    let sha = std::env::var("FERRY_COMMIT")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]))
+        .unwrap_or_else(|| "unknown".to_owned());
+    println!("cargo::rustc-env=FERRY_COMMIT={sha}");
 }

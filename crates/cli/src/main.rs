@@ -8,12 +8,20 @@ mod output;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// `ferry --version`: the release and the commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("FERRY_COMMIT"),
+    ")"
+);
 
 #[derive(Debug, Parser)]
 #[command(
     name = "ferry",
-    version,
+    version = VERSION,
     about = "Promote product versions through environments with GitOps, and follow every release."
 )]
 struct Cli {
@@ -42,6 +50,9 @@ enum Command {
     Release(cmd::release::Command),
     /// Run ferry on one machine with a local GitOps repository and live releases.
     Demo(cmd::demo::Args),
+    /// Reference documents generated from ferry itself (docs/).
+    #[command(subcommand, hide = true)]
+    Docs(cmd::docs::Command),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +66,7 @@ fn main() -> ExitCode {
         Command::Releases(args) => cmd::releases::run(args),
         Command::Release(cmd) => cmd::release::run(cmd),
         Command::Demo(args) => cmd::demo::run(args),
+        Command::Docs(cmd) => cmd::docs::run(cmd, Cli::command()),
     };
     match result {
         Ok(code) => code,
