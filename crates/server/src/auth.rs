@@ -327,4 +327,80 @@ mod tests {
         assert_eq!(tokens.check("abc"), Some("admin"));
         assert_eq!(tokens.check("abd"), None);
     }
+
+    fn principal(role: Role, products: &[&str], non_production: bool) -> Principal {
+        Principal {
+            name: "t".into(),
+            role,
+            scope: Scope {
+                products: products.iter().map(|p| p.to_string()).collect(),
+                non_production,
+            },
+        }
+    }
+
+    #[test]
+    fn roles_are_ordered_and_scopes_limit_promoters_only() {
+        let viewer = principal(Role::Viewer, &[], false);
+        let promoter = principal(Role::Promoter, &[], false);
+        let admin = principal(Role::Admin, &[], false);
+        assert!(viewer.require(Role::Viewer).is_ok());
+        assert!(viewer.require(Role::Promoter).is_err());
+        assert!(promoter.require(Role::Promoter).is_ok());
+        assert!(promoter.require(Role::Admin).is_err());
+        assert!(admin.require(Role::Admin).is_ok());
+        assert!(!viewer.may_promote("shop", false));
+        assert!(promoter.may_promote("shop", true));
+        assert!(admin.may_promote("shop", true));
+
+        let scoped = principal(Role::Promoter, &["shop"], true);
+        assert!(scoped.may_promote("shop", false));
+        assert!(!scoped.may_promote("shop", true));
+        assert!(!scoped.may_promote("bank", false));
+        let e = scoped
+            .check_promote("shop", [("qa", false), ("prod", true)])
+            .unwrap_err();
+        assert!(e.0.contains("`prod` is production"), "{e}");
+        let e = scoped.check_promote("bank", [("qa", false)]).unwrap_err();
+        assert!(e.0.contains("product `bank`"), "{e}");
+        let e = viewer.check_promote("shop", [("qa", false)]).unwrap_err();
+        assert!(e.0.contains("`promoter` role"), "{e}");
+        for r in [Role::Viewer, Role::Promoter, Role::Admin] {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(Role::parse("root"), None);
+    }
+
+    #[tokio::test]
+    async fn stored_tokens_become_principals_until_revoked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ferry_store::Store::open_sqlite_file(&dir.path().join("t.db"))
+            .await
+            .unwrap();
+        let (tokens, _) = Tokens::bootstrap(Some(&Secret::new("boot")), dir.path()).unwrap();
+        let tokens = tokens.with_store(store.clone());
+        let value = generate().unwrap();
+        store
+            .token_create(&ferry_store::NewToken {
+                id: "t1".into(),
+                name: "ci".into(),
+                hash: hex::encode(hash(&value)),
+                role: "promoter".into(),
+                products: vec!["shop".into()],
+                non_production: true,
+                created_by: "admin".into(),
+            })
+            .await
+            .unwrap();
+        let p = tokens.principal(&value).await.unwrap().unwrap();
+        assert_eq!(p.name, "ci");
+        assert_eq!(p.role, Role::Promoter);
+        assert_eq!(p.scope.products, ["shop"]);
+        assert!(p.scope.non_production);
+        let boot = tokens.principal("boot").await.unwrap().unwrap();
+        assert_eq!((boot.name.as_str(), boot.role), ("admin", Role::Admin));
+        assert!(tokens.principal("nope").await.unwrap().is_none());
+        store.token_revoke("ci", "admin").await.unwrap().unwrap();
+        assert!(tokens.principal(&value).await.unwrap().is_none());
+    }
 }
