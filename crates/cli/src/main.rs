@@ -40,6 +40,9 @@ enum Command {
     /// One release on a server: show (--watch), terminate, retry.
     #[command(subcommand)]
     Release(cmd::release::Command),
+    /// API tokens on a server (admin): create, list, revoke.
+    #[command(subcommand)]
+    Token(cmd::token::Command),
     /// Run ferry on one machine with a local GitOps repository and live releases.
     Demo(cmd::demo::Args),
 }
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         Command::Releases(args) => cmd::releases::run(args),
         Command::Release(cmd) => cmd::release::run(cmd),
         Command::Demo(args) => cmd::demo::run(args),
+        Command::Token(cmd) => cmd::token::run(cmd),
     };
     match result {
         Ok(code) => code,
