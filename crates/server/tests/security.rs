@@ -605,3 +605,108 @@ async fn webhook_paths_are_rate_limited_per_client() {
     assert_eq!(status, 200);
     s.stop().await;
 }
+
+/// A small deterministic generator (xorshift), so a failure reproduces.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// `seed` with a few random edits: bytes replaced, inserted (JSON's own
+/// punctuation mostly), ranges deleted or repeated, the end cut off.
+fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
+    const BYTES: &[u8] = b"{}[]\",:\\0123456789.-+eEtrufalsn \n\t\xff\x00\xc3";
+    let mut b = seed.to_vec();
+    for _ in 0..1 + rng.below(4) {
+        let at = rng.below(b.len() + 1);
+        match rng.below(5) {
+            0 if at < b.len() => b[at] = BYTES[rng.below(BYTES.len())],
+            1 => b.insert(at, BYTES[rng.below(BYTES.len())]),
+            2 if at < b.len() => {
+                let end = (at + 1 + rng.below(8)).min(b.len());
+                b.drain(at..end);
+            }
+            3 if at < b.len() => {
+                let end = (at + 1 + rng.below(16)).min(b.len());
+                let piece: Vec<u8> = b[at..end].to_vec();
+                for _ in 0..1 + rng.below(40) {
+                    b.splice(at..at, piece.iter().copied());
+                }
+            }
+            _ => b.truncate(at),
+        }
+    }
+    b
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_json_bodies_never_give_a_server_error() {
+    let f = fixture();
+    let s = start(settings(&f)).await;
+    let cases: [(&str, &[&str]); 3] = [
+        (
+            // An unknown product: parsing and checks run, no release is made.
+            "/api/v1/products/nope/promotions",
+            &[
+                r#"{"flow": "standard"}"#,
+                r#"{"targetEnvironment": "qa", "sourceEnvironment": "dev", "policy": {"preAction": "a", "action": "commit", "postAction": "b"}}"#,
+                r#"{"rollbackTo": "01J0000000000000000000000A", "targetEnvironment": "prod"}"#,
+            ],
+        ),
+        (
+            "/api/v1/tokens",
+            &[
+                r#"{"name": "fz", "role": "promoter", "products": ["p", "q"], "nonProduction": true}"#,
+            ],
+        ),
+        (
+            "/api/v1/workflows/no-such-run/resume",
+            &[r#"{"step": "approve"}"#],
+        ),
+    ];
+    let mut rng = Rng(0x5eed_f00d_d00d_beef);
+    let mut seen = std::collections::BTreeMap::<u16, usize>::new();
+    for (path, seeds) in cases {
+        for i in 0..300 {
+            let body = mutate(&mut rng, seeds[i % seeds.len()].as_bytes());
+            let r = s
+                .http
+                .post(s.url(path))
+                .bearer_auth(TOKEN)
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            *seen.entry(status).or_default() += 1;
+            assert!(
+                status < 500,
+                "{path} answered {status} to {:?}: {}",
+                String::from_utf8_lossy(&body),
+                r.text().await.unwrap_or_default()
+            );
+            if status >= 400 {
+                let v: Value = r.json().await.unwrap();
+                assert!(v["error"].is_string(), "{path}: an error message: {v}");
+            }
+        }
+    }
+    // The mutations reached past the JSON parser, not only into it.
+    assert!(seen.get(&400).copied().unwrap_or(0) > 0, "{seen:?}");
+    assert!(seen.get(&404).copied().unwrap_or(0) > 0, "{seen:?}");
+    // Still serving.
+    let (status, _) = s.get("/api/v1/releases").await;
+    assert_eq!(status, 200);
+    s.stop().await;
+}
