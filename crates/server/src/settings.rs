@@ -196,6 +196,8 @@ pub enum SettingsError {
     Parse { path: String, message: String },
     #[error("environment variable {name}: {message}")]
     Env { name: String, message: String },
+    #[error("trustedProxies: {0}")]
+    TrustedProxies(String),
     #[error("workflowSecrets.{name}: {message}")]
     WorkflowSecret { name: String, message: String },
     #[error("gitCredentials[{index}] ({prefix}): {message}")]
@@ -273,6 +275,8 @@ impl Settings {
                 );
             }
         }
+        crate::security::TrustedProxies::parse(&fs.trusted_proxies)
+            .map_err(SettingsError::TrustedProxies)?;
         let mut workflow_secrets = std::collections::BTreeMap::new();
         for (name, source) in std::mem::take(&mut fs.workflow_secrets) {
             let bad = |message: String| SettingsError::WorkflowSecret {
@@ -558,5 +562,77 @@ mod tests {
             credentials_for(&entries, "/local/repo"),
             ferry_git::Credentials::None
         ));
+    }
+
+    #[test]
+    fn workflow_secrets_and_trusted_proxies() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret_file = dir.path().join("s.txt");
+        std::fs::write(&secret_file, "from-file\n").unwrap();
+        let path = dir.path().join("ferry.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "trustedProxies = [\"10.0.0.0/8\"]\n[workflowSecrets]\nA = \"plain-value\"\nB = {{ env = \"MY_B\" }}\nC = {{ file = \"{}\" }}\n",
+                secret_file.display()
+            ),
+        )
+        .unwrap();
+        let env = |k: &str| match k {
+            "MY_B" => Some("from-env".to_string()),
+            "D" => Some("passed-through".to_string()),
+            "FERRY_WORKFLOW_SECRETS" => Some("D".to_string()),
+            _ => None,
+        };
+        let s = Settings::load(Some(&path), env, Overrides::default()).unwrap();
+        assert_eq!(s.trusted_proxies, ["10.0.0.0/8"]);
+        let got: Vec<(&str, &str)> = s
+            .workflow_secrets
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.expose()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("A", "plain-value"),
+                ("B", "from-env"),
+                ("C", "from-file"),
+                ("D", "passed-through")
+            ]
+        );
+        let printed = format!("{s:?}");
+        for v in ["plain-value", "from-env", "from-file", "passed-through"] {
+            assert!(!printed.contains(v), "{printed}");
+        }
+
+        std::fs::write(&path, "[workflowSecrets]\nX = { env = \"UNSET_VAR\" }\n").unwrap();
+        let e = Settings::load(Some(&path), no_env, Overrides::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "workflowSecrets.X: environment variable UNSET_VAR is not set"
+        );
+        std::fs::write(&path, "[workflowSecrets]\n\"bad name\" = \"v\"\n").unwrap();
+        let e = Settings::load(Some(&path), no_env, Overrides::default()).unwrap_err();
+        assert!(
+            e.to_string().starts_with("workflowSecrets.bad name:"),
+            "{e}"
+        );
+        let e = Settings::load(
+            None,
+            |k: &str| (k == "FERRY_TRUSTED_PROXIES").then(|| "1.2.3.4, 10.0.0.0/8".to_string()),
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(e.trusted_proxies, ["1.2.3.4", "10.0.0.0/8"]);
+        let e = Settings::load(
+            None,
+            |k: &str| (k == "FERRY_TRUSTED_PROXIES").then(|| "proxy.local".to_string()),
+            Overrides::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "trustedProxies: `proxy.local` is not an IP address or CIDR block"
+        );
     }
 }
