@@ -102,13 +102,8 @@ impl Server {
         let (tokens, generated_token) =
             auth::Tokens::bootstrap(settings.admin_token.as_ref(), &settings.data_dir)?;
         let tokens = tokens.with_store(store.clone());
-        let trusted_proxies =
-            security::TrustedProxies::parse(&settings.trusted_proxies).map_err(|message| {
-                SettingsError::Env {
-                    name: "trustedProxies".into(),
-                    message,
-                }
-            })?;
+        let trusted_proxies = security::TrustedProxies::parse(&settings.trusted_proxies)
+            .map_err(SettingsError::TrustedProxies)?;
 
         let credentials = Arc::new(settings::resolve_credentials(&settings.git_credentials)?);
         if let Some(t) = &settings.admin_token {
