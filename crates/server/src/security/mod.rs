@@ -8,11 +8,13 @@ pub mod depth;
 pub mod headers;
 pub mod rate;
 pub mod redacting_runner;
+pub mod redacting_writer;
 pub mod remote;
 
 use std::time::Duration;
 
 pub use rate::RateLimiter;
+pub use redacting_writer::RedactingWriter;
 pub use remote::{TrustedProxies, client_address};
 
 /// Path prefix of the inbound forge webhooks, rate limited per client.
@@ -34,6 +36,16 @@ pub struct Security {
 }
 
 impl Security {
+    /// For the UI's sign-in: takes one attempt of the calling client, or
+    /// answers 429 with `Retry-After`. Call it before looking at the token.
+    pub fn limit_sign_in(&self, parts: &axum::http::request::Parts) -> Result<(), Response> {
+        let client =
+            client_address(parts, &self.trusted_proxies).unwrap_or_else(|| "unknown".into());
+        self.sign_in
+            .check(&client)
+            .map_err(|wait| too_many(wait, "sign-in attempts"))
+    }
+
     /// Defaults: 10 sign-in attempts per client, refilled one per 6 s; 120
     /// webhook deliveries per client in a burst, refilled 10 per second.
     pub fn new(trusted_proxies: TrustedProxies, https: bool) -> Security {
@@ -130,4 +142,33 @@ pub fn too_many(wait: Duration, what: &str) -> Response {
         r.headers_mut().insert(header::RETRY_AFTER, v);
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_in_attempts_are_limited_per_client() {
+        let security = Security::new(TrustedProxies::default(), false);
+        let parts = |peer: &str| {
+            let (mut parts, ()) = axum::http::Request::builder()
+                .uri("/signin")
+                .body(())
+                .unwrap()
+                .into_parts();
+            parts.extensions.insert(axum::extract::ConnectInfo(
+                peer.parse::<std::net::SocketAddr>().unwrap(),
+            ));
+            parts
+        };
+        let a = parts("192.0.2.1:4000");
+        for _ in 0..10 {
+            assert!(security.limit_sign_in(&a).is_ok());
+        }
+        let refused = security.limit_sign_in(&a).unwrap_err();
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(refused.headers().contains_key(header::RETRY_AFTER));
+        assert!(security.limit_sign_in(&parts("192.0.2.2:4000")).is_ok());
+    }
 }
