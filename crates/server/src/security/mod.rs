@@ -38,6 +38,9 @@ pub struct Security {
 impl Security {
     /// For the UI's sign-in: takes one attempt of the calling client, or
     /// answers 429 with `Retry-After`. Call it before looking at the token.
+    // The refusal is the response itself, as with axum's own rejections;
+    // it is built once per refused attempt, so its size does not matter.
+    #[allow(clippy::result_large_err)]
     pub fn limit_sign_in(&self, parts: &axum::http::request::Parts) -> Result<(), Response> {
         let client =
             client_address(parts, &self.trusted_proxies).unwrap_or_else(|| "unknown".into());
