@@ -305,6 +305,7 @@ async fn each_role_on_each_mutating_endpoint() {
         .find(|e| e["action"] == "promote" && e["outcome"] == 403)
         .unwrap();
     assert_eq!(denied["product"], "p");
+    assert_eq!(denied["target"], "p");
     assert!(denied["detail"].as_str().unwrap().contains("production"));
     let created_b = items
         .iter()

@@ -93,9 +93,6 @@ impl<'a> Audit<'a> {
             Ok(value) => {
                 entry.outcome = success.as_u16();
                 if let Some(id) = release_of(value) {
-                    if entry.target.is_empty() {
-                        entry.target = id.clone();
-                    }
                     entry.release_id = Some(id);
                 }
             }

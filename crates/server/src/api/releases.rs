@@ -102,7 +102,7 @@ pub async fn promote(
     ApiJson(request): ApiJson<PromotionRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let targets = guard::promotion_targets(&st, &product, &request);
-    let audit = Audit::new(&st, &caller, "promote", String::new())
+    let audit = Audit::new(&st, &caller, "promote", product.clone())
         .product(product.clone())
         .detail(format!(
             "to {}",
