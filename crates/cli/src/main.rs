@@ -48,6 +48,9 @@ enum Command {
     /// One release on a server: show (--watch), terminate, retry.
     #[command(subcommand)]
     Release(cmd::release::Command),
+    /// API tokens on a server (admin): create, list, revoke.
+    #[command(subcommand)]
+    Token(cmd::token::Command),
     /// Run ferry on one machine with a local GitOps repository and live releases.
     Demo(cmd::demo::Args),
     /// Reference documents generated from ferry itself (docs/).
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         Command::Release(cmd) => cmd::release::run(cmd),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Docs(cmd) => cmd::docs::run(cmd, Cli::command()),
+        Command::Token(cmd) => cmd::token::run(cmd),
     };
     match result {
         Ok(code) => code,

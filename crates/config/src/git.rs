@@ -4,8 +4,6 @@
 //! repositories are small and read rarely, so this favours simplicity; the
 //! server's long-lived reader keeps a mirror instead (ferry-git).
 
-use std::process::Command;
-
 use crate::{ConfigError, SourceFiles, dir, redact_url};
 
 pub(crate) fn read_repository(
@@ -15,7 +13,7 @@ pub(crate) fn read_repository(
 ) -> Result<SourceFiles, ConfigError> {
     let tmp = tempfile::tempdir()?;
     let checkout = tmp.path().join("config");
-    let mut cmd = Command::new("git");
+    let mut cmd = crate::timeout::git_command();
     cmd.args([
         "clone",
         "--quiet",
@@ -30,11 +28,12 @@ pub(crate) fn read_repository(
     cmd.arg("--").arg(url).arg(&checkout);
     cmd.env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_ASKPASS", "true");
-    let output = cmd.output().map_err(|e| ConfigError::Git {
-        url: redact_url(url),
-        operation: "clone",
-        message: format!("cannot run git: {e}"),
-    })?;
+    let output = crate::timeout::output_with_timeout(&mut cmd, crate::timeout::CLONE_TIMEOUT)
+        .map_err(|e| ConfigError::Git {
+            url: redact_url(url),
+            operation: "clone",
+            message: format!("cannot run git: {e}"),
+        })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         return Err(ConfigError::Git {

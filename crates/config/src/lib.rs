@@ -10,6 +10,7 @@
 mod dir;
 mod git;
 mod redact;
+pub mod timeout;
 
 use std::path::PathBuf;
 

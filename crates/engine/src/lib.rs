@@ -207,6 +207,14 @@ impl Engine {
         self.inner.events.subscribe()
     }
 
+    /// Sends events stored beside the engine (the server's audit notes,
+    /// `Store::append_events`) to the live subscribers.
+    pub fn publish(&self, events: Vec<Event>) {
+        for e in events {
+            let _ = self.inner.events.send(e);
+        }
+    }
+
     /// The active configuration.
     pub fn config(&self) -> Arc<Loaded> {
         Arc::clone(&self.inner.config.read().unwrap_or_else(|p| p.into_inner()))

@@ -5,6 +5,7 @@
 //! working tree exists.
 
 use git2::{ObjectType, Oid, Repository, Sort, Tree};
+use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::mirror::Mirror;
@@ -186,6 +187,28 @@ impl TreeReader {
                 reason: format!("is a directory at {}, not a file", self.commit),
             }),
         }
+    }
+
+    /// The first prefix of `path` (the path itself included) that is a
+    /// symbolic link, if any. Git stores a link as a blob holding its
+    /// target; reading or writing "through" it would act on whatever the
+    /// link points at — possibly outside the application's directory, or
+    /// outside the repository — so callers refuse such paths by name.
+    pub fn symlink_on_path(&self, path: &str) -> Result<Option<String>> {
+        let path = RepoPath::parse(path)?;
+        let root = self.root()?;
+        let mut prefix = String::new();
+        for component in path.components() {
+            prefix = path::join(&prefix, component);
+            match root.get_path(Path::new(&prefix)) {
+                Ok(entry) if entry.filemode() == 0o120000 => return Ok(Some(prefix)),
+                Ok(entry) if entry.kind() == Some(ObjectType::Tree) => {}
+                Ok(_) => return Ok(None),
+                Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+                Err(e) => return Err(lib_error(&self.url, "looking up a path", e)),
+            }
+        }
+        Ok(None)
     }
 
     /// Whether anything (file or directory) exists at `path`.

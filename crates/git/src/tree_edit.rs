@@ -172,6 +172,15 @@ fn write_node(
                             reason: "a submodule is there, cannot write a file".to_string(),
                         });
                     }
+                    // Writing over a link would change what the link's
+                    // readers (Argo CD) see elsewhere; never done silently.
+                    Some((_, 0o120000, _)) => {
+                        return Err(Error::PathConflict {
+                            path: full,
+                            reason: "is a symbolic link; ferry does not write through links"
+                                .to_string(),
+                        });
+                    }
                     Some((_, MODE_EXECUTABLE, _)) => MODE_EXECUTABLE,
                     _ => MODE_FILE,
                 };
@@ -199,6 +208,13 @@ fn write_node(
                         Some(repo.find_tree(id).map_err(|e| lib("reading a tree", e))?)
                     }
                     Some(_) if only_deletions(sub) => continue,
+                    Some((_, 0o120000, _)) => {
+                        return Err(Error::PathConflict {
+                            path: full,
+                            reason: "is a symbolic link; ferry does not write through links"
+                                .to_string(),
+                        });
+                    }
                     Some(_) => {
                         return Err(Error::PathConflict {
                             path: full,

@@ -5,6 +5,7 @@ use ferry_release::ApplicationSnapshot;
 
 use crate::error::{Error, Result};
 use crate::join;
+use crate::snapshot::PROMOTION;
 
 /// One file a promotion changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +31,7 @@ pub fn plan_changes(
     let dir = target_path.trim_matches('/');
     let mut out = Vec::new();
     for (file, values) in &snapshot.values {
-        let path = join(dir, file)?;
+        let path = join(dir, file, PROMOTION)?;
         let old = read_text(reader, &path)?.ok_or_else(|| Error::MissingTargetFile {
             file: path.clone(),
             revision: revision.clone(),
@@ -48,7 +49,7 @@ pub fn plan_changes(
         }
     }
     for (file, content) in &snapshot.files {
-        let path = join(dir, file)?;
+        let path = join(dir, file, PROMOTION)?;
         let old = read_text(reader, &path)?;
         if old.as_deref() != Some(content.as_str()) {
             out.push(FileChange {
@@ -62,6 +63,7 @@ pub fn plan_changes(
 }
 
 fn read_text(reader: &TreeReader, path: &str) -> Result<Option<String>> {
+    crate::refuse_symlinks(reader, path, PROMOTION)?;
     match reader.read_file(path)? {
         None => Ok(None),
         Some(bytes) => String::from_utf8(bytes)

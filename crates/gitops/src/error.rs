@@ -8,8 +8,22 @@ pub enum Error {
         file: String,
         source: ferry_yamledit::Error,
     },
-    #[error("`{file}` leaves the application's directory")]
-    PathEscapes { file: String },
+    /// `..` or an absolute path in a template's file name.
+    #[error(
+        "{field}: `{file}` leaves the application's directory (`..` and absolute paths are refused)"
+    )]
+    PathEscapes { field: &'static str, file: String },
+    /// A symbolic link on the way to a promoted file (or the file itself):
+    /// following it could read or write outside the application's
+    /// directory, so it is refused rather than followed or skipped.
+    #[error(
+        "{field}: `{file}`: `{link}` is a symbolic link; ferry does not read or write through links (they may lead out of the application's directory)"
+    )]
+    Symlink {
+        field: &'static str,
+        file: String,
+        link: String,
+    },
     #[error("promoted file `{file}` does not exist in {application} at {revision}")]
     MissingSourceFile {
         application: String,

@@ -23,10 +23,11 @@ pub use workspace::Workspace;
 
 /// `path/file` inside a repository, rejecting anything that would leave the
 /// application's directory.
-pub(crate) fn join(dir: &str, file: &str) -> Result<String> {
+pub(crate) fn join(dir: &str, file: &str, field: &'static str) -> Result<String> {
     let file = file.trim();
     if file.is_empty() || file.starts_with('/') || file.split(['/', '\\']).any(|c| c == "..") {
         return Err(Error::PathEscapes {
+            field,
             file: file.to_owned(),
         });
     }
@@ -40,6 +41,23 @@ pub(crate) fn join(dir: &str, file: &str) -> Result<String> {
     })
 }
 
+/// Refuses `path` when it, or a directory on the way to it, is a symbolic
+/// link in the tree `reader` shows (see [`Error::Symlink`]).
+pub(crate) fn refuse_symlinks(
+    reader: &ferry_git::TreeReader,
+    path: &str,
+    field: &'static str,
+) -> Result<()> {
+    match reader.symlink_on_path(path)? {
+        Some(link) => Err(Error::Symlink {
+            field,
+            file: path.to_owned(),
+            link,
+        }),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::join;
@@ -47,16 +65,16 @@ mod tests {
     #[test]
     fn joins_inside_the_directory_only() {
         assert_eq!(
-            join("apps/a/dev", "values.yaml").unwrap(),
+            join("apps/a/dev", "values.yaml", "f").unwrap(),
             "apps/a/dev/values.yaml"
         );
         assert_eq!(
-            join("/apps/a/", "./cfg/x.yaml").unwrap(),
+            join("/apps/a/", "./cfg/x.yaml", "f").unwrap(),
             "apps/a/cfg/x.yaml"
         );
-        assert_eq!(join(".", "x.yaml").unwrap(), "x.yaml");
-        assert!(join("apps", "../secrets.yaml").is_err());
-        assert!(join("apps", "/etc/passwd").is_err());
-        assert!(join("apps", "a/../../b").is_err());
+        assert_eq!(join(".", "x.yaml", "f").unwrap(), "x.yaml");
+        assert!(join("apps", "../secrets.yaml", "f").is_err());
+        assert!(join("apps", "/etc/passwd", "f").is_err());
+        assert!(join("apps", "a/../../b", "f").is_err());
     }
 }

@@ -27,7 +27,15 @@ pub struct ReadSnapshot {
     pub version: Option<String>,
 }
 
-fn text(reader: &TreeReader, path: &str) -> Result<Option<String>> {
+/// The text of the file at `path`, refusing symbolic links on the way.
+/// The template fields whose file names are checked, for error messages.
+pub(crate) const PROMOTION: &str = "spec.promotion";
+const VERSION_SOURCE: &str = "spec.versionSource.file";
+/// Promotion of every file of the source directory (no `spec.promotion`).
+const WHOLE_DIRECTORY: &str = "spec.promotion (absent: the whole directory)";
+
+fn text(reader: &TreeReader, path: &str, field: &'static str) -> Result<Option<String>> {
+    crate::refuse_symlinks(reader, path, field)?;
     match reader.read_file(path)? {
         None => Ok(None),
         Some(bytes) => String::from_utf8(bytes)
@@ -58,6 +66,7 @@ pub fn read_snapshot(
     match &template.promotion {
         None => {
             // No promotion section: every file of the directory is promoted whole.
+            crate::refuse_symlinks(reader, dir, WHOLE_DIRECTORY)?;
             if !dir.is_empty() && !reader.exists(dir)? {
                 return Err(Error::MissingPath {
                     path: dir.to_owned(),
@@ -65,8 +74,20 @@ pub fn read_snapshot(
                 });
             }
             for entry in reader.list_dir(dir, true)? {
-                if entry.kind != EntryKind::File {
-                    continue;
+                match entry.kind {
+                    EntryKind::File => {}
+                    EntryKind::Symlink => {
+                        return Err(Error::Symlink {
+                            field: WHOLE_DIRECTORY,
+                            file: entry.path.clone(),
+                            link: entry.path,
+                        });
+                    }
+                    // As before: submodules are other repositories;
+                    // executables are not configuration.
+                    EntryKind::Executable | EntryKind::Submodule | EntryKind::Directory => {
+                        continue;
+                    }
                 }
                 let rel = entry
                     .path
@@ -74,18 +95,19 @@ pub fn read_snapshot(
                     .unwrap_or(&entry.path)
                     .trim_start_matches('/')
                     .to_owned();
-                let content = text(reader, &entry.path)?.unwrap_or_default();
+                let content = text(reader, &entry.path, WHOLE_DIRECTORY)?.unwrap_or_default();
                 snapshot.files.insert(rel, content);
             }
         }
         Some(files) => {
             for (file, spec) in files {
-                let path = join(dir, file)?;
-                let content = text(reader, &path)?.ok_or_else(|| Error::MissingSourceFile {
-                    application: src.application.to_owned(),
-                    file: path.clone(),
-                    revision: revision.clone(),
-                })?;
+                let path = join(dir, file, PROMOTION)?;
+                let content =
+                    text(reader, &path, PROMOTION)?.ok_or_else(|| Error::MissingSourceFile {
+                        application: src.application.to_owned(),
+                        file: path.clone(),
+                        revision: revision.clone(),
+                    })?;
                 if spec.is_whole_file() {
                     snapshot.files.insert(file.clone(), content);
                 } else {
@@ -115,8 +137,8 @@ pub fn read_snapshot(
 /// The application's version (`versionSource`), as written; `None` when the
 /// file or path is absent.
 pub fn read_version(reader: &TreeReader, dir: &str, vs: &VersionSource) -> Result<Option<String>> {
-    let path = join(dir, &vs.file)?;
-    let Some(content) = text(reader, &path)? else {
+    let path = join(dir, &vs.file, VERSION_SOURCE)?;
+    let Some(content) = text(reader, &path, VERSION_SOURCE)? else {
         return Ok(None);
     };
     let located =

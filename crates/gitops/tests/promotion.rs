@@ -572,7 +572,7 @@ fn promoted_files_cannot_leave_the_application_directory() {
         let t = template(false, &[(file, &["$.x"])]);
         let err = snapshot(&fx, &t).unwrap_err();
         assert!(
-            matches!(&err, Error::PathEscapes { file: f } if f == file),
+            matches!(&err, Error::PathEscapes { file: f, .. } if f == file),
             "{file}: {err:?}"
         );
     }

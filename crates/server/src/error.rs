@@ -66,8 +66,11 @@ impl ApiError {
 }
 
 impl IntoResponse for ApiError {
+    /// Every message goes through the redactor on its way out, 4xx ones
+    /// too: a bad-request text may quote a URL with credentials.
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": self.message, "status": self.status.as_u16()});
+        let body =
+            serde_json::json!({"error": redact(&self.message), "status": self.status.as_u16()});
         (self.status, Json(body)).into_response()
     }
 }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod live;
 pub mod metrics;
 mod openapi;
+pub mod security;
 pub mod settings;
 mod view;
 
@@ -100,6 +101,9 @@ impl Server {
         let store = ferry_store::Store::open(&settings.effective_database_url()).await?;
         let (tokens, generated_token) =
             auth::Tokens::bootstrap(settings.admin_token.as_ref(), &settings.data_dir)?;
+        let tokens = tokens.with_store(store.clone());
+        let trusted_proxies = security::TrustedProxies::parse(&settings.trusted_proxies)
+            .map_err(SettingsError::TrustedProxies)?;
 
         let credentials = Arc::new(settings::resolve_credentials(&settings.git_credentials)?);
         if let Some(t) = &settings.admin_token {
@@ -125,12 +129,21 @@ impl Server {
         ));
         let work_dir = settings.data_dir.join("workflows");
         std::fs::create_dir_all(&work_dir).map_err(data_err(&work_dir))?;
-        let runner = Arc::new(ferry_workflow::LocalExecutor::new(
-            ferry_workflow::LocalConfig {
-                work_dir: Some(work_dir),
-                ..ferry_workflow::LocalConfig::default()
-            },
-        ));
+        for secret in settings.workflow_secrets.values() {
+            error::register_secret(secret.expose());
+        }
+        let runner: Arc<dyn ferry_workflow::WorkflowRunner> =
+            Arc::new(security::redacting_runner::RedactingRunner::new(Arc::new(
+                ferry_workflow::LocalExecutor::new(ferry_workflow::LocalConfig {
+                    work_dir: Some(work_dir),
+                    secret_env: settings
+                        .workflow_secrets
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.expose().to_owned()))
+                        .collect(),
+                    ..ferry_workflow::LocalConfig::default()
+                }),
+            )));
         let appstate = Arc::new(ferry_appstate::git::GitProvider::new(Arc::clone(
             &workspace,
         )));
@@ -155,6 +168,10 @@ impl Server {
             live: Arc::new(LiveConfig::new(source)),
             ready: AtomicBool::new(false),
             stopping: CancelFlag::default(),
+            security: security::Security::new(
+                trusted_proxies,
+                settings.effective_base_url().starts_with("https://"),
+            ),
         });
         Ok(Server {
             settings,
@@ -224,9 +241,12 @@ impl BoundServer {
         let stop = state.stopping.clone();
         let stop_signal = stop.clone();
         let http = tokio::spawn(
-            axum::serve(self.listener, app)
-                .with_graceful_shutdown(async move { stop_signal.cancelled().await })
-                .into_future(),
+            axum::serve(
+                self.listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { stop_signal.cancelled().await })
+            .into_future(),
         );
         state.engine.start().await?;
         state.ready.store(true, Ordering::SeqCst);

@@ -173,11 +173,18 @@ fn fingerprint(source: &ConfigSource) -> Result<u64, String> {
                 .as_deref()
                 .map(|b| format!("refs/heads/{b}"))
                 .unwrap_or_else(|| "HEAD".into());
-            let out = std::process::Command::new("git")
-                .args(["ls-remote", "--", url, &refname])
-                .env("GIT_TERMINAL_PROMPT", "0")
-                .output()
-                .map_err(|e| format!("git ls-remote: {e}"))?;
+            let mut cmd = ferry_config::timeout::git_command();
+            cmd.args(["ls-remote", "--", url, &refname]);
+            let out = ferry_config::timeout::output_with_timeout(
+                &mut cmd,
+                ferry_config::timeout::LS_REMOTE_TIMEOUT,
+            )
+            .map_err(|e| {
+                format!(
+                    "configuration repository {}: git ls-remote: {e}",
+                    ferry_config::redact_url(url)
+                )
+            })?;
             if !out.status.success() {
                 return Err(format!(
                     "configuration repository {}: git ls-remote failed: {}",

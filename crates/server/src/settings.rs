@@ -19,6 +19,17 @@
 //! | `pollInterval`       | `FERRY_POLL_INTERVAL`        |                    | 30 s (0 = off)                |
 //! | `configPollInterval` | `FERRY_CONFIG_POLL_INTERVAL` |                    | 10 s (0 = off)                |
 //! | `anonymousRead`      | `FERRY_ANONYMOUS_READ`       | `--anonymous-read` | false                         |
+//! | `trustedProxies`     | `FERRY_TRUSTED_PROXIES` (a,b)|                    | none                          |
+//! | `workflowSecrets`    | `FERRY_WORKFLOW_SECRETS` (names) |                | none                          |
+//!
+//! `trustedProxies`: addresses or CIDR blocks whose `X-Forwarded-For` is
+//! believed for the audit log and rate limits. `workflowSecrets`: a table
+//! `NAME = "value"`, `NAME = { env = "VAR" }` or `NAME = { file = "path" }`;
+//! each becomes the environment variable `NAME` of every local workflow
+//! step, and its value is masked in step logs, errors and the API.
+//! `FERRY_WORKFLOW_SECRETS=A,B` passes ferry's own variables `A` and `B`.
+//! Secrets for workflows come only from here, never from the
+//! configuration repository (which anyone who can push to it could read).
 //!
 //! `[[gitCredentials]]` entries (file only): `repoPrefix` and exactly one
 //! of `password` (with `username`), `token` (optional `username`),
@@ -74,6 +85,15 @@ pub struct GitCredential {
     pub token_file: Option<PathBuf>,
 }
 
+/// Where a workflow secret's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+enum SecretSource {
+    Value(Secret),
+    Env { env: String },
+    File { file: PathBuf },
+}
+
 /// The settings file as written (every key optional).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -91,6 +111,10 @@ struct FileSettings {
     anonymous_read: Option<bool>,
     #[serde(default)]
     git_credentials: Vec<GitCredential>,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
+    #[serde(default)]
+    workflow_secrets: std::collections::BTreeMap<String, SecretSource>,
 }
 
 /// Values given on the command line; they win over the file and the
@@ -133,6 +157,10 @@ pub struct Settings {
     /// Reads without a token.
     pub anonymous_read: bool,
     pub git_credentials: Vec<GitCredential>,
+    /// Proxies whose `X-Forwarded-For` is believed (addresses, CIDR).
+    pub trusted_proxies: Vec<String>,
+    /// Environment variables given to every local workflow step.
+    pub workflow_secrets: std::collections::BTreeMap<String, Secret>,
 }
 
 impl Default for Settings {
@@ -150,6 +178,8 @@ impl Default for Settings {
             config_poll_interval: Some(Duration::from_secs(10)),
             anonymous_read: false,
             git_credentials: Vec::new(),
+            trusted_proxies: Vec::new(),
+            workflow_secrets: Default::default(),
         }
     }
 }
@@ -166,6 +196,10 @@ pub enum SettingsError {
     Parse { path: String, message: String },
     #[error("environment variable {name}: {message}")]
     Env { name: String, message: String },
+    #[error("trustedProxies: {0}")]
+    TrustedProxies(String),
+    #[error("workflowSecrets.{name}: {message}")]
+    WorkflowSecret { name: String, message: String },
     #[error("gitCredentials[{index}] ({prefix}): {message}")]
     Credential {
         index: usize,
@@ -223,6 +257,54 @@ impl Settings {
             fs.anonymous_read = Some(parse_bool("FERRY_ANONYMOUS_READ", &v)?);
         }
 
+        if let Some(v) = env("FERRY_TRUSTED_PROXIES") {
+            fs.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
+        }
+        if let Some(v) = env("FERRY_WORKFLOW_SECRETS") {
+            for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                fs.workflow_secrets.insert(
+                    name.to_owned(),
+                    SecretSource::Env {
+                        env: name.to_owned(),
+                    },
+                );
+            }
+        }
+        crate::security::TrustedProxies::parse(&fs.trusted_proxies)
+            .map_err(SettingsError::TrustedProxies)?;
+        let mut workflow_secrets = std::collections::BTreeMap::new();
+        for (name, source) in std::mem::take(&mut fs.workflow_secrets) {
+            let bad = |message: String| SettingsError::WorkflowSecret {
+                name: name.clone(),
+                message,
+            };
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(bad("not a valid environment variable name".into()));
+            }
+            let value = match source {
+                SecretSource::Value(v) => v,
+                SecretSource::Env { env: var } => Secret(
+                    env(&var)
+                        .ok_or_else(|| bad(format!("environment variable {var} is not set")))?,
+                ),
+                SecretSource::File { file } => Secret(
+                    std::fs::read_to_string(&file)
+                        .map_err(|e| bad(format!("file {}: {e}", file.display())))?
+                        .trim_end()
+                        .to_owned(),
+                ),
+            };
+            if value.0.is_empty() {
+                return Err(bad("the value is empty".into()));
+            }
+            workflow_secrets.insert(name, value);
+        }
+
         let d = Settings::default();
         let secs = |v: Option<u64>, default: Option<Duration>| match v {
             None => default,
@@ -245,6 +327,8 @@ impl Settings {
                 .or(fs.anonymous_read)
                 .unwrap_or(d.anonymous_read),
             git_credentials: fs.git_credentials,
+            trusted_proxies: fs.trusted_proxies,
+            workflow_secrets,
         };
         for (index, c) in settings.git_credentials.iter().enumerate() {
             let given = [
@@ -478,5 +562,77 @@ mod tests {
             credentials_for(&entries, "/local/repo"),
             ferry_git::Credentials::None
         ));
+    }
+
+    #[test]
+    fn workflow_secrets_and_trusted_proxies() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret_file = dir.path().join("s.txt");
+        std::fs::write(&secret_file, "from-file\n").unwrap();
+        let path = dir.path().join("ferry.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "trustedProxies = [\"10.0.0.0/8\"]\n[workflowSecrets]\nA = \"plain-value\"\nB = {{ env = \"MY_B\" }}\nC = {{ file = \"{}\" }}\n",
+                secret_file.display()
+            ),
+        )
+        .unwrap();
+        let env = |k: &str| match k {
+            "MY_B" => Some("from-env".to_string()),
+            "D" => Some("passed-through".to_string()),
+            "FERRY_WORKFLOW_SECRETS" => Some("D".to_string()),
+            _ => None,
+        };
+        let s = Settings::load(Some(&path), env, Overrides::default()).unwrap();
+        assert_eq!(s.trusted_proxies, ["10.0.0.0/8"]);
+        let got: Vec<(&str, &str)> = s
+            .workflow_secrets
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.expose()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("A", "plain-value"),
+                ("B", "from-env"),
+                ("C", "from-file"),
+                ("D", "passed-through")
+            ]
+        );
+        let printed = format!("{s:?}");
+        for v in ["plain-value", "from-env", "from-file", "passed-through"] {
+            assert!(!printed.contains(v), "{printed}");
+        }
+
+        std::fs::write(&path, "[workflowSecrets]\nX = { env = \"UNSET_VAR\" }\n").unwrap();
+        let e = Settings::load(Some(&path), no_env, Overrides::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "workflowSecrets.X: environment variable UNSET_VAR is not set"
+        );
+        std::fs::write(&path, "[workflowSecrets]\n\"bad name\" = \"v\"\n").unwrap();
+        let e = Settings::load(Some(&path), no_env, Overrides::default()).unwrap_err();
+        assert!(
+            e.to_string().starts_with("workflowSecrets.bad name:"),
+            "{e}"
+        );
+        let e = Settings::load(
+            None,
+            |k: &str| (k == "FERRY_TRUSTED_PROXIES").then(|| "1.2.3.4, 10.0.0.0/8".to_string()),
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(e.trusted_proxies, ["1.2.3.4", "10.0.0.0/8"]);
+        let e = Settings::load(
+            None,
+            |k: &str| (k == "FERRY_TRUSTED_PROXIES").then(|| "proxy.local".to_string()),
+            Overrides::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "trustedProxies: `proxy.local` is not an IP address or CIDR block"
+        );
     }
 }

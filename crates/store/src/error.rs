@@ -58,6 +58,11 @@ pub enum Error {
     #[error("{field} of release `{id}` is out of the storable range")]
     OutOfRange { id: String, field: &'static str },
 
+    /// A live API token already has this name (names are initiators, so
+    /// they must be unambiguous).
+    #[error("a token named `{name}` exists already (revoke it first)")]
+    TokenNameTaken { name: String },
+
     #[error("invalid list cursor `{cursor}`: {reason}")]
     BadCursor {
         cursor: String,

@@ -18,11 +18,13 @@ mod backend;
 mod columns;
 mod cursor;
 mod error;
+mod security;
 mod store;
 mod types;
 mod url;
 
 pub use error::{Error, Result};
+pub use security::{AuditEntry, AuditFilter, AuditPage, NewAuditEntry, NewToken, TokenRecord};
 pub use store::{MAX_EVENTS_PAGE, Store};
 pub use types::{
     Created, DEFAULT_PAGE, EnvironmentSummary, ListFilter, MAX_PAGE, NewEvent, Page, ReleaseSummary,

@@ -47,7 +47,7 @@ pub const MAX_EVENTS_PAGE: u32 = 10_000;
 /// method may be called from many tasks at once.
 #[derive(Clone, Debug)]
 pub struct Store {
-    backend: Backend,
+    pub(crate) backend: Backend,
     /// SQLite has one writer at a time, and a second `BEGIN IMMEDIATE`
     /// waits in SQLite's busy handler, which sleeps in steps of up to
     /// 100 ms: under many concurrent releases most of a save's time was
@@ -86,7 +86,7 @@ impl Store {
 
     /// Held for the whole of a write transaction on SQLite (see
     /// [`Store::write_gate`]); `None` on PostgreSQL.
-    async fn gate(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    pub(crate) async fn gate(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         match self.backend.kind() {
             BackendKind::Sqlite => Some(self.write_gate.lock().await),
             BackendKind::Postgres => None,

@@ -35,6 +35,8 @@ impl Client {
             token: args.token.clone().filter(|t| !t.is_empty()),
             http: reqwest::blocking::Client::builder()
                 .connect_timeout(Duration::from_secs(10))
+                // A server that stops answering must not hang a script.
+                .timeout(Duration::from_secs(120))
                 .build()
                 .context("building the HTTP client")?,
         })
@@ -86,6 +88,11 @@ impl Client {
 
     pub fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
         let r = self.request(reqwest::Method::POST, path).json(body).send();
+        self.answer(path, r)
+    }
+
+    pub fn delete(&self, path: &str) -> anyhow::Result<Value> {
+        let r = self.request(reqwest::Method::DELETE, path).send();
         self.answer(path, r)
     }
 

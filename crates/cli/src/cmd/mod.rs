@@ -6,6 +6,7 @@ pub mod promote;
 pub mod release;
 pub mod releases;
 pub mod serve;
+pub mod token;
 pub mod validate;
 pub mod workflow;
 

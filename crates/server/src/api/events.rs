@@ -108,8 +108,23 @@ pub async fn stream(
             };
             match received {
                 Ok(e) => {
-                    if e.release_id == f.id && e.seq > f.last {
+                    let tail = f.backlog.back().map_or(f.last, |b| b.seq);
+                    if e.release_id != f.id || e.seq <= tail {
+                        continue;
+                    }
+                    if e.seq == tail + 1 {
                         f.backlog.push_back(e);
+                    } else {
+                        // Broadcast out of order (an audit note appended
+                        // beside the engine): every seq up to this one is
+                        // committed, so read the gap from the store.
+                        match stored_after(&f.store, &f.id, tail).await {
+                            Ok(evs) => f.backlog.extend(evs),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "event stream: reading a gap from the store failed");
+                                return None;
+                            }
+                        }
                     }
                 }
                 Err(RecvError::Lagged(_)) => match stored_after(&f.store, &f.id, f.last).await {

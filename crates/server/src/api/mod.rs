@@ -4,10 +4,13 @@
 //! root where probes and scrapers expect them; the OpenAPI document at
 //! `/api/openapi.json`.
 
+pub mod audit;
 mod events;
+mod guard;
 mod ops;
 mod products;
 mod releases;
+mod tokens;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -23,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use ferry_engine::Engine;
 
-use crate::auth::Tokens;
+use crate::auth::{Principal, Role, Tokens};
 use crate::error::ApiError;
 use crate::live::LiveConfig;
 use crate::metrics::Metrics;
@@ -44,6 +47,8 @@ pub struct AppState {
     /// Set on shutdown: ends live event streams, which would otherwise
     /// keep the graceful shutdown waiting forever.
     pub stopping: crate::cancel::CancelFlag,
+    /// Trusted proxies, rate limiters, https (issue 10).
+    pub security: crate::security::Security,
 }
 
 pub type Shared = Arc<AppState>;
@@ -85,6 +90,14 @@ pub fn table() -> Vec<(&'static str, &'static str, MethodRouter<Shared>)> {
             get(products::evaluate_policy),
         ),
         ("get", "/api/v1/config/status", get(ops::config_status)),
+        ("get", "/api/v1/tokens", get(tokens::list)),
+        ("post", "/api/v1/tokens", post(tokens::create)),
+        (
+            "delete",
+            "/api/v1/tokens/{token}",
+            axum::routing::delete(tokens::revoke),
+        ),
+        ("get", "/api/v1/audit", get(audit::list)),
         ("get", "/healthz", get(ops::healthz)),
         ("get", "/readyz", get(ops::readyz)),
         ("get", "/metrics", get(ops::metrics)),
@@ -101,6 +114,10 @@ pub fn router(state: Shared) -> Router {
         .route_layer(middleware::from_fn_with_state(Arc::clone(&state), observe))
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            crate::security::guard,
+        ))
         .with_state(state)
 }
 
@@ -135,27 +152,45 @@ fn unauthorized(message: &str) -> Response {
     r
 }
 
-/// A caller with a valid token (required for every mutating call).
+/// A caller with a valid token (required for every mutating call): who
+/// they are, their role and scope, and where they called from (for the
+/// audit log). Handlers check the role with [`Principal::require`] /
+/// [`Principal::check_promote`] so a denial can be audited too.
 pub struct Authenticated {
     /// The token's name: the initiator of what the caller does.
     pub name: String,
+    pub principal: Principal,
+    /// Client address (see [`crate::security::client_address`]).
+    pub remote: Option<String>,
 }
 
 impl FromRequestParts<Shared> for Authenticated {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
-        match bearer(parts) {
-            None => Err(unauthorized(
+        let Some(token) = bearer(parts) else {
+            return Err(unauthorized(
                 "this call needs `Authorization: Bearer <token>`",
-            )),
-            Some(token) => match state.tokens.check(token) {
-                Some(name) => Ok(Authenticated {
-                    name: name.to_owned(),
-                }),
-                None => Err(unauthorized("the token is not valid")),
-            },
+            ));
+        };
+        match state.tokens.principal(token).await {
+            Ok(Some(principal)) => Ok(Authenticated {
+                name: principal.name.clone(),
+                principal,
+                remote: crate::security::client_address(parts, &state.security.trusted_proxies),
+            }),
+            Ok(None) => Err(unauthorized("the token is not valid")),
+            Err(e) => Err(ApiError::from(e).into_response()),
         }
+    }
+}
+
+impl Authenticated {
+    /// At least `role`, else 403 (not audited: for reads).
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        self.principal
+            .require(role)
+            .map_err(|d| ApiError::new(StatusCode::FORBIDDEN, d.0))
     }
 }
 

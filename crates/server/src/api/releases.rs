@@ -8,7 +8,9 @@ use ferry_release::ReleaseStatus;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Authenticated, Reader, Shared};
+use super::audit::Audit;
+use super::{Authenticated, Reader, Shared, guard};
+use crate::auth::{Denied, Role};
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::view::release_json;
 
@@ -99,8 +101,66 @@ pub async fn promote(
     Path(product): Path<String>,
     ApiJson(request): ApiJson<PromotionRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let release = st.engine.promote(&product, request, &caller.name).await?;
+    let targets = guard::promotion_targets(&st, &product, &request);
+    let audit = Audit::new(&st, &caller, "promote", product.clone())
+        .product(product.clone())
+        .detail(format!(
+            "to {}",
+            targets
+                .iter()
+                .map(|(e, _)| e.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .check(
+            caller
+                .principal
+                .check_promote(&product, targets.iter().map(|(e, p)| (e.as_str(), *p))),
+        )
+        .await?;
+    let result = st
+        .engine
+        .promote(&product, request, &caller.name)
+        .await
+        .map_err(ApiError::from);
+    let release = audit
+        .finish(result, StatusCode::CREATED, |r| Some(r.id.clone()))
+        .await?;
     Ok((StatusCode::CREATED, Json(release_json(&release)?)))
+}
+
+/// Loads a release for an action and checks the caller may act on it
+/// (its product and every environment it writes to); a denial is audited.
+async fn release_action<'a>(
+    st: &'a Shared,
+    caller: &'a Authenticated,
+    action: &str,
+    id: &str,
+) -> Result<Audit<'a>, ApiError> {
+    let audit = Audit::new(st, caller, action, id).release(id);
+    let release = match st.engine.release(id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            // Only promoters learn whether a release exists.
+            let audit = audit
+                .check(caller.principal.require(Role::Promoter))
+                .await?;
+            let missing = ApiError::not_found(format!("release `{id}` not found"));
+            let _ = audit
+                .finish::<()>(Err(missing.clone()), StatusCode::OK, |_| None)
+                .await;
+            return Err(missing);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let targets = guard::release_targets(st, &release);
+    audit
+        .product(release.product.clone())
+        .check(caller.principal.check_promote(
+            &release.product,
+            targets.iter().map(|(e, p)| (e.as_str(), *p)),
+        ))
+        .await
 }
 
 pub async fn terminate(
@@ -108,7 +168,15 @@ pub async fn terminate(
     State(st): State<Shared>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let release = st.engine.terminate(&id, &caller.name).await?;
+    let audit = release_action(&st, &caller, "terminate", &id).await?;
+    let result = st
+        .engine
+        .terminate(&id, &caller.name)
+        .await
+        .map_err(ApiError::from);
+    let release = audit
+        .finish(result, StatusCode::OK, |r| Some(r.id.clone()))
+        .await?;
     Ok(Json(release_json(&release)?))
 }
 
@@ -117,7 +185,15 @@ pub async fn retry(
     State(st): State<Shared>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let release = st.engine.retry(&id, &caller.name).await?;
+    let audit = release_action(&st, &caller, "retry", &id).await?;
+    let result = st
+        .engine
+        .retry(&id, &caller.name)
+        .await
+        .map_err(ApiError::from);
+    let release = audit
+        .finish(result, StatusCode::OK, |r| Some(r.id.clone()))
+        .await?;
     Ok(Json(release_json(&release)?))
 }
 
@@ -130,19 +206,57 @@ pub struct ResumeBody {
 }
 
 pub async fn resume_workflow(
-    _caller: Authenticated,
+    caller: Authenticated,
     State(st): State<Shared>,
     Path(run): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<StatusCode, ApiError> {
-    // The body is optional: empty means "every suspended step".
-    let step = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        serde_json::from_slice::<ResumeBody>(&body)
-            .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?
-            .step
+    let mut audit = Audit::new(&st, &caller, "resume", run.clone());
+    let allowed = match guard::release_of_run(&st, &run).await {
+        Some((release, targets)) => {
+            audit = audit
+                .product(release.product.clone())
+                .release(release.id.clone());
+            caller.principal.check_promote(
+                &release.product,
+                targets.iter().map(|(e, p)| (e.as_str(), *p)),
+            )
+        }
+        // A run no active release knows: only an unscoped promoter may
+        // try it (the runner then says whether it exists).
+        None => caller.principal.require(Role::Promoter).and_then(|()| {
+            let s = &caller.principal.scope;
+            if caller.principal.role == Role::Promoter
+                && (!s.products.is_empty() || s.non_production)
+            {
+                Err(Denied(format!(
+                    "token `{}` is scoped and workflow run `{run}` belongs to no active release",
+                    caller.name
+                )))
+            } else {
+                Ok(())
+            }
+        }),
     };
-    st.engine.resume_workflow(&run, step.as_deref()).await?;
+    let audit = audit.check(allowed).await?;
+    let result = async {
+        // The body is optional: empty means "every suspended step".
+        let step = if body.iter().all(u8::is_ascii_whitespace) {
+            None
+        } else {
+            serde_json::from_slice::<ResumeBody>(&body)
+                .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?
+                .step
+        };
+        st.engine
+            .resume_workflow(&run, step.as_deref())
+            .await
+            .map_err(ApiError::from)
+    }
+    .await;
+    let release_id = audit.release_id();
+    audit
+        .finish(result, StatusCode::NO_CONTENT, |_| release_id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

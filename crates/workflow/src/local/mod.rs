@@ -45,6 +45,10 @@ pub struct LocalConfig {
     /// Variables of ferry's own environment passed to steps. Everything else is
     /// withheld, so ferry's tokens never reach a workflow's processes.
     pub inherited_env: Vec<String>,
+    /// Secrets given to every step as environment variables (name, value),
+    /// from the server's settings — never from the configuration
+    /// repository. A template's own `env` cannot shadow them.
+    pub secret_env: Vec<(String, String)>,
 }
 
 impl Default for LocalConfig {
@@ -57,6 +61,7 @@ impl Default for LocalConfig {
             inherited_env: ["PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ", "SHELL"]
                 .map(String::from)
                 .to_vec(),
+            secret_env: Vec::new(),
         }
     }
 }

@@ -144,6 +144,13 @@ fn prepare(
         )?;
         env.push((OsString::from(&e.name), OsString::from(v)));
     }
+    env.retain(|(k, _)| !ctx.config.secret_env.iter().any(|(n, _)| k == n.as_str()));
+    env.extend(
+        ctx.config
+            .secret_env
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v))),
+    );
     Ok(Prepared {
         spawn: Spawn {
             program: program.clone(),
