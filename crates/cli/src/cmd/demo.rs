@@ -41,6 +41,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    super::init_logging();
     if args.merge {
         let layout = DemoLayout::at(
             &args

@@ -28,3 +28,20 @@ pub enum OutputFormat {
     Human,
     Json,
 }
+
+/// Logs of the server commands (`serve`, `demo`) on stderr, every line
+/// through the server's redactor so no registered secret or URL credential
+/// is ever written. The level comes from `FERRY_LOG` (`error`, `warn`,
+/// `info` — the default —, `debug`, `trace`).
+pub fn init_logging() {
+    let level = std::env::var("FERRY_LOG")
+        .ok()
+        .and_then(|v| v.parse::<tracing_subscriber::filter::LevelFilter>().ok())
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_target(false)
+        .with_ansi(false)
+        .with_writer(|| ferry_server::security::RedactingWriter::new(std::io::stderr()))
+        .try_init();
+}

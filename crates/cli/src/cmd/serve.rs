@@ -38,6 +38,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    super::init_logging();
     let settings = Settings::load(
         args.settings.as_deref(),
         |name| std::env::var(name).ok(),
