@@ -465,6 +465,20 @@ fn applications(cx: &mut Ctx<'_>, nodes: &Nodes) {
             }
             Some(_) => {}
         }
+        if let Some(s) = app.promoted_source()
+            && let Some(shown) = credentials_in_url(&s.repo_url)
+        {
+            cx.out.push(Diagnostic::error(
+                &at(pos.source),
+                "spec.source.repoURL",
+                format!(
+                    "application `{}` has credentials in its repoURL (`{shown}`); ferry would keep \
+                     them in every release record — put them in ferry's `gitCredentials` settings \
+                     instead",
+                    app.name()
+                ),
+            ));
+        }
         match environment_of(config, app) {
             EnvironmentMatch::UnknownLabel(env) => {
                 let p = pos.environment_label.unwrap_or(pos.name);
@@ -494,5 +508,40 @@ fn applications(cx: &mut Ctx<'_>, nodes: &Nodes) {
                 app.name()
             )));
         }
+    }
+}
+
+/// `Some(url with the credentials masked)` when an HTTP(S) URL carries a
+/// user or password (`https://user:token@host/…`, `https://token@host/…`).
+/// SSH user names (`ssh://git@host/…`, `git@host:…`) are not secrets.
+fn credentials_in_url(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let (_, host) = authority.rsplit_once('@')?;
+    Some(format!("{scheme}://***@{host}{}", &rest[authority.len()..]))
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::credentials_in_url;
+
+    #[test]
+    fn credentials_in_http_urls_are_found_and_masked() {
+        assert_eq!(
+            credentials_in_url("https://bot:s3cret@git.example.com/org/repo.git").as_deref(),
+            Some("https://***@git.example.com/org/repo.git")
+        );
+        assert_eq!(
+            credentials_in_url("http://tok@h/x").as_deref(),
+            Some("http://***@h/x")
+        );
+        assert_eq!(credentials_in_url("https://github.com/org/repo"), None);
+        assert_eq!(credentials_in_url("ssh://git@github.com/org/repo"), None);
+        assert_eq!(credentials_in_url("git@github.com:org/repo.git"), None);
+        assert_eq!(credentials_in_url("/srv/git/repo.git"), None);
+        assert_eq!(credentials_in_url("https://h/path@v1"), None);
     }
 }
