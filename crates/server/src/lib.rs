@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 mod cancel;
 pub mod error;
+pub mod forges;
 pub mod live;
 pub mod metrics;
 mod openapi;
@@ -63,6 +64,8 @@ pub enum ServerError {
     Engine(#[from] ferry_engine::Error),
     #[error("server: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Forges(#[from] ferry_forge::RegistryError),
 }
 
 /// A server wired and ready to bind.
@@ -70,6 +73,8 @@ pub struct Server {
     settings: Settings,
     state: Arc<AppState>,
     generated_token: Option<String>,
+    /// Commit statuses, when forges are configured.
+    statuses: Option<ferry_forge::StatusPublisher>,
 }
 
 impl Server {
@@ -117,6 +122,13 @@ impl Server {
                 _ => {}
             }
         }
+        let forges = Arc::new(ferry_forge::Registry::from_entries(
+            &settings.forges,
+            |k| std::env::var(k).ok(),
+        )?);
+        for secret in forges.secrets() {
+            error::register_secret(&secret);
+        }
         let mirrors = settings.data_dir.join("mirrors");
         std::fs::create_dir_all(&mirrors).map_err(data_err(&mirrors))?;
         let workspace = Arc::new(ferry_gitops::Workspace::new(
@@ -145,6 +157,17 @@ impl Server {
                 poll_interval: settings.poll_interval,
                 ..EngineSettings::default()
             },
+            pull_requests: (!forges.is_empty()).then(|| {
+                Arc::new(forges::ForgePullRequests::new(Arc::clone(&forges)))
+                    as Arc<dyn ferry_engine::PullRequests>
+            }),
+        });
+        let statuses = (!forges.is_empty()).then(|| {
+            ferry_forge::StatusPublisher::new(
+                Arc::clone(&forges),
+                &settings.effective_base_url(),
+                ferry_forge::RetryPolicy::default(),
+            )
         });
         let state = Arc::new(AppState {
             engine,
@@ -155,11 +178,13 @@ impl Server {
             live: Arc::new(LiveConfig::new(source)),
             ready: AtomicBool::new(false),
             stopping: CancelFlag::default(),
+            forges,
         });
         Ok(Server {
             settings,
             state,
             generated_token,
+            statuses,
         })
     }
 
@@ -228,6 +253,14 @@ impl BoundServer {
                 .with_graceful_shutdown(async move { stop_signal.cancelled().await })
                 .into_future(),
         );
+        if let Some(publisher) = self.server.statuses.clone() {
+            // Subscribed before the engine starts, so resumed releases'
+            // events are published too.
+            let stop = stop.clone();
+            forges::spawn_status_publisher(publisher, state.engine.clone(), async move {
+                stop.cancelled().await
+            });
+        }
         state.engine.start().await?;
         state.ready.store(true, Ordering::SeqCst);
         tracing::info!(addr = %self.addr, "ferry is serving");

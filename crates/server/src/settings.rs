@@ -23,6 +23,11 @@
 //! `[[gitCredentials]]` entries (file only): `repoPrefix` and exactly one
 //! of `password` (with `username`), `token` (optional `username`),
 //! `tokenEnv` or `tokenFile`.
+//!
+//! `[[forges]]` entries (file only; SPEC §10): `kind` (github, gitlab,
+//! gitea, bitbucket), `repoPrefix`, `apiUrl`, exactly one of `token`,
+//! `tokenEnv` or `tokenFile`, and `webhookSecret` or `webhookSecretEnv`
+//! (see `ferry_forge::ForgeEntry`). Secrets are redacted in `Debug`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -91,6 +96,8 @@ struct FileSettings {
     anonymous_read: Option<bool>,
     #[serde(default)]
     git_credentials: Vec<GitCredential>,
+    #[serde(default)]
+    forges: Vec<ferry_forge::ForgeEntry>,
 }
 
 /// Values given on the command line; they win over the file and the
@@ -133,6 +140,8 @@ pub struct Settings {
     /// Reads without a token.
     pub anonymous_read: bool,
     pub git_credentials: Vec<GitCredential>,
+    /// Forges for commit statuses, pull requests and webhooks.
+    pub forges: Vec<ferry_forge::ForgeEntry>,
 }
 
 impl Default for Settings {
@@ -150,6 +159,7 @@ impl Default for Settings {
             config_poll_interval: Some(Duration::from_secs(10)),
             anonymous_read: false,
             git_credentials: Vec::new(),
+            forges: Vec::new(),
         }
     }
 }
@@ -245,6 +255,7 @@ impl Settings {
                 .or(fs.anonymous_read)
                 .unwrap_or(d.anonymous_read),
             git_credentials: fs.git_credentials,
+            forges: fs.forges,
         };
         for (index, c) in settings.git_credentials.iter().enumerate() {
             let given = [

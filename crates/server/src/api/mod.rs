@@ -8,6 +8,7 @@ mod events;
 mod ops;
 mod products;
 mod releases;
+mod webhooks;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -44,6 +45,8 @@ pub struct AppState {
     /// Set on shutdown: ends live event streams, which would otherwise
     /// keep the graceful shutdown waiting forever.
     pub stopping: crate::cancel::CancelFlag,
+    /// Forges of the settings: webhook secrets, by repository prefix.
+    pub forges: Arc<ferry_forge::Registry>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -85,6 +88,7 @@ pub fn table() -> Vec<(&'static str, &'static str, MethodRouter<Shared>)> {
             get(products::evaluate_policy),
         ),
         ("get", "/api/v1/config/status", get(ops::config_status)),
+        ("post", "/api/v1/webhooks/{forge}", post(webhooks::receive)),
         ("get", "/healthz", get(ops::healthz)),
         ("get", "/readyz", get(ops::readyz)),
         ("get", "/metrics", get(ops::metrics)),
