@@ -26,6 +26,11 @@ const ENVS: [&str; 4] = ["qa", "staging", "perf", "prod"];
 /// Engine events per step of a release: one save carries several status
 /// changes (step, application, environment, release), each an event.
 const EVENTS_PER_STEP: usize = 4;
+/// A new release every 5 ms (1,000 releases in 5 s) …
+const ARRIVAL: Duration = Duration::from_millis(5);
+/// … each saving a new state every 25 ms: ~3,000 state changes per second
+/// at the peak, far more than a real engine produces.
+const STEP: Duration = Duration::from_millis(25);
 
 fn release(n: u64, status: &str, envs: &[&str; 4]) -> Release {
     let mut environments = vec![
@@ -126,13 +131,13 @@ fn main() {
         for r in 0..n {
             let (p, steps) = (publisher.clone(), steps.clone());
             tasks.push(tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_micros(r * 500)).await;
+                tokio::time::sleep(ARRIVAL.saturating_mul(r as u32)).await;
                 for (status, envs) in &steps {
                     let rel = release(r + 1, status, envs);
                     for _ in 0..EVENTS_PER_STEP {
                         p.publish(&rel);
                     }
-                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    tokio::time::sleep(STEP).await;
                 }
             }));
         }
@@ -164,7 +169,11 @@ fn main() {
         let naive_calls = (calls.load(Ordering::Relaxed) - before) * n / sample;
         let naive_time = base_start.elapsed();
 
-        println!("status delivery: {n} releases x {} environments, {} saves x {EVENTS_PER_STEP} events each", ENVS.len(), steps.len());
+        println!(
+            "status delivery: {n} releases x {} environments, {} saves x {EVENTS_PER_STEP} events each, a release every {ARRIVAL:?}, a save every {STEP:?}",
+            ENVS.len(),
+            steps.len()
+        );
         println!("  state changes (per context): {}", stats.changes);
         println!("  ferry HTTP calls:            {ferry_calls} ({:.3} per state change; failed {})", ferry_calls as f64 / stats.changes as f64, stats.failed_calls);
         println!("  baseline (no coalescing):    {naive_calls} ({:.3} per state change; measured on {sample} releases in {naive_time:.2?})", naive_calls as f64 / stats.changes as f64);

@@ -74,6 +74,8 @@ pub struct Entry {
 #[derive(Default)]
 pub struct Registry {
     entries: Vec<Entry>,
+    /// API tokens, only to keep them out of messages.
+    tokens: Vec<Secret>,
 }
 
 /// A forge chosen for a repository, with the repository's name there.
@@ -93,6 +95,7 @@ impl Registry {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Registry, RegistryError> {
         let mut out = Vec::new();
+        let mut tokens = Vec::new();
         for (index, e) in entries.iter().enumerate() {
             let err = |message: String| RegistryError {
                 index,
@@ -153,6 +156,7 @@ impl Registry {
                 }
             };
             check_api_url(&api_url).map_err(err)?;
+            tokens.push(token.clone());
             let timeout = Duration::from_secs(e.timeout.unwrap_or(10).max(1));
             let build_err = |x: ForgeError| err(x.to_string());
             let secret = webhook_secret.clone();
@@ -179,23 +183,32 @@ impl Registry {
                 poll_interval: Duration::from_secs(e.poll_interval.unwrap_or(60).max(1)),
             });
         }
-        Ok(Registry { entries: out })
+        Ok(Registry {
+            entries: out,
+            tokens,
+        })
     }
 
     /// A registry of ready-made forges (tests, benchmarks).
     pub fn from_forges(entries: Vec<Entry>) -> Registry {
-        Registry { entries }
+        Registry {
+            entries,
+            tokens: Vec::new(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
-    /// Every secret the entries hold, to keep them out of messages.
+    /// Every secret the entries hold (tokens, webhook secrets), to keep
+    /// them out of messages.
     pub fn secrets(&self) -> Vec<String> {
         self.entries
             .iter()
-            .map(|e| e.webhook_secret.expose().to_owned())
+            .map(|e| &e.webhook_secret)
+            .chain(&self.tokens)
+            .map(|s| s.expose().to_owned())
             .filter(|s| !s.is_empty())
             .collect()
     }
@@ -465,6 +478,12 @@ mod tests {
         assert_eq!(gh.forge.kind(), ForgeKind::Github);
         assert_eq!(gh.repo, "acme/app");
         assert!(r.for_repo("https://gitlab.com/acme/app").is_none());
+        let secrets = r.secrets();
+        assert!(
+            secrets.contains(&"t".to_string()),
+            "tokens are known for redaction"
+        );
+        assert!(secrets.contains(&"secret-https://github.com/".to_string()));
     }
 
     #[test]

@@ -34,6 +34,11 @@ use crate::{CommitStatus, MAX_DESCRIPTION, StatusState, truncate_chars};
 const MAX_SLOTS: usize = 100_000;
 /// Delivery delays kept for [`StatusStats`] (the benchmark's percentiles).
 const MAX_SAMPLES: usize = 1_000_000;
+/// Calls in flight at once, over all forges. GitHub allows 100 concurrent
+/// requests before its secondary rate limit; a burst of releases must
+/// queue here (where waiting updates still coalesce) rather than open
+/// thousands of connections.
+pub const MAX_IN_FLIGHT: usize = 32;
 
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 struct SlotKey {
@@ -93,6 +98,7 @@ struct Inner {
     policy: RetryPolicy,
     slots: Mutex<HashMap<SlotKey, Slot>>,
     counters: Counters,
+    in_flight: tokio::sync::Semaphore,
 }
 
 impl StatusPublisher {
@@ -105,6 +111,7 @@ impl StatusPublisher {
                 policy,
                 slots: Mutex::new(HashMap::new()),
                 counters: Counters::default(),
+                in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
             }),
         }
     }
@@ -272,6 +279,12 @@ impl StatusPublisher {
 async fn deliver(inner: Arc<Inner>, key: SlotKey) {
     let mut attempt = 0u32;
     loop {
+        // Waiting for a turn is where a burst coalesces: the status read
+        // after the permit is the newest wanted one.
+        let Ok(permit) = inner.in_flight.acquire().await else {
+            release_slot(&inner, &key);
+            return;
+        };
         let (status, generation, wanted_at) = {
             let mut slots = inner.slots.lock().unwrap_or_else(|p| p.into_inner());
             let Some(slot) = slots.get_mut(&key) else {
@@ -293,6 +306,7 @@ async fn deliver(inner: Arc<Inner>, key: SlotKey) {
             .forge
             .set_commit_status(&target.repo, &key.sha, &status)
             .await;
+        drop(permit);
         match result {
             Ok(()) => {
                 attempt = 0;

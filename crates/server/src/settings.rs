@@ -462,6 +462,26 @@ mod tests {
     }
 
     #[test]
+    fn forges_are_read_from_the_file_and_never_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ferry.toml");
+        std::fs::write(
+            &path,
+            "[[forges]]\nkind = \"github\"\nrepoPrefix = \"https://github.com/\"\ntoken = \"ghp-secret-1\"\nwebhookSecret = \"whsec-2\"\n\n[[forges]]\nkind = \"gitea\"\nrepoPrefix = \"https://gitea.example/\"\napiUrl = \"https://gitea.example/api/v1\"\ntokenEnv = \"GITEA_TOKEN\"\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&path), no_env, Overrides::default()).unwrap();
+        assert_eq!(s.forges.len(), 2);
+        assert_eq!(s.forges[0].kind, Some(ferry_forge::ForgeKind::Github));
+        assert_eq!(s.forges[1].api_url.as_deref(), Some("https://gitea.example/api/v1"));
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("ghp-secret-1") && !printed.contains("whsec-2"), "{printed}");
+        std::fs::write(&path, "[[forges]]\nkind = \"gitee\"\nrepoPrefix = \"x\"\n").unwrap();
+        let e = Settings::load(Some(&path), no_env, Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("gitee"), "{e}");
+    }
+
+    #[test]
     fn longest_prefix_wins() {
         let entries = resolve_credentials(&[
             GitCredential {
