@@ -338,11 +338,11 @@ async fn deliver(inner: Arc<Inner>, key: SlotKey) {
                     tracing::warn!(context = %key.context, commit = %key.sha, error = %e, "commit status not delivered");
                     attempt = 0;
                     let mut slots = inner.slots.lock().unwrap_or_else(|p| p.into_inner());
-                    if let Some(slot) = slots.get_mut(&key) {
-                        if slot.generation == generation {
-                            slot.busy = false;
-                            return;
-                        }
+                    if let Some(slot) = slots.get_mut(&key)
+                        && slot.generation == generation
+                    {
+                        slot.busy = false;
+                        return;
                     }
                     continue;
                 }

@@ -230,10 +230,11 @@ pub(crate) fn u64_at(v: &serde_json::Value, path: &str) -> Result<u64, WebhookEr
 pub(crate) fn urls_at(v: &serde_json::Value, paths: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
     for p in paths {
-        if let Ok(s) = str_at(v, p) {
-            if !s.is_empty() && !out.iter().any(|o| o == s) {
-                out.push(s.to_owned());
-            }
+        if let Ok(s) = str_at(v, p)
+            && !s.is_empty()
+            && !out.iter().any(|o| o == s)
+        {
+            out.push(s.to_owned());
         }
     }
     out

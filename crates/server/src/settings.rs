@@ -473,9 +473,15 @@ mod tests {
         let s = Settings::load(Some(&path), no_env, Overrides::default()).unwrap();
         assert_eq!(s.forges.len(), 2);
         assert_eq!(s.forges[0].kind, Some(ferry_forge::ForgeKind::Github));
-        assert_eq!(s.forges[1].api_url.as_deref(), Some("https://gitea.example/api/v1"));
+        assert_eq!(
+            s.forges[1].api_url.as_deref(),
+            Some("https://gitea.example/api/v1")
+        );
         let printed = format!("{s:?}");
-        assert!(!printed.contains("ghp-secret-1") && !printed.contains("whsec-2"), "{printed}");
+        assert!(
+            !printed.contains("ghp-secret-1") && !printed.contains("whsec-2"),
+            "{printed}"
+        );
         std::fs::write(&path, "[[forges]]\nkind = \"gitee\"\nrepoPrefix = \"x\"\n").unwrap();
         let e = Settings::load(Some(&path), no_env, Overrides::default()).unwrap_err();
         assert!(e.to_string().contains("gitee"), "{e}");

@@ -432,25 +432,26 @@ async fn push_webhook_pr_promotion_and_merge_webhook() {
         ok.then_some(())
     })
     .await;
-    let s = gh.lock().unwrap();
-    assert_eq!(
-        s.statuses[&(second.clone(), "ferry/p/prod".to_string())].1,
-        format!("{base}/products/p/releases/1#env-prod")
-    );
-    assert_eq!(
-        s.statuses[&(second.clone(), "ferry/p".to_string())].1,
-        format!("{base}/products/p/releases/1")
-    );
-    assert!(
-        !s.statuses.keys().any(|(_, c)| c == "ferry/p/dev"),
-        "the trigger environment has no status"
-    );
-    assert!(
-        s.refused.is_empty(),
-        "requests refused by the fake: {:?}",
-        s.refused
-    );
-    drop(s);
+    {
+        let s = gh.lock().unwrap();
+        assert_eq!(
+            s.statuses[&(second.clone(), "ferry/p/prod".to_string())].1,
+            format!("{base}/products/p/releases/1#env-prod")
+        );
+        assert_eq!(
+            s.statuses[&(second.clone(), "ferry/p".to_string())].1,
+            format!("{base}/products/p/releases/1")
+        );
+        assert!(
+            !s.statuses.keys().any(|(_, c)| c == "ferry/p/dev"),
+            "the trigger environment has no status"
+        );
+        assert!(
+            s.refused.is_empty(),
+            "requests refused by the fake: {:?}",
+            s.refused
+        );
+    }
     server.stop().await;
 }
 
