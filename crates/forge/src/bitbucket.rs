@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::client::{Client, header, owner_repo};
+use crate::client::{Client, encode_segment, header, owner_repo};
 use crate::webhook::{self, Delivery, PullRequestAction, PullRequestEvent, WebhookEvent};
 use crate::{
     CommitStatus, Forge, ForgeError, ForgeKind, NewPullRequest, OpenedPullRequest,
@@ -150,6 +150,49 @@ impl Forge for Bitbucket {
                 message: "the answer has no `id` and `links.html.href`".into(),
             }),
         }
+    }
+
+    async fn find_open_pull_request(
+        &self,
+        repo: &str,
+        head: &str,
+        base: &str,
+    ) -> Result<Option<OpenedPullRequest>, ForgeError> {
+        let (w, s) = owner_repo(repo)?;
+        let q = format!("source.branch.name=\"{head}\" AND state=\"OPEN\"");
+        let answer = self
+            .client
+            .send(
+                Method::GET,
+                &format!(
+                    "/repositories/{w}/{s}/pullrequests?state=OPEN&q={}",
+                    encode_segment(&q)
+                ),
+                self.headers()?,
+                None,
+            )
+            .await?;
+        let values = answer.body.get("values").and_then(Value::as_array);
+        Ok(values.and_then(|items| {
+            items.iter().find_map(|pr| {
+                let src = pr.get("source")?.get("branch")?.get("name")?.as_str()?;
+                let dst = pr
+                    .get("destination")?
+                    .get("branch")?
+                    .get("name")?
+                    .as_str()?;
+                (src == head && dst == base).then_some(())?;
+                Some(OpenedPullRequest {
+                    number: pr.get("id")?.as_u64()?,
+                    url: pr
+                        .get("links")?
+                        .get("html")?
+                        .get("href")?
+                        .as_str()?
+                        .to_owned(),
+                })
+            })
+        }))
     }
 
     async fn pull_request_state(

@@ -106,6 +106,25 @@ impl Forge for Gitea {
         )
     }
 
+    async fn find_open_pull_request(
+        &self,
+        repo: &str,
+        head: &str,
+        base: &str,
+    ) -> Result<Option<OpenedPullRequest>, ForgeError> {
+        let (o, r) = owner_repo(repo)?;
+        let answer = self
+            .client
+            .send(
+                Method::GET,
+                &format!("/repos/{o}/{r}/pulls?state=open&limit=50"),
+                self.headers()?,
+                None,
+            )
+            .await?;
+        Ok(crate::github::find_in_list(&answer.body, head, base))
+    }
+
     async fn pull_request_state(
         &self,
         repo: &str,

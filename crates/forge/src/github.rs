@@ -10,7 +10,7 @@ use reqwest::Method;
 use reqwest::header::HeaderValue;
 use serde_json::{Value, json};
 
-use crate::client::{Client, header, owner_repo};
+use crate::client::{Client, encode_segment, header, owner_repo};
 use crate::webhook::{self, Delivery, PullRequestAction, PullRequestEvent, WebhookEvent};
 use crate::{
     CommitStatus, Forge, ForgeError, ForgeKind, NewPullRequest, OpenedPullRequest,
@@ -118,6 +118,25 @@ impl Forge for GitHub {
         opened(&answer.body, "number", "html_url", &call, ForgeKind::Github)
     }
 
+    async fn find_open_pull_request(
+        &self,
+        repo: &str,
+        head: &str,
+        base: &str,
+    ) -> Result<Option<OpenedPullRequest>, ForgeError> {
+        let (o, r) = owner_repo(repo)?;
+        let path = format!(
+            "/repos/{o}/{r}/pulls?state=open&head={}&base={}",
+            encode_segment(&format!("{}:{head}", repo.split('/').next().unwrap_or(""))),
+            encode_segment(base)
+        );
+        let answer = self
+            .client
+            .send(Method::GET, &path, self.headers()?, None)
+            .await?;
+        Ok(find_in_list(&answer.body, head, base))
+    }
+
     async fn pull_request_state(
         &self,
         repo: &str,
@@ -158,6 +177,22 @@ pub(crate) fn opened(
             message: format!("the answer has no `{number}` and `{url}`"),
         }),
     }
+}
+
+/// The first item of a list answer whose `head.ref`/`base.ref` match
+/// (GitHub filters server-side too; Gitea does not).
+pub(crate) fn find_in_list(v: &Value, head: &str, base: &str) -> Option<OpenedPullRequest> {
+    v.as_array()?.iter().find_map(|pr| {
+        let h = pr.get("head")?.get("ref")?.as_str()?;
+        let b = pr.get("base")?.get("ref")?.as_str()?;
+        if h != head || b != base {
+            return None;
+        }
+        Some(OpenedPullRequest {
+            number: pr.get("number")?.as_u64()?,
+            url: pr.get("html_url")?.as_str()?.to_owned(),
+        })
+    })
 }
 
 /// GitHub and Gitea: `merged` wins, then `state` `closed`, else open.

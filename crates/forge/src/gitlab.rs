@@ -136,6 +136,39 @@ impl Forge for GitLab {
         )
     }
 
+    async fn find_open_pull_request(
+        &self,
+        repo: &str,
+        head: &str,
+        base: &str,
+    ) -> Result<Option<OpenedPullRequest>, ForgeError> {
+        let id = project(repo)?;
+        let answer = self
+            .client
+            .send(
+                Method::GET,
+                &format!(
+                    "/projects/{id}/merge_requests?state=opened&source_branch={}&target_branch={}",
+                    encode_segment(head),
+                    encode_segment(base)
+                ),
+                self.headers()?,
+                None,
+            )
+            .await?;
+        Ok(answer.body.as_array().and_then(|items| {
+            items.iter().find_map(|mr| {
+                (mr.get("source_branch")?.as_str()? == head
+                    && mr.get("target_branch")?.as_str()? == base)
+                    .then_some(())?;
+                Some(OpenedPullRequest {
+                    number: mr.get("iid")?.as_u64()?,
+                    url: mr.get("web_url")?.as_str()?.to_owned(),
+                })
+            })
+        }))
+    }
+
     async fn pull_request_state(
         &self,
         repo: &str,

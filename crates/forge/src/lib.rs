@@ -251,6 +251,16 @@ pub trait Forge: Send + Sync + 'static {
         pr: &NewPullRequest,
     ) -> Result<OpenedPullRequest, ForgeError>;
 
+    /// The open pull request from `head` into `base`, if there is one: a
+    /// promotion interrupted between opening its pull request and
+    /// recording it adopts the one it opened instead of opening another.
+    async fn find_open_pull_request(
+        &self,
+        repo: &str,
+        head: &str,
+        base: &str,
+    ) -> Result<Option<OpenedPullRequest>, ForgeError>;
+
     /// Where pull request `number` stands.
     async fn pull_request_state(
         &self,

@@ -115,6 +115,19 @@ fn github_fake(rec: &Recorded, pr_state: &PrState) -> Answer {
                        "head": {"ref": b["head"], "sha": SHA}, "base": {"ref": b["base"]}}),
             )
         }
+        ("GET", "/api/v3/repos/acme/gitops/pulls") => {
+            if rec.query != "state=open&head=acme%3Aferry%2Fshop%2Fstaging%2F4&base=main" {
+                return Answer::json(
+                    422,
+                    json!({"message": format!("unexpected query {}", rec.query)}),
+                );
+            }
+            Answer::json(
+                200,
+                json!([{"number": 7, "state": "open", "html_url": "https://github.example/acme/gitops/pull/7",
+                                      "head": {"ref": "ferry/shop/staging/4", "sha": SHA}, "base": {"ref": "main"}}]),
+            )
+        }
         ("GET", "/api/v3/repos/acme/gitops/pulls/7") => {
             let s = *pr_state.lock().unwrap();
             Answer::json(
@@ -161,6 +174,11 @@ async fn github_enterprise_requests_are_documented_shapes() {
         gh.pull_request_state("acme/gitops", 7).await.unwrap(),
         PullRequestState::Open
     );
+    let found = gh
+        .find_open_pull_request("acme/gitops", "ferry/shop/staging/4", "main")
+        .await
+        .unwrap();
+    assert_eq!(found, Some(opened.clone()));
     *pr_state.lock().unwrap() = 1;
     assert_eq!(
         gh.pull_request_state("acme/gitops", 7).await.unwrap(),
@@ -278,6 +296,21 @@ fn gitlab_fake(rec: &Recorded, pr_state: &PrState, last: &Mutex<Option<String>>)
                                      "web_url": "https://gitlab.example/group/sub/gitops/-/merge_requests/12"}),
             )
         }
+        ("GET", "/api/v4/projects/group%2Fsub%2Fgitops/merge_requests") => {
+            if rec.query
+                != "state=opened&source_branch=ferry%2Fshop%2Fstaging%2F4&target_branch=main"
+            {
+                return Answer::json(
+                    400,
+                    json!({"message": format!("unexpected query {}", rec.query)}),
+                );
+            }
+            Answer::json(
+                200,
+                json!([{"iid": 12, "state": "opened", "source_branch": "ferry/shop/staging/4", "target_branch": "main",
+                                      "web_url": "https://gitlab.example/group/sub/gitops/-/merge_requests/12"}]),
+            )
+        }
         ("GET", "/api/v4/projects/group%2Fsub%2Fgitops/merge_requests/12") => {
             let s = *pr_state.lock().unwrap();
             Answer::json(
@@ -327,6 +360,11 @@ async fn gitlab_requests_are_documented_shapes() {
         gl.pull_request_state("group/sub/gitops", 12).await.unwrap(),
         PullRequestState::Open
     );
+    let found = gl
+        .find_open_pull_request("group/sub/gitops", "ferry/shop/staging/4", "main")
+        .await
+        .unwrap();
+    assert_eq!(found, Some(opened.clone()));
     *pr_state.lock().unwrap() = 1;
     assert_eq!(
         gl.pull_request_state("group/sub/gitops", 12).await.unwrap(),
@@ -400,6 +438,18 @@ fn gitea_fake(rec: &Recorded, pr_state: &PrState) -> Answer {
                                      "html_url": "https://gitea.example/acme/gitops/pulls/3"}),
             )
         }
+        ("GET", "/api/v1/repos/acme/gitops/pulls") => {
+            if rec.query != "state=open&limit=50" {
+                return Answer::json(422, json!({"message": "unexpected query"}));
+            }
+            Answer::json(
+                200,
+                json!([
+                    {"number": 2, "state": "open", "html_url": "https://gitea.example/acme/gitops/pulls/2", "head": {"ref": "feature"}, "base": {"ref": "main"}},
+                    {"number": 3, "state": "open", "html_url": "https://gitea.example/acme/gitops/pulls/3", "head": {"ref": "ferry/shop/staging/4"}, "base": {"ref": "main"}}
+                ]),
+            )
+        }
         ("GET", "/api/v1/repos/acme/gitops/pulls/3") => {
             let s = *pr_state.lock().unwrap();
             Answer::json(
@@ -435,6 +485,17 @@ async fn gitea_requests_are_documented_shapes() {
     assert_eq!(
         gt.pull_request_state("acme/gitops", 3).await.unwrap(),
         PullRequestState::Open
+    );
+    let found = gt
+        .find_open_pull_request("acme/gitops", "ferry/shop/staging/4", "main")
+        .await
+        .unwrap();
+    assert_eq!(found, Some(opened.clone()));
+    assert_eq!(
+        gt.find_open_pull_request("acme/gitops", "other", "main")
+            .await
+            .unwrap(),
+        None
     );
     *pr_state.lock().unwrap() = 1;
     assert_eq!(
@@ -515,6 +576,22 @@ fn bitbucket_fake(rec: &Recorded, pr_state: &PrState) -> Answer {
                 "links": {"html": {"href": "https://bitbucket.org/acme/gitops/pull-requests/21"}}}),
             )
         }
+        ("GET", "/2.0/repositories/acme/gitops/pullrequests") => {
+            if rec.query
+                != "state=OPEN&q=source.branch.name%3D%22ferry%2Fshop%2Fstaging%2F4%22%20AND%20state%3D%22OPEN%22"
+            {
+                return Answer::json(
+                    400,
+                    json!({"type": "error", "error": {"message": format!("unexpected query {}", rec.query)}}),
+                );
+            }
+            Answer::json(
+                200,
+                json!({"size": 1, "page": 1, "pagelen": 10, "values": [
+                {"id": 21, "state": "OPEN", "source": {"branch": {"name": "ferry/shop/staging/4"}}, "destination": {"branch": {"name": "main"}},
+                 "links": {"html": {"href": "https://bitbucket.org/acme/gitops/pull-requests/21"}}}]}),
+            )
+        }
         ("GET", "/2.0/repositories/acme/gitops/pullrequests/21") => {
             let s = *pr_state.lock().unwrap();
             Answer::json(
@@ -559,6 +636,11 @@ async fn bitbucket_requests_are_documented_shapes() {
         bb.pull_request_state("acme/gitops", 21).await.unwrap(),
         PullRequestState::Open
     );
+    let found = bb
+        .find_open_pull_request("acme/gitops", "ferry/shop/staging/4", "main")
+        .await
+        .unwrap();
+    assert_eq!(found, Some(opened.clone()));
     *pr_state.lock().unwrap() = 1;
     assert_eq!(
         bb.pull_request_state("acme/gitops", 21).await.unwrap(),

@@ -54,6 +54,22 @@ impl PullRequests for ForgePullRequests {
             head: spec.head.clone(),
             base: spec.base.clone(),
         };
+        // A promotion interrupted between opening its pull request and
+        // recording it finds the one it opened.
+        match t
+            .forge
+            .find_open_pull_request(&t.repo, &pr.head, &pr.base)
+            .await
+        {
+            Ok(Some(o)) => {
+                return Ok(OpenedPullRequest {
+                    number: o.number,
+                    url: o.url,
+                });
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "looking for an open pull request"),
+        }
         // A POST that timed out may have opened the pull request: only
         // answers that certainly changed nothing (5xx, 429, refused
         // connections) are tried again.

@@ -91,6 +91,23 @@ async fn fake_github(owner: String) -> (String, Shared) {
                         (StatusCode::CREATED, axum::Json(json!({"number": n, "state": "open", "merged": false,
                             "html_url": format!("https://github.example/{owner}/gitops/pull/{n}")})))
                     }
+                    ("GET", "pulls") => {
+                        // `?state=open&head=owner:branch&base=main`, as ferry asks
+                        // before opening one.
+                        let q = uri.query().unwrap_or("");
+                        if !q.starts_with("state=open&head=") || !q.contains("&base=") {
+                            s.refused.push(format!("list query {q}"));
+                            return (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({"message": "Validation Failed"})));
+                        }
+                        let open: Vec<Value> = if s.pr_state == 0 {
+                            s.pulls.iter().enumerate().map(|(i, p)| json!({"number": i + 1, "state": "open",
+                                "html_url": format!("https://github.example/{owner}/gitops/pull/{}", i + 1),
+                                "head": {"ref": p["head"]}, "base": {"ref": p["base"]}})).collect()
+                        } else {
+                            Vec::new()
+                        };
+                        (StatusCode::OK, axum::Json(Value::Array(open)))
+                    }
                     ("GET", r) if r.starts_with("pulls/") => {
                         let n: usize = r.trim_start_matches("pulls/").parse().unwrap_or(0);
                         if n == 0 || n > s.pulls.len() {
@@ -460,6 +477,12 @@ async fn closing_the_pull_request_without_merge_fails_the_release() {
     let f = common::fixture();
     let (api, gh) = fake_github(owner(&f)).await;
     let server = common::start(forge_settings(&f, &api)).await;
+    // As if ferry had opened the pull request and stopped before recording
+    // it: the promotion adopts it instead of opening a second one.
+    gh.lock()
+        .unwrap()
+        .pulls
+        .push(json!({"title": "earlier", "head": "ferry/p/qa/1", "base": "main"}));
     let (code, r) = server
         .post(
             "/api/v1/products/p/promotions",
@@ -473,7 +496,20 @@ async fn closing_the_pull_request_without_merge_fails_the_release() {
         (r["status"] == "SUSPENDED").then_some(())
     })
     .await;
-    assert_eq!(gh.lock().unwrap().pulls.len(), 1);
+    assert_eq!(
+        gh.lock().unwrap().pulls.len(),
+        1,
+        "a second pull request was opened"
+    );
+    let (_, r) = server.get(&format!("/api/v1/releases/{id}")).await;
+    let qa = r["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "qa")
+        .unwrap()
+        .clone();
+    assert_eq!(qa["applications"][0]["pullRequest"]["number"], 1);
     gh.lock().unwrap().pr_state = 2;
     // A delivery for another pull request number wakes nothing.
     let (_, body) = deliver(

@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 pub struct Recorded {
     pub method: String,
     pub path: String,
+    /// The raw query string (`""` when none).
+    pub query: String,
     pub headers: HeaderMap,
     pub body: Value,
     pub at: Instant,
@@ -84,6 +86,7 @@ pub async fn start(respond: impl Fn(&Recorded) -> Answer + Send + Sync + 'static
                 let rec = Recorded {
                     method: method.to_string(),
                     path: uri.path().to_owned(),
+                    query: uri.query().unwrap_or("").to_owned(),
                     headers,
                     body: if body.is_empty() {
                         Value::Null
