@@ -475,6 +475,7 @@ async fn new_engine(world: &World) -> Engine {
             sync_interval: Duration::from_millis(20),
             ..EngineSettings::default()
         },
+        pull_requests: None,
     });
     engine.start().await.expect("start engine");
     engine

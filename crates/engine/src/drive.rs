@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::handle::ReleaseHandle;
 use crate::params::{CommitFacts, action_params, failed_environments, hook_params};
+use crate::pullrequest;
 use crate::{Driving, Error, Inner, blocking};
 
 /// How a step ended, for the pipeline.
@@ -1376,6 +1377,113 @@ async fn run_action(
     let commit = outcome.commit.map(|c| c.to_string());
     if action == Action::Pr && commit.is_some() {
         let branch = target.branch.clone();
+        if let Some(prs) = inner
+            .pull_requests
+            .clone()
+            .filter(|p| p.handles(&a.repo_url))
+        {
+            // A forge opens the pull request and says when it is merged.
+            let head = commit.clone().unwrap_or_default();
+            let pr = match pullrequest::reusable(&prs, &a, &head).await {
+                Some(pr) => Ok(pr),
+                None => {
+                    let diff = pullrequest::diff_summary(
+                        inner,
+                        &a,
+                        snapshot_for(&r, env, &a).cloned(),
+                        outcome.base,
+                    )
+                    .await;
+                    let (title, body) = pullrequest::describe(inner, &r, env, &a, &diff);
+                    let spec = pullrequest::PullRequestSpec {
+                        repo_url: a.repo_url.clone(),
+                        head: branch.clone(),
+                        base: a.target_revision.clone(),
+                        title,
+                        body,
+                    };
+                    prs.open(&spec).await.map(|o| PullRequest {
+                        number: o.number,
+                        url: o.url,
+                        branch: branch.clone(),
+                        head: Some(head.clone()),
+                    })
+                }
+            };
+            let pr = match pr {
+                Ok(pr) => pr,
+                Err(e) => {
+                    let msg = format!("opening the pull request for branch `{branch}` failed: {e}");
+                    handle
+                        .update(|r| {
+                            (mark(StepStatus::Failed, Some(msg.clone())))(r);
+                            if let Some(a) = app_mut(r, env, app) {
+                                a.promotion_commit = commit.clone();
+                            }
+                            push_issue(r, env, app_issue(IssueKind::Forge, app, msg.clone()));
+                            ((), vec![])
+                        })
+                        .await?;
+                    return Ok(Outcome::Failed);
+                }
+            };
+            let (number, url) = (pr.number, pr.url.clone());
+            handle
+                .update(|r| {
+                    if let Some(s) = step_mut(r, env, app, idx) {
+                        s.message = Some(format!(
+                            "waiting for pull request #{number} to be merged: {url}"
+                        ));
+                    }
+                    if let Some(a) = app_mut(r, env, app) {
+                        a.promotion_commit = commit.clone();
+                        a.pull_request = Some(pr.clone());
+                    }
+                    set_app_status(r, env, app, EnvironmentStatus::Suspended);
+                    ((), vec![])
+                })
+                .await?;
+            let end = pullrequest::wait(inner, &prs, &a.repo_url, number, cancel).await?;
+            return match end {
+                Some(pullrequest::PullRequestState::Merged { merge_commit }) => {
+                    handle
+                        .update(|r| {
+                            (mark(
+                                StepStatus::Success,
+                                Some(format!("pull request #{number} merged")),
+                            ))(r);
+                            // The merge (or squash) commit is what lands on
+                            // the target branch: the sync step waits for it.
+                            if let (Some(a), Some(m)) = (app_mut(r, env, app), &merge_commit) {
+                                a.promotion_commit = Some(m.clone());
+                            }
+                            set_app_status(r, env, app, EnvironmentStatus::Running);
+                            ((), vec![])
+                        })
+                        .await?;
+                    Ok(Outcome::Passed)
+                }
+                Some(_) => {
+                    let msg = format!("pull request #{number} was closed without being merged");
+                    handle
+                        .update(|r| {
+                            (mark(StepStatus::Failed, Some(msg.clone())))(r);
+                            let mut i = app_issue(IssueKind::Forge, app, msg.clone());
+                            i.link = Some(url.clone());
+                            push_issue(r, env, i);
+                            ((), vec![])
+                        })
+                        .await?;
+                    Ok(Outcome::Failed)
+                }
+                None => {
+                    handle
+                        .update(|r| ((mark(StepStatus::Terminated, None))(r), vec![]))
+                        .await?;
+                    Ok(Outcome::Terminated)
+                }
+            };
+        }
         let msg = format!("waiting for the pull request branch `{branch}` to be merged");
         handle
             .update(|r| {
@@ -1388,6 +1496,7 @@ async fn run_action(
                         number: 0,
                         url: String::new(),
                         branch: branch.clone(),
+                        head: commit.clone(),
                     });
                 }
                 set_app_status(r, env, app, EnvironmentStatus::Suspended);

@@ -16,6 +16,7 @@ mod create;
 mod drive;
 mod handle;
 mod params;
+mod pullrequest;
 mod sqlstore;
 mod store;
 mod trigger;
@@ -34,6 +35,9 @@ use serde::Deserialize;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+pub use pullrequest::{
+    OpenedPullRequest, PullRequestError, PullRequestSpec, PullRequestState, PullRequests,
+};
 pub use store::{Created, ReleaseStore, StoreError};
 
 /// Engine settings (from the server settings).
@@ -145,6 +149,10 @@ pub(crate) struct Inner {
     /// Serialises release creation and queue decisions per product.
     pub product_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     pub shutdown: CancellationToken,
+    /// Forges for `pr` promotions; `None`: the forge-less branch merge.
+    pub pull_requests: Option<Arc<dyn PullRequests>>,
+    /// `pr` promotions waiting for their pull request, woken by webhooks.
+    pub pr_waiters: pullrequest::Waiters,
 }
 
 pub(crate) struct Driving {
@@ -160,6 +168,8 @@ pub struct EngineParts {
     pub runner: Arc<dyn WorkflowRunner>,
     pub appstate: Arc<dyn AppStateProvider>,
     pub settings: EngineSettings,
+    /// Opens and follows pull requests of `pr` promotions (forges).
+    pub pull_requests: Option<Arc<dyn PullRequests>>,
 }
 
 impl Engine {
@@ -178,6 +188,8 @@ impl Engine {
                 workflows: Mutex::new(HashMap::new()),
                 product_locks: Mutex::new(HashMap::new()),
                 shutdown: CancellationToken::new(),
+                pull_requests: parts.pull_requests,
+                pr_waiters: pullrequest::Waiters::default(),
             }),
         }
     }
@@ -273,6 +285,22 @@ impl Engine {
     /// interval); returns the releases created.
     pub async fn poll_triggers(&self) -> Result<Vec<Release>, Error> {
         trigger::poll_once(&self.inner).await
+    }
+
+    /// Polls the trigger applications whose repository URL satisfies
+    /// `repo_matches` at once (a push webhook); returns the releases created.
+    pub async fn poll_triggers_for(
+        &self,
+        repo_matches: &(dyn Fn(&str) -> bool + Send + Sync),
+    ) -> Result<Vec<Release>, Error> {
+        trigger::poll_matching(&self.inner, repo_matches).await
+    }
+
+    /// A pull-request webhook arrived: promotions waiting on pull request
+    /// `number` of a repository satisfying `repo_matches` ask the forge
+    /// now instead of at their next poll. Returns how many were woken.
+    pub fn notify_pull_request(&self, number: u64, repo_matches: &dyn Fn(&str) -> bool) -> usize {
+        self.inner.pr_waiters.wake(number, repo_matches)
     }
 
     /// The release as the engine holds it (live) or as stored.

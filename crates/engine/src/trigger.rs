@@ -39,6 +39,15 @@ struct Watched {
 
 /// One pass over every trigger application.
 pub(crate) async fn poll_once(inner: &Arc<Inner>) -> Result<Vec<Release>, Error> {
+    poll_matching(inner, &|_| true).await
+}
+
+/// One pass over the trigger applications whose repository URL satisfies
+/// `repo_matches` (all of them for the poller, one repository for a push webhook).
+pub(crate) async fn poll_matching(
+    inner: &Arc<Inner>,
+    repo_matches: &(dyn Fn(&str) -> bool + Send + Sync),
+) -> Result<Vec<Release>, Error> {
     let cfg = inner.config();
     let membership = Membership::compute(&cfg.config);
     let mut watched = Vec::new();
@@ -59,6 +68,9 @@ pub(crate) async fn poll_once(inner: &Arc<Inner>) -> Result<Vec<Release>, Error>
                 let Some(src) = app.promoted_source() else {
                     continue;
                 };
+                if !repo_matches(&src.repo_url) {
+                    continue;
+                }
                 watched.push(Watched {
                     product: product.name().to_owned(),
                     application: app.name().to_owned(),

@@ -256,6 +256,11 @@ pub struct PullRequest {
     pub number: u64,
     pub url: String,
     pub branch: String,
+    /// The pull request's head commit (the promotion commit on `branch`):
+    /// commit statuses go there too, and it stays known after the merge
+    /// makes the merge commit the promotion commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
 }
 
 /// One application's promotion in one environment.

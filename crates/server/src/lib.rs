@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 mod cancel;
 pub mod error;
+pub mod forges;
 pub mod live;
 pub mod metrics;
 mod openapi;
@@ -64,6 +65,8 @@ pub enum ServerError {
     Engine(#[from] ferry_engine::Error),
     #[error("server: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Forges(#[from] ferry_forge::RegistryError),
 }
 
 /// A server wired and ready to bind.
@@ -71,6 +74,8 @@ pub struct Server {
     settings: Settings,
     state: Arc<AppState>,
     generated_token: Option<String>,
+    /// Commit statuses, when forges are configured.
+    statuses: Option<ferry_forge::StatusPublisher>,
 }
 
 impl Server {
@@ -121,6 +126,13 @@ impl Server {
                 _ => {}
             }
         }
+        let forges = Arc::new(ferry_forge::Registry::from_entries(
+            &settings.forges,
+            |k| std::env::var(k).ok(),
+        )?);
+        for secret in forges.secrets() {
+            error::register_secret(&secret);
+        }
         let mirrors = settings.data_dir.join("mirrors");
         std::fs::create_dir_all(&mirrors).map_err(data_err(&mirrors))?;
         let workspace = Arc::new(ferry_gitops::Workspace::new(
@@ -158,6 +170,17 @@ impl Server {
                 poll_interval: settings.poll_interval,
                 ..EngineSettings::default()
             },
+            pull_requests: (!forges.is_empty()).then(|| {
+                Arc::new(forges::ForgePullRequests::new(Arc::clone(&forges)))
+                    as Arc<dyn ferry_engine::PullRequests>
+            }),
+        });
+        let statuses = (!forges.is_empty()).then(|| {
+            ferry_forge::StatusPublisher::new(
+                Arc::clone(&forges),
+                &settings.effective_base_url(),
+                ferry_forge::RetryPolicy::default(),
+            )
         });
         let state = Arc::new(AppState {
             engine,
@@ -172,11 +195,13 @@ impl Server {
                 trusted_proxies,
                 settings.effective_base_url().starts_with("https://"),
             ),
+            forges,
         });
         Ok(Server {
             settings,
             state,
             generated_token,
+            statuses,
         })
     }
 
@@ -248,6 +273,14 @@ impl BoundServer {
             .with_graceful_shutdown(async move { stop_signal.cancelled().await })
             .into_future(),
         );
+        if let Some(publisher) = self.server.statuses.clone() {
+            // Subscribed before the engine starts, so resumed releases'
+            // events are published too.
+            let stop = stop.clone();
+            forges::spawn_status_publisher(publisher, state.engine.clone(), async move {
+                stop.cancelled().await
+            });
+        }
         state.engine.start().await?;
         state.ready.store(true, Ordering::SeqCst);
         tracing::info!(addr = %self.addr, "ferry is serving");

@@ -34,6 +34,11 @@
 //! `[[gitCredentials]]` entries (file only): `repoPrefix` and exactly one
 //! of `password` (with `username`), `token` (optional `username`),
 //! `tokenEnv` or `tokenFile`.
+//!
+//! `[[forges]]` entries (file only; SPEC §10): `kind` (github, gitlab,
+//! gitea, bitbucket), `repoPrefix`, `apiUrl`, exactly one of `token`,
+//! `tokenEnv` or `tokenFile`, and `webhookSecret` or `webhookSecretEnv`
+//! (see `ferry_forge::ForgeEntry`). Secrets are redacted in `Debug`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -115,6 +120,8 @@ struct FileSettings {
     trusted_proxies: Vec<String>,
     #[serde(default)]
     workflow_secrets: std::collections::BTreeMap<String, SecretSource>,
+    #[serde(default)]
+    forges: Vec<ferry_forge::ForgeEntry>,
 }
 
 /// Values given on the command line; they win over the file and the
@@ -161,6 +168,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<String>,
     /// Environment variables given to every local workflow step.
     pub workflow_secrets: std::collections::BTreeMap<String, Secret>,
+    /// Forges for commit statuses, pull requests and webhooks.
+    pub forges: Vec<ferry_forge::ForgeEntry>,
 }
 
 impl Default for Settings {
@@ -180,6 +189,7 @@ impl Default for Settings {
             git_credentials: Vec::new(),
             trusted_proxies: Vec::new(),
             workflow_secrets: Default::default(),
+            forges: Vec::new(),
         }
     }
 }
@@ -329,6 +339,7 @@ impl Settings {
             git_credentials: fs.git_credentials,
             trusted_proxies: fs.trusted_proxies,
             workflow_secrets,
+            forges: fs.forges,
         };
         for (index, c) in settings.git_credentials.iter().enumerate() {
             let given = [
@@ -532,6 +543,32 @@ mod tests {
         let env = |k: &str| (k == "FERRY_POLL_INTERVAL").then(|| "soon".to_string());
         let e = Settings::load(None, env, Overrides::default()).unwrap_err();
         assert!(e.to_string().contains("FERRY_POLL_INTERVAL"), "{e}");
+    }
+
+    #[test]
+    fn forges_are_read_from_the_file_and_never_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ferry.toml");
+        std::fs::write(
+            &path,
+            "[[forges]]\nkind = \"github\"\nrepoPrefix = \"https://github.com/\"\ntoken = \"ghp-secret-1\"\nwebhookSecret = \"whsec-2\"\n\n[[forges]]\nkind = \"gitea\"\nrepoPrefix = \"https://gitea.example/\"\napiUrl = \"https://gitea.example/api/v1\"\ntokenEnv = \"GITEA_TOKEN\"\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&path), no_env, Overrides::default()).unwrap();
+        assert_eq!(s.forges.len(), 2);
+        assert_eq!(s.forges[0].kind, Some(ferry_forge::ForgeKind::Github));
+        assert_eq!(
+            s.forges[1].api_url.as_deref(),
+            Some("https://gitea.example/api/v1")
+        );
+        let printed = format!("{s:?}");
+        assert!(
+            !printed.contains("ghp-secret-1") && !printed.contains("whsec-2"),
+            "{printed}"
+        );
+        std::fs::write(&path, "[[forges]]\nkind = \"gitee\"\nrepoPrefix = \"x\"\n").unwrap();
+        let e = Settings::load(Some(&path), no_env, Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("gitee"), "{e}");
     }
 
     #[test]

@@ -189,6 +189,11 @@ fn sqlite_migrator() -> Migrator {
             include_str!("../migrations/sqlite/0001_releases.sql"),
         ),
         (
+            7,
+            "webhook_deliveries",
+            include_str!("../migrations/sqlite/0007_webhook_deliveries.sql"),
+        ),
+        (
             10,
             "tokens_audit",
             include_str!("../migrations/sqlite/0010_tokens_audit.sql"),
@@ -202,6 +207,11 @@ fn postgres_migrator() -> Migrator {
             1,
             "releases",
             include_str!("../migrations/postgres/0001_releases.sql"),
+        ),
+        (
+            7,
+            "webhook_deliveries",
+            include_str!("../migrations/postgres/0007_webhook_deliveries.sql"),
         ),
         (
             10,

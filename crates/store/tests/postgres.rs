@@ -30,6 +30,7 @@ async fn postgres_backend_passes_the_store_suite() {
     suite::reopen_keeps_data(&cluster.database("t_reopen").await).await;
     suite::active_releases_and_latest(&cluster.database("t_active").await).await;
     suite::poller_cursors(&cluster.database("t_cursors").await).await;
+    suite::webhook_deliveries_once(&cluster.database("t_deliveries").await).await;
 
     // Connection failures name the server without the password.
     let wrong = format!(

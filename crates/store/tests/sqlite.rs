@@ -25,6 +25,7 @@ on_sqlite_file!(
     reopen_keeps_data,
     active_releases_and_latest,
     poller_cursors,
+    webhook_deliveries_once,
 );
 
 #[tokio::test]

@@ -259,6 +259,7 @@ impl Fixture {
             workspace,
             runner,
             settings,
+            pull_requests: None,
         });
         engine.start().await.expect("start engine");
         engine

@@ -11,6 +11,7 @@ mod ops;
 mod products;
 mod releases;
 mod tokens;
+mod webhooks;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub stopping: crate::cancel::CancelFlag,
     /// Trusted proxies, rate limiters, https (issue 10).
     pub security: crate::security::Security,
+    /// Forges of the settings: webhook secrets, by repository prefix.
+    pub forges: Arc<ferry_forge::Registry>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -98,6 +101,7 @@ pub fn table() -> Vec<(&'static str, &'static str, MethodRouter<Shared>)> {
             axum::routing::delete(tokens::revoke),
         ),
         ("get", "/api/v1/audit", get(audit::list)),
+        ("post", "/api/v1/webhooks/{forge}", post(webhooks::receive)),
         ("get", "/healthz", get(ops::healthz)),
         ("get", "/readyz", get(ops::readyz)),
         ("get", "/metrics", get(ops::metrics)),

@@ -131,6 +131,7 @@ pub fn release(product: &str) -> Release {
                         number: 17,
                         url: "https://git.example/org/gitops/pull/17".into(),
                         branch: "ferry/prod".into(),
+                        head: None,
                     }),
                     sync: Some("Synced".into()),
                     health: Some("Healthy".into()),

@@ -532,3 +532,22 @@ pub async fn poller_cursors(url: &str) {
     );
     store.close().await;
 }
+
+/// Webhook delivery ids (issue 7): two replicas (two stores on one
+/// database) receiving the same delivery at once act on it exactly once.
+pub async fn webhook_deliveries_once(url: &str) {
+    let a = Store::open(url).await.unwrap();
+    let b = Store::open(url).await.unwrap();
+    for i in 0..20 {
+        let id = format!("delivery-{i}");
+        let (x, y) = tokio::join!(
+            a.record_delivery("github", &id),
+            b.record_delivery("github", &id)
+        );
+        assert!(x.unwrap() ^ y.unwrap(), "delivery {i} acted on once");
+    }
+    assert!(a.record_delivery("gitlab", "delivery-0").await.unwrap());
+    assert!(!b.record_delivery("gitlab", "delivery-0").await.unwrap());
+    a.close().await;
+    b.close().await;
+}

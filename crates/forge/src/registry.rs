@@ -1,0 +1,510 @@
+//! Forge entries of the settings (SPEC §10) and the choice of forge per
+//! repository URL: the entry with the longest matching `repoPrefix`.
+//!
+//! The forge's name for a repository (`owner/repo`) is the URL's path
+//! without `.git` for URLs with a host (`https://host/owner/repo.git`,
+//! `ssh://git@host/owner/repo`, `git@host:owner/repo.git`); for local
+//! paths and `file://` URLs, which have no host to strip, it is what
+//! follows the prefix.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::webhook::{self, Delivery, WebhookError, WebhookEvent};
+use crate::{Bitbucket, Forge, ForgeError, ForgeKind, GitHub, GitLab, Gitea, Secret};
+
+/// One `[[forges]]` entry of the settings file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ForgeEntry {
+    pub kind: Option<ForgeKind>,
+    /// Repository URLs starting with this are handled by this entry.
+    pub repo_prefix: String,
+    /// API base URL; defaults for GitHub, GitLab.com and Bitbucket Cloud.
+    #[serde(default)]
+    pub api_url: Option<String>,
+    #[serde(default)]
+    pub token: Option<Secret>,
+    /// Name of an environment variable holding the token.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// File holding the token (trailing newline ignored).
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// Bitbucket only: send the token as Basic `username:token`.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Shared secret of inbound webhooks.
+    #[serde(default)]
+    pub webhook_secret: Option<Secret>,
+    /// Name of an environment variable holding the webhook secret.
+    #[serde(default)]
+    pub webhook_secret_env: Option<String>,
+    /// Seconds per API call before it counts as failed (default 10).
+    #[serde(default)]
+    pub timeout: Option<u64>,
+    /// Seconds between checks of an open pull request when no webhook
+    /// arrives (default 60).
+    #[serde(default)]
+    pub poll_interval: Option<u64>,
+}
+
+/// Why the forge entries cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("forges[{index}] ({prefix}): {message}")]
+pub struct RegistryError {
+    pub index: usize,
+    pub prefix: String,
+    pub message: String,
+}
+
+/// A configured forge.
+pub struct Entry {
+    pub kind: ForgeKind,
+    pub repo_prefix: String,
+    pub forge: Arc<dyn Forge>,
+    pub webhook_secret: Secret,
+    pub poll_interval: Duration,
+}
+
+/// Every configured forge, by repository prefix.
+#[derive(Default)]
+pub struct Registry {
+    entries: Vec<Entry>,
+    /// API tokens, only to keep them out of messages.
+    tokens: Vec<Secret>,
+}
+
+/// A forge chosen for a repository, with the repository's name there.
+#[derive(Clone)]
+pub struct ForRepo {
+    pub forge: Arc<dyn Forge>,
+    /// `owner/repo` (GitLab: the full path).
+    pub repo: String,
+    pub poll_interval: Duration,
+}
+
+impl Registry {
+    /// Builds clients for `entries`; `env` reads environment variables
+    /// (a parameter so tests need not touch the process environment).
+    pub fn from_entries(
+        entries: &[ForgeEntry],
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Registry, RegistryError> {
+        let mut out = Vec::new();
+        let mut tokens = Vec::new();
+        for (index, e) in entries.iter().enumerate() {
+            let err = |message: String| RegistryError {
+                index,
+                prefix: redact(&e.repo_prefix),
+                message,
+            };
+            let kind = e.kind.ok_or_else(|| {
+                err("`kind` is required: github, gitlab, gitea or bitbucket".into())
+            })?;
+            if e.repo_prefix.is_empty() {
+                return Err(err("`repoPrefix` is required".into()));
+            }
+            let given = [
+                e.token.is_some(),
+                e.token_env.is_some(),
+                e.token_file.is_some(),
+            ]
+            .iter()
+            .filter(|b| **b)
+            .count();
+            if given != 1 {
+                return Err(err(
+                    "give exactly one of token, tokenEnv or tokenFile".into()
+                ));
+            }
+            let token = if let Some(t) = &e.token {
+                t.clone()
+            } else if let Some(name) = &e.token_env {
+                Secret::new(env(name).ok_or_else(|| err(format!("tokenEnv {name} is not set")))?)
+            } else if let Some(path) = &e.token_file {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|x| err(format!("tokenFile {}: {x}", path.display())))?;
+                Secret::new(text.trim_end())
+            } else {
+                Secret::default()
+            };
+            let webhook_secret = match (&e.webhook_secret, &e.webhook_secret_env) {
+                (Some(_), Some(_)) => {
+                    return Err(err(
+                        "give at most one of webhookSecret and webhookSecretEnv".into(),
+                    ));
+                }
+                (Some(s), None) => s.clone(),
+                (None, Some(name)) => Secret::new(
+                    env(name).ok_or_else(|| err(format!("webhookSecretEnv {name} is not set")))?,
+                ),
+                (None, None) => Secret::default(),
+            };
+            let api_url = match (&e.api_url, kind) {
+                (Some(u), _) => u.clone(),
+                (None, ForgeKind::Github) => crate::github::DEFAULT_API_URL.into(),
+                (None, ForgeKind::Gitlab) => crate::gitlab::DEFAULT_API_URL.into(),
+                (None, ForgeKind::Bitbucket) => crate::bitbucket::DEFAULT_API_URL.into(),
+                (None, ForgeKind::Gitea) => {
+                    return Err(err(
+                        "`apiUrl` is required for gitea (https://HOST/api/v1)".into()
+                    ));
+                }
+            };
+            check_api_url(&api_url).map_err(err)?;
+            tokens.push(token.clone());
+            let timeout = Duration::from_secs(e.timeout.unwrap_or(10).max(1));
+            let build_err = |x: ForgeError| err(x.to_string());
+            let secret = webhook_secret.clone();
+            let forge: Arc<dyn Forge> = match kind {
+                ForgeKind::Github => {
+                    Arc::new(GitHub::new(&api_url, token, secret, timeout).map_err(build_err)?)
+                }
+                ForgeKind::Gitlab => {
+                    Arc::new(GitLab::new(&api_url, token, secret, timeout).map_err(build_err)?)
+                }
+                ForgeKind::Gitea => {
+                    Arc::new(Gitea::new(&api_url, token, secret, timeout).map_err(build_err)?)
+                }
+                ForgeKind::Bitbucket => Arc::new(
+                    Bitbucket::new(&api_url, e.username.clone(), token, secret, timeout)
+                        .map_err(build_err)?,
+                ),
+            };
+            out.push(Entry {
+                kind,
+                repo_prefix: e.repo_prefix.clone(),
+                forge,
+                webhook_secret,
+                poll_interval: Duration::from_secs(e.poll_interval.unwrap_or(60).max(1)),
+            });
+        }
+        Ok(Registry {
+            entries: out,
+            tokens,
+        })
+    }
+
+    /// A registry of ready-made forges (tests, benchmarks).
+    pub fn from_forges(entries: Vec<Entry>) -> Registry {
+        Registry {
+            entries,
+            tokens: Vec::new(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Every secret the entries hold (tokens, webhook secrets), to keep
+    /// them out of messages.
+    pub fn secrets(&self) -> Vec<String> {
+        self.entries
+            .iter()
+            .map(|e| &e.webhook_secret)
+            .chain(&self.tokens)
+            .map(|s| s.expose().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+
+    fn entry_for(&self, repo_url: &str) -> Option<&Entry> {
+        self.entries
+            .iter()
+            .filter(|e| repo_url.starts_with(e.repo_prefix.as_str()))
+            .max_by_key(|e| e.repo_prefix.len())
+    }
+
+    /// The forge of `repo_url` and the repository's name there; `None` when
+    /// no entry's prefix matches.
+    pub fn for_repo(&self, repo_url: &str) -> Option<ForRepo> {
+        let e = self.entry_for(repo_url)?;
+        Some(ForRepo {
+            forge: Arc::clone(&e.forge),
+            repo: repo_path(repo_url, &e.repo_prefix),
+            poll_interval: e.poll_interval,
+        })
+    }
+
+    /// Authenticates a webhook delivery of forge `kind` and parses it.
+    ///
+    /// Every entry of that kind is tried (each may have its own secret);
+    /// the events are kept only for repositories handled by an entry whose
+    /// secret signed the delivery, so one team's secret cannot speak for
+    /// another team's repositories.
+    pub fn authenticate(
+        &self,
+        kind: ForgeKind,
+        headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> Result<Delivery, WebhookError> {
+        let candidates: Vec<&Entry> = self.entries.iter().filter(|e| e.kind == kind).collect();
+        if candidates.is_empty() {
+            return Err(WebhookError::Unauthenticated(format!(
+                "no {kind} forge is configured"
+            )));
+        }
+        let mut last = None;
+        let mut signed: Vec<&Entry> = Vec::new();
+        for e in &candidates {
+            match webhook::verify(kind, &e.webhook_secret, headers, body) {
+                Ok(()) => signed.push(e),
+                Err(x) => last = Some(x),
+            }
+        }
+        if signed.is_empty() {
+            return Err(last.unwrap_or_else(|| {
+                WebhookError::Unauthenticated("the delivery is not signed".into())
+            }));
+        }
+        let mut delivery = webhook::parse(kind, headers, body)?;
+        // The URL a webhook names may be the web or SSH form of the
+        // configured one: entries are matched on normalised forms.
+        let ours = |urls: &[String]| {
+            urls.iter().any(|u| {
+                self.entry_for_key(&repo_key(u))
+                    .is_some_and(|m| signed.iter().any(|e| std::ptr::eq(m, *e)))
+            })
+        };
+        let mut foreign = 0;
+        delivery.events.retain(|ev| {
+            let keep = match ev {
+                WebhookEvent::Push(p) => ours(&p.repo_urls),
+                WebhookEvent::PullRequest(p) => ours(&p.repo_urls),
+                WebhookEvent::Ignored { .. } => true,
+            };
+            if !keep {
+                foreign += 1;
+            }
+            keep
+        });
+        if foreign > 0 && delivery.events.is_empty() {
+            return Err(WebhookError::Unauthenticated(
+                "the repository is not handled by a forge entry with this secret".into(),
+            ));
+        }
+        Ok(delivery)
+    }
+
+    /// The entry (longest prefix) of a repository given by its [`repo_key`].
+    fn entry_for_key(&self, key: &str) -> Option<&Entry> {
+        self.entries
+            .iter()
+            .filter(|e| key.starts_with(repo_key(&e.repo_prefix).as_str()))
+            .max_by_key(|e| e.repo_prefix.len())
+    }
+}
+
+/// The forge's name of the repository at `url` handled by `prefix`.
+pub fn repo_path(url: &str, prefix: &str) -> String {
+    let strip = |s: &str| {
+        let s = s.trim_matches('/');
+        s.strip_suffix(".git").unwrap_or(s).to_owned()
+    };
+    if let Some((_, rest)) = url.split_once("://") {
+        if url.starts_with("file://") {
+            return strip(url.strip_prefix(prefix).unwrap_or(rest));
+        }
+        // Drop credentials and host.
+        let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+        let path = rest.split_once('/').map_or("", |(_, p)| p);
+        return strip(path);
+    }
+    if let Some((host, path)) = url.split_once(':') {
+        // scp-like `git@host:owner/repo.git` (not a Windows drive or a local path).
+        if !host.contains('/') && host.len() > 1 {
+            return strip(path);
+        }
+    }
+    strip(url.strip_prefix(prefix).unwrap_or(url))
+}
+
+/// A repository URL reduced to what identifies the repository, so the
+/// clone, SSH and web URLs of one repository compare equal: no scheme,
+/// credentials, port for SSH, `.git` or trailing slash; host lowercased;
+/// scp-like `git@host:path` read as `host/path`.
+pub fn repo_key(url: &str) -> String {
+    let url = url.trim();
+    let (host, path) = if let Some((scheme, rest)) = url.split_once("://") {
+        if scheme == "file" {
+            (String::new(), rest.to_owned())
+        } else {
+            let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+            let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let host = if scheme == "ssh" {
+                host.split(':').next().unwrap_or(host)
+            } else {
+                host
+            };
+            (host.to_ascii_lowercase(), path.to_owned())
+        }
+    } else if let Some((h, p)) = url
+        .split_once(':')
+        .filter(|(h, _)| !h.contains('/') && h.len() > 1)
+    {
+        let h = h.rsplit_once('@').map_or(h, |(_, h)| h);
+        (h.to_ascii_lowercase(), p.to_owned())
+    } else {
+        (String::new(), url.to_owned())
+    };
+    let path = path.trim_end_matches('/');
+    let path = path.strip_suffix(".git").unwrap_or(path);
+    let path = path.trim_matches('/');
+    if host.is_empty() {
+        format!("/{path}")
+    } else {
+        format!("{host}/{path}")
+    }
+}
+
+fn check_api_url(url: &str) -> Result<(), String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(format!("apiUrl `{}` is not an http(s) URL", redact(url)));
+    };
+    if !matches!(scheme, "http" | "https") {
+        return Err(format!("apiUrl `{}` is not an http(s) URL", redact(url)));
+    }
+    let authority = rest.split('/').next().unwrap_or("");
+    if authority.contains('@') {
+        return Err(format!(
+            "apiUrl `{}` must not contain credentials; use token",
+            redact(url)
+        ));
+    }
+    Ok(())
+}
+
+/// A URL without its user and password.
+fn redact(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+            match authority.rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://***@{host}/{path}"),
+                None => url.to_owned(),
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_names() {
+        assert_eq!(
+            repo_path("https://github.com/acme/app.git", "https://github.com/"),
+            "acme/app"
+        );
+        assert_eq!(
+            repo_path(
+                "https://tok@gitlab.example/g/sub/p",
+                "https://gitlab.example/"
+            ),
+            "g/sub/p"
+        );
+        assert_eq!(
+            repo_path("git@github.com:acme/app.git", "git@github.com:"),
+            "acme/app"
+        );
+        assert_eq!(
+            repo_path("ssh://git@host:2222/acme/app.git", "ssh://git@host:2222/"),
+            "acme/app"
+        );
+        assert_eq!(
+            repo_path("/srv/repos/acme/app.git", "/srv/repos/"),
+            "acme/app"
+        );
+        assert_eq!(
+            repo_path("file:///srv/repos/acme/app", "file:///srv/repos/"),
+            "acme/app"
+        );
+    }
+
+    #[test]
+    fn keys_identify_repositories() {
+        let k = repo_key("https://github.com/Acme/app.git");
+        assert_eq!(k, "github.com/Acme/app");
+        assert_eq!(repo_key("git@GitHub.com:Acme/app.git"), k);
+        assert_eq!(repo_key("ssh://git@github.com:22/Acme/app"), k);
+        assert_eq!(repo_key("https://x:tok@github.com/Acme/app/"), k);
+        assert_eq!(repo_key("/srv/r/app.git"), "/srv/r/app");
+        assert_eq!(repo_key("file:///srv/r/app"), "/srv/r/app");
+        assert_ne!(repo_key("https://github.com/acme/other"), k);
+    }
+
+    fn entry(kind: ForgeKind, prefix: &str) -> ForgeEntry {
+        ForgeEntry {
+            kind: Some(kind),
+            repo_prefix: prefix.into(),
+            token: Some(Secret::new("t")),
+            webhook_secret: Some(Secret::new(format!("secret-{prefix}"))),
+            ..ForgeEntry::default()
+        }
+    }
+
+    #[test]
+    fn longest_prefix_wins() {
+        let r = Registry::from_entries(
+            &[
+                entry(ForgeKind::Github, "https://github.com/"),
+                entry(ForgeKind::Gitea, "https://github.com/mirror/"),
+            ],
+            |_| None,
+        );
+        assert!(r.is_err(), "gitea without apiUrl must be refused");
+        let mut gitea = entry(ForgeKind::Gitea, "https://github.com/mirror/");
+        gitea.api_url = Some("https://gitea.example/api/v1".into());
+        let r = Registry::from_entries(
+            &[entry(ForgeKind::Github, "https://github.com/"), gitea],
+            |_| None,
+        )
+        .unwrap();
+        assert_eq!(
+            r.for_repo("https://github.com/mirror/app")
+                .unwrap()
+                .forge
+                .kind(),
+            ForgeKind::Gitea
+        );
+        let gh = r.for_repo("https://github.com/acme/app.git").unwrap();
+        assert_eq!(gh.forge.kind(), ForgeKind::Github);
+        assert_eq!(gh.repo, "acme/app");
+        assert!(r.for_repo("https://gitlab.com/acme/app").is_none());
+        let secrets = r.secrets();
+        assert!(
+            secrets.contains(&"t".to_string()),
+            "tokens are known for redaction"
+        );
+        assert!(secrets.contains(&"secret-https://github.com/".to_string()));
+    }
+
+    #[test]
+    fn entries_are_validated_without_leaking() {
+        let mut e = entry(ForgeKind::Github, "https://github.com/");
+        e.token_env = Some("NOPE".into());
+        let err = Registry::from_entries(&[e], |_| None).err().unwrap();
+        assert!(err.to_string().contains("exactly one"), "{err}");
+        let mut e = entry(ForgeKind::Github, "https://github.com/");
+        e.api_url = Some("https://user:pw@ghe.example/api/v3".into());
+        let err = Registry::from_entries(&[e], |_| None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("credentials") && !err.contains("pw"), "{err}");
+        let mut e = entry(ForgeKind::Github, "https://github.com/");
+        e.token = None;
+        e.token_env = Some("GH_TOKEN".into());
+        let r = Registry::from_entries(&[e], |k| (k == "GH_TOKEN").then(|| "x".into()));
+        assert!(r.is_ok());
+        let printed = format!("{:?}", entry(ForgeKind::Github, "p"));
+        assert!(!printed.contains("secret-p"), "{printed}");
+    }
+}

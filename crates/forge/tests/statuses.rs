@@ -1,0 +1,302 @@
+//! The status publisher against an in-test GitHub: the SPEC §8 mapping,
+//! coalescing, retries with Retry-After / rate-limit headers, and the last
+//! state winning under injected faults.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::Answer;
+use ferry_forge::registry::Entry;
+use ferry_forge::status::statuses;
+use ferry_forge::{ForgeKind, GitHub, Registry, RetryPolicy, Secret, StatusPublisher, StatusState};
+use serde_json::json;
+
+const REPO: &str = "https://github.com/acme/gitops.git";
+const BASE: &str = "https://ferry.example";
+
+fn sha(n: u64) -> String {
+    format!("{n:040x}")
+}
+
+fn registry(api: &str, timeout: Duration) -> Arc<Registry> {
+    Arc::new(Registry::from_forges(vec![Entry {
+        kind: ForgeKind::Github,
+        repo_prefix: "https://github.com/".into(),
+        forge: Arc::new(GitHub::new(api, Secret::new("t"), Secret::default(), timeout).unwrap()),
+        webhook_secret: Secret::default(),
+        poll_interval: Duration::from_secs(60),
+    }]))
+}
+
+fn fast_policy() -> RetryPolicy {
+    RetryPolicy {
+        initial: Duration::from_millis(10),
+        max: Duration::from_millis(100),
+        max_attempts: 30,
+    }
+}
+
+#[test]
+fn spec_mapping_contexts_and_links() {
+    let r = common::release(
+        REPO,
+        &sha(1),
+        "shop",
+        4,
+        "FAILED",
+        &[
+            ("qa", "SUCCESSFUL"),
+            ("staging", "FAILED"),
+            ("prod", "PENDING"),
+            ("perf", "TERMINATED"),
+            ("uat", "SUSPENDED"),
+            ("demo", "RUNNING"),
+        ],
+    );
+    let got = statuses(&r, "https://ferry.example/");
+    let by_context: HashMap<String, _> = got
+        .iter()
+        .map(|(repo, s, st)| {
+            assert_eq!(repo, REPO);
+            assert_eq!(s, &sha(1));
+            (st.context.clone(), st.clone())
+        })
+        .collect();
+    assert_eq!(
+        by_context.len(),
+        7,
+        "one per target environment and one for the release; the trigger environment has none"
+    );
+    let state = |c: &str| by_context[c].state;
+    assert_eq!(state("ferry/shop"), StatusState::Failure);
+    assert_eq!(state("ferry/shop/qa"), StatusState::Success);
+    assert_eq!(state("ferry/shop/staging"), StatusState::Failure);
+    assert_eq!(state("ferry/shop/prod"), StatusState::Pending);
+    assert_eq!(state("ferry/shop/perf"), StatusState::Error);
+    assert_eq!(state("ferry/shop/uat"), StatusState::Pending);
+    assert_eq!(state("ferry/shop/demo"), StatusState::Running);
+    assert!(!by_context.contains_key("ferry/shop/dev"));
+    assert_eq!(
+        by_context["ferry/shop/staging"].target_url,
+        "https://ferry.example/products/shop/releases/4#env-staging"
+    );
+    assert_eq!(
+        by_context["ferry/shop"].target_url,
+        "https://ferry.example/products/shop/releases/4"
+    );
+    assert_eq!(
+        by_context["ferry/shop/prod"].description,
+        "prod: waiting for staging"
+    );
+    assert_eq!(
+        by_context["ferry/shop/qa"].description,
+        "qa: 1.2.3 promoted"
+    );
+    for s in by_context.values() {
+        assert!(s.description.chars().count() <= 140);
+    }
+}
+
+/// A GitHub that keeps the last accepted state per (sha, context).
+type Board = Arc<Mutex<HashMap<(String, String), String>>>;
+
+fn accept(board: &Board, path: &str, body: &serde_json::Value) -> Answer {
+    let sha = path.rsplit('/').next().unwrap_or("").to_owned();
+    let ctx = body["context"].as_str().unwrap_or("").to_owned();
+    let state = body["state"].as_str().unwrap_or("").to_owned();
+    board.lock().unwrap().insert((sha, ctx), state.clone());
+    Answer::json(
+        201,
+        json!({"id": 1, "state": state, "context": body["context"]}),
+    )
+}
+
+#[tokio::test]
+async fn identical_updates_are_coalesced() {
+    let board: Board = Arc::default();
+    let b2 = Arc::clone(&board);
+    let fake = common::start(move |r| accept(&b2, &r.path, &r.body)).await;
+    let p = StatusPublisher::new(
+        registry(&fake.url(""), Duration::from_secs(5)),
+        BASE,
+        fast_policy(),
+    );
+    let r = common::release(
+        REPO,
+        &sha(7),
+        "shop",
+        1,
+        "RUNNING",
+        &[("qa", "RUNNING"), ("prod", "PENDING")],
+    );
+    for _ in 0..10 {
+        p.publish(&r);
+    }
+    p.idle().await;
+    assert_eq!(fake.requests().len(), 3, "one call per context");
+    let r2 = common::release(
+        REPO,
+        &sha(7),
+        "shop",
+        1,
+        "RUNNING",
+        &[("qa", "SUCCESSFUL"), ("prod", "RUNNING")],
+    );
+    for _ in 0..5 {
+        p.publish(&r2);
+    }
+    p.idle().await;
+    assert_eq!(fake.requests().len(), 5, "only the two changed contexts");
+    let s = p.stats();
+    assert_eq!(s.calls, 5);
+    assert_eq!(s.changes, 5);
+    assert_eq!(
+        board.lock().unwrap()[&(sha(7), "ferry/shop/qa".to_string())],
+        "success"
+    );
+    // A repository without a forge entry gets nothing.
+    let other = common::release(
+        "https://gitlab.com/a/b.git",
+        &sha(8),
+        "shop",
+        2,
+        "RUNNING",
+        &[("qa", "RUNNING")],
+    );
+    p.publish(&other);
+    p.idle().await;
+    assert_eq!(fake.requests().len(), 5);
+}
+
+#[tokio::test]
+async fn retry_after_and_rate_limit_reset_are_honoured() {
+    let n = Arc::new(AtomicU64::new(0));
+    let board: Board = Arc::default();
+    let (n2, b2) = (Arc::clone(&n), Arc::clone(&board));
+    let fake = common::start(move |r| match n2.fetch_add(1, Ordering::SeqCst) {
+        0 => Answer::json(429, json!({"message": "slow down"})).header("retry-after", "1"),
+        1 => {
+            let reset = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + 2;
+            Answer::json(403, json!({"message": "API rate limit exceeded", "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}))
+                .header("x-ratelimit-remaining", "0")
+                .header("x-ratelimit-reset", reset.to_string())
+        }
+        _ => accept(&b2, &r.path, &r.body),
+    })
+    .await;
+    let p = StatusPublisher::new(
+        registry(&fake.url(""), Duration::from_secs(5)),
+        BASE,
+        fast_policy(),
+    );
+    let r = common::release(REPO, &sha(9), "shop", 1, "SUCCEEDED", &[]);
+    p.publish(&r);
+    p.idle().await;
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 3);
+    assert!(
+        reqs[1].at - reqs[0].at >= Duration::from_secs(1),
+        "Retry-After: 1 was not waited for"
+    );
+    assert!(
+        reqs[2].at - reqs[1].at >= Duration::from_secs(1),
+        "x-ratelimit-reset was not waited for"
+    );
+    assert_eq!(
+        board.lock().unwrap()[&(sha(9), "ferry/shop".to_string())],
+        "success"
+    );
+}
+
+/// Walks releases through their life; with 30 % of calls failing (500,
+/// 429 + Retry-After, or a timeout), every context ends at the final state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_state_wins_under_faults() {
+    let board: Board = Arc::default();
+    let b2 = Arc::clone(&board);
+    let counter = Arc::new(AtomicU64::new(0));
+    let c2 = Arc::clone(&counter);
+    let fake = common::start(move |r| {
+        // A fixed pseudo-random sequence: the run is reproducible.
+        let i = c2.fetch_add(1, Ordering::SeqCst);
+        let roll = (i.wrapping_mul(2654435761) >> 7) % 100;
+        match roll {
+            0..10 => Answer::json(500, json!({"message": "Server Error"})),
+            10..20 => Answer::json(429, json!({"message": "slow down"})).header("retry-after", "0"),
+            20..30 => {
+                // The forge applied it, but the answer never arrives in time.
+                let mut a = accept(&b2, &r.path, &r.body);
+                a.delay = Some(Duration::from_millis(600));
+                a
+            }
+            _ => accept(&b2, &r.path, &r.body),
+        }
+    })
+    .await;
+    let p = StatusPublisher::new(
+        registry(&fake.url(""), Duration::from_millis(200)),
+        BASE,
+        fast_policy(),
+    );
+    let lifecycle: [(&str, [&str; 3]); 6] = [
+        ("QUEUED", ["PENDING", "PENDING", "PENDING"]),
+        ("RUNNING", ["RUNNING", "PENDING", "PENDING"]),
+        ("RUNNING", ["SUCCESSFUL", "RUNNING", "PENDING"]),
+        ("SUSPENDED", ["SUCCESSFUL", "SUSPENDED", "PENDING"]),
+        ("RUNNING", ["SUCCESSFUL", "SUCCESSFUL", "RUNNING"]),
+        ("FAILED", ["SUCCESSFUL", "SUCCESSFUL", "FAILED"]),
+    ];
+    let names = ["qa", "staging", "prod"];
+    for (step, (status, envs)) in lifecycle.iter().enumerate() {
+        for n in 0..20u64 {
+            let envs: Vec<(&str, &str)> = names.iter().copied().zip(envs.iter().copied()).collect();
+            // Odd releases end SUCCEEDED instead.
+            let (status, envs) = if step == 5 && n % 2 == 1 {
+                (
+                    "SUCCEEDED",
+                    vec![
+                        ("qa", "SUCCESSFUL"),
+                        ("staging", "SUCCESSFUL"),
+                        ("prod", "SUCCESSFUL"),
+                    ],
+                )
+            } else {
+                (*status, envs)
+            };
+            p.publish(&common::release(
+                REPO,
+                &sha(100 + n),
+                "shop",
+                n + 1,
+                status,
+                &envs,
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    p.idle().await;
+    let stats = p.stats();
+    assert!(stats.failed_calls > 0, "no fault was injected");
+    assert_eq!(stats.abandoned, 0);
+    let board = board.lock().unwrap();
+    for n in 0..20u64 {
+        let want = |c: &str| board.get(&(sha(100 + n), c.to_string())).cloned();
+        let ok = n % 2 == 1;
+        assert_eq!(
+            want("ferry/shop").as_deref(),
+            Some(if ok { "success" } else { "failure" }),
+            "release {n}"
+        );
+        assert_eq!(want("ferry/shop/qa").as_deref(), Some("success"));
+        assert_eq!(want("ferry/shop/staging").as_deref(), Some("success"));
+        assert_eq!(
+            want("ferry/shop/prod").as_deref(),
+            Some(if ok { "success" } else { "failure" }),
+            "release {n}"
+        );
+    }
+}

@@ -1,0 +1,143 @@
+//! The forges of the settings, adapted to what the engine needs for `pr`
+//! promotions ([`ferry_engine::PullRequests`]), and the commit-status
+//! publisher fed by engine events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ferry_engine::{
+    Engine, OpenedPullRequest, PullRequestError, PullRequestSpec, PullRequestState, PullRequests,
+};
+use ferry_forge::{ForgeError, NewPullRequest, Registry, RetryPolicy, StatusPublisher};
+
+/// Pull requests through the forge of each repository.
+pub struct ForgePullRequests {
+    registry: Arc<Registry>,
+    policy: RetryPolicy,
+}
+
+impl ForgePullRequests {
+    pub fn new(registry: Arc<Registry>) -> ForgePullRequests {
+        ForgePullRequests {
+            registry,
+            policy: RetryPolicy {
+                initial: Duration::from_millis(500),
+                max: Duration::from_secs(10),
+                max_attempts: 4,
+            },
+        }
+    }
+
+    fn target(&self, repo_url: &str) -> Result<ferry_forge::registry::ForRepo, PullRequestError> {
+        self.registry.for_repo(repo_url).ok_or_else(|| {
+            format!(
+                "no forge is configured for {}",
+                ferry_git::redact_url(repo_url)
+            )
+            .into()
+        })
+    }
+}
+
+#[async_trait]
+impl PullRequests for ForgePullRequests {
+    fn handles(&self, repo_url: &str) -> bool {
+        self.registry.for_repo(repo_url).is_some()
+    }
+
+    async fn open(&self, spec: &PullRequestSpec) -> Result<OpenedPullRequest, PullRequestError> {
+        let t = self.target(&spec.repo_url)?;
+        let pr = NewPullRequest {
+            title: spec.title.clone(),
+            body: spec.body.clone(),
+            head: spec.head.clone(),
+            base: spec.base.clone(),
+        };
+        // A promotion interrupted between opening its pull request and
+        // recording it finds the one it opened.
+        match t
+            .forge
+            .find_open_pull_request(&t.repo, &pr.head, &pr.base)
+            .await
+        {
+            Ok(Some(o)) => {
+                return Ok(OpenedPullRequest {
+                    number: o.number,
+                    url: o.url,
+                });
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "looking for an open pull request"),
+        }
+        // A POST that timed out may have opened the pull request: only
+        // answers that certainly changed nothing (5xx, 429, refused
+        // connections) are tried again.
+        let mut attempt = 1;
+        loop {
+            match t.forge.open_pull_request(&t.repo, &pr).await {
+                Ok(o) => {
+                    return Ok(OpenedPullRequest {
+                        number: o.number,
+                        url: o.url,
+                    });
+                }
+                Err(e) if retry_open(&e) && attempt < self.policy.max_attempts => {
+                    tokio::time::sleep(self.policy.delay(attempt, &e)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(Box::new(e)),
+            }
+        }
+    }
+
+    async fn state(
+        &self,
+        repo_url: &str,
+        number: u64,
+    ) -> Result<PullRequestState, PullRequestError> {
+        let t = self.target(repo_url)?;
+        let s = t.forge.pull_request_state(&t.repo, number).await?;
+        Ok(match s {
+            ferry_forge::PullRequestState::Open => PullRequestState::Open,
+            ferry_forge::PullRequestState::Merged { merge_commit } => {
+                PullRequestState::Merged { merge_commit }
+            }
+            ferry_forge::PullRequestState::Closed => PullRequestState::Closed,
+        })
+    }
+
+    fn poll_interval(&self, repo_url: &str) -> Duration {
+        self.registry
+            .for_repo(repo_url)
+            .map_or(Duration::from_secs(60), |t| t.poll_interval)
+    }
+}
+
+fn retry_open(e: &ForgeError) -> bool {
+    match e {
+        ForgeError::Transport { timeout, .. } => !timeout,
+        other => other.is_retryable(),
+    }
+}
+
+/// Publishes commit statuses for every release event until `stop`.
+pub fn spawn_status_publisher(
+    publisher: StatusPublisher,
+    engine: Engine,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let events = engine.subscribe();
+    tokio::spawn(async move {
+        publisher
+            .follow(
+                events,
+                |id| {
+                    let engine = engine.clone();
+                    async move { engine.release(&id).await.ok().flatten() }
+                },
+                stop,
+            )
+            .await;
+    });
+}
