@@ -104,11 +104,7 @@ fn configuration_reference_matches_the_types() {
     }
     assert!(files.len() >= 10, "examples not found: {}", files.len());
     let loaded = load(&files);
-    let problems: Vec<String> = loaded
-        .diagnostics
-        .iter()
-        .map(|d| d.to_string())
-        .collect();
+    let problems: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
     assert!(
         problems.is_empty(),
         "the examples must load cleanly:\n{}",
@@ -141,10 +137,9 @@ fn configuration_reference_matches_the_types() {
         let (_, structs) = record_fields(|| load(std::slice::from_ref(f)));
         assert!(!structs.is_empty(), "{}: nothing recorded", f.path);
         for r in &structs {
-            let entry =
-                types
-                    .entry(r.name)
-                    .or_insert_with(|| (r.fields, BTreeSet::new(), r.path.clone()));
+            let entry = types
+                .entry(r.name)
+                .or_insert_with(|| (r.fields, BTreeSet::new(), r.path.clone()));
             entry.1.extend(r.present.iter().copied());
             for field in r.fields {
                 recorded.insert((kind.clone(), field_path(&kind, r, field)));
@@ -194,9 +189,7 @@ fn configuration_reference_matches_the_types() {
     // (b) Every path the types have is documented.
     for (kind, path) in &recorded {
         if !rows_of(kind).contains(path.as_str()) && !common.contains(path.as_str()) {
-            failures.push(format!(
-                "(b) {kind}: `{path}` is missing from the table"
-            ));
+            failures.push(format!("(b) {kind}: `{path}` is missing from the table"));
         }
     }
     // (c) Every documented path exists.
@@ -252,7 +245,11 @@ fn the_checks_catch_drift() {
         .expect("EnvironmentSpec recorded");
     assert_eq!(spec.path, "spec");
     assert_eq!(spec.fields, ["kind", "order", "clusters"]);
-    assert_eq!(spec.present, ["kind"], "order and clusters are absent: (a) fires");
+    assert_eq!(
+        spec.present,
+        ["kind"],
+        "order and clusters are absent: (a) fires"
+    );
     let paths: BTreeSet<String> = spec
         .fields
         .iter()
@@ -263,5 +260,8 @@ fn the_checks_catch_drift() {
     let s = sections(doc);
     assert_eq!(s[0].rows, ["spec.kind", "spec.nope"]);
     assert!(!paths.contains("spec.nope"), "(c) fires for spec.nope");
-    assert!(!s[0].rows.contains(&"spec.order".to_owned()), "(b) fires for spec.order");
+    assert!(
+        !s[0].rows.contains(&"spec.order".to_owned()),
+        "(b) fires for spec.order"
+    );
 }
