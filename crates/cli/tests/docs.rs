@@ -55,3 +55,25 @@ fn version_names_the_commit() {
         "{sha}"
     );
 }
+
+#[test]
+fn config_fields_prints_every_field_path_per_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("flow.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: codefresh.io/v1beta1\nkind: PromotionFlow\nmetadata: {name: f}\nspec:\n  triggerEnvironment: dev\n  steps: [{environment: qa}]\n",
+    )
+    .unwrap();
+    let out = ferry(&["docs", "config-fields", file.to_str().unwrap()]);
+    assert!(out.starts_with("## PromotionFlow\n"), "{out}");
+    for row in [
+        "| `spec.triggerEnvironment` | | | (FlowBody.triggerEnvironment) |",
+        "| `spec.steps[].dependsOn` | | | (FlowStep.dependsOn) |",
+        "| `metadata.labels` | | | (ObjectMeta.labels) |",
+    ] {
+        assert!(out.contains(row), "{row} missing from\n{out}");
+    }
+    // Fields of types the example does not reach are not guessed.
+    assert!(!out.contains("spec.steps[].policy.action"), "{out}");
+}

@@ -2,22 +2,109 @@
 //! definitions, so `docs/` cannot drift from the binary. A test compares
 //! the committed files with this output.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Arg, ArgAction, Subcommand};
+use ferry_model::yaml::de::record_fields;
+use ferry_model::{SourceFile, load};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The CLI reference (docs/cli.md), from the argument definitions.
     Cli,
+    /// Table skeletons for docs/configuration.md: every field path the
+    /// parser's types have for the resources in the given YAML files (or in
+    /// the ```yaml blocks of a Markdown file), per kind, with the Rust type
+    /// and field each path comes from.
+    ConfigFields {
+        /// YAML files, or Markdown files whose yaml blocks are read.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 pub fn run(cmd: Command, root: clap::Command) -> anyhow::Result<ExitCode> {
     match cmd {
         Command::Cli => print!("{}", cli_reference(root)),
+        Command::ConfigFields { files } => {
+            let mut units = Vec::new();
+            for path in files {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let name = path.display().to_string();
+                if name.ends_with(".md") {
+                    units.extend(yaml_blocks(&text).into_iter().map(|t| (name.clone(), t)));
+                } else {
+                    units.push((name, text));
+                }
+            }
+            print!("{}", config_fields(&units));
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The ```yaml blocks of a Markdown text.
+fn yaml_blocks(markdown: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut lines = markdown.lines();
+    while let Some(line) = lines.next() {
+        if line.trim_end() == "```yaml" {
+            let block: Vec<&str> = lines
+                .by_ref()
+                .take_while(|l| l.trim_end() != "```")
+                .collect();
+            out.push(block.join("\n") + "\n");
+        }
+    }
+    out
+}
+
+/// One table skeleton per kind: `| path | Type.field | | |`, paths in the
+/// reference's notation (`[]` for list items, `*` for data-keyed maps).
+fn config_fields(units: &[(String, String)]) -> String {
+    // kind -> path -> "Type.field"
+    let mut kinds: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for (name, text) in units {
+        for doc in text.split("\n---\n") {
+            let kind = doc
+                .lines()
+                .find_map(|l| l.strip_prefix("kind: "))
+                .map_or_else(|| "(no kind)".to_owned(), |k| k.trim().to_owned());
+            let file = SourceFile {
+                path: name.clone(),
+                text: doc.to_owned(),
+            };
+            let (_, structs) = record_fields(|| load(std::slice::from_ref(&file)));
+            let rows = kinds.entry(kind).or_default();
+            for r in structs {
+                for f in r.fields {
+                    let path = if r.path.is_empty() {
+                        (*f).to_owned()
+                    } else {
+                        format!("{}.{f}", r.path)
+                    };
+                    rows.insert(path, format!("{}.{f}", r.name));
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    for (kind, rows) in kinds {
+        let _ = writeln!(
+            out,
+            "## {kind}\n\n| field | type | default | meaning |\n|---|---|---|---|"
+        );
+        for (path, source) in rows {
+            let _ = writeln!(out, "| `{path}` | | | ({source}) |");
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// Every visible command with its usage, description and arguments.

@@ -144,7 +144,10 @@ pub fn child(path: &str, key: &str) -> String {
 #[derive(Clone, Copy)]
 enum Path<'p> {
     Root(&'p str),
+    /// A field of a struct.
     Key(&'p Path<'p>, &'p str),
+    /// An entry of a map whose keys are data (file names, label names).
+    Entry(&'p Path<'p>, &'p str),
     Index(&'p Path<'p>, usize),
 }
 
@@ -152,10 +155,93 @@ impl Path<'_> {
     fn render(&self) -> String {
         match self {
             Path::Root(base) => (*base).to_owned(),
-            Path::Key(parent, key) => child(&parent.render(), key),
+            Path::Key(parent, key) | Path::Entry(parent, key) => child(&parent.render(), key),
             Path::Index(parent, i) => format!("{}[{i}]", parent.render()),
         }
     }
+
+    /// The path with every list index written `[]` and every data-keyed map
+    /// entry written `*`: the same for every document, so it can name a row
+    /// of the configuration reference (`spec.steps[].policy.action`,
+    /// `spec.promotion.*.jsonPaths`).
+    fn pattern(&self) -> String {
+        match self {
+            Path::Root(base) => (*base).to_owned(),
+            Path::Key(parent, key) => child(&parent.pattern(), key),
+            Path::Entry(parent, _) => {
+                let parent = parent.pattern();
+                if parent.is_empty() {
+                    "*".to_owned()
+                } else {
+                    format!("{parent}.*")
+                }
+            }
+            Path::Index(parent, _) => format!("{}[]", parent.pattern()),
+        }
+    }
+}
+
+/// One struct reached while deserialising under [`record_fields`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedStruct {
+    /// Path pattern of the struct (see the reference's `[]` and `*` forms);
+    /// empty for a document root.
+    pub path: String,
+    /// The Rust type's name, e.g. `FlowStep`.
+    pub name: &'static str,
+    /// Every field the type accepts, in declaration order.
+    pub fields: &'static [&'static str],
+    /// The fields this occurrence actually had in the YAML.
+    pub present: Vec<&'static str>,
+}
+
+thread_local! {
+    /// `Some` only inside [`record_fields`]; `deserialize_struct` checks it
+    /// once per struct, so loading without a recorder costs one
+    /// thread-local read per struct and allocates nothing.
+    static RECORDER: RefCell<Option<Vec<RecordedStruct>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` (typically [`crate::load`]) and returns, beside its result,
+/// every struct the deserialiser reached on this thread, with its accepted
+/// and present fields. This is how the configuration reference is checked
+/// against the types the parser really uses: the documentation test loads
+/// each example under the recorder and compares fields with the tables.
+/// Loading spreads large inputs over threads; only work done on the calling
+/// thread is recorded, which covers every input below the parallel threshold.
+pub fn record_fields<R>(f: impl FnOnce() -> R) -> (R, Vec<RecordedStruct>) {
+    let outer = RECORDER.with(|r| r.borrow_mut().replace(Vec::new()));
+    let result = f();
+    let recorded = RECORDER.with(|r| {
+        let mut slot = r.borrow_mut();
+        let mine = slot.take().unwrap_or_default();
+        *slot = outer;
+        mine
+    });
+    (result, recorded)
+}
+
+fn record(
+    path: &Path<'_>,
+    name: &'static str,
+    fields: &'static [&'static str],
+    entries: &[(Node, Node)],
+) {
+    RECORDER.with(|r| {
+        if let Some(list) = r.borrow_mut().as_mut() {
+            let present = fields
+                .iter()
+                .copied()
+                .filter(|f| entries.iter().any(|(k, _)| k.as_str() == Some(f)))
+                .collect();
+            list.push(RecordedStruct {
+                path: path.pattern(),
+                name,
+                fields,
+                present,
+            });
+        }
+    });
 }
 
 /// Deserialises `T` from `node`; `path` is the node's field path (empty for
@@ -399,6 +485,7 @@ impl<'de, 'a, 'p, 'u> de::Deserializer<'de> for NodeDe<'a, 'p, 'u> {
                     value: None,
                     path: self.path,
                     unknown: self.unknown,
+                    is_struct: false,
                 };
                 visitor
                     .visit_map(access)
@@ -431,7 +518,17 @@ impl<'de, 'a, 'p, 'u> de::Deserializer<'de> for NodeDe<'a, 'p, 'u> {
                 }
             }
         }
-        self.deserialize_map(visitor)
+        record(self.path, name, fields, entries);
+        let access = MapAcc {
+            entries: entries.iter(),
+            value: None,
+            path: self.path,
+            unknown: self.unknown,
+            is_struct: true,
+        };
+        visitor
+            .visit_map(access)
+            .map_err(|e| e.at(self.node.pos, self.path))
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -498,6 +595,8 @@ struct MapAcc<'a, 'p, 'u> {
     value: Option<(&'a Node, &'a str)>,
     path: &'p Path<'p>,
     unknown: &'u RefCell<Vec<UnknownField>>,
+    /// Keys are field names (a struct) rather than data (a map).
+    is_struct: bool,
 }
 
 impl<'de, 'a, 'p, 'u> MapAccess<'de> for MapAcc<'a, 'p, 'u> {
@@ -535,7 +634,11 @@ impl<'de, 'a, 'p, 'u> MapAccess<'de> for MapAcc<'a, 'p, 'u> {
         let Some((node, key)) = self.value.take() else {
             return Err(DeError::new("value requested before key".into()));
         };
-        let path = Path::Key(self.path, key);
+        let path = if self.is_struct {
+            Path::Key(self.path, key)
+        } else {
+            Path::Entry(self.path, key)
+        };
         seed.deserialize(NodeDe {
             node,
             path: &path,
@@ -621,6 +724,46 @@ mod tests {
         let err = spec.unwrap_err();
         assert_eq!(err.field, "spec.count");
         assert!(err.message.contains("out of range"), "{err}");
+    }
+
+    #[test]
+    fn recorder_sees_every_struct_with_pattern_paths_and_is_off_by_default() {
+        #[derive(Debug, Deserialize)]
+        struct File {
+            #[serde(rename = "jsonPaths")]
+            _json_paths: Vec<String>,
+        }
+        #[derive(Debug, Deserialize)]
+        struct Outer {
+            _steps: Vec<Step>,
+            #[serde(default)]
+            _files: BTreeMap<String, File>,
+        }
+        let text = "_steps:\n  - environment: qa\n  - environment: prod\n    dependsOn: [qa]\n_files:\n  a.yaml: {jsonPaths: [x]}\n";
+        let ((outer, _), recorded) = record_fields(|| de::<Outer>(text));
+        outer.unwrap();
+        let seen: Vec<(&str, &str, Vec<&str>)> = recorded
+            .iter()
+            .map(|r| (r.path.as_str(), r.name, r.present.clone()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("spec", "Outer", vec!["_steps", "_files"]),
+                ("spec._steps[]", "Step", vec!["environment"]),
+                ("spec._steps[]", "Step", vec!["environment", "dependsOn"]),
+                ("spec._files.*", "File", vec!["jsonPaths"]),
+            ]
+        );
+        assert_eq!(recorded[1].fields, ["environment", "dependsOn", "parallel"]);
+        // Outside the recorder nothing is kept, and a nested call restores the outer one.
+        let (_, outer_rec) = record_fields(|| {
+            let (_, inner) = record_fields(|| de::<Step>("environment: x\n"));
+            assert_eq!(inner.len(), 1);
+            de::<Step>("environment: y\n")
+        });
+        assert_eq!(outer_rec.len(), 1);
+        RECORDER.with(|r| assert!(r.borrow().is_none()));
     }
 
     #[test]
