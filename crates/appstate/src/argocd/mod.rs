@@ -216,9 +216,9 @@ impl ArgoCdProvider {
         {
             return Ok(doc);
         }
-        let doc = self.client.application(name, app_namespace, None).await?;
-        self.cache.put(doc.clone());
-        Ok(Arc::new(doc))
+        let doc = Arc::new(self.client.application(name, app_namespace, None).await?);
+        self.cache.store((*doc).clone());
+        Ok(doc)
     }
 
     /// Once per (application, commit): `?refresh=hard` in the background;

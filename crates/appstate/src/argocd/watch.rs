@@ -63,15 +63,21 @@ impl Cache {
         apps.values().flatten().cloned().collect()
     }
 
+    /// Stores `app` and wakes whoever waits on it (news: a stream event,
+    /// a hard refresh's answer).
     pub(crate) fn put(&self, app: ArgoApplication) {
         let name = app.metadata.name.clone();
-        {
-            let mut apps = self.apps.write().unwrap_or_else(|p| p.into_inner());
-            let list = apps.entry(name.clone()).or_default();
-            list.retain(|a| a.metadata.namespace != app.metadata.namespace);
-            list.push(Arc::new(app));
-        }
+        self.store(app);
         self.wake(&name);
+    }
+
+    /// Stores `app` without waking anyone: the answer to a waiter's own
+    /// GET, which must not wake that waiter into another GET.
+    pub(crate) fn store(&self, app: ArgoApplication) {
+        let mut apps = self.apps.write().unwrap_or_else(|p| p.into_inner());
+        let list = apps.entry(app.metadata.name.clone()).or_default();
+        list.retain(|a| a.metadata.namespace != app.metadata.namespace);
+        list.push(Arc::new(app));
     }
 
     fn remove(&self, app: &ArgoApplication) {
