@@ -3,7 +3,8 @@
 //! [`Server::build`] wires the parts from [`Settings`] — store, the
 //! configuration (an invalid one at start is an error), the Git workspace
 //! with credentials by longest repository prefix, the local workflow
-//! executor, the `git` state provider and the engine — and
+//! executor, the state provider (`git`, or a router over the `[[argocd]]`
+//! instances with discovery, see [`argocd`]) and the engine — and
 //! [`Server::bind`] + [`BoundServer::run`] serve until shutdown. The
 //! engine is started only after the listener is bound, so `/readyz`
 //! answers 503 while unfinished releases are being resumed.

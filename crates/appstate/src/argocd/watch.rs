@@ -292,6 +292,20 @@ mod tests {
     }
 
     #[test]
+    fn a_waiters_own_get_does_not_wake_it() {
+        let cache = Cache::new();
+        let mut rx = cache.subscribe("web");
+        let app: ArgoApplication =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "web"}})).unwrap();
+        cache.store(app.clone());
+        assert!(!rx.has_changed().unwrap());
+        assert!(cache.get("web", None).is_some());
+        cache.put(app);
+        assert!(rx.has_changed().unwrap());
+        rx.borrow_and_update();
+    }
+
+    #[test]
     fn garbage_is_skipped_and_errors_end_the_connection() {
         let cache = Cache::new();
         assert!(cache.apply(b"{not json", "t"));
