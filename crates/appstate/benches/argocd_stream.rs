@@ -182,7 +182,9 @@ async fn latency() {
         let want = if n % 2 == 0 { "Degraded" } else { "Healthy" };
         tokio::time::sleep(Duration::from_millis(1000 + 293 * n % 1000)).await;
         let t0 = Instant::now();
-        fake.update("argocd", "app-00000", |a| set_state(a, "Synced", "x", want, None));
+        fake.update("argocd", "app-00000", |a| {
+            set_state(a, "Synced", "x", want, None)
+        });
         while next <= tokio::time::Instant::now() {
             next += interval;
         }

@@ -36,7 +36,11 @@ fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_COMMITTER_EMAIL", "dev@example.com")
         .output()
         .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
@@ -48,16 +52,33 @@ struct Setup {
 fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let remote = dir.path().join("gitops.git");
-    git(dir.path(), &["init", "-q", "--bare", "-b", "main", remote.to_str().unwrap()]);
+    git(
+        dir.path(),
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            remote.to_str().unwrap(),
+        ],
+    );
     let seed = dir.path().join("seed");
     for env in ["dev", "qa"] {
         std::fs::create_dir_all(seed.join(format!("apps/web/{env}"))).unwrap();
-        std::fs::write(seed.join(format!("apps/web/{env}/values.yaml")), "image:\n  tag: v0\n").unwrap();
+        std::fs::write(
+            seed.join(format!("apps/web/{env}/values.yaml")),
+            "image:\n  tag: v0\n",
+        )
+        .unwrap();
     }
     git(&seed, &["init", "-q", "-b", "main"]);
     git(&seed, &["add", "."]);
     git(&seed, &["commit", "-q", "-m", "initial"]);
-    git(&seed, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    git(
+        &seed,
+        &["remote", "add", "origin", remote.to_str().unwrap()],
+    );
     git(&seed, &["push", "-q", "origin", "main"]);
     let config = dir.path().join("config");
     std::fs::create_dir_all(&config).unwrap();
@@ -79,8 +100,19 @@ fn setup() -> Setup {
 async fn run(s: &Setup, stream: bool, samples: usize) -> Vec<Duration> {
     let fake = FakeArgoCd::start(TOKEN).await;
     for env in ["dev", "qa"] {
-        let mut app = application(&format!("web-{env}"), "argocd", &s.remote, &format!("apps/web/{env}"));
-        set_state(&mut app, "Synced", "0000000000000000000000000000000000000000", "Healthy", None);
+        let mut app = application(
+            &format!("web-{env}"),
+            "argocd",
+            &s.remote,
+            &format!("apps/web/{env}"),
+        );
+        set_state(
+            &mut app,
+            "Synced",
+            "0000000000000000000000000000000000000000",
+            "Healthy",
+            None,
+        );
         fake.put(app);
     }
     let tag = if stream { "stream" } else { "poll" };
@@ -92,8 +124,14 @@ async fn run(s: &Setup, stream: bool, samples: usize) -> Vec<Duration> {
     cfg.token = Some(Secret::new(TOKEN));
     cfg.watch = stream;
     let provider = Arc::new(ArgoCdProvider::new(cfg, Arc::clone(&workspace)).unwrap());
-    let db = format!("sqlite://{}?mode=rwc", s.dir.path().join(format!("{tag}.db")).display());
-    let loaded = ferry_config::load(&ferry_config::ConfigSource::Dir(s.dir.path().join("config"))).unwrap();
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        s.dir.path().join(format!("{tag}.db")).display()
+    );
+    let loaded = ferry_config::load(&ferry_config::ConfigSource::Dir(
+        s.dir.path().join("config"),
+    ))
+    .unwrap();
     assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
     let engine = Engine::new(EngineParts {
         store: Arc::new(ferry_store::Store::open(&db).await.unwrap()),
@@ -106,7 +144,11 @@ async fn run(s: &Setup, stream: bool, samples: usize) -> Vec<Duration> {
         appstate: provider.clone(),
         settings: EngineSettings {
             poll_interval: None,
-            sync_interval: if stream { Duration::from_secs(600) } else { Duration::from_secs(1) },
+            sync_interval: if stream {
+                Duration::from_secs(600)
+            } else {
+                Duration::from_secs(1)
+            },
             ..EngineSettings::default()
         },
     });
@@ -117,7 +159,11 @@ async fn run(s: &Setup, stream: bool, samples: usize) -> Vec<Duration> {
     let seed = s.dir.path().join("seed");
     let mut out = Vec::new();
     for n in 0..samples {
-        std::fs::write(seed.join("apps/web/dev/values.yaml"), format!("image:\n  tag: {tag}-{n}\n")).unwrap();
+        std::fs::write(
+            seed.join("apps/web/dev/values.yaml"),
+            format!("image:\n  tag: {tag}-{n}\n"),
+        )
+        .unwrap();
         git(&seed, &["pull", "-q", "--rebase", "origin", "main"]);
         git(&seed, &["commit", "-q", "-am", &format!("dev {tag}-{n}")]);
         git(&seed, &["push", "-q", "origin", "main"]);
@@ -144,11 +190,17 @@ async fn run(s: &Setup, stream: bool, samples: usize) -> Vec<Duration> {
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         };
-        fake.update("argocd", "web-qa", |a| set_state(a, "Synced", &commit, "Progressing", None));
+        fake.update("argocd", "web-qa", |a| {
+            set_state(a, "Synced", &commit, "Progressing", None)
+        });
         // Let the engine see Progressing (and a polling engine re-enter its sleep).
         loop {
             let r = engine.release(&release.id).await.unwrap().unwrap();
-            if r.environment("qa").unwrap().applications[0].health.as_deref() == Some("Progressing") {
+            if r.environment("qa").unwrap().applications[0]
+                .health
+                .as_deref()
+                == Some("Progressing")
+            {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -157,7 +209,9 @@ async fn run(s: &Setup, stream: bool, samples: usize) -> Vec<Duration> {
         tokio::time::sleep(Duration::from_millis(50 + (n as u64 * 211) % 900)).await;
         let mut events = engine.subscribe();
         let t0 = Instant::now();
-        fake.update("argocd", "web-qa", |a| set_state(a, "Synced", &commit, "Healthy", None));
+        fake.update("argocd", "web-qa", |a| {
+            set_state(a, "Synced", &commit, "Healthy", None)
+        });
         loop {
             let e = events.recv().await.unwrap();
             if e.release_id == release.id
@@ -168,7 +222,14 @@ async fn run(s: &Setup, stream: bool, samples: usize) -> Vec<Duration> {
             }
         }
         out.push(t0.elapsed());
-        while engine.release(&release.id).await.unwrap().unwrap().finished_at.is_none() {
+        while engine
+            .release(&release.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .finished_at
+            .is_none()
+        {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
@@ -205,6 +266,9 @@ fn main() {
         println!("## Argo CD turns Healthy → release event (qa SUCCESSFUL)");
         let a = summary("stream (sync interval 10 min)", &mut stream);
         let b = summary("baseline: polling every 1 s, no stream", &mut poll);
-        println!("ratio (polling mean / stream mean): {:.1}x", b.as_secs_f64() / a.as_secs_f64());
+        println!(
+            "ratio (polling mean / stream mean): {:.1}x",
+            b.as_secs_f64() / a.as_secs_f64()
+        );
     });
 }
