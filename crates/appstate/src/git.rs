@@ -60,6 +60,7 @@ impl AppStateProvider for GitProvider {
                     health: Health::Healthy,
                     message: Some("no cluster is being watched: synced means the commit is on the target branch".into()),
                     link: None,
+                    unhealthy: Vec::new(),
                 },
                 synced_at_commit,
             })

@@ -1645,11 +1645,22 @@ async fn run_sync(
         target_revision: a.target_revision.clone(),
     };
     let commit = a.promotion_commit.clone();
+    // A provider with a push source (Argo CD's stream) wakes the wait the
+    // moment the application changes; the interval stays as the fallback.
+    let mut updates = inner.appstate.updates(&app_ref);
+    // What the provider said last, for the timeout issue.
+    let mut last: Option<ferry_appstate::AppState> = None;
     loop {
+        if let Some(rx) = updates.as_mut() {
+            rx.borrow_and_update();
+        }
         match inner.appstate.observe(&app_ref, commit.as_deref()).await {
             Ok(obs) => {
+                last = Some(obs.state.clone());
                 let healthy = obs.state.health == Health::Healthy;
-                let degraded = obs.state.health == Health::Degraded;
+                // Degraded fails only once our commit is deployed: an older
+                // revision's trouble may be what this promotion fixes.
+                let degraded = obs.state.health == Health::Degraded && obs.synced_at_commit;
                 let suspended = obs.state.health == Health::Suspended;
                 let done = obs.synced_at_commit && healthy;
                 let first = !marked;
@@ -1694,6 +1705,7 @@ async fn run_sync(
                                 );
                                 i.application = Some(app.to_owned());
                                 i.link = state.link.clone();
+                                i.details = state_details(&state);
                                 e.issues.push(i);
                             }
                         } else if !done {
@@ -1722,16 +1734,73 @@ async fn run_sync(
         }
         tokio::select! {
             () = tokio::time::sleep(inner.settings.sync_interval) => {}
+            () = provider_update(&mut updates) => {}
             () = cancel.cancelled() => {
+                // Not synced and healthy within the flow timeout: FAILED
+                // with the last known state (a user's terminate stays a
+                // termination).
+                let timed_out = matches!(
+                    handle.get().await.termination.as_ref().map(|t| t.reason),
+                    Some(TerminationReason::Timeout)
+                );
                 handle.update(|r| {
                     if let Some(s) = step_mut(r, env, app, idx) {
-                        s.status = StepStatus::Terminated;
+                        s.status = if timed_out { StepStatus::Failed } else { StepStatus::Terminated };
                         s.finished_at = Some(now());
+                    }
+                    if timed_out {
+                        let seen = last.as_ref().map_or_else(|| "no state was read".to_owned(), last_seen);
+                        let mut i = app_issue(
+                            IssueKind::Timeout,
+                            app,
+                            format!(
+                                "{app} was not synced at {} and healthy before the flow timeout; last seen: {seen}",
+                                commit.as_deref().unwrap_or("its target revision")
+                            ),
+                        );
+                        i.link = last.as_ref().and_then(|s| s.link.clone());
+                        i.details = last.as_ref().and_then(state_details);
+                        push_issue(r, env, i);
                     }
                     ((), vec![])
                 }).await?;
-                return Ok(Outcome::Terminated);
+                return Ok(if timed_out { Outcome::Failed } else { Outcome::Terminated });
             }
         }
     }
+}
+
+/// Resolves when the provider pushes news about the application; never
+/// when it has no push source (or it went away).
+async fn provider_update(updates: &mut Option<tokio::sync::watch::Receiver<u64>>) {
+    if let Some(rx) = updates.as_mut()
+        && rx.changed().await.is_ok()
+    {
+        return;
+    }
+    std::future::pending::<()>().await
+}
+
+/// `OutOfSync at 1a2b3c4d5e6f, Progressing: waiting for rollout`
+fn last_seen(state: &ferry_appstate::AppState) -> String {
+    let mut out = state.sync.as_str().to_owned();
+    if let Some(r) = &state.revision {
+        out.push_str(&format!(" at {}", &r[..r.len().min(12)]));
+    }
+    out.push_str(&format!(", {}", state.health.as_str()));
+    if let Some(m) = &state.message {
+        out.push_str(&format!(": {m}"));
+    }
+    out
+}
+
+/// The provider's message and the resources that are not healthy, for an
+/// issue's details.
+fn state_details(state: &ferry_appstate::AppState) -> Option<String> {
+    let mut lines: Vec<String> = state.message.iter().cloned().collect();
+    if !state.unhealthy.is_empty() {
+        lines.push("unhealthy resources:".into());
+        lines.extend(state.unhealthy.iter().map(|r| format!("  {r}")));
+    }
+    (!lines.is_empty()).then(|| lines.join("\n"))
 }

@@ -3,12 +3,14 @@
 //! [`Server::build`] wires the parts from [`Settings`] — store, the
 //! configuration (an invalid one at start is an error), the Git workspace
 //! with credentials by longest repository prefix, the local workflow
-//! executor, the `git` state provider and the engine — and
+//! executor, the state provider (`git`, or a router over the `[[argocd]]`
+//! instances with discovery, see [`argocd`]) and the engine — and
 //! [`Server::bind`] + [`BoundServer::run`] serve until shutdown. The
 //! engine is started only after the listener is bound, so `/readyz`
 //! answers 503 while unfinished releases are being resumed.
 
 pub mod api;
+pub mod argocd;
 pub mod auth;
 mod cancel;
 pub mod error;
@@ -156,12 +158,23 @@ impl Server {
                     ..ferry_workflow::LocalConfig::default()
                 }),
             )));
-        let appstate = Arc::new(ferry_appstate::git::GitProvider::new(Arc::clone(
-            &workspace,
-        )));
+        let git_state: Arc<dyn ferry_appstate::AppStateProvider> = Arc::new(
+            ferry_appstate::git::GitProvider::new(Arc::clone(&workspace)),
+        );
+        // Argo CD instances: a router picks each application's provider,
+        // and annotated applications found in Argo CD join the configuration.
+        let argocd = argocd::ArgoCd::build(&settings, &workspace, Arc::clone(&git_state))?;
+        let (appstate, loaded): (Arc<dyn ferry_appstate::AppStateProvider>, Arc<_>) = match &argocd
+        {
+            Some(a) => {
+                a.list_all().await;
+                (a.router(), a.apply(loaded))
+            }
+            None => (git_state, Arc::new(loaded)),
+        };
         let engine = Engine::new(EngineParts {
             store: Arc::new(store.clone()),
-            config: Arc::new(loaded),
+            config: loaded,
             workspace,
             runner,
             appstate,
@@ -188,7 +201,8 @@ impl Server {
             tokens,
             anonymous_read: settings.anonymous_read,
             metrics: metrics::Metrics::default(),
-            live: Arc::new(LiveConfig::new(source)),
+            live: Arc::new(LiveConfig::new(source).with_argocd(argocd.clone())),
+            argocd,
             ready: AtomicBool::new(false),
             stopping: CancelFlag::default(),
             security: security::Security::new(
@@ -284,6 +298,9 @@ impl BoundServer {
         state.engine.start().await?;
         state.ready.store(true, Ordering::SeqCst);
         tracing::info!(addr = %self.addr, "ferry is serving");
+        if let Some(a) = &state.argocd {
+            Arc::clone(a).spawn(state.engine.clone(), stop.clone());
+        }
         if let Some(interval) = self.server.settings.config_poll_interval {
             Arc::clone(&state.live).spawn(state.engine.clone(), interval, stop.clone());
         }

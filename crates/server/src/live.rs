@@ -34,6 +34,9 @@ pub struct ConfigStatus {
     pub errors: Vec<String>,
     /// When the rejected configuration was seen.
     pub rejected_at: Option<String>,
+    /// Discovered Argo CD applications that conflict with a manifest (or
+    /// cannot be read); the manifest is used.
+    pub discovery_conflicts: Vec<String>,
 }
 
 /// Shared state of the watcher.
@@ -41,6 +44,7 @@ pub struct LiveConfig {
     source: ConfigSource,
     status: RwLock<ConfigStatus>,
     fingerprint: RwLock<Option<u64>>,
+    argocd: Option<Arc<crate::argocd::ArgoCd>>,
 }
 
 /// Why a configuration cannot be used.
@@ -88,17 +92,31 @@ impl LiveConfig {
                 last_checked: None,
                 errors: Vec::new(),
                 rejected_at: None,
+                discovery_conflicts: Vec::new(),
             }),
             fingerprint: RwLock::new(fp),
             source,
+            argocd: None,
         }
     }
 
+    /// Merges discovered Argo CD applications into every configuration
+    /// that becomes active.
+    pub fn with_argocd(mut self, argocd: Option<Arc<crate::argocd::ArgoCd>>) -> LiveConfig {
+        self.argocd = argocd;
+        self
+    }
+
     pub fn status(&self) -> ConfigStatus {
-        self.status
+        let mut status = self
+            .status
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .clone();
+        if let Some(a) = &self.argocd {
+            status.discovery_conflicts = a.conflicts();
+        }
+        status
     }
 
     /// Checks the source once; reloads when it changed. Returns whether a
@@ -123,7 +141,10 @@ impl LiveConfig {
             Ok(None) => false,
             Ok(Some((fp, Ok(loaded)))) => {
                 *self.fingerprint.write().unwrap_or_else(|p| p.into_inner()) = fp;
-                engine.set_config(Arc::new(loaded));
+                engine.set_config(match &self.argocd {
+                    Some(a) => a.apply(loaded),
+                    None => Arc::new(loaded),
+                });
                 status.active_since = now_text();
                 status.errors.clear();
                 status.rejected_at = None;

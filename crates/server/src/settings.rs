@@ -39,6 +39,16 @@
 //! gitea, bitbucket), `repoPrefix`, `apiUrl`, exactly one of `token`,
 //! `tokenEnv` or `tokenFile`, and `webhookSecret` or `webhookSecretEnv`
 //! (see `ferry_forge::ForgeEntry`). Secrets are redacted in `Debug`.
+//! `[[argocd]]` entries, one per Argo CD instance (SPEC §6): `name`, `url`,
+//! at most one of `token`, `tokenEnv`, `tokenFile`; optional `uiUrl`,
+//! `caFile` (PEM of extra trusted roots), `appNamespace`, `hardRefresh`
+//! (ask `?refresh=hard` after each promotion commit), `watch` (keep the
+//! application stream open; default true) and `default` (applications
+//! bound to no instance use this one; otherwise they use the git
+//! provider). `FERRY_ARGOCD_URL`, `FERRY_ARGOCD_TOKEN`,
+//! `FERRY_ARGOCD_CA_FILE` and `FERRY_ARGOCD_APP_NAMESPACE` apply to the
+//! first entry (one named `argocd`, the default, is created when there is
+//! none).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -99,6 +109,34 @@ enum SecretSource {
     File { file: PathBuf },
 }
 
+/// One Argo CD instance (SPEC §6, §10).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ArgoCdSettings {
+    pub name: String,
+    /// API server base URL, without credentials.
+    pub url: String,
+    /// Where links into Argo CD's UI point; default `url`.
+    #[serde(default)]
+    pub ui_url: Option<String>,
+    #[serde(default)]
+    pub token: Option<Secret>,
+    #[serde(default)]
+    pub token_env: Option<String>,
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub app_namespace: Option<String>,
+    #[serde(default)]
+    pub hard_refresh: bool,
+    #[serde(default)]
+    pub watch: Option<bool>,
+    #[serde(default)]
+    pub default: bool,
+}
+
 /// The settings file as written (every key optional).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -122,6 +160,8 @@ struct FileSettings {
     workflow_secrets: std::collections::BTreeMap<String, SecretSource>,
     #[serde(default)]
     forges: Vec<ferry_forge::ForgeEntry>,
+    #[serde(default)]
+    argocd: Vec<ArgoCdSettings>,
 }
 
 /// Values given on the command line; they win over the file and the
@@ -170,6 +210,8 @@ pub struct Settings {
     pub workflow_secrets: std::collections::BTreeMap<String, Secret>,
     /// Forges for commit statuses, pull requests and webhooks.
     pub forges: Vec<ferry_forge::ForgeEntry>,
+    /// Argo CD instances; none: every application uses the git provider.
+    pub argocd: Vec<ArgoCdSettings>,
 }
 
 impl Default for Settings {
@@ -190,6 +232,7 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             workflow_secrets: Default::default(),
             forges: Vec::new(),
+            argocd: Vec::new(),
         }
     }
 }
@@ -214,6 +257,12 @@ pub enum SettingsError {
     Credential {
         index: usize,
         prefix: String,
+        message: String,
+    },
+    #[error("argocd[{index}] ({name}): {message}")]
+    ArgoCd {
+        index: usize,
+        name: String,
         message: String,
     },
 }
@@ -266,6 +315,7 @@ impl Settings {
         if let Some(v) = env("FERRY_ANONYMOUS_READ") {
             fs.anonymous_read = Some(parse_bool("FERRY_ANONYMOUS_READ", &v)?);
         }
+        argocd_env(&mut fs.argocd, &env);
 
         if let Some(v) = env("FERRY_TRUSTED_PROXIES") {
             fs.trusted_proxies = v
@@ -340,7 +390,9 @@ impl Settings {
             trusted_proxies: fs.trusted_proxies,
             workflow_secrets,
             forges: fs.forges,
+            argocd: fs.argocd,
         };
+        check_argocd(&settings.argocd)?;
         for (index, c) in settings.git_credentials.iter().enumerate() {
             let given = [
                 c.password.is_some(),
@@ -387,6 +439,115 @@ impl Settings {
             None => format!("http://{}", self.listen),
         }
     }
+}
+
+/// `FERRY_ARGOCD_*` apply to the first instance (created when absent).
+fn argocd_env(list: &mut Vec<ArgoCdSettings>, env: &impl Fn(&str) -> Option<String>) {
+    let (url, token, ca, ns) = (
+        env("FERRY_ARGOCD_URL"),
+        env("FERRY_ARGOCD_TOKEN"),
+        env("FERRY_ARGOCD_CA_FILE"),
+        env("FERRY_ARGOCD_APP_NAMESPACE"),
+    );
+    if url.is_none() && token.is_none() && ca.is_none() && ns.is_none() {
+        return;
+    }
+    if list.is_empty() {
+        list.push(ArgoCdSettings {
+            name: "argocd".into(),
+            default: true,
+            ..ArgoCdSettings::default()
+        });
+    }
+    let first = &mut list[0];
+    if let Some(v) = url {
+        first.url = v;
+    }
+    if let Some(v) = token {
+        first.token = Some(Secret(v));
+        first.token_env = None;
+        first.token_file = None;
+    }
+    if let Some(v) = ca {
+        first.ca_file = Some(PathBuf::from(v));
+    }
+    if let Some(v) = ns {
+        first.app_namespace = Some(v);
+    }
+}
+
+fn check_argocd(list: &[ArgoCdSettings]) -> Result<(), SettingsError> {
+    let mut names = std::collections::HashSet::new();
+    for (index, a) in list.iter().enumerate() {
+        let err = |message: &str| SettingsError::ArgoCd {
+            index,
+            name: a.name.clone(),
+            message: message.into(),
+        };
+        if a.name.trim().is_empty() {
+            return Err(err("`name` is required"));
+        }
+        if !names.insert(a.name.as_str()) {
+            return Err(err("another instance has this name"));
+        }
+        if a.url.trim().is_empty() {
+            return Err(err("`url` is required"));
+        }
+        let tokens = [
+            a.token.is_some(),
+            a.token_env.is_some(),
+            a.token_file.is_some(),
+        ];
+        if tokens.iter().filter(|b| **b).count() > 1 {
+            return Err(err("give at most one of token, tokenEnv or tokenFile"));
+        }
+    }
+    if list.iter().filter(|a| a.default).count() > 1 {
+        return Err(SettingsError::ArgoCd {
+            index: list.iter().rposition(|a| a.default).unwrap_or(0),
+            name: String::new(),
+            message: "only one instance can be the default".into(),
+        });
+    }
+    Ok(())
+}
+
+/// An instance's settings as the provider takes them: the token and CA
+/// read from where the settings point.
+pub(crate) fn argocd_instance(
+    index: usize,
+    a: &ArgoCdSettings,
+) -> Result<ferry_appstate::argocd::InstanceConfig, SettingsError> {
+    let err = |message: String| SettingsError::ArgoCd {
+        index,
+        name: a.name.clone(),
+        message,
+    };
+    let token = if let Some(t) = &a.token {
+        Some(t.0.clone())
+    } else if let Some(name) = &a.token_env {
+        Some(std::env::var(name).map_err(|_| err(format!("tokenEnv {name} is not set")))?)
+    } else if let Some(path) = &a.token_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| err(format!("tokenFile {}: {e}", path.display())))?;
+        Some(text.trim_end().to_owned())
+    } else {
+        None
+    };
+    let ca_pem = match &a.ca_file {
+        Some(path) => {
+            Some(std::fs::read(path).map_err(|e| err(format!("caFile {}: {e}", path.display())))?)
+        }
+        None => None,
+    };
+    let mut c = ferry_appstate::argocd::InstanceConfig::new(&a.name, &a.url);
+    c.ui_url = a.ui_url.clone();
+    c.token = token.map(ferry_appstate::argocd::Secret::new);
+    c.ca_pem = ca_pem;
+    c.app_namespace = a.app_namespace.clone();
+    c.hard_refresh = a.hard_refresh;
+    c.watch = a.watch.unwrap_or(true);
+    Ok(c)
 }
 
 fn parse_file(text: &str) -> Result<FileSettings, String> {
@@ -569,6 +730,71 @@ mod tests {
         std::fs::write(&path, "[[forges]]\nkind = \"gitee\"\nrepoPrefix = \"x\"\n").unwrap();
         let e = Settings::load(Some(&path), no_env, Overrides::default()).unwrap_err();
         assert!(e.to_string().contains("gitee"), "{e}");
+    }
+
+    #[test]
+    fn argocd_instances_from_file_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ferry.toml");
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "PEM").unwrap();
+        std::fs::write(
+            &path,
+            format!(
+                "[[argocd]]\nname = \"east\"\nurl = \"https://east.example\"\ntoken = \"tok-east\"\nhardRefresh = true\ndefault = true\n\n[[argocd]]\nname = \"west\"\nurl = \"https://west.example\"\ncaFile = \"{}\"\nappNamespace = \"teams\"\nwatch = false\n",
+                ca.display()
+            ),
+        )
+        .unwrap();
+        let env = |k: &str| (k == "FERRY_ARGOCD_TOKEN").then(|| "tok-env".to_string());
+        let s = Settings::load(Some(&path), env, Overrides::default()).unwrap();
+        assert_eq!(s.argocd.len(), 2);
+        assert_eq!(s.argocd[0].token.as_ref().unwrap().expose(), "tok-env");
+        assert!(!format!("{s:?}").contains("tok-e"));
+        let east = argocd_instance(0, &s.argocd[0]).unwrap();
+        assert!(east.hard_refresh && east.watch);
+        assert_eq!(east.token.as_ref().unwrap().expose(), "tok-env");
+        let west = argocd_instance(1, &s.argocd[1]).unwrap();
+        assert_eq!(west.ca_pem.as_deref(), Some(&b"PEM"[..]));
+        assert_eq!(west.app_namespace.as_deref(), Some("teams"));
+        assert!(!west.watch && west.token.is_none());
+
+        // Only the environment: one default instance named `argocd`.
+        let env = |k: &str| match k {
+            "FERRY_ARGOCD_URL" => Some("https://argocd.example".to_string()),
+            "FERRY_ARGOCD_TOKEN" => Some("t".to_string()),
+            _ => None,
+        };
+        let s = Settings::load(None, env, Overrides::default()).unwrap();
+        assert_eq!(s.argocd[0].name, "argocd");
+        assert!(s.argocd[0].default);
+
+        // Mistakes name the entry.
+        std::fs::write(
+            &path,
+            "[[argocd]]\nname = \"a\"\nurl = \"u\"\n[[argocd]]\nname = \"a\"\nurl = \"v\"\n",
+        )
+        .unwrap();
+        let e = Settings::load(Some(&path), no_env, Overrides::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "argocd[1] (a): another instance has this name"
+        );
+        std::fs::write(
+            &path,
+            "[[argocd]]\nname = \"a\"\nurl = \"u\"\ntoken = \"x\"\ntokenEnv = \"Y\"\n",
+        )
+        .unwrap();
+        let e = Settings::load(Some(&path), no_env, Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("at most one of token"), "{e}");
+        let missing = ArgoCdSettings {
+            name: "m".into(),
+            url: "u".into(),
+            ca_file: Some(dir.path().join("nope.pem")),
+            ..ArgoCdSettings::default()
+        };
+        let e = argocd_instance(0, &missing).unwrap_err();
+        assert!(e.to_string().starts_with("argocd[0] (m): caFile"), "{e}");
     }
 
     #[test]

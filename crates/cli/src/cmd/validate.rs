@@ -23,6 +23,20 @@ pub struct Args {
     /// Also list notes (e.g. documents that are not ferry resources).
     #[arg(long, short)]
     pub verbose: bool,
+    /// Also discover Applications from this Argo CD API server (those
+    /// annotated `codefresh.io/product`), merge them, and report where
+    /// they conflict with manifests.
+    #[arg(long, value_name = "URL")]
+    pub argocd: Option<String>,
+    /// Bearer token for --argocd.
+    #[arg(long, env = "FERRY_ARGOCD_TOKEN", hide_env_values = true)]
+    pub argocd_token: Option<String>,
+    /// PEM file of extra trusted root certificates for --argocd.
+    #[arg(long, value_name = "FILE")]
+    pub argocd_ca_file: Option<std::path::PathBuf>,
+    /// `appNamespace` of the Argo CD calls (apps-in-any-namespace).
+    #[arg(long, value_name = "NAMESPACE")]
+    pub argocd_app_namespace: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -69,7 +83,10 @@ struct ApplicationRow {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let source =
         ConfigSource::from_arg(&args.source, args.src.branch.clone(), args.src.path.clone());
-    let loaded = ferry_config::load(&source)?;
+    let mut loaded = ferry_config::load(&source)?;
+    if let Some(url) = &args.argocd {
+        discover(&args, url, &mut loaded)?;
+    }
     let report = build(&source, &loaded);
     match args.output {
         OutputFormat::Json => crate::output::print_json(&report)?,
@@ -80,6 +97,39 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Lists the Argo CD instance's applications once and merges the
+/// annotated ones (conflicts become warnings of `loaded`).
+fn discover(args: &Args, url: &str, loaded: &mut Loaded) -> anyhow::Result<()> {
+    use ferry_appstate::argocd::{ArgoCdProvider, InstanceConfig, Secret, discovery, merge};
+    let mut cfg = InstanceConfig::new("argocd", url);
+    cfg.watch = false;
+    cfg.token = args.argocd_token.clone().map(Secret::new);
+    cfg.app_namespace = args.argocd_app_namespace.clone();
+    if let Some(path) = &args.argocd_ca_file {
+        cfg.ca_pem = Some(
+            std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("--argocd-ca-file {}: {e}", path.display()))?,
+        );
+    }
+    // Listing needs no Git; the workspace is only there for the provider.
+    let scratch = std::env::temp_dir().join("ferry-validate-argocd");
+    let workspace = std::sync::Arc::new(ferry_gitops::Workspace::new(
+        scratch,
+        std::sync::Arc::new(|_: &str| ferry_git::Credentials::None),
+    ));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let docs = runtime.block_on(async {
+        let provider = ArgoCdProvider::new(cfg, workspace)?;
+        provider.list_applications().await
+    })?;
+    let (apps, diagnostics) = discovery::discover("argocd", &docs);
+    loaded.diagnostics.extend(diagnostics);
+    merge::merge(loaded, apps);
+    Ok(())
 }
 
 fn build<'a>(source: &ConfigSource, loaded: &'a Loaded) -> Report<'a> {

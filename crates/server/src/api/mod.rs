@@ -43,6 +43,8 @@ pub struct AppState {
     pub anonymous_read: bool,
     pub metrics: Metrics,
     pub live: Arc<LiveConfig>,
+    /// Argo CD instances (live application state, discovery), when configured.
+    pub argocd: Option<Arc<crate::argocd::ArgoCd>>,
     /// Set once the engine has started (resumed releases, poller).
     pub ready: AtomicBool,
     /// Set on shutdown: ends live event streams, which would otherwise

@@ -4,8 +4,10 @@
 //! An application's version, revision, sync and health come from the
 //! newest release of the product that touched that application (its
 //! promotion commit, the release's version, and the state the engine
-//! recorded); they are `null` until a release has touched it. The server
-//! does not ask the state provider on every page view.
+//! recorded); they are `null` until a release has touched it. The git
+//! provider is not asked on page views; for applications bound to an Argo
+//! CD instance, `sync` and `health` are Argo CD's live state (read from
+//! the application stream's cache) and `live` carries its detail.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -91,6 +93,23 @@ struct AppView {
     health: Option<String>,
     /// The release the state above comes from.
     release: Option<Value>,
+    /// `git` (no cluster is watched) or `argocd`.
+    state_provider: &'static str,
+    /// Argo CD's live state, for applications bound to an instance.
+    live: Option<LiveView>,
+}
+
+/// What Argo CD reports right now about one application.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LiveView {
+    instance: String,
+    sync: &'static str,
+    health: &'static str,
+    revision: Option<String>,
+    message: Option<String>,
+    link: Option<String>,
+    unhealthy_resources: Vec<String>,
 }
 
 pub async fn show(
@@ -127,6 +146,7 @@ pub async fn show(
                     target_revision: app
                         .map(|a| a.target_revision().to_owned())
                         .unwrap_or_default(),
+                    state_provider: "git",
                     ..AppView::default()
                 }
             })
@@ -173,6 +193,9 @@ pub async fn show(
             }
         }
     }
+    if let Some(argocd) = &st.argocd {
+        live_state(argocd, &loaded, &mut envs).await;
+    }
     let environments: Vec<Value> = envs
         .into_values()
         .map(|(name, kind, apps)| serde_json::json!({"name": name, "kind": kind, "applications": apps}))
@@ -182,6 +205,54 @@ pub async fn show(
         "flows": flows(&loaded, &product),
         "environments": environments,
     })))
+}
+
+/// Fills `sync`, `health` and `live` from Argo CD for the applications
+/// bound to an instance.
+async fn live_state(
+    argocd: &crate::argocd::ArgoCd,
+    loaded: &ferry_model::Loaded,
+    envs: &mut BTreeMap<usize, (String, String, Vec<AppView>)>,
+) {
+    let refs: Vec<ferry_appstate::AppRef> = envs
+        .values()
+        .flat_map(|(_, _, apps)| apps.iter())
+        .map(|v| ferry_appstate::AppRef {
+            name: v.name.clone(),
+            namespace: loaded
+                .config
+                .applications
+                .iter()
+                .find(|a| a.name() == v.name)
+                .and_then(|a| a.spec.destination.namespace.clone()),
+            repo_url: v.repo_url.clone().unwrap_or_default(),
+            path: v.path.clone().unwrap_or_default(),
+            target_revision: v.target_revision.clone(),
+        })
+        .collect();
+    let live = argocd.live(&refs).await;
+    let views = envs.values_mut().flat_map(|(_, _, apps)| apps.iter_mut());
+    for (view, (instance, obs)) in views.zip(live) {
+        let Some(instance) = instance else {
+            continue;
+        };
+        view.state_provider = "argocd";
+        let Some(obs) = obs else {
+            continue;
+        };
+        let s = obs.state;
+        view.sync = Some(s.sync.as_str().to_owned());
+        view.health = Some(s.health.as_str().to_owned());
+        view.live = Some(LiveView {
+            instance,
+            sync: s.sync.as_str(),
+            health: s.health.as_str(),
+            revision: s.revision,
+            message: s.message,
+            link: s.link,
+            unhealthy_resources: s.unhealthy.iter().map(ToString::to_string).collect(),
+        });
+    }
 }
 
 #[derive(Debug, Deserialize)]
