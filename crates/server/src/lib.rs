@@ -16,6 +16,7 @@ pub mod live;
 pub mod metrics;
 mod openapi;
 pub mod settings;
+pub mod ui;
 mod view;
 
 use std::future::Future;
@@ -155,6 +156,7 @@ impl Server {
             live: Arc::new(LiveConfig::new(source)),
             ready: AtomicBool::new(false),
             stopping: CancelFlag::default(),
+            ui: ui::UiState::new(&settings.effective_base_url()),
         });
         Ok(Server {
             settings,

@@ -6,7 +6,7 @@
 
 mod events;
 mod ops;
-mod products;
+pub(crate) mod products;
 mod releases;
 
 use std::sync::Arc;
@@ -44,6 +44,8 @@ pub struct AppState {
     /// Set on shutdown: ends live event streams, which would otherwise
     /// keep the graceful shutdown waiting forever.
     pub stopping: crate::cancel::CancelFlag,
+    /// Web UI sessions.
+    pub ui: crate::ui::UiState,
 }
 
 pub type Shared = Arc<AppState>;
@@ -98,6 +100,7 @@ pub fn router(state: Shared) -> Router {
         router = router.route(path, handler);
     }
     router
+        .merge(crate::ui::routes())
         .route_layer(middleware::from_fn_with_state(Arc::clone(&state), observe))
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -168,6 +171,11 @@ impl FromRequestParts<Shared> for Reader {
 
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
         if state.anonymous_read && bearer(parts).is_none() {
+            return Ok(Reader);
+        }
+        // A signed-in browser reads with its session cookie (the UI's live
+        // updates use the event stream); writes still need a bearer token.
+        if bearer(parts).is_none() && state.ui.sessions.from_headers(&parts.headers).is_some() {
             return Ok(Reader);
         }
         Authenticated::from_request_parts(parts, state)
