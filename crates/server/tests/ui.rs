@@ -374,6 +374,13 @@ async fn sign_in_sign_out_and_csrf() {
     let done = wait_release(&s, &id, "terminated", |r| r["status"] == "TERMINATED").await;
     assert_eq!(done["termination"]["by"], "admin");
 
+    // Sessions are stored: a restarted server still knows this one.
+    s.stop().await;
+    let s = start(settings(&f)).await;
+    c.base = s.base.clone();
+    let r = c.get("/products").await;
+    assert_eq!(r.status, 200, "the session survived the restart");
+
     // Sign-out needs the CSRF token, then the session is dead server-side.
     let session = c.cookies["ferry_session"].clone();
     assert_eq!(c.post("/signout", &[("csrf", "nope")]).await.status, 403);

@@ -175,7 +175,13 @@ impl FromRequestParts<Shared> for Reader {
         }
         // A signed-in browser reads with its session cookie (the UI's live
         // updates use the event stream); writes still need a bearer token.
-        if bearer(parts).is_none() && state.ui.sessions.from_headers(&parts.headers).is_some() {
+        if bearer(parts).is_none()
+            && let Ok(Some(_)) = state
+                .ui
+                .sessions
+                .from_headers(&state.store, &parts.headers)
+                .await
+        {
             return Ok(Reader);
         }
         Authenticated::from_request_parts(parts, state)

@@ -33,7 +33,13 @@ impl FromRequestParts<Shared> for Viewer {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
-        if let Some((id, s)) = state.ui.sessions.from_headers(&parts.headers) {
+        let session = state
+            .ui
+            .sessions
+            .from_headers(&state.store, &parts.headers)
+            .await
+            .map_err(|e| UiError(e.into()).into_response())?;
+        if let Some((id, s)) = session {
             return Ok(Viewer {
                 name: Some(s.principal.name),
                 csrf: s.csrf,

@@ -47,6 +47,15 @@ impl UiState {
     }
 }
 
+/// The release view's full page for `release` and its `events`, as a
+/// signed-in person sees it (the benchmark measures this).
+pub fn render_release_page(
+    release: &ferry_release::Release,
+    events: &[ferry_release::Event],
+) -> Result<String, askama::Error> {
+    release::render_page(release, events)
+}
+
 /// Every UI route. Release notes (`/products/{product}/releases/{number}/notes`)
 /// are not here: they come with the `ferry-notes` crate.
 pub fn routes() -> Router<Shared> {

@@ -346,6 +346,24 @@ struct ReleaseBody {
     v: ReleaseView,
 }
 
+/// The full page, outside a request (see [`super::render_release_page`]).
+pub fn render_page(r: &Release, events: &[Event]) -> Result<String, askama::Error> {
+    let viewer = Viewer {
+        name: Some("bench".into()),
+        csrf: String::new(),
+        session_id: None,
+    };
+    ReleasePage {
+        layout: Layout::new(
+            format!("{} release #{}", r.product, r.number),
+            &viewer,
+            "releases",
+        ),
+        v: view(r, events, &viewer, true),
+    }
+    .render()
+}
+
 /// Every stored event of a release, oldest first.
 async fn all_events(st: &Shared, id: &str) -> Result<Vec<Event>, UiError> {
     let mut out: Vec<Event> = Vec::new();

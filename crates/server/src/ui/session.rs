@@ -1,20 +1,20 @@
 //! Browser sessions: a person pastes an API token once on the sign-in
 //! page and gets a session cookie.
 //!
-//! Sessions live in memory: a restart signs everyone out, which errs on
-//! the safe side. The session id is 32 random bytes; only its SHA-256 is
-//! kept, so a memory dump or a log line cannot be replayed as a cookie.
-//! Sessions end on sign-out (removed server-side, not only the cookie) or
-//! after [`SESSION_TTL`]; expired ones are pruned on every sign-in.
-//! The cookie is `HttpOnly` (no script reads it), `SameSite=Lax` (not sent
-//! on cross-site form posts) and `Secure` when the base URL is https.
+//! Sessions are rows of the store's `ui_sessions` table, so they survive
+//! a restart and every replica on the same database knows them. The
+//! session id is 32 random bytes; only its SHA-256 is stored, so a
+//! database dump or a log line cannot be replayed as a cookie. Sessions
+//! end on sign-out (the row is deleted, not only the cookie), after
+//! [`SESSION_TTL`], or when their token is revoked
+//! (`Store::ui_sessions_delete_for_token`). The cookie is `HttpOnly` (no
+//! script reads it), `SameSite=Lax` (not sent on cross-site form posts)
+//! and `Secure` when the base URL is https.
 //!
 //! [`principal_for_token`] is the one place that turns a token into who is
 //! acting; roles attach there.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
@@ -40,27 +40,39 @@ pub fn principal_for_token(state: &AppState, token: &str) -> Option<Principal> {
     })
 }
 
-#[derive(Debug, Clone)]
+/// A live session.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub principal: Principal,
     /// The token every form of this session must carry.
     pub csrf: String,
-    expires: Instant,
-}
-
-/// The server's sessions, keyed by the hash of the session id.
-pub struct Sessions {
-    by_hash: Mutex<HashMap<[u8; 32], Session>>,
-    ttl: Duration,
-    secure: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("cannot generate a session id: {0}")]
-pub struct SessionError(String);
+pub enum SessionError {
+    #[error("cannot generate a session id: {0}")]
+    Random(String),
+    #[error("session store: {0}")]
+    Store(#[from] ferry_store::Error),
+    #[error("session lifetime out of range")]
+    Time,
+}
 
-fn id_hash(id: &str) -> [u8; 32] {
-    Sha256::digest(id.as_bytes()).into()
+impl From<SessionError> for crate::error::ApiError {
+    fn from(e: SessionError) -> Self {
+        crate::error::ApiError::internal("sessions", e)
+    }
+}
+
+fn hex_sha256(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// Session settings: lifetime and cookie flags. The sessions themselves
+/// are in the store.
+pub struct Sessions {
+    ttl: Duration,
+    secure: bool,
 }
 
 impl Sessions {
@@ -71,59 +83,68 @@ impl Sessions {
 
     pub fn with_ttl(base_url: &str, ttl: Duration) -> Sessions {
         Sessions {
-            by_hash: Mutex::new(HashMap::new()),
             ttl,
             secure: base_url.to_ascii_lowercase().starts_with("https://"),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Session>> {
-        self.by_hash.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Starts a session; returns the session id (the cookie value).
-    pub fn start(&self, principal: Principal) -> Result<String, SessionError> {
-        let id = super::csrf::new_token().map_err(|e| SessionError(e.to_string()))?;
-        let csrf = super::csrf::new_token().map_err(|e| SessionError(e.to_string()))?;
-        let now = Instant::now();
-        let mut map = self.lock();
-        map.retain(|_, s| s.expires > now);
-        map.insert(
-            id_hash(&id),
-            Session {
-                principal,
-                csrf,
-                expires: now + self.ttl,
-            },
-        );
+    /// Starts a session for `principal`, who signed in with `token`;
+    /// returns the session id (the cookie value).
+    pub async fn start(
+        &self,
+        store: &ferry_store::Store,
+        principal: Principal,
+        token: &str,
+    ) -> Result<String, SessionError> {
+        let id = super::csrf::new_token().map_err(|e| SessionError::Random(e.to_string()))?;
+        let csrf = super::csrf::new_token().map_err(|e| SessionError::Random(e.to_string()))?;
+        let now = ferry_release::now();
+        let ttl = time::Duration::try_from(self.ttl).map_err(|_| SessionError::Time)?;
+        store
+            .ui_session_create(
+                &hex_sha256(&id),
+                &ferry_store::UiSession {
+                    principal: principal.name,
+                    token_hash: hex_sha256(token.trim()),
+                    csrf,
+                    created_at: now,
+                    expires_at: now + ttl,
+                },
+            )
+            .await?;
         Ok(id)
     }
 
-    /// The live session of `id`; an expired one is removed.
-    pub fn get(&self, id: &str) -> Option<Session> {
-        let key = id_hash(id);
-        let mut map = self.lock();
-        match map.get(&key) {
-            Some(s) if s.expires > Instant::now() => Some(s.clone()),
-            Some(_) => {
-                map.remove(&key);
-                None
-            }
-            None => None,
-        }
+    /// The live session of `id`, if any.
+    pub async fn get(
+        &self,
+        store: &ferry_store::Store,
+        id: &str,
+    ) -> Result<Option<Session>, SessionError> {
+        Ok(store
+            .ui_session_get(&hex_sha256(id), ferry_release::now())
+            .await?
+            .map(|s| Session {
+                principal: Principal { name: s.principal },
+                csrf: s.csrf,
+            }))
     }
 
     /// Ends the session (sign-out): the id is worthless afterwards.
-    pub fn end(&self, id: &str) {
-        self.lock().remove(&id_hash(id));
+    pub async fn end(&self, store: &ferry_store::Store, id: &str) -> Result<(), SessionError> {
+        Ok(store.ui_session_delete(&hex_sha256(id)).await?)
     }
 
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// The session a request carries, if any and still live.
+    pub async fn from_headers(
+        &self,
+        store: &ferry_store::Store,
+        headers: &HeaderMap,
+    ) -> Result<Option<(String, Session)>, SessionError> {
+        let Some(id) = cookie(headers, COOKIE_NAME) else {
+            return Ok(None);
+        };
+        Ok(self.get(store, &id).await?.map(|s| (id, s)))
     }
 
     /// `Set-Cookie` value for a new session.
@@ -151,12 +172,6 @@ impl Sessions {
             if self.secure { "; Secure" } else { "" }
         )
     }
-
-    /// The session a request carries, if any and still live.
-    pub fn from_headers(&self, headers: &HeaderMap) -> Option<(String, Session)> {
-        let id = cookie(headers, COOKIE_NAME)?;
-        self.get(&id).map(|s| (id, s))
-    }
 }
 
 /// A cookie's value from the request's `Cookie` headers.
@@ -180,22 +195,49 @@ mod tests {
         Principal { name: "ivy".into() }
     }
 
-    #[test]
-    fn start_get_end() {
-        let s = Sessions::new("http://127.0.0.1:8080");
-        let id = s.start(someone()).unwrap();
-        assert_eq!(s.get(&id).unwrap().principal, someone());
-        assert!(s.get("not-a-session").is_none());
-        s.end(&id);
-        assert!(s.get(&id).is_none(), "signed out server-side");
+    async fn store() -> (tempfile::TempDir, ferry_store::Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = ferry_store::Store::open_sqlite_file(&dir.path().join("s.db"))
+            .await
+            .unwrap();
+        (dir, s)
     }
 
-    #[test]
-    fn expired_sessions_are_gone() {
+    #[tokio::test]
+    async fn start_get_end() {
+        let (_d, store) = store().await;
+        let s = Sessions::new("http://127.0.0.1:8080");
+        let id = s.start(&store, someone(), "tok").await.unwrap();
+        let got = s.get(&store, &id).await.unwrap().unwrap();
+        assert_eq!(got.principal, someone());
+        assert_eq!(got.csrf.len(), 64);
+        assert!(s.get(&store, "not-a-session").await.unwrap().is_none());
+        // Another `Sessions` (a restart, another replica) knows it too.
+        let other = Sessions::new("http://127.0.0.1:8080");
+        assert!(other.get(&store, &id).await.unwrap().is_some());
+        s.end(&store, &id).await.unwrap();
+        assert!(
+            s.get(&store, &id).await.unwrap().is_none(),
+            "signed out server-side"
+        );
+    }
+
+    #[tokio::test]
+    async fn expired_and_revoked_sessions_are_gone() {
+        let (_d, store) = store().await;
         let s = Sessions::with_ttl("http://x", Duration::from_millis(0));
-        let id = s.start(someone()).unwrap();
-        assert!(s.get(&id).is_none());
-        assert!(s.is_empty(), "removed on access");
+        let id = s.start(&store, someone(), "tok").await.unwrap();
+        assert!(s.get(&store, &id).await.unwrap().is_none());
+        let live = Sessions::new("http://x");
+        let id = live.start(&store, someone(), " tok ").await.unwrap();
+        assert_eq!(
+            store
+                .ui_sessions_delete_for_token(&hex_sha256("tok"))
+                .await
+                .unwrap(),
+            1
+        );
+        assert!(live.get(&store, &id).await.unwrap().is_none());
     }
 
     #[test]

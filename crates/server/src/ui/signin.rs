@@ -102,11 +102,7 @@ pub async fn submit(
             StatusCode::UNAUTHORIZED,
         );
     };
-    let id = st
-        .ui
-        .sessions
-        .start(principal)
-        .map_err(|e| ApiError::internal("starting a session", e))?;
+    let id = st.ui.sessions.start(&st.store, principal, &f.token).await?;
     let mut r = Redirect::to(&next).into_response();
     if let Ok(v) = HeaderValue::from_str(&st.ui.sessions.cookie(&id)) {
         r.headers_mut().append(header::SET_COOKIE, v);
@@ -127,7 +123,7 @@ pub async fn signout(
     headers: HeaderMap,
     Form(f): Form<SignoutForm>,
 ) -> Result<Response, UiError> {
-    let Some((id, s)) = st.ui.sessions.from_headers(&headers) else {
+    let Some((id, s)) = st.ui.sessions.from_headers(&st.store, &headers).await? else {
         return Ok(Redirect::to("/signin").into_response());
     };
     if !csrf::matches(&s.csrf, &f.csrf) {
@@ -137,7 +133,7 @@ pub async fn signout(
         )
         .into());
     }
-    st.ui.sessions.end(&id);
+    st.ui.sessions.end(&st.store, &id).await?;
     let mut r = Redirect::to("/signin").into_response();
     if let Ok(v) = HeaderValue::from_str(&st.ui.sessions.clear_cookie()) {
         r.headers_mut().append(header::SET_COOKIE, v);
