@@ -686,3 +686,99 @@ async fn in_chromium_live_updates_issues_terminate_and_deep_links() {
     b.quit().await;
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_with_the_diff_then_roll_back() {
+    let f = fixture();
+    let gate = ui_config(&f);
+    std::fs::write(&gate, "open").unwrap();
+    let s = start(settings(&f)).await;
+    let mut c = Client::new(&s.base);
+    // Not signed in: the promotion page asks to sign in first.
+    let r = c.get("/products/p/promote?target=qa").await;
+    assert_eq!(r.status, 303);
+    assert!(
+        r.location
+            .starts_with("/signin?next=%2Fproducts%2Fp%2Fpromote"),
+        "{}",
+        r.location
+    );
+    c.sign_in(TOKEN).await;
+
+    let form = c.get("/products/p/promote").await;
+    assert_eq!(form.status, 200);
+    checked("/products/p/promote", &form.body);
+    // Review: the exact diff of qa's files, nothing written yet.
+    let review = c
+        .get("/products/p/promote?target=qa&source=dev&action=commit")
+        .await;
+    assert_eq!(review.status, 200, "{}", review.body);
+    checked("review", &review.body);
+    assert!(
+        review
+            .body
+            .contains("-image: registry.example/shop/api:1.0.0"),
+        "{}",
+        review.body
+    );
+    assert!(
+        review
+            .body
+            .contains("+image: registry.example/shop/api:1.2.0")
+    );
+    assert!(review.body.contains("+version: 1.2.0"));
+    let before = git(&f.bare, &["rev-parse", "main"]);
+    // Bad combinations are named, not guessed.
+    let bad = c.get("/products/p/promote?flow=standard&target=qa").await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("choose a flow, or a target environment"));
+
+    // Confirm without the CSRF token: refused; with it: a release.
+    let fields = [("target", "qa"), ("source", "dev"), ("action", "commit")];
+    assert_eq!(c.post("/products/p/promote", &fields).await.status, 403);
+    assert_eq!(
+        git(&f.bare, &["rev-parse", "main"]),
+        before,
+        "nothing committed"
+    );
+    let token = hidden(&review.body, "csrf");
+    let mut with_token = fields.to_vec();
+    with_token.push(("csrf", &token));
+    let r = c.post("/products/p/promote", &with_token).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location, "/products/p/releases/1");
+    let (_, list) = s.get("/api/v1/products/p/releases").await;
+    let id = list["items"][0]["id"].as_str().unwrap().to_owned();
+    let done = s.wait_finished(&id).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done:#}");
+    assert_eq!(done["initiator"], "admin");
+    let qa = git(&f.bare, &["show", "main:envs/qa/values.yaml"]);
+    assert!(qa.contains("registry.example/shop/api:1.2.0"), "{qa}");
+
+    // Roll back: the finished release offers it; review, confirm.
+    let view = c.get("/products/p/releases/1").await;
+    assert!(
+        view.body.contains("Roll back: promote this release"),
+        "{}",
+        view.body
+    );
+    let path = format!("/products/p/promote?rollback={id}&target=prod");
+    let review = c.get(&path).await;
+    assert_eq!(review.status, 200, "{}", review.body);
+    checked(&path, &review.body);
+    let token = hidden(&review.body, "csrf");
+    let r = c
+        .post(
+            "/products/p/promote",
+            &[("rollback", &id), ("target", "prod"), ("csrf", &token)],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location, "/products/p/releases/2");
+    let (_, list) = s.get("/api/v1/products/p/releases").await;
+    let second = list["items"][0]["id"].as_str().unwrap().to_owned();
+    let done = s.wait_finished(&second).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done:#}");
+    assert_eq!(done["kind"]["type"], "rollback");
+    s.stop().await;
+}

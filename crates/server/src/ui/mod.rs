@@ -16,10 +16,12 @@
 mod actions;
 mod assets;
 pub mod csrf;
+mod dryrun;
 mod flow;
 pub mod layout;
 mod policy;
 mod products;
+mod promote;
 mod release;
 mod releases;
 pub mod session;
@@ -66,6 +68,10 @@ pub fn routes() -> Router<Shared> {
         .route("/signout", axum::routing::post(signin::signout))
         .route("/products", get(products::list))
         .route("/products/{product}", get(products::show))
+        .route(
+            "/products/{product}/promote",
+            get(promote::show).post(promote::submit),
+        )
         .route("/products/{product}/releases", get(releases::of_product))
         .route("/products/{product}/releases/{number}", get(release::show))
         .route(

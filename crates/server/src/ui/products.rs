@@ -161,6 +161,7 @@ struct ProductPage {
     layout: Layout,
     name: String,
     releases_href: String,
+    promote_href: String,
     envs: Vec<EnvHead>,
     rows: Vec<DashRow>,
     flows: Vec<FlowLink>,
@@ -233,6 +234,7 @@ pub async fn show(
     Ok(page(&ProductPage {
         layout: Layout::new(format!("Product {product}"), &viewer, "products"),
         releases_href: format!("/products/{}/releases", seg(&product)),
+        promote_href: format!("/products/{}/promote", seg(&product)),
         flows: d
             .flows
             .iter()

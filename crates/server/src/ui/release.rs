@@ -127,6 +127,8 @@ pub struct ReleaseView {
     pub can_terminate: bool,
     pub can_retry: bool,
     pub signed_in: bool,
+    /// Environments a rollback to this release can target.
+    pub rollback_targets: Vec<String>,
 }
 
 fn phase(p: StepPhase) -> &'static str {
@@ -328,6 +330,12 @@ pub fn view(r: &Release, events: &[Event], viewer: &Viewer, flow_exists: bool) -
         can_terminate: !r.status.is_final() && r.status != ReleaseStatus::Terminating,
         can_retry: matches!(r.status, ReleaseStatus::Failed | ReleaseStatus::Terminated),
         signed_in: viewer.signed_in(),
+        rollback_targets: r
+            .environments
+            .iter()
+            .filter(|e| !e.trigger)
+            .map(|e| e.name.clone())
+            .collect(),
         product_href,
         href,
     }
