@@ -681,6 +681,16 @@ async fn in_chromium_live_updates_issues_terminate_and_deep_links() {
         b.wait_for("main h1").await;
         b.screenshot(name).await;
     }
+    // Phone width: the page reflows; only the graph scrolls, in its box.
+    b.resize(390, 844).await;
+    b.goto(&s.url("/products/p/releases/2")).await;
+    b.wait_for("#env-qa").await;
+    b.wait_true(
+        "no sideways scrolling at phone width",
+        "return document.documentElement.scrollWidth <= window.innerWidth + 1;",
+    )
+    .await;
+    b.screenshot("14-release-phone").await;
     let shot = browser::artifacts_dir().join("10-terminated.png");
     assert!(Path::new(&shot).exists());
     b.quit().await;

@@ -202,6 +202,16 @@ impl Browser {
         }
     }
 
+    /// Sets the window size (a phone is about 390 × 844).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.ok(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        )
+        .await;
+    }
+
     pub async fn click(&self, css: &str) {
         let e = self.wait_for(css).await;
         self.ok(
