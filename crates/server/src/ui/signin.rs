@@ -28,10 +28,20 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-/// Only same-site paths are followed after sign-in (no open redirect).
+/// Only same-site paths are followed after sign-in (no open redirect):
+/// a path starting with one `/`, of visible ASCII only (browsers drop tabs
+/// and newlines, which would turn `/\t/evil` into `//evil`; anything else
+/// could not be a `Location` header).
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && n.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            n.to_owned()
+        }
         _ => "/products".to_owned(),
     }
 }
@@ -139,4 +149,26 @@ pub async fn signout(
         r.headers_mut().append(header::SET_COOKIE, v);
     }
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_same_site_paths() {
+        assert_eq!(safe_next(Some("/products/p?x=1")), "/products/p?x=1");
+        for bad in [
+            "//evil.example",
+            "/\t/evil.example",
+            "https://evil.example",
+            "/\\evil",
+            "/é",
+            "/a\r\nSet-Cookie: x=1",
+            "/a b",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/products", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/products");
+    }
 }
