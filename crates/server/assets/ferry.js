@@ -63,10 +63,13 @@
       .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
       .then(function (html) {
         var x = window.scrollX, y = window.scrollY;
+        // Panels the reader opened or closed stay that way.
         var open = {};
-        box.querySelectorAll('details[id], details').forEach(function (d, i) { open[i] = d.open; });
+        box.querySelectorAll('details[id]').forEach(function (d) { open[d.id] = d.open; });
         box.innerHTML = html;
-        box.querySelectorAll('details').forEach(function (d, i) { if (i in open) { d.open = open[i]; } });
+        box.querySelectorAll('details[id]').forEach(function (d) {
+          if (Object.prototype.hasOwnProperty.call(open, d.id)) { d.open = open[d.id]; }
+        });
         localTimes(box);
         applyHooks(box);
         window.scrollTo(x, y);
