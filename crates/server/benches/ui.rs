@@ -401,29 +401,31 @@ async fn main() {
         page_bytes = body.len();
         api_bytes = doc.len();
     }
-    let css = http
-        .get(format!("{base}/assets/ferry.css"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap()
-        .len();
-    let js = http
-        .get(format!("{base}/assets/ferry.js"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap()
-        .len();
+    // What a browser transfers: it sends `Accept-Encoding: gzip` (this
+    // client does not decompress, so the bytes counted are the wire's).
+    let wire = |path: String| {
+        let http = http.clone();
+        async move {
+            let r = http
+                .get(path)
+                .header("accept-encoding", "gzip")
+                .send()
+                .await
+                .unwrap();
+            let gz = r.headers().get("content-encoding").is_some();
+            let n = r.bytes().await.unwrap().len();
+            (n, gz)
+        }
+    };
+    let (page_wire, page_gz) = wire(page_url.clone()).await;
+    let (css, _) = wire(format!("{base}/assets/ferry.css")).await;
+    let (js, _) = wire(format!("{base}/assets/ferry.js")).await;
+    assert!(page_gz, "the page is sent gzipped");
 
     // 3. First paint in headless Chromium.
     let b = browser::Browser::start().await;
     let fcp = "var e = performance.getEntriesByName('first-contentful-paint')[0]; return e ? e.startTime : null;";
-    let mut paint = |url: String| {
+    let paint = |url: String| {
         let b = &b;
         async move {
             let mut v = Vec::new();
@@ -451,7 +453,7 @@ async fn main() {
     let _ = stop_tx.send(());
     let _ = task.await;
 
-    let total = page_bytes + css + js;
+    let total = page_wire + css + js;
     let (rm, rp) = (median(render.clone()), p95(render));
     let (jm, jp) = (median(json.clone()), p95(json));
     let (pm, pp) = (median(page_ms.clone()), p95(page_ms));
@@ -462,7 +464,7 @@ async fn main() {
     use std::fmt::Write as _;
     let _ = writeln!(
         out,
-        "Release view of {ENVS} environments × {APPS} applications ({} events; the timeline shows the newest 200), one run:\n",
+        "Release view of {ENVS} environments × {APPS} applications ({} events; the timeline shows the newest 100), one run:\n",
         events.len()
     );
     let _ = writeln!(out, "| measure | release view | baseline | ratio | goal |");
@@ -479,7 +481,8 @@ async fn main() {
     );
     let _ = writeln!(
         out,
-        "| transfer: HTML + CSS + JS (uncompressed) | {page_bytes} + {css} + {js} = {:.1} KB | JSON document: {:.1} KB | {:.2}× | ≤ 150 KB |",
+        "| transfer with gzip: HTML + CSS + JS (HTML uncompressed: {:.1} KB) | {page_wire} + {css} + {js} B = {:.1} KB | JSON document, uncompressed: {:.1} KB | {:.2}× | ≤ 150 KB |",
+        page_bytes as f64 / 1000.0,
         total as f64 / 1000.0,
         api_bytes as f64 / 1000.0,
         total as f64 / api_bytes as f64

@@ -551,6 +551,29 @@ async fn anonymous_read_assets_and_errors() {
             .unwrap();
         assert_eq!(again.status(), 304);
     }
+    // gzip when accepted, the same bytes once inflated.
+    let plain = s.http.get(s.url("/assets/ferry.css")).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain = plain.bytes().await.unwrap();
+    let zipped = s
+        .http
+        .get(s.url("/assets/ferry.css"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    assert_eq!(zipped.headers()["vary"], "accept-encoding");
+    let zipped = zipped.bytes().await.unwrap();
+    assert!(zipped.len() < plain.len());
+    let mut inflated = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&zipped[..]),
+        &mut inflated,
+    )
+    .unwrap();
+    assert_eq!(inflated, plain);
+
     // Errors are pages with the right status.
     let r = c.get("/products/p/releases/999").await;
     assert_eq!(r.status, 404);

@@ -18,6 +18,7 @@ mod assets;
 pub mod csrf;
 mod dryrun;
 mod flow;
+mod gzip;
 pub mod layout;
 mod policy;
 mod products;
@@ -92,4 +93,5 @@ pub fn routes() -> Router<Shared> {
         .route("/releases", get(releases::all))
         .route("/environments", get(products::environments))
         .route("/policies", get(policy::show))
+        .layer(axum::middleware::from_fn(gzip::layer))
 }
