@@ -247,7 +247,17 @@ impl Tokens {
         &self,
         presented: &str,
     ) -> Result<Option<Principal>, ferry_store::Error> {
-        if let Some(name) = self.check(presented) {
+        self.principal_by_hash(&hash(presented)).await
+    }
+
+    /// [`Tokens::principal`] from the token's SHA-256 (what a UI session
+    /// keeps): a session acts with its token's *current* role and ends
+    /// when the token is revoked.
+    pub async fn principal_by_hash(
+        &self,
+        h: &[u8; 32],
+    ) -> Result<Option<Principal>, ferry_store::Error> {
+        if let Some(name) = self.check_hash(h) {
             return Ok(Some(Principal {
                 name: name.to_owned(),
                 role: Role::Admin,
@@ -257,7 +267,7 @@ impl Tokens {
         let Some(store) = &self.store else {
             return Ok(None);
         };
-        let Some(record) = store.token_by_hash(&hex::encode(hash(presented))).await? else {
+        let Some(record) = store.token_by_hash(&hex::encode(h)).await? else {
             return Ok(None);
         };
         Ok(Role::parse(&record.role).map(|role| Principal {
@@ -273,12 +283,15 @@ impl Tokens {
     /// The name of the bootstrap token presented, if it is that one (the
     /// stored tokens need [`Tokens::principal`]).
     pub fn check(&self, presented: &str) -> Option<&str> {
-        let h = hash(presented);
+        self.check_hash(&hash(presented))
+    }
+
+    fn check_hash(&self, h: &[u8; 32]) -> Option<&str> {
         // Compare against every entry so the time does not depend on which
         // one matched.
         let mut found = None;
         for k in &self.known {
-            if constant_time_eq(&k.hash, &h) && found.is_none() {
+            if constant_time_eq(&k.hash, h) && found.is_none() {
                 found = Some(k.name.as_str());
             }
         }

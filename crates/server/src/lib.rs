@@ -20,6 +20,7 @@ pub mod metrics;
 mod openapi;
 pub mod security;
 pub mod settings;
+pub mod ui;
 mod view;
 
 use std::future::Future;
@@ -210,6 +211,7 @@ impl Server {
                 settings.effective_base_url().starts_with("https://"),
             ),
             forges,
+            ui: ui::UiState::new(&settings.effective_base_url()),
         });
         Ok(Server {
             settings,

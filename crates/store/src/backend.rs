@@ -198,6 +198,11 @@ fn sqlite_migrator() -> Migrator {
             "tokens_audit",
             include_str!("../migrations/sqlite/0010_tokens_audit.sql"),
         ),
+        (
+            12,
+            "ui_sessions",
+            include_str!("../migrations/sqlite/0012_ui_sessions.sql"),
+        ),
     ])
 }
 
@@ -217,6 +222,11 @@ fn postgres_migrator() -> Migrator {
             10,
             "tokens_audit",
             include_str!("../migrations/postgres/0010_tokens_audit.sql"),
+        ),
+        (
+            12,
+            "ui_sessions",
+            include_str!("../migrations/postgres/0012_ui_sessions.sql"),
         ),
     ])
 }

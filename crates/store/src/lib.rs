@@ -22,6 +22,7 @@ mod error;
 mod security;
 mod store;
 mod types;
+mod ui_sessions;
 mod url;
 
 pub use error::{Error, Result};
@@ -30,4 +31,5 @@ pub use store::{MAX_EVENTS_PAGE, Store};
 pub use types::{
     Created, DEFAULT_PAGE, EnvironmentSummary, ListFilter, MAX_PAGE, NewEvent, Page, ReleaseSummary,
 };
+pub use ui_sessions::UiSession;
 pub use url::{BackendKind, redact};

@@ -6,10 +6,10 @@
 
 pub mod audit;
 mod events;
-mod guard;
+pub(crate) mod guard;
 mod ops;
-mod products;
-mod releases;
+pub(crate) mod products;
+pub(crate) mod releases;
 mod tokens;
 mod webhooks;
 
@@ -54,6 +54,8 @@ pub struct AppState {
     pub security: crate::security::Security,
     /// Forges of the settings: webhook secrets, by repository prefix.
     pub forges: Arc<ferry_forge::Registry>,
+    /// Web UI sessions.
+    pub ui: crate::ui::UiState,
 }
 
 pub type Shared = Arc<AppState>;
@@ -117,6 +119,7 @@ pub fn router(state: Shared) -> Router {
         router = router.route(path, handler);
     }
     router
+        .merge(crate::ui::routes())
         .route_layer(middleware::from_fn_with_state(Arc::clone(&state), observe))
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -162,6 +165,7 @@ fn unauthorized(message: &str) -> Response {
 /// they are, their role and scope, and where they called from (for the
 /// audit log). Handlers check the role with [`Principal::require`] /
 /// [`Principal::check_promote`] so a denial can be audited too.
+#[derive(Debug)]
 pub struct Authenticated {
     /// The token's name: the initiator of what the caller does.
     pub name: String,
@@ -209,6 +213,17 @@ impl FromRequestParts<Shared> for Reader {
 
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
         if state.anonymous_read && bearer(parts).is_none() {
+            return Ok(Reader);
+        }
+        // A signed-in browser reads with its session cookie (the UI's live
+        // updates use the event stream); writes still need a bearer token.
+        if bearer(parts).is_none()
+            && let Ok(Some(_)) = state
+                .ui
+                .sessions
+                .from_headers(&state.store, &parts.headers)
+                .await
+        {
             return Ok(Reader);
         }
         Authenticated::from_request_parts(parts, state)

@@ -131,7 +131,7 @@ pub async fn promote(
 
 /// Loads a release for an action and checks the caller may act on it
 /// (its product and every environment it writes to); a denial is audited.
-async fn release_action<'a>(
+pub(crate) async fn release_action<'a>(
     st: &'a Shared,
     caller: &'a Authenticated,
     action: &str,

@@ -1,0 +1,97 @@
+//! The web UI (SPEC §9): server-rendered pages over the same data as the
+//! JSON API, askama templates compiled into the binary
+//! (`crates/server/templates/ui/`), one stylesheet and one small script
+//! served from `/assets/`.
+//!
+//! Pages need no script: the script only shows times in the viewer's
+//! time zone, toggles hooks, and swaps in the release body when the
+//! release's event stream (`/api/v1/releases/{id}/events`) reports a
+//! change. There is no inline script, event handler or `style=`
+//! attribute anywhere, so a `script-src 'self'` policy holds.
+//!
+//! Sign-in turns a pasted API token into a server-side session
+//! ([`session`]); every form that changes something carries a CSRF token
+//! ([`csrf`]).
+
+mod actions;
+mod assets;
+pub mod csrf;
+mod dryrun;
+mod flow;
+mod gzip;
+pub mod layout;
+mod policy;
+mod products;
+mod promote;
+mod release;
+mod releases;
+pub mod session;
+mod signin;
+pub mod status;
+pub mod svg;
+
+use axum::Router;
+use axum::response::Redirect;
+use axum::routing::get;
+
+use crate::api::Shared;
+
+/// The UI's share of the server state.
+pub struct UiState {
+    pub sessions: session::Sessions,
+}
+
+impl UiState {
+    /// `base_url` decides whether cookies are `Secure`.
+    pub fn new(base_url: &str) -> UiState {
+        UiState {
+            sessions: session::Sessions::new(base_url),
+        }
+    }
+}
+
+/// The release view's full page for `release` and its `events`, as a
+/// signed-in person sees it (the benchmark measures this).
+pub fn render_release_page(
+    release: &ferry_release::Release,
+    events: &[ferry_release::Event],
+) -> Result<String, askama::Error> {
+    release::render_page(release, events)
+}
+
+/// Every UI route. Release notes (`/products/{product}/releases/{number}/notes`)
+/// are not here: they come with the `ferry-notes` crate.
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/products") }))
+        .route("/assets/{name}", get(assets::serve))
+        .route("/signin", get(signin::show).post(signin::submit))
+        .route("/signout", axum::routing::post(signin::signout))
+        .route("/products", get(products::list))
+        .route("/products/{product}", get(products::show))
+        .route(
+            "/products/{product}/promote",
+            get(promote::show).post(promote::submit),
+        )
+        .route("/products/{product}/releases", get(releases::of_product))
+        .route("/products/{product}/releases/{number}", get(release::show))
+        .route(
+            "/products/{product}/releases/{number}/body",
+            get(release::body),
+        )
+        .route(
+            "/products/{product}/releases/{number}/terminate",
+            get(actions::terminate_confirm).post(actions::terminate),
+        )
+        .route(
+            "/products/{product}/releases/{number}/retry",
+            get(actions::retry_confirm).post(actions::retry),
+        )
+        // RELEASE NOTES (lead): wire `/products/{product}/releases/{number}/notes`
+        // to the ferry-notes crate here.
+        .route("/products/{product}/flows/{flow}", get(flow::show))
+        .route("/releases", get(releases::all))
+        .route("/environments", get(products::environments))
+        .route("/policies", get(policy::show))
+        .layer(axum::middleware::from_fn(gzip::layer))
+}

@@ -1,0 +1,310 @@
+//! Promote from the UI: choose a flow, or one target environment (with
+//! its source and, for that single promotion, the policy settings), or
+//! roll a finished release's snapshot out to an environment; review what
+//! will happen (for one environment: the exact diff per application);
+//! confirm (a CSRF-checked POST); land on the new release's view.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use ferry_engine::PromotionRequest;
+use ferry_model::Membership;
+use ferry_model::resource::{Action, PolicySettings};
+use serde::Deserialize;
+
+use super::csrf;
+use super::dryrun::{self, AppDiff};
+use super::layout::{Layout, UiError, Viewer, page, query_value, seg};
+use crate::api::Shared;
+use crate::error::ApiError;
+
+/// What the person asks for (query of the review page, body of the POST).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Ask {
+    #[serde(default)]
+    flow: String,
+    #[serde(default)]
+    target: String,
+    #[serde(default)]
+    source: String,
+    #[serde(default, rename = "preAction")]
+    pre_action: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default, rename = "postAction")]
+    post_action: String,
+    #[serde(default)]
+    rollback: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+impl Ask {
+    fn is_empty(&self) -> bool {
+        self.flow.is_empty() && self.target.is_empty() && self.rollback.is_empty()
+    }
+
+    /// The engine's request; bad combinations are named.
+    fn request(&self) -> Result<PromotionRequest, ApiError> {
+        let opt = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
+        let action = match self.action.trim() {
+            "" => None,
+            a => Some(
+                serde_json::from_value::<Action>(serde_json::json!(a)).map_err(|_| {
+                    ApiError::bad_request(format!("action: `{a}` is not commit, pr or none"))
+                })?,
+            ),
+        };
+        let policy = PolicySettings {
+            pre_action: opt(&self.pre_action),
+            action,
+            post_action: opt(&self.post_action),
+        };
+        let has_policy =
+            policy.pre_action.is_some() || policy.action.is_some() || policy.post_action.is_some();
+        let req = PromotionRequest {
+            flow: opt(&self.flow),
+            target_environment: opt(&self.target),
+            source_environment: opt(&self.source),
+            policy: has_policy.then_some(policy),
+            rollback_to: opt(&self.rollback),
+        };
+        match (&req.flow, &req.target_environment, &req.rollback_to) {
+            (Some(_), None, None) if req.policy.is_none() && req.source_environment.is_none() => {
+                Ok(req)
+            }
+            (None, Some(_), None) => Ok(req),
+            (None, Some(_), Some(_))
+                if req.policy.is_none() && req.source_environment.is_none() =>
+            {
+                Ok(req)
+            }
+            _ => Err(ApiError::bad_request(
+                "choose a flow, or a target environment (with an optional source and policy), or a release to roll back with a target environment",
+            )),
+        }
+    }
+
+    fn summary(&self) -> String {
+        if !self.rollback.is_empty() {
+            format!("Roll back {} to release {}", self.target, self.rollback)
+        } else if !self.flow.is_empty() {
+            format!("Run flow {}", self.flow)
+        } else {
+            let from = if self.source.is_empty() {
+                "its default source".to_owned()
+            } else {
+                self.source.clone()
+            };
+            format!("Promote {} from {from}", self.target)
+        }
+    }
+}
+
+pub struct Field {
+    pub name: &'static str,
+    pub value: String,
+}
+
+#[derive(Template)]
+#[template(path = "ui/promote.html")]
+struct PromotePage {
+    layout: Layout,
+    product: String,
+    product_href: String,
+    action: String,
+    flows: Vec<String>,
+    environments: Vec<String>,
+    /// Set on the review step.
+    review: bool,
+    summary: String,
+    fields: Vec<Field>,
+    diffs: Vec<AppDiff>,
+    diff_note: String,
+    error: String,
+}
+
+/// The environment a one-environment promotion takes its values from
+/// when none is given: what the target depends on in the product's first
+/// flow (the engine's default).
+fn default_source(loaded: &ferry_model::Loaded, product: &str, target: &str) -> Option<String> {
+    let p = loaded.config.product(product)?;
+    let flow = loaded.config.flow(&p.spec.promotion_flows.first()?.name)?;
+    let body = &flow.spec.body;
+    let step = body.steps.iter().find(|s| s.environment == target)?;
+    Some(
+        step.depends_on
+            .first()
+            .cloned()
+            .unwrap_or_else(|| body.trigger_environment.clone()),
+    )
+}
+
+pub async fn show(
+    viewer: Viewer,
+    State(st): State<Shared>,
+    Path(product): Path<String>,
+    Query(ask): Query<Ask>,
+) -> Result<Response, UiError> {
+    let loaded = st.engine.config();
+    let membership = Membership::compute(&loaded.config);
+    let Some(members) = membership.product(&product) else {
+        return Err(ApiError::not_found(format!("product `{product}` does not exist")).into());
+    };
+    let action = format!("/products/{}/promote", seg(&product));
+    if !viewer.signed_in() {
+        let back = format!("{action}?{}", ask_query(&ask));
+        return Ok(Redirect::to(&format!("/signin?next={}", query_value(&back))).into_response());
+    }
+    let environments: Vec<String> = loaded
+        .config
+        .environments_in_order()
+        .iter()
+        .map(|e| e.metadata.name.clone())
+        .filter(|e| members.in_environment(e).next().is_some())
+        .collect();
+    let flows = loaded
+        .config
+        .product(&product)
+        .map(|p| {
+            p.spec
+                .promotion_flows
+                .iter()
+                .map(|f| f.name.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut page_data = PromotePage {
+        layout: Layout::new(format!("Promote {product}"), &viewer, "products"),
+        product_href: format!("/products/{}", seg(&product)),
+        product: product.clone(),
+        action,
+        flows,
+        environments,
+        review: false,
+        summary: String::new(),
+        fields: Vec::new(),
+        diffs: Vec::new(),
+        diff_note: String::new(),
+        error: String::new(),
+    };
+    if ask.is_empty() {
+        return Ok(page(&page_data));
+    }
+    if let Err(e) = ask.request() {
+        page_data.error = e.message;
+        let mut r = page(&page_data);
+        *r.status_mut() = StatusCode::BAD_REQUEST;
+        return Ok(r);
+    }
+    page_data.review = true;
+    page_data.summary = ask.summary();
+    page_data.fields = [
+        ("flow", &ask.flow),
+        ("target", &ask.target),
+        ("source", &ask.source),
+        ("preAction", &ask.pre_action),
+        ("action", &ask.action),
+        ("postAction", &ask.post_action),
+        ("rollback", &ask.rollback),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
+    .map(|(name, v)| Field {
+        name,
+        value: v.clone(),
+    })
+    .collect();
+    if ask.flow.is_empty() && ask.rollback.is_empty() {
+        let source = if ask.source.is_empty() {
+            default_source(&loaded, &product, &ask.target)
+        } else {
+            Some(ask.source.clone())
+        };
+        match source {
+            Some(from) => {
+                page_data.diffs = dryrun::plan(
+                    loaded.clone(),
+                    st.engine.workspace().clone(),
+                    product.clone(),
+                    from.clone(),
+                    ask.target.clone(),
+                )
+                .await;
+                page_data.diff_note = format!("Changes from {from} to {}:", ask.target);
+            }
+            None => {
+                page_data.diff_note =
+                    "Pick a source environment to see the diff before promoting.".into()
+            }
+        }
+    } else if !ask.flow.is_empty() {
+        page_data.diff_note = "A flow snapshots its trigger environment when it starts; each environment's commit is shown on the release view.".into();
+    } else {
+        page_data.diff_note =
+            "The release's stored snapshot is written to the target environment.".into();
+    }
+    Ok(page(&page_data))
+}
+
+fn ask_query(a: &Ask) -> String {
+    [
+        ("flow", &a.flow),
+        ("target", &a.target),
+        ("source", &a.source),
+        ("preAction", &a.pre_action),
+        ("action", &a.action),
+        ("postAction", &a.post_action),
+        ("rollback", &a.rollback),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
+    .map(|(k, v)| format!("{k}={}", query_value(v)))
+    .collect::<Vec<_>>()
+    .join("&")
+}
+
+pub async fn submit(
+    viewer: Viewer,
+    State(st): State<Shared>,
+    Path(product): Path<String>,
+    Form(ask): Form<Ask>,
+) -> Result<Response, UiError> {
+    let Some(caller) = viewer.caller.clone() else {
+        return Ok(Redirect::to("/signin").into_response());
+    };
+    if !csrf::matches(&viewer.csrf, &ask.csrf) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "the form's CSRF token is missing or wrong: reload the page and try again",
+        )
+        .into());
+    }
+    let request = ask.request()?;
+    // The same role check and audit entry as `POST …/promotions`.
+    let targets = crate::api::guard::promotion_targets(&st, &product, &request);
+    let audit = crate::api::audit::Audit::new(&st, &caller, "promote", product.clone())
+        .product(product.clone())
+        .check(
+            caller
+                .principal
+                .check_promote(&product, targets.iter().map(|(e, p)| (e.as_str(), *p))),
+        )
+        .await?;
+    let result = st
+        .engine
+        .promote(&product, request, &caller.name)
+        .await
+        .map_err(ApiError::from);
+    let release = audit
+        .finish(result, StatusCode::CREATED, |r| Some(r.id.clone()))
+        .await?;
+    Ok(Redirect::to(&format!(
+        "/products/{}/releases/{}",
+        seg(&release.product),
+        release.number
+    ))
+    .into_response())
+}

@@ -1,0 +1,817 @@
+//! The web UI against the real server (in-process, 127.0.0.1), real Git
+//! repositories and real releases: sign-in/out and CSRF over plain HTTP,
+//! every page checked for well-formed, escaped, accessible HTML, and an
+//! end-to-end run in headless Chromium (live updates, issues panel,
+//! Terminate, deep links), with screenshots saved as artefacts.
+
+mod browser;
+mod common;
+mod htmlcheck;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::*;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use serde_json::{Value, json};
+
+/// Product `p` with flows `standard` (dev → qa → prod, qa's pre-action
+/// waits until the gate file exists) and `broken` (qa's pre-action fails
+/// with a log line). Returns the gate file's path.
+fn ui_config(f: &Fixture) -> PathBuf {
+    let gate = f.root.path().join("gate");
+    let product = format!(
+        r#"apiVersion: codefresh.io/v1beta1
+kind: Product
+metadata:
+  name: p
+spec:
+  promotionTemplate:
+    versionSource:
+      file: version.yaml
+      jsonPath: $.version
+    promotion:
+      values.yaml:
+        jsonPaths: ["$..image"]
+      version.yaml:
+        jsonPaths: ["$.version"]
+  promotionFlows:
+    - name: standard
+    - name: broken
+---
+apiVersion: codefresh.io/v1beta1
+kind: PromotionFlow
+metadata:
+  name: standard
+spec:
+  triggerEnvironment: dev
+  steps:
+    - environment: qa
+      dependsOn: [dev]
+      policy: {{preAction: gate}}
+    - environment: prod
+      dependsOn: [qa]
+---
+apiVersion: codefresh.io/v1beta1
+kind: PromotionFlow
+metadata:
+  name: broken
+spec:
+  triggerEnvironment: dev
+  steps:
+    - environment: qa
+      dependsOn: [dev]
+      policy: {{preAction: smoke}}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata: {{name: gate, annotations: {{codefresh.io/workflow-origin: promotion}}}}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      script: {{image: alpine, command: [sh], source: "while [ ! -f {gate} ]; do sleep 0.1; done"}}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata: {{name: smoke, annotations: {{codefresh.io/workflow-origin: promotion}}}}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      script: {{image: alpine, command: [sh], source: "echo 'smoke test failed: 503 from /health' >&2; exit 1"}}
+"#,
+        gate = gate.display()
+    );
+    std::fs::write(f.config.join("product.yaml"), product).unwrap();
+    gate
+}
+
+/// A dev commit whose message is markup, to prove it is shown as text.
+fn hostile_dev_commit(f: &Fixture) {
+    let work = f.root.path().join("hostile");
+    git(
+        f.root.path(),
+        &[
+            "clone",
+            "-q",
+            f.bare.to_str().unwrap(),
+            work.to_str().unwrap(),
+        ],
+    );
+    std::fs::write(work.join("envs/dev/version.yaml"), "version: 1.3.0\n").unwrap();
+    git(
+        &work,
+        &["commit", "-qam", "<script>alert('x')</script> & \"quoted\""],
+    );
+    git(&work, &["push", "-q", "origin", "main"]);
+}
+
+async fn promote(s: &TestServer, flow: &str) -> Value {
+    let (status, r) = s
+        .post("/api/v1/products/p/promotions", &json!({ "flow": flow }))
+        .await;
+    assert_eq!(status, 201, "{r}");
+    r
+}
+
+async fn wait_release(s: &TestServer, id: &str, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (_, r) = s.get(&format!("/api/v1/releases/{id}")).await;
+        if ok(&r) {
+            return r;
+        }
+        assert!(Instant::now() < deadline, "{what}: {r:#}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn env_status(r: &Value, env: &str) -> String {
+    r["environments"]
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["name"] == env))
+        .and_then(|e| e["status"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A browser-less client that keeps cookies by hand and does not follow
+/// redirects, so each step of sign-in can be looked at.
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    cookies: HashMap<String, String>,
+}
+
+struct Answer {
+    status: u16,
+    location: String,
+    set_cookies: Vec<String>,
+    body: String,
+}
+
+impl Client {
+    fn new(base: &str) -> Client {
+        Client {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: base.to_owned(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Answer {
+        let req = if self.cookies.is_empty() {
+            req
+        } else {
+            req.header(COOKIE, self.cookie_header())
+        };
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get(LOCATION)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let set_cookies: Vec<String> = r
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        for c in &set_cookies {
+            let pair = c.split(';').next().unwrap();
+            let (k, v) = pair.split_once('=').unwrap();
+            if v.is_empty() || c.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        Answer {
+            status,
+            location,
+            set_cookies,
+            body: r.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Answer {
+        let req = self.http.get(format!("{}{path}", self.base));
+        self.send(req).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        self.send(req).await
+    }
+
+    /// Signs in through the form, as a browser would.
+    async fn sign_in(&mut self, token: &str) -> Answer {
+        let form = self.get("/signin?next=/products/p").await;
+        assert_eq!(form.status, 200);
+        let csrf = hidden(&form.body, "csrf");
+        self.post(
+            "/signin",
+            &[("csrf", &csrf), ("token", token), ("next", "/products/p")],
+        )
+        .await
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The value of the hidden input `name` in a form.
+fn hidden(html: &str, name: &str) -> String {
+    let els = htmlcheck::check(html).unwrap();
+    els.iter()
+        .find(|e| e.name == "input" && e.attr("name") == Some(name))
+        .and_then(|e| e.attr("value"))
+        .unwrap_or_else(|| panic!("no hidden input {name} in:\n{html}"))
+        .to_owned()
+}
+
+fn checked(path: &str, html: &str) -> Vec<htmlcheck::Element> {
+    let els = htmlcheck::check(html).unwrap_or_else(|e| panic!("{path}: {e}\n{html}"));
+    htmlcheck::check_accessible(html, &els).unwrap_or_else(|e| panic!("{path}: {e}\n{html}"));
+    els
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_sign_out_and_csrf() {
+    let f = fixture();
+    let gate = ui_config(&f);
+    std::fs::write(&gate, "open").unwrap();
+    let s = start(settings(&f)).await;
+    let mut c = Client::new(&s.base);
+
+    // Not signed in, no anonymous read: pages send to the sign-in form.
+    let r = c.get("/products/p").await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location, "/signin?next=%2Fproducts%2Fp");
+    // The event stream (for live updates) needs a session too.
+    assert_eq!(c.get("/api/v1/releases/x/events").await.status, 401);
+
+    // A sign-in form posted without its double-submit cookie is refused.
+    let form = c.get("/signin").await;
+    checked("/signin", &form.body);
+    let csrf = hidden(&form.body, "csrf");
+    let mut stranger = Client::new(&s.base);
+    let r = stranger
+        .post(
+            "/signin",
+            &[("csrf", &csrf), ("token", TOKEN), ("next", "/")],
+        )
+        .await;
+    assert_eq!(r.status, 403, "login CSRF is refused");
+    assert!(
+        r.set_cookies
+            .iter()
+            .all(|c| !c.starts_with("ferry_session"))
+    );
+
+    // A wrong token: 401 and the form again, no session.
+    let r = c
+        .post(
+            "/signin",
+            &[("csrf", &csrf), ("token", "wrong"), ("next", "/")],
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    assert!(r.body.contains("not valid"), "{}", r.body);
+    assert!(!c.cookies.contains_key("ferry_session"));
+    assert!(!r.body.contains("wrong\""), "the token is not echoed");
+
+    // The right token: a session cookie with the safe flags, back to `next`.
+    let r = c.sign_in(TOKEN).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location, "/products/p");
+    let cookie = r
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("ferry_session="))
+        .expect("a session cookie");
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(flag), "{cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "plain http base URL");
+    assert!(!cookie.contains(TOKEN), "the cookie is not the token");
+    let page = c.get("/products/p").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Signed in as <strong>admin</strong>"));
+    // Open redirects are not followed.
+    let form = c.get("/signin").await;
+    let csrf2 = hidden(&form.body, "csrf");
+    let r = c
+        .post(
+            "/signin",
+            &[
+                ("csrf", &csrf2),
+                ("token", TOKEN),
+                ("next", "//evil.example/"),
+            ],
+        )
+        .await;
+    assert_eq!(r.location, "/products");
+
+    // A running release; terminate without / with a wrong CSRF token fails.
+    std::fs::remove_file(&gate).unwrap();
+    let release = promote(&s, "standard").await;
+    let id = release["id"].as_str().unwrap().to_owned();
+    wait_release(&s, &id, "qa running", |r| env_status(r, "qa") == "RUNNING").await;
+    let path = format!("/products/p/releases/{}/terminate", release["number"]);
+    let confirm = c.get(&path).await;
+    assert_eq!(confirm.status, 200);
+    checked(&path, &confirm.body);
+    let token = hidden(&confirm.body, "csrf");
+    assert_eq!(c.post(&path, &[]).await.status, 403);
+    assert_eq!(
+        c.post(&path, &[("csrf", "0".repeat(64).as_str())])
+            .await
+            .status,
+        403
+    );
+    let (_, still) = s.get(&format!("/api/v1/releases/{id}")).await;
+    assert_eq!(still["status"], "RUNNING", "nothing happened");
+    // With the session's token it works, recorded under the token's name.
+    let r = c.post(&path, &[("csrf", &token)]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        r.location,
+        format!("/products/p/releases/{}", release["number"])
+    );
+    let done = wait_release(&s, &id, "terminated", |r| r["status"] == "TERMINATED").await;
+    assert_eq!(done["termination"]["by"], "admin");
+
+    // Sessions are stored: a restarted server still knows this one.
+    s.stop().await;
+    let s = start(settings(&f)).await;
+    c.base = s.base.clone();
+    let r = c.get("/products").await;
+    assert_eq!(r.status, 200, "the session survived the restart");
+
+    // Sign-out needs the CSRF token, then the session is dead server-side.
+    let session = c.cookies["ferry_session"].clone();
+    assert_eq!(c.post("/signout", &[("csrf", "nope")]).await.status, 403);
+    let r = c.post("/signout", &[("csrf", &token)]).await;
+    assert_eq!(r.status, 303);
+    assert!(r.set_cookies.iter().any(|c| c.contains("Max-Age=0")));
+    let mut replay = Client::new(&s.base);
+    replay.cookies.insert("ferry_session".into(), session);
+    assert_eq!(
+        replay.get("/products").await.status,
+        303,
+        "an old cookie is worthless"
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_is_well_formed_escaped_and_accessible() {
+    let f = fixture();
+    let gate = ui_config(&f);
+    std::fs::write(&gate, "open").unwrap();
+    hostile_dev_commit(&f);
+    let s = start(settings(&f)).await;
+    let ok = promote(&s, "standard").await;
+    let ok_id = ok["id"].as_str().unwrap().to_owned();
+    let done = s.wait_finished(&ok_id).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done:#}");
+    assert!(
+        done["trigger"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("<script>")
+    );
+    let bad = promote(&s, "broken").await;
+    let failed = s.wait_finished(bad["id"].as_str().unwrap()).await;
+    assert_eq!(failed["status"], "FAILED", "{failed:#}");
+
+    let mut c = Client::new(&s.base);
+    c.sign_in(TOKEN).await;
+    let pages = [
+        "/products",
+        "/products/p",
+        "/products/p/releases",
+        "/products/p/releases?status=FAILED",
+        "/releases",
+        "/products/p/releases/1",
+        "/products/p/releases/2",
+        "/products/p/flows/standard",
+        "/policies",
+        "/policies?product=p&environment=qa",
+        "/environments",
+        "/products/p/releases/2/retry",
+        "/signin",
+    ];
+    let mut bodies = HashMap::new();
+    for path in pages {
+        let r = c.get(path).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        let els = checked(path, &r.body);
+        // Every status badge says its status in words beside the colour.
+        for (i, e) in els.iter().enumerate() {
+            if e.attr("class").is_some_and(|c| c.starts_with("st st-")) {
+                let next = &els[i + 1];
+                assert_eq!(
+                    next.attr("aria-hidden"),
+                    Some("true"),
+                    "{path}: icon is decorative"
+                );
+            }
+        }
+        bodies.insert(path, r.body);
+    }
+    let one = &bodies["/products/p/releases/1"];
+    assert!(!one.contains("<script>alert"), "markup from Git is text");
+    assert!(
+        one.contains("&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62; &#38; &#34;quoted&#34;"),
+        "escaped commit message in:\n{one}"
+    );
+    for env in ["dev", "qa", "prod"] {
+        assert!(
+            one.contains(&format!("id=\"env-{env}\"")),
+            "anchor env-{env}"
+        );
+    }
+    assert!(one.contains("SUCCEEDED") && one.contains("SUCCESSFUL"));
+    assert!(one.contains("<svg class=\"flow\""));
+    assert!(!one.contains("data-events"), "a finished release is static");
+    let two = &bodies["/products/p/releases/2"];
+    assert!(
+        two.contains("smoke test failed: 503 from /health"),
+        "the failing step's log:\n{two}"
+    );
+    assert!(two.contains("Retry…") && !two.contains("Terminate…"));
+    let list = &bodies["/products/p/releases?status=FAILED"];
+    assert!(list.contains("#2") && !list.contains(">#1<"), "{list}");
+    assert!(bodies["/products/p/releases"].contains("title=\"qa: FAILED\""));
+    let policy = &bodies["/policies?product=p&environment=qa"];
+    assert!(
+        policy.contains("preAction") && policy.contains("<td>commit</td><td>default</td>"),
+        "{policy}"
+    );
+    let dash = &bodies["/products/p"];
+    let prod_commit = done["environments"][2]["applications"][0]["promotionCommit"]
+        .as_str()
+        .unwrap();
+    assert!(
+        dash.contains(&prod_commit[..10]),
+        "the dashboard shows prod's revision"
+    );
+    assert!(dash.contains("1.3.0"));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_read_assets_and_errors() {
+    let f = fixture();
+    ui_config(&f);
+    let mut st = settings(&f);
+    st.anonymous_read = true;
+    let s = start(st).await;
+    let mut c = Client::new(&s.base);
+    let r = c.get("/products").await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("Sign in"));
+    // Reading is open, acting is not: Terminate sends to sign-in.
+    let release = promote(&s, "standard").await;
+    let path = format!("/products/p/releases/{}/terminate", release["number"]);
+    let r = c.get(&path).await;
+    assert_eq!(r.status, 303);
+    assert!(r.location.starts_with("/signin?next="));
+    assert_eq!(c.post(&path, &[("csrf", "")]).await.status, 303);
+    let (_, still) = s
+        .get(&format!(
+            "/api/v1/releases/{}",
+            release["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_ne!(still["status"], "TERMINATED");
+
+    // Assets: embedded, cached, revalidated by ETag.
+    for (asset, kind) in [("ferry.css", "text/css"), ("ferry.js", "text/javascript")] {
+        let r = s
+            .http
+            .get(s.url(&format!("/assets/{asset}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(kind)
+        );
+        assert!(
+            r.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("max-age")
+        );
+        let etag = r.headers()["etag"].clone();
+        let again = s
+            .http
+            .get(s.url(&format!("/assets/{asset}")))
+            .header("if-none-match", etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 304);
+    }
+    // gzip when accepted, the same bytes once inflated.
+    let plain = s.http.get(s.url("/assets/ferry.css")).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain = plain.bytes().await.unwrap();
+    let zipped = s
+        .http
+        .get(s.url("/assets/ferry.css"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    assert_eq!(zipped.headers()["vary"], "accept-encoding");
+    let zipped = zipped.bytes().await.unwrap();
+    assert!(zipped.len() < plain.len());
+    let mut inflated = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&zipped[..]),
+        &mut inflated,
+    )
+    .unwrap();
+    assert_eq!(inflated, plain);
+
+    // Errors are pages with the right status.
+    let r = c.get("/products/p/releases/999").await;
+    assert_eq!(r.status, 404);
+    checked("404", &r.body);
+    assert_eq!(c.get("/products/p/releases/abc").await.status, 400);
+    assert_eq!(c.get("/products/nope/releases").await.status, 404);
+    assert_eq!(c.get("/releases?status=BOGUS").await.status, 400);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_chromium_live_updates_issues_terminate_and_deep_links() {
+    let f = fixture();
+    let gate = ui_config(&f);
+    let s = start(settings(&f)).await;
+    let b = browser::Browser::start().await;
+
+    // Sign in through the form.
+    b.goto(&s.url("/products")).await;
+    b.wait_for("#token").await;
+    assert!(b.url().await.contains("/signin?next="));
+    b.screenshot("01-signin").await;
+    b.type_into("#token", TOKEN).await;
+    b.click("form.signin button[type=submit]").await;
+    b.wait_for("table").await;
+    assert!(b.url().await.ends_with("/products"));
+
+    // A release waits in qa's pre-action; follow links to it.
+    let first = promote(&s, "standard").await;
+    let id = first["id"].as_str().unwrap().to_owned();
+    wait_release(&s, &id, "qa running", |r| env_status(r, "qa") == "RUNNING").await;
+    b.goto(&s.url("/products")).await;
+    b.screenshot("02-products").await;
+    b.click("tbody th a[href='/products/p']").await;
+    b.wait_for("table.grid").await;
+    b.screenshot("03-product").await;
+    b.click("a[href='/products/p/releases']").await;
+    b.wait_for("form.filter").await;
+    b.screenshot("04-releases").await;
+    b.click("a[href='/products/p/releases/1']").await;
+    b.wait_for("#env-qa.st-run").await;
+    assert!(b.text("#env-qa h3").await.contains("RUNNING"));
+    b.screenshot("05-release-running").await;
+
+    // Live: qa goes RUNNING → SUCCESSFUL without a reload (a marker set
+    // on the page survives) and without moving the scroll position.
+    b.eval("window.__ferryMarker = 42; window.scrollTo(0, 300); return true;")
+        .await;
+    let y0 = b.eval("return window.scrollY;").await;
+    std::fs::write(&gate, "open").unwrap();
+    b.wait_true(
+        "qa SUCCESSFUL live",
+        "var e = document.getElementById('env-qa'); return !!e && e.classList.contains('st-ok') && e.textContent.indexOf('SUCCESSFUL') >= 0;",
+    )
+    .await;
+    b.wait_true(
+        "release SUCCEEDED live",
+        "var r = document.querySelector('.release-body'); return !!r && r.dataset.status === 'SUCCEEDED';",
+    )
+    .await;
+    assert_eq!(
+        b.eval("return window.__ferryMarker;").await,
+        json!(42),
+        "no reload"
+    );
+    assert_eq!(b.eval("return window.scrollY;").await, y0, "scroll kept");
+    // Times are shown in the viewer's zone by the script.
+    let t = b.text(".release-head time").await;
+    assert!(t.contains("ago") || t.contains("in "), "{t}");
+    b.screenshot("06-release-succeeded").await;
+
+    // Hooks toggle: the button is there with script.
+    assert_eq!(
+        b.eval("var x = document.querySelector('.toggle-hooks'); return !!x && !x.hidden;")
+            .await,
+        json!(true)
+    );
+
+    // Deep link as the commit status uses it.
+    b.goto(&s.url("/products/p/releases/1#env-prod")).await;
+    b.wait_true(
+        "#env-prod is the target",
+        "var t = document.querySelector(':target'); return !!t && t.id === 'env-prod';",
+    )
+    .await;
+    b.screenshot("07-deep-link").await;
+
+    // A failed release: the issues panel shows the failing step's log.
+    let bad = promote(&s, "broken").await;
+    s.wait_finished(bad["id"].as_str().unwrap()).await;
+    b.goto(&s.url("/products/p/releases/2#env-qa")).await;
+    let log = b.text("#env-qa .issues pre.log").await;
+    assert!(log.contains("smoke test failed: 503 from /health"), "{log}");
+    assert!(b.text("#env-qa h3").await.contains("FAILED"));
+    b.screenshot("08-issues").await;
+
+    // Terminate from the UI, with its confirmation page.
+    std::fs::remove_file(&gate).unwrap();
+    let third = promote(&s, "standard").await;
+    let third_id = third["id"].as_str().unwrap().to_owned();
+    wait_release(&s, &third_id, "qa running", |r| {
+        env_status(r, "qa") == "RUNNING"
+    })
+    .await;
+    b.goto(&s.url("/products/p/releases/3")).await;
+    b.click("a.button.danger").await;
+    b.wait_for("form.confirm").await;
+    b.screenshot("09-confirm-terminate").await;
+    b.click("form.confirm button[type=submit]").await;
+    b.wait_true(
+        "TERMINATED shown",
+        "var r = document.querySelector('.release-body'); return !!r && r.dataset.status === 'TERMINATED' && location.pathname === '/products/p/releases/3';",
+    )
+    .await;
+    assert!(b.text(".release-head h1").await.contains("TERMINATED"));
+    b.screenshot("10-terminated").await;
+    let (_, r) = s.get(&format!("/api/v1/releases/{third_id}")).await;
+    assert_eq!(r["status"], "TERMINATED");
+    assert_eq!(r["termination"]["by"], "admin");
+
+    // The flow, policy and environments pages render in the browser too.
+    for (path, name) in [
+        ("/products/p/flows/standard", "11-flow"),
+        ("/policies?product=p&environment=qa", "12-policy"),
+        ("/environments", "13-environments"),
+    ] {
+        b.goto(&s.url(path)).await;
+        b.wait_for("main h1").await;
+        b.screenshot(name).await;
+    }
+    // Phone width: the page reflows; only the graph scrolls, in its box.
+    b.resize(390, 844).await;
+    b.goto(&s.url("/products/p/releases/2")).await;
+    b.wait_for("#env-qa").await;
+    b.wait_true(
+        "no sideways scrolling at phone width",
+        "return document.documentElement.scrollWidth <= window.innerWidth + 1;",
+    )
+    .await;
+    b.screenshot("14-release-phone").await;
+    let shot = browser::artifacts_dir().join("10-terminated.png");
+    assert!(Path::new(&shot).exists());
+    b.quit().await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_with_the_diff_then_roll_back() {
+    let f = fixture();
+    let gate = ui_config(&f);
+    std::fs::write(&gate, "open").unwrap();
+    let s = start(settings(&f)).await;
+    let mut c = Client::new(&s.base);
+    // Not signed in: the promotion page asks to sign in first.
+    let r = c.get("/products/p/promote?target=qa").await;
+    assert_eq!(r.status, 303);
+    assert!(
+        r.location
+            .starts_with("/signin?next=%2Fproducts%2Fp%2Fpromote"),
+        "{}",
+        r.location
+    );
+    c.sign_in(TOKEN).await;
+
+    let form = c.get("/products/p/promote").await;
+    assert_eq!(form.status, 200);
+    checked("/products/p/promote", &form.body);
+    // Review: the exact diff of qa's files, nothing written yet.
+    let review = c
+        .get("/products/p/promote?target=qa&source=dev&action=commit")
+        .await;
+    assert_eq!(review.status, 200, "{}", review.body);
+    checked("review", &review.body);
+    assert!(
+        review
+            .body
+            .contains("-image: registry.example/shop/api:1.0.0"),
+        "{}",
+        review.body
+    );
+    assert!(
+        review
+            .body
+            .contains("+image: registry.example/shop/api:1.2.0")
+    );
+    assert!(review.body.contains("+version: 1.2.0"));
+    let before = git(&f.bare, &["rev-parse", "main"]);
+    // Bad combinations are named, not guessed.
+    let bad = c.get("/products/p/promote?flow=standard&target=qa").await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("choose a flow, or a target environment"));
+
+    // Confirm without the CSRF token: refused; with it: a release.
+    let fields = [("target", "qa"), ("source", "dev"), ("action", "commit")];
+    assert_eq!(c.post("/products/p/promote", &fields).await.status, 403);
+    assert_eq!(
+        git(&f.bare, &["rev-parse", "main"]),
+        before,
+        "nothing committed"
+    );
+    let token = hidden(&review.body, "csrf");
+    let mut with_token = fields.to_vec();
+    with_token.push(("csrf", &token));
+    let r = c.post("/products/p/promote", &with_token).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location, "/products/p/releases/1");
+    let (_, list) = s.get("/api/v1/products/p/releases").await;
+    let id = list["items"][0]["id"].as_str().unwrap().to_owned();
+    let done = s.wait_finished(&id).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done:#}");
+    assert_eq!(done["initiator"], "admin");
+    let qa = git(&f.bare, &["show", "main:envs/qa/values.yaml"]);
+    assert!(qa.contains("registry.example/shop/api:1.2.0"), "{qa}");
+
+    // Roll back: the finished release offers it; review, confirm.
+    let view = c.get("/products/p/releases/1").await;
+    assert!(
+        view.body.contains("Roll back: promote this release"),
+        "{}",
+        view.body
+    );
+    let path = format!("/products/p/promote?rollback={id}&target=prod");
+    let review = c.get(&path).await;
+    assert_eq!(review.status, 200, "{}", review.body);
+    checked(&path, &review.body);
+    let token = hidden(&review.body, "csrf");
+    let r = c
+        .post(
+            "/products/p/promote",
+            &[("rollback", &id), ("target", "prod"), ("csrf", &token)],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location, "/products/p/releases/2");
+    let (_, list) = s.get("/api/v1/products/p/releases").await;
+    let second = list["items"][0]["id"].as_str().unwrap().to_owned();
+    let done = s.wait_finished(&second).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done:#}");
+    assert_eq!(done["kind"]["type"], "rollback");
+    s.stop().await;
+}
