@@ -88,10 +88,20 @@ pub(crate) fn start(inner: &Arc<Inner>, release: Release) {
     tokio::spawn(async move {
         let id = handle.id.clone();
         let product = handle.get().await.product;
+        if !crate::lease::acquire(&inner, &id).await {
+            // Another replica drives it (issue 11).
+            inner
+                .running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
+            return;
+        }
         match run_release(&inner, &handle, cancel).await {
             Ok(()) | Err(Error::ShuttingDown) => {}
             Err(e) => tracing::error!(release = %id, error = %e, "release driver stopped"),
         }
+        crate::lease::give_up(&inner, &id).await;
         inner
             .running
             .lock()
@@ -153,6 +163,8 @@ pub(crate) async fn active_of_product(inner: &Arc<Inner>, product: &str) -> Vec<
             out.push(r);
         }
     }
+    let elsewhere = crate::lease::active_elsewhere(inner, product, &out).await;
+    out.extend(elsewhere);
     out
 }
 
@@ -236,6 +248,10 @@ pub(crate) async fn terminate(
             Ok(handle.get().await)
         }
         None => {
+            // Driven by another replica: take it over and terminate here.
+            if crate::lease::drive_here(inner, id).await? {
+                return Box::pin(terminate(inner, id, by, reason)).await;
+            }
             let release = inner
                 .store
                 .get(id)

@@ -15,6 +15,7 @@
 mod create;
 mod drive;
 mod handle;
+mod lease;
 mod params;
 mod sqlstore;
 mod store;
@@ -34,6 +35,7 @@ use serde::Deserialize;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+pub use lease::{LeaseSettings, LeasedStore, Leases};
 pub use store::{Created, ReleaseStore, StoreError};
 
 /// Engine settings (from the server settings).
@@ -145,6 +147,8 @@ pub(crate) struct Inner {
     /// Serialises release creation and queue decisions per product.
     pub product_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     pub shutdown: CancellationToken,
+    /// Leases held by this replica's drivers (issue 11).
+    pub lease: lease::LeaseState,
 }
 
 pub(crate) struct Driving {
@@ -178,6 +182,7 @@ impl Engine {
                 workflows: Mutex::new(HashMap::new()),
                 product_locks: Mutex::new(HashMap::new()),
                 shutdown: CancellationToken::new(),
+                lease: lease::LeaseState::default(),
             }),
         }
     }
@@ -193,7 +198,21 @@ impl Engine {
         if let Some(interval) = self.inner.settings.poll_interval {
             trigger::spawn_poller(Arc::clone(&self.inner), interval);
         }
+        lease::spawn_keeper(&self.inner);
         Ok(())
+    }
+
+    /// Hands events written by another replica (announced by the store)
+    /// to this replica's live subscribers.
+    pub fn relay(&self, events: Vec<Event>) {
+        for e in events {
+            let _ = self.inner.events.send(e);
+        }
+    }
+
+    /// Whether this replica drives release `id` now.
+    pub fn is_driving(&self, id: &str) -> bool {
+        self.inner.is_driving(id)
     }
 
     /// Stops background work (pollers, drivers) without touching stored state:
@@ -302,6 +321,13 @@ impl Engine {
 impl Inner {
     pub(crate) fn config(&self) -> Arc<Loaded> {
         Arc::clone(&self.config.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    pub(crate) fn is_driving(&self, id: &str) -> bool {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(id)
     }
 
     pub(crate) fn product_lock(&self, product: &str) -> Arc<tokio::sync::Mutex<()>> {

@@ -182,19 +182,33 @@ fn migrator(files: &[(i64, &'static str, &'static str)]) -> Migrator {
 }
 
 fn sqlite_migrator() -> Migrator {
-    migrator(&[(
-        1,
-        "releases",
-        include_str!("../migrations/sqlite/0001_releases.sql"),
-    )])
+    migrator(&[
+        (
+            1,
+            "releases",
+            include_str!("../migrations/sqlite/0001_releases.sql"),
+        ),
+        (
+            11,
+            "scale out",
+            include_str!("../migrations/sqlite/0011_scale_out.sql"),
+        ),
+    ])
 }
 
 fn postgres_migrator() -> Migrator {
-    migrator(&[(
-        1,
-        "releases",
-        include_str!("../migrations/postgres/0001_releases.sql"),
-    )])
+    migrator(&[
+        (
+            1,
+            "releases",
+            include_str!("../migrations/postgres/0001_releases.sql"),
+        ),
+        (
+            11,
+            "scale out",
+            include_str!("../migrations/postgres/0011_scale_out.sql"),
+        ),
+    ])
 }
 
 /// Wraps a query that selects summary columns (ordered by `order`) so it

@@ -17,12 +17,17 @@
 mod backend;
 mod columns;
 mod cursor;
+mod dedup;
 mod error;
+mod lease;
+mod notify;
 mod store;
 mod types;
 mod url;
 
 pub use error::{Error, Result};
+pub use lease::Lease;
+pub use notify::{EVENTS_CHANNEL, EventListener, EventNotice};
 pub use store::{MAX_EVENTS_PAGE, Store};
 pub use types::{
     Created, DEFAULT_PAGE, EnvironmentSummary, ListFilter, MAX_PAGE, NewEvent, Page, ReleaseSummary,
