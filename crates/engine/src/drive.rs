@@ -1332,7 +1332,13 @@ async fn run_action(
             &path,
             &snapshot,
             &spec,
-            &PushOptions::default(),
+            // Several replicas push to one repository at once (issue 11):
+            // each lost race means another commit landed, so a push can lose
+            // as often as the other replicas have pushes waiting.
+            &PushOptions {
+                max_attempts: 30,
+                ..PushOptions::default()
+            },
         )?)
     })
     .await;

@@ -15,6 +15,7 @@ pub mod error;
 pub mod live;
 pub mod metrics;
 mod openapi;
+pub mod replica;
 pub mod settings;
 mod view;
 
@@ -97,7 +98,13 @@ impl Server {
                 })?
         };
 
-        let store = ferry_store::Store::open(&settings.effective_database_url()).await?;
+        // Issue 11: this replica's name as a lease holder and in event notices.
+        let instance =
+            replica::instance_id(&settings.data_dir).map_err(data_err(&settings.data_dir))?;
+        let store = ferry_store::Store::open(&settings.effective_database_url())
+            .await?
+            .with_instance(&instance);
+        tracing::info!(instance = %instance, database = ?store.backend(), "replica");
         let (tokens, generated_token) =
             auth::Tokens::bootstrap(settings.admin_token.as_ref(), &settings.data_dir)?;
 
@@ -135,7 +142,11 @@ impl Server {
             &workspace,
         )));
         let engine = Engine::new(EngineParts {
-            store: Arc::new(store.clone()),
+            store: Arc::new(ferry_engine::LeasedStore::new(
+                store.clone(),
+                &instance,
+                ferry_engine::LeaseSettings::default(),
+            )),
             config: Arc::new(loaded),
             workspace,
             runner,
@@ -229,6 +240,7 @@ impl BoundServer {
                 .into_future(),
         );
         state.engine.start().await?;
+        replica::spawn_relay(state.store.clone(), state.engine.clone(), stop.clone());
         state.ready.store(true, Ordering::SeqCst);
         tracing::info!(addr = %self.addr, "ferry is serving");
         if let Some(interval) = self.server.settings.config_poll_interval {
