@@ -1,9 +1,10 @@
 //! Takeover time (issue 11: "another replica takes over within 10 s of the
 //! holder dying"): two real `ferry serve` replicas on one real PostgreSQL;
 //! replica A drives 20 releases whose workflows sleep 30 s; A is stopped,
-//! and for each of its releases the time from the stop until replica B's
-//! SSE stream shows B's first event of it (B resumed it and recorded the
-//! interrupted step starting again) is measured.
+//! and for each of its releases the time from the stop until B's first
+//! event of it is measured — by the event's own write time (B resumed it
+//! and recorded the interrupted step starting again; A writes nothing in
+//! its 30 s sleep, and nothing once dead), read from B's SSE stream.
 //!
 //! Two ways of stopping A, in the same run:
 //! - **SIGKILL** (the measured case): A's leases must expire (6 s) and
@@ -18,7 +19,7 @@
 #[path = "../tests/support/replicas.rs"]
 mod replicas;
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 
 use replicas::*;
 
@@ -71,7 +72,13 @@ async fn round(pg: &Postgres, signal: &str, client: &reqwest::Client) -> Vec<f64
     }
     // Every release is in its 30 s workflow on A.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let stopped = Instant::now();
+    let stopped = SystemTime::now();
+    let status = std::process::Command::new("kill")
+        .args([signal, &a.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    a.wait();
     let followers: Vec<_> = ids
         .iter()
         .map(|id| {
@@ -79,23 +86,18 @@ async fn round(pg: &Postgres, signal: &str, client: &reqwest::Client) -> Vec<f64
                 client.clone(),
                 base_b.clone(),
                 id.clone(),
-                move |e| e.at > stopped,
+                move |e| e.written > stopped,
             ))
         })
         .collect();
-    let status = std::process::Command::new("kill")
-        .args([signal, &a.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    a.wait();
     let mut out = Vec::new();
     for f in followers {
         let seen = tokio::time::timeout(Duration::from_secs(60), f)
             .await
             .expect("B took the release over")
             .unwrap();
-        out.push((seen.last().unwrap().at - stopped).as_secs_f64());
+        let first = seen.last().unwrap().written;
+        out.push(first.duration_since(stopped).unwrap().as_secs_f64());
     }
     b.kill();
     out

@@ -843,6 +843,23 @@ async fn postgres_phases(sqlite: &EngineResult, per_product: usize) {
             .iter()
             .filter(|r| r.status == ReleaseStatus::Succeeded)
             .count();
+        for bad in result
+            .releases
+            .iter()
+            .filter(|r| r.status != ReleaseStatus::Succeeded)
+            .take(3)
+        {
+            let issues: Vec<String> = bad
+                .environments
+                .iter()
+                .flat_map(|e| {
+                    e.issues
+                        .iter()
+                        .map(move |i| format!("{}: {}", e.name, i.message))
+                })
+                .collect();
+            eprintln!("not SUCCEEDED: {} {} {issues:?}", bad.id, bad.status);
+        }
         println!(
             "PostgreSQL, {replicas} replica(s): {:.1} s wall, {:.1} s CPU; SUCCEEDED {succeeded} / {releases}; commits {} (expected {environments}); releases with one qa and one prod commit: {}",
             result.wall.as_secs_f64(),

@@ -258,6 +258,15 @@ pub(crate) async fn give_up(inner: &Arc<Inner>, id: &str) {
     }
 }
 
+/// Gives up every lease held here (a stopping replica; nothing is
+/// recorded after the shutdown, so no driver writes afterwards).
+pub(crate) async fn give_up_all(inner: &Arc<Inner>) {
+    let held: Vec<String> = inner.lease.held().iter().cloned().collect();
+    for id in held {
+        give_up(inner, &id).await;
+    }
+}
+
 /// Releases of `product` started and not finished on other replicas,
 /// besides `local` (those driven here), read from the store: the
 /// per-product queue and `terminate` concurrency must see them.

@@ -202,6 +202,13 @@ impl Engine {
         Ok(())
     }
 
+    /// Gives up every lease this replica holds (call after
+    /// [`Engine::shutdown`], which stops all recording): another replica
+    /// takes the releases over at its next scan instead of after expiry.
+    pub async fn release_leases(&self) {
+        lease::give_up_all(&self.inner).await
+    }
+
     /// Hands events written by another replica (announced by the store)
     /// to this replica's live subscribers.
     pub fn relay(&self, events: Vec<Event>) {

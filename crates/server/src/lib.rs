@@ -249,6 +249,8 @@ impl BoundServer {
         shutdown.await;
         state.ready.store(false, Ordering::SeqCst);
         state.engine.shutdown();
+        // Another replica continues this one's releases at once.
+        state.engine.release_leases().await;
         stop.cancel();
         match http.await {
             Ok(r) => r.map_err(ServerError::Serve),
