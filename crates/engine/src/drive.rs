@@ -88,7 +88,7 @@ pub(crate) fn start(inner: &Arc<Inner>, release: Release) {
     tokio::spawn(async move {
         let id = handle.id.clone();
         let product = handle.get().await.product;
-        if !crate::lease::acquire(&inner, &id).await {
+        let Some(hold) = crate::lease::acquire(&inner, &id).await else {
             // Another replica drives it (issue 11).
             inner
                 .running
@@ -96,17 +96,17 @@ pub(crate) fn start(inner: &Arc<Inner>, release: Release) {
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&id);
             return;
-        }
+        };
         match run_release(&inner, &handle, cancel).await {
             Ok(()) | Err(Error::ShuttingDown) => {}
             Err(e) => tracing::error!(release = %id, error = %e, "release driver stopped"),
         }
-        crate::lease::give_up(&inner, &id).await;
         inner
             .running
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id);
+        crate::lease::give_up(&inner, &id, hold).await;
         if !inner.shutdown.is_cancelled() {
             start_next_queued(&inner, &product).await;
         }

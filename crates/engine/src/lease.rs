@@ -23,7 +23,8 @@
 //! resumes, as before. SQLite (one replica) runs the same code: its one
 //! replica always wins the compare-and-set.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -212,48 +213,65 @@ impl Leases for LeasedStore {
 /// The leases this replica's drivers hold (only drivers that took their
 /// lease are checked by the keeper: one that is about to take it is not
 /// "lost").
+/// Each driver's hold on its lease is numbered, so that a driver that
+/// stops gives up only its own hold, never that of a successor driving the
+/// same release here (a retry started the moment the release finished).
 #[derive(Default)]
 pub(crate) struct LeaseState {
-    held: Mutex<HashSet<String>>,
+    held: Mutex<HashMap<String, u64>>,
+    next: AtomicU64,
 }
 
 impl LeaseState {
-    fn held(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
         self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-/// Takes the lease of `id` before a driver starts; `true` when the driver
+/// A driver's hold on its release's lease (see [`acquire`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Hold(u64);
+
+/// Takes the lease of `id` before a driver starts; `Some` when the driver
 /// may go on (always without leases).
-pub(crate) async fn acquire(inner: &Arc<Inner>, id: &str) -> bool {
+pub(crate) async fn acquire(inner: &Arc<Inner>, id: &str) -> Option<Hold> {
+    let hold = Hold(inner.lease.next.fetch_add(1, Ordering::Relaxed) + 1);
     let Some(leases) = inner.store.leases() else {
-        return true;
+        return Some(hold);
     };
     match leases.acquire(id).await {
         Ok(true) => {
-            inner.lease.held().insert(id.to_owned());
-            true
+            inner.lease.held().insert(id.to_owned(), hold.0);
+            Some(hold)
         }
         Ok(false) => {
             tracing::info!(release = %id, "driven by another replica; not driven here");
-            false
+            None
         }
         Err(e) => {
             tracing::warn!(release = %id, error = %e, "taking the lease failed; not driven here");
-            false
+            None
         }
     }
 }
 
-/// Gives the lease of `id` up when its local driver stops, so that
-/// another replica can take a release left unfinished (this replica
-/// stopping) at once rather than after the expiry.
-pub(crate) async fn give_up(inner: &Arc<Inner>, id: &str) {
+/// Gives the lease of `id` up when its local driver stops (after it left
+/// the running set), so that another replica can take a release left
+/// unfinished (this replica stopping), or retry a finished one, at once
+/// rather than after the expiry.
+pub(crate) async fn give_up(inner: &Arc<Inner>, id: &str, hold: Hold) {
     let Some(leases) = inner.store.leases() else {
         return;
     };
-    let was_held = inner.lease.held().remove(id);
-    if was_held && let Err(e) = leases.give_up(id).await {
+    let mine = {
+        let mut held = inner.lease.held();
+        let mine = held.get(id) == Some(&hold.0);
+        if mine {
+            held.remove(id);
+        }
+        mine
+    };
+    if mine && let Err(e) = leases.give_up(id).await {
         tracing::warn!(release = %id, error = %e, "giving the lease up failed; it expires");
     }
 }
@@ -261,9 +279,14 @@ pub(crate) async fn give_up(inner: &Arc<Inner>, id: &str) {
 /// Gives up every lease held here (a stopping replica; nothing is
 /// recorded after the shutdown, so no driver writes afterwards).
 pub(crate) async fn give_up_all(inner: &Arc<Inner>) {
-    let held: Vec<String> = inner.lease.held().iter().cloned().collect();
-    for id in held {
-        give_up(inner, &id).await;
+    let held: Vec<(String, u64)> = inner
+        .lease
+        .held()
+        .iter()
+        .map(|(id, n)| (id.clone(), *n))
+        .collect();
+    for (id, n) in held {
+        give_up(inner, &id, Hold(n)).await;
     }
 }
 
@@ -374,7 +397,7 @@ async fn renew_once(inner: &Arc<Inner>) {
     let Some(leases) = inner.store.leases() else {
         return;
     };
-    let before: HashSet<String> = inner.lease.held().clone();
+    let before: HashMap<String, u64> = inner.lease.held().clone();
     if before.is_empty() {
         return;
     }
@@ -387,11 +410,16 @@ async fn renew_once(inner: &Arc<Inner>) {
             return;
         }
     };
-    for id in before.difference(&still) {
+    for (id, hold) in before.iter().filter(|(id, _)| !still.contains(*id)) {
         // Not held any more: finished (the driver gives it up itself) or
-        // taken over by another replica.
-        if !inner.lease.held().remove(id) {
-            continue;
+        // taken over by another replica. Only the hold seen before the
+        // renewal is dropped, never a newer driver's.
+        {
+            let mut held = inner.lease.held();
+            if held.get(id) != Some(hold) {
+                continue;
+            }
+            held.remove(id);
         }
         let cancel = inner
             .running
