@@ -27,6 +27,17 @@
 //! Engine overhead per environment = (engine − floor) / environments, as
 //! wall time and as CPU time (this process plus its git children, from
 //! `/proc/self/stat`); CPU time is the steadier number on a shared machine.
+//!
+//! With `FERRY_BENCH_POSTGRES=1` (issue 11), phase 2 is repeated on a
+//! throw-away PostgreSQL cluster (`initdb` + `pg_ctl`) with one engine
+//! replica and then with two replicas sharing the database (each with its
+//! own mirror cache, leases deciding who drives what, products' releases
+//! created alternately on each), each on fresh repositories; the table
+//! gives their wall and CPU time and the ratio to the SQLite run above.
+//! Every engine runs on a `LeasedStore`, as `ferry serve` does.
+
+#[path = "../../store/tests/pg_cluster/mod.rs"]
+mod pg_cluster;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -452,15 +463,29 @@ async fn floor_phase(world: Arc<World>, per_product: usize) -> FloorResult {
 }
 
 async fn new_engine(world: &World) -> Engine {
-    let store = ferry_store::Store::open(&format!(
+    let url = format!(
         "sqlite://{}?mode=rwc",
         world.dir.path().join("ferry.db").display()
-    ))
-    .await
-    .expect("open store");
-    let workspace = world.workspace();
+    );
+    new_replica(world, &url, "replica-0", world.workspace()).await
+}
+
+/// An engine on the store at `url`, as replica `instance` with its own
+/// mirror cache.
+async fn new_replica(
+    world: &World,
+    url: &str,
+    instance: &str,
+    workspace: Arc<Workspace>,
+) -> Engine {
+    let store = ferry_store::Store::open(url)
+        .await
+        .expect("open store")
+        .with_instance(instance);
+    let store =
+        ferry_engine::LeasedStore::new(store, instance, ferry_engine::LeaseSettings::default());
     let runner = Arc::new(LocalExecutor::new(LocalConfig {
-        work_dir: Some(world.dir.path().join("runs")),
+        work_dir: Some(world.dir.path().join(format!("runs-{instance}"))),
         ..LocalConfig::default()
     }));
     let engine = Engine::new(EngineParts {
@@ -502,12 +527,21 @@ struct EngineResult {
 }
 
 async fn engine_phase(world: Arc<World>, engine: Engine, per_product: usize) -> EngineResult {
+    engine_phase_on(world, vec![engine], per_product).await
+}
+
+/// Phase 2 with the products spread over `engines` (replicas).
+async fn engine_phase_on(
+    world: Arc<World>,
+    engines: Vec<Engine>,
+    per_product: usize,
+) -> EngineResult {
     let cpu0 = cpu_seconds();
     let started = OffsetDateTime::now_utc();
     let t0 = Instant::now();
     let mut tasks = Vec::new();
-    for (repo, product) in world.products() {
-        let (world, engine) = (Arc::clone(&world), engine.clone());
+    for (k, (repo, product)) in world.products().into_iter().enumerate() {
+        let (world, engine) = (Arc::clone(&world), engines[k % engines.len()].clone());
         tasks.push(tokio::spawn(async move {
             let mut ids = Vec::new();
             let mut create_ms = Vec::new();
@@ -777,4 +811,92 @@ async fn main() {
         "exactly two commits per release"
     );
     assert_eq!(result.commits_ok, releases);
+
+    if std::env::var("FERRY_BENCH_POSTGRES").is_ok_and(|v| v == "1") {
+        postgres_phases(&result, per_product).await;
+    }
+}
+
+/// Issue 11: phase 2 on PostgreSQL, one replica then two, against the
+/// SQLite run of the same process.
+async fn postgres_phases(sqlite: &EngineResult, per_product: usize) {
+    let releases = REPOS * PRODUCTS_PER_REPO * per_product;
+    let environments = releases * TARGETS.len();
+    let cluster = pg_cluster::Cluster::start();
+    let mut rows = Vec::new();
+    for replicas in [1usize, 2] {
+        let world = Arc::new(World::new());
+        let url = cluster.database(&format!("bench_{replicas}")).await;
+        let mut engines = Vec::new();
+        for i in 0..replicas {
+            let workspace = Arc::new(Workspace::new(
+                world.dir.path().join(format!("cache-{i}")),
+                Arc::new(|_: &str| ferry_git::Credentials::None),
+            ));
+            engines.push(new_replica(&world, &url, &format!("replica-{i}"), workspace).await);
+        }
+        let result = engine_phase_on(Arc::clone(&world), engines.clone(), per_product).await;
+        for e in &engines {
+            e.shutdown();
+        }
+        let succeeded = result
+            .releases
+            .iter()
+            .filter(|r| r.status == ReleaseStatus::Succeeded)
+            .count();
+        for bad in result
+            .releases
+            .iter()
+            .filter(|r| r.status != ReleaseStatus::Succeeded)
+            .take(3)
+        {
+            let issues: Vec<String> = bad
+                .environments
+                .iter()
+                .flat_map(|e| {
+                    e.issues
+                        .iter()
+                        .map(move |i| format!("{}: {}", e.name, i.message))
+                })
+                .collect();
+            eprintln!("not SUCCEEDED: {} {} {issues:?}", bad.id, bad.status);
+        }
+        println!(
+            "PostgreSQL, {replicas} replica(s): {:.1} s wall, {:.1} s CPU; SUCCEEDED {succeeded} / {releases}; commits {} (expected {environments}); releases with one qa and one prod commit: {}",
+            result.wall.as_secs_f64(),
+            result.cpu,
+            result.commits,
+            result.commits_ok
+        );
+        assert_eq!(succeeded, releases, "every release must succeed");
+        assert_eq!(
+            result.commits, environments,
+            "exactly two commits per release"
+        );
+        assert_eq!(result.commits_ok, releases);
+        rows.push((replicas, result));
+    }
+    println!();
+    println!(
+        "| engine store | replicas | {releases} releases, all terminal (wall) | CPU (process + git children) | promote() under load, median | wall ratio to SQLite | CPU ratio to SQLite |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| SQLite | 1 | {:.1} s | {:.1} s | {:.1} ms | 1.00× | 1.00× |",
+        sqlite.wall.as_secs_f64(),
+        sqlite.cpu,
+        median(sqlite.create_ms.clone())
+    );
+    for (replicas, r) in &rows {
+        println!(
+            "| PostgreSQL | {replicas} | {:.1} s | {:.1} s | {:.1} ms | {:.2}× | {:.2}× |",
+            r.wall.as_secs_f64(),
+            r.cpu,
+            median(r.create_ms.clone()),
+            r.wall.as_secs_f64() / sqlite.wall.as_secs_f64(),
+            r.cpu / sqlite.cpu
+        );
+    }
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("load average at end: {}", load.trim());
 }

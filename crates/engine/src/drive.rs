@@ -89,6 +89,15 @@ pub(crate) fn start(inner: &Arc<Inner>, release: Release) {
     tokio::spawn(async move {
         let id = handle.id.clone();
         let product = handle.get().await.product;
+        let Some(hold) = crate::lease::acquire(&inner, &id).await else {
+            // Another replica drives it (issue 11).
+            inner
+                .running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
+            return;
+        };
         match run_release(&inner, &handle, cancel).await {
             Ok(()) | Err(Error::ShuttingDown) => {}
             Err(e) => tracing::error!(release = %id, error = %e, "release driver stopped"),
@@ -98,6 +107,7 @@ pub(crate) fn start(inner: &Arc<Inner>, release: Release) {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id);
+        crate::lease::give_up(&inner, &id, hold).await;
         if !inner.shutdown.is_cancelled() {
             start_next_queued(&inner, &product).await;
         }
@@ -154,6 +164,8 @@ pub(crate) async fn active_of_product(inner: &Arc<Inner>, product: &str) -> Vec<
             out.push(r);
         }
     }
+    let elsewhere = crate::lease::active_elsewhere(inner, product, &out).await;
+    out.extend(elsewhere);
     out
 }
 
@@ -237,6 +249,10 @@ pub(crate) async fn terminate(
             Ok(handle.get().await)
         }
         None => {
+            // Driven by another replica: take it over and terminate here.
+            if crate::lease::drive_here(inner, id).await? {
+                return Box::pin(terminate(inner, id, by, reason)).await;
+            }
             let release = inner
                 .store
                 .get(id)
@@ -1329,7 +1345,13 @@ async fn run_action(
                 &path,
                 &snapshot,
                 &spec,
-                &PushOptions::default(),
+                // Several replicas push to one repository at once (issue 11):
+                // each lost race means another commit landed, so a push can
+                // lose as often as the other replicas have pushes waiting.
+                &PushOptions {
+                    max_attempts: 30,
+                    ..PushOptions::default()
+                },
             )
         };
         // No fetch first: the push is fast-forward only, so a mirror behind

@@ -15,6 +15,7 @@
 mod create;
 mod drive;
 mod handle;
+mod lease;
 mod params;
 mod pullrequest;
 mod sqlstore;
@@ -38,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 pub use pullrequest::{
     OpenedPullRequest, PullRequestError, PullRequestSpec, PullRequestState, PullRequests,
 };
+pub use lease::{LeaseSettings, LeasedStore, Leases};
 pub use store::{Created, ReleaseStore, StoreError};
 
 /// Engine settings (from the server settings).
@@ -153,6 +155,8 @@ pub(crate) struct Inner {
     pub pull_requests: Option<Arc<dyn PullRequests>>,
     /// `pr` promotions waiting for their pull request, woken by webhooks.
     pub pr_waiters: pullrequest::Waiters,
+    /// Leases held by this replica's drivers (issue 11).
+    pub lease: lease::LeaseState,
 }
 
 pub(crate) struct Driving {
@@ -190,6 +194,7 @@ impl Engine {
                 shutdown: CancellationToken::new(),
                 pull_requests: parts.pull_requests,
                 pr_waiters: pullrequest::Waiters::default(),
+                lease: lease::LeaseState::default(),
             }),
         }
     }
@@ -205,7 +210,28 @@ impl Engine {
         if let Some(interval) = self.inner.settings.poll_interval {
             trigger::spawn_poller(Arc::clone(&self.inner), interval);
         }
+        lease::spawn_keeper(&self.inner);
         Ok(())
+    }
+
+    /// Gives up every lease this replica holds (call after
+    /// [`Engine::shutdown`], which stops all recording): another replica
+    /// takes the releases over at its next scan instead of after expiry.
+    pub async fn release_leases(&self) {
+        lease::give_up_all(&self.inner).await
+    }
+
+    /// Hands events written by another replica (announced by the store)
+    /// to this replica's live subscribers.
+    pub fn relay(&self, events: Vec<Event>) {
+        for e in events {
+            let _ = self.inner.events.send(e);
+        }
+    }
+
+    /// Whether this replica drives release `id` now.
+    pub fn is_driving(&self, id: &str) -> bool {
+        self.inner.is_driving(id)
     }
 
     /// Stops background work (pollers, drivers) without touching stored state:
@@ -338,6 +364,13 @@ impl Engine {
 impl Inner {
     pub(crate) fn config(&self) -> Arc<Loaded> {
         Arc::clone(&self.config.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    pub(crate) fn is_driving(&self, id: &str) -> bool {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(id)
     }
 
     pub(crate) fn product_lock(&self, product: &str) -> Arc<tokio::sync::Mutex<()>> {

@@ -53,6 +53,27 @@ pub trait ReleaseStore: Send + Sync + 'static {
     }
     async fn cursor_get(&self, key: &str) -> Result<Option<String>, StoreError>;
     async fn cursor_set(&self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// Moves a cursor from `expected` to `value`; `false` when it was not
+    /// at `expected`. Stores shared by several replicas override this with
+    /// one atomic statement; the default (read, compare, write) suits a
+    /// store only one engine uses.
+    async fn cursor_compare_and_set(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, StoreError> {
+        if self.cursor_get(key).await?.as_deref() != expected {
+            return Ok(false);
+        }
+        self.cursor_set(key, value).await?;
+        Ok(true)
+    }
+    /// Leases, when several replicas may share the store (issue 11);
+    /// `None`: this engine drives every release it resumes.
+    fn leases(&self) -> Option<&dyn crate::lease::Leases> {
+        None
+    }
 }
 
 /// Creation order: the order a product's queue is served in.

@@ -111,6 +111,9 @@ pub(crate) async fn poll_matching(
 async fn poll_application(inner: &Arc<Inner>, w: &Watched) -> Result<Vec<Release>, Error> {
     let key = format!("trigger:{}:{}", w.product, w.application);
     let cursor = inner.store.cursor_get(&key).await.map_err(Error::Store)?;
+    // Moved only by compare-and-set from here: replicas polling the same
+    // commits do not move it backwards (issue 11).
+    let mut at = cursor.clone();
     let workspace = Arc::clone(&inner.workspace);
     let (url, branch, path, cursor2) = (
         w.repo_url.clone(),
@@ -135,11 +138,7 @@ async fn poll_application(inner: &Arc<Inner>, w: &Watched) -> Result<Vec<Release
     .await?;
     let Some(_) = cursor else {
         // First sight of this application: remember where it stands.
-        inner
-            .store
-            .cursor_set(&key, &tip)
-            .await
-            .map_err(Error::Store)?;
+        crate::lease::advance_cursor(inner, &key, &mut at, &tip).await?;
         return Ok(Vec::new());
     };
     let mut created = Vec::new();
@@ -198,16 +197,10 @@ async fn poll_application(inner: &Arc<Inner>, w: &Watched) -> Result<Vec<Release
                 }
             }
         }
-        inner
-            .store
-            .cursor_set(&key, &sha)
-            .await
-            .map_err(Error::Store)?;
+        if !crate::lease::advance_cursor(inner, &key, &mut at, &sha).await? {
+            return Ok(created);
+        }
     }
-    inner
-        .store
-        .cursor_set(&key, &tip)
-        .await
-        .map_err(Error::Store)?;
+    crate::lease::advance_cursor(inner, &key, &mut at, &tip).await?;
     Ok(created)
 }

@@ -19,6 +19,7 @@ pub mod live;
 pub mod metrics;
 mod openapi;
 pub mod security;
+pub mod replica;
 pub mod settings;
 pub mod ui;
 mod view;
@@ -106,7 +107,13 @@ impl Server {
                 })?
         };
 
-        let store = ferry_store::Store::open(&settings.effective_database_url()).await?;
+        // Issue 11: this replica's name as a lease holder and in event notices.
+        let instance =
+            replica::instance_id(&settings.data_dir).map_err(data_err(&settings.data_dir))?;
+        let store = ferry_store::Store::open(&settings.effective_database_url())
+            .await?
+            .with_instance(&instance);
+        tracing::info!(instance = %instance, database = ?store.backend(), "replica");
         let (tokens, generated_token) =
             auth::Tokens::bootstrap(settings.admin_token.as_ref(), &settings.data_dir)?;
         let tokens = tokens.with_store(store.clone());
@@ -174,7 +181,11 @@ impl Server {
             None => (git_state, Arc::new(loaded)),
         };
         let engine = Engine::new(EngineParts {
-            store: Arc::new(store.clone()),
+            store: Arc::new(ferry_engine::LeasedStore::new(
+                store.clone(),
+                &instance,
+                ferry_engine::LeaseSettings::default(),
+            )),
             config: loaded,
             workspace,
             runner,
@@ -298,6 +309,7 @@ impl BoundServer {
             });
         }
         state.engine.start().await?;
+        replica::spawn_relay(state.store.clone(), state.engine.clone(), stop.clone());
         state.ready.store(true, Ordering::SeqCst);
         tracing::info!(addr = %self.addr, "ferry is serving");
         if let Some(a) = &state.argocd {
@@ -309,6 +321,8 @@ impl BoundServer {
         shutdown.await;
         state.ready.store(false, Ordering::SeqCst);
         state.engine.shutdown();
+        // Another replica continues this one's releases at once.
+        state.engine.release_leases().await;
         stop.cancel();
         match http.await {
             Ok(r) => r.map_err(ServerError::Serve),

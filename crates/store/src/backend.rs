@@ -199,6 +199,11 @@ fn sqlite_migrator() -> Migrator {
             include_str!("../migrations/sqlite/0010_tokens_audit.sql"),
         ),
         (
+            11,
+            "scale out",
+            include_str!("../migrations/sqlite/0011_scale_out.sql"),
+        ),
+        (
             12,
             "ui_sessions",
             include_str!("../migrations/sqlite/0012_ui_sessions.sql"),
@@ -222,6 +227,11 @@ fn postgres_migrator() -> Migrator {
             10,
             "tokens_audit",
             include_str!("../migrations/postgres/0010_tokens_audit.sql"),
+        ),
+        (
+            11,
+            "scale out",
+            include_str!("../migrations/postgres/0011_scale_out.sql"),
         ),
         (
             12,

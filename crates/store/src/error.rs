@@ -41,6 +41,12 @@ pub enum Error {
         given: String,
     },
 
+    /// A save by a replica that no longer holds the release's lease:
+    /// another replica took the release over (issue 11), so this one must
+    /// stop driving it.
+    #[error("release `{id}` is driven by another replica (`{holder}`) now: its lease was lost")]
+    LeaseLost { id: String, holder: String },
+
     #[error("stored {what} of release `{id}` cannot be read: {reason}")]
     Corrupt {
         what: &'static str,

@@ -20,6 +20,8 @@ mod cursor;
 mod deliveries;
 mod error;
 mod security;
+mod lease;
+mod notify;
 mod store;
 mod types;
 mod ui_sessions;
@@ -27,6 +29,8 @@ mod url;
 
 pub use error::{Error, Result};
 pub use security::{AuditEntry, AuditFilter, AuditPage, NewAuditEntry, NewToken, TokenRecord};
+pub use lease::Lease;
+pub use notify::{EVENTS_CHANNEL, EventListener, EventNotice};
 pub use store::{MAX_EVENTS_PAGE, Store};
 pub use types::{
     Created, DEFAULT_PAGE, EnvironmentSummary, ListFilter, MAX_PAGE, NewEvent, Page, ReleaseSummary,

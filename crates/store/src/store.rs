@@ -55,6 +55,9 @@ pub struct Store {
     /// handed the lock the moment it is free. (PostgreSQL needs no gate:
     /// its row locks wake waiters at once.)
     write_gate: Arc<tokio::sync::Mutex<()>>,
+    /// Names this process in change notifications (PostgreSQL), so a
+    /// replica can skip its own; see [`Store::with_instance`].
+    pub(crate) instance: Option<std::sync::Arc<str>>,
 }
 
 /// A value bound to a query built at run time.
@@ -81,6 +84,7 @@ impl Store {
         Store {
             backend,
             write_gate: Arc::default(),
+            instance: None,
         }
     }
 
@@ -192,6 +196,14 @@ impl Store {
             for event in &events {
                 insert_event!(&mut *tx, event)?;
             }
+            if let Some(payload) = self.notice_payload(&release.id, &events) {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(crate::notify::EVENTS_CHANNEL)
+                    .bind(payload)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("announcing new events"))?;
+            }
             tx.commit().await.map_err(db("committing a release"))?;
             Ok(Created::New(release, events))
         })
@@ -204,6 +216,19 @@ impl Store {
     /// The product and number are fixed at creation; a release whose
     /// product or number differ from the stored ones is refused.
     pub async fn save(&self, release: &Release, events: Vec<NewEvent>) -> Result<Vec<Event>> {
+        self.save_as(release, events, None).await
+    }
+
+    /// [`Store::save`], refused with [`Error::LeaseLost`] when `holder` is
+    /// given and another replica holds the release's lease (the lease is
+    /// checked by the same `UPDATE` that writes, so no write slips in
+    /// between the check and the save).
+    pub(crate) async fn save_as(
+        &self,
+        release: &Release,
+        events: Vec<NewEvent>,
+        holder: Option<&str>,
+    ) -> Result<Vec<Event>> {
         let now = millis(ferry_release::now(), &release.id, "now")?;
         let columns = Columns::of(release)?;
         let added = to_i64(events.len() as u64, &release.id, "events")?;
@@ -214,29 +239,40 @@ impl Store {
                 .await
                 .map_err(db("beginning a release save"))?;
             // The row lock taken here orders concurrent saves of one release.
-            let row = sqlx::query(
+            let sql = format!(
                 "UPDATE releases SET status = $2, finished_at = $3, updated_at = $4, \
                  version = $5, environments = $6, last_seq = last_seq + $7 \
-                 WHERE id = $1 AND product = $8 AND number = $9 RETURNING last_seq",
-            )
-            .bind(&release.id)
-            .bind(columns.status)
-            .bind(columns.finished_at)
-            .bind(now)
-            .bind(&release.version)
-            .bind(&columns.environments)
-            .bind(added)
-            .bind(&release.product)
-            .bind(columns.number)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db("updating a release"))?;
+                 WHERE id = $1 AND product = $8 AND number = $9{} RETURNING last_seq",
+                if holder.is_some() {
+                    crate::lease::held_by_param_10(self.backend.kind())
+                } else {
+                    String::new()
+                }
+            );
+            let mut update = sqlx::query(&sql)
+                .bind(&release.id)
+                .bind(columns.status)
+                .bind(columns.finished_at)
+                .bind(now)
+                .bind(&release.version)
+                .bind(&columns.environments)
+                .bind(added)
+                .bind(&release.product)
+                .bind(columns.number);
+            if let Some(holder) = holder {
+                update = update.bind(holder);
+            }
+            let row = update
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db("updating a release"))?;
             let Some(row) = row else {
-                let stored = sqlx::query("SELECT product, number FROM releases WHERE id = $1")
-                    .bind(&release.id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db("reading a release"))?;
+                let stored =
+                    sqlx::query("SELECT product, number, lease_owner FROM releases WHERE id = $1")
+                        .bind(&release.id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db("reading a release"))?;
                 return Err(match stored {
                     None => Error::NotFound {
                         id: release.id.clone(),
@@ -246,6 +282,10 @@ impl Store {
                         field: "product",
                         stored: row.text("product")?,
                         given: release.product.clone(),
+                    },
+                    Some(row) if row.int("number")? == columns.number => Error::LeaseLost {
+                        id: release.id.clone(),
+                        holder: row.opt_text("lease_owner")?.unwrap_or_default(),
                     },
                     Some(row) => Error::Immutable {
                         id: release.id.clone(),
@@ -280,6 +320,14 @@ impl Store {
                 .collect();
             for event in &events {
                 insert_event!(&mut *tx, event)?;
+            }
+            if let Some(payload) = self.notice_payload(&release.id, &events) {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(crate::notify::EVENTS_CHANNEL)
+                    .bind(payload)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("announcing new events"))?;
             }
             tx.commit().await.map_err(db("committing a release save"))?;
             Ok(events)

@@ -1,6 +1,12 @@
 //! A real product for engine tests: a bare GitOps repository created with
 //! the git CLI, a configuration directory, and an engine on SQLite with the
 //! local workflow executor and the git state provider.
+//!
+//! With `FERRY_TEST_POSTGRES_URL` set (a PostgreSQL server, e.g.
+//! `postgres://ferry@127.0.0.1:5433`; `scripts/test` starts one), every
+//! fixture gets a fresh database on it instead: the same suite runs on
+//! both backends. Either way the engine runs on a `LeasedStore` (issue 11),
+//! as `ferry serve` does.
 
 #![allow(dead_code)]
 
@@ -182,10 +188,27 @@ impl Fixture {
         .unwrap();
         std::fs::write(config_dir.join("workflows.yaml"), workflows(&markers)).unwrap();
         std::fs::write(config_dir.join("product.yaml"), setup.product).unwrap();
-        let db = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("ferry.db").display()
-        );
+        let db = match std::env::var("FERRY_TEST_POSTGRES_URL") {
+            Ok(server) if !server.is_empty() => {
+                let unique: String = dir
+                    .path()
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .collect();
+                format!(
+                    "{}/engine_{}",
+                    server.trim_end_matches('/'),
+                    unique.to_ascii_lowercase()
+                )
+            }
+            _ => format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("ferry.db").display()
+            ),
+        };
         Fixture {
             dir,
             remote,
@@ -229,9 +252,17 @@ impl Fixture {
     }
 
     pub async fn engine_with(&self, tweak: impl FnOnce(&mut EngineSettings)) -> Engine {
+        create_postgres_database(&self.db).await;
         let store = ferry_store::Store::open(&self.db)
             .await
             .expect("open store");
+        // One replica that keeps its instance id across restarts, as a
+        // server with the same data directory does.
+        let store = ferry_engine::LeasedStore::new(
+            store,
+            "engine-test",
+            ferry_engine::LeaseSettings::default(),
+        );
         let loaded = ferry_config::load(&ferry_config::ConfigSource::Dir(self.config_dir.clone()))
             .expect("config");
         let errors: Vec<String> = loaded.errors().map(ToString::to_string).collect();
@@ -263,6 +294,30 @@ impl Fixture {
         });
         engine.start().await.expect("start engine");
         engine
+    }
+}
+
+/// Creates the PostgreSQL database of `url` unless it exists (nothing for
+/// SQLite).
+async fn create_postgres_database(url: &str) {
+    use sqlx::Connection;
+    if !url.starts_with("postgres") {
+        return;
+    }
+    let (server, name) = url.rsplit_once('/').unwrap();
+    let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+        .await
+        .expect("connect to FERRY_TEST_POSTGRES_URL");
+    let exists: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(name)
+        .fetch_optional(&mut admin)
+        .await
+        .unwrap();
+    if exists.is_none() {
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
     }
 }
 

@@ -107,6 +107,18 @@ pub async fn stream(
                 _ = f.stopping.cancelled() => return None,
             };
             match received {
+                // A gap (an event relayed from another replica whose
+                // predecessors were not announced here) is filled from
+                // the store, so the stream stays gapless.
+                Ok(e) if e.release_id == f.id && e.seq > f.last + 1 => {
+                    match stored_after(&f.store, &f.id, f.last).await {
+                        Ok(evs) => f.backlog.extend(evs),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "event stream: filling a gap from the store failed");
+                            return None;
+                        }
+                    }
+                }
                 Ok(e) => {
                     let tail = f.backlog.back().map_or(f.last, |b| b.seq);
                     if e.release_id != f.id || e.seq <= tail {
