@@ -182,19 +182,33 @@ fn migrator(files: &[(i64, &'static str, &'static str)]) -> Migrator {
 }
 
 fn sqlite_migrator() -> Migrator {
-    migrator(&[(
-        1,
-        "releases",
-        include_str!("../migrations/sqlite/0001_releases.sql"),
-    )])
+    migrator(&[
+        (
+            1,
+            "releases",
+            include_str!("../migrations/sqlite/0001_releases.sql"),
+        ),
+        (
+            8,
+            "release notes",
+            include_str!("../migrations/sqlite/0008_release_notes.sql"),
+        ),
+    ])
 }
 
 fn postgres_migrator() -> Migrator {
-    migrator(&[(
-        1,
-        "releases",
-        include_str!("../migrations/postgres/0001_releases.sql"),
-    )])
+    migrator(&[
+        (
+            1,
+            "releases",
+            include_str!("../migrations/postgres/0001_releases.sql"),
+        ),
+        (
+            8,
+            "release notes",
+            include_str!("../migrations/postgres/0008_release_notes.sql"),
+        ),
+    ])
 }
 
 /// Wraps a query that selects summary columns (ordered by `order`) so it

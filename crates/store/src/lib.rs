@@ -18,6 +18,7 @@ mod backend;
 mod columns;
 mod cursor;
 mod error;
+mod notes;
 mod store;
 mod types;
 mod url;

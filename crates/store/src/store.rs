@@ -45,7 +45,7 @@ pub const MAX_EVENTS_PAGE: u32 = 10_000;
 /// method may be called from many tasks at once.
 #[derive(Clone, Debug)]
 pub struct Store {
-    backend: Backend,
+    pub(crate) backend: Backend,
 }
 
 /// A value bound to a query built at run time.

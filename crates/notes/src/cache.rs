@@ -1,0 +1,61 @@
+//! Notes are computed once per release and kept in the store: the inputs
+//! (the frozen snapshot, the previous release's snapshot, immutable Git
+//! history and image labels of immutable revisions) do not change, and
+//! walking thousands of commits on every page view would.
+//!
+//! A cached document of another [`FORMAT_VERSION`] is rebuilt. Two
+//! replicas computing the same notes at once both store the same document
+//! (the write is an upsert), so no lock is needed.
+
+use ferry_model::resource::ReleaseNotesSpec;
+use ferry_release::Release;
+use ferry_store::Store;
+
+use crate::build::NotesBuilder;
+use crate::document::{FORMAT_VERSION, ReleaseNotes};
+use crate::error::{Error, Result};
+
+/// How many earlier releases are searched for one from the same trigger
+/// environment (manual promotions between environments interleave).
+const PREVIOUS_SEARCH: u32 = 100;
+
+/// The product's previous release with the same trigger environment (the
+/// snapshot's environment), newest first among those numbered below
+/// `release`.
+pub async fn previous_release(store: &Store, release: &Release) -> Result<Option<Release>> {
+    let earlier = store
+        .releases_before(&release.product, release.number, PREVIOUS_SEARCH)
+        .await?;
+    Ok(earlier
+        .into_iter()
+        .find(|r| r.snapshot.environment == release.snapshot.environment))
+}
+
+/// The notes of release `id`: from the store, else computed and stored.
+/// `spec` is the product's current `spec.releaseNotes` (`None` when the
+/// product or the section is gone).
+pub async fn notes_for_release(
+    store: &Store,
+    builder: &NotesBuilder,
+    id: &str,
+    spec: impl FnOnce(&str) -> Option<ReleaseNotesSpec>,
+) -> Result<ReleaseNotes> {
+    if let Some((version, body)) = store.release_notes(id).await?
+        && version == FORMAT_VERSION
+        && let Ok(notes) = serde_json::from_str::<ReleaseNotes>(&body)
+    {
+        return Ok(notes);
+    }
+    let release = store
+        .get(id)
+        .await?
+        .ok_or_else(|| Error::NoRelease(id.to_owned()))?;
+    let previous = previous_release(store, &release).await?;
+    let spec = spec(&release.product);
+    let notes = builder
+        .build(&release, previous.as_ref(), spec.as_ref())
+        .await;
+    let body = serde_json::to_string(&notes)?;
+    store.put_release_notes(id, FORMAT_VERSION, &body).await?;
+    Ok(notes)
+}
