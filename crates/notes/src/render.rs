@@ -168,17 +168,20 @@ fn config_section(out: &mut String, c: &ConfigChanges) {
 
 fn commit_line(out: &mut String, c: &Commit, strip_type: bool) {
     out.push_str("- ");
-    if let Some(scope) = &c.scope {
-        let _ = write!(out, "**{}:** ", escape(scope));
+    // In a group the type is the heading: show `**scope:** description`.
+    let mut subject = c.subject.as_str();
+    if strip_type && c.kind.is_some() {
+        if let Some(scope) = &c.scope {
+            let _ = write!(out, "**{}:** ", escape(scope));
+        }
+        subject = subject.split_once(": ").map_or(subject, |(_, d)| d);
     }
-    // The group already says the type: show the description only.
-    let subject = if strip_type && c.kind.is_some() {
-        c.subject
-            .split_once(": ")
-            .map_or(c.subject.as_str(), |(_, d)| d)
-    } else {
-        &c.subject
-    };
+    // The pull request is shown once, after the SHA.
+    if let Some(pr) = c.pull_request {
+        subject = subject
+            .strip_suffix(&format!("(#{pr})"))
+            .map_or(subject, str::trim_end);
+    }
     out.push_str(&escape(subject));
     let _ = write!(out, " (`{}`", &c.sha[..c.sha.len().min(7)]);
     if let Some(pr) = c.pull_request {
