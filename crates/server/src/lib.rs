@@ -134,6 +134,14 @@ impl Server {
         let appstate = Arc::new(ferry_appstate::git::GitProvider::new(Arc::clone(
             &workspace,
         )));
+        let notes = Arc::new(ferry_notes::NotesBuilder::new(
+            Arc::clone(&workspace),
+            Arc::new(
+                ferry_notes::OciClient::new(ferry_notes::OciSettings::default())
+                    .map_err(|e| ServerError::Serve(std::io::Error::other(e.to_string())))?,
+            ),
+            ferry_notes::NotesSettings::default(),
+        ));
         let engine = Engine::new(EngineParts {
             store: Arc::new(store.clone()),
             config: Arc::new(loaded),
@@ -155,6 +163,7 @@ impl Server {
             live: Arc::new(LiveConfig::new(source)),
             ready: AtomicBool::new(false),
             stopping: CancelFlag::default(),
+            notes,
         });
         Ok(Server {
             settings,

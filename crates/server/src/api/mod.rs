@@ -5,6 +5,7 @@
 //! `/api/openapi.json`.
 
 mod events;
+mod notes;
 mod ops;
 mod products;
 mod releases;
@@ -44,6 +45,8 @@ pub struct AppState {
     /// Set on shutdown: ends live event streams, which would otherwise
     /// keep the graceful shutdown waiting forever.
     pub stopping: crate::cancel::CancelFlag,
+    /// Release notes (computed once per release, cached in the store).
+    pub notes: Arc<ferry_notes::NotesBuilder>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -74,6 +77,7 @@ pub fn table() -> Vec<(&'static str, &'static str, MethodRouter<Shared>)> {
             post(releases::terminate),
         ),
         ("post", "/api/v1/releases/{id}/retry", post(releases::retry)),
+        ("get", "/api/v1/releases/{id}/notes", get(notes::show)),
         (
             "post",
             "/api/v1/workflows/{run}/resume",
