@@ -59,3 +59,23 @@ pub async fn notes_for_release(
     store.put_release_notes(id, FORMAT_VERSION, &body).await?;
     Ok(notes)
 }
+
+/// The release notes as the body of a promotion pull request (for the
+/// engine's `pr` action): cached or computed like the API's, cut to
+/// GitHub's body limit with a link to the full notes. Never fails — a PR
+/// is not held up by its description: when the notes cannot be had, the
+/// body says so in one line.
+pub async fn pr_body(
+    store: &Store,
+    builder: &NotesBuilder,
+    release_id: &str,
+    spec: Option<ReleaseNotesSpec>,
+    full_notes_url: Option<&str>,
+) -> String {
+    match notes_for_release(store, builder, release_id, |_| spec).await {
+        Ok(notes) => {
+            crate::render::markdown_for_pr(&notes, crate::render::PR_BODY_LIMIT, full_notes_url)
+        }
+        Err(e) => format!("Release notes are not available: {e}\n"),
+    }
+}

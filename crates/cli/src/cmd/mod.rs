@@ -1,5 +1,6 @@
 pub mod client;
 pub mod demo;
+pub mod notes;
 pub mod policy;
 pub mod promote;
 pub mod release;
