@@ -189,7 +189,10 @@ fn main() {
     let builder = NotesBuilder::new(
         workspace(&root.join("mirrors")),
         Arc::new(OciClient::new(OciSettings::default()).unwrap()),
-        NotesSettings::default(),
+        NotesSettings {
+            allow_local_sources: true,
+            ..NotesSettings::default()
+        },
     );
     // Warm-up: clones the mirrors (what "warm mirrors" means).
     let warm = rt.block_on(builder.build(&second, Some(&first), None));

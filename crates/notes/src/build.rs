@@ -38,6 +38,10 @@ pub struct NotesSettings {
     /// Commits listed for a product's first release (or when the old
     /// revision is gone) unless `spec.releaseNotes.firstReleaseLimit` says.
     pub first_release_limit: usize,
+    /// Accept local paths and `file://` URLs in image source labels. Off
+    /// by default: labels are written by whoever builds an image, and a
+    /// label must not make the server read its own disk.
+    pub allow_local_sources: bool,
 }
 
 impl Default for NotesSettings {
@@ -45,6 +49,7 @@ impl Default for NotesSettings {
         NotesSettings {
             max_commits: 10_000,
             first_release_limit: 50,
+            allow_local_sources: false,
         }
     }
 }
@@ -267,7 +272,16 @@ impl NotesBuilder {
         let mut from_labels = None;
         match self.oci.image_source(image).await {
             Ok(src) => {
-                if let Some(repo) = src.source() {
+                if let Some(repo) = src.source()
+                    && !self.settings.allow_local_sources
+                    && !is_remote_url(repo)
+                {
+                    notes.push(format!(
+                        "{}:{}: the source label `{repo}` is not a remote repository URL; ignored",
+                        image.repository(),
+                        image.version()
+                    ));
+                } else if let Some(repo) = src.source() {
                     from_labels = Some(Resolved {
                         repo_url: repo.to_owned(),
                         revision: src.revision().map(str::to_owned),
@@ -339,6 +353,17 @@ fn release_ref(r: &Release) -> ReleaseRef {
         product: r.product.clone(),
         version: r.version.clone(),
     }
+}
+
+/// `https://`, `http://`, `ssh://`, `git://` or scp-like `user@host:path`.
+fn is_remote_url(url: &str) -> bool {
+    let url = url.trim();
+    ["https://", "http://", "ssh://", "git://"]
+        .iter()
+        .any(|p| url.starts_with(p))
+        || url
+            .split_once(':')
+            .is_some_and(|(host, _)| host.contains('@') && !host.contains('/'))
 }
 
 /// Repository URLs that name the same repository (`.git` and a trailing

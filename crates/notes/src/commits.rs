@@ -4,13 +4,14 @@
 //! Merge commits are not listed themselves: they bring no change of their
 //! own, but their pull-request number is given to every commit they
 //! brought in that has none (a merged branch's commits rarely say which
-//! pull request they belong to; the merge does).
+//! pull request they belong to; the merge does). That takes one pass, no
+//! walk per merge, so histories where every change is a merge stay linear.
 //!
 //! Histories get rewritten: the old revision may be gone (force push,
 //! deleted branch) or no longer an ancestor (rebase). Neither is an error;
 //! the range is shown as well as it can be, with a note that says why.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use ferry_git::{GitTime, Mirror, Oid};
 use git2::{Repository, Sort};
@@ -132,9 +133,12 @@ fn walk(
     if let Some(h) = hide {
         revwalk.hide(h).map_err(lib)?;
     }
+    // The first-parent chain of `to`: the branch itself. A merge's other
+    // parents lead into the merged branch, whose commits (down to where
+    // they meet this chain) get the merge's pull request. One pass, as a
+    // topological walk lists every commit after all of its children.
+    let mainline = first_parents(repo, to, hide, limit).map_err(lib)?;
     let mut commits = Vec::new();
-    // Merge → its pull request; filled before the merged commits come
-    // (topological order lists a merge before its parents).
     let mut pr_of: HashMap<Oid, u64> = HashMap::new();
     let mut truncated = false;
     for oid in revwalk {
@@ -142,12 +146,21 @@ fn walk(
         let commit = repo.find_commit(oid).map_err(lib)?;
         let text = String::from_utf8_lossy(commit.message_bytes());
         let parsed = message::parse(&text, rules);
-        if commit.parent_count() > 1 {
-            if let Some(pr) = parsed.pull_request {
-                for brought in brought_in(repo, &commit, hide, limit).map_err(lib)? {
-                    pr_of.entry(brought).or_insert(pr);
-                }
+        let inherited = pr_of.get(&oid).copied();
+        let merge = commit.parent_count() > 1;
+        for (i, parent) in commit.parent_ids().enumerate() {
+            if mainline.contains(&parent) {
+                continue;
             }
+            let pr = match (merge && i > 0, parsed.pull_request) {
+                (true, Some(own)) => Some(own),
+                _ => inherited,
+            };
+            if let Some(pr) = pr {
+                pr_of.entry(parent).or_insert(pr);
+            }
+        }
+        if merge {
             continue;
         }
         if commits.len() >= limit {
@@ -173,7 +186,7 @@ fn walk(
             kind: conventional.as_ref().map(|c| c.kind.clone()),
             scope: conventional.and_then(|c| c.scope),
             breaking: parsed.breaking,
-            pull_request: parsed.pull_request.or_else(|| pr_of.get(&oid).copied()),
+            pull_request: parsed.pull_request.or(inherited),
             issues: parsed.issues,
         });
     }
@@ -184,23 +197,21 @@ fn walk(
     })
 }
 
-/// The commits a merge brought in: reachable from its other parents but
-/// not from its first parent (nor from the range's base).
-fn brought_in(
+/// The first-parent chain from `to` (not below `hide`), at most
+/// `limit + 1` commits: enough for every commit the walk may list.
+fn first_parents(
     repo: &Repository,
-    merge: &git2::Commit<'_>,
+    to: Oid,
     hide: Option<Oid>,
     limit: usize,
-) -> std::result::Result<Vec<Oid>, git2::Error> {
+) -> std::result::Result<HashSet<Oid>, git2::Error> {
     let mut walk = repo.revwalk()?;
-    for p in merge.parent_ids().skip(1) {
-        walk.push(p)?;
-    }
-    walk.hide(merge.parent_id(0)?)?;
+    walk.simplify_first_parent()?;
+    walk.push(to)?;
     if let Some(h) = hide {
         walk.hide(h)?;
     }
-    walk.take(limit).collect()
+    walk.take(limit.saturating_add(1)).collect()
 }
 
 /// The first 12 characters of a revision, for notes.

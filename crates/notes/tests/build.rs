@@ -167,7 +167,10 @@ async fn notes_from_git_history_and_image_labels() {
     let builder = NotesBuilder::new(
         workspace(&cache),
         Arc::new(OciClient::new(OciSettings::default()).unwrap()),
-        NotesSettings::default(),
+        NotesSettings {
+            allow_local_sources: true,
+            ..NotesSettings::default()
+        },
     );
     let notes = builder.build(&second, Some(&first), Some(&spec)).await;
 
@@ -323,6 +326,22 @@ async fn notes_from_git_history_and_image_labels() {
         pr.ends_with("the full notes: https://ferry.example.com/releases/x/notes\n"),
         "{pr}"
     );
+
+    // By default a label naming a local path is not followed: labels are
+    // written by whoever builds an image.
+    let strict = NotesBuilder::new(
+        workspace(&cache),
+        Arc::new(OciClient::new(OciSettings::default()).unwrap()),
+        NotesSettings::default(),
+    );
+    let notes = strict.build(&second, Some(&first), Some(&spec)).await;
+    assert!(notes.images[0].source.is_none(), "{:?}", notes.images[0]);
+    assert!(notes.sources.iter().all(|s| s.repo_url != api.url()));
+    let joined = notes.notes.join("\n");
+    assert!(
+        joined.contains("is not a remote repository URL; ignored"),
+        "{joined}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -353,6 +372,7 @@ async fn first_release_and_rewritten_history() {
         NotesSettings {
             max_commits: 100,
             first_release_limit: 3,
+            allow_local_sources: true,
         },
     );
     // First release: the configured limit, truncation flagged.
