@@ -31,6 +31,25 @@ pub async fn previous_release(store: &Store, release: &Release) -> Result<Option
         .find(|r| r.snapshot.environment == release.snapshot.environment))
 }
 
+/// The notes of release `id` as the stored JSON text: served without
+/// decoding when cached (a release of 10,000 commits is megabytes of
+/// JSON; decoding it is most of the cost of a cache hit), else computed
+/// and stored like [`notes_for_release`].
+pub async fn notes_json_for_release(
+    store: &Store,
+    builder: &NotesBuilder,
+    id: &str,
+    spec: impl FnOnce(&str) -> Option<ReleaseNotesSpec>,
+) -> Result<String> {
+    if let Some((version, body)) = store.release_notes(id).await?
+        && version == FORMAT_VERSION
+    {
+        return Ok(body);
+    }
+    let notes = notes_for_release(store, builder, id, spec).await?;
+    Ok(serde_json::to_string(&notes)?)
+}
+
 /// The notes of release `id`: from the store, else computed and stored.
 /// `spec` is the product's current `spec.releaseNotes` (`None` when the
 /// product or the section is gone).

@@ -38,7 +38,7 @@ pub mod render;
 pub mod sources;
 
 pub use build::{NotesBuilder, NotesSettings};
-pub use cache::{notes_for_release, pr_body, previous_release};
+pub use cache::{notes_for_release, notes_json_for_release, pr_body, previous_release};
 pub use document::{
     Author, Commit, ConfigChanges, FORMAT_VERSION, Groups, ImageChange, ReleaseNotes, ReleaseRef,
     ResolvedRange, SourceChanges, SourceVia,

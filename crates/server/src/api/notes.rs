@@ -3,7 +3,6 @@
 //! store (see `ferry_notes::cache`). The product's `spec.releaseNotes` is
 //! taken from the active configuration.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -35,25 +34,31 @@ pub async fn show(
         }
     };
     let loaded = st.engine.config();
-    let notes = ferry_notes::notes_for_release(&st.store, &st.notes, &id, |product| {
+    let spec = |product: &str| {
         loaded
             .config
             .product(product)
             .and_then(|p| p.spec.release_notes.clone())
-    })
-    .await
-    .map_err(|e| match e {
+    };
+    let failed = |e| match e {
         ferry_notes::Error::NoRelease(id) => ApiError::not_found(format!("no release `{id}`")),
         ferry_notes::Error::Store(e) => e.into(),
         other => ApiError::internal("computing release notes", other),
-    })?;
+    };
     if markdown {
+        let notes = ferry_notes::notes_for_release(&st.store, &st.notes, &id, spec)
+            .await
+            .map_err(failed)?;
         Ok((
             [(CONTENT_TYPE, "text/markdown; charset=utf-8")],
             ferry_notes::markdown(&notes),
         )
             .into_response())
     } else {
-        Ok(Json(notes).into_response())
+        // The stored document as it is: no decode and re-encode.
+        let body = ferry_notes::notes_json_for_release(&st.store, &st.notes, &id, spec)
+            .await
+            .map_err(failed)?;
+        Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
     }
 }
