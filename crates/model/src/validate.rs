@@ -158,6 +158,7 @@ pub(crate) fn run(config: &Config, nodes: &Nodes, out: &mut Vec<Diagnostic>) {
             );
         }
         if let Some(notes) = &p.spec.release_notes {
+            release_notes(&mut cx, &p.origin, root, notes);
             for (i, s) in notes.sources.iter().enumerate() {
                 if let Some(pattern) = &s.tag_pattern
                     && !["{sha}", "{version}"].iter().any(|v| pattern.contains(v))
@@ -278,6 +279,73 @@ pub(crate) fn run(config: &Config, nodes: &Nodes, out: &mut Vec<Diagnostic>) {
         }
     }
     applications(&mut cx, nodes);
+}
+
+/// `spec.releaseNotes` (SPEC §7): what the notes builder would otherwise
+/// only be able to report as a note on every release.
+fn release_notes(
+    cx: &mut Ctx<'_>,
+    origin: &Origin,
+    root: &Node,
+    notes: &crate::resource::ReleaseNotesSpec,
+) {
+    let base = "spec.releaseNotes";
+    if let Some(p) = &notes.issue_pattern
+        && let Err(e) = regex::Regex::new(p)
+    {
+        let reason = e.to_string().lines().last().unwrap_or("").trim().to_owned();
+        cx.error(
+            origin,
+            root,
+            &format!("{base}.issuePattern"),
+            format!("`{p}` is not a regular expression ({reason})"),
+        );
+    }
+    if let Some(t) = &notes.issue_url_template
+        && !t.contains("{key}")
+    {
+        cx.error(
+            origin,
+            root,
+            &format!("{base}.issueUrlTemplate"),
+            format!(
+                "`{t}` must contain `{{key}}` (e.g. `https://jira.example.com/browse/{{key}}`)"
+            ),
+        );
+    }
+    if notes.first_release_limit == Some(0) {
+        cx.error(
+            origin,
+            root,
+            &format!("{base}.firstReleaseLimit"),
+            "must be at least 1".into(),
+        );
+    }
+    for (i, s) in notes.sources.iter().enumerate() {
+        let image = s.image.trim();
+        let last = image.rsplit('/').next().unwrap_or(image);
+        if image.is_empty() || image.contains(char::is_whitespace) || last.contains([':', '@']) {
+            cx.error(origin, root, &format!("{base}.sources[{i}].image"), format!(
+                "`{}` must be an image repository without tag or digest (e.g. `ghcr.io/acme/api`)",
+                s.image
+            ));
+        } else if notes.sources[..i].iter().any(|o| o.image.trim() == image) {
+            cx.warning(
+                origin,
+                root,
+                &format!("{base}.sources[{i}].image"),
+                format!("`{image}` is mapped more than once; the first entry is used"),
+            );
+        }
+        if s.repo_url.trim().is_empty() {
+            cx.error(
+                origin,
+                root,
+                &format!("{base}.sources[{i}].repoURL"),
+                "must not be empty".into(),
+            );
+        }
+    }
 }
 
 fn duplicates(cx: &mut Ctx<'_>) {

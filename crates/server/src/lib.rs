@@ -180,6 +180,14 @@ impl Server {
             }
             None => (git_state, Arc::new(loaded)),
         };
+        let notes = Arc::new(ferry_notes::NotesBuilder::new(
+            Arc::clone(&workspace),
+            Arc::new(
+                ferry_notes::OciClient::new(ferry_notes::OciSettings::default())
+                    .map_err(|e| ServerError::Serve(std::io::Error::other(e.to_string())))?,
+            ),
+            ferry_notes::NotesSettings::default(),
+        ));
         let engine = Engine::new(EngineParts {
             store: Arc::new(ferry_engine::LeasedStore::new(
                 store.clone(),
@@ -223,6 +231,7 @@ impl Server {
             ),
             forges,
             ui: ui::UiState::new(&settings.effective_base_url()),
+            notes,
         });
         Ok(Server {
             settings,

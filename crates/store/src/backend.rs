@@ -194,6 +194,11 @@ fn sqlite_migrator() -> Migrator {
             include_str!("../migrations/sqlite/0007_webhook_deliveries.sql"),
         ),
         (
+            8,
+            "release notes",
+            include_str!("../migrations/sqlite/0008_release_notes.sql"),
+        ),
+        (
             10,
             "tokens_audit",
             include_str!("../migrations/sqlite/0010_tokens_audit.sql"),
@@ -222,6 +227,11 @@ fn postgres_migrator() -> Migrator {
             7,
             "webhook_deliveries",
             include_str!("../migrations/postgres/0007_webhook_deliveries.sql"),
+        ),
+        (
+            8,
+            "release notes",
+            include_str!("../migrations/postgres/0008_release_notes.sql"),
         ),
         (
             10,

@@ -22,6 +22,7 @@ mod error;
 mod security;
 mod lease;
 mod notify;
+mod notes;
 mod store;
 mod types;
 mod ui_sessions;

@@ -1,4 +1,4 @@
-//! `ferry release show|terminate|retry`: one release on a server.
+//! `ferry release show|terminate|retry|notes`: one release on a server.
 //! `show --watch` follows the release's event stream and prints every
 //! change until the release finishes.
 
@@ -20,6 +20,8 @@ pub enum Command {
     Terminate(IdArgs),
     /// Retry a FAILED or TERMINATED release from the point of failure.
     Retry(IdArgs),
+    /// The release notes: configuration and code commits, grouped.
+    Notes(super::notes::NotesArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -48,6 +50,7 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Show(a) => show(a),
         Command::Terminate(a) => act(a, "terminate"),
         Command::Retry(a) => act(a, "retry"),
+        Command::Notes(a) => super::notes::run(a),
     }
 }
 

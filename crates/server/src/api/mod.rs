@@ -7,6 +7,7 @@
 pub mod audit;
 mod events;
 pub(crate) mod guard;
+mod notes;
 mod ops;
 pub(crate) mod products;
 pub(crate) mod releases;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub forges: Arc<ferry_forge::Registry>,
     /// Web UI sessions.
     pub ui: crate::ui::UiState,
+    /// Release notes (computed once per release, cached in the store).
+    pub notes: Arc<ferry_notes::NotesBuilder>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -86,6 +89,7 @@ pub fn table() -> Vec<(&'static str, &'static str, MethodRouter<Shared>)> {
             post(releases::terminate),
         ),
         ("post", "/api/v1/releases/{id}/retry", post(releases::retry)),
+        ("get", "/api/v1/releases/{id}/notes", get(notes::show)),
         (
             "post",
             "/api/v1/workflows/{run}/resume",
