@@ -159,12 +159,12 @@ async fn run(s: &Setup, stream: bool, samples: usize) -> Vec<Duration> {
     let seed = s.dir.path().join("seed");
     let mut out = Vec::new();
     for n in 0..samples {
+        git(&seed, &["pull", "-q", "--rebase", "origin", "main"]);
         std::fs::write(
             seed.join("apps/web/dev/values.yaml"),
             format!("image:\n  tag: {tag}-{n}\n"),
         )
         .unwrap();
-        git(&seed, &["pull", "-q", "--rebase", "origin", "main"]);
         git(&seed, &["commit", "-q", "-am", &format!("dev {tag}-{n}")]);
         git(&seed, &["push", "-q", "origin", "main"]);
         let release = engine
