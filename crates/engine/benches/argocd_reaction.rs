@@ -134,6 +134,7 @@ async fn run(s: &Setup, stream: bool, samples: usize) -> Vec<Duration> {
     .unwrap();
     assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
     let engine = Engine::new(EngineParts {
+        pull_requests: None,
         store: Arc::new(ferry_store::Store::open(&db).await.unwrap()),
         config: Arc::new(loaded),
         workspace,

@@ -87,6 +87,7 @@ async fn world(timeout: &str) -> World {
         ferry_config::load(&ferry_config::ConfigSource::Dir(fx.config_dir.clone())).unwrap();
     assert!(!loaded.has_errors());
     let engine = Engine::new(EngineParts {
+        pull_requests: None,
         store: Arc::new(store),
         config: Arc::new(loaded),
         workspace,

@@ -17,6 +17,7 @@
 mod backend;
 mod columns;
 mod cursor;
+mod dedup;
 mod deliveries;
 mod error;
 mod security;
