@@ -42,6 +42,9 @@ pub fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_target(false)
+        // A closed stderr must not take the server down: tracing would report
+        // the failed write with `eprintln!`, which panics then.
+        .log_internal_errors(false)
         .with_ansi(false)
         .with_writer(|| ferry_server::security::RedactingWriter::new(std::io::stderr()))
         .try_init();
