@@ -82,6 +82,7 @@ async fn world(timeout: &str) -> World {
         max: Duration::from_millis(200),
     };
     let provider = Arc::new(ArgoCdProvider::new(cfg, Arc::clone(&workspace)).unwrap());
+    common::create_postgres_database(&fx.db).await;
     let store = ferry_store::Store::open(&fx.db).await.unwrap();
     let loaded =
         ferry_config::load(&ferry_config::ConfigSource::Dir(fx.config_dir.clone())).unwrap();

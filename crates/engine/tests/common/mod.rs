@@ -299,7 +299,7 @@ impl Fixture {
 
 /// Creates the PostgreSQL database of `url` unless it exists (nothing for
 /// SQLite).
-async fn create_postgres_database(url: &str) {
+pub async fn create_postgres_database(url: &str) {
     use sqlx::Connection;
     if !url.starts_with("postgres") {
         return;
