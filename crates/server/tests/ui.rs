@@ -433,6 +433,7 @@ async fn every_page_is_well_formed_escaped_and_accessible() {
         "/policies?product=p&environment=qa",
         "/environments",
         "/products/p/releases/2/retry",
+        "/products/p/releases/1/notes",
         "/signin",
     ];
     let mut bodies = HashMap::new();
@@ -468,6 +469,14 @@ async fn every_page_is_well_formed_escaped_and_accessible() {
     assert!(one.contains("SUCCEEDED") && one.contains("SUCCESSFUL"));
     assert!(one.contains("<svg class=\"flow\""));
     assert!(!one.contains("data-events"), "a finished release is static");
+    assert!(one.contains("href=\"/products/p/releases/1/notes\""));
+    let notes = &bodies["/products/p/releases/1/notes"];
+    assert!(notes.contains("Release notes: p #1"), "{notes}");
+    assert!(notes.contains("Configuration changes"), "{notes}");
+    assert!(
+        !notes.contains("<script>alert") && notes.contains("&#60;script&#62;alert"),
+        "the trigger commit is listed, as text:\n{notes}"
+    );
     let two = &bodies["/products/p/releases/2"];
     assert!(
         two.contains("smoke test failed: 503 from /health"),

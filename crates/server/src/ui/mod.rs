@@ -19,6 +19,7 @@ pub mod csrf;
 mod dryrun;
 mod flow;
 mod gzip;
+mod notes;
 pub mod layout;
 mod policy;
 mod products;
@@ -59,8 +60,7 @@ pub fn render_release_page(
     release::render_page(release, events)
 }
 
-/// Every UI route. Release notes (`/products/{product}/releases/{number}/notes`)
-/// are not here: they come with the `ferry-notes` crate.
+/// Every UI route.
 pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/products") }))
@@ -87,8 +87,10 @@ pub fn routes() -> Router<Shared> {
             "/products/{product}/releases/{number}/retry",
             get(actions::retry_confirm).post(actions::retry),
         )
-        // RELEASE NOTES (lead): wire `/products/{product}/releases/{number}/notes`
-        // to the ferry-notes crate here.
+        .route(
+            "/products/{product}/releases/{number}/notes",
+            get(notes::show),
+        )
         .route("/products/{product}/flows/{flow}", get(flow::show))
         .route("/releases", get(releases::all))
         .route("/environments", get(products::environments))
