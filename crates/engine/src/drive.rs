@@ -1423,6 +1423,12 @@ async fn run_action(
                         base: a.target_revision.clone(),
                         title,
                         body,
+                        release_id: r.id.clone(),
+                        release_notes: inner
+                            .config()
+                            .config
+                            .product(&r.product)
+                            .and_then(|p| p.spec.release_notes.clone()),
                     };
                     prs.open(&spec).await.map(|o| PullRequest {
                         number: o.number,

@@ -36,10 +36,10 @@ use serde::Deserialize;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+pub use lease::{LeaseSettings, LeasedStore, Leases};
 pub use pullrequest::{
     OpenedPullRequest, PullRequestError, PullRequestSpec, PullRequestState, PullRequests,
 };
-pub use lease::{LeaseSettings, LeasedStore, Leases};
 pub use store::{Created, ReleaseStore, StoreError};
 
 /// Engine settings (from the server settings).

@@ -26,7 +26,7 @@ use crate::{Error, Inner, blocking};
 pub type PullRequestError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A pull request to open.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PullRequestSpec {
     pub repo_url: String,
     /// The branch the promotion commit is on.
@@ -35,6 +35,11 @@ pub struct PullRequestSpec {
     pub base: String,
     pub title: String,
     pub body: String,
+    /// The release the pull request promotes, and its product's
+    /// `spec.releaseNotes`: what an implementation needs to add the release
+    /// notes to the body (the server's forge adapter does).
+    pub release_id: String,
+    pub release_notes: Option<ferry_model::resource::ReleaseNotesSpec>,
 }
 
 /// A pull request the forge opened.

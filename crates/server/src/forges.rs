@@ -15,12 +15,69 @@ use ferry_forge::{ForgeError, NewPullRequest, Registry, RetryPolicy, StatusPubli
 pub struct ForgePullRequests {
     registry: Arc<Registry>,
     policy: RetryPolicy,
+    notes: Option<PullRequestNotes>,
 }
 
+/// What the adapter needs to put a release's notes into its pull requests.
+pub struct PullRequestNotes {
+    pub store: ferry_store::Store,
+    pub builder: Arc<ferry_notes::NotesBuilder>,
+    /// `<base-url>`: the full notes are linked from a shortened body.
+    pub base_url: String,
+}
+
+/// GitHub refuses bodies over 65,536 characters; the others take at least
+/// as much. The notes get what the engine's part leaves.
+const BODY_LIMIT: usize = 65_536;
+
 impl ForgePullRequests {
+    /// Pull request bodies also carry the release notes (SPEC §7).
+    pub fn with_notes(mut self, notes: PullRequestNotes) -> ForgePullRequests {
+        self.notes = Some(notes);
+        self
+    }
+
+    /// The engine's body (release, version, diff) followed by the release
+    /// notes, cut to what the forge accepts with a link to the full notes;
+    /// notes that cannot be had are one line, never a failed promotion.
+    async fn body_with_notes(&self, spec: &PullRequestSpec) -> String {
+        let Some(n) = &self.notes else {
+            return spec.body.clone();
+        };
+        let spec_notes = spec.release_notes.clone();
+        let notes =
+            match ferry_notes::notes_for_release(&n.store, &n.builder, &spec.release_id, |_| {
+                spec_notes
+            })
+            .await
+            {
+                Ok(notes) => notes,
+                Err(e) => {
+                    return format!(
+                        "{}\n\n### Release notes\n\nThe release notes are not available: {e}\n",
+                        spec.body
+                    );
+                }
+            };
+        let heading = "\n\n### Release notes\n\n";
+        let budget = BODY_LIMIT.saturating_sub(spec.body.chars().count() + heading.len());
+        let url = format!(
+            "{}/products/{}/releases/{}/notes",
+            n.base_url.trim_end_matches('/'),
+            notes.release.product,
+            notes.release.number
+        );
+        format!(
+            "{}{heading}{}",
+            spec.body,
+            ferry_notes::markdown_for_pr(&notes, budget, Some(&url))
+        )
+    }
+
     pub fn new(registry: Arc<Registry>) -> ForgePullRequests {
         ForgePullRequests {
             registry,
+            notes: None,
             policy: RetryPolicy {
                 initial: Duration::from_millis(500),
                 max: Duration::from_secs(10),
@@ -50,7 +107,7 @@ impl PullRequests for ForgePullRequests {
         let t = self.target(&spec.repo_url)?;
         let pr = NewPullRequest {
             title: spec.title.clone(),
-            body: spec.body.clone(),
+            body: self.body_with_notes(spec).await,
             head: spec.head.clone(),
             base: spec.base.clone(),
         };

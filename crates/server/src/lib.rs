@@ -18,8 +18,8 @@ pub mod forges;
 pub mod live;
 pub mod metrics;
 mod openapi;
-pub mod security;
 pub mod replica;
+pub mod security;
 pub mod settings;
 pub mod ui;
 mod view;
@@ -204,8 +204,15 @@ impl Server {
                 ..EngineSettings::default()
             },
             pull_requests: (!forges.is_empty()).then(|| {
-                Arc::new(forges::ForgePullRequests::new(Arc::clone(&forges)))
-                    as Arc<dyn ferry_engine::PullRequests>
+                Arc::new(
+                    forges::ForgePullRequests::new(Arc::clone(&forges)).with_notes(
+                        forges::PullRequestNotes {
+                            store: store.clone(),
+                            builder: Arc::clone(&notes),
+                            base_url: settings.effective_base_url(),
+                        },
+                    ),
+                ) as Arc<dyn ferry_engine::PullRequests>
             }),
         });
         let statuses = (!forges.is_empty()).then(|| {

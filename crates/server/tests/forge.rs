@@ -375,6 +375,13 @@ async fn push_webhook_pr_promotion_and_merge_webhook() {
                 && body.contains("+image: registry.example/shop/api:1.3.0"),
             "{body}"
         );
+        // The release notes follow (SPEC §7): the configuration commits
+        // that led to the release.
+        let notes = body
+            .split_once("### Release notes")
+            .map(|(_, n)| n)
+            .unwrap_or_else(|| panic!("no release notes in {body}"));
+        assert!(notes.contains("## Configuration changes"), "{body}");
     }
     // Statuses on the PR's head commit too, as soon as the PR is recorded.
     until("statuses on the PR head", async || {

@@ -20,19 +20,19 @@ mod cursor;
 mod dedup;
 mod deliveries;
 mod error;
-mod security;
 mod lease;
-mod notify;
 mod notes;
+mod notify;
+mod security;
 mod store;
 mod types;
 mod ui_sessions;
 mod url;
 
 pub use error::{Error, Result};
-pub use security::{AuditEntry, AuditFilter, AuditPage, NewAuditEntry, NewToken, TokenRecord};
 pub use lease::Lease;
 pub use notify::{EVENTS_CHANNEL, EventListener, EventNotice};
+pub use security::{AuditEntry, AuditFilter, AuditPage, NewAuditEntry, NewToken, TokenRecord};
 pub use store::{MAX_EVENTS_PAGE, Store};
 pub use types::{
     Created, DEFAULT_PAGE, EnvironmentSummary, ListFilter, MAX_PAGE, NewEvent, Page, ReleaseSummary,

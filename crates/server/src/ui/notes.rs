@@ -113,10 +113,12 @@ pub async fn show(
             "/api/v1/releases/{}/notes?format=markdown",
             seg(&release.id)
         ),
-        previous: notes
-            .previous_release
-            .as_ref()
-            .map(|p| (p.number, format!("{product_href}/releases/{}/notes", p.number))),
+        previous: notes.previous_release.as_ref().map(|p| {
+            (
+                p.number,
+                format!("{product_href}/releases/{}/notes", p.number),
+            )
+        }),
         version: release.version.clone().unwrap_or_default(),
         number: release.number,
         product,
