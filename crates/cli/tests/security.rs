@@ -329,6 +329,10 @@ fn no_secret_survives_a_whole_release() {
     let port = free_port();
     let git_base = url.trim_end_matches("/gitops.git").to_owned();
     let settings = settings_file(root.path(), port, &config, &git_base);
+    // Anonymous read, so the web UI's pages are fetched as a visitor sees
+    // them and searched with everything else.
+    let text = std::fs::read_to_string(&settings).unwrap();
+    std::fs::write(&settings, format!("anonymousRead = true\n{text}")).unwrap();
     let serve = Serve::start(root.path(), &settings, port);
     let base = serve.base.clone();
     let http = reqwest::blocking::Client::new();
@@ -437,6 +441,29 @@ fn no_secret_survives_a_whole_release() {
         ADMIN,
         None,
     );
+    // The web UI's pages of the same release.
+    let mut pages = String::new();
+    for path in [
+        "/products".to_owned(),
+        "/products/p".to_owned(),
+        "/products/p/releases".to_owned(),
+        "/releases".to_owned(),
+        "/products/p/releases/1".to_owned(),
+        "/products/p/releases/1/notes".to_owned(),
+        "/products/p/flows/up".to_owned(),
+        "/environments".to_owned(),
+        "/policies?product=p&environment=qa".to_owned(),
+    ] {
+        let r = http.get(format!("{base}{path}")).send().unwrap();
+        let status = r.status().as_u16();
+        let body = r.text().unwrap();
+        assert_eq!(status, 200, "{path}: {body}");
+        pages.push_str(&format!("{path} {status}\n{body}\n"));
+    }
+    assert!(
+        pages.contains("deploying with ***"),
+        "the release page shows the masked log"
+    );
     // A secret presented as a token is not echoed.
     let (status, _) = call(
         reqwest::Method::GET,
@@ -462,6 +489,7 @@ fn no_secret_survives_a_whole_release() {
         history.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
     drop(stream);
+    answers.push_str(&pages);
     answers.push_str(&history);
     assert!(
         history.contains("promote by deployer (promoter) from 127.0.0.1"),
