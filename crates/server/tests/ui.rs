@@ -398,6 +398,22 @@ async fn sign_in_sign_out_and_csrf() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_attempts_are_rate_limited() {
+    let f = fixture();
+    let s = start(settings(&f)).await;
+    let mut c = Client::new(&s.base);
+    let mut codes = Vec::new();
+    for _ in 0..12 {
+        codes.push(c.sign_in("ferry_not_a_token").await.status);
+    }
+    assert!(codes[..10].iter().all(|c| *c == 401), "{codes:?}");
+    assert_eq!(codes[11], 429, "{codes:?}");
+    // The right token is refused too while the client is over its limit.
+    assert_eq!(c.sign_in(TOKEN).await.status, 429);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_is_well_formed_escaped_and_accessible() {
     let f = fixture();
     let gate = ui_config(&f);

@@ -91,9 +91,15 @@ pub struct SigninForm {
 
 pub async fn submit(
     State(st): State<Shared>,
-    headers: HeaderMap,
+    parts: axum::http::request::Parts,
     Form(f): Form<SigninForm>,
 ) -> Result<Response, UiError> {
+    let headers = &parts.headers;
+    // Guessing tokens through the form is rate limited per client, as the
+    // API's webhooks are (issue 10).
+    if let Err(refused) = st.security.limit_sign_in(&parts) {
+        return Ok(refused);
+    }
     let next = safe_next(Some(&f.next));
     let expected = session::cookie(&headers, csrf::SIGNIN_COOKIE).unwrap_or_default();
     if !csrf::matches(&expected, &f.csrf) {
