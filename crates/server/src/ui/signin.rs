@@ -101,7 +101,7 @@ pub async fn submit(
         return Ok(refused);
     }
     let next = safe_next(Some(&f.next));
-    let expected = session::cookie(&headers, csrf::SIGNIN_COOKIE).unwrap_or_default();
+    let expected = session::cookie(headers, csrf::SIGNIN_COOKIE).unwrap_or_default();
     if !csrf::matches(&expected, &f.csrf) {
         return form_page(
             &st,
