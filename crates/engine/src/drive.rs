@@ -1424,6 +1424,7 @@ async fn run_action(
                         title,
                         body,
                         release_id: r.id.clone(),
+                        release_url: inner.release_url(&r.product, r.number),
                         release_notes: inner
                             .config()
                             .config

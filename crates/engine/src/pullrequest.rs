@@ -39,6 +39,8 @@ pub struct PullRequestSpec {
     /// `spec.releaseNotes`: what an implementation needs to add the release
     /// notes to the body (the server's forge adapter does).
     pub release_id: String,
+    /// The release view (`<base-url>/products/<p>/releases/<n>`).
+    pub release_url: String,
     pub release_notes: Option<ferry_model::resource::ReleaseNotesSpec>,
 }
 

@@ -79,22 +79,21 @@ pub async fn notes_for_release(
     Ok(notes)
 }
 
-/// The release notes as the body of a promotion pull request (for the
-/// engine's `pr` action): cached or computed like the API's, cut to
-/// GitHub's body limit with a link to the full notes. Never fails — a PR
-/// is not held up by its description: when the notes cannot be had, the
-/// body says so in one line.
+/// The release notes as (part of) the body of a promotion pull request:
+/// cached or computed like the API's, cut to `max_chars` (what the forge
+/// accepts, less what precedes the notes) with a link to the full notes.
+/// Never fails — a PR is not held up by its description: when the notes
+/// cannot be had, the body says so in one line.
 pub async fn pr_body(
     store: &Store,
     builder: &NotesBuilder,
     release_id: &str,
     spec: Option<ReleaseNotesSpec>,
+    max_chars: usize,
     full_notes_url: Option<&str>,
 ) -> String {
     match notes_for_release(store, builder, release_id, |_| spec).await {
-        Ok(notes) => {
-            crate::render::markdown_for_pr(&notes, crate::render::PR_BODY_LIMIT, full_notes_url)
-        }
-        Err(e) => format!("Release notes are not available: {e}\n"),
+        Ok(notes) => crate::render::markdown_for_pr(&notes, max_chars, full_notes_url),
+        Err(e) => format!("The release notes are not available: {e}\n"),
     }
 }

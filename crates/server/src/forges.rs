@@ -22,8 +22,6 @@ pub struct ForgePullRequests {
 pub struct PullRequestNotes {
     pub store: ferry_store::Store,
     pub builder: Arc<ferry_notes::NotesBuilder>,
-    /// `<base-url>`: the full notes are linked from a shortened body.
-    pub base_url: String,
 }
 
 /// GitHub refuses bodies over 65,536 characters; the others take at least
@@ -44,34 +42,19 @@ impl ForgePullRequests {
         let Some(n) = &self.notes else {
             return spec.body.clone();
         };
-        let spec_notes = spec.release_notes.clone();
-        let notes =
-            match ferry_notes::notes_for_release(&n.store, &n.builder, &spec.release_id, |_| {
-                spec_notes
-            })
-            .await
-            {
-                Ok(notes) => notes,
-                Err(e) => {
-                    return format!(
-                        "{}\n\n### Release notes\n\nThe release notes are not available: {e}\n",
-                        spec.body
-                    );
-                }
-            };
         let heading = "\n\n### Release notes\n\n";
         let budget = BODY_LIMIT.saturating_sub(spec.body.chars().count() + heading.len());
-        let url = format!(
-            "{}/products/{}/releases/{}/notes",
-            n.base_url.trim_end_matches('/'),
-            notes.release.product,
-            notes.release.number
-        );
-        format!(
-            "{}{heading}{}",
-            spec.body,
-            ferry_notes::markdown_for_pr(&notes, budget, Some(&url))
+        let url = format!("{}/notes", spec.release_url);
+        let notes = ferry_notes::pr_body(
+            &n.store,
+            &n.builder,
+            &spec.release_id,
+            spec.release_notes.clone(),
+            budget,
+            Some(&url),
         )
+        .await;
+        format!("{}{heading}{notes}", spec.body)
     }
 
     pub fn new(registry: Arc<Registry>) -> ForgePullRequests {

@@ -209,7 +209,6 @@ impl Server {
                         forges::PullRequestNotes {
                             store: store.clone(),
                             builder: Arc::clone(&notes),
-                            base_url: settings.effective_base_url(),
                         },
                     ),
                 ) as Arc<dyn ferry_engine::PullRequests>

@@ -7,7 +7,7 @@
 pub mod audit;
 mod events;
 pub(crate) mod guard;
-mod notes;
+pub(crate) mod notes;
 mod ops;
 pub(crate) mod products;
 pub(crate) mod releases;

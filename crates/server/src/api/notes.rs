@@ -40,11 +40,7 @@ pub async fn show(
             .product(product)
             .and_then(|p| p.spec.release_notes.clone())
     };
-    let failed = |e| match e {
-        ferry_notes::Error::NoRelease(id) => ApiError::not_found(format!("no release `{id}`")),
-        ferry_notes::Error::Store(e) => e.into(),
-        other => ApiError::internal("computing release notes", other),
-    };
+    let failed = notes_error;
     if markdown {
         let notes = ferry_notes::notes_for_release(&st.store, &st.notes, &id, spec)
             .await
@@ -60,5 +56,14 @@ pub async fn show(
             .await
             .map_err(failed)?;
         Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
+    }
+}
+
+/// A notes failure as an answer (the UI's notes page answers the same).
+pub(crate) fn notes_error(e: ferry_notes::Error) -> ApiError {
+    match e {
+        ferry_notes::Error::NoRelease(id) => ApiError::not_found(format!("no release `{id}`")),
+        ferry_notes::Error::Store(e) => e.into(),
+        other => ApiError::internal("computing release notes", other),
     }
 }

@@ -11,7 +11,6 @@ use ferry_notes::document::{Commit, ReleaseNotes};
 use super::layout::{Layout, UiError, Viewer, commit_link, page, repo_shown, seg, short_sha};
 use super::release::load;
 use crate::api::Shared;
-use crate::error::ApiError;
 
 /// One commit as the page lists it.
 pub struct CommitRow {
@@ -96,11 +95,7 @@ pub async fn show(
     };
     let notes = ferry_notes::notes_for_release(&st.store, &st.notes, &release.id, spec)
         .await
-        .map_err(|e| match e {
-            ferry_notes::Error::NoRelease(id) => ApiError::not_found(format!("no release `{id}`")),
-            ferry_notes::Error::Store(e) => e.into(),
-            other => ApiError::internal("computing release notes", other),
-        })?;
+        .map_err(crate::api::notes::notes_error)?;
     let product_href = format!("/products/{}", seg(&product));
     let release_href = format!("{product_href}/releases/{}", release.number);
     Ok(page(&NotesPage {
