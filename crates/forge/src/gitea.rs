@@ -11,7 +11,7 @@ use crate::client::{Client, header, owner_repo};
 use crate::webhook::{self, Delivery};
 use crate::{
     CommitStatus, Forge, ForgeError, ForgeKind, NewPullRequest, OpenedPullRequest,
-    PullRequestState, Secret, StatusState, WebhookError,
+    PullRequestState, Secret, WebhookError,
 };
 
 pub struct Gitea {
@@ -39,16 +39,10 @@ impl Gitea {
     }
 }
 
-/// Gitea's status states (the four every release has): `pending`,
-/// `success`, `failure`, `error`.
-pub(crate) fn state_word(s: StatusState) -> &'static str {
-    match s {
-        StatusState::Pending | StatusState::Running => "pending",
-        StatusState::Success => "success",
-        StatusState::Failure => "failure",
-        StatusState::Error => "error",
-    }
-}
+/// Gitea's status states are GitHub's four: `pending`, `success`,
+/// `failure`, `error`.
+#[cfg(test)]
+use crate::{StatusState, github::state_word};
 
 #[async_trait]
 impl Forge for Gitea {
@@ -63,12 +57,7 @@ impl Forge for Gitea {
         status: &CommitStatus,
     ) -> Result<(), ForgeError> {
         let (o, r) = owner_repo(repo)?;
-        let body = json!({
-            "state": state_word(status.state),
-            "target_url": status.target_url,
-            "description": crate::truncate_chars(&status.description, crate::MAX_DESCRIPTION),
-            "context": status.context,
-        });
+        let body = crate::github::status_body(status);
         self.client
             .send(
                 Method::POST,

@@ -63,6 +63,17 @@ pub(crate) fn state_word(s: StatusState) -> &'static str {
     }
 }
 
+/// The body of `POST /repos/{o}/{r}/statuses/{sha}`; Gitea and Forgejo
+/// document the same one.
+pub(crate) fn status_body(status: &CommitStatus) -> serde_json::Value {
+    json!({
+        "state": state_word(status.state),
+        "target_url": status.target_url,
+        "description": crate::truncate_chars(&status.description, crate::MAX_DESCRIPTION),
+        "context": status.context,
+    })
+}
+
 #[async_trait]
 impl Forge for GitHub {
     fn kind(&self) -> ForgeKind {
@@ -76,12 +87,7 @@ impl Forge for GitHub {
         status: &CommitStatus,
     ) -> Result<(), ForgeError> {
         let (o, r) = owner_repo(repo)?;
-        let body = json!({
-            "state": state_word(status.state),
-            "target_url": status.target_url,
-            "description": crate::truncate_chars(&status.description, crate::MAX_DESCRIPTION),
-            "context": status.context,
-        });
+        let body = status_body(status);
         self.client
             .send(
                 Method::POST,
