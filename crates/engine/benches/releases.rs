@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 
 use ferry_appstate::git::GitProvider;
 use ferry_engine::{Engine, EngineParts, EngineSettings, PromotionRequest};
-use ferry_git::{CommitSpec, PushOptions, PushTarget, Signature, promotion_message};
+use ferry_git::{CommitSpec, GitStats, PushOptions, PushTarget, Signature, promotion_message};
 use ferry_gitops::{AppSource, Workspace, read_snapshot};
 use ferry_model::{Loaded, Membership};
 use ferry_release::{Release, ReleaseStatus, StepPhase};
@@ -271,14 +271,25 @@ impl World {
 
 /// CPU seconds of this process and its waited-for children (git).
 fn cpu_seconds() -> f64 {
+    let (own, children) = cpu_split();
+    own + children
+}
+
+/// CPU seconds of this process alone (utime + stime: the engine or the
+/// floor's own code, libgit2 included) and of its waited-for children (the
+/// git commands).
+fn cpu_split() -> (f64, f64) {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let fields: Vec<&str> = after.split_whitespace().collect();
     // After the command name: state is field 3, utime 14 … cstime 17.
-    let ticks: u64 = (11..15)
-        .filter_map(|i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
-        .sum();
-    ticks as f64 / clock_ticks()
+    let ticks = |range: std::ops::Range<usize>| -> f64 {
+        range
+            .filter_map(|i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
+            .sum::<u64>() as f64
+            / clock_ticks()
+    };
+    (ticks(11..13), ticks(13..15))
 }
 
 fn clock_ticks() -> f64 {
@@ -419,6 +430,8 @@ fn direct_release(
 struct FloorResult {
     wall: Duration,
     cpu: f64,
+    own_cpu: f64,
+    git: GitStats,
     per_env_ms: Vec<f64>,
     commits: usize,
 }
@@ -431,6 +444,8 @@ async fn floor_phase(world: Arc<World>, per_product: usize) -> FloorResult {
         workspace.mirror(remote.to_str().unwrap()).unwrap();
     }
     let cpu0 = cpu_seconds();
+    let (own0, _) = cpu_split();
+    let git0 = ferry_git::stats();
     let t0 = Instant::now();
     let mut tasks = Vec::new();
     for (repo, product) in world.products() {
@@ -453,10 +468,14 @@ async fn floor_phase(world: Arc<World>, per_product: usize) -> FloorResult {
     }
     let wall = t0.elapsed();
     let cpu = cpu_seconds() - cpu0;
+    let own_cpu = cpu_split().0 - own0;
+    let git = ferry_git::stats().since(&git0);
     let (commits, _) = world.promotion_commits();
     FloorResult {
         wall,
         cpu,
+        own_cpu,
+        git,
         per_env_ms,
         commits,
     }
@@ -520,6 +539,8 @@ struct EngineResult {
     wall: Duration,
     wall_by_finished_at: f64,
     cpu: f64,
+    own_cpu: f64,
+    git: GitStats,
     create_ms: Vec<f64>,
     releases: Vec<Release>,
     commits: usize,
@@ -537,6 +558,8 @@ async fn engine_phase_on(
     per_product: usize,
 ) -> EngineResult {
     let cpu0 = cpu_seconds();
+    let (own0, _) = cpu_split();
+    let git0 = ferry_git::stats();
     let started = OffsetDateTime::now_utc();
     let t0 = Instant::now();
     let mut tasks = Vec::new();
@@ -574,6 +597,8 @@ async fn engine_phase_on(
     }
     let wall = t0.elapsed();
     let cpu = cpu_seconds() - cpu0;
+    let own_cpu = cpu_split().0 - own0;
+    let git = ferry_git::stats().since(&git0);
     let last = releases
         .iter()
         .filter_map(|r| r.finished_at)
@@ -592,6 +617,8 @@ async fn engine_phase_on(
         wall,
         wall_by_finished_at: ms(last - started) / 1000.0,
         cpu,
+        own_cpu,
+        git,
         create_ms,
         releases,
         commits,
@@ -614,39 +641,102 @@ fn step_window(
     Some((step.started_at?, step.finished_at?))
 }
 
-/// One release at a time on the warm engine: promote() → qa commit pushed.
-async fn engine_latency(world: &World, engine: &Engine, first_n: usize) -> Vec<f64> {
+/// One release at a time on the warm engine: promote() → qa commit pushed,
+/// and per environment the release's time not spent in git commands.
+async fn engine_latency(
+    world: &World,
+    engine: &Engine,
+    first_n: usize,
+) -> (Vec<f64>, Vec<f64>, f64) {
     let products = world.products();
     let mut out = Vec::new();
+    let mut outside_git = Vec::new();
+    let (own0, _) = cpu_split();
     for k in 0..LATENCY_SAMPLES {
         let (repo, product) = &products[k % products.len()];
         world.dev_commit(*repo, product, first_n + k);
+        let git0 = ferry_git::stats();
         let called = OffsetDateTime::now_utc();
         let r = engine
             .promote(product, flow_request(), "bench")
             .await
             .expect("promote");
         let done = wait_final(engine, &r.id, Duration::from_millis(5)).await;
+        // Only this release runs (no pollers), so every git command since
+        // `git0` is its own.
+        let git = ferry_git::stats().since(&git0);
         assert_eq!(done.status, ReleaseStatus::Succeeded);
         let (_, pushed) = step_window(&done, "qa", StepPhase::Action).expect("qa commit step");
         out.push(ms(pushed - called));
+        let finished = done.finished_at.expect("final release has finishedAt");
+        let release_ms = ms(finished - called);
+        if std::env::var_os("FERRY_BENCH_TIMELINE").is_some() {
+            timeline(&done, called);
+        }
+        outside_git.push((release_ms - git.busy.as_secs_f64() * 1000.0) / TARGETS.len() as f64);
     }
-    out
+    let own_ms_per_env = (cpu_split().0 - own0) * 1000.0 / (LATENCY_SAMPLES * TARGETS.len()) as f64;
+    (out, outside_git, own_ms_per_env)
 }
 
-fn direct_latency(world: &World, first_n: usize) -> Vec<f64> {
+/// Prints the gaps between a release's own timestamps (diagnostics,
+/// `FERRY_BENCH_TIMELINE=1`).
+fn timeline(r: &Release, called: OffsetDateTime) {
+    let mut marks = vec![
+        ("called".to_string(), called),
+        ("created".to_string(), r.created_at),
+    ];
+    for e in &r.environments {
+        if let Some(t) = e.started_at {
+            marks.push((format!("{} start", e.name), t));
+        }
+        for a in &e.applications {
+            for st in &a.steps {
+                if let (Some(s0), Some(s1)) = (st.started_at, st.finished_at) {
+                    marks.push((format!("{} {:?} start", e.name, st.phase), s0));
+                    marks.push((format!("{} {:?} end", e.name, st.phase), s1));
+                }
+            }
+        }
+        if let Some(t) = e.finished_at {
+            marks.push((format!("{} end", e.name), t));
+        }
+    }
+    if let Some(t) = r.finished_at {
+        marks.push(("release end".into(), t));
+    }
+    marks.sort_by_key(|m| m.1);
+    let line: Vec<String> = marks
+        .windows(2)
+        .map(|w| format!("{}→{} {:.1}", w[0].0, w[1].0, ms(w[1].1 - w[0].1)))
+        .collect();
+    eprintln!("timeline: {}", line.join(" | "));
+}
+
+/// The floor's [`engine_latency`]: time to the first push, and per
+/// environment the time not spent in git commands (libgit2 reads and
+/// commit building, the YAML edit).
+fn direct_latency(world: &World, first_n: usize) -> (Vec<f64>, Vec<f64>, f64) {
     let loaded = world.load();
     let workspace = world.workspace();
     let products = world.products();
     let mut out = Vec::new();
+    let mut outside_git = Vec::new();
+    let (own0, _) = cpu_split();
     for k in 0..LATENCY_SAMPLES {
         let (repo, product) = &products[k % products.len()];
         world.dev_commit(*repo, product, first_n + k);
         let app = direct_apps(&loaded, product);
+        let git0 = ferry_git::stats();
+        let t = Instant::now();
         let (first, _) = direct_release(&workspace, &app, product, &format!("lat-{product}-{k}"));
+        let total_ms = t.elapsed().as_secs_f64() * 1000.0;
+        let git = ferry_git::stats().since(&git0);
         out.push(first.as_secs_f64() * 1000.0);
+        outside_git.push((total_ms - git.busy.as_secs_f64() * 1000.0) / TARGETS.len() as f64);
     }
-    out
+    let own_ms_per_env = (cpu_split().0 - own0) * 1000.0 / (LATENCY_SAMPLES * TARGETS.len()) as f64;
+    (out, outside_git, own_ms_per_env)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -675,7 +765,8 @@ async fn main() {
         floor.wall.as_secs_f64(),
         floor.cpu
     );
-    let floor_latency = direct_latency(&floor_world, per_product + 1);
+    let (floor_latency, floor_outside_git, floor_own_seq) =
+        direct_latency(&floor_world, per_product + 1);
 
     // 2. Engine.
     let world = Arc::new(World::new());
@@ -725,12 +816,13 @@ async fn main() {
     }
 
     // 3. Latency with warm mirrors.
-    let latency = engine_latency(&world, &engine, per_product + 1).await;
+    let (latency, outside_git, own_seq) = engine_latency(&world, &engine, per_product + 1).await;
     engine.shutdown();
 
     let per_env = |d: f64| d * 1000.0 / environments as f64;
     let wall_over = per_env(result.wall.as_secs_f64() - floor.wall.as_secs_f64());
     let cpu_over = per_env(result.cpu - floor.cpu);
+    let own_cpu_over = per_env(result.own_cpu - floor.own_cpu);
     let engine_env_median = median(env_ms.clone());
     let floor_env_median = median(floor.per_env_ms.clone());
 
@@ -760,6 +852,36 @@ async fn main() {
         "| CPU per environment (÷ {environments}) | {:.2} ms | {:.2} ms | **{cpu_over:+.2} ms** | | ≤ 5 ms |",
         per_env(result.cpu),
         per_env(floor.cpu)
+    );
+    println!(
+        "| CPU of ferry's own process (git commands excluded) per environment | {:.2} ms | {:.2} ms | **{own_cpu_over:+.2} ms** | {:.2}× | ≤ 5 ms |",
+        per_env(result.own_cpu),
+        per_env(floor.own_cpu),
+        result.own_cpu / floor.own_cpu
+    );
+    println!(
+        "| git commands (count; summed wall) | {} ; {:.1} s | {} ; {:.1} s | {:+} ; {:+.1} s | {:.2}× | |",
+        result.git.commands,
+        result.git.busy.as_secs_f64(),
+        floor.git.commands,
+        floor.git.busy.as_secs_f64(),
+        result.git.commands as i64 - floor.git.commands as i64,
+        result.git.busy.as_secs_f64() - floor.git.busy.as_secs_f64(),
+        result.git.commands as f64 / floor.git.commands as f64
+    );
+    println!(
+        "| time not spent in git commands per environment, one release at a time, warm, median (p90) of {LATENCY_SAMPLES} | {:.2} ms ({:.2}) | {:.2} ms ({:.2}) | **{:+.2} ms** | {:.2}× | ≤ 5 ms |",
+        median(outside_git.clone()),
+        p90(outside_git.clone()),
+        median(floor_outside_git.clone()),
+        p90(floor_outside_git.clone()),
+        median(outside_git.clone()) - median(floor_outside_git.clone()),
+        median(outside_git.clone()) / median(floor_outside_git.clone())
+    );
+    println!(
+        "| CPU of ferry's own process per environment, one release at a time (git commands excluded) | {own_seq:.2} ms | {floor_own_seq:.2} ms | **{:+.2} ms** | {:.2}× | ≤ 5 ms |",
+        own_seq - floor_own_seq,
+        own_seq / floor_own_seq
     );
     println!(
         "| environment latency under load, median (p90) | {:.1} ms ({:.1}) | {:.1} ms ({:.1}) | {:+.1} ms | {:.2}× | |",

@@ -40,7 +40,7 @@ pub(crate) async fn manual(
     initiator: &str,
 ) -> Result<Release, Error> {
     let cfg = inner.config();
-    let membership = Membership::compute(&cfg.config);
+    let membership = inner.membership(&cfg);
     let pm = members(&membership, product)?;
     let (flow, kind, rollback_of) = match (&req.flow, &req.target_environment, &req.rollback_to) {
         (Some(flow), None, None) => (flow_frozen(&cfg, pm, flow)?, ReleaseKind::Flow, None),
@@ -112,7 +112,7 @@ pub(crate) async fn automatic(
     trigger: Trigger,
 ) -> Result<Option<Release>, Error> {
     let cfg = inner.config();
-    let membership = Membership::compute(&cfg.config);
+    let membership = inner.membership(&cfg);
     let pm = members(&membership, product)?;
     let flow = flow_frozen(&cfg, pm, flow_name)?;
     let apps: Vec<Member> = pm

@@ -28,8 +28,8 @@ use std::time::Duration;
 
 use ferry_appstate::AppStateProvider;
 use ferry_gitops::Workspace;
-use ferry_model::Loaded;
 use ferry_model::resource::PolicySettings;
+use ferry_model::{Loaded, Membership};
 use ferry_release::{Event, Release, TerminationReason};
 use ferry_workflow::WorkflowRunner;
 use serde::Deserialize;
@@ -138,6 +138,11 @@ pub struct Engine {
 pub(crate) struct Inner {
     pub store: Arc<dyn ReleaseStore>,
     pub config: RwLock<Arc<Loaded>>,
+    /// Products and their applications for the configuration it was computed
+    /// from (matching every application against every product costs
+    /// milliseconds on a large configuration: once per configuration, not
+    /// once per promotion or trigger poll).
+    pub membership: Mutex<Option<(Arc<Loaded>, Arc<Membership>)>>,
     pub workspace: Arc<Workspace>,
     pub runner: Arc<dyn WorkflowRunner>,
     pub appstate: Arc<dyn AppStateProvider>,
@@ -183,6 +188,7 @@ impl Engine {
             inner: Arc::new(Inner {
                 store: parts.store,
                 config: RwLock::new(parts.config),
+                membership: Mutex::new(None),
                 workspace: parts.workspace,
                 runner: parts.runner,
                 appstate: parts.appstate,
@@ -364,6 +370,20 @@ impl Engine {
 impl Inner {
     pub(crate) fn config(&self) -> Arc<Loaded> {
         Arc::clone(&self.config.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The membership of `cfg` (an `Arc` from [`Inner::config`]), computed
+    /// once per configuration.
+    pub(crate) fn membership(&self, cfg: &Arc<Loaded>) -> Arc<Membership> {
+        let mut cached = self.membership.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((of, m)) = cached.as_ref()
+            && Arc::ptr_eq(of, cfg)
+        {
+            return Arc::clone(m);
+        }
+        let m = Arc::new(Membership::compute(&cfg.config));
+        *cached = Some((Arc::clone(cfg), Arc::clone(&m)));
+        m
     }
 
     pub(crate) fn is_driving(&self, id: &str) -> bool {

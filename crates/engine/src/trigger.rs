@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_appstate::{AppRef, Health};
-use ferry_model::Membership;
 use ferry_model::trigger::TriggerCommit;
 use ferry_release::{Release, Trigger};
 
@@ -49,7 +48,7 @@ pub(crate) async fn poll_matching(
     repo_matches: &(dyn Fn(&str) -> bool + Send + Sync),
 ) -> Result<Vec<Release>, Error> {
     let cfg = inner.config();
-    let membership = Membership::compute(&cfg.config);
+    let membership = inner.membership(&cfg);
     let mut watched = Vec::new();
     for product in &cfg.config.products {
         let triggers: BTreeSet<String> = product

@@ -52,6 +52,7 @@ where
     S: AsRef<OsStr>,
 {
     let spawn_error = |source| Error::Spawn { operation, source };
+    let _record = Record(std::time::Instant::now());
     let mut child = remote
         .git_command()
         .current_dir(dir)
@@ -89,6 +90,15 @@ where
         stdout: stdout.join().unwrap_or_default(),
         stderr: stderr.join().unwrap_or_default(),
     })
+}
+
+/// Counts the command in [`crate::stats`] however `spawn` returns.
+struct Record(std::time::Instant);
+
+impl Drop for Record {
+    fn drop(&mut self) {
+        crate::stats::record(self.0.elapsed());
+    }
 }
 
 /// Sends SIGKILL to the process group `pgid`.

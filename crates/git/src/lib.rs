@@ -38,9 +38,11 @@ mod cli;
 mod error;
 mod mirror;
 mod path;
+mod pool;
 mod push;
 mod read;
 mod redact;
+mod stats;
 mod trailers;
 mod transport;
 mod tree_edit;
@@ -52,6 +54,7 @@ pub use path::RepoPath;
 pub use push::{CommitSpec, PushOptions, PushOutcome, PushTarget, Signature};
 pub use read::{CommitInfo, DirEntry, EntryKind, GitTime, Person, TreeReader};
 pub use redact::{MASK, Redactor, redact_url};
+pub use stats::{GitStats, stats};
 pub use trailers::{
     APPLICATION_TRAILER, CommitMessage, ENVIRONMENT_TRAILER, RELEASE_TRAILER, Trailer,
     has_trailers, parse_trailers, promotion_message, promotion_trailers,

@@ -24,6 +24,7 @@ use git2::Repository;
 
 use crate::cli;
 use crate::error::{Error, Result};
+use crate::pool::{PooledRepo, RepoPool};
 use crate::transport::Remote;
 
 /// Refs mirrored from the remote: branches and tags, nothing else (pull
@@ -38,6 +39,8 @@ pub struct Mirror {
     lock_path: PathBuf,
     /// Holds the start time of the last successful fetch (ns since the epoch).
     marker_path: PathBuf,
+    /// Open libgit2 handles, reused while the mirror's packs stay put.
+    pool: RepoPool,
 }
 
 /// Held while a mirror is being changed; released on drop.
@@ -62,6 +65,7 @@ impl Mirror {
             lock_path: cache_dir.join(format!("{key}.lock")),
             marker_path: cache_dir.join(format!("{key}.fetched")),
             remote,
+            pool: RepoPool::default(),
         };
         if !mirror.path.join("HEAD").exists() {
             let _lock = mirror.lock()?;
@@ -189,8 +193,11 @@ impl Mirror {
     }
 
     /// Opens the mirror's repository with libgit2.
-    pub(crate) fn repo(&self) -> Result<Repository> {
-        Repository::open_bare(&self.path).map_err(|e| self.git_error("opening the mirror", e))
+    /// A libgit2 handle on the mirror (pooled: see [`crate::pool`]).
+    pub(crate) fn repo(&self) -> Result<PooledRepo> {
+        self.pool
+            .take(&self.path, &self.marker_path)
+            .map_err(|e| self.git_error("opening the mirror", e))
     }
 
     pub(crate) fn git_error(&self, operation: &'static str, source: git2::Error) -> Error {

@@ -10,6 +10,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::mirror::Mirror;
 use crate::path::{self, RepoPath};
+use crate::pool::PooledRepo;
 
 /// A point in time as git records it: seconds since the epoch and the
 /// author's UTC offset.
@@ -116,7 +117,7 @@ pub struct DirEntry {
 
 /// A read-only view of the tree of one commit.
 pub struct TreeReader {
-    repo: Repository,
+    repo: PooledRepo,
     commit: Oid,
     tree: Oid,
     url: String,
@@ -131,7 +132,7 @@ impl std::fmt::Debug for TreeReader {
 }
 
 impl TreeReader {
-    pub(crate) fn new(repo: Repository, commit: Oid, url: String) -> Result<TreeReader> {
+    pub(crate) fn new(repo: PooledRepo, commit: Oid, url: String) -> Result<TreeReader> {
         let tree = repo
             .find_commit(commit)
             .map_err(|e| lib_error(&url, "reading a commit", e))?
