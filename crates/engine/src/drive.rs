@@ -570,24 +570,28 @@ async fn run_environment(
     };
     let step = r.graph.step(env).cloned();
     let has_on_start = step.as_ref().is_some_and(|s| s.hooks.on_start.is_some());
-    handle
-        .update(|r| {
-            if let Some(e) = r.environment_mut(env) {
-                e.status = EnvironmentStatus::Running;
-                e.started_at.get_or_insert_with(now);
-                // Applications start together with their environment (one
-                // save instead of one per application), unless a hook runs first.
-                if !has_on_start {
-                    for a in &mut e.applications {
-                        if !a.status.is_final() {
-                            a.status = EnvironmentStatus::Running;
-                        }
+    let start = |r: &mut Release| {
+        if let Some(e) = r.environment_mut(env) {
+            e.status = EnvironmentStatus::Running;
+            e.started_at.get_or_insert_with(now);
+            // Applications start together with their environment (one
+            // save instead of one per application), unless a hook runs first.
+            if !has_on_start {
+                for a in &mut e.applications {
+                    if !a.status.is_final() {
+                        a.status = EnvironmentStatus::Running;
                     }
                 }
             }
-            ((), vec![])
-        })
-        .await?;
+        }
+        ((), vec![])
+    };
+    if has_on_start || e.applications.is_empty() {
+        handle.update(start).await?;
+    } else {
+        // Stored by the first step's own save, before that step acts.
+        handle.defer(start).await;
+    }
     let hooks = step.as_ref().map(|s| s.hooks.clone()).unwrap_or_default();
     if let Some(h) = &hooks.on_start {
         if !run_hook(inner, handle, Some(env), "onStart", h, None, cancel).await? {
@@ -1579,15 +1583,21 @@ async fn run_action(
         (Some(c), true) => format!("commit {} was already pushed", &c[..c.len().min(12)]),
         (Some(c), false) => format!("pushed {}", &c[..c.len().min(12)]),
     };
-    handle
-        .update(|r| {
-            (mark(StepStatus::Success, Some(message.clone())))(r);
-            if let Some(a) = app_mut(r, env, app) {
-                a.promotion_commit = commit.clone();
-            }
-            ((), vec![])
-        })
-        .await?;
+    let done = |r: &mut Release| {
+        (mark(StepStatus::Success, Some(message.clone())))(r);
+        if let Some(a) = app_mut(r, env, app) {
+            a.promotion_commit = commit.clone();
+        }
+        ((), vec![])
+    };
+    if a.steps.get(idx + 1).map(|s| s.phase) == Some(StepPhase::Sync) {
+        // The sync check only observes; its first save stores this too. A
+        // crash before it re-runs the action, which finds its pushed commit
+        // by the trailers instead of pushing again.
+        handle.defer(done).await;
+    } else {
+        handle.update(done).await?;
+    }
     Ok(Outcome::Passed)
 }
 
@@ -1759,7 +1769,26 @@ async fn run_sync(
                     return Ok(Outcome::Failed);
                 }
             }
-            Err(e) => tracing::warn!(application = %app, error = %e, "reading application state"),
+            Err(e) => {
+                tracing::warn!(application = %app, error = %e, "reading application state");
+                if !marked {
+                    // The step has started even if the provider does not
+                    // answer yet; this save also stores what was deferred
+                    // (the action's success), so the store does not lag
+                    // behind while the provider is down.
+                    marked = true;
+                    handle
+                        .update(|r| {
+                            if let Some(s) = step_mut(r, env, app, idx) {
+                                s.status = StepStatus::Running;
+                                s.started_at = Some(now());
+                                s.attempts += 1;
+                            }
+                            ((), vec![])
+                        })
+                        .await?;
+                }
+            }
         }
         tokio::select! {
             () = tokio::time::sleep(inner.settings.sync_interval) => {}

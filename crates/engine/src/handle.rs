@@ -2,6 +2,14 @@
 //! through [`ReleaseHandle::update`], which recomputes the release status,
 //! turns every status change into an event, and persists both atomically
 //! before anyone acts on the change.
+//!
+//! [`ReleaseHandle::defer`] is for a change that nothing acts on before the
+//! next `update` (an environment marked RUNNING right before its first step
+//! starts, a step's success right before the next step starts): it is
+//! persisted, with its events, by that next `update` — one save instead of
+//! two, the engine's main cost per environment besides Git. A crash in
+//! between loses only the deferred bookkeeping, never a record of an
+//! action: every action is preceded by an `update`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,7 +26,7 @@ pub(crate) struct ReleaseHandle {
     /// Never changes; lets queue decisions skip other products' releases
     /// without copying them.
     pub product: String,
-    release: Mutex<Release>,
+    state: Mutex<State>,
     store: Arc<dyn ReleaseStore>,
     events: broadcast::Sender<Event>,
     /// Once the engine shuts down nothing more is recorded: what was
@@ -27,8 +35,19 @@ pub(crate) struct ReleaseHandle {
     shutdown: CancellationToken,
 }
 
+/// The release as the engine sees it, and what of it is not stored yet.
+struct State {
+    release: Release,
+    /// The statuses as last stored (events are the difference to these).
+    stored: Statuses,
+    /// Events returned by deferred changes, stored with the next update.
+    deferred_events: Vec<NewEvent>,
+}
+
+type Statuses = BTreeMap<(u8, String, String, String), (String, EventKind)>;
+
 /// Every status in a release, by a stable key, to diff before/after.
-fn statuses(r: &Release) -> BTreeMap<(u8, String, String, String), (String, EventKind)> {
+fn statuses(r: &Release) -> Statuses {
     let mut out = BTreeMap::new();
     out.insert(
         (0, String::new(), String::new(), String::new()),
@@ -88,7 +107,11 @@ impl ReleaseHandle {
         Arc::new(ReleaseHandle {
             id: release.id.clone(),
             product: release.product.clone(),
-            release: Mutex::new(release),
+            state: Mutex::new(State {
+                stored: statuses(&release),
+                release,
+                deferred_events: Vec::new(),
+            }),
             store,
             events,
             shutdown,
@@ -97,23 +120,36 @@ impl ReleaseHandle {
 
     /// A copy of the current state.
     pub async fn get(&self) -> Release {
-        self.release.lock().await.clone()
+        self.state.lock().await.release.clone()
+    }
+
+    /// Applies `change` in memory only; the next [`ReleaseHandle::update`]
+    /// stores it (see the module documentation for when that is safe).
+    pub async fn defer<T>(&self, change: impl FnOnce(&mut Release) -> (T, Vec<NewEvent>)) -> T {
+        let mut guard = self.state.lock().await;
+        let state = &mut *guard;
+        let queued = state.release.status == ReleaseStatus::Queued;
+        let (value, mut extra) = change(&mut state.release);
+        let still_queued = queued && state.release.status == ReleaseStatus::Queued;
+        recompute_status(&mut state.release, still_queued);
+        state.deferred_events.append(&mut extra);
+        value
     }
 
     /// Applies `change`, derives the release status, records an event for
     /// every status that changed (plus the events `change` returns), and
-    /// persists it all in one transaction. In-memory state only moves on
-    /// when the store accepted it.
+    /// persists it all in one transaction, together with what was deferred
+    /// before. The change only reaches memory when the store accepted it.
     pub async fn update<T>(
         &self,
         change: impl FnOnce(&mut Release) -> (T, Vec<NewEvent>),
     ) -> Result<T, Error> {
-        let mut guard = self.release.lock().await;
+        let mut guard = self.state.lock().await;
         if self.shutdown.is_cancelled() {
             return Err(Error::ShuttingDown);
         }
-        let before = statuses(&guard);
-        let mut next = guard.clone();
+        let before = &guard.stored;
+        let mut next = guard.release.clone();
         let queued = next.status == ReleaseStatus::Queued;
         let (value, mut extra) = change(&mut next);
         let still_queued = queued && next.status == ReleaseStatus::Queued;
@@ -140,9 +176,15 @@ impl ReleaseHandle {
                 events.push(ev);
             }
         }
-        events.append(&mut extra);
-        let stored = self.store.save(&next, events).await.map_err(Error::Store)?;
-        *guard = next;
+        // Events of deferred changes first: they happened first. They stay
+        // queued if the save fails (nothing was stored then).
+        let mut all = guard.deferred_events.clone();
+        all.append(&mut events);
+        all.append(&mut extra);
+        let stored = self.store.save(&next, all).await.map_err(Error::Store)?;
+        guard.deferred_events.clear();
+        guard.release = next;
+        guard.stored = after;
         drop(guard);
         for e in stored {
             // Nobody listening is fine.
