@@ -1358,7 +1358,9 @@ async fn run_action(
                 &spec,
                 // Several replicas push to one repository at once (issue 11):
                 // each lost race means another commit landed, so a push can
-                // lose as often as the other replicas have pushes waiting.
+                // lose as often as the other replicas have pushes waiting;
+                // with the default jittered backoff between attempts, 30
+                // attempts outlast such a burst by many seconds.
                 &PushOptions {
                     max_attempts: 30,
                     ..PushOptions::default()
