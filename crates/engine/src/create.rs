@@ -406,6 +406,8 @@ async fn store_and_start(
 ) -> Result<Release, Error> {
     let lock = inner.product_lock(&release.product);
     let _guard = lock.lock().await;
+    // Other replicas decide about this product too (issue 11).
+    let gate = crate::lease::product_gate(inner, &release.product).await?;
     let concurrency = inner
         .config()
         .config
@@ -446,12 +448,13 @@ async fn store_and_start(
         release.initiator, release.flow
     ));
     created.at = release.created_at;
-    let stored = match inner
+    let created = inner
         .store
         .create(release, trigger_key, vec![created])
         .await
-        .map_err(Error::Store)?
-    {
+        .map_err(Error::Store);
+    crate::lease::release_gate(gate).await;
+    let stored = match created? {
         Created::New(r, events) => {
             for e in events {
                 let _ = inner.events.send(e);

@@ -183,10 +183,20 @@ async fn queued_of_product(inner: &Arc<Inner>, product: &str) -> Vec<Release> {
 async fn start_next_queued(inner: &Arc<Inner>, product: &str) {
     let lock = inner.product_lock(product);
     let _guard = lock.lock().await;
-    if !active_of_product(inner, product).await.is_empty() {
-        return;
-    }
-    let Some(next) = queued_of_product(inner, product).await.into_iter().next() else {
+    let gate = match crate::lease::product_gate(inner, product).await {
+        Ok(gate) => gate,
+        Err(e) => {
+            tracing::warn!(product = %product, error = %e, "taking the product gate");
+            return;
+        }
+    };
+    let next = if active_of_product(inner, product).await.is_empty() {
+        queued_of_product(inner, product).await.into_iter().next()
+    } else {
+        None
+    };
+    let Some(next) = next else {
+        crate::lease::release_gate(gate).await;
         return;
     };
     let handle = ReleaseHandle::new(
@@ -201,6 +211,7 @@ async fn start_next_queued(inner: &Arc<Inner>, product: &str) {
             ((), vec![])
         })
         .await;
+    crate::lease::release_gate(gate).await;
     if started.is_ok() {
         start(inner, handle.get().await);
     }
@@ -1351,7 +1362,9 @@ async fn run_action(
                 &spec,
                 // Several replicas push to one repository at once (issue 11):
                 // each lost race means another commit landed, so a push can
-                // lose as often as the other replicas have pushes waiting.
+                // lose as often as the other replicas have pushes waiting;
+                // with the default jittered backoff between attempts, 30
+                // attempts outlast such a burst by many seconds.
                 &PushOptions {
                     max_attempts: 30,
                     ..PushOptions::default()

@@ -138,6 +138,13 @@ impl ReleaseStore for LeasedStore {
         ReleaseStore::cursor_get(&self.store, key).await
     }
 
+    async fn product_gate(
+        &self,
+        product: &str,
+    ) -> Result<Option<ferry_store::ProductGate>, StoreError> {
+        ReleaseStore::product_gate(&self.store, product).await
+    }
+
     async fn cursor_set(&self, key: &str, value: &str) -> Result<(), StoreError> {
         ReleaseStore::cursor_set(&self.store, key, value).await
     }
@@ -320,6 +327,31 @@ pub(crate) async fn active_elsewhere(
         }
     }
     out
+}
+
+/// Takes the store's gate of `product` for a concurrency decision (queue,
+/// terminate, queue hand-over), after the in-process lock: together they
+/// order the decisions about one product across every replica. Hold the
+/// returned gate until the decision is stored, then [`release_gate`].
+pub(crate) async fn product_gate(
+    inner: &Arc<Inner>,
+    product: &str,
+) -> Result<Option<ferry_store::ProductGate>, Error> {
+    inner
+        .store
+        .product_gate(product)
+        .await
+        .map_err(Error::Store)
+}
+
+/// Releases a gate taken with [`product_gate`]; a failure only means the
+/// lock is freed when its connection is (rolled back or closed).
+pub(crate) async fn release_gate(gate: Option<ferry_store::ProductGate>) {
+    if let Some(gate) = gate
+        && let Err(e) = gate.release().await
+    {
+        tracing::warn!(error = %e, "releasing a product gate failed");
+    }
 }
 
 /// For an operation (terminate) asked of this replica on a release another

@@ -69,6 +69,15 @@ impl ReleaseStore for ferry_store::Store {
         Ok(out)
     }
 
+    /// On PostgreSQL an advisory lock shared by every replica; on SQLite
+    /// (one replica) a no-op, the engine's in-process lock orders it.
+    async fn product_gate(
+        &self,
+        product: &str,
+    ) -> Result<Option<ferry_store::ProductGate>, StoreError> {
+        Ok(Some(ferry_store::Store::product_gate(self, product).await?))
+    }
+
     async fn cursor_get(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(ferry_store::Store::cursor_get(self, key).await?)
     }

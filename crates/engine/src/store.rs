@@ -69,6 +69,17 @@ pub trait ReleaseStore: Send + Sync + 'static {
         self.cursor_set(key, value).await?;
         Ok(true)
     }
+    /// Holds the per-product concurrency decision gate of `product` for
+    /// every engine sharing the store (issue 11): on PostgreSQL an advisory
+    /// lock, so two replicas cannot both start a release of one product.
+    /// `None`: the engine's in-process lock is enough (one engine per
+    /// store, as with SQLite).
+    async fn product_gate(
+        &self,
+        _product: &str,
+    ) -> Result<Option<ferry_store::ProductGate>, StoreError> {
+        Ok(None)
+    }
     /// Leases, when several replicas may share the store (issue 11);
     /// `None`: this engine drives every release it resumes.
     fn leases(&self) -> Option<&dyn crate::lease::Leases> {

@@ -51,7 +51,9 @@ pub use error::{Error, Result};
 pub use git2::Oid;
 pub use mirror::{Mirror, MirrorLock};
 pub use path::RepoPath;
-pub use push::{CommitSpec, PushOptions, PushOutcome, PushTarget, Signature};
+pub use push::{
+    CONTENDED_FOR, CommitSpec, PushOptions, PushOutcome, PushTarget, RaceBackoff, Signature,
+};
 pub use read::{CommitInfo, DirEntry, EntryKind, GitTime, Person, TreeReader};
 pub use redact::{MASK, Redactor, redact_url};
 pub use stats::{GitStats, stats};

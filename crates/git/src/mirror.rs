@@ -41,6 +41,8 @@ pub struct Mirror {
     marker_path: PathBuf,
     /// Open libgit2 handles, reused while the mirror's packs stay put.
     pool: RepoPool,
+    /// Touched when a push from this mirror loses a race (see `push`).
+    contended_path: PathBuf,
 }
 
 /// Held while a mirror is being changed; released on drop.
@@ -64,6 +66,7 @@ impl Mirror {
             path: cache_dir.join(format!("{key}.git")),
             lock_path: cache_dir.join(format!("{key}.lock")),
             marker_path: cache_dir.join(format!("{key}.fetched")),
+            contended_path: cache_dir.join(format!("{key}.contended")),
             remote,
             pool: RepoPool::default(),
         };
@@ -135,6 +138,23 @@ impl Mirror {
         fs::write(&tmp, nanos.to_string())
             .and_then(|()| fs::rename(&tmp, &self.marker_path))
             .map_err(|source| self.io_error("recording the fetch time", &self.marker_path, source))
+    }
+
+    /// Records that a push from this mirror just lost a race (a file's
+    /// modification time, so every task and process using the mirror sees it).
+    pub(crate) fn mark_contended(&self) -> Result<()> {
+        fs::write(&self.contended_path, b"").map_err(|source| {
+            self.io_error("recording a lost push race", &self.contended_path, source)
+        })
+    }
+
+    /// Whether a push from this mirror lost a race less than `window` ago.
+    pub(crate) fn contended_within(&self, window: Duration) -> bool {
+        fs::metadata(&self.contended_path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|at| at.elapsed().ok())
+            .is_some_and(|age| age < window)
     }
 
     /// [`Mirror::fetch`] for callers that already hold the lock; always fetches.

@@ -9,13 +9,29 @@
 //!    commit in-process (only changed blobs and their trees);
 //! 3. push `<sha>:refs/heads/<branch>` without force; the remote accepts only
 //!    a fast-forward;
-//! 4. if another push won the race, fetch and start again from 1 on the new
-//!    tip (bounded). Nothing is ever force-pushed, so no foreign commit can
-//!    be lost.
+//! 4. if another push won the race, wait a jittered, growing while (the
+//!    mirror unlocked), fetch and start again from 1 on the new tip
+//!    (bounded). Nothing is ever force-pushed, so no foreign commit can be
+//!    lost.
+//!
+//! Why the wait (issue 11): with several replicas pushing to one
+//! repository, the race is not fair. The replica that just pushed knows
+//! the new tip without fetching, so its next push is built and sent at
+//! once, while the loser must fetch first; as long as the winner has
+//! pushes queued, every loser's fetch → build → push window contains one of
+//! the winner's pushes, and the loser lost 30 times in a row (8 of 1,000
+//! releases failed in the two-replica benchmark). A loser that backs off
+//! (randomly, so that losers do not come back together) retries across a
+//! longer span, until the winner's burst has a gap. And a mirror that lost
+//! a race recently fetches before its next pushes too ([`CONTENDED_FOR`]),
+//! so the replicas race on equal terms while the contention lasts: each
+//! window then starts with a fetch, instead of the loser's alone.
 //!
 //! The mirror is not fetched before the first attempt unless asked: a warm
 //! mirror is usually current, and when it is not the remote rejects the push,
 //! which costs the same fetch the eager variant would have paid anyway.
+
+use std::time::Duration;
 
 use git2::{Oid, Repository};
 
@@ -102,8 +118,11 @@ pub struct PushOptions {
     /// How many commits of the branch history are searched for an existing
     /// commit with the same trailers.
     pub idempotency_depth: usize,
-    /// Fetch before the first attempt (otherwise only after a lost race).
+    /// Fetch before the first attempt (otherwise only after a lost race,
+    /// or when the mirror lost one within [`CONTENDED_FOR`]).
     pub fetch_first: bool,
+    /// The wait after a lost race, before fetching and trying again.
+    pub race_backoff: RaceBackoff,
 }
 
 impl Default for PushOptions {
@@ -112,7 +131,44 @@ impl Default for PushOptions {
             max_attempts: 5,
             idempotency_depth: 200,
             fetch_first: false,
+            race_backoff: RaceBackoff::default(),
         }
+    }
+}
+
+/// How long a mirror that lost a push race fetches before each push, so
+/// that it does not lose again on a tip it already knows to be stale.
+pub const CONTENDED_FOR: Duration = Duration::from_secs(10);
+
+/// Exponential backoff with jitter between push attempts that lost a race.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RaceBackoff {
+    /// The wait after the first lost race (before jitter).
+    pub initial: Duration,
+    /// The longest wait (before jitter).
+    pub max: Duration,
+}
+
+impl Default for RaceBackoff {
+    /// 20 ms doubling to 1 s: a promotion commit takes tens of
+    /// milliseconds, so the first waits let one or two of the winner's
+    /// pushes pass and the later ones outlast a burst of them.
+    fn default() -> Self {
+        RaceBackoff {
+            initial: Duration::from_millis(20),
+            max: Duration::from_secs(1),
+        }
+    }
+}
+
+impl RaceBackoff {
+    /// The wait after lost race number `lost` (from 1):
+    /// `initial · 2^(lost-1)` capped at `max`, jittered to 50–100 %, so
+    /// that losers of the same race do not come back at the same instant.
+    pub fn delay(&self, lost: u32) -> Duration {
+        let exp = lost.saturating_sub(1).min(20);
+        let full = self.initial.saturating_mul(1u32 << exp).min(self.max);
+        full.mul_f64(0.5 + fastrand::f64() * 0.5)
     }
 }
 
@@ -159,8 +215,8 @@ impl Mirror {
         }
         let message = spec.message.render()?;
         let trailers = &spec.message.trailers;
-        let _lock = self.lock()?;
-        if options.fetch_first {
+        let mut lock = self.lock()?;
+        if options.fetch_first || self.contended_within(CONTENDED_FOR) {
             self.fetch_locked()?;
         }
         let max_attempts = options.max_attempts.max(1);
@@ -229,9 +285,21 @@ impl Mirror {
                         base: Some(base),
                     });
                 }
-                PushResult::LostRace => self.fetch_locked()?,
+                PushResult::LostRace => {
+                    self.mark_contended()?;
+                    if attempt < max_attempts {
+                        // Unlocked while waiting: this replica's readers
+                        // (and its other pushers, which will fetch first
+                        // now) go on meanwhile.
+                        drop(lock);
+                        std::thread::sleep(options.race_backoff.delay(attempt));
+                        lock = self.lock()?;
+                        self.fetch_locked()?;
+                    }
+                }
             }
         }
+        drop(lock);
         Err(Error::RaceLost {
             url: self.remote().display_url(),
             branch: target.branch.clone(),

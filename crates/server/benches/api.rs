@@ -27,9 +27,19 @@
 //! (default: `ferry` next to this bench's profile directory),
 //! `FERRY_API_BENCH_APPEND=1` (append the summary to `BENCHMARKS.md`).
 //! Needs `wrk` on the PATH (Debian: `apt-get install -y wrk`).
+//!
+//! With `FERRY_API_BENCH_POSTGRES=1` (issue 11) the same data set is also
+//! stored in a throw-away PostgreSQL cluster (`initdb` + `pg_ctl` on a
+//! loopback port, as `scripts/test` does) and the same wrk measurements
+//! run against `ferry serve --database-url postgres://…`, reported beside
+//! the SQLite numbers of the same run with their ratio (goal: ≥ 1,500
+//! req/s, p99 ≤ 30 ms). `FERRY_API_BENCH_POSTGRES=postgres://…` uses that
+//! server instead (a database `ferry_api_bench` is created on it).
 
 #[path = "../../store/tests/common/mod.rs"]
 mod common;
+#[path = "../../store/tests/pg_cluster/mod.rs"]
+mod pg_cluster;
 
 use std::fmt::Write as _;
 use std::io::{Read, Write};
@@ -74,11 +84,11 @@ fn main() {
     let _ = std::fs::remove_dir_all(&empty);
 
     // Baseline: ready time with no releases stored.
-    let base_server = Served::start(&ferry, &config, &empty);
+    let base_server = Served::start(&ferry, &config, &empty, None);
     let ready_empty = base_server.ready;
     drop(base_server);
 
-    let server = Served::start(&ferry, &config, &data);
+    let server = Served::start(&ferry, &config, &data, None);
     let ready_full = server.ready;
     let rss_ready = server.memory();
     sanity_checks(&server, &ids);
@@ -198,6 +208,15 @@ fn main() {
             format!("missed: {}.", missed.join(", "))
         }
     );
+    if let Ok(pg) = std::env::var("FERRY_API_BENCH_POSTGRES")
+        && !pg.is_empty()
+        && pg != "0"
+    {
+        let sqlite = [("release by id", &get), ("product list", &list)];
+        postgres_phase(
+            &mut out, &pg, &ferry, &config, &root, n, &duration, &floor, sqlite,
+        );
+    }
     print!("{out}");
     if std::env::var("FERRY_API_BENCH_APPEND").is_ok_and(|v| v == "1") {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../BENCHMARKS.md");
@@ -209,6 +228,166 @@ fn main() {
         write!(f, "\n{out}").expect("append BENCHMARKS.md");
         eprintln!("appended to {}", path.display());
     }
+}
+
+/// Issue 11: the same data set and wrk runs on PostgreSQL, appended to
+/// `out` as a table beside the SQLite results of this run.
+#[allow(clippy::too_many_arguments)]
+fn postgres_phase(
+    out: &mut String,
+    setting: &str,
+    ferry: &Path,
+    config: &Path,
+    root: &Path,
+    n: usize,
+    duration: &str,
+    sqlite_floor: &WrkResult,
+    sqlite: [(&str, &WrkResult); 2],
+) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let _cluster;
+    let url = if setting.starts_with("postgres") {
+        let url = format!("{}/ferry_api_bench", setting.trim_end_matches('/'));
+        runtime.block_on(recreate_database(&url));
+        url
+    } else {
+        let cluster = pg_cluster::Cluster::start();
+        let url = runtime.block_on(cluster.database("ferry_api_bench"));
+        _cluster = cluster;
+        url
+    };
+    eprintln!("inserting {n} releases into PostgreSQL");
+    let start = Instant::now();
+    let ids = runtime.block_on(insert_postgres(&url, n));
+    let insert = start.elapsed();
+    drop(runtime);
+
+    let data = root.join("data-postgres");
+    let _ = std::fs::remove_dir_all(&data);
+    let server = Served::start(ferry, config, &data, Some(&url));
+    let ready = server.ready;
+    sanity_checks(&server, &ids);
+    let scripts = root.join("wrk");
+    let by_id = scripts.join("release_by_id_pg.lua");
+    std::fs::write(&by_id, release_script(&ids)).expect("write lua");
+    let by_product = scripts.join("product_list.lua");
+    let url_http = server.url("");
+    wrk(&url_http, "2s", None, "/healthz");
+    wrk(&url_http, "2s", Some(&by_id), "/");
+    let floor = wrk(&url_http, duration, None, "/healthz");
+    let get = wrk(&url_http, duration, Some(&by_id), "/");
+    let list = wrk(&url_http, duration, Some(&by_product), "/");
+    let rss = server.memory();
+    drop(server);
+
+    let _ = writeln!(
+        out,
+        "### The same on PostgreSQL (issue 11)\n\n\
+         PostgreSQL 15, throw-away cluster on loopback (`fsync=off`); the same {n} releases \
+         stored with 10 concurrent writers (one per product) in {:.1} s ({:.0} releases/s); \
+         `ferry serve --database-url postgres://…` (pool of 16), ready in {:.0} ms; \
+         RSS after the load {:.1} MB. Baseline: the SQLite server above, same run.\n",
+        insert.as_secs_f64(),
+        n as f64 / insert.as_secs_f64(),
+        ms(ready),
+        rss.hwm_mb
+    );
+    let _ = writeln!(
+        out,
+        "| measurement | PostgreSQL | SQLite (same run) | ratio PG / SQLite (req/s) | goal |\n|---|---|---|---|---|"
+    );
+    let mut missed = Vec::new();
+    for ((name, sq), pg) in sqlite.iter().zip([&get, &list]) {
+        let _ = writeln!(
+            out,
+            "| {name} | {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms | {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms | {:.2} | ≥ 1,500 req/s, p99 ≤ 30 ms |",
+            pg.rps,
+            pg.p50_ms,
+            pg.p99_ms,
+            sq.rps,
+            sq.p50_ms,
+            sq.p99_ms,
+            pg.rps / sq.rps
+        );
+        if pg.rps < 1500.0 || pg.p99_ms > 30.0 {
+            missed.push(*name);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "| `/healthz` (HTTP floor) | {:.0} req/s, p99 {:.2} ms | {:.0} req/s, p99 {:.2} ms | {:.2} | |",
+        floor.rps,
+        floor.p99_ms,
+        sqlite_floor.rps,
+        sqlite_floor.p99_ms,
+        floor.rps / sqlite_floor.rps
+    );
+    let _ = writeln!(
+        out,
+        "\nPostgreSQL goals: {}\n",
+        if missed.is_empty() {
+            "all met.".to_string()
+        } else {
+            format!("missed: {}.", missed.join(", "))
+        }
+    );
+}
+
+/// Drops and creates the database of `url` on a server the caller named.
+async fn recreate_database(url: &str) {
+    use sqlx::Connection;
+    let (server, name) = url.rsplit_once('/').expect("database in the URL");
+    let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+        .await
+        .expect("connect to FERRY_API_BENCH_POSTGRES");
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        sqlx::query(&sql)
+            .execute(&mut admin)
+            .await
+            .expect("recreate the bench database");
+    }
+}
+
+/// The data set of [`dataset`] in PostgreSQL: one writer per product (a
+/// product's numbers are assigned one after another), products in
+/// parallel.
+async fn insert_postgres(url: &str, n: usize) -> Vec<String> {
+    let store = Store::open(url).await.expect("open PostgreSQL store");
+    let template = finished(common::release("p0"));
+    let mut writers = Vec::new();
+    for p in 0..PRODUCTS {
+        let (store, template) = (store.clone(), template.clone());
+        writers.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in (p..n).step_by(PRODUCTS) {
+                let mut r = template.clone();
+                r.id = ferry_release::new_release_id();
+                r.product = format!("p{p}");
+                let Created::New(r, _) = store
+                    .create_release(r, Some(&format!("trigger-{i}")), common::first_events())
+                    .await
+                    .expect("create release")
+                else {
+                    panic!("unique trigger keys")
+                };
+                ids.push(r.id);
+            }
+            ids
+        }));
+    }
+    let mut ids = Vec::with_capacity(n);
+    for w in writers {
+        ids.extend(w.await.expect("writer"));
+    }
+    store.close().await;
+    ids
 }
 
 /// Milliseconds, for the table.
@@ -363,7 +542,9 @@ struct Served {
 }
 
 impl Served {
-    fn start(ferry: &Path, config: &Path, data: &Path) -> Served {
+    /// `ferry serve` on `data`, with its SQLite database there unless
+    /// `database` names one.
+    fn start(ferry: &Path, config: &Path, data: &Path, database: Option<&str>) -> Served {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -371,8 +552,12 @@ impl Served {
         std::fs::create_dir_all(data).expect("data dir");
         let log = std::fs::File::create(data.join("serve.log")).expect("log file");
         let start = Instant::now();
-        let mut child = Command::new(ferry)
-            .arg("serve")
+        let mut command = Command::new(ferry);
+        command.arg("serve");
+        if let Some(url) = database {
+            command.args(["--database-url", url]);
+        }
+        let mut child = command
             .env("FERRY_LISTEN", format!("127.0.0.1:{port}"))
             .env("FERRY_DATA_DIR", data)
             .env("FERRY_CONFIG", config)

@@ -23,6 +23,7 @@ mod error;
 mod lease;
 mod notes;
 mod notify;
+mod product_gate;
 mod security;
 mod store;
 mod types;
@@ -32,6 +33,7 @@ mod url;
 pub use error::{Error, Result};
 pub use lease::Lease;
 pub use notify::{EVENTS_CHANNEL, EventListener, EventNotice};
+pub use product_gate::ProductGate;
 pub use security::{AuditEntry, AuditFilter, AuditPage, NewAuditEntry, NewToken, TokenRecord};
 pub use store::{MAX_EVENTS_PAGE, Store};
 pub use types::{

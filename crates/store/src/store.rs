@@ -58,6 +58,8 @@ pub struct Store {
     /// Names this process in change notifications (PostgreSQL), so a
     /// replica can skip its own; see [`Store::with_instance`].
     pub(crate) instance: Option<std::sync::Arc<str>>,
+    /// Bounds the product gates held at once (see `product_gate`).
+    pub(crate) product_gates: Arc<tokio::sync::Semaphore>,
 }
 
 /// A value bound to a query built at run time.
@@ -85,6 +87,7 @@ impl Store {
             backend,
             write_gate: Arc::default(),
             instance: None,
+            product_gates: crate::product_gate::permits(),
         }
     }
 

@@ -251,24 +251,32 @@ impl Fixture {
         self.engine_with(|_| {}).await
     }
 
+    /// One replica that keeps its instance id across restarts, as a server
+    /// with the same data directory does.
     pub async fn engine_with(&self, tweak: impl FnOnce(&mut EngineSettings)) -> Engine {
+        self.replica("engine-test", "cache", tweak).await
+    }
+
+    /// An engine as replica `instance` with its own mirror cache
+    /// (`cache` under the fixture's directory), on the fixture's database.
+    pub async fn replica(
+        &self,
+        instance: &str,
+        cache: &str,
+        tweak: impl FnOnce(&mut EngineSettings),
+    ) -> Engine {
         create_postgres_database(&self.db).await;
         let store = ferry_store::Store::open(&self.db)
             .await
             .expect("open store");
-        // One replica that keeps its instance id across restarts, as a
-        // server with the same data directory does.
-        let store = ferry_engine::LeasedStore::new(
-            store,
-            "engine-test",
-            ferry_engine::LeaseSettings::default(),
-        );
+        let store =
+            ferry_engine::LeasedStore::new(store, instance, ferry_engine::LeaseSettings::default());
         let loaded = ferry_config::load(&ferry_config::ConfigSource::Dir(self.config_dir.clone()))
             .expect("config");
         let errors: Vec<String> = loaded.errors().map(ToString::to_string).collect();
         assert!(errors.is_empty(), "{errors:#?}");
         let workspace = Arc::new(Workspace::new(
-            self.dir.path().join("cache"),
+            self.dir.path().join(cache),
             Arc::new(|_: &str| ferry_git::Credentials::None),
         ));
         let runner = Arc::new(LocalExecutor::new(LocalConfig {
