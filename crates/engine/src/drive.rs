@@ -1718,63 +1718,68 @@ async fn run_sync(
                 let first = !marked;
                 marked = true;
                 let state = obs.state.clone();
-                handle
-                    .update(|r| {
-                        if let Some(a) = app_mut(r, env, app) {
-                            a.sync = Some(state.sync.as_str().to_owned());
-                            a.health = Some(state.health.as_str().to_owned());
+                let change = |r: &mut Release| {
+                    if let Some(a) = app_mut(r, env, app) {
+                        a.sync = Some(state.sync.as_str().to_owned());
+                        a.health = Some(state.health.as_str().to_owned());
+                    }
+                    if let Some(s) = step_mut(r, env, app, idx) {
+                        if first {
+                            s.status = StepStatus::Running;
+                            s.started_at = Some(now());
+                            s.attempts += 1;
                         }
-                        if let Some(s) = step_mut(r, env, app, idx) {
-                            if first {
-                                s.status = StepStatus::Running;
-                                s.started_at = Some(now());
-                                s.attempts += 1;
-                            }
-                            if done {
-                                s.status = StepStatus::Success;
-                                s.finished_at = Some(now());
-                                s.message = Some(format!(
-                                    "synced at {} and healthy",
-                                    state.revision.as_deref().unwrap_or("?")
-                                ));
-                            } else if degraded {
-                                s.status = StepStatus::Failed;
-                                s.finished_at = Some(now());
-                                s.message = state.message.clone();
-                            }
+                        if done {
+                            s.status = StepStatus::Success;
+                            s.finished_at = Some(now());
+                            s.message = Some(format!(
+                                "synced at {} and healthy",
+                                state.revision.as_deref().unwrap_or("?")
+                            ));
+                        } else if degraded {
+                            s.status = StepStatus::Failed;
+                            s.finished_at = Some(now());
+                            s.message = state.message.clone();
                         }
-                        if done && ends_app {
-                            set_app_status(r, env, app, EnvironmentStatus::Successful);
-                        }
-                        if degraded {
-                            if let Some(e) = r.environment_mut(env) {
-                                let mut i = issue(
-                                    IssueKind::Application,
-                                    format!(
-                                        "{app} is Degraded: {}",
-                                        state.message.clone().unwrap_or_default()
-                                    ),
-                                );
-                                i.application = Some(app.to_owned());
-                                i.link = state.link.clone();
-                                i.details = state_details(&state);
-                                e.issues.push(i);
-                            }
-                        } else if !done {
-                            set_app_status(
-                                r,
-                                env,
-                                app,
-                                if suspended {
-                                    EnvironmentStatus::Suspended
-                                } else {
-                                    EnvironmentStatus::Running
-                                },
+                    }
+                    if done && ends_app {
+                        set_app_status(r, env, app, EnvironmentStatus::Successful);
+                    }
+                    if degraded {
+                        if let Some(e) = r.environment_mut(env) {
+                            let mut i = issue(
+                                IssueKind::Application,
+                                format!(
+                                    "{app} is Degraded: {}",
+                                    state.message.clone().unwrap_or_default()
+                                ),
                             );
+                            i.application = Some(app.to_owned());
+                            i.link = state.link.clone();
+                            i.details = state_details(&state);
+                            e.issues.push(i);
                         }
-                        ((), vec![])
-                    })
-                    .await?;
+                    } else if !done {
+                        set_app_status(
+                            r,
+                            env,
+                            app,
+                            if suspended {
+                                EnvironmentStatus::Suspended
+                            } else {
+                                EnvironmentStatus::Running
+                            },
+                        );
+                    }
+                    ((), vec![])
+                };
+                if done && ends_app {
+                    // Only an observation happened: the environment's end
+                    // (or another application's next save) stores this.
+                    handle.defer(change).await;
+                } else {
+                    handle.update(change).await?;
+                }
                 if done {
                     return Ok(Outcome::Passed);
                 }

@@ -44,41 +44,84 @@ struct State {
     deferred_events: Vec<NewEvent>,
 }
 
-type Statuses = BTreeMap<(u8, String, String, String), (String, EventKind)>;
+/// Status, event kind and whether the status is final, by
+/// (level, environment, application, `index:name` of a step or hook).
+type Statuses = BTreeMap<StatusKey, (String, EventKind, bool)>;
+type StatusKey = (u8, String, String, String);
+
+/// Where a status change goes among the events of one save: in the order
+/// things happen — a release or environment starts before its parts and
+/// finishes after them, steps in their order.
+fn event_order(key: &StatusKey, finished: bool) -> (u8, String, u8, u8, String, u8, usize) {
+    let (level, env, app, item) = key;
+    let index = item
+        .split_once(':')
+        .and_then(|(i, _)| i.parse().ok())
+        .unwrap_or(0);
+    let end = |done: bool| if done { 2 } else { 0 };
+    match level {
+        0 => (
+            if finished { 3 } else { 0 },
+            String::new(),
+            0,
+            0,
+            String::new(),
+            0,
+            0,
+        ),
+        1 => (2, String::new(), 0, 0, String::new(), 0, index),
+        2 => (1, env.clone(), end(finished), 0, String::new(), 0, 0),
+        3 => (1, env.clone(), 1, 1, String::new(), 0, index),
+        4 => (1, env.clone(), 1, 0, app.clone(), end(finished), 0),
+        _ => (1, env.clone(), 1, 0, app.clone(), 1, index),
+    }
+}
 
 /// Every status in a release, by a stable key, to diff before/after.
 fn statuses(r: &Release) -> Statuses {
     let mut out = BTreeMap::new();
     out.insert(
         (0, String::new(), String::new(), String::new()),
-        (r.status.to_string(), EventKind::Release),
+        (
+            r.status.to_string(),
+            EventKind::Release,
+            r.status.is_final(),
+        ),
     );
     for (i, h) in r.hooks.iter().enumerate() {
         out.insert(
             (1, String::new(), String::new(), format!("{i}:{}", h.name)),
-            (h.status.to_string(), EventKind::Hook),
+            (h.status.to_string(), EventKind::Hook, h.status.is_final()),
         );
     }
     for e in &r.environments {
         out.insert(
             (2, e.name.clone(), String::new(), String::new()),
-            (e.status.to_string(), EventKind::Environment),
+            (
+                e.status.to_string(),
+                EventKind::Environment,
+                e.status.is_final(),
+            ),
         );
         for (i, h) in e.hooks.iter().enumerate() {
             out.insert(
                 (3, e.name.clone(), String::new(), format!("{i}:{}", h.name)),
-                (h.status.to_string(), EventKind::Hook),
+                (h.status.to_string(), EventKind::Hook, h.status.is_final()),
             );
         }
         for a in &e.applications {
             out.insert(
                 (4, e.name.clone(), a.name.clone(), String::new()),
-                (a.status.to_string(), EventKind::Application),
+                (
+                    a.status.to_string(),
+                    EventKind::Application,
+                    a.status.is_final(),
+                ),
             );
             for (i, s) in a.steps.iter().enumerate() {
                 out.insert(
                     (5, e.name.clone(), a.name.clone(), format!("{i}:{}", s.name)),
-                    (s.status.to_string(), EventKind::Step),
+                    (s.status.to_string(), EventKind::Step, s.status.is_final()),
                 );
             }
         }
@@ -155,26 +198,30 @@ impl ReleaseHandle {
         let still_queued = queued && next.status == ReleaseStatus::Queued;
         recompute_status(&mut next, still_queued);
         let after = statuses(&next);
+        let mut changed: Vec<(&StatusKey, &String, EventKind, bool)> = after
+            .iter()
+            .filter(|(key, (status, _, _))| before.get(*key).map(|(s, _, _)| s) != Some(status))
+            .map(|(key, (status, kind, finished))| (key, status, *kind, *finished))
+            .collect();
+        changed.sort_by_cached_key(|(key, _, _, finished)| event_order(key, *finished));
         let mut events = Vec::new();
-        for (key, (status, kind)) in &after {
-            if before.get(key).map(|(s, _)| s) != Some(status) {
-                let (_, env, app, step) = key;
-                let mut ev = NewEvent::new(*kind, status.clone());
-                if !env.is_empty() {
-                    ev = ev.environment(env.clone());
-                }
-                if !app.is_empty() {
-                    ev = ev.application(app.clone());
-                }
-                if !step.is_empty() {
-                    ev = ev.step(
-                        step.split_once(':')
-                            .map_or(step.as_str(), |(_, n)| n)
-                            .to_owned(),
-                    );
-                }
-                events.push(ev);
+        for (key, status, kind, _) in changed {
+            let (_, env, app, step) = key;
+            let mut ev = NewEvent::new(kind, status.clone());
+            if !env.is_empty() {
+                ev = ev.environment(env.clone());
             }
+            if !app.is_empty() {
+                ev = ev.application(app.clone());
+            }
+            if !step.is_empty() {
+                ev = ev.step(
+                    step.split_once(':')
+                        .map_or(step.as_str(), |(_, n)| n)
+                        .to_owned(),
+                );
+            }
+            events.push(ev);
         }
         // Events of deferred changes first: they happened first. They stay
         // queued if the save fails (nothing was stored then).
