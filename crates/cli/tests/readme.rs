@@ -47,4 +47,10 @@ fn the_readme_names_the_demo_and_the_command_ci_runs() {
         "CI runs exactly the README's test command"
     );
     assert!(root().join("scripts/test").is_file());
+    // …which follows the README's demo command on a fresh clone.
+    let test = std::fs::read_to_string(root().join("scripts/test")).expect("scripts/test");
+    assert!(
+        test.lines().any(|l| l.trim() == "scripts/readme-check"),
+        "scripts/test runs scripts/readme-check"
+    );
 }

@@ -26,7 +26,7 @@ pub struct Args {
     #[arg(long, default_value = "ferry-demo")]
     pub dir: PathBuf,
     /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, default_value = "127.0.0.1:8080", env = "FERRY_LISTEN")]
     pub listen: String,
     /// Make a new commit in the shop's dev environment (the running demo
     /// creates the next release from it) and exit.
