@@ -666,7 +666,11 @@ mod tests {
         assert_eq!(s.poll_interval, Some(Duration::from_secs(30)));
         assert!(!s.demo, "demo mode is off unless `ferry demo` turns it on");
         let env = |k: &str| (k == "FERRY_DEMO").then(|| "true".to_string());
-        assert!(Settings::load(None, env, Overrides::default()).unwrap().demo);
+        assert!(
+            Settings::load(None, env, Overrides::default())
+                .unwrap()
+                .demo
+        );
     }
 
     #[test]

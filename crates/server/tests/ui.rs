@@ -1077,3 +1077,44 @@ async fn the_demo_merge_button_merges_the_promotion_branch_and_the_release_goes_
     );
     s.stop().await;
 }
+
+/// The merge button as a person uses it in the demo: in Chromium, signed
+/// in, on the live release view; the release goes on without a reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_chromium_the_demo_merge_button_carries_the_release_on() {
+    let f = fixture();
+    reviewed_config(&f);
+    let s = start(ferry_server::Settings {
+        demo: true,
+        ..settings(&f)
+    })
+    .await;
+    let release = promote(&s, "reviewed").await;
+    let id = release["id"].as_str().unwrap().to_owned();
+    wait_release(&s, &id, "prod waits for its pull request", |r| {
+        env_status(r, "prod") == "SUSPENDED"
+    })
+    .await;
+    let b = browser::Browser::start().await;
+    b.goto(&s.url("/signin?next=/products/p/releases/1")).await;
+    b.wait_for("#token").await;
+    b.type_into("#token", TOKEN).await;
+    b.click("form.signin button[type=submit]").await;
+    b.wait_for("#env-prod.st-wait").await;
+    b.click("#env-prod a.button[href*='/merge?']").await;
+    b.wait_for("form.confirm").await;
+    assert!(b.text("main h1").await.contains("api-prod in prod"));
+    b.screenshot("15-confirm-merge").await;
+    b.click("form.confirm button[type=submit]").await;
+    b.wait_true(
+        "SUCCEEDED shown after the merge",
+        "var r = document.querySelector('.release-body'); return !!r && r.dataset.status === 'SUCCEEDED' && location.pathname === '/products/p/releases/1';",
+    )
+    .await;
+    assert!(b.text("#env-prod h3").await.contains("SUCCESSFUL"));
+    b.screenshot("16-merged").await;
+    let (_, r) = s.get(&format!("/api/v1/releases/{id}")).await;
+    assert_eq!(r["status"], "SUCCEEDED");
+    b.quit().await;
+    s.stop().await;
+}

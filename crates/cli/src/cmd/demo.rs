@@ -193,12 +193,17 @@ async fn serve(layout: DemoLayout, args: Args, mut progress: Progress) -> anyhow
     }
     if let Some(number) = first {
         println!("release #{number} of shop: http://{addr}/products/shop/releases/{number}");
-        if let Some(env) = &args.fail {
-            println!(
-                "it fails in {env} (checkout has no replicas there); `ferry demo --dir {} --fix`, then Retry",
-                layout.dir.display()
-            );
-        }
+    }
+    if let Some(env) = &args.fail {
+        let which = if first.is_some() {
+            "it"
+        } else {
+            "the next release"
+        };
+        println!(
+            "{which} fails in {env} (checkout has no replicas there); `ferry demo --dir {} --fix`, then Retry",
+            layout.dir.display()
+        );
     }
     println!("ferry is serving on http://{addr}  (API: http://{addr}/api/v1/products)");
     let dir = layout.dir.display();
