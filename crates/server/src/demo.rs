@@ -76,3 +76,36 @@ pub fn merge_open_pull_requests(
     }
     Ok(merged)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_promotion_branches_of_local_repositories() {
+        let e = merge_pull_request(
+            "https://git.example.com/acme/gitops.git",
+            "ferry/p/prod/1",
+            "main",
+            "r",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "repository `https://git.example.com/acme/gitops.git` is not a local repository: its forge merges pull requests, not ferry"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().display().to_string();
+        let e = merge_pull_request(&url, "release/2", "main", "r").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`release/2` is not a promotion branch (ferry/…)"
+        );
+        // A directory that is no repository: the Git error, naming it.
+        let e = merge_pull_request(&url, "ferry/p/prod/1", "main", "r").unwrap_err();
+        assert!(
+            matches!(e, DemoMergeError::Git(_)) && e.to_string().contains(&url),
+            "{e}"
+        );
+    }
+}

@@ -102,11 +102,16 @@ fn waiting<'r>(
             ))
         })?;
     let branch = mergeable(a).ok_or_else(|| {
+        let why = match &a.pull_request {
+            Some(pr) if pr.number > 0 => format!(
+                "its pull request #{} is on its forge: merge it there",
+                pr.number
+            ),
+            _ => "it is not waiting for a pull request to be merged".to_owned(),
+        };
         ApiError::new(
             StatusCode::CONFLICT,
-            format!(
-                "{application} in {environment} is not waiting for a pull request to be merged"
-            ),
+            format!("{application} in {environment}: {why}"),
         )
     })?;
     Ok((a, branch.to_owned()))
