@@ -1,13 +1,53 @@
 //! The demo's local GitOps world, built from the embedded `examples/`:
 //! two bare repositories (shop, ledger) seeded with the example layout, and
 //! a configuration directory whose Applications point at them.
+//!
+//! Everything the demo does to it is an ordinary Git commit, as a team
+//! member would make: a new build in dev (`--commit`), a broken deployment
+//! (`--fail <env>`: checkout scaled to zero replicas there, which the
+//! `health-check` post-action of the example configuration catches) and
+//! its repair (`--fix`), and merges of promotion branches (`--merge`,
+//! through [`ferry_server::demo`], which the web UI's demo-only merge
+//! button uses too).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, bail};
 
+use crate::progress::Progress;
+
 include!(concat!(env!("OUT_DIR"), "/examples.rs"));
+
+/// The shop's environments (`examples/config/environments/`), in order.
+pub const ENVIRONMENTS: &[&str] = &["dev", "qa", "perf", "staging", "prod-eu", "prod-us"];
+
+/// Environments whose post-action is the `health-check` workflow (policy
+/// `shop-health-check`): where `--fail` can break a deployment so that
+/// the promotion fails there. perf's flow step runs its load test and
+/// production closes its change request instead; dev is where releases
+/// start, nothing is promoted into it.
+pub const FAILABLE: &[&str] = &["qa", "staging"];
+
+/// The service `--fail` breaks.
+const BROKEN_SERVICE: &str = "checkout";
+
+/// Checks `--fail`'s environment, with the choices when it is wrong.
+pub fn check_fail_target(env: &str) -> anyhow::Result<()> {
+    if FAILABLE.contains(&env) {
+        return Ok(());
+    }
+    let choices = FAILABLE.join(" or ");
+    if ENVIRONMENTS.contains(&env) {
+        bail!(
+            "--fail {env}: the demo's {env} runs no health check after deploying, so nothing would fail there; choose {choices}"
+        );
+    }
+    bail!(
+        "--fail {env}: the demo has no environment `{env}` (its environments: {}); choose {choices}",
+        ENVIRONMENTS.join(", ")
+    )
+}
 
 /// Example repository URL → folder of `examples/gitops/`.
 const REPOS: &[(&str, &str)] = &[
@@ -61,17 +101,26 @@ impl DemoLayout {
         }
     }
 
+    /// The steps [`DemoLayout::prepare`] reports for `dir`.
+    pub fn prepare_steps(dir: &Path) -> usize {
+        if DemoLayout::at(dir).config_dir.exists() {
+            1
+        } else {
+            REPOS.len() + 2
+        }
+    }
+
     /// Creates the repositories and configuration unless they exist.
-    pub fn prepare(dir: &Path, progress: &dyn Fn(&str)) -> anyhow::Result<DemoLayout> {
+    pub fn prepare(dir: &Path, progress: &mut Progress) -> anyhow::Result<DemoLayout> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let dir = dir.canonicalize()?;
         let layout = DemoLayout::at(&dir);
         if layout.config_dir.exists() {
-            progress("reusing the demo repositories and configuration");
+            progress.step("reusing the demo repositories and configuration");
             return Ok(layout);
         }
         for (_, name) in REPOS {
-            progress(&format!("creating the GitOps repository {name}-gitops"));
+            progress.step(&format!("creating the GitOps repository {name}-gitops"));
             let bare = dir.join(format!("repos/{name}-gitops.git"));
             let seed = dir.join(format!("work/{name}"));
             std::fs::create_dir_all(&bare)?;
@@ -98,7 +147,8 @@ impl DemoLayout {
             )?;
             git(&seed, &["push", "-q", "origin", "main"])?;
         }
-        progress("writing the configuration (examples/config, pointed at the local repositories)");
+        progress
+            .step("writing the configuration (examples/config, pointed at the local repositories)");
         for (path, text) in EXAMPLES.iter().filter(|(p, _)| p.starts_with("config/")) {
             let mut text = (*text).to_owned();
             for (url, name) in REPOS {
@@ -108,64 +158,158 @@ impl DemoLayout {
             write(&layout.config_dir.join(&path["config/".len()..]), &text)?;
         }
         // A first build in dev, so the first release has something to promote.
+        progress.step("committing a first build of every shop service to dev");
         layout.commit(Some("feat: first build of every shop service"))?;
         Ok(layout)
     }
 
-    /// Merges every open promotion pull-request branch (`ferry/…`) of the
-    /// shop repository, as a reviewer would; returns the branches merged.
-    pub fn merge_pull_requests(&self) -> anyhow::Result<Vec<String>> {
+    fn check(&self) -> anyhow::Result<()> {
         if !self.shop_seed.exists() {
             bail!("no demo in {} (run `ferry demo` first)", self.dir.display());
         }
-        git(&self.shop_seed, &["fetch", "-q", "--prune", "origin"])?;
+        Ok(())
+    }
+
+    /// Merges every open promotion branch (`ferry/…`) of the demo's
+    /// repositories into `main`, as a reviewer merging the pull requests
+    /// would; returns the branches merged, as `repository: branch`.
+    pub fn merge_pull_requests(&self) -> anyhow::Result<Vec<String>> {
+        self.check()?;
+        let mut merged = Vec::new();
+        for (_, name) in REPOS {
+            let bare = self.dir.join(format!("repos/{name}-gitops.git"));
+            let url = bare.to_str().context("non-UTF-8 path")?;
+            for branch in
+                ferry_server::demo::merge_open_pull_requests(url, "main", "Demo Reviewer")?
+            {
+                merged.push(format!("{name}-gitops: {branch}"));
+            }
+        }
+        Ok(merged)
+    }
+
+    /// Pushes `main` of the shop's working clone; a push that loses the
+    /// race against the server's own promotion commits is rebased and
+    /// tried again.
+    fn push_shop(&self) -> anyhow::Result<()> {
+        let mut last = None;
+        for _ in 0..5 {
+            match git(&self.shop_seed, &["push", "-q", "origin", "main"]) {
+                Ok(_) => return Ok(()),
+                Err(e) => last = Some(e),
+            }
+            git(
+                &self.shop_seed,
+                &["pull", "-q", "--rebase", "origin", "main"],
+            )?;
+        }
+        Err(last.unwrap_or_else(|| anyhow::anyhow!("push failed")))
+    }
+
+    fn values_path(&self, env: &str) -> PathBuf {
+        self.shop_seed
+            .join(format!("apps/{BROKEN_SERVICE}/{env}/values.yaml"))
+    }
+
+    /// Sets `replicaCount` of checkout's values in `env` to `to` (keeping
+    /// every other byte); returns the value it had.
+    fn set_replicas(&self, env: &str, to: &str) -> anyhow::Result<String> {
+        let path = self.values_path(env);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let mut old = None;
+        let new: Vec<String> = text
+            .lines()
+            .map(|l| match l.strip_prefix("replicaCount:") {
+                Some(v) if old.is_none() => {
+                    old = Some(v.trim().to_owned());
+                    format!("replicaCount: {to}")
+                }
+                _ => l.to_owned(),
+            })
+            .collect();
+        let old = old.with_context(|| format!("{} has no replicaCount", path.display()))?;
+        std::fs::write(&path, new.join("\n") + "\n")?;
+        Ok(old)
+    }
+
+    /// The replica count checkout has in `env` in the examples.
+    fn example_replicas(env: &str) -> Option<String> {
+        let file = format!("gitops/shop/apps/{BROKEN_SERVICE}/{env}/values.yaml");
+        let (_, text) = EXAMPLES.iter().find(|(p, _)| *p == file)?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("replicaCount:"))
+            .map(|v| v.trim().to_owned())
+    }
+
+    /// Breaks the deployment of checkout in `env` the way a hurried
+    /// change would: a commit that scales it to zero replicas. The next
+    /// promotion into `env` then fails in its `health-check` post-action.
+    /// Returns the commit, or `None` when `env` is broken already.
+    pub fn break_environment(&self, env: &str) -> anyhow::Result<Option<String>> {
+        check_fail_target(env)?;
+        self.check()?;
         git(
             &self.shop_seed,
             &["pull", "-q", "--rebase", "origin", "main"],
         )?;
-        let branches = git(
+        let old = self.set_replicas(env, "0")?;
+        if old == "0" {
+            return Ok(None);
+        }
+        git(
             &self.shop_seed,
             &[
-                "branch",
-                "-r",
-                "--no-merged",
-                "main",
-                "--format=%(refname:short)",
+                "commit",
+                "-q",
+                "-am",
+                &format!(
+                    "{env}: scale {BROKEN_SERVICE} down to 0 replicas\n\nMade by `ferry demo --fail {env}`; `ferry demo --fix` scales it back up."
+                ),
             ],
         )?;
-        let mut merged = Vec::new();
-        for branch in branches
-            .lines()
-            .map(str::trim)
-            .filter(|b| b.starts_with("origin/ferry/"))
-        {
-            let name = branch.trim_start_matches("origin/");
-            git(
-                &self.shop_seed,
-                &[
-                    "merge",
-                    "-q",
-                    "--no-ff",
-                    "-m",
-                    &format!("Merge promotion pull request {name}"),
-                    branch,
-                ],
-            )?;
-            merged.push(name.to_owned());
+        self.push_shop()?;
+        git(&self.shop_seed, &["rev-parse", "HEAD"]).map(Some)
+    }
+
+    /// Repairs every environment `--fail` broke (checkout back to its
+    /// replica count of the examples), in one commit; returns the
+    /// environments repaired. A Retry of the failed release then passes.
+    pub fn fix(&self) -> anyhow::Result<Vec<String>> {
+        self.check()?;
+        git(
+            &self.shop_seed,
+            &["pull", "-q", "--rebase", "origin", "main"],
+        )?;
+        let mut fixed = Vec::new();
+        for env in FAILABLE {
+            let want = DemoLayout::example_replicas(env).unwrap_or_else(|| "1".into());
+            if self.set_replicas(env, &want)? == "0" {
+                fixed.push((*env).to_owned());
+            }
         }
-        if !merged.is_empty() {
-            git(&self.shop_seed, &["push", "-q", "origin", "main"])?;
+        if fixed.is_empty() {
+            git(&self.shop_seed, &["checkout", "-q", "--", "."])?;
+            return Ok(fixed);
         }
-        Ok(merged)
+        git(
+            &self.shop_seed,
+            &[
+                "commit",
+                "-q",
+                "-am",
+                &format!("{}: scale {BROKEN_SERVICE} back up", fixed.join(", ")),
+            ],
+        )?;
+        self.push_shop()?;
+        Ok(fixed)
     }
 
     /// A new commit in the trigger environment (`dev`): new image tags and
     /// versions for every shop service. The server's poller turns it into
     /// the next release.
     pub fn commit(&self, message: Option<&str>) -> anyhow::Result<String> {
-        if !self.shop_seed.exists() {
-            bail!("no demo in {} (run `ferry demo` first)", self.dir.display());
-        }
+        self.check()?;
         git(
             &self.shop_seed,
             &["pull", "-q", "--rebase", "origin", "main"],
@@ -216,7 +360,47 @@ impl DemoLayout {
             str::to_owned,
         );
         git(&self.shop_seed, &["commit", "-q", "-am", &message])?;
-        git(&self.shop_seed, &["push", "-q", "origin", "main"])?;
+        self.push_shop()?;
         git(&self.shop_seed, &["rev-parse", "HEAD"])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The environment lists above are the examples' own.
+    #[test]
+    fn the_lists_match_the_examples() {
+        let (_, envs) = EXAMPLES
+            .iter()
+            .find(|(p, _)| *p == "config/environments/environments.yaml")
+            .unwrap();
+        let names: Vec<&str> = envs
+            .lines()
+            .filter_map(|l| l.strip_prefix("  name: "))
+            .collect();
+        assert_eq!(names, ENVIRONMENTS);
+        for env in FAILABLE {
+            assert!(DemoLayout::example_replicas(env).is_some_and(|r| r != "0"));
+        }
+        let (_, policies) = EXAMPLES
+            .iter()
+            .find(|(p, _)| *p == "config/policies/policies.yaml")
+            .unwrap();
+        assert!(policies.contains("postAction: health-check"));
+    }
+
+    #[test]
+    fn fail_names_the_choices() {
+        assert!(check_fail_target("staging").is_ok());
+        assert_eq!(
+            check_fail_target("prod").unwrap_err().to_string(),
+            "--fail prod: the demo has no environment `prod` (its environments: dev, qa, perf, staging, prod-eu, prod-us); choose qa or staging"
+        );
+        assert_eq!(
+            check_fail_target("perf").unwrap_err().to_string(),
+            "--fail perf: the demo's perf runs no health check after deploying, so nothing would fail there; choose qa or staging"
+        );
     }
 }

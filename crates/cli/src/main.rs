@@ -5,6 +5,7 @@
 mod cmd;
 mod demo_repos;
 mod output;
+mod progress;
 
 use std::process::ExitCode;
 

@@ -92,7 +92,7 @@ fn json_report_has_the_product_table() {
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["valid"], true);
-    assert_eq!(v["counts"]["PromotionPolicy"], 4);
+    assert_eq!(v["counts"]["PromotionPolicy"], 5);
     let shop = v["products"]
         .as_array()
         .unwrap()
@@ -155,7 +155,7 @@ fn policy_evaluate_json_keys() {
     );
     assert_eq!(
         v["postAction"],
-        serde_json::json!({"value": "slack-notify", "source": "PromotionPolicy/notify-everyone"})
+        serde_json::json!({"value": "health-check", "source": "PromotionPolicy/shop-health-check"})
     );
     assert_eq!(v["warnings"], serde_json::json!([]));
 

@@ -36,6 +36,7 @@
 
 mod cli;
 mod error;
+mod merge;
 mod mirror;
 mod path;
 mod pool;
@@ -49,6 +50,7 @@ mod tree_edit;
 
 pub use error::{Error, Result};
 pub use git2::Oid;
+pub use merge::{MergeOutcome, merge_branch, unmerged_branches};
 pub use mirror::{Mirror, MirrorLock};
 pub use path::RepoPath;
 pub use push::{

@@ -13,6 +13,7 @@ pub mod api;
 pub mod argocd;
 pub mod auth;
 mod cancel;
+pub mod demo;
 pub mod error;
 pub mod forges;
 pub mod live;
@@ -238,6 +239,7 @@ impl Server {
             forges,
             ui: ui::UiState::new(&settings.effective_base_url()),
             notes,
+            demo: settings.demo,
         });
         Ok(Server {
             settings,

@@ -21,6 +21,7 @@
 //! | `anonymousRead`      | `FERRY_ANONYMOUS_READ`       | `--anonymous-read` | false                         |
 //! | `trustedProxies`     | `FERRY_TRUSTED_PROXIES` (a,b)|                    | none                          |
 //! | `workflowSecrets`    | `FERRY_WORKFLOW_SECRETS` (names) |                | none                          |
+//! | `demo`               | `FERRY_DEMO`                 |                    | false (`ferry demo` sets it)  |
 //!
 //! `trustedProxies`: addresses or CIDR blocks whose `X-Forwarded-For` is
 //! believed for the audit log and rate limits. `workflowSecrets`: a table
@@ -152,6 +153,7 @@ struct FileSettings {
     poll_interval: Option<u64>,
     config_poll_interval: Option<u64>,
     anonymous_read: Option<bool>,
+    demo: Option<bool>,
     #[serde(default)]
     git_credentials: Vec<GitCredential>,
     #[serde(default)]
@@ -212,6 +214,10 @@ pub struct Settings {
     pub forges: Vec<ferry_forge::ForgeEntry>,
     /// Argo CD instances; none: every application uses the git provider.
     pub argocd: Vec<ArgoCdSettings>,
+    /// Demo mode (`ferry demo`): the web UI offers a "Merge pull request"
+    /// button on promotions waiting for a branch of a local repository to
+    /// be merged, standing in for the forge the demo does not have.
+    pub demo: bool,
 }
 
 impl Default for Settings {
@@ -233,6 +239,7 @@ impl Default for Settings {
             workflow_secrets: Default::default(),
             forges: Vec::new(),
             argocd: Vec::new(),
+            demo: false,
         }
     }
 }
@@ -315,6 +322,9 @@ impl Settings {
         if let Some(v) = env("FERRY_ANONYMOUS_READ") {
             fs.anonymous_read = Some(parse_bool("FERRY_ANONYMOUS_READ", &v)?);
         }
+        if let Some(v) = env("FERRY_DEMO") {
+            fs.demo = Some(parse_bool("FERRY_DEMO", &v)?);
+        }
         argocd_env(&mut fs.argocd, &env);
 
         if let Some(v) = env("FERRY_TRUSTED_PROXIES") {
@@ -391,6 +401,7 @@ impl Settings {
             workflow_secrets,
             forges: fs.forges,
             argocd: fs.argocd,
+            demo: fs.demo.unwrap_or(d.demo),
         };
         check_argocd(&settings.argocd)?;
         for (index, c) in settings.git_credentials.iter().enumerate() {
@@ -653,6 +664,13 @@ mod tests {
         assert_eq!(s.effective_base_url(), "http://127.0.0.1:8080");
         assert!(!s.anonymous_read);
         assert_eq!(s.poll_interval, Some(Duration::from_secs(30)));
+        assert!(!s.demo, "demo mode is off unless `ferry demo` turns it on");
+        let env = |k: &str| (k == "FERRY_DEMO").then(|| "true".to_string());
+        assert!(
+            Settings::load(None, env, Overrides::default())
+                .unwrap()
+                .demo
+        );
     }
 
     #[test]

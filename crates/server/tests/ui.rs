@@ -840,3 +840,281 @@ async fn promote_with_the_diff_then_roll_back() {
     assert_eq!(done["kind"]["type"], "rollback");
     s.stop().await;
 }
+
+/// Product `p` with flow `reviewed`: qa by commit, prod through a pull
+/// request (action `pr`) — without a forge, a branch that waits to be
+/// merged into `main`.
+fn reviewed_config(f: &Fixture) {
+    std::fs::write(
+        f.config.join("product.yaml"),
+        r#"apiVersion: codefresh.io/v1beta1
+kind: Product
+metadata:
+  name: p
+spec:
+  promotionTemplate:
+    versionSource:
+      file: version.yaml
+      jsonPath: $.version
+    promotion:
+      values.yaml:
+        jsonPaths: ["$..image"]
+      version.yaml:
+        jsonPaths: ["$.version"]
+  promotionFlows:
+    - name: reviewed
+---
+apiVersion: codefresh.io/v1beta1
+kind: PromotionFlow
+metadata:
+  name: reviewed
+spec:
+  triggerEnvironment: dev
+  steps:
+    - environment: qa
+      dependsOn: [dev]
+    - environment: prod
+      dependsOn: [qa]
+      policy: {action: pr}
+"#,
+    )
+    .unwrap();
+}
+
+const MERGE_BUTTON: &str = "Merge pull request…";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_merge_button_merges_the_promotion_branch_and_the_release_goes_on() {
+    let f = fixture();
+    reviewed_config(&f);
+
+    // `ferry serve` (demo off): prod waits for its branch, no button, no route.
+    let s = start(settings(&f)).await;
+    let release = promote(&s, "reviewed").await;
+    let id = release["id"].as_str().unwrap().to_owned();
+    let waiting = wait_release(&s, &id, "prod waits for its pull request", |r| {
+        env_status(r, "prod") == "SUSPENDED"
+    })
+    .await;
+    let branch = waiting["environments"][2]["applications"][0]["pullRequest"]["branch"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(branch, "ferry/p/prod/1");
+    let mut c = Client::new(&s.base);
+    c.sign_in(TOKEN).await;
+    let view = c.get("/products/p/releases/1").await;
+    assert_eq!(view.status, 200);
+    assert!(view.body.contains("SUSPENDED"), "{}", view.body);
+    assert!(!view.body.contains(MERGE_BUTTON), "{}", view.body);
+    assert!(!view.body.contains("/merge?"), "{}", view.body);
+    let confirm_path = "/products/p/releases/1/merge?environment=prod&application=api-prod";
+    assert_eq!(c.get(confirm_path).await.status, 404);
+    let csrf = hidden(&view.body, "csrf"); // the sign-out form's
+    let r = c
+        .post(
+            "/products/p/releases/1/merge",
+            &[
+                ("csrf", &csrf),
+                ("environment", "prod"),
+                ("application", "api-prod"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    s.stop().await;
+    let main_before = git(&f.bare, &["rev-parse", "main"]);
+
+    // Demo mode: the same waiting release now offers the button.
+    let demo = || ferry_server::Settings {
+        demo: true,
+        ..settings(&f)
+    };
+    let s = start(demo()).await;
+    c.base = s.base.clone();
+    let view = c.get("/products/p/releases/1").await;
+    assert_eq!(view.status, 200);
+    checked("/products/p/releases/1 (demo)", &view.body);
+    assert!(view.body.contains(MERGE_BUTTON), "{}", view.body);
+    assert!(
+        view.body.contains(
+            "href=\"/products/p/releases/1/merge?environment=prod&#38;application=api-prod\""
+        ),
+        "{}",
+        view.body
+    );
+    // Only the application that waits has one (qa is done).
+    assert_eq!(view.body.matches(MERGE_BUTTON).count(), 1);
+
+    // The confirmation asks before merging; someone not signed in signs in first.
+    let mut stranger = Client::new(&s.base);
+    let r = stranger.get(confirm_path).await;
+    assert_eq!(r.status, 303);
+    assert!(r.location.starts_with("/signin?next="), "{}", r.location);
+    let confirm = c.get(confirm_path).await;
+    assert_eq!(confirm.status, 200, "{}", confirm.body);
+    checked(confirm_path, &confirm.body);
+    assert!(
+        confirm.body.contains("<code>ferry/p/prod/1</code>"),
+        "{}",
+        confirm.body
+    );
+    assert_eq!(hidden(&confirm.body, "environment"), "prod");
+    assert_eq!(hidden(&confirm.body, "application"), "api-prod");
+    let token = hidden(&confirm.body, "csrf");
+
+    // Without the CSRF token, or with a wrong one: refused, nothing merged.
+    let post = "/products/p/releases/1/merge";
+    let r = c
+        .post(
+            post,
+            &[("environment", "prod"), ("application", "api-prod")],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let wrong = "0".repeat(64);
+    let r = c
+        .post(
+            post,
+            &[
+                ("csrf", &wrong),
+                ("environment", "prod"),
+                ("application", "api-prod"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(git(&f.bare, &["rev-parse", "main"]), main_before);
+
+    // A viewer may look but not merge (the promote role is needed); audited.
+    let (status, viewer) = s
+        .post("/api/v1/tokens", &json!({"name": "vera", "role": "viewer"}))
+        .await;
+    assert_eq!(status, 201, "{viewer}");
+    let mut vera = Client::new(&s.base);
+    assert_eq!(
+        vera.sign_in(viewer["token"].as_str().unwrap()).await.status,
+        303
+    );
+    let vera_confirm = vera.get(confirm_path).await;
+    assert_eq!(vera_confirm.status, 200);
+    let vera_csrf = hidden(&vera_confirm.body, "csrf");
+    let r = vera
+        .post(
+            post,
+            &[
+                ("csrf", &vera_csrf),
+                ("environment", "prod"),
+                ("application", "api-prod"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(git(&f.bare, &["rev-parse", "main"]), main_before);
+    let (_, still) = s.get(&format!("/api/v1/releases/{id}")).await;
+    assert_eq!(still["status"], "SUSPENDED", "{still:#}");
+
+    // With the session's token: merged into main, and the release goes on.
+    let r = c
+        .post(
+            post,
+            &[
+                ("csrf", &token),
+                ("environment", "prod"),
+                ("application", "api-prod"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location, "/products/p/releases/1#env-prod");
+    let done = s.wait_finished(&id).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done:#}");
+    let main = git(&f.bare, &["rev-parse", "main"]);
+    assert_ne!(main.trim(), main_before.trim());
+    assert_eq!(
+        git(&f.bare, &["log", "-1", "--format=%s|%an", "main"]).trim(),
+        "Merge promotion pull request ferry/p/prod/1|admin"
+    );
+    git(&f.bare, &["merge-base", "--is-ancestor", &branch, "main"]);
+    // Nothing waits any more: no button, and a second merge is refused.
+    let view = c.get("/products/p/releases/1").await;
+    assert!(!view.body.contains(MERGE_BUTTON));
+    let r = c
+        .post(
+            post,
+            &[
+                ("csrf", &token),
+                ("environment", "prod"),
+                ("application", "api-prod"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+
+    // The audit log has the merge (and the viewer's denial), and the
+    // release's history notes who merged.
+    let (status, log) = s.get("/api/v1/audit?action=merge").await;
+    assert_eq!(status, 200, "{log}");
+    let items = log["items"].as_array().unwrap();
+    assert!(
+        items.iter().any(|e| e["actor"] == "admin"
+            && e["outcome"] == 200
+            && e["releaseId"] == id.as_str()
+            && e["detail"] == "prod/api-prod: ferry/p/prod/1 into main"),
+        "{log:#}"
+    );
+    assert!(
+        items
+            .iter()
+            .any(|e| e["actor"] == "vera" && e["outcome"] == 403),
+        "{log:#}"
+    );
+    let page = c.get("/products/p/releases/1").await;
+    assert!(
+        page.body.contains("merge by admin (admin)"),
+        "{}",
+        page.body
+    );
+    s.stop().await;
+}
+
+/// The merge button as a person uses it in the demo: in Chromium, signed
+/// in, on the live release view; the release goes on without a reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_chromium_the_demo_merge_button_carries_the_release_on() {
+    let f = fixture();
+    reviewed_config(&f);
+    let s = start(ferry_server::Settings {
+        demo: true,
+        ..settings(&f)
+    })
+    .await;
+    let release = promote(&s, "reviewed").await;
+    let id = release["id"].as_str().unwrap().to_owned();
+    wait_release(&s, &id, "prod waits for its pull request", |r| {
+        env_status(r, "prod") == "SUSPENDED"
+    })
+    .await;
+    let b = browser::Browser::start().await;
+    b.goto(&s.url("/signin?next=/products/p/releases/1")).await;
+    b.wait_for("#token").await;
+    b.type_into("#token", TOKEN).await;
+    b.click("form.signin button[type=submit]").await;
+    b.wait_for("#env-prod.st-wait").await;
+    b.click("#env-prod a.button[href*='/merge?']").await;
+    b.wait_for("form.confirm").await;
+    assert!(b.text("main h1").await.contains("api-prod in prod"));
+    b.screenshot("15-confirm-merge").await;
+    b.click("form.confirm button[type=submit]").await;
+    b.wait_true(
+        "SUCCEEDED shown after the merge",
+        "var r = document.querySelector('.release-body'); return !!r && r.dataset.status === 'SUCCEEDED' && location.pathname === '/products/p/releases/1';",
+    )
+    .await;
+    assert!(b.text("#env-prod h3").await.contains("SUCCESSFUL"));
+    b.screenshot("16-merged").await;
+    let (_, r) = s.get(&format!("/api/v1/releases/{id}")).await;
+    assert_eq!(r["status"], "SUCCEEDED");
+    b.quit().await;
+    s.stop().await;
+}

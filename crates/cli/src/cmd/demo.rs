@@ -1,8 +1,13 @@
 //! `ferry demo`: ferry on one machine with nothing else installed — a local
 //! GitOps repository laid out like a real product (from `examples/`), the
 //! server on SQLite with anonymous read access, and a first release.
-//! `ferry demo --commit` makes a new commit in the trigger environment, which
-//! the running server turns into the next release.
+//!
+//! Against a demo that runs, in another terminal: `--commit` makes a new
+//! commit in the trigger environment, which the server turns into the next
+//! release; `--fail <env>` breaks a deployment there (a Git commit the
+//! environment's health-check post-action catches), `--fix` repairs it;
+//! `--merge` merges the open promotion pull-request branches. The server
+//! runs in demo mode, so the web UI offers the same merge per application.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,7 +17,8 @@ use anyhow::Context;
 use ferry_engine::PromotionRequest;
 use ferry_server::{Server, Settings};
 
-use crate::demo_repos::DemoLayout;
+use crate::demo_repos::{DemoLayout, FAILABLE};
+use crate::progress::Progress;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -20,7 +26,7 @@ pub struct Args {
     #[arg(long, default_value = "ferry-demo")]
     pub dir: PathBuf,
     /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, default_value = "127.0.0.1:8080", env = "FERRY_LISTEN")]
     pub listen: String,
     /// Make a new commit in the shop's dev environment (the running demo
     /// creates the next release from it) and exit.
@@ -28,8 +34,18 @@ pub struct Args {
     pub commit: bool,
     /// Merge the open promotion pull-request branches (what a reviewer's
     /// "merge" does), so releases waiting on them continue; then exit.
-    #[arg(long, conflicts_with = "commit")]
+    #[arg(long, conflicts_with_all = ["commit", "fail", "fix"])]
     pub merge: bool,
+    /// Break the deployment of the shop's checkout service in this
+    /// environment (qa or staging) with a Git commit, so promotions there
+    /// fail in their health-check post-action: with the demo's start, the
+    /// first release fails there; with `--commit`, the next one does.
+    #[arg(long, value_name = "ENV")]
+    pub fail: Option<String>,
+    /// Repair what `--fail` broke (a Git commit), then exit; Retry the
+    /// failed release in the web UI or with `ferry release retry`.
+    #[arg(long, conflicts_with_all = ["commit", "fail"])]
+    pub fix: bool,
     /// Commit message for `--commit` (flows are chosen by it: `hotfix: …`
     /// takes the hotfix flow).
     #[arg(long, short)]
@@ -40,16 +56,39 @@ pub struct Args {
     pub no_serve: bool,
 }
 
+/// The demo in `dir`, which must exist (the commands for a running demo).
+fn existing(args: &Args) -> anyhow::Result<DemoLayout> {
+    Ok(DemoLayout::at(&args.dir.canonicalize().with_context(
+        || {
+            format!(
+                "no demo in {} (start one with `ferry demo`)",
+                args.dir.display()
+            )
+        },
+    )?))
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..12.min(sha.len())]
+}
+
+fn print_broken(env: &str, sha: Option<&str>) {
+    match sha {
+        Some(sha) => println!(
+            "committed {}: checkout in {env} scaled to 0 replicas; promotions into {env} fail in their health-check post-action until `ferry demo --fix`",
+            short(sha)
+        ),
+        None => println!("checkout in {env} is broken already (`ferry demo --fix` repairs it)"),
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    super::init_logging();
+    // Checked before anything is created or started.
+    if let Some(env) = &args.fail {
+        crate::demo_repos::check_fail_target(env)?;
+    }
     if args.merge {
-        let layout = DemoLayout::at(
-            &args
-                .dir
-                .canonicalize()
-                .with_context(|| format!("no demo in {}", args.dir.display()))?,
-        );
-        let merged = layout.merge_pull_requests()?;
+        let merged = existing(&args)?.merge_pull_requests()?;
         if merged.is_empty() {
             println!("no open promotion pull request");
         }
@@ -58,34 +97,59 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    if args.fix {
+        let fixed = existing(&args)?.fix()?;
+        if fixed.is_empty() {
+            println!(
+                "nothing to fix: checkout runs in {}",
+                FAILABLE.join(" and ")
+            );
+        } else {
+            println!(
+                "checkout scaled back up in {}; retry the failed release (web UI: Retry…, or `ferry release retry <id>`)",
+                fixed.join(", ")
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.commit {
-        let layout = DemoLayout::at(
-            &args
-                .dir
-                .canonicalize()
-                .with_context(|| format!("no demo in {}", args.dir.display()))?,
-        );
+        let layout = existing(&args)?;
+        if let Some(env) = &args.fail {
+            let sha = layout.break_environment(env)?;
+            print_broken(env, sha.as_deref());
+        }
         let sha = layout.commit(args.message.as_deref())?;
         println!(
             "committed {} to the shop's dev environment; the demo server creates the next release within seconds",
-            &sha[..12.min(sha.len())]
+            short(&sha)
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let progress = |m: &str| eprintln!("ferry demo: {m}");
-    let layout = DemoLayout::prepare(&args.dir, &progress)?;
+    // Warnings and errors only (`FERRY_LOG=info` for more): the demo's
+    // own lines say what it does, and a log line would split a step's.
+    super::init_logging_at(tracing_subscriber::filter::LevelFilter::WARN);
+    let first_release = !args.dir.join("data/demo-first-release").exists();
+    let mut progress = Progress::new(
+        DemoLayout::prepare_steps(&args.dir)
+            + usize::from(args.fail.is_some())
+            + 1
+            + usize::from(first_release),
+    );
+    let layout = DemoLayout::prepare(&args.dir, &mut progress)?;
+    if let Some(env) = &args.fail {
+        progress.step(&format!(
+            "breaking checkout in {env} (--fail): a commit that scales it to 0 replicas"
+        ));
+        layout.break_environment(env)?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(layout, args.listen, args.no_serve, &progress))
+    runtime.block_on(serve(layout, args, progress))
 }
 
-async fn serve(
-    layout: DemoLayout,
-    listen: String,
-    no_serve: bool,
-    progress: &dyn Fn(&str),
-) -> anyhow::Result<ExitCode> {
+async fn serve(layout: DemoLayout, args: Args, mut progress: Progress) -> anyhow::Result<ExitCode> {
+    let listen = args.listen.clone();
     let settings = Settings {
         listen: listen.clone(),
         base_url: Some(format!("http://{listen}")),
@@ -94,19 +158,20 @@ async fn serve(
         poll_interval: Some(Duration::from_secs(2)),
         config_poll_interval: Some(Duration::from_secs(2)),
         anonymous_read: true,
+        // The UI's "Merge pull request" button stands in for a forge.
+        demo: true,
         ..Settings::default()
     };
-    progress("starting the server (SQLite, local workflows, git state provider)");
+    progress.step("starting the server (SQLite, local workflows, git state provider)");
     let server = Server::build(settings).await?;
-    if let Some(token) = server.generated_admin_token() {
-        println!("admin token (shown once; promote, terminate and retry need it): {token}");
-    }
+    let token = server.generated_admin_token().map(str::to_owned);
     let engine = server.engine().clone();
     let bound = server.bind().await?;
     let addr = bound.local_addr();
     let marker = layout.data_dir.join("demo-first-release");
+    let mut first = None;
     if !marker.exists() {
-        progress("creating the first release of the shop (flow `standard`)");
+        progress.step("creating the first release of the shop (flow `standard`)");
         let release = engine
             .promote(
                 "shop",
@@ -121,21 +186,37 @@ async fn serve(
             )
             .await?;
         std::fs::write(&marker, &release.id)?;
+        first = Some(release.number);
+    }
+    progress.finish();
+    drop(progress);
+    if let Some(token) = token {
+        println!("admin token (shown once; promote, terminate, retry and merge need it): {token}");
+    }
+    if let Some(number) = first {
+        println!("release #{number} of shop: http://{addr}/products/shop/releases/{number}");
+    }
+    if let Some(env) = &args.fail {
+        let which = if first.is_some() {
+            "it"
+        } else {
+            "the next release"
+        };
         println!(
-            "release #{} of shop: http://{addr}/products/shop/releases/{}",
-            release.number, release.number
+            "{which} fails in {env} (checkout has no replicas there); `ferry demo --dir {} --fix`, then Retry",
+            layout.dir.display()
         );
     }
     println!("ferry is serving on http://{addr}  (API: http://{addr}/api/v1/products)");
+    let dir = layout.dir.display();
+    println!("next release: `ferry demo --dir {dir} --commit` in another terminal");
     println!(
-        "next release: `ferry demo --dir {} --commit` in another terminal",
-        layout.dir.display()
+        "a failing environment: `ferry demo --dir {dir} --commit --fail staging`; `--fix` repairs it"
     );
     println!(
-        "production promotes through pull requests: `ferry demo --dir {} --merge` merges them",
-        layout.dir.display()
+        "production promotes through pull requests: merge them on the release view (signed in), or `ferry demo --dir {dir} --merge`"
     );
-    if no_serve {
+    if args.no_serve {
         return Ok(ExitCode::SUCCESS);
     }
     bound.run(ferry_server::shutdown_signal()).await?;

@@ -33,12 +33,18 @@ pub enum OutputFormat {
 /// Logs of the server commands (`serve`, `demo`) on stderr, every line
 /// through the server's redactor so no registered secret or URL credential
 /// is ever written. The level comes from `FERRY_LOG` (`error`, `warn`,
-/// `info` — the default —, `debug`, `trace`).
+/// `info` — the default, `warn` for `ferry demo` —, `debug`, `trace`).
 pub fn init_logging() {
+    init_logging_at(tracing_subscriber::filter::LevelFilter::INFO);
+}
+
+/// [`init_logging`] with another level when `FERRY_LOG` is not set
+/// (`ferry demo` keeps its terminal for its own progress: warnings up).
+pub fn init_logging_at(default: tracing_subscriber::filter::LevelFilter) {
     let level = std::env::var("FERRY_LOG")
         .ok()
         .and_then(|v| v.parse::<tracing_subscriber::filter::LevelFilter>().ok())
-        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
+        .unwrap_or(default);
     let _ = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_target(false)

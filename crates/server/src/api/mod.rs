@@ -59,6 +59,8 @@ pub struct AppState {
     pub ui: crate::ui::UiState,
     /// Release notes (computed once per release, cached in the store).
     pub notes: Arc<ferry_notes::NotesBuilder>,
+    /// Demo mode: the UI's merge button for local pull-request branches.
+    pub demo: bool,
 }
 
 pub type Shared = Arc<AppState>;

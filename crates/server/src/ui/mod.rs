@@ -20,6 +20,7 @@ mod dryrun;
 mod flow;
 mod gzip;
 pub mod layout;
+mod merge;
 mod notes;
 mod policy;
 mod products;
@@ -86,6 +87,10 @@ pub fn routes() -> Router<Shared> {
         .route(
             "/products/{product}/releases/{number}/retry",
             get(actions::retry_confirm).post(actions::retry),
+        )
+        .route(
+            "/products/{product}/releases/{number}/merge",
+            get(merge::confirm).post(merge::merge),
         )
         .route(
             "/products/{product}/releases/{number}/notes",

@@ -60,6 +60,8 @@ pub struct AppView {
     pub sync: String,
     pub health: String,
     pub steps: Vec<StepView>,
+    /// The demo's "Merge pull request" confirmation (demo mode only).
+    pub merge_href: String,
 }
 
 pub struct IssueView {
@@ -250,6 +252,7 @@ pub fn view(r: &Release, events: &[Event], viewer: &Viewer, flow_exists: bool) -
                         sync: a.sync.clone().unwrap_or_default(),
                         health: a.health.clone().unwrap_or_default(),
                         steps: a.steps.iter().map(step_view).collect(),
+                        merge_href: String::new(),
                     }
                 })
                 .collect(),
@@ -429,7 +432,10 @@ pub async fn show(
 ) -> Result<Response, UiError> {
     let (r, events) = load(&st, &product, &number).await?;
     let flow_exists = st.engine.config().config.flow(&r.flow).is_some();
-    let v = view(&r, &events, &viewer, flow_exists);
+    let mut v = view(&r, &events, &viewer, flow_exists);
+    if st.demo {
+        super::merge::offer(&mut v, &r);
+    }
     Ok(page(&ReleasePage {
         layout: Layout::new(
             format!("{} release #{}", r.product, r.number),
@@ -448,8 +454,9 @@ pub async fn body(
 ) -> Result<Response, UiError> {
     let (r, events) = load(&st, &product, &number).await?;
     let flow_exists = st.engine.config().config.flow(&r.flow).is_some();
-    Ok(page(&ReleaseBody {
-        v: view(&r, &events, &viewer, flow_exists),
-    })
-    .into_response())
+    let mut v = view(&r, &events, &viewer, flow_exists);
+    if st.demo {
+        super::merge::offer(&mut v, &r);
+    }
+    Ok(page(&ReleaseBody { v }).into_response())
 }
