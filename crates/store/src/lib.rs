@@ -31,6 +31,7 @@ mod url;
 
 pub use error::{Error, Result};
 pub use lease::Lease;
+pub use notes::{NewRendition, NotesRendition, NotesValidator};
 pub use notify::{EVENTS_CHANNEL, EventListener, EventNotice};
 pub use security::{AuditEntry, AuditFilter, AuditPage, NewAuditEntry, NewToken, TokenRecord};
 pub use store::{MAX_EVENTS_PAGE, Store};

@@ -1,10 +1,11 @@
-//! The release-notes cache and the earlier-releases query (issue 8), on
+//! The release-notes cache (the first version's documents and the
+//! renditions of migration 18) and the earlier-releases query (issue 8), on
 //! a SQLite file and on a real PostgreSQL cluster started by the test.
 
 mod common;
 mod pg_cluster;
 
-use ferry_store::{Created, Store};
+use ferry_store::{Created, NewRendition, Store};
 
 use common::{first_events, release, sqlite_url};
 
@@ -72,13 +73,136 @@ async fn notes_cache_and_earlier_releases(url: &str) {
             .unwrap()
             .is_empty()
     );
+
+    // Renditions (migration 18): every format at once; writing them drops
+    // the row of the first cache version.
+    let json = (0..200_000u32)
+        .flat_map(|i| i.to_le_bytes())
+        .collect::<Vec<u8>>();
+    assert_eq!(
+        store.notes_rendition(&third_shop, "json").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.notes_validator(&third_shop, "json").await.unwrap(),
+        None
+    );
+    store
+        .put_notes_renditions(
+            &third_shop,
+            1,
+            true,
+            &[
+                NewRendition {
+                    format: "json",
+                    etag: "\"j1\"",
+                    size: 4_000_000,
+                    gzip: &json,
+                },
+                NewRendition {
+                    format: "markdown",
+                    etag: "\"m1\"",
+                    size: 7,
+                    gzip: b"\x1f\x8b md",
+                },
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.release_notes(&third_shop).await.unwrap(), None);
+    let got = store
+        .notes_rendition(&third_shop, "json")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.gzip, json);
+    let v = &got.validator;
+    assert_eq!(
+        (
+            v.format.as_str(),
+            v.format_version,
+            v.etag.as_str(),
+            v.degraded,
+            v.size
+        ),
+        ("json", 1, "\"j1\"", true, 4_000_000)
+    );
+    let age = ferry_release::now() - v.created_at;
+    assert!(age.whole_seconds().abs() < 600, "{age}");
+    assert_eq!(
+        store
+            .notes_validator(&third_shop, "json")
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(v)
+    );
+    let md = store
+        .notes_rendition(&third_shop, "markdown")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (md.gzip.as_slice(), md.validator.etag.as_str()),
+        (&b"\x1f\x8b md"[..], "\"m1\"")
+    );
+    // Replaced by a recomputation (a refresh), not duplicated.
+    store
+        .put_notes_renditions(
+            &third_shop,
+            1,
+            false,
+            &[NewRendition {
+                format: "json",
+                etag: "\"j2\"",
+                size: 2,
+                gzip: b"zz",
+            }],
+        )
+        .await
+        .unwrap();
+    let v2 = store
+        .notes_validator(&third_shop, "json")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (v2.etag.as_str(), v2.degraded, v2.size),
+        ("\"j2\"", false, 2)
+    );
+    assert!(v2.created_at >= v.created_at);
+    assert_eq!(
+        store.notes_rendition(&third_shop, "xml").await.unwrap(),
+        None
+    );
+    // Unknown release: refused by the foreign key.
+    assert!(
+        store
+            .put_notes_renditions(
+                "01NOSUCHRELEASE",
+                1,
+                false,
+                &[NewRendition {
+                    format: "json",
+                    etag: "\"x\"",
+                    size: 1,
+                    gzip: b"x"
+                }]
+            )
+            .await
+            .is_err()
+    );
     store.close().await;
 
     // Kept across a reopen.
     let again = Store::open(url).await.unwrap();
     assert_eq!(
-        again.release_notes(&third_shop).await.unwrap().map(|n| n.0),
-        Some(2)
+        again
+            .notes_validator(&third_shop, "json")
+            .await
+            .unwrap()
+            .map(|v| v.etag),
+        Some("\"j2\"".to_owned())
     );
 }
 
