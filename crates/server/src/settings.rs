@@ -22,6 +22,10 @@
 //! | `trustedProxies`     | `FERRY_TRUSTED_PROXIES` (a,b)|                    | none                          |
 //! | `workflowSecrets`    | `FERRY_WORKFLOW_SECRETS` (names) |                | none                          |
 //!
+//! Release notes (`registries`, `insecureRegistries`, `registryTimeout`,
+//! `notesFirstReleaseLimit`, `notesRefreshInterval`): see
+//! [`crate::notes_settings`].
+//!
 //! `trustedProxies`: addresses or CIDR blocks whose `X-Forwarded-For` is
 //! believed for the audit log and rate limits. `workflowSecrets`: a table
 //! `NAME = "value"`, `NAME = { env = "VAR" }` or `NAME = { file = "path" }`;
@@ -162,6 +166,13 @@ struct FileSettings {
     forges: Vec<ferry_forge::ForgeEntry>,
     #[serde(default)]
     argocd: Vec<ArgoCdSettings>,
+    // Release notes (see `notes_settings`).
+    #[serde(default)]
+    registries: Vec<crate::notes_settings::RegistryCredential>,
+    insecure_registries: Option<Vec<String>>,
+    registry_timeout: Option<u64>,
+    notes_first_release_limit: Option<u64>,
+    notes_refresh_interval: Option<u64>,
 }
 
 /// Values given on the command line; they win over the file and the
@@ -212,6 +223,8 @@ pub struct Settings {
     pub forges: Vec<ferry_forge::ForgeEntry>,
     /// Argo CD instances; none: every application uses the git provider.
     pub argocd: Vec<ArgoCdSettings>,
+    /// Registries and limits of release notes.
+    pub release_notes: crate::notes_settings::ReleaseNotesSettings,
 }
 
 impl Default for Settings {
@@ -233,6 +246,7 @@ impl Default for Settings {
             workflow_secrets: Default::default(),
             forges: Vec::new(),
             argocd: Vec::new(),
+            release_notes: Default::default(),
         }
     }
 }
@@ -257,6 +271,14 @@ pub enum SettingsError {
     Credential {
         index: usize,
         prefix: String,
+        message: String,
+    },
+    #[error("{key}: {message}")]
+    Value { key: &'static str, message: String },
+    #[error("registries[{index}] ({host}): {message}")]
+    Registry {
+        index: usize,
+        host: String,
         message: String,
     },
     #[error("argocd[{index}] ({name}): {message}")]
@@ -365,6 +387,16 @@ impl Settings {
             workflow_secrets.insert(name, value);
         }
 
+        let release_notes = crate::notes_settings::ReleaseNotesSettings::load(
+            crate::notes_settings::NotesFileKeys {
+                registries: std::mem::take(&mut fs.registries),
+                insecure_registries: fs.insecure_registries.take(),
+                registry_timeout: fs.registry_timeout,
+                notes_first_release_limit: fs.notes_first_release_limit,
+                notes_refresh_interval: fs.notes_refresh_interval,
+            },
+            &env,
+        )?;
         let d = Settings::default();
         let secs = |v: Option<u64>, default: Option<Duration>| match v {
             None => default,
@@ -391,6 +423,7 @@ impl Settings {
             workflow_secrets,
             forges: fs.forges,
             argocd: fs.argocd,
+            release_notes,
         };
         check_argocd(&settings.argocd)?;
         for (index, c) in settings.git_credentials.iter().enumerate() {
