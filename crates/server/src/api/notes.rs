@@ -105,7 +105,7 @@ pub async fn refresh(
     ApiQuery(q): ApiQuery<NotesQuery>,
 ) -> Result<Response, ApiError> {
     let format = q.format()?;
-    let audit = Audit::new(&st, &caller, "refresh-notes", id.clone()).release(id.clone());
+    let audit = Audit::new(&st, &caller, "notes.refresh", id.clone()).release(id.clone());
     let release = match st.store.get(&id).await {
         Ok(Some(r)) => r,
         Ok(None) => {
