@@ -205,6 +205,13 @@ pub async fn refresh_notes(
     Ok(compute(store, builder, id, spec).await?.0)
 }
 
+/// Stores notes computed elsewhere as [`cached_notes`] serves them (every
+/// format, replacing what was cached): for tools and benchmarks that
+/// build a document themselves.
+pub async fn store_notes(store: &Store, id: &str, notes: &ReleaseNotes) -> Result<()> {
+    save(store, id, notes).await.map(|_| ())
+}
+
 /// Whether notes say something could not be found out.
 pub fn is_degraded(notes: &ReleaseNotes) -> bool {
     !notes.notes.is_empty()

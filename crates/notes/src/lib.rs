@@ -43,7 +43,7 @@ pub mod sources;
 pub use build::{NotesBuilder, NotesSettings};
 pub use cache::{
     CachedNotes, cached_notes, is_degraded, notes_for_release, notes_json_for_release,
-    notes_validator, pr_body, previous_release, refresh_due, refresh_notes,
+    notes_validator, pr_body, previous_release, refresh_due, refresh_notes, store_notes,
 };
 pub use document::{
     Author, Commit, ConfigChanges, FORMAT_VERSION, Groups, ImageChange, ReleaseNotes, ReleaseRef,
