@@ -188,7 +188,7 @@ pub async fn notes_for_release(
     spec: impl FnOnce(&str) -> Option<ReleaseNotesSpec>,
 ) -> Result<ReleaseNotes> {
     match load(store, builder, id, NotesFormat::Json, spec).await? {
-        Loaded::Computed { notes, .. } => Ok(notes),
+        Loaded::Computed { notes, .. } => Ok(*notes),
         Loaded::Cached(c) => Ok(serde_json::from_slice(&c.body()?)?),
     }
 }
@@ -220,7 +220,7 @@ pub fn is_degraded(notes: &ReleaseNotes) -> bool {
 enum Loaded {
     Cached(CachedNotes),
     Computed {
-        notes: ReleaseNotes,
+        notes: Box<ReleaseNotes>,
         rendered: Vec<Rendered>,
     },
 }
@@ -245,7 +245,10 @@ async fn load(
             return Ok(Loaded::Cached(cached));
         };
         let (notes, rendered) = compute(store, builder, id, spec).await?;
-        return Ok(Loaded::Computed { notes, rendered });
+        return Ok(Loaded::Computed {
+            notes: Box::new(notes),
+            rendered,
+        });
     }
     // Written by the first cache version: render it once.
     if let Some((version, body)) = store.release_notes(id).await?
@@ -253,10 +256,16 @@ async fn load(
         && let Ok(notes) = serde_json::from_str::<ReleaseNotes>(&body)
     {
         let rendered = save(store, id, &notes).await?;
-        return Ok(Loaded::Computed { notes, rendered });
+        return Ok(Loaded::Computed {
+            notes: Box::new(notes),
+            rendered,
+        });
     }
     let (notes, rendered) = compute(store, builder, id, spec).await?;
-    Ok(Loaded::Computed { notes, rendered })
+    Ok(Loaded::Computed {
+        notes: Box::new(notes),
+        rendered,
+    })
 }
 
 async fn compute(

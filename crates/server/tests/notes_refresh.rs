@@ -298,7 +298,7 @@ async fn notes_are_served_as_stored_and_refreshed_when_a_registry_is_back() {
     assert!(r.text().await.unwrap().contains("- empty cart total (`"));
     let (status, _) = s
         .post(
-            &format!("/api/v1/releases/01NOSUCHRELEASE0000000000/notes/refresh"),
+            "/api/v1/releases/01NOSUCHRELEASE0000000000/notes/refresh",
             &json!({}),
         )
         .await;
