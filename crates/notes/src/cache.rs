@@ -3,9 +3,9 @@
 //! history and image labels of immutable revisions) do not change, and
 //! walking thousands of commits on every page view would.
 //!
-//! What is kept is what is served: every format's body, rendered and
-//! gzip-compressed when the notes are computed ([`crate::rendition`]), so
-//! a cached read parses and serialises nothing. Rows of the first cache
+//! What is kept is what is served: every format's body, rendered when the
+//! notes are computed, gzip-compressed and as it is ([`crate::rendition`]),
+//! so a cached read parses, serialises and decompresses nothing. Rows of the first cache
 //! version (the JSON document as text) are rendered on first read; a
 //! cached document of another [`FORMAT_VERSION`] is rebuilt.
 //!
@@ -30,7 +30,7 @@ use ferry_store::{NewRendition, NotesRendition, NotesValidator, Store};
 use crate::build::NotesBuilder;
 use crate::document::{FORMAT_VERSION, ReleaseNotes};
 use crate::error::{Error, Result};
-use crate::rendition::{NotesFormat, Rendered, gunzip, render_all};
+use crate::rendition::{NotesEncoding, NotesFormat, Rendered, render_all};
 
 /// How many earlier releases are searched for one from the same trigger
 /// environment (manual promotions between environments interleave).
@@ -48,10 +48,11 @@ pub async fn previous_release(store: &Store, release: &Release) -> Result<Option
         .find(|r| r.snapshot.environment == release.snapshot.environment))
 }
 
-/// One format of a release's notes as served.
+/// One format of a release's notes as served, in one encoding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedNotes {
     pub format: NotesFormat,
+    pub encoding: NotesEncoding,
     /// Strong ETag of the uncompressed body (quoted); the gzip body's is
     /// [`crate::rendition::gzip_etag`] of it.
     pub etag: String,
@@ -61,40 +62,46 @@ pub struct CachedNotes {
     pub computed_at: Timestamp,
     /// Length of the uncompressed body.
     pub size: usize,
-    /// The body, gzip-compressed.
-    pub gzip: Vec<u8>,
+    /// The body in `encoding`.
+    pub body: Vec<u8>,
 }
 
 impl CachedNotes {
-    /// The uncompressed body (for clients that do not accept gzip).
-    pub fn body(&self) -> Result<Vec<u8>> {
-        gunzip(&self.gzip, self.size)
-    }
-
-    fn stored(r: NotesRendition, format: NotesFormat) -> CachedNotes {
+    fn stored(r: NotesRendition, format: NotesFormat, encoding: NotesEncoding) -> CachedNotes {
         CachedNotes {
             format,
+            encoding,
             etag: r.validator.etag,
             degraded: r.validator.degraded,
             computed_at: r.validator.created_at,
             size: usize::try_from(r.validator.size).unwrap_or(usize::MAX),
-            gzip: r.gzip,
+            body: r.body,
         }
     }
 
-    fn rendered(mut all: Vec<Rendered>, format: NotesFormat, degraded: bool) -> Result<Self> {
+    fn rendered(
+        mut all: Vec<Rendered>,
+        format: NotesFormat,
+        encoding: NotesEncoding,
+        degraded: bool,
+    ) -> Result<Self> {
         let at = all
             .iter()
             .position(|r| r.format == format)
             .ok_or_else(|| Error::Internal(format!("no {} rendition", format.key())))?;
         let r = all.swap_remove(at);
+        let body = match encoding {
+            NotesEncoding::Gzip => r.gzip,
+            NotesEncoding::Identity => r.identity,
+        };
         Ok(CachedNotes {
             format,
+            encoding,
             etag: r.etag,
             degraded,
             computed_at: ferry_release::now(),
             size: r.size,
-            gzip: r.gzip,
+            body,
         })
     }
 }
@@ -148,21 +155,22 @@ pub async fn notes_validator(
         .filter(|v| !refresh_due(builder, v.degraded, v.created_at)))
 }
 
-/// One format of the notes of release `id` as served: from the store,
-/// else computed (all formats) and stored. `spec` is the product's
-/// current `spec.releaseNotes` (`None` when the product or the section is
-/// gone).
+/// One format of the notes of release `id` as served, in `encoding`:
+/// from the store, else computed (all formats) and stored. `spec` is the
+/// product's current `spec.releaseNotes` (`None` when the product or the
+/// section is gone).
 pub async fn cached_notes(
     store: &Store,
     builder: &NotesBuilder,
     id: &str,
     format: NotesFormat,
+    encoding: NotesEncoding,
     spec: impl FnOnce(&str) -> Option<ReleaseNotesSpec>,
 ) -> Result<CachedNotes> {
-    match load(store, builder, id, format, spec).await? {
+    match load(store, builder, id, format, encoding, spec).await? {
         Loaded::Cached(c) => Ok(c),
         Loaded::Computed { notes, rendered } => {
-            CachedNotes::rendered(rendered, format, is_degraded(&notes))
+            CachedNotes::rendered(rendered, format, encoding, is_degraded(&notes))
         }
     }
 }
@@ -174,8 +182,16 @@ pub async fn notes_json_for_release(
     id: &str,
     spec: impl FnOnce(&str) -> Option<ReleaseNotesSpec>,
 ) -> Result<String> {
-    let cached = cached_notes(store, builder, id, NotesFormat::Json, spec).await?;
-    String::from_utf8(cached.body()?)
+    let cached = cached_notes(
+        store,
+        builder,
+        id,
+        NotesFormat::Json,
+        NotesEncoding::Identity,
+        spec,
+    )
+    .await?;
+    String::from_utf8(cached.body)
         .map_err(|_| Error::Cache("the cached notes are not UTF-8".into()))
 }
 
@@ -187,9 +203,18 @@ pub async fn notes_for_release(
     id: &str,
     spec: impl FnOnce(&str) -> Option<ReleaseNotesSpec>,
 ) -> Result<ReleaseNotes> {
-    match load(store, builder, id, NotesFormat::Json, spec).await? {
+    match load(
+        store,
+        builder,
+        id,
+        NotesFormat::Json,
+        NotesEncoding::Identity,
+        spec,
+    )
+    .await?
+    {
         Loaded::Computed { notes, .. } => Ok(*notes),
-        Loaded::Cached(c) => Ok(serde_json::from_slice(&c.body()?)?),
+        Loaded::Cached(c) => Ok(serde_json::from_slice(&c.body)?),
     }
 }
 
@@ -230,12 +255,15 @@ async fn load(
     builder: &NotesBuilder,
     id: &str,
     format: NotesFormat,
+    encoding: NotesEncoding,
     spec: impl FnOnce(&str) -> Option<ReleaseNotesSpec>,
 ) -> Result<Loaded> {
-    if let Some(r) = store.notes_rendition(id, format.key()).await?
+    if let Some(r) = store
+        .notes_rendition(id, format.key(), encoding.key())
+        .await?
         && r.validator.format_version == FORMAT_VERSION
     {
-        let cached = CachedNotes::stored(r, format);
+        let cached = CachedNotes::stored(r, format, encoding);
         if !refresh_due(builder, cached.degraded, cached.computed_at) {
             return Ok(Loaded::Cached(cached));
         }
@@ -296,11 +324,14 @@ async fn save(store: &Store, id: &str, notes: &ReleaseNotes) -> Result<Vec<Rende
         .map_err(|e| Error::Internal(format!("rendering the notes: {e}")))??;
     let rows: Vec<NewRendition<'_>> = rendered
         .iter()
-        .map(|r| NewRendition {
-            format: r.format.key(),
-            etag: &r.etag,
-            size: r.size as u64,
-            gzip: &r.gzip,
+        .flat_map(|r| {
+            [NotesEncoding::Gzip, NotesEncoding::Identity].map(|e| NewRendition {
+                format: r.format.key(),
+                encoding: e.key(),
+                etag: &r.etag,
+                size: r.size as u64,
+                body: r.body(e),
+            })
         })
         .collect();
     store

@@ -13,7 +13,8 @@
 //!   request and linked issues;
 //! - [`render`]: grouped Markdown (notes page, CLI, promotion PR bodies);
 //! - [`build`]: puts it together, turning every failure into a note;
-//! - [`rendition`]: each format's body as served (gzip, strong ETag);
+//! - [`rendition`]: each format's body as served (gzip and plain, strong
+//!   ETag);
 //! - [`cache`]: computed once per release and kept in the store as served;
 //!   degraded notes computed again on request or when old.
 //!
@@ -54,4 +55,4 @@ pub use image::ImageRef;
 pub use message::IssueLink;
 pub use oci::{OciClient, OciSettings};
 pub use render::{PR_BODY_LIMIT, markdown, markdown_for_pr};
-pub use rendition::NotesFormat;
+pub use rendition::{NotesEncoding, NotesFormat};

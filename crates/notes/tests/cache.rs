@@ -15,8 +15,8 @@ use common::{Pusher, Registry, Repo, app_snapshot, path_value, release, scalar, 
 use ferry_notes::oci::{REVISION_LABEL, SOURCE_LABEL};
 use ferry_notes::rendition::{etag, gunzip};
 use ferry_notes::{
-    NotesBuilder, NotesFormat, NotesSettings, OciClient, OciSettings, ReleaseNotes, cached_notes,
-    notes_for_release, notes_validator, refresh_notes,
+    NotesBuilder, NotesEncoding, NotesFormat, NotesSettings, OciClient, OciSettings, ReleaseNotes,
+    cached_notes, notes_for_release, notes_validator, refresh_notes,
 };
 use ferry_release::Release;
 use ferry_store::{Created, Store};
@@ -106,15 +106,38 @@ async fn degraded_notes_are_computed_again_once_the_registry_is_back() {
             .unwrap();
         assert!(labels_not_read(&notes), "{:?}", notes.notes);
         assert!(notes.sources.is_empty());
-        let json = cached_notes(&store, &patient, id, NotesFormat::Json, |_| None)
-            .await
-            .unwrap();
+        let json = cached_notes(
+            &store,
+            &patient,
+            id,
+            NotesFormat::Json,
+            NotesEncoding::Identity,
+            |_| None,
+        )
+        .await
+        .unwrap();
         assert!(json.degraded);
         // What is stored is what the API serves: the document's JSON.
-        let body = json.body().unwrap();
+        let body = json.body.clone();
         assert_eq!(body, serde_json::to_vec(&notes).unwrap());
         assert_eq!(json.etag, etag(&body));
-        assert_eq!(gunzip(&json.gzip, json.size).unwrap(), body);
+        assert_eq!(json.size, body.len());
+        // And gzip-compressed, with the same validator.
+        let gz = cached_notes(
+            &store,
+            &patient,
+            id,
+            NotesFormat::Json,
+            NotesEncoding::Gzip,
+            |_| None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (gz.encoding, &gz.etag, gz.size),
+            (NotesEncoding::Gzip, &json.etag, json.size)
+        );
+        assert_eq!(gunzip(&gz.body, gz.size).unwrap(), body);
     }
     let degraded_tag = notes_validator(&store, &patient, &p, NotesFormat::Json)
         .await
@@ -139,9 +162,16 @@ async fn degraded_notes_are_computed_again_once_the_registry_is_back() {
     }
 
     // Not yet due: the cached (degraded) notes are served as they are.
-    let cached = cached_notes(&store, &patient, &p, NotesFormat::Json, |_| None)
-        .await
-        .unwrap();
+    let cached = cached_notes(
+        &store,
+        &patient,
+        &p,
+        NotesFormat::Json,
+        NotesEncoding::Identity,
+        |_| None,
+    )
+    .await
+    .unwrap();
     assert!(cached.degraded);
     assert_eq!(cached.etag, degraded_tag);
 
@@ -161,26 +191,47 @@ async fn degraded_notes_are_computed_again_once_the_registry_is_back() {
             "fix: handle an empty cart"
         ]
     );
-    let json = cached_notes(&store, &patient, &p, NotesFormat::Json, |_| None)
-        .await
-        .unwrap();
+    let json = cached_notes(
+        &store,
+        &patient,
+        &p,
+        NotesFormat::Json,
+        NotesEncoding::Identity,
+        |_| None,
+    )
+    .await
+    .unwrap();
     assert!(!json.degraded);
     assert_ne!(json.etag, degraded_tag);
-    assert_eq!(json.body().unwrap(), serde_json::to_vec(&fresh).unwrap());
-    let md = cached_notes(&store, &patient, &p, NotesFormat::Markdown, |_| None)
-        .await
-        .unwrap();
+    assert_eq!(json.body.clone(), serde_json::to_vec(&fresh).unwrap());
+    let md = cached_notes(
+        &store,
+        &patient,
+        &p,
+        NotesFormat::Markdown,
+        NotesEncoding::Identity,
+        |_| None,
+    )
+    .await
+    .unwrap();
     assert_eq!(
-        String::from_utf8(md.body().unwrap()).unwrap(),
+        String::from_utf8(md.body.clone()).unwrap(),
         ferry_notes::markdown(&fresh)
     );
     assert!(!md.degraded);
 
     // q was not refreshed; a reader whose interval has passed (zero)
     // computes its notes again by itself.
-    let cached_q = cached_notes(&store, &patient, &q, NotesFormat::Markdown, |_| None)
-        .await
-        .unwrap();
+    let cached_q = cached_notes(
+        &store,
+        &patient,
+        &q,
+        NotesFormat::Markdown,
+        NotesEncoding::Identity,
+        |_| None,
+    )
+    .await
+    .unwrap();
     assert!(cached_q.degraded);
     let eager = builder(root, Some(Duration::ZERO));
     // Due: no validator is offered, so a conditional request cannot be
@@ -191,11 +242,18 @@ async fn degraded_notes_are_computed_again_once_the_registry_is_back() {
             .unwrap(),
         None
     );
-    let md_q = cached_notes(&store, &eager, &q, NotesFormat::Markdown, |_| None)
-        .await
-        .unwrap();
+    let md_q = cached_notes(
+        &store,
+        &eager,
+        &q,
+        NotesFormat::Markdown,
+        NotesEncoding::Identity,
+        |_| None,
+    )
+    .await
+    .unwrap();
     assert!(!md_q.degraded);
-    let text = String::from_utf8(md_q.body().unwrap()).unwrap();
+    let text = String::from_utf8(md_q.body.clone()).unwrap();
     assert!(text.contains("add the orders endpoint"), "{text}");
     let doc_q = notes_for_release(&store, &patient, &q, |_| None)
         .await
@@ -208,9 +266,16 @@ async fn degraded_notes_are_computed_again_once_the_registry_is_back() {
         .unwrap()
         .expect("complete notes are offered");
     drop(registry);
-    let after = cached_notes(&store, &eager, &p, NotesFormat::Json, |_| None)
-        .await
-        .unwrap();
+    let after = cached_notes(
+        &store,
+        &eager,
+        &p,
+        NotesFormat::Json,
+        NotesEncoding::Identity,
+        |_| None,
+    )
+    .await
+    .unwrap();
     assert_eq!(after.etag, before.etag);
     assert_eq!(after.computed_at, before.created_at);
     assert!(!after.degraded);
@@ -260,22 +325,39 @@ async fn rows_of_the_first_cache_version_are_rendered_on_read() {
         .unwrap();
 
     let b = builder(root, None);
-    let md = cached_notes(&store, &b, &id, NotesFormat::Markdown, |_| None)
-        .await
-        .unwrap();
+    let md = cached_notes(
+        &store,
+        &b,
+        &id,
+        NotesFormat::Markdown,
+        NotesEncoding::Identity,
+        |_| None,
+    )
+    .await
+    .unwrap();
     assert_eq!(
-        String::from_utf8(md.body().unwrap()).unwrap(),
+        String::from_utf8(md.body.clone()).unwrap(),
         ferry_notes::markdown(&legacy)
     );
     assert!(md.degraded);
     // Converted: the old row is gone, both formats are stored.
     assert_eq!(store.release_notes(&id).await.unwrap(), None);
-    let json = store.notes_rendition(&id, "json").await.unwrap().unwrap();
+    let json = store
+        .notes_rendition(&id, "json", "gzip")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
-        gunzip(&json.gzip, json.validator.size as usize).unwrap(),
+        gunzip(&json.body, json.validator.size as usize).unwrap(),
         text.as_bytes()
     );
     assert_eq!(json.validator.etag, etag(text.as_bytes()));
+    let plain = store
+        .notes_rendition(&id, "json", "identity")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(plain.body, text.as_bytes());
     assert_eq!(
         notes_for_release(&store, &b, &id, |_| None).await.unwrap(),
         legacy

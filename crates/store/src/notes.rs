@@ -1,6 +1,6 @@
 //! The release-notes cache (issue 8): each format of a release's notes as
-//! served (`release_notes_renditions`: the response body, gzip-compressed,
-//! with its ETag), written once the notes are computed; the document of
+//! served (`release_notes_renditions`: the response body gzip-compressed
+//! and as it is, with its ETag), written once the notes are computed; the document of
 //! the first version of the cache (`release_notes`, read only to convert
 //! rows written before migration 18); and the earlier releases of a
 //! product the notes are counted from. The store knows nothing of the
@@ -31,20 +31,27 @@ pub struct NotesValidator {
     pub size: u64,
 }
 
-/// One stored format of a release's notes: the response body as gzip.
+/// One stored format and encoding of a release's notes: the response
+/// body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotesRendition {
     pub validator: NotesValidator,
-    pub gzip: Vec<u8>,
+    /// `gzip` or `identity`.
+    pub encoding: String,
+    pub body: Vec<u8>,
 }
 
 /// A rendition to store (see [`Store::put_notes_renditions`]).
 #[derive(Debug, Clone, Copy)]
 pub struct NewRendition<'a> {
     pub format: &'a str,
+    /// `gzip` or `identity` (the body's content coding).
+    pub encoding: &'a str,
+    /// ETag of the uncompressed body (the same for every encoding).
     pub etag: &'a str,
+    /// Length of the uncompressed body.
     pub size: u64,
-    pub gzip: &'a [u8],
+    pub body: &'a [u8],
 }
 
 fn validator(row: &impl RowExt, release_id: &str) -> Result<NotesValidator> {
@@ -61,20 +68,22 @@ fn validator(row: &impl RowExt, release_id: &str) -> Result<NotesValidator> {
 const VALIDATOR_COLUMNS: &str = "format, format_version, etag, degraded, created_at, size";
 
 impl Store {
-    /// One stored format of a release's notes, body included.
+    /// One stored format and encoding of a release's notes, body included.
     pub async fn notes_rendition(
         &self,
         release_id: &str,
         format: &str,
+        encoding: &str,
     ) -> Result<Option<NotesRendition>> {
         let sql = format!(
-            "SELECT {VALIDATOR_COLUMNS}, body FROM release_notes_renditions \
-             WHERE release_id = $1 AND format = $2"
+            "SELECT {VALIDATOR_COLUMNS}, encoding, body FROM release_notes_renditions \
+             WHERE release_id = $1 AND format = $2 AND encoding = $3"
         );
         on_pool!(&self.backend, |pool| {
             let row = sqlx::query(&sql)
                 .bind(release_id)
                 .bind(format)
+                .bind(encoding)
                 .fetch_optional(pool)
                 .await
                 .map_err(db("reading release notes"))?;
@@ -82,7 +91,8 @@ impl Store {
                 None => Ok(None),
                 Some(row) => Ok(Some(NotesRendition {
                     validator: validator(&row, release_id)?,
-                    gzip: row
+                    encoding: row.text("encoding")?,
+                    body: row
                         .try_get("body")
                         .map_err(db("reading a release notes body"))?,
                 })),
@@ -97,9 +107,10 @@ impl Store {
         release_id: &str,
         format: &str,
     ) -> Result<Option<NotesValidator>> {
+        // Every encoding of a format carries the same validator.
         let sql = format!(
             "SELECT {VALIDATOR_COLUMNS} FROM release_notes_renditions \
-             WHERE release_id = $1 AND format = $2"
+             WHERE release_id = $1 AND format = $2 LIMIT 1"
         );
         on_pool!(&self.backend, |pool| {
             let row = sqlx::query(&sql)
@@ -112,8 +123,8 @@ impl Store {
         })
     }
 
-    /// Stores (or replaces) every format of a release's notes at once, in
-    /// one transaction, and drops the release's row of the first cache
+    /// Stores (or replaces) every format and encoding of a release's notes
+    /// at once, in one transaction (what is not given is removed), and drops the release's row of the first cache
     /// version (superseded). The release must exist. Two replicas
     /// computing the same notes both write the same bodies (an upsert).
     pub async fn put_notes_renditions(
@@ -129,24 +140,30 @@ impl Store {
                 .begin_write()
                 .await
                 .map_err(db("beginning a release notes write"))?;
+            sqlx::query("DELETE FROM release_notes_renditions WHERE release_id = $1")
+                .bind(release_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("writing release notes"))?;
             for r in renditions {
                 sqlx::query(
                     "INSERT INTO release_notes_renditions \
-                     (release_id, format, format_version, etag, degraded, created_at, size, body) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                     ON CONFLICT (release_id, format) DO UPDATE SET \
+                     (release_id, format, encoding, format_version, etag, degraded, created_at, size, body) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                     ON CONFLICT (release_id, format, encoding) DO UPDATE SET \
                      format_version = excluded.format_version, etag = excluded.etag, \
                      degraded = excluded.degraded, created_at = excluded.created_at, \
                      size = excluded.size, body = excluded.body",
                 )
                 .bind(release_id)
                 .bind(r.format)
+                .bind(r.encoding)
                 .bind(i64::from(format_version))
                 .bind(r.etag)
                 .bind(i64::from(degraded))
                 .bind(now)
                 .bind(to_i64(r.size, release_id, "notes size")?)
-                .bind(r.gzip)
+                .bind(r.body)
                 .execute(&mut *tx)
                 .await
                 .map_err(db("writing release notes"))?;

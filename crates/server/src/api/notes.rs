@@ -1,8 +1,8 @@
 //! `GET /api/v1/releases/{id}/notes?format=json|markdown` (SPEC §7, §9):
 //! the release notes, computed on first request and then served from the
 //! store as stored (see `ferry_notes::cache`): gzip-compressed to clients
-//! that accept it, decompressed for the others, with a strong ETag so a
-//! client that has them gets a 304. The product's `spec.releaseNotes` is
+//! that accept it, plain to the others, with a strong ETag so a client
+//! that has them gets a 304. The product's `spec.releaseNotes` is
 //! taken from the active configuration.
 //!
 //! `POST /api/v1/releases/{id}/notes/refresh` computes them again (a
@@ -17,8 +17,8 @@ use axum::http::header::{
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ferry_model::resource::ReleaseNotesSpec;
-use ferry_notes::NotesFormat;
 use ferry_notes::rendition::gzip_etag;
+use ferry_notes::{NotesEncoding, NotesFormat};
 use serde::Deserialize;
 
 use super::audit::Audit;
@@ -76,23 +76,28 @@ pub async fn show(
     }
     let loaded = st.engine.config();
     let spec = |product: &str| product_spec(&loaded, product);
-    let notes = ferry_notes::cached_notes(&st.store, &st.notes, &id, format, spec)
+    let encoding = if gzip {
+        NotesEncoding::Gzip
+    } else {
+        NotesEncoding::Identity
+    };
+    let notes = ferry_notes::cached_notes(&st.store, &st.notes, &id, format, encoding, spec)
         .await
         .map_err(notes_error)?;
-    let content_type = HeaderValue::from_static(format.content_type());
-    let response = if gzip {
-        let mut r = Response::new(Body::from(notes.gzip));
-        r.headers_mut().insert(CONTENT_TYPE, content_type);
+    let tag = match encoding {
+        NotesEncoding::Gzip => gzip_etag(&notes.etag),
+        NotesEncoding::Identity => notes.etag,
+    };
+    let mut r = Response::new(Body::from(notes.body));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    if encoding == NotesEncoding::Gzip {
         r.headers_mut()
             .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        with_validators(r, &gzip_etag(&notes.etag))
-    } else {
-        let body = notes.body().map_err(notes_error)?;
-        let mut r = Response::new(Body::from(body));
-        r.headers_mut().insert(CONTENT_TYPE, content_type);
-        with_validators(r, &notes.etag)
-    };
-    Ok(response)
+    }
+    Ok(with_validators(r, &tag))
 }
 
 /// `POST /api/v1/releases/{id}/notes/refresh?format=json|markdown`:
