@@ -30,6 +30,7 @@ use ferry_notes::message::{IssueRules, parse, split};
 use ferry_release::ReleaseStatus;
 use ferry_server::{Secret, Server, Settings};
 use ferry_store::{Created, Store};
+use sha2::{Digest, Sha256};
 
 const TOKEN: &str = "notes-bench-admin-token-0123456789";
 const TYPES: [&str; 8] = [
@@ -64,7 +65,9 @@ fn commit(i: usize, seed: usize, rules: &IssueRules) -> Commit {
     let parsed = parse(&message, rules);
     let (subject, body) = split(&message);
     Commit {
-        sha: format!("{:040x}", ((seed as u128) << 64) | i as u128),
+        // Real object names: random hex (they are most of what gzip
+        // cannot shrink).
+        sha: hex::encode(Sha256::digest(format!("{seed}-{i}")))[..40].to_owned(),
         author: ferry_notes::Author {
             name: format!("Dev {i}"),
             email: format!("dev{i}@example.com"),
@@ -254,10 +257,11 @@ fn main() {
         for (i, (what, ..)) in cases.iter().enumerate() {
             let d = median(times[i].clone());
             println!(
-                "  {what}: {:.3} ms ({} bytes received) = {:.2}× Store::get — goal ≤ 5 ms",
+                "  {what}: {:.3} ms ({} bytes received) = {:.2}× Store::get{}",
                 ms(d),
                 sizes[i],
-                d.as_secs_f64() / get.as_secs_f64()
+                d.as_secs_f64() / get.as_secs_f64(),
+                if i == 0 { "" } else { " — goal ≤ 5 ms" }
             );
         }
         let _ = stop.send(());
