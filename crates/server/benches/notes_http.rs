@@ -48,8 +48,8 @@ fn env_usize(name: &str, default: usize) -> usize {
 fn commit(i: usize, seed: usize, rules: &IssueRules) -> Commit {
     let k = (i * 7 + seed) % 10;
     let subject = if k < 8 {
-        let scope = if i % 3 == 0 { "(core)" } else { "" };
-        let bang = if i % 97 == 0 { "!" } else { "" };
+        let scope = if i.is_multiple_of(3) { "(core)" } else { "" };
+        let bang = if i.is_multiple_of(97) { "!" } else { "" };
         format!(
             "{}{scope}{bang}: change number {i} of service {seed} (#{i})",
             TYPES[k]
@@ -114,6 +114,9 @@ fn document(id: &str, per_repo: usize) -> ReleaseNotes {
         notes: Vec::new(),
     }
 }
+
+/// One timed request: (what, url, headers, expected status).
+type Case = (&'static str, String, Vec<(&'static str, String)>, u16);
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -200,8 +203,7 @@ fn main() {
             .unwrap()
             .to_owned();
 
-        // (what, url, headers, expected status)
-        let cases: Vec<(&str, String, Vec<(&str, String)>, u16)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "baseline GET /api/v1/releases/{id}",
                 format!("{base}/api/v1/releases/{id}"),

@@ -76,10 +76,27 @@ async fn notes_cache_and_earlier_releases(url: &str) {
 
     // Renditions (migration 18): every format and encoding at once;
     // writing them drops the row of the first cache version.
-    let json = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect::<Vec<u8>>();
-    assert_eq!(store.notes_rendition(&third_shop, "json", "gzip").await.unwrap(), None);
-    assert_eq!(store.notes_validator(&third_shop, "json").await.unwrap(), None);
-    let row = |format, encoding, etag, size, body| NewRendition { format, encoding, etag, size, body };
+    let json = (0..200_000u32)
+        .flat_map(|i| i.to_le_bytes())
+        .collect::<Vec<u8>>();
+    assert_eq!(
+        store
+            .notes_rendition(&third_shop, "json", "gzip")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.notes_validator(&third_shop, "json").await.unwrap(),
+        None
+    );
+    let row = |format, encoding, etag, size, body| NewRendition {
+        format,
+        encoding,
+        etag,
+        size,
+        body,
+    };
     store
         .put_notes_renditions(
             &third_shop,
@@ -94,36 +111,105 @@ async fn notes_cache_and_earlier_releases(url: &str) {
         .await
         .unwrap();
     assert_eq!(store.release_notes(&third_shop).await.unwrap(), None);
-    let got = store.notes_rendition(&third_shop, "json", "identity").await.unwrap().unwrap();
-    assert_eq!((got.body.as_slice(), got.encoding.as_str()), (json.as_slice(), "identity"));
+    let got = store
+        .notes_rendition(&third_shop, "json", "identity")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (got.body.as_slice(), got.encoding.as_str()),
+        (json.as_slice(), "identity")
+    );
     let v = &got.validator;
-    assert_eq!((v.format.as_str(), v.format_version, v.etag.as_str(), v.degraded, v.size), ("json", 1, "\"j1\"", true, 800_000));
+    assert_eq!(
+        (
+            v.format.as_str(),
+            v.format_version,
+            v.etag.as_str(),
+            v.degraded,
+            v.size
+        ),
+        ("json", 1, "\"j1\"", true, 800_000)
+    );
     let age = ferry_release::now() - v.created_at;
     assert!(age.whole_seconds().abs() < 600, "{age}");
     assert_eq!(
-        store.notes_validator(&third_shop, "json").await.unwrap().as_ref(),
+        store
+            .notes_validator(&third_shop, "json")
+            .await
+            .unwrap()
+            .as_ref(),
         Some(v)
     );
-    let gz = store.notes_rendition(&third_shop, "json", "gzip").await.unwrap().unwrap();
-    assert_eq!((gz.body.as_slice(), &gz.validator), (&b"\x1f\x8b json"[..], v));
-    let md = store.notes_rendition(&third_shop, "markdown", "gzip").await.unwrap().unwrap();
-    assert_eq!((md.body.as_slice(), md.validator.etag.as_str()), (&b"\x1f\x8b md"[..], "\"m1\""));
-    assert_eq!(store.notes_rendition(&third_shop, "markdown", "identity").await.unwrap(), None);
+    let gz = store
+        .notes_rendition(&third_shop, "json", "gzip")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (gz.body.as_slice(), &gz.validator),
+        (&b"\x1f\x8b json"[..], v)
+    );
+    let md = store
+        .notes_rendition(&third_shop, "markdown", "gzip")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (md.body.as_slice(), md.validator.etag.as_str()),
+        (&b"\x1f\x8b md"[..], "\"m1\"")
+    );
+    assert_eq!(
+        store
+            .notes_rendition(&third_shop, "markdown", "identity")
+            .await
+            .unwrap(),
+        None
+    );
     // Replaced by a recomputation (a refresh), not duplicated: what is
     // not written again is gone.
     store
-        .put_notes_renditions(&third_shop, 1, false, &[row("json", "gzip", "\"j2\"", 2, b"zz")])
+        .put_notes_renditions(
+            &third_shop,
+            1,
+            false,
+            &[row("json", "gzip", "\"j2\"", 2, b"zz")],
+        )
         .await
         .unwrap();
-    let v2 = store.notes_validator(&third_shop, "json").await.unwrap().unwrap();
-    assert_eq!((v2.etag.as_str(), v2.degraded, v2.size), ("\"j2\"", false, 2));
+    let v2 = store
+        .notes_validator(&third_shop, "json")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (v2.etag.as_str(), v2.degraded, v2.size),
+        ("\"j2\"", false, 2)
+    );
     assert!(v2.created_at >= v.created_at);
-    assert_eq!(store.notes_rendition(&third_shop, "json", "identity").await.unwrap(), None);
-    assert_eq!(store.notes_validator(&third_shop, "markdown").await.unwrap(), None);
+    assert_eq!(
+        store
+            .notes_rendition(&third_shop, "json", "identity")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .notes_validator(&third_shop, "markdown")
+            .await
+            .unwrap(),
+        None
+    );
     // Unknown release: refused by the foreign key.
     assert!(
         store
-            .put_notes_renditions("01NOSUCHRELEASE", 1, false, &[row("json", "gzip", "\"x\"", 1, b"x")])
+            .put_notes_renditions(
+                "01NOSUCHRELEASE",
+                1,
+                false,
+                &[row("json", "gzip", "\"x\"", 1, b"x")]
+            )
             .await
             .is_err()
     );
