@@ -172,3 +172,129 @@ fn release_notes_from_the_server() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("404"), "{}", stderr(&out));
 }
+
+/// `ferry release notes <id> --refresh`: notes first computed while the
+/// image's source repository did not exist yet say so and stay cached
+/// (`FERRY_NOTES_REFRESH_INTERVAL=0`: only on request); once the
+/// repository exists, a refresh lists its commits. Refreshing needs a
+/// token.
+#[test]
+fn refresh_recomputes_degraded_notes() {
+    let root = tempfile::tempdir().unwrap();
+    let config = fixture(root.path());
+    let source = root.path().join("app-src");
+    let product = config.join("p.yaml");
+    let text = std::fs::read_to_string(&product).unwrap().replace(
+        "  promotionFlows:\n    - name: up\n",
+        &format!(
+            "  promotionFlows:\n    - name: up\n  releaseNotes:\n    sources:\n      - image: registry.example/app\n        repoURL: {}\n        tagPattern: \"{{version}}\"\n",
+            source.display()
+        ),
+    );
+    assert!(text.contains("releaseNotes"));
+    std::fs::write(&product, text).unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = format!("http://127.0.0.1:{port}");
+    let mut serve = Serve(
+        Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--config",
+                config.to_str().unwrap(),
+                "--data-dir",
+            ])
+            .arg(root.path().join("data"))
+            .env("FERRY_ADMIN_TOKEN", TOKEN)
+            .env("FERRY_POLL_INTERVAL", "0")
+            .env("FERRY_NOTES_REFRESH_INTERVAL", "0")
+            .env("FERRY_REGISTRY_TIMEOUT", "2")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let http = reqwest::blocking::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !http
+        .get(format!("{server}/readyz"))
+        .send()
+        .is_ok_and(|r| r.status() == 200)
+    {
+        assert!(serve.0.try_wait().unwrap().is_none(), "ferry serve exited");
+        assert!(Instant::now() < deadline, "ferry serve never became ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let created: Value = http
+        .post(format!("{server}/api/v1/products/p/promotions"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"flow": "up"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = created["id"].as_str().expect("a release id").to_owned();
+    let base = ["--server", server.as_str(), "--token", TOKEN];
+    let json_notes = |extra: &[&str]| {
+        let out = ferry(
+            &[
+                &["release", "notes", id.as_str(), "--format", "json"][..],
+                extra,
+                &base,
+            ]
+            .concat(),
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+
+    // The source repository does not exist yet.
+    let first = json_notes(&[]);
+    let why = first["notes"].to_string();
+    assert!(why.contains("none of the revisions 2.0.0"), "{why}");
+    assert_eq!(first["sources"], json!([]));
+
+    // Now it does, with the image's tag.
+    std::fs::create_dir_all(&source).unwrap();
+    git(&source, &["init", "-q", "-b", "main"]);
+    for (file, message) in [("a", "feat: first feature"), ("b", "fix: first fix (#3)")] {
+        std::fs::write(source.join(file), message).unwrap();
+        git(&source, &["add", file]);
+        git(&source, &["commit", "-q", "-m", message]);
+    }
+    git(&source, &["tag", "2.0.0"]);
+    assert_eq!(json_notes(&[]), first, "cached until refreshed");
+
+    // Refreshing needs a token.
+    let out = ferry(&[
+        "release",
+        "notes",
+        id.as_str(),
+        "--refresh",
+        "--server",
+        server.as_str(),
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("401"), "{}", stderr(&out));
+
+    let out = ferry(&[&["release", "notes", id.as_str(), "--refresh"][..], &base].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("#### Features\n\n- first feature (`"),
+        "{text}"
+    );
+    assert!(text.contains("- first fix (`"), "{text}");
+    assert!(!text.contains("none of the revisions"), "{text}");
+    let now = json_notes(&[]);
+    assert_eq!(now["sources"][0]["to"].as_str().map(str::len), Some(40));
+    assert!(
+        !now["notes"].to_string().contains("none of the revisions"),
+        "{now:#}"
+    );
+}

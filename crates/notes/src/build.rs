@@ -42,6 +42,11 @@ pub struct NotesSettings {
     /// by default: labels are written by whoever builds an image, and a
     /// label must not make the server read its own disk.
     pub allow_local_sources: bool,
+    /// Cached notes that say something could not be found out (a registry
+    /// or repository was unavailable) are computed again when read once
+    /// they are this old; `None`: only on request
+    /// (`POST /api/v1/releases/{id}/notes/refresh`).
+    pub refresh_degraded_after: Option<std::time::Duration>,
 }
 
 impl Default for NotesSettings {
@@ -50,6 +55,7 @@ impl Default for NotesSettings {
             max_commits: 10_000,
             first_release_limit: 50,
             allow_local_sources: false,
+            refresh_degraded_after: Some(std::time::Duration::from_secs(600)),
         }
     }
 }
@@ -59,6 +65,8 @@ pub struct NotesBuilder {
     workspace: Arc<Workspace>,
     oci: Arc<OciClient>,
     settings: NotesSettings,
+    /// Releases whose degraded notes are being computed again on read.
+    pub(crate) refreshing: crate::cache::InFlight,
 }
 
 /// What one image's source resolved to.
@@ -75,7 +83,12 @@ impl NotesBuilder {
             workspace,
             oci,
             settings,
+            refreshing: crate::cache::InFlight::default(),
         }
+    }
+
+    pub fn settings(&self) -> &NotesSettings {
+        &self.settings
     }
 
     /// The notes of `release`, counted from `previous` (the product's

@@ -28,6 +28,9 @@ pub enum Error {
     Store(#[from] ferry_store::Error),
     #[error("encoding the notes: {0}")]
     Encode(#[from] serde_json::Error),
+    /// A stored rendition cannot be read back (corrupt or truncated).
+    #[error("{0}")]
+    Cache(String),
     #[error("no release {0}")]
     NoRelease(String),
     #[error("internal: {0}")]

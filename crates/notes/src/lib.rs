@@ -13,7 +13,10 @@
 //!   request and linked issues;
 //! - [`render`]: grouped Markdown (notes page, CLI, promotion PR bodies);
 //! - [`build`]: puts it together, turning every failure into a note;
-//! - [`cache`]: computed once per release and kept in the store.
+//! - [`rendition`]: each format's body as served (gzip and plain, strong
+//!   ETag);
+//! - [`cache`]: computed once per release and kept in the store as served;
+//!   degraded notes computed again on request or when old.
 //!
 //! ```no_run
 //! # async fn demo(store: ferry_store::Store, workspace: std::sync::Arc<ferry_gitops::Workspace>) -> Result<(), ferry_notes::Error> {
@@ -35,10 +38,14 @@ pub mod image;
 pub mod message;
 pub mod oci;
 pub mod render;
+pub mod rendition;
 pub mod sources;
 
 pub use build::{NotesBuilder, NotesSettings};
-pub use cache::{notes_for_release, notes_json_for_release, pr_body, previous_release};
+pub use cache::{
+    CachedNotes, cached_notes, is_degraded, notes_for_release, notes_json_for_release,
+    notes_validator, pr_body, previous_release, refresh_due, refresh_notes, store_notes,
+};
 pub use document::{
     Author, Commit, ConfigChanges, FORMAT_VERSION, Groups, ImageChange, ReleaseNotes, ReleaseRef,
     ResolvedRange, SourceChanges, SourceVia,
@@ -48,3 +55,4 @@ pub use image::ImageRef;
 pub use message::IssueLink;
 pub use oci::{OciClient, OciSettings};
 pub use render::{PR_BODY_LIMIT, markdown, markdown_for_pr};
+pub use rendition::{NotesEncoding, NotesFormat};

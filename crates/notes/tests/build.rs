@@ -373,6 +373,7 @@ async fn first_release_and_rewritten_history() {
             max_commits: 100,
             first_release_limit: 3,
             allow_local_sources: true,
+            ..NotesSettings::default()
         },
     );
     // First release: the configured limit, truncation flagged.

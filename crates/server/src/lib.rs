@@ -18,6 +18,7 @@ pub mod error;
 pub mod forges;
 pub mod live;
 pub mod metrics;
+pub mod notes_settings;
 mod openapi;
 pub mod replica;
 pub mod security;
@@ -181,13 +182,16 @@ impl Server {
             }
             None => (git_state, Arc::new(loaded)),
         };
+        for (_, _, secret) in &settings.release_notes.registries {
+            error::register_secret(secret.expose());
+        }
         let notes = Arc::new(ferry_notes::NotesBuilder::new(
             Arc::clone(&workspace),
             Arc::new(
-                ferry_notes::OciClient::new(ferry_notes::OciSettings::default())
+                ferry_notes::OciClient::new(settings.release_notes.oci())
                     .map_err(|e| ServerError::Serve(std::io::Error::other(e.to_string())))?,
             ),
-            ferry_notes::NotesSettings::default(),
+            settings.release_notes.builder(),
         ));
         let engine = Engine::new(EngineParts {
             store: Arc::new(ferry_engine::LeasedStore::new(

@@ -23,6 +23,10 @@
 //! | `workflowSecrets`    | `FERRY_WORKFLOW_SECRETS` (names) |                | none                          |
 //! | `demo`               | `FERRY_DEMO`                 |                    | false (`ferry demo` sets it)  |
 //!
+//! Release notes (`registries`, `insecureRegistries`, `registryTimeout`,
+//! `notesFirstReleaseLimit`, `notesRefreshInterval`): see
+//! [`crate::notes_settings`].
+//!
 //! `trustedProxies`: addresses or CIDR blocks whose `X-Forwarded-For` is
 //! believed for the audit log and rate limits. `workflowSecrets`: a table
 //! `NAME = "value"`, `NAME = { env = "VAR" }` or `NAME = { file = "path" }`;
@@ -164,6 +168,13 @@ struct FileSettings {
     forges: Vec<ferry_forge::ForgeEntry>,
     #[serde(default)]
     argocd: Vec<ArgoCdSettings>,
+    // Release notes (see `notes_settings`).
+    #[serde(default)]
+    registries: Vec<crate::notes_settings::RegistryCredential>,
+    insecure_registries: Option<Vec<String>>,
+    registry_timeout: Option<u64>,
+    notes_first_release_limit: Option<u64>,
+    notes_refresh_interval: Option<u64>,
 }
 
 /// Values given on the command line; they win over the file and the
@@ -218,6 +229,8 @@ pub struct Settings {
     /// button on promotions waiting for a branch of a local repository to
     /// be merged, standing in for the forge the demo does not have.
     pub demo: bool,
+    /// Registries and limits of release notes.
+    pub release_notes: crate::notes_settings::ReleaseNotesSettings,
 }
 
 impl Default for Settings {
@@ -240,6 +253,7 @@ impl Default for Settings {
             forges: Vec::new(),
             argocd: Vec::new(),
             demo: false,
+            release_notes: Default::default(),
         }
     }
 }
@@ -264,6 +278,14 @@ pub enum SettingsError {
     Credential {
         index: usize,
         prefix: String,
+        message: String,
+    },
+    #[error("{key}: {message}")]
+    Value { key: &'static str, message: String },
+    #[error("registries[{index}] ({host}): {message}")]
+    Registry {
+        index: usize,
+        host: String,
         message: String,
     },
     #[error("argocd[{index}] ({name}): {message}")]
@@ -375,6 +397,16 @@ impl Settings {
             workflow_secrets.insert(name, value);
         }
 
+        let release_notes = crate::notes_settings::ReleaseNotesSettings::load(
+            crate::notes_settings::NotesFileKeys {
+                registries: std::mem::take(&mut fs.registries),
+                insecure_registries: fs.insecure_registries.take(),
+                registry_timeout: fs.registry_timeout,
+                notes_first_release_limit: fs.notes_first_release_limit,
+                notes_refresh_interval: fs.notes_refresh_interval,
+            },
+            &env,
+        )?;
         let d = Settings::default();
         let secs = |v: Option<u64>, default: Option<Duration>| match v {
             None => default,
@@ -402,6 +434,7 @@ impl Settings {
             forges: fs.forges,
             argocd: fs.argocd,
             demo: fs.demo.unwrap_or(d.demo),
+            release_notes,
         };
         check_argocd(&settings.argocd)?;
         for (index, c) in settings.git_credentials.iter().enumerate() {

@@ -213,6 +213,11 @@ fn sqlite_migrator() -> Migrator {
             "ui_sessions",
             include_str!("../migrations/sqlite/0012_ui_sessions.sql"),
         ),
+        (
+            18,
+            "release notes renditions",
+            include_str!("../migrations/sqlite/0018_release_notes_renditions.sql"),
+        ),
     ])
 }
 
@@ -247,6 +252,11 @@ fn postgres_migrator() -> Migrator {
             12,
             "ui_sessions",
             include_str!("../migrations/postgres/0012_ui_sessions.sql"),
+        ),
+        (
+            18,
+            "release notes renditions",
+            include_str!("../migrations/postgres/0018_release_notes_renditions.sql"),
         ),
     ])
 }

@@ -32,6 +32,7 @@ mod url;
 
 pub use error::{Error, Result};
 pub use lease::Lease;
+pub use notes::{NewRendition, NotesRendition, NotesValidator};
 pub use notify::{EVENTS_CHANNEL, EventListener, EventNotice};
 pub use product_gate::ProductGate;
 pub use security::{AuditEntry, AuditFilter, AuditPage, NewAuditEntry, NewToken, TokenRecord};

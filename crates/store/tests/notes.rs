@@ -1,10 +1,11 @@
-//! The release-notes cache and the earlier-releases query (issue 8), on
+//! The release-notes cache (the first version's documents and the
+//! renditions of migration 18) and the earlier-releases query (issue 8), on
 //! a SQLite file and on a real PostgreSQL cluster started by the test.
 
 mod common;
 mod pg_cluster;
 
-use ferry_store::{Created, Store};
+use ferry_store::{Created, NewRendition, Store};
 
 use common::{first_events, release, sqlite_url};
 
@@ -72,13 +73,157 @@ async fn notes_cache_and_earlier_releases(url: &str) {
             .unwrap()
             .is_empty()
     );
+
+    // Renditions (migration 18): every format and encoding at once;
+    // writing them drops the row of the first cache version.
+    let json = (0..200_000u32)
+        .flat_map(|i| i.to_le_bytes())
+        .collect::<Vec<u8>>();
+    assert_eq!(
+        store
+            .notes_rendition(&third_shop, "json", "gzip")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.notes_validator(&third_shop, "json").await.unwrap(),
+        None
+    );
+    let row = |format, encoding, etag, size, body| NewRendition {
+        format,
+        encoding,
+        etag,
+        size,
+        body,
+    };
+    store
+        .put_notes_renditions(
+            &third_shop,
+            1,
+            true,
+            &[
+                row("json", "gzip", "\"j1\"", 800_000, b"\x1f\x8b json"),
+                row("json", "identity", "\"j1\"", 800_000, &json),
+                row("markdown", "gzip", "\"m1\"", 7, b"\x1f\x8b md"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.release_notes(&third_shop).await.unwrap(), None);
+    let got = store
+        .notes_rendition(&third_shop, "json", "identity")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (got.body.as_slice(), got.encoding.as_str()),
+        (json.as_slice(), "identity")
+    );
+    let v = &got.validator;
+    assert_eq!(
+        (
+            v.format.as_str(),
+            v.format_version,
+            v.etag.as_str(),
+            v.degraded,
+            v.size
+        ),
+        ("json", 1, "\"j1\"", true, 800_000)
+    );
+    let age = ferry_release::now() - v.created_at;
+    assert!(age.whole_seconds().abs() < 600, "{age}");
+    assert_eq!(
+        store
+            .notes_validator(&third_shop, "json")
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(v)
+    );
+    let gz = store
+        .notes_rendition(&third_shop, "json", "gzip")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (gz.body.as_slice(), &gz.validator),
+        (&b"\x1f\x8b json"[..], v)
+    );
+    let md = store
+        .notes_rendition(&third_shop, "markdown", "gzip")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (md.body.as_slice(), md.validator.etag.as_str()),
+        (&b"\x1f\x8b md"[..], "\"m1\"")
+    );
+    assert_eq!(
+        store
+            .notes_rendition(&third_shop, "markdown", "identity")
+            .await
+            .unwrap(),
+        None
+    );
+    // Replaced by a recomputation (a refresh), not duplicated: what is
+    // not written again is gone.
+    store
+        .put_notes_renditions(
+            &third_shop,
+            1,
+            false,
+            &[row("json", "gzip", "\"j2\"", 2, b"zz")],
+        )
+        .await
+        .unwrap();
+    let v2 = store
+        .notes_validator(&third_shop, "json")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (v2.etag.as_str(), v2.degraded, v2.size),
+        ("\"j2\"", false, 2)
+    );
+    assert!(v2.created_at >= v.created_at);
+    assert_eq!(
+        store
+            .notes_rendition(&third_shop, "json", "identity")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .notes_validator(&third_shop, "markdown")
+            .await
+            .unwrap(),
+        None
+    );
+    // Unknown release: refused by the foreign key.
+    assert!(
+        store
+            .put_notes_renditions(
+                "01NOSUCHRELEASE",
+                1,
+                false,
+                &[row("json", "gzip", "\"x\"", 1, b"x")]
+            )
+            .await
+            .is_err()
+    );
     store.close().await;
 
     // Kept across a reopen.
     let again = Store::open(url).await.unwrap();
     assert_eq!(
-        again.release_notes(&third_shop).await.unwrap().map(|n| n.0),
-        Some(2)
+        again
+            .notes_validator(&third_shop, "json")
+            .await
+            .unwrap()
+            .map(|v| v.etag),
+        Some("\"j2\"".to_owned())
     );
 }
 

@@ -1,6 +1,10 @@
-//! `ferry release notes <id> [--format markdown|json]`: a release's notes
-//! from the server (SPEC §7, §9). Markdown is rendered here from the JSON
-//! document with the same renderer the server uses, so both read alike.
+//! `ferry release notes <id> [--format markdown|json] [--refresh]`: a
+//! release's notes from the server (SPEC §7, §9). Markdown is rendered
+//! here from the JSON document with the same renderer the server uses, so
+//! both read alike. `--refresh` has the server compute them again first
+//! (`POST /api/v1/releases/{id}/notes/refresh`, a promoter's call): notes
+//! computed while a registry or repository was unavailable say so, and
+//! are otherwise kept as they are.
 
 use std::process::ExitCode;
 
@@ -22,13 +26,23 @@ pub struct NotesArgs {
     pub id: String,
     #[arg(long, alias = "output", value_enum, default_value = "markdown")]
     pub format: NotesFormat,
+    /// Compute the notes again instead of reading the cached ones (e.g. a
+    /// registry or repository was unavailable the first time); needs a
+    /// token that may promote the release's product.
+    #[arg(long)]
+    pub refresh: bool,
     #[command(flatten)]
     pub client: ClientArgs,
 }
 
 pub fn run(a: NotesArgs) -> anyhow::Result<ExitCode> {
     let c = Client::new(&a.client)?;
-    let doc = c.get(&format!("/api/v1/releases/{}/notes", encode(&a.id)))?;
+    let path = format!("/api/v1/releases/{}/notes", encode(&a.id));
+    let doc = if a.refresh {
+        c.post(&format!("{path}/refresh"), &serde_json::json!({}))?
+    } else {
+        c.get(&path)?
+    };
     match a.format {
         NotesFormat::Json => crate::output::print_json(&doc)?,
         NotesFormat::Markdown => {

@@ -234,7 +234,12 @@ pub fn registry_binary() -> PathBuf {
 impl Registry {
     /// Starts a registry over `storage` (several registries may share it).
     pub fn start(work: &Path, storage: &Path, auth: Option<&TokenAuth>) -> Registry {
-        let port = free_port();
+        Registry::start_at(work, storage, auth, free_port())
+    }
+
+    /// Starts a registry on a given loopback port (e.g. one that was
+    /// refusing connections before: a registry that comes back).
+    pub fn start_at(work: &Path, storage: &Path, auth: Option<&TokenAuth>, port: u16) -> Registry {
         let addr = format!("127.0.0.1:{port}");
         let auth_yaml = match auth {
             None => String::new(),

@@ -94,6 +94,11 @@ pub fn table() -> Vec<(&'static str, &'static str, MethodRouter<Shared>)> {
         ("get", "/api/v1/releases/{id}/notes", get(notes::show)),
         (
             "post",
+            "/api/v1/releases/{id}/notes/refresh",
+            post(notes::refresh),
+        ),
+        (
+            "post",
             "/api/v1/workflows/{run}/resume",
             post(releases::resume_workflow),
         ),

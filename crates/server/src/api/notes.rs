@@ -1,14 +1,29 @@
 //! `GET /api/v1/releases/{id}/notes?format=json|markdown` (SPEC §7, §9):
 //! the release notes, computed on first request and then served from the
-//! store (see `ferry_notes::cache`). The product's `spec.releaseNotes` is
+//! store as stored (see `ferry_notes::cache`): gzip-compressed to clients
+//! that accept it, plain to the others, with a strong ETag so a client
+//! that has them gets a 304. The product's `spec.releaseNotes` is
 //! taken from the active configuration.
+//!
+//! `POST /api/v1/releases/{id}/notes/refresh` computes them again (a
+//! registry or repository that was down may be back): a promoter's call,
+//! audited and noted in the release's history.
 
+use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use ferry_model::resource::ReleaseNotesSpec;
+use ferry_notes::rendition::gzip_etag;
+use ferry_notes::{NotesEncoding, NotesFormat};
 use serde::Deserialize;
 
-use super::{Reader, Shared};
+use super::audit::Audit;
+use super::{Authenticated, Reader, Shared};
+use crate::auth::{Denied, Role};
 use crate::error::{ApiError, ApiQuery};
 
 #[derive(Debug, Default, Deserialize)]
@@ -18,45 +33,175 @@ pub struct NotesQuery {
     format: Option<String>,
 }
 
+impl NotesQuery {
+    fn format(&self) -> Result<NotesFormat, ApiError> {
+        match self.format.as_deref() {
+            None => Ok(NotesFormat::Json),
+            Some(text) => NotesFormat::parse(text).ok_or_else(|| {
+                ApiError::bad_request(format!("format: unknown format `{text}` (json, markdown)"))
+            }),
+        }
+    }
+}
+
+/// Notes may be refreshed, and they are only for callers allowed to read
+/// them: caches keep them privately and ask again each time (cheap: a
+/// 304 when unchanged).
+const CACHE_POLICY: &str = "private, no-cache";
+
 pub async fn show(
     _: Reader,
     State(st): State<Shared>,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<NotesQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let markdown = match q.format.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None | Some("json") => false,
-        Some("markdown" | "md") => true,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "format: unknown format `{other}` (json, markdown)"
-            )));
-        }
-    };
-    let loaded = st.engine.config();
-    let spec = |product: &str| {
-        loaded
-            .config
-            .product(product)
-            .and_then(|p| p.spec.release_notes.clone())
-    };
-    let failed = notes_error;
-    if markdown {
-        let notes = ferry_notes::notes_for_release(&st.store, &st.notes, &id, spec)
+    let format = q.format()?;
+    let gzip = headers
+        .get(ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(crate::ui::gzip::accepts_gzip);
+    // A conditional request is answered from the stored ETag alone.
+    if let Some(wanted) = headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok())
+        && let Some(v) = ferry_notes::notes_validator(&st.store, &st.notes, &id, format)
             .await
-            .map_err(failed)?;
-        Ok((
-            [(CONTENT_TYPE, "text/markdown; charset=utf-8")],
-            ferry_notes::markdown(&notes),
-        )
-            .into_response())
-    } else {
-        // The stored document as it is: no decode and re-encode.
-        let body = ferry_notes::notes_json_for_release(&st.store, &st.notes, &id, spec)
-            .await
-            .map_err(failed)?;
-        Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
+            .map_err(notes_error)?
+        && matches(wanted, &v.etag)
+    {
+        let tag = if gzip { gzip_etag(&v.etag) } else { v.etag };
+        return Ok(with_validators(
+            StatusCode::NOT_MODIFIED.into_response(),
+            &tag,
+        ));
     }
+    let loaded = st.engine.config();
+    let spec = |product: &str| product_spec(&loaded, product);
+    let encoding = if gzip {
+        NotesEncoding::Gzip
+    } else {
+        NotesEncoding::Identity
+    };
+    let notes = ferry_notes::cached_notes(&st.store, &st.notes, &id, format, encoding, spec)
+        .await
+        .map_err(notes_error)?;
+    let tag = match encoding {
+        NotesEncoding::Gzip => gzip_etag(&notes.etag),
+        NotesEncoding::Identity => notes.etag,
+    };
+    let mut r = Response::new(Body::from(notes.body));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    if encoding == NotesEncoding::Gzip {
+        r.headers_mut()
+            .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    Ok(with_validators(r, &tag))
+}
+
+/// `POST /api/v1/releases/{id}/notes/refresh?format=json|markdown`:
+/// computes the notes again, stores them, and answers them in `format`.
+/// Needs a token that may promote the release's product.
+pub async fn refresh(
+    caller: Authenticated,
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<NotesQuery>,
+) -> Result<Response, ApiError> {
+    let format = q.format()?;
+    let audit = Audit::new(&st, &caller, "notes.refresh", id.clone()).release(id.clone());
+    let release = match st.store.get(&id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            // Only promoters learn whether a release exists.
+            let audit = audit
+                .check(caller.principal.require(Role::Promoter))
+                .await?;
+            let missing = ApiError::not_found(format!("release `{id}` not found"));
+            let _ = audit
+                .finish::<()>(Err(missing.clone()), StatusCode::OK, |_| None)
+                .await;
+            return Err(missing);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    // Refreshing writes no environment: the promoter role within the
+    // token's product scope is enough.
+    let allowed = caller.principal.require(Role::Promoter).and_then(|()| {
+        if caller.principal.may_promote(&release.product, false) {
+            Ok(())
+        } else {
+            Err(Denied(format!(
+                "token `{}` may not act here: product `{}` is outside its scope",
+                caller.name, release.product
+            )))
+        }
+    });
+    let audit = audit
+        .product(release.product.clone())
+        .check(allowed)
+        .await?;
+    let loaded = st.engine.config();
+    let result =
+        ferry_notes::refresh_notes(&st.store, &st.notes, &id, |p| product_spec(&loaded, p))
+            .await
+            .map_err(notes_error);
+    let result = result.map(|notes| {
+        let degraded = ferry_notes::is_degraded(&notes);
+        (notes, degraded)
+    });
+    let (notes, degraded) = audit
+        .finish(result, StatusCode::OK, |_| Some(id.clone()))
+        .await?;
+    let (content_type, body) = match format {
+        NotesFormat::Json => (
+            format.content_type(),
+            serde_json::to_vec(&notes)
+                .map_err(|e| ApiError::internal("encoding release notes", e))?,
+        ),
+        NotesFormat::Markdown => (
+            format.content_type(),
+            ferry_notes::markdown(&notes).into_bytes(),
+        ),
+    };
+    let etag = ferry_notes::rendition::etag(&body);
+    let mut r = Response::new(Body::from(body));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if degraded {
+        tracing::info!(release = %id, "release notes refreshed, still incomplete");
+    }
+    Ok(with_validators(r, &etag))
+}
+
+fn product_spec(loaded: &ferry_model::Loaded, product: &str) -> Option<ReleaseNotesSpec> {
+    loaded
+        .config
+        .product(product)
+        .and_then(|p| p.spec.release_notes.clone())
+}
+
+/// ETag, `Vary` and `Cache-Control` of every notes answer.
+fn with_validators(mut r: Response, etag: &str) -> Response {
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(ETAG, v);
+    }
+    h.insert(VARY, HeaderValue::from_static("accept-encoding"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static(CACHE_POLICY));
+    r
+}
+
+/// Whether an `If-None-Match` value names the stored body: `*`, or a
+/// listed tag equal to its ETag or its gzip ETag. If-None-Match compares
+/// weakly (RFC 9110 §13.1.2), so a `W/` prefix does not matter.
+fn matches(if_none_match: &str, etag: &str) -> bool {
+    let zipped = gzip_etag(etag);
+    if_none_match.split(',').map(str::trim).any(|t| {
+        let t = t.strip_prefix("W/").unwrap_or(t);
+        t == "*" || t == etag || t == zipped
+    })
 }
 
 /// A notes failure as an answer (the UI's notes page answers the same).
@@ -65,5 +210,20 @@ pub(crate) fn notes_error(e: ferry_notes::Error) -> ApiError {
         ferry_notes::Error::NoRelease(id) => ApiError::not_found(format!("no release `{id}`")),
         ferry_notes::Error::Store(e) => e.into(),
         other => ApiError::internal("computing release notes", other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_none_match_lists() {
+        let tag = "\"abc\"";
+        assert!(matches("\"abc\"", tag));
+        assert!(matches("\"x\", W/\"abc-gzip\"", tag));
+        assert!(matches("*", tag));
+        assert!(!matches("\"abcd\"", tag));
+        assert!(!matches("abc", tag));
     }
 }

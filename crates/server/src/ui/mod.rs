@@ -18,7 +18,7 @@ mod assets;
 pub mod csrf;
 mod dryrun;
 mod flow;
-mod gzip;
+pub(crate) mod gzip;
 pub mod layout;
 mod merge;
 mod notes;
