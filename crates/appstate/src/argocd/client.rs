@@ -39,7 +39,11 @@ impl Client {
             return Err(err(format!("url: unsupported scheme `{}`", url.scheme())));
         }
         let builder = || -> Result<reqwest::ClientBuilder, Error> {
+            // No gzip (reqwest has it for the CLI): a compressing proxy or
+            // Argo CD's own gzip handler buffers small stream events, and
+            // the watch stream must deliver each change at once.
             let mut b = reqwest::Client::builder()
+                .no_gzip()
                 .use_rustls_tls()
                 .connect_timeout(Duration::from_secs(10))
                 .tcp_keepalive(Duration::from_secs(30));
