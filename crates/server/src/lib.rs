@@ -244,6 +244,7 @@ impl Server {
             ui: ui::UiState::new(&settings.effective_base_url()),
             notes,
             demo: settings.demo,
+            notes_bodies: Default::default(),
         });
         Ok(Server {
             settings,

@@ -8,6 +8,7 @@ pub mod audit;
 mod events;
 pub(crate) mod guard;
 pub(crate) mod notes;
+pub(crate) mod notes_bodies;
 mod ops;
 pub(crate) mod products;
 pub(crate) mod releases;
@@ -61,6 +62,8 @@ pub struct AppState {
     pub notes: Arc<ferry_notes::NotesBuilder>,
     /// Demo mode: the UI's merge button for local pull-request branches.
     pub demo: bool,
+    /// Release-notes bodies served recently (checked against the stored ETag).
+    pub(crate) notes_bodies: notes_bodies::NotesBodies,
 }
 
 pub type Shared = Arc<AppState>;

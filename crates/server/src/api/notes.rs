@@ -9,7 +9,7 @@
 //! registry or repository that was down may be back): a promoter's call,
 //! audited and noted in the release's history.
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::header::{
     ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY,
@@ -61,34 +61,58 @@ pub async fn show(
         .get(ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(crate::ui::gzip::accepts_gzip);
-    // A conditional request is answered from the stored ETag alone.
-    if let Some(wanted) = headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok())
-        && let Some(v) = ferry_notes::notes_validator(&st.store, &st.notes, &id, format)
-            .await
-            .map_err(notes_error)?
-        && matches(wanted, &v.etag)
-    {
-        let tag = if gzip { gzip_etag(&v.etag) } else { v.etag };
-        return Ok(with_validators(
-            StatusCode::NOT_MODIFIED.into_response(),
-            &tag,
-        ));
-    }
-    let loaded = st.engine.config();
-    let spec = |product: &str| product_spec(&loaded, product);
     let encoding = if gzip {
         NotesEncoding::Gzip
     } else {
         NotesEncoding::Identity
     };
+    let current = ferry_notes::notes_validator(&st.store, &st.notes, &id, format)
+        .await
+        .map_err(notes_error)?;
+    if let Some(v) = &current {
+        // A conditional request is answered from the stored ETag alone.
+        if let Some(wanted) = headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok())
+            && matches(wanted, &v.etag)
+        {
+            let tag = if gzip {
+                gzip_etag(&v.etag)
+            } else {
+                v.etag.clone()
+            };
+            return Ok(with_validators(
+                StatusCode::NOT_MODIFIED.into_response(),
+                &tag,
+            ));
+        }
+        // A body served before under the stored ETag is still current.
+        if let Some(body) = st.notes_bodies.get(&id, format, encoding, &v.etag) {
+            return Ok(notes_response(format, encoding, &v.etag, body));
+        }
+    }
+    let loaded = st.engine.config();
+    let spec = |product: &str| product_spec(&loaded, product);
     let notes = ferry_notes::cached_notes(&st.store, &st.notes, &id, format, encoding, spec)
         .await
         .map_err(notes_error)?;
+    let body = Bytes::from(notes.body);
+    st.notes_bodies
+        .put(&id, format, encoding, &notes.etag, body.clone());
+    Ok(notes_response(format, encoding, &notes.etag, body))
+}
+
+/// The notes body with its type, encoding and validators (`etag` is the
+/// uncompressed body's; the gzip body has its own).
+fn notes_response(
+    format: NotesFormat,
+    encoding: NotesEncoding,
+    etag: &str,
+    body: Bytes,
+) -> Response {
     let tag = match encoding {
-        NotesEncoding::Gzip => gzip_etag(&notes.etag),
-        NotesEncoding::Identity => notes.etag,
+        NotesEncoding::Gzip => gzip_etag(etag),
+        NotesEncoding::Identity => etag.to_owned(),
     };
-    let mut r = Response::new(Body::from(notes.body));
+    let mut r = Response::new(Body::from(body));
     r.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
@@ -97,7 +121,7 @@ pub async fn show(
         r.headers_mut()
             .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
-    Ok(with_validators(r, &tag))
+    with_validators(r, &tag)
 }
 
 /// `POST /api/v1/releases/{id}/notes/refresh?format=json|markdown`:
