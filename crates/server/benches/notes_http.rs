@@ -182,7 +182,8 @@ fn main() {
         let task = tokio::spawn(bound.run(async move {
             let _ = stopped.await;
         }));
-        let http = reqwest::Client::new();
+        // Bytes as sent: no transparent gzip decoding (timed separately).
+        let http = reqwest::Client::builder().no_gzip().build().unwrap();
         while !http
             .get(format!("{base}/readyz"))
             .send()

@@ -355,7 +355,7 @@ async fn main() {
     let task = tokio::spawn(bound.run(async move {
         let _ = stop_rx.await;
     }));
-    let http = reqwest::Client::new();
+    let http = reqwest::Client::builder().no_gzip().build().unwrap();
     loop {
         if http
             .get(format!("{base}/readyz"))

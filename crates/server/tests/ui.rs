@@ -156,6 +156,7 @@ impl Client {
     fn new(base: &str) -> Client {
         Client {
             http: reqwest::Client::builder()
+                .no_gzip()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),

@@ -129,7 +129,9 @@ pub async fn start(settings: Settings) -> TestServer {
     let task = tokio::spawn(bound.run(async move {
         let _ = rx.await;
     }));
-    let http = reqwest::Client::new();
+    // Raw responses: the tests check the encodings the server sends (reqwest
+    // decodes gzip when another crate of the workspace enables it).
+    let http = reqwest::Client::builder().no_gzip().build().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let ready = http.get(format!("{base}/readyz")).send().await;
