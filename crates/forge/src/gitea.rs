@@ -14,6 +14,12 @@ use crate::{
     PullRequestState, Secret, WebhookError,
 };
 
+/// Open pull requests per page when looking for a promotion's (Gitea's
+/// default `MAX_RESPONSE_ITEMS`).
+const PR_PAGE: usize = 50;
+/// Pages read at most: 1,000 open pull requests.
+const OPEN_PR_PAGES: usize = 20;
+
 pub struct Gitea {
     client: Client,
     token: Secret,
@@ -102,16 +108,28 @@ impl Forge for Gitea {
         base: &str,
     ) -> Result<Option<OpenedPullRequest>, ForgeError> {
         let (o, r) = owner_repo(repo)?;
-        let answer = self
-            .client
-            .send(
-                Method::GET,
-                &format!("/repos/{o}/{r}/pulls?state=open&limit=50"),
-                self.headers()?,
-                None,
-            )
-            .await?;
-        Ok(crate::github::find_in_list(&answer.body, head, base))
+        // Gitea pages lists (`page`, `limit`; 50 is the default maximum of a
+        // page): read on until the branch is found or a page comes back
+        // short, up to OPEN_PR_PAGES pages.
+        for page in 1..=OPEN_PR_PAGES {
+            let answer = self
+                .client
+                .send(
+                    Method::GET,
+                    &format!("/repos/{o}/{r}/pulls?state=open&limit={PR_PAGE}&page={page}"),
+                    self.headers()?,
+                    None,
+                )
+                .await?;
+            if let Some(found) = crate::github::find_in_list(&answer.body, head, base) {
+                return Ok(Some(found));
+            }
+            let len = answer.body.as_array().map_or(0, Vec::len);
+            if len < PR_PAGE {
+                break;
+            }
+        }
+        Ok(None)
     }
 
     async fn pull_request_state(

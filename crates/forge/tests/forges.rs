@@ -439,16 +439,30 @@ fn gitea_fake(rec: &Recorded, pr_state: &PrState) -> Answer {
             )
         }
         ("GET", "/api/v1/repos/acme/gitops/pulls") => {
-            if rec.query != "state=open&limit=50" {
-                return Answer::json(422, json!({"message": "unexpected query"}));
+            // Documented query: state, page (from 1), limit (page size).
+            let page = match rec.query.strip_prefix("state=open&limit=50&page=") {
+                Some(p) => p.parse::<u64>().unwrap_or(0),
+                None => return Answer::json(422, json!({"message": "unexpected query"})),
+            };
+            match page {
+                // A full first page of other pull requests: the promotion's is on page 2.
+                1 => Answer::json(
+                    200,
+                    Value::Array(
+                        (100..150)
+                            .map(|n| json!({"number": n, "state": "open", "html_url": format!("https://gitea.example/acme/gitops/pulls/{n}"), "head": {"ref": format!("feature-{n}")}, "base": {"ref": "main"}}))
+                            .collect(),
+                    ),
+                ),
+                2 => Answer::json(
+                    200,
+                    json!([
+                        {"number": 2, "state": "open", "html_url": "https://gitea.example/acme/gitops/pulls/2", "head": {"ref": "feature"}, "base": {"ref": "main"}},
+                        {"number": 3, "state": "open", "html_url": "https://gitea.example/acme/gitops/pulls/3", "head": {"ref": "ferry/shop/staging/4"}, "base": {"ref": "main"}}
+                    ]),
+                ),
+                _ => Answer::json(422, json!({"message": "page out of range"})),
             }
-            Answer::json(
-                200,
-                json!([
-                    {"number": 2, "state": "open", "html_url": "https://gitea.example/acme/gitops/pulls/2", "head": {"ref": "feature"}, "base": {"ref": "main"}},
-                    {"number": 3, "state": "open", "html_url": "https://gitea.example/acme/gitops/pulls/3", "head": {"ref": "ferry/shop/staging/4"}, "base": {"ref": "main"}}
-                ]),
-            )
         }
         ("GET", "/api/v1/repos/acme/gitops/pulls/3") => {
             let s = *pr_state.lock().unwrap();
