@@ -241,5 +241,8 @@ fn credentials_in_git_urls_never_reach_the_output() {
     assert_eq!(out.status.code(), Some(2));
     let all = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
     assert!(!all.contains("hunter2"), "{all}");
-    assert!(all.contains("http://***@127.0.0.1:9/config.git"), "{all}");
+    assert!(
+        all.contains("http://alice:***@127.0.0.1:9/config.git"),
+        "{all}"
+    );
 }

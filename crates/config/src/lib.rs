@@ -9,14 +9,15 @@
 
 mod dir;
 mod git;
-mod redact;
 pub mod timeout;
 
 use std::path::PathBuf;
 
 use ferry_model::{Loaded, SourceFile};
 
-pub use redact::redact_url;
+/// The one redaction of credentials in URLs (user info, token query
+/// parameters), shared with the Git layer.
+pub use ferry_git::redact_url;
 
 /// Where a configuration comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,7 +165,7 @@ mod tests {
                 Some("cfg".into())
             )
             .describe(),
-            "https://***@git.example/a.git (branch main) path cfg"
+            "https://bob:***@git.example/a.git (branch main) path cfg"
         );
     }
 }
