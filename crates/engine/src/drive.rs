@@ -1672,6 +1672,13 @@ async fn wait_for_merge(
     }
 }
 
+/// A step's next attempt begins now.
+fn start_attempt(s: &mut StepRun) {
+    s.status = StepStatus::Running;
+    s.started_at = Some(now());
+    s.attempts += 1;
+}
+
 /// Waits until the application is synced at the promotion commit and healthy (SPEC §4.2 c).
 async fn run_sync(
     inner: &Arc<Inner>,
@@ -1725,9 +1732,7 @@ async fn run_sync(
                     }
                     if let Some(s) = step_mut(r, env, app, idx) {
                         if first {
-                            s.status = StepStatus::Running;
-                            s.started_at = Some(now());
-                            s.attempts += 1;
+                            start_attempt(s);
                         }
                         if done {
                             s.status = StepStatus::Success;
@@ -1798,9 +1803,7 @@ async fn run_sync(
                     handle
                         .update(|r| {
                             if let Some(s) = step_mut(r, env, app, idx) {
-                                s.status = StepStatus::Running;
-                                s.started_at = Some(now());
-                                s.attempts += 1;
+                                start_attempt(s);
                             }
                             ((), vec![])
                         })

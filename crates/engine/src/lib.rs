@@ -259,6 +259,14 @@ impl Engine {
         }
     }
 
+    /// The active configuration with its products' applications (computed
+    /// once per configuration and shared with release creation).
+    pub fn membership(&self) -> (Arc<Loaded>, Arc<Membership>) {
+        let cfg = self.inner.config();
+        let membership = self.inner.membership(&cfg);
+        (cfg, membership)
+    }
+
     /// The active configuration.
     pub fn config(&self) -> Arc<Loaded> {
         Arc::clone(&self.inner.config.read().unwrap_or_else(|p| p.into_inner()))

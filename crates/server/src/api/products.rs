@@ -13,7 +13,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use axum::Json;
 use axum::extract::{Path, State};
-use ferry_model::Membership;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -53,8 +52,7 @@ fn flows(loaded: &ferry_model::Loaded, product: &str) -> Vec<String> {
 }
 
 pub async fn list(_: Reader, State(st): State<Shared>) -> Result<Json<Value>, ApiError> {
-    let loaded = st.engine.config();
-    let membership = Membership::compute(&loaded.config);
+    let (loaded, membership) = st.engine.membership();
     let latest: HashMap<String, ferry_store::ReleaseSummary> = st
         .store
         .latest_per_product()
@@ -117,8 +115,7 @@ pub async fn show(
     State(st): State<Shared>,
     Path(product): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let loaded = st.engine.config();
-    let membership = Membership::compute(&loaded.config);
+    let (loaded, membership) = st.engine.membership();
     let Some(members) = membership.product(&product) else {
         return Err(ApiError::not_found(format!(
             "product `{product}` does not exist"
@@ -267,8 +264,7 @@ pub async fn evaluate_policy(
     State(st): State<Shared>,
     ApiQuery(q): ApiQuery<EvaluateQuery>,
 ) -> Result<Json<ferry_model::PolicyEvaluation>, ApiError> {
-    let loaded = st.engine.config();
-    let membership = Membership::compute(&loaded.config);
+    let (loaded, membership) = st.engine.membership();
     let Some(members) = membership.product(&q.product) else {
         return Err(ApiError::not_found(format!(
             "product `{}` does not exist",

@@ -6,7 +6,6 @@ use askama::Template;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use ferry_model::Membership;
 use serde::Deserialize;
 
 use super::layout::{Layout, UiError, Viewer, page};
@@ -72,8 +71,7 @@ pub async fn show(
     State(st): State<Shared>,
     Query(q): Query<PolicyQuery>,
 ) -> Result<Response, UiError> {
-    let loaded = st.engine.config();
-    let membership = Membership::compute(&loaded.config);
+    let (loaded, membership) = st.engine.membership();
     let product = q.product.filter(|p| !p.is_empty());
     let environment = q.environment.filter(|e| !e.is_empty());
     let products = membership

@@ -10,7 +10,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use ferry_engine::PromotionRequest;
-use ferry_model::Membership;
 use ferry_model::resource::{Action, PolicySettings};
 use serde::Deserialize;
 
@@ -148,8 +147,7 @@ pub async fn show(
     Path(product): Path<String>,
     Query(ask): Query<Ask>,
 ) -> Result<Response, UiError> {
-    let loaded = st.engine.config();
-    let membership = Membership::compute(&loaded.config);
+    let (loaded, membership) = st.engine.membership();
     let Some(members) = membership.product(&product) else {
         return Err(ApiError::not_found(format!("product `{product}` does not exist")).into());
     };

@@ -180,9 +180,7 @@ pub async fn of_product(
     Query(q): Query<ListQuery>,
 ) -> Result<Response, UiError> {
     if st.engine.config().config.product(&product).is_none()
-        && ferry_model::Membership::compute(&st.engine.config().config)
-            .product(&product)
-            .is_none()
+        && st.engine.membership().1.product(&product).is_none()
     {
         return Err(ApiError::not_found(format!("product `{product}` does not exist")).into());
     }
