@@ -220,6 +220,12 @@ async fn auth_and_bad_input() {
         .await
         .unwrap();
     assert_eq!(r.status(), 413);
+    // The unread rest of the body means the server closes the connection;
+    // the response says so, so the client's pool never reuses it.
+    assert_eq!(
+        r.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..])
+    );
     // Unknown things.
     let (status, body) = s
         .post("/api/v1/products/p/promotions", &json!({"flow": "nope"}))

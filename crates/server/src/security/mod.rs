@@ -83,6 +83,17 @@ pub async fn guard(State(st): State<Shared>, req: Request, next: Next) -> Respon
         Ok(req) => next.run(req).await,
         Err(refusal) => refusal,
     };
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE
+        || response.status() == StatusCode::TOO_MANY_REQUESTS
+    {
+        // The rest of the request body was never read, so hyper closes
+        // the connection after this response. Saying so lets a client
+        // drop it from its pool instead of sending its next request
+        // into a socket that is about to close (a broken pipe).
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     headers::apply(&mut response, https);
     response
 }
