@@ -9,6 +9,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -44,6 +45,9 @@ struct Api {
     base: String,
     token: String,
     http: reqwest::blocking::Client,
+    /// What the demo printed on stderr so far (its warnings explain a
+    /// release that does not get where a check waits for it).
+    stderr: Arc<Mutex<Vec<String>>>,
 }
 
 impl Api {
@@ -77,6 +81,11 @@ impl Api {
         assert_eq!(r.status(), 200, "{}", r.text().unwrap_or_default());
     }
 
+    fn stderr_tail(&self) -> String {
+        let lines = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
+        lines[lines.len().saturating_sub(60)..].join("\n")
+    }
+
     /// Release `number` of the shop once `ok` holds for it.
     fn wait(&self, number: u64, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + Duration::from_secs(90);
@@ -94,7 +103,11 @@ impl Api {
                 if ok(&full) {
                     return full;
                 }
-                assert!(Instant::now() < deadline, "{what}: {full:#}");
+                assert!(
+                    Instant::now() < deadline,
+                    "{what}: {full:#}\nthe demo's stderr:\n{}",
+                    self.stderr_tail()
+                );
             } else {
                 assert!(Instant::now() < deadline, "{what}: no release #{number}");
             }
@@ -195,11 +208,14 @@ fn a_failing_environment_on_demand_then_fixed_retried_and_merged() {
     }
     // Keep reading: the demo prints more, and a closed pipe would end it.
     std::thread::spawn(move || lines.for_each(drop));
-    let progress = std::thread::spawn(move || {
-        BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-            .collect::<Vec<_>>()
+    let stderr_lines = Arc::new(Mutex::new(Vec::new()));
+    let progress = std::thread::spawn({
+        let lines = Arc::clone(&stderr_lines);
+        move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+            }
+        }
     });
     let printed = printed.join("\n");
     assert!(
@@ -213,6 +229,7 @@ fn a_failing_environment_on_demand_then_fixed_retried_and_merged() {
         base: format!("http://{addr}"),
         token: token.expect("the admin token is printed"),
         http: reqwest::blocking::Client::new(),
+        stderr: Arc::clone(&stderr_lines),
     };
 
     // The release list lists release #1 (anonymous read is on).
@@ -278,8 +295,18 @@ fn a_failing_environment_on_demand_then_fixed_retried_and_merged() {
         text(&fixed.stdout)
     );
     api.retry(&id);
+    // Every application's commit must be on its branch before the merge:
+    // an environment is SUSPENDED from its first application's push on,
+    // and a commit pushed after the merge would wait for a second one.
     let waiting = api.wait(1, "production waits for its pull requests", |r| {
-        env(r, "prod-eu")["status"] == "SUSPENDED" && env(r, "prod-us")["status"] == "SUSPENDED"
+        ["prod-eu", "prod-us"].iter().all(|name| {
+            let e = env(r, name);
+            e["status"] == "SUSPENDED"
+                && e["applications"].as_array().is_some_and(|apps| {
+                    apps.iter()
+                        .all(|a| a["status"] == "SUSPENDED" && a["pullRequest"]["head"].is_string())
+                })
+        })
     });
     assert_eq!(env(&waiting, "staging")["status"], "SUCCESSFUL");
     let merged = ferry(dir.path(), &["demo", "--merge"]);
@@ -332,7 +359,8 @@ fn a_failing_environment_on_demand_then_fixed_retried_and_merged() {
     };
     assert!(status.success(), "{status}");
     // Progress: numbered steps, each with its time (stderr is a pipe here).
-    let progress = progress.join().unwrap();
+    progress.join().unwrap();
+    let progress = stderr_lines.lock().unwrap().clone();
     let steps: Vec<&String> = progress.iter().filter(|l| l.starts_with('[')).collect();
     assert_eq!(steps.len(), 14, "{progress:#?}");
     assert!(

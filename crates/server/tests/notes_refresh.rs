@@ -5,9 +5,12 @@
 //! degraded; the registry is then started on that same port with the
 //! images, the cached notes stay as they were until a promoter refreshes
 //! them, and the refreshed notes are complete. Refreshing is audited and
-//! needs a promoter whose scope includes the product.
+//! needs a promoter whose scope includes the product, from the API and
+//! from the notes page's Refresh button.
 
 mod common;
+mod htmlcheck;
+mod uiclient;
 
 use std::io::Read;
 use std::path::Path;
@@ -17,6 +20,7 @@ use std::time::{Duration, Instant};
 use common::{TOKEN, fixture, git, settings, start};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use uiclient::{Client, hidden};
 
 /// A running `docker-registry` (Debian's package; scripts/test installs
 /// it), killed on drop.
@@ -278,6 +282,51 @@ async fn notes_are_served_as_stored_and_refreshed_when_a_registry_is_back() {
     }
     let (_, still) = s.get(&notes_path).await;
     assert_eq!(still, degraded, "a refused refresh changes nothing");
+
+    // The notes page: incomplete notes say why and offer Refresh, which
+    // posts with the session's CSRF token under the same role check.
+    let (_, release) = s.get(&format!("/api/v1/releases/{id}")).await;
+    let page = format!("/products/p/releases/{}/notes", release["number"]);
+    let refresh_action = format!("{page}/refresh");
+    let mut viewer = Client::new(&s.base);
+    assert_eq!(viewer.sign_in(&tokens[0]).await.status, 303);
+    let shown = viewer.get(&page).await;
+    assert_eq!(shown.status, 200);
+    assert!(shown.body.contains("labels not read"), "{}", shown.body);
+    assert!(
+        !shown.body.contains("Refresh notes"),
+        "a viewer may not: {}",
+        shown.body
+    );
+    // A viewer's session has a CSRF token (the sign-out form carries it).
+    let csrf = hidden(&shown.body, "csrf");
+    let denied = viewer.post(&refresh_action, &[("csrf", &csrf)]).await;
+    assert_eq!(denied.status, 403, "{}", denied.body);
+    assert!(
+        denied.body.contains("needs the `promoter` role"),
+        "{}",
+        denied.body
+    );
+    let mut promoter = Client::new(&s.base);
+    assert_eq!(promoter.sign_in(&tokens[2]).await.status, 303);
+    let shown = promoter.get(&page).await;
+    assert!(
+        shown.body.contains(&format!("action=\"{refresh_action}\"")),
+        "{}",
+        shown.body
+    );
+    let forged = promoter.post(&refresh_action, &[("csrf", "forged")]).await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    let (_, still) = s.get(&notes_path).await;
+    assert_eq!(still, degraded, "a refused refresh changes nothing");
+    let done = promoter
+        .post(&refresh_action, &[("csrf", &hidden(&shown.body, "csrf"))])
+        .await;
+    assert_eq!((done.status, done.location.as_str()), (303, page.as_str()));
+    let shown = promoter.get(&page).await;
+    assert!(!shown.body.contains("labels not read"), "{}", shown.body);
+    assert!(!shown.body.contains("Refresh notes"), "{}", shown.body);
+    assert!(shown.body.contains("save carts"), "{}", shown.body);
     let r = refresh(Some(tokens[2].clone()), "").await;
     assert_eq!(r.status(), 200);
     let fresh: Value = r.json().await.unwrap();

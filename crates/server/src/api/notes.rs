@@ -134,50 +134,7 @@ pub async fn refresh(
     ApiQuery(q): ApiQuery<NotesQuery>,
 ) -> Result<Response, ApiError> {
     let format = q.format()?;
-    let audit = Audit::new(&st, &caller, "notes.refresh", id.clone()).release(id.clone());
-    let release = match st.store.get(&id).await {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            // Only promoters learn whether a release exists.
-            let audit = audit
-                .check(caller.principal.require(Role::Promoter))
-                .await?;
-            let missing = ApiError::not_found(format!("release `{id}` not found"));
-            let _ = audit
-                .finish::<()>(Err(missing.clone()), StatusCode::OK, |_| None)
-                .await;
-            return Err(missing);
-        }
-        Err(e) => return Err(e.into()),
-    };
-    // Refreshing writes no environment: the promoter role within the
-    // token's product scope is enough.
-    let allowed = caller.principal.require(Role::Promoter).and_then(|()| {
-        if caller.principal.may_promote(&release.product, false) {
-            Ok(())
-        } else {
-            Err(Denied(format!(
-                "token `{}` may not act here: product `{}` is outside its scope",
-                caller.name, release.product
-            )))
-        }
-    });
-    let audit = audit
-        .product(release.product.clone())
-        .check(allowed)
-        .await?;
-    let loaded = st.engine.config();
-    let result =
-        ferry_notes::refresh_notes(&st.store, &st.notes, &id, |p| product_spec(&loaded, p))
-            .await
-            .map_err(notes_error);
-    let result = result.map(|notes| {
-        let degraded = ferry_notes::is_degraded(&notes);
-        (notes, degraded)
-    });
-    let (notes, degraded) = audit
-        .finish(result, StatusCode::OK, |_| Some(id.clone()))
-        .await?;
+    let notes = refresh_as(&st, &caller, &id).await?;
     let (content_type, body) = match format {
         NotesFormat::Json => (
             format.content_type(),
@@ -193,10 +150,65 @@ pub async fn refresh(
     let mut r = Response::new(Body::from(body));
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if degraded {
+    Ok(with_validators(r, &etag))
+}
+
+/// Whether `caller` may refresh the notes of `product`'s releases: a
+/// promoter whose scope includes the product. Refreshing writes no
+/// environment, so production rights are not needed.
+pub(crate) fn may_refresh(caller: &Authenticated, product: &str) -> Result<(), Denied> {
+    caller.principal.require(Role::Promoter).and_then(|()| {
+        if caller.principal.may_promote(product, false) {
+            Ok(())
+        } else {
+            Err(Denied(format!(
+                "token `{}` may not act here: product `{}` is outside its scope",
+                caller.name, product
+            )))
+        }
+    })
+}
+
+/// Computes a release's notes again for `caller` and stores them: the
+/// role check (promoter within the token's product scope; refreshing
+/// writes no environment) and the audit entry shared by the API and the
+/// notes page's Refresh button.
+pub(crate) async fn refresh_as(
+    st: &Shared,
+    caller: &Authenticated,
+    id: &str,
+) -> Result<ferry_notes::document::ReleaseNotes, ApiError> {
+    let audit = Audit::new(st, caller, "notes.refresh", id).release(id);
+    let release = match st.store.get(id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            // Only promoters learn whether a release exists.
+            let audit = audit
+                .check(caller.principal.require(Role::Promoter))
+                .await?;
+            let missing = ApiError::not_found(format!("release `{id}` not found"));
+            let _ = audit
+                .finish::<()>(Err(missing.clone()), StatusCode::OK, |_| None)
+                .await;
+            return Err(missing);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let audit = audit
+        .product(release.product.clone())
+        .check(may_refresh(caller, &release.product))
+        .await?;
+    let loaded = st.engine.config();
+    let result = ferry_notes::refresh_notes(&st.store, &st.notes, id, |p| product_spec(&loaded, p))
+        .await
+        .map_err(notes_error);
+    let notes = audit
+        .finish(result, StatusCode::OK, |_| Some(id.to_owned()))
+        .await?;
+    if ferry_notes::is_degraded(&notes) {
         tracing::info!(release = %id, "release notes refreshed, still incomplete");
     }
-    Ok(with_validators(r, &etag))
+    Ok(notes)
 }
 
 fn product_spec(loaded: &ferry_model::Loaded, product: &str) -> Option<ReleaseNotesSpec> {

@@ -98,6 +98,13 @@ pub struct ActionForm {
     csrf: String,
 }
 
+impl ActionForm {
+    /// The CSRF token the form carried (empty when it had none).
+    pub fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 async fn act(
     op: Operation,
     viewer: Viewer,
@@ -115,13 +122,7 @@ async fn act(
     let Some(caller) = viewer.caller.clone() else {
         return Ok(sign_in_first(&release_href));
     };
-    if !csrf::matches(&viewer.csrf, &form.csrf) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "the form's CSRF token is missing or wrong: reload the page and try again",
-        )
-        .into());
-    }
+    csrf::check(&viewer.csrf, &form.csrf)?;
     // The same role check and audit entry as the API's endpoints.
     let action = match op {
         Operation::Terminate => "terminate",

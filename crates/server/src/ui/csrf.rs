@@ -7,6 +7,10 @@
 //! (double submit), so another site cannot sign a victim in to its own
 //! session. Comparisons take constant time.
 
+use axum::http::StatusCode;
+
+use crate::error::ApiError;
+
 /// The form field holding the token.
 pub const FIELD: &str = "csrf";
 /// Cookie of the sign-in form's double-submit value.
@@ -30,6 +34,19 @@ pub fn matches(expected: &str, presented: &str) -> bool {
         .zip(presented.bytes())
         .fold(0u8, |acc, (a, b)| acc | (a ^ b))
         == 0
+}
+
+/// The check of a signed-in form: `presented` must be the session's
+/// token `expected`, else 403 with a message that says what to do.
+pub fn check(expected: &str, presented: &str) -> Result<(), ApiError> {
+    if matches(expected, presented) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "the form's CSRF token is missing or wrong: reload the page and try again",
+        ))
+    }
 }
 
 #[cfg(test)]

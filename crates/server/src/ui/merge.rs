@@ -184,13 +184,7 @@ pub async fn merge(
             Redirect::to(&format!("/signin?next={}", query_value(&release_href))).into_response(),
         );
     };
-    if !csrf::matches(&viewer.csrf, &form.csrf) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "the form's CSRF token is missing or wrong: reload the page and try again",
-        )
-        .into());
-    }
+    csrf::check(&viewer.csrf, &form.csrf)?;
     let (a, branch) = waiting(&r, &form.environment, &form.application)?;
     // Merging a promotion's pull request promotes into its environment:
     // the same role and scope as promoting there, audited the same way.

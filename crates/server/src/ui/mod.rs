@@ -96,6 +96,10 @@ pub fn routes() -> Router<Shared> {
             "/products/{product}/releases/{number}/notes",
             get(notes::show),
         )
+        .route(
+            "/products/{product}/releases/{number}/notes/refresh",
+            axum::routing::post(notes::refresh),
+        )
         .route("/products/{product}/flows/{flow}", get(flow::show))
         .route("/releases", get(releases::all))
         .route("/environments", get(products::environments))

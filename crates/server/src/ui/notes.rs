@@ -4,11 +4,16 @@
 //! once per release and then read from the store.
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use ferry_notes::document::{Commit, ReleaseNotes};
 
-use super::layout::{Layout, UiError, Viewer, commit_link, page, repo_shown, seg, short_sha};
+use super::actions::ActionForm;
+use super::csrf;
+use super::layout::{
+    Layout, UiError, Viewer, commit_link, page, query_value, repo_shown, seg, short_sha,
+};
 use super::release::load;
 use crate::api::Shared;
 
@@ -74,6 +79,15 @@ struct NotesPage {
     version: String,
     previous: Option<(u64, String)>,
     markdown_href: String,
+    /// Where the Refresh button posts: shown while the notes are
+    /// incomplete (a registry or repository could not be read).
+    refresh_href: String,
+    signed_in: bool,
+    /// The signed-in person's token may refresh (see `api::notes`).
+    may_refresh: bool,
+    /// Sign-in, then back to this page.
+    signin_href: String,
+    csrf: String,
     remarks: Vec<String>,
     configuration: Vec<Section>,
     images: Vec<ImageRow>,
@@ -114,6 +128,17 @@ pub async fn show(
                 format!("{product_href}/releases/{}/notes", p.number),
             )
         }),
+        refresh_href: format!("{release_href}/notes/refresh"),
+        signed_in: viewer.signed_in(),
+        may_refresh: viewer
+            .caller
+            .as_ref()
+            .is_some_and(|c| crate::api::notes::may_refresh(c, &release.product).is_ok()),
+        signin_href: format!(
+            "/signin?next={}",
+            query_value(&format!("{release_href}/notes"))
+        ),
+        csrf: viewer.csrf.clone(),
         version: release.version.clone().unwrap_or_default(),
         number: release.number,
         product,
@@ -124,6 +149,32 @@ pub async fn show(
         images: images(&notes),
         sources: sources(&notes),
     }))
+}
+
+/// The Refresh button: computes the notes again (a registry or
+/// repository that was down may be back) with the same role check and
+/// audit entry as `POST /api/v1/releases/{id}/notes/refresh`, then shows
+/// the page again.
+pub async fn refresh(
+    viewer: Viewer,
+    State(st): State<Shared>,
+    Path((product, number)): Path<(String, String)>,
+    Form(form): Form<ActionForm>,
+) -> Result<Response, UiError> {
+    let (release, _) = load(&st, &product, &number).await?;
+    let notes_href = format!(
+        "/products/{}/releases/{}/notes",
+        seg(&product),
+        release.number
+    );
+    let Some(caller) = viewer.caller.clone() else {
+        return Ok(
+            Redirect::to(&format!("/signin?next={}", query_value(&notes_href))).into_response(),
+        );
+    };
+    csrf::check(&viewer.csrf, form.csrf())?;
+    crate::api::notes::refresh_as(&st, &caller, &release.id).await?;
+    Ok(Redirect::to(&notes_href).into_response())
 }
 
 fn configuration(notes: &ReleaseNotes) -> Vec<Section> {

@@ -273,13 +273,7 @@ pub async fn submit(
     let Some(caller) = viewer.caller.clone() else {
         return Ok(Redirect::to("/signin").into_response());
     };
-    if !csrf::matches(&viewer.csrf, &ask.csrf) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "the form's CSRF token is missing or wrong: reload the page and try again",
-        )
-        .into());
-    }
+    csrf::check(&viewer.csrf, &ask.csrf)?;
     let request = ask.request()?;
     // The same role check and audit entry as `POST …/promotions`.
     let targets = crate::api::guard::promotion_targets(&st, &product, &request);
