@@ -61,10 +61,11 @@ fn settings_reference_is_complete() {
         if !mentioned(key) {
             missing.push(format!("settings-file key `{key}`"));
         }
-        for prefix in [format!("[[{key}]]\n"), format!("[{key}]\n")] {
+        // An array of tables is documented `key[].inner`, a table `key.inner`.
+        for (prefix, sep) in [(format!("[[{key}]]\n"), "[]."), (format!("[{key}]\n"), ".")] {
             if let Some(inner) = known_keys(&prefix) {
                 for k in inner {
-                    nested.insert(format!("{key}[].{k}"));
+                    nested.insert(format!("{key}{sep}{k}"));
                 }
             }
         }
@@ -119,9 +120,10 @@ fn settings_reference_is_complete() {
 
     // Nothing in the server tables that the parser does not know.
     for row in server_rows(&doc) {
-        let known = match row.split_once("[].") {
-            Some(_) => nested.contains(&row),
-            None => top.contains(&row),
+        let known = if row.contains('.') {
+            nested.contains(&row)
+        } else {
+            top.contains(&row)
         };
         assert!(
             known,

@@ -18,7 +18,7 @@ use ferry_release::{
     Release, ReleaseStatus, StepPhase, StepRun, StepStatus, Termination, TerminationReason,
     WorkflowNode, now,
 };
-use ferry_workflow::{NodeKind, WorkflowTemplate};
+use ferry_workflow::{NodeKind, RunId, WorkflowTemplate};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -118,18 +118,19 @@ pub(crate) fn start(inner: &Arc<Inner>, release: Release) {
 /// process stopped start again (workflows from the beginning; the Git
 /// action finds its commit by its trailers).
 pub(crate) fn resume(inner: &Arc<Inner>, mut release: Release) {
+    let runs_go_on = inner.runner.outlives_process();
     for env in &mut release.environments {
         for hook in &mut env.hooks {
-            interrupted(hook);
+            interrupted(hook, runs_go_on);
         }
         for app in &mut env.applications {
             for step in &mut app.steps {
-                interrupted(step);
+                interrupted(step, runs_go_on);
             }
         }
     }
     for hook in &mut release.hooks {
-        interrupted(hook);
+        interrupted(hook, runs_go_on);
     }
     if release.status == ReleaseStatus::Queued {
         let inner = Arc::clone(inner);
@@ -140,7 +141,13 @@ pub(crate) fn resume(inner: &Arc<Inner>, mut release: Release) {
     start(inner, release);
 }
 
-fn interrupted(step: &mut StepRun) {
+/// A step the stopped driver was running starts again — unless it was
+/// following a workflow run that goes on without ferry (`runs_go_on`): it
+/// stays RUNNING with its `run_id`, and `run_workflow` attaches to it.
+fn interrupted(step: &mut StepRun, runs_go_on: bool) {
+    if runs_go_on && step.run_id.is_some() && step.status == StepStatus::Running {
+        return;
+    }
     if step.status == StepStatus::Running {
         step.status = StepStatus::Pending;
         step.message = Some("interrupted by a restart of ferry; started again".into());
@@ -889,12 +896,14 @@ async fn run_workflow_step(
         }
     }
     let key = (r.product.clone(), env.to_owned(), workflow.to_owned());
+    let previous = running_run(a.steps.get(idx));
     let result = run_workflow(
         inner,
         handle,
         workflow,
         &params,
         Some(key),
+        previous,
         cancel,
         |r, f| {
             if let Some(s) = step_mut(r, env, app, idx) {
@@ -951,7 +960,16 @@ enum WorkflowResult {
     Terminated,
 }
 
-/// Starts `workflow`, follows it to the end and records it through `step`.
+/// The run a step was following when its driver stopped (a restart, a
+/// lost lease): the step is still RUNNING with the run's id.
+fn running_run(step: Option<&StepRun>) -> Option<RunId> {
+    step.filter(|s| s.status == StepStatus::Running)
+        .and_then(|s| s.run_id.clone())
+        .map(RunId)
+}
+
+/// Starts `workflow` (or follows the run it started before), follows it to
+/// the end and records it through `step`.
 #[allow(clippy::too_many_arguments)]
 async fn run_workflow(
     inner: &Arc<Inner>,
@@ -959,6 +977,7 @@ async fn run_workflow(
     workflow: &str,
     params: &std::collections::BTreeMap<String, String>,
     replace_key: Option<(String, String, String)>,
+    previous: Option<RunId>,
     cancel: &CancellationToken,
     step: impl Fn(&mut Release, &dyn Fn(&mut StepRun)) + Send + Sync,
     suspended: impl Fn(&mut Release, bool) + Send + Sync,
@@ -1017,20 +1036,39 @@ async fn run_workflow(
             }
         }
     }
-    let run = inner.runner.start(&template, params).await?;
-    handle
-        .update(|r| {
-            step(r, &|s: &mut StepRun| {
-                s.status = StepStatus::Running;
-                s.run_id = Some(run.0.clone());
-                s.started_at = Some(now());
-                s.finished_at = None;
-                s.attempts += 1;
-                s.nodes.clear();
-            });
-            ((), vec![])
-        })
-        .await?;
+    // A run this step started before a restart (or on a replica that lost
+    // the release) may still be going on where runs outlive ferry: follow
+    // it rather than start the workflow a second time.
+    let attached = match previous {
+        Some(run) => match inner.runner.attach(&run).await {
+            Ok(()) => {
+                tracing::info!(release = %handle.id, run = %run.0, "following the workflow run started before");
+                Some(run)
+            }
+            Err(_) => None,
+        },
+        None => None,
+    };
+    let run = match attached {
+        Some(run) => run,
+        None => {
+            let run = inner.runner.start(&template, params).await?;
+            handle
+                .update(|r| {
+                    step(r, &|s: &mut StepRun| {
+                        s.status = StepStatus::Running;
+                        s.run_id = Some(run.0.clone());
+                        s.started_at = Some(now());
+                        s.finished_at = None;
+                        s.attempts += 1;
+                        s.nodes.clear();
+                    });
+                    ((), vec![])
+                })
+                .await?;
+            run
+        }
+    };
     let mut updates = inner.runner.subscribe(&run).await?;
     let mut was_suspended = false;
     let terminated = loop {
@@ -1064,6 +1102,14 @@ async fn run_workflow(
         }
     };
     if terminated {
+        // Only terminating the release (or a newer run replacing this one)
+        // stops the run. A shutdown or a lost lease stops only this driver:
+        // a run that outlives ferry goes on and is attached to again.
+        let replaced = !cancel.is_cancelled();
+        let terminating = handle.get().await.termination.is_some();
+        if !replaced && !terminating && inner.runner.outlives_process() {
+            return Err(Error::ShuttingDown);
+        }
         let _ = inner.runner.terminate(&run).await;
     }
     let outcome = inner.runner.wait(&run).await?;
@@ -1183,6 +1229,7 @@ async fn run_hook(
             .await?;
     }
     let params = hook_params(&r, &inner.release_url(&r.product, r.number), failure);
+    let previous = running_run(existing);
     let name_ref = name.clone();
     let env_owned = env.map(str::to_owned);
     let result = run_workflow(
@@ -1191,6 +1238,7 @@ async fn run_hook(
         workflow,
         &params,
         None,
+        previous,
         cancel,
         move |r, f| {
             let hooks = match &env_owned {

@@ -25,6 +25,7 @@ pub mod security;
 pub mod settings;
 pub mod ui;
 mod view;
+pub mod workflow_settings;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -156,9 +157,25 @@ impl Server {
         for secret in settings.workflow_secrets.values() {
             error::register_secret(secret.expose());
         }
-        let runner: Arc<dyn ferry_workflow::WorkflowRunner> =
-            Arc::new(security::redacting_runner::RedactingRunner::new(Arc::new(
-                ferry_workflow::LocalExecutor::new(ferry_workflow::LocalConfig {
+        let executor: Arc<dyn ferry_workflow::WorkflowRunner> = match &settings.argo_workflows {
+            Some(argo) => {
+                let config = argo.executor_config()?;
+                if let Some(token) = &config.token {
+                    error::register_secret(token.expose());
+                }
+                tracing::info!(
+                    server = %ferry_config::redact_url(&config.base_url),
+                    namespace = %config.namespace,
+                    "promotion workflows run on Argo Workflows"
+                );
+                Arc::new(ferry_workflow::ArgoExecutor::new(config).map_err(|e| {
+                    settings::SettingsError::ArgoWorkflows {
+                        message: e.to_string(),
+                    }
+                })?)
+            }
+            None => Arc::new(ferry_workflow::LocalExecutor::new(
+                ferry_workflow::LocalConfig {
                     work_dir: Some(work_dir),
                     secret_env: settings
                         .workflow_secrets
@@ -166,8 +183,11 @@ impl Server {
                         .map(|(k, v)| (k.clone(), v.expose().to_owned()))
                         .collect(),
                     ..ferry_workflow::LocalConfig::default()
-                }),
-            )));
+                },
+            )),
+        };
+        let runner: Arc<dyn ferry_workflow::WorkflowRunner> =
+            Arc::new(security::redacting_runner::RedactingRunner::new(executor));
         let git_state: Arc<dyn ferry_appstate::AppStateProvider> = Arc::new(
             ferry_appstate::git::GitProvider::new(Arc::clone(&workspace)),
         );

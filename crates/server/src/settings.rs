@@ -23,6 +23,9 @@
 //! | `workflowSecrets`    | `FERRY_WORKFLOW_SECRETS` (names) |                | none                          |
 //! | `demo`               | `FERRY_DEMO`                 |                    | false (`ferry demo` sets it)  |
 //!
+//! Promotion workflows on an Argo Workflows server (`[argoWorkflows]`):
+//! see [`crate::workflow_settings`].
+//!
 //! Release notes (`registries`, `insecureRegistries`, `registryTimeout`,
 //! `notesFirstReleaseLimit`, `notesRefreshInterval`): see
 //! [`crate::notes_settings`].
@@ -168,6 +171,7 @@ struct FileSettings {
     forges: Vec<ferry_forge::ForgeEntry>,
     #[serde(default)]
     argocd: Vec<ArgoCdSettings>,
+    argo_workflows: Option<crate::workflow_settings::ArgoWorkflowsSettings>,
     // Release notes (see `notes_settings`).
     #[serde(default)]
     registries: Vec<crate::notes_settings::RegistryCredential>,
@@ -225,6 +229,9 @@ pub struct Settings {
     pub forges: Vec<ferry_forge::ForgeEntry>,
     /// Argo CD instances; none: every application uses the git provider.
     pub argocd: Vec<ArgoCdSettings>,
+    /// The Argo Workflows server promotion workflows run on; none: the
+    /// local executor runs them on this machine.
+    pub argo_workflows: Option<crate::workflow_settings::ArgoWorkflowsSettings>,
     /// Demo mode (`ferry demo`): the web UI offers a "Merge pull request"
     /// button on promotions waiting for a branch of a local repository to
     /// be merged, standing in for the forge the demo does not have.
@@ -252,6 +259,7 @@ impl Default for Settings {
             workflow_secrets: Default::default(),
             forges: Vec::new(),
             argocd: Vec::new(),
+            argo_workflows: None,
             demo: false,
             release_notes: Default::default(),
         }
@@ -294,6 +302,8 @@ pub enum SettingsError {
         name: String,
         message: String,
     },
+    #[error("argoWorkflows: {message}")]
+    ArgoWorkflows { message: String },
 }
 
 impl Settings {
@@ -348,6 +358,7 @@ impl Settings {
             fs.demo = Some(parse_bool("FERRY_DEMO", &v)?);
         }
         argocd_env(&mut fs.argocd, &env);
+        crate::workflow_settings::apply_env(&mut fs.argo_workflows, &env);
 
         if let Some(v) = env("FERRY_TRUSTED_PROXIES") {
             fs.trusted_proxies = v
@@ -433,10 +444,14 @@ impl Settings {
             workflow_secrets,
             forges: fs.forges,
             argocd: fs.argocd,
+            argo_workflows: fs.argo_workflows,
             demo: fs.demo.unwrap_or(d.demo),
             release_notes,
         };
         check_argocd(&settings.argocd)?;
+        if let Some(a) = &settings.argo_workflows {
+            a.check()?;
+        }
         for (index, c) in settings.git_credentials.iter().enumerate() {
             let given = [
                 c.password.is_some(),
@@ -567,17 +582,12 @@ pub(crate) fn argocd_instance(
         name: a.name.clone(),
         message,
     };
-    let token = if let Some(t) = &a.token {
-        Some(t.0.clone())
-    } else if let Some(name) = &a.token_env {
-        Some(std::env::var(name).map_err(|_| err(format!("tokenEnv {name} is not set")))?)
-    } else if let Some(path) = &a.token_file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| err(format!("tokenFile {}: {e}", path.display())))?;
-        Some(text.trim_end().to_owned())
-    } else {
-        None
-    };
+    let token = read_token(
+        a.token.as_ref(),
+        a.token_env.as_deref(),
+        a.token_file.as_deref(),
+    )
+    .map_err(err)?;
     let ca_pem = match &a.ca_file {
         Some(path) => {
             Some(std::fs::read(path).map_err(|e| err(format!("caFile {}: {e}", path.display())))?)
@@ -624,6 +634,29 @@ fn parse_bool(name: &str, v: &str) -> Result<bool, SettingsError> {
     }
 }
 
+/// A token given in one of three ways: the value, the name of a variable
+/// holding it, or a file holding it (trailing newline dropped). The error
+/// names the field, never the value.
+pub(crate) fn read_token(
+    value: Option<&Secret>,
+    env: Option<&str>,
+    file: Option<&Path>,
+) -> Result<Option<String>, String> {
+    if let Some(t) = value {
+        Ok(Some(t.0.clone()))
+    } else if let Some(name) = env {
+        std::env::var(name)
+            .map(Some)
+            .map_err(|_| format!("tokenEnv {name} is not set"))
+    } else if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("tokenFile {}: {e}", path.display()))?;
+        Ok(Some(text.trim_end().to_owned()))
+    } else {
+        Ok(None)
+    }
+}
+
 /// Resolves the configured Git credentials into what the Git layer uses.
 pub(crate) fn resolve_credentials(
     entries: &[GitCredential],
@@ -635,17 +668,12 @@ pub(crate) fn resolve_credentials(
             prefix: ferry_config::redact_url(&c.repo_prefix),
             message,
         };
-        let token = if let Some(t) = &c.token {
-            Some(t.0.clone())
-        } else if let Some(name) = &c.token_env {
-            Some(std::env::var(name).map_err(|_| err(format!("tokenEnv {name} is not set")))?)
-        } else if let Some(path) = &c.token_file {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| err(format!("tokenFile {}: {e}", path.display())))?;
-            Some(text.trim_end().to_owned())
-        } else {
-            None
-        };
+        let token = read_token(
+            c.token.as_ref(),
+            c.token_env.as_deref(),
+            c.token_file.as_deref(),
+        )
+        .map_err(err)?;
         let creds = match (token, &c.password) {
             (Some(token), _) => ferry_git::Credentials::Token {
                 username: c

@@ -68,6 +68,22 @@ pub trait WorkflowRunner: Send + Sync {
 
     /// Drops what the runner keeps about a finished run (updates, logs).
     async fn forget(&self, run: &RunId) -> Result<(), RunnerError>;
+
+    /// Follows a run started earlier — by this process before a restart,
+    /// or by another replica — as if this runner had started it. Runners
+    /// whose runs end with their process (the local executor) cannot:
+    /// `UnknownRun`, and the engine starts the step again.
+    async fn attach(&self, run: &RunId) -> Result<(), RunnerError> {
+        Err(RunnerError::UnknownRun(run.clone()))
+    }
+
+    /// Whether runs go on after this process stops (they run elsewhere).
+    /// The engine then leaves them running when ferry shuts down or another
+    /// replica takes the release over, and whoever drives the release next
+    /// attaches to them; only terminating the release stops them.
+    fn outlives_process(&self) -> bool {
+        false
+    }
 }
 
 /// A stream of step updates of one run.

@@ -126,4 +126,12 @@ impl WorkflowRunner for RedactingRunner {
     async fn forget(&self, run: &RunId) -> Result<(), RunnerError> {
         self.inner.forget(run).await.map_err(error)
     }
+
+    async fn attach(&self, run: &RunId) -> Result<(), RunnerError> {
+        self.inner.attach(run).await.map_err(error)
+    }
+
+    fn outlives_process(&self) -> bool {
+        self.inner.outlives_process()
+    }
 }

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ferry_server::{Secret, Server, Settings};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 pub const TOKEN: &str = "test-admin-token-0123456789";
@@ -177,6 +177,15 @@ impl TestServer {
             .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Promotes product `p` by `flow`; the new release's id.
+    pub async fn promote(&self, flow: &str) -> String {
+        let (status, created) = self
+            .post("/api/v1/products/p/promotions", &json!({"flow": flow}))
+            .await;
+        assert_eq!(status, 201, "{created}");
+        created["id"].as_str().unwrap_or_default().to_owned()
     }
 
     /// Polls the release until it is finished.

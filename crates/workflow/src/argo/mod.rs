@@ -151,23 +151,6 @@ impl ArgoExecutor {
             .ok_or_else(|| RunnerError::UnknownRun(id.clone()))
     }
 
-    /// Follows a workflow submitted earlier, by this or another ferry replica:
-    /// after a restart or a lease takeover the engine re-attaches to its runs
-    /// by id and gets their updates and outcome as if it had started them.
-    pub async fn attach(&self, run: &RunId) -> Result<(), RunnerError> {
-        if lock(&self.runs).contains_key(run) {
-            return Ok(());
-        }
-        let path = self.wf_path(&run.0, "");
-        let doc = self
-            .shared
-            .client
-            .json(Method::GET, &path, &[], None)
-            .await?;
-        self.follow(run.clone(), doc, path);
-        Ok(())
-    }
-
     /// Registers a run from its first workflow document and polls it until it ends.
     fn follow(&self, id: RunId, doc: Value, path: String) {
         let run = Arc::new(ArgoRun {
@@ -312,6 +295,27 @@ impl WorkflowRunner for ArgoExecutor {
 
     async fn subscribe(&self, run: &RunId) -> Result<StepUpdates, RunnerError> {
         Ok(self.run(run)?.record.subscribe())
+    }
+
+    /// Follows a workflow submitted earlier, by this or another ferry replica:
+    /// after a restart or a lease takeover the engine re-attaches to its runs
+    /// by id and gets their updates and outcome as if it had started them.
+    async fn attach(&self, run: &RunId) -> Result<(), RunnerError> {
+        if lock(&self.runs).contains_key(run) {
+            return Ok(());
+        }
+        let path = self.wf_path(&run.0, "");
+        let doc = self
+            .shared
+            .client
+            .json(Method::GET, &path, &[], None)
+            .await?;
+        self.follow(run.clone(), doc, path);
+        Ok(())
+    }
+
+    fn outlives_process(&self) -> bool {
+        true
     }
 
     async fn status(&self, run: &RunId) -> Result<RunOutcome, RunnerError> {
