@@ -71,6 +71,11 @@ impl Client {
     ) -> Result<Answer, ForgeError> {
         let call = format!("{method} {}{path}", self.base);
         self.wait_for_budget().await;
+        let started = Instant::now();
+        let method_name = method.as_str().to_owned();
+        let record = |status: Option<u16>| {
+            crate::stats::record(self.kind, &method_name, status, started.elapsed());
+        };
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -83,18 +88,25 @@ impl Client {
                 )
                 .body(b.to_string());
         }
-        let resp = req.send().await.map_err(|e| ForgeError::Transport {
-            call: call.clone(),
-            message: describe_transport(&e),
-            timeout: e.is_timeout(),
+        let resp = req.send().await.map_err(|e| {
+            record(None);
+            ForgeError::Transport {
+                call: call.clone(),
+                message: describe_transport(&e),
+                timeout: e.is_timeout(),
+            }
         })?;
         let status = resp.status().as_u16();
         let retry_after = self.rate_limit(status, resp.headers());
-        let bytes = resp.bytes().await.map_err(|e| ForgeError::Transport {
-            call: call.clone(),
-            message: describe_transport(&e),
-            timeout: e.is_timeout(),
+        let bytes = resp.bytes().await.map_err(|e| {
+            record(None);
+            ForgeError::Transport {
+                call: call.clone(),
+                message: describe_transport(&e),
+                timeout: e.is_timeout(),
+            }
         })?;
+        record(Some(status));
         let json: Option<Value> = serde_json::from_slice(&bytes).ok();
         if (200..300).contains(&status) {
             return Ok(Answer {

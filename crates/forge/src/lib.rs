@@ -19,6 +19,7 @@ mod github;
 mod gitlab;
 pub mod registry;
 pub mod retry;
+pub mod stats;
 pub mod status;
 pub mod webhook;
 

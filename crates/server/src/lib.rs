@@ -251,7 +251,7 @@ impl Server {
             store,
             tokens,
             anonymous_read: settings.anonymous_read,
-            metrics: metrics::Metrics::default(),
+            metrics: metrics::Metrics::new(statuses.clone()),
             live: Arc::new(LiveConfig::new(source).with_argocd(argocd.clone())),
             argocd,
             ready: AtomicBool::new(false),

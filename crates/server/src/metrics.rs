@@ -1,6 +1,8 @@
 //! Prometheus metrics, hand-written to keep the dependency tree lean:
-//! HTTP requests by route and status with a latency histogram, and
-//! (computed at scrape time from the store) releases by status.
+//! HTTP requests by route and status with a latency histogram, releases
+//! by status (computed at scrape time from the store), and the outside
+//! work promotions wait on: forge API calls by forge, method and status,
+//! commit statuses delivered or given up, and git commands.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -23,9 +25,18 @@ pub struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
     /// (method, route) → latency.
     latency: Mutex<BTreeMap<(String, String), Histogram>>,
+    /// The commit-status publisher, when forges are configured.
+    statuses: Option<ferry_forge::StatusPublisher>,
 }
 
 impl Metrics {
+    pub fn new(statuses: Option<ferry_forge::StatusPublisher>) -> Metrics {
+        Metrics {
+            statuses,
+            ..Metrics::default()
+        }
+    }
+
     pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         let mut r = self.requests.lock().unwrap_or_else(|p| p.into_inner());
         *r.entry((method.to_owned(), route.to_owned(), status))
@@ -101,7 +112,61 @@ impl Metrics {
                 h.count
             );
         }
+        self.render_outside_work(&mut out);
         out
+    }
+
+    /// Forge calls, commit statuses and git commands (process-wide).
+    fn render_outside_work(&self, out: &mut String) {
+        let forge = ferry_forge::stats::stats();
+        out.push_str("# HELP ferry_forge_requests_total Forge API calls (retries included) by forge, method and answer status (`error`: no answer).\n# TYPE ferry_forge_requests_total counter\n");
+        for ((kind, method, status), c) in &forge {
+            let _ = writeln!(
+                out,
+                "ferry_forge_requests_total{{forge=\"{kind}\",method=\"{method}\",status=\"{status}\"}} {}",
+                c.calls
+            );
+        }
+        let mut by_forge: BTreeMap<&str, (u64, f64)> = BTreeMap::new();
+        for ((kind, _, _), c) in &forge {
+            let e = by_forge.entry(kind).or_default();
+            e.0 += c.calls;
+            e.1 += c.seconds;
+        }
+        out.push_str("# HELP ferry_forge_request_duration_seconds Time spent in forge API calls.\n# TYPE ferry_forge_request_duration_seconds summary\n");
+        for (kind, (calls, seconds)) in by_forge {
+            let _ = writeln!(
+                out,
+                "ferry_forge_request_duration_seconds_sum{{forge=\"{kind}\"}} {seconds}"
+            );
+            let _ = writeln!(
+                out,
+                "ferry_forge_request_duration_seconds_count{{forge=\"{kind}\"}} {calls}"
+            );
+        }
+        if let Some(p) = &self.statuses {
+            let st = p.stats();
+            out.push_str("# HELP ferry_commit_statuses_total Commit statuses by outcome: delivered, or abandoned (permanent error or attempts exhausted).\n# TYPE ferry_commit_statuses_total counter\n");
+            let _ = writeln!(
+                out,
+                "ferry_commit_statuses_total{{outcome=\"delivered\"}} {}",
+                st.delivered
+            );
+            let _ = writeln!(
+                out,
+                "ferry_commit_statuses_total{{outcome=\"abandoned\"}} {}",
+                st.abandoned
+            );
+        }
+        let git = ferry_git::stats();
+        out.push_str("# HELP ferry_git_commands_total git commands run (clone, fetch, push, ...).\n# TYPE ferry_git_commands_total counter\n");
+        let _ = writeln!(out, "ferry_git_commands_total {}", git.commands);
+        out.push_str("# HELP ferry_git_command_seconds_total Wall time of git commands, summed.\n# TYPE ferry_git_command_seconds_total counter\n");
+        let _ = writeln!(
+            out,
+            "ferry_git_command_seconds_total {}",
+            git.busy.as_secs_f64()
+        );
     }
 }
 
@@ -135,6 +200,18 @@ mod tests {
                 "ferry_http_request_duration_seconds_count{method=\"GET\",route=\"/healthz\"} 2"
             ),
             "{text}"
+        );
+        for family in [
+            "# TYPE ferry_forge_requests_total counter",
+            "# TYPE ferry_forge_request_duration_seconds summary",
+            "# TYPE ferry_git_commands_total counter",
+            "# TYPE ferry_git_command_seconds_total counter",
+        ] {
+            assert!(text.contains(family), "{family} in {text}");
+        }
+        assert!(
+            !text.contains("ferry_commit_statuses_total"),
+            "no publisher, no status counters"
         );
     }
 }

@@ -427,15 +427,7 @@ async fn operational_endpoints() {
         )
         .await;
     s.wait_finished(created["id"].as_str().unwrap()).await;
-    let text = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = s.text("/metrics").await;
     assert!(
         text.contains("ferry_releases{status=\"SUCCEEDED\"} 1"),
         "{text}"

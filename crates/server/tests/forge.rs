@@ -476,6 +476,22 @@ async fn push_webhook_pr_promotion_and_merge_webhook() {
             s.refused
         );
     }
+
+    // /metrics counts the forge calls and the statuses delivered (at
+    // least the six final ones above; the other test of this binary may
+    // add its own, the counters being per process).
+    let text = server.text("/metrics").await;
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{series} in\n{text}"))
+    };
+    assert!(
+        value("ferry_forge_requests_total{forge=\"github\",method=\"POST\",status=\"201\"}") >= 6.0
+    );
+    assert!(value("ferry_forge_request_duration_seconds_count{forge=\"github\"}") >= 6.0);
+    assert!(value("ferry_commit_statuses_total{outcome=\"delivered\"}") >= 6.0);
+    assert!(value("ferry_git_commands_total") >= 1.0);
     server.stop().await;
 }
 

@@ -179,6 +179,12 @@ impl TestServer {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// The body of `GET path` as text, without a token (e.g. `/metrics`).
+    pub async fn text(&self, path: &str) -> String {
+        let r = self.http.get(self.url(path)).send().await.unwrap();
+        r.text().await.unwrap_or_default()
+    }
+
     /// Promotes product `p` by `flow`; the new release's id.
     pub async fn promote(&self, flow: &str) -> String {
         let (status, created) = self
