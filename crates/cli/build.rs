@@ -4,14 +4,14 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
-            walk(root, &path, out);
+            walk(&path, out);
         } else {
             out.push(path);
         }
@@ -23,7 +23,7 @@ fn main() {
     let root = manifest.join("../../examples");
     println!("cargo::rerun-if-changed={}", root.display());
     let mut files = Vec::new();
-    walk(&root, &root, &mut files);
+    walk(&root, &mut files);
     files.sort();
     let mut code = String::from(
         "/// Every file of `examples/`: (relative path, contents).\npub static EXAMPLES: &[(&str, &str)] = &[\n",

@@ -125,10 +125,10 @@ fn start(root: &Path, config: &Path, port: u16) -> Child {
 async fn wait_ready(client: &reqwest::Client, base: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
-            if r.status().is_success() {
-                return;
-            }
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
+            && r.status().is_success()
+        {
+            return;
         }
         assert!(Instant::now() < deadline, "server not ready");
         tokio::time::sleep(Duration::from_millis(50)).await;

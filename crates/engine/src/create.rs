@@ -459,7 +459,7 @@ async fn store_and_start(
             for e in events {
                 let _ = inner.events.send(e);
             }
-            r
+            *r
         }
         Created::Duplicate(id) => {
             return Err(Error::Conflict {

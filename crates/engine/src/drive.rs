@@ -410,25 +410,24 @@ async fn run_release(
             }
         });
     }
-    if release.termination.is_none() {
-        if let Some(hook) = release.graph.hooks.on_start.clone() {
-            if !run_hook(inner, handle, None, "onStart", &hook, None, &cancel).await? {
-                handle
-                    .update(|r| {
-                        for e in &mut r.environments {
-                            if e.trigger {
-                                e.issues.push(issue(
-                                    IssueKind::Workflow,
-                                    format!("release onStart hook `{hook}` failed"),
-                                ));
-                                e.status = EnvironmentStatus::Failed;
-                            }
-                        }
-                        ((), vec![])
-                    })
-                    .await?;
-            }
-        }
+    if release.termination.is_none()
+        && let Some(hook) = release.graph.hooks.on_start.clone()
+        && !run_hook(inner, handle, None, "onStart", &hook, None, &cancel).await?
+    {
+        handle
+            .update(|r| {
+                for e in &mut r.environments {
+                    if e.trigger {
+                        e.issues.push(issue(
+                            IssueKind::Workflow,
+                            format!("release onStart hook `{hook}` failed"),
+                        ));
+                        e.status = EnvironmentStatus::Failed;
+                    }
+                }
+                ((), vec![])
+            })
+            .await?;
     }
     let mut tasks: JoinSet<Result<(), Error>> = JoinSet::new();
     let mut launched: HashSet<String> = HashSet::new();
@@ -611,17 +610,17 @@ async fn run_environment(
         handle.defer(start).await;
     }
     let hooks = step.as_ref().map(|s| s.hooks.clone()).unwrap_or_default();
-    if let Some(h) = &hooks.on_start {
-        if !run_hook(inner, handle, Some(env), "onStart", h, None, cancel).await? {
-            return end_environment(
-                inner,
-                handle,
-                env,
-                &hooks,
-                Some("environment onStart hook failed"),
-            )
-            .await;
-        }
+    if let Some(h) = &hooks.on_start
+        && !run_hook(inner, handle, Some(env), "onStart", h, None, cancel).await?
+    {
+        return end_environment(
+            inner,
+            handle,
+            env,
+            &hooks,
+            Some("environment onStart hook failed"),
+        )
+        .await;
     }
     if e.applications.is_empty() {
         handle
@@ -674,21 +673,21 @@ async fn end_environment(
     let r = handle.get().await;
     if r.termination.is_some() || inner.shutdown.is_cancelled() {
         // Termination marks and hooks are handled when the release finishes…
-        if let Some(h) = &hooks.on_fail {
-            if r.termination.is_some() {
-                let token = inner.shutdown.child_token();
-                let facts = failure_facts(&r);
-                run_hook(
-                    inner,
-                    handle,
-                    Some(env),
-                    "onFail",
-                    h,
-                    Some((&facts.0, &facts.1)),
-                    &token,
-                )
-                .await?;
-            }
+        if let Some(h) = &hooks.on_fail
+            && r.termination.is_some()
+        {
+            let token = inner.shutdown.child_token();
+            let facts = failure_facts(&r);
+            run_hook(
+                inner,
+                handle,
+                Some(env),
+                "onFail",
+                h,
+                Some((&facts.0, &facts.1)),
+                &token,
+            )
+            .await?;
         }
         return Ok(());
     }
@@ -1030,10 +1029,10 @@ async fn run_workflow(
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(key.clone(), (handle.id.clone(), my_token.clone()));
-        if let Some((old_release, old_token)) = old {
-            if old_release != handle.id {
-                old_token.cancel();
-            }
+        if let Some((old_release, old_token)) = old
+            && old_release != handle.id
+        {
+            old_token.cancel();
         }
     }
     // A run this step started before a restart (or on a replica that lost
@@ -1147,16 +1146,13 @@ async fn run_workflow(
         _ => {
             // The failing step and its log (SPEC §4.4).
             let steps = inner.runner.steps(&run).await.unwrap_or_default();
-            let failing = steps
-                .iter()
-                .filter(|u| {
-                    matches!(u.kind, NodeKind::Pod | NodeKind::Suspend)
-                        && matches!(
-                            u.status,
-                            ferry_workflow::StepStatus::Failed | ferry_workflow::StepStatus::Error
-                        )
-                })
-                .next_back();
+            let failing = steps.iter().rfind(|u| {
+                matches!(u.kind, NodeKind::Pod | NodeKind::Suspend)
+                    && matches!(
+                        u.status,
+                        ferry_workflow::StepStatus::Failed | ferry_workflow::StepStatus::Error
+                    )
+            });
             let mut iss = issue(
                 IssueKind::Workflow,
                 format!(

@@ -135,6 +135,10 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
+/// (product, environment, workflow): where a newer run of a workflow
+/// replaces an older one (SPEC §4.5).
+pub(crate) type WorkflowSlot = (String, String, String);
+
 pub(crate) struct Inner {
     pub store: Arc<dyn ReleaseStore>,
     pub config: RwLock<Arc<Loaded>>,
@@ -152,7 +156,7 @@ pub(crate) struct Inner {
     pub running: Mutex<HashMap<String, Driving>>,
     /// Running workflows by (product, environment, workflow): a newer run
     /// replaces an older one (SPEC §4.5).
-    pub workflows: Mutex<HashMap<(String, String, String), (String, CancellationToken)>>,
+    pub workflows: Mutex<HashMap<WorkflowSlot, (String, CancellationToken)>>,
     /// Serialises release creation and queue decisions per product.
     pub product_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     pub shutdown: CancellationToken,

@@ -18,7 +18,7 @@ impl ReleaseStore for ferry_store::Store {
                 .create_release(release, trigger_key.as_deref(), events)
                 .await?
             {
-                ferry_store::Created::New(r, ev) => Created::New(r, ev),
+                ferry_store::Created::New(r, ev) => Created::New(Box::new(r), ev),
                 ferry_store::Created::Duplicate(id) => Created::Duplicate(id),
             },
         )

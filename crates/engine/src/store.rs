@@ -10,7 +10,7 @@ pub type StoreError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Debug, Clone)]
 pub enum Created {
     /// Stored with its per-product number, and its first events.
-    New(Release, Vec<Event>),
+    New(Box<Release>, Vec<Event>),
     /// The trigger was seen before: the id of the release it created.
     Duplicate(String),
 }
