@@ -887,6 +887,7 @@ async fn run_workflow_step(
         &inner.settings.runtime,
         env,
         &a,
+        phase == StepPhase::PostAction,
         commit.as_ref(),
     );
     if phase == StepPhase::PostAction {

@@ -4,13 +4,18 @@ use std::collections::BTreeMap;
 
 use ferry_release::{ApplicationRun, Release};
 
-/// Arguments of a pre- or post-action of `app` in `environment`.
+/// Arguments of a pre- or post-action of `app` in `environment`. A
+/// post-action (`post`) always gets the four `COMMIT_*` arguments — empty
+/// when there is no promotion commit (`pr`, `none`, nothing to change) —
+/// because templates declare them, and a declared argument without a
+/// value fails the workflow on Argo and on the local executor alike.
 pub(crate) fn action_params(
     release: &Release,
     release_url: &str,
     runtime: &str,
     environment: &str,
     app: &ApplicationRun,
+    post: bool,
     commit: Option<&CommitFacts>,
 ) -> BTreeMap<String, String> {
     let mut p = BTreeMap::new();
@@ -27,11 +32,12 @@ pub(crate) fn action_params(
     p.insert("PRODUCT_NAME".into(), release.product.clone());
     p.insert("RELEASE_ID".into(), release.id.clone());
     p.insert("RELEASE_URL".into(), release_url.to_owned());
-    if let Some(c) = commit {
-        p.insert("COMMIT_SHA".into(), c.sha.clone());
-        p.insert("COMMIT_AUTHOR".into(), c.author.clone());
-        p.insert("COMMIT_MESSAGE".into(), c.message.clone());
-        p.insert("COMMIT_DATE".into(), c.date.clone());
+    if post {
+        let c = commit.cloned().unwrap_or_default();
+        p.insert("COMMIT_SHA".into(), c.sha);
+        p.insert("COMMIT_AUTHOR".into(), c.author);
+        p.insert("COMMIT_MESSAGE".into(), c.message);
+        p.insert("COMMIT_DATE".into(), c.date);
     }
     p
 }

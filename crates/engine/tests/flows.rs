@@ -35,7 +35,7 @@ spec:
   steps:
     - {environment: qa, dependsOn: [dev]}
     - {environment: staging, dependsOn: [qa], policy: {preAction: ok, postAction: ok}}
-    - {environment: prod, dependsOn: [staging]}
+    - {environment: prod, dependsOn: [staging], policy: {postAction: commit-facts}}
   hooks: {onSuccess: mark}
 ---
 apiVersion: codefresh.io/v1beta1
@@ -93,6 +93,16 @@ async fn sequential_flow_promotes_every_environment_once() {
         promotions
             .iter()
             .any(|m| m.starts_with("promote shop 1.1.0 to staging (web-staging)"))
+    );
+    // A committing promotion's post-action gets its commit.
+    let prod_commit = done.environment("prod").unwrap().applications[0]
+        .promotion_commit
+        .clone()
+        .unwrap();
+    let facts = std::fs::read_to_string(fx.markers().join("commit-prod")).unwrap();
+    assert_eq!(
+        facts.trim(),
+        format!("sha=[{prod_commit}] author=[ferry <ferry@localhost>]")
     );
     let staging = done.environment("staging").unwrap();
     let steps: Vec<(&str, &str)> = staging.applications[0]
@@ -292,7 +302,7 @@ metadata: {name: gated}
 spec:
   triggerEnvironment: dev
   steps:
-    - {environment: prod, dependsOn: [dev], policy: {action: pr}}
+    - {environment: prod, dependsOn: [dev], policy: {action: pr, postAction: commit-facts}}
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -343,6 +353,10 @@ async fn pull_request_action_waits_suspended_until_merged() {
         fx.remote_file("apps/web/prod/values.yaml")
             .contains("main-dddd")
     );
+    // The post-action declares the COMMIT_* arguments: a `pr` promotion
+    // passes them empty (SPEC §5) rather than leaving them out.
+    let facts = std::fs::read_to_string(fx.markers().join("commit-prod")).unwrap();
+    assert_eq!(facts.trim(), "sha=[] author=[]");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

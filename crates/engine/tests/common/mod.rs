@@ -53,7 +53,8 @@ pub fn chart(version: &str) -> String {
     format!("apiVersion: v2\nname: web\nversion: 0.1.0\nappVersion: \"{version}\"\n")
 }
 
-/// Workflows the tests use: `ok`, `fail`, `sleep`, hooks that write marker files.
+/// Workflows the tests use: `ok`, `fail`, `sleep`, `commit-facts` (writes
+/// the post-action's `COMMIT_*` arguments), hooks that write marker files.
 pub fn workflows(markers: &Path) -> String {
     let m = markers.display();
     format!(
@@ -98,6 +99,25 @@ spec:
         source: |
           echo $$ > {m}/sleep-pid
           sleep 30
+---
+apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata: {{name: commit-facts, annotations: {{codefresh.io/workflow-origin: promotion}}}}
+spec:
+  entrypoint: main
+  arguments:
+    parameters:
+      - name: ENVIRONMENT
+      - name: COMMIT_SHA
+      - name: COMMIT_AUTHOR
+      - name: COMMIT_MESSAGE
+      - name: COMMIT_DATE
+  templates:
+    - name: main
+      script:
+        image: alpine
+        command: [sh]
+        source: echo "sha=[{{{{workflow.parameters.COMMIT_SHA}}}}] author=[{{{{workflow.parameters.COMMIT_AUTHOR}}}}]" > {m}/commit-{{{{workflow.parameters.ENVIRONMENT}}}}
 ---
 apiVersion: argoproj.io/v1alpha1
 kind: WorkflowTemplate
