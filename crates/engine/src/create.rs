@@ -277,7 +277,9 @@ async fn take_snapshot(
                     message: info.message.clone(),
                     author: info.author.name.clone(),
                     date: info.author.time.to_rfc3339(),
-                    branch: app.target_revision().to_owned(),
+                    branch: mirror
+                        .branch_for(app.target_revision())
+                        .unwrap_or_else(|_| app.target_revision().to_owned()),
                 });
             }
             if snapshot.applications.insert(m.key.clone(), read.snapshot).is_some() {

@@ -1373,13 +1373,7 @@ async fn run_action(
             .await?;
         return Ok(Outcome::Failed);
     };
-    let target = match action {
-        Action::Pr => PushTarget::new_branch(
-            a.target_revision.clone(),
-            PushTarget::pull_request_branch(&r.product, env, r.number),
-        ),
-        _ => PushTarget::branch(a.target_revision.clone()),
-    };
+    let pr_branch = PushTarget::pull_request_branch(&r.product, env, r.number);
     let spec = CommitSpec {
         author: Signature::new(
             inner.settings.commit_author_name.clone(),
@@ -1395,9 +1389,19 @@ async fn run_action(
         ),
     };
     let workspace = Arc::clone(&inner.workspace);
-    let (repo, path, target2) = (a.repo_url.clone(), a.path.clone(), target.clone());
+    let (repo, path, revision) = (
+        a.repo_url.clone(),
+        a.path.clone(),
+        a.target_revision.clone(),
+    );
     let pushed = blocking(move || {
         let mirror = workspace.mirror(&repo)?;
+        // `targetRevision: HEAD` (or none) deploys the default branch.
+        let base = mirror.branch_for(&revision)?;
+        let target2 = match action {
+            Action::Pr => PushTarget::new_branch(base, pr_branch),
+            _ => PushTarget::branch(base),
+        };
         let promote = || {
             ferry_gitops::promote(
                 &mirror,
@@ -1421,19 +1425,20 @@ async fn run_action(
         // plans again. Only an outcome decided on the mirror alone —
         // nothing to change, or an error such as a branch not there yet —
         // is checked again after a fetch (unless one just ran).
-        match promote() {
-            Ok(done) if done.commit.is_some() => Ok(done),
+        let done = match promote() {
+            Ok(done) if done.commit.is_some() => done,
             first => {
                 if mirror.fetch_since(recent_fetch())? {
-                    Ok(promote()?)
+                    promote()?
                 } else {
-                    Ok(first?)
+                    first?
                 }
             }
-        }
+        };
+        Ok((done, target2))
     })
     .await;
-    let outcome = match pushed {
+    let (outcome, target) = match pushed {
         Ok(o) => o,
         Err(e) => {
             let msg = e.to_string();
@@ -1482,7 +1487,7 @@ async fn run_action(
                     let spec = pullrequest::PullRequestSpec {
                         repo_url: a.repo_url.clone(),
                         head: branch.clone(),
-                        base: a.target_revision.clone(),
+                        base: target.base.clone(),
                         title,
                         body,
                         release_id: r.id.clone(),

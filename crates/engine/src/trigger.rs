@@ -120,9 +120,12 @@ async fn poll_application(inner: &Arc<Inner>, w: &Watched) -> Result<Vec<Release
         w.path.clone(),
         cursor.clone(),
     );
-    let (tip, commits) = blocking(move || {
+    let (tip, commits, branch_name) = blocking(move || {
         let m = workspace.mirror(&url)?;
         let tip = m.resolve(&branch)?;
+        // `HEAD` names the default branch: flow selectors and the release
+        // see its name.
+        let branch_name = m.branch_for(&branch).unwrap_or(branch);
         let commits = match cursor2 {
             Some(c) if c != tip.to_string() => {
                 let from = m.resolve(&c).ok();
@@ -132,7 +135,7 @@ async fn poll_application(inner: &Arc<Inner>, w: &Watched) -> Result<Vec<Release
             }
             _ => Vec::new(),
         };
-        Ok((tip.to_string(), commits))
+        Ok((tip.to_string(), commits, branch_name))
     })
     .await?;
     let Some(_) = cursor else {
@@ -145,29 +148,65 @@ async fn poll_application(inner: &Arc<Inner>, w: &Watched) -> Result<Vec<Release
     let Some(product) = product else {
         return Ok(created);
     };
-    for commit in commits {
+    let app_ref = AppRef {
+        name: w.application.clone(),
+        namespace: w.namespace.clone(),
+        repo_url: w.repo_url.clone(),
+        path: w.path.clone(),
+        target_revision: w.branch.clone(),
+    };
+    // The release is created once the application reports synced at the
+    // commit and healthy (SPEC §3).
+    let deployed = |sha: String| {
+        let app_ref = &app_ref;
+        async move {
+            match inner.appstate.observe(app_ref, Some(&sha)).await {
+                Ok(obs) => obs.synced_at_commit && obs.state.health == Health::Healthy,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading application state for a trigger");
+                    false
+                }
+            }
+        }
+    };
+    let mut skip_until = None;
+    for (i, commit) in commits.iter().enumerate() {
         let sha = commit.id.to_string();
-        // The release is created once the application reports synced at the
-        // commit and healthy (SPEC §3).
-        let app_ref = AppRef {
-            name: w.application.clone(),
-            namespace: w.namespace.clone(),
-            repo_url: w.repo_url.clone(),
-            path: w.path.clone(),
-            target_revision: w.branch.clone(),
-        };
-        match inner.appstate.observe(&app_ref, Some(&sha)).await {
-            Ok(obs) if obs.synced_at_commit && obs.state.health == Health::Healthy => {}
-            Ok(_) => return Ok(created),
-            Err(e) => {
-                tracing::warn!(error = %e, "reading application state for a trigger");
+        if let Some(until) = skip_until
+            && i < until
+        {
+            // Deployed only as part of a later commit: no release of its own.
+            if !crate::lease::advance_cursor(inner, &key, &mut at, &sha).await? {
                 return Ok(created);
             }
+            continue;
+        }
+        if !deployed(sha.clone()).await {
+            // Argo CD may have gone straight to a later commit of the path
+            // (two pushes before a sync): this one is then never "synced at"
+            // and waiting for it would stop the trigger for good. Release
+            // the latest deployed commit instead; otherwise wait.
+            let mut later = None;
+            for (j, c) in commits.iter().enumerate().skip(i + 1).rev() {
+                if deployed(c.id.to_string()).await {
+                    later = Some(j);
+                    break;
+                }
+            }
+            let Some(j) = later else {
+                return Ok(created);
+            };
+            tracing::info!(product = %w.product, application = %w.application, skipped = j - i, "commits superseded before they were deployed: releasing the newest deployed one");
+            if !crate::lease::advance_cursor(inner, &key, &mut at, &sha).await? {
+                return Ok(created);
+            }
+            skip_until = Some(j);
+            continue;
         }
         let tc = TriggerCommit {
             message: &commit.message,
             sha: &sha,
-            branch: Some(&w.branch),
+            branch: Some(&branch_name),
         };
         match product.flow_for(&tc) {
             None => {
@@ -186,7 +225,7 @@ async fn poll_application(inner: &Arc<Inner>, w: &Watched) -> Result<Vec<Release
                         message: commit.message.clone(),
                         author: commit.author.name.clone(),
                         date: commit.author.time.to_rfc3339(),
-                        branch: w.branch.clone(),
+                        branch: branch_name.clone(),
                     };
                     if let Some(r) =
                         create::automatic(inner, &w.product, &flow.name, trigger).await?

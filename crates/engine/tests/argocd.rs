@@ -313,3 +313,60 @@ async fn not_healthy_within_the_flow_timeout_fails_with_the_last_state() {
         .unwrap();
     assert_eq!(sync_step.status.to_string(), "FAILED");
 }
+
+/// Two commits to the trigger application's path before Argo CD syncs:
+/// it deploys the second, so the first is never "synced at". The trigger
+/// releases the deployed commit instead of waiting for the first forever,
+/// and releases later commits as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trigger_commit_superseded_before_its_sync_does_not_stop_the_trigger() {
+    let w = world("1h").await;
+    assert!(
+        w.engine.poll_triggers().await.unwrap().is_empty(),
+        "first sight"
+    );
+    let first = w.fx.commit_dev("main-c1c1", "1.2.0", "feat: one");
+    let second = w.fx.commit_dev("main-c2c2", "1.3.0", "feat: two");
+    assert_ne!(first, second);
+    // Not deployed yet: nothing.
+    assert!(w.engine.poll_triggers().await.unwrap().is_empty());
+    w.fake.update("argocd", "web-dev", |a| {
+        set_state(a, "Synced", &second, "Healthy", None)
+    });
+    let mut created = Vec::new();
+    for _ in 0..100 {
+        created = w.engine.poll_triggers().await.unwrap();
+        if !created.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(created.len(), 1, "one release, for the deployed commit");
+    assert_eq!(created[0].trigger.sha, second);
+    assert_eq!(created[0].version.as_deref(), Some("1.3.0"));
+    assert_eq!(created[0].trigger.branch, "main");
+    // The trigger goes on: a third commit, deployed, makes the next release
+    // (once the first release has pushed to qa, so the test's push is not
+    // racing it).
+    wait_for(&w.engine, &created[0].id, 60, |r| {
+        r.environment("qa")
+            .and_then(|e| e.applications.first())
+            .is_some_and(|a| a.promotion_commit.is_some())
+    })
+    .await;
+    let third = w.fx.commit_dev("main-c3c3", "1.4.0", "feat: three");
+    w.fake.update("argocd", "web-dev", |a| {
+        set_state(a, "Synced", &third, "Healthy", None)
+    });
+    let mut next = Vec::new();
+    for _ in 0..100 {
+        next = w.engine.poll_triggers().await.unwrap();
+        if !next.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].trigger.sha, third);
+    assert!(w.fake.violations().is_empty(), "{:?}", w.fake.violations());
+}

@@ -642,3 +642,83 @@ spec:
         "{log:#?}"
     );
 }
+
+const HEAD_FLOW: &str = r#"apiVersion: codefresh.io/v1beta1
+kind: Product
+metadata: {name: shop}
+spec:
+  promotionFlows: [{name: up}]
+---
+apiVersion: codefresh.io/v1beta1
+kind: PromotionFlow
+metadata: {name: up}
+spec:
+  triggerEnvironment: dev
+  steps:
+    - {environment: qa, dependsOn: [dev]}
+    - {environment: prod, dependsOn: [qa], policy: {action: pr}}
+"#;
+
+/// Argo CD's `targetRevision: HEAD`, or none at all, deploys the
+/// repository's default branch: ferry commits there, opens the pull
+/// request against it, and the release names the branch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn target_revision_head_is_the_default_branch() {
+    let fx = Fixture::new(Setup {
+        environments: &["dev", "qa", "prod"],
+        product: HEAD_FLOW.into(),
+    });
+    let apps = fx.config_dir.join("applications.yaml");
+    let text = std::fs::read_to_string(&apps).unwrap();
+    let mut out = String::new();
+    for doc in text.split("---\n").filter(|d| !d.is_empty()) {
+        let doc = if doc.contains("name: web-qa") {
+            doc.replace("targetRevision: main", "targetRevision: HEAD")
+        } else if doc.contains("name: web-prod") {
+            doc.replace(", targetRevision: main", "")
+        } else {
+            doc.to_owned()
+        };
+        out.push_str("---\n");
+        out.push_str(&doc);
+    }
+    assert!(out.contains("targetRevision: HEAD") && out.matches("targetRevision").count() == 2);
+    std::fs::write(&apps, out).unwrap();
+    fx.commit_dev("main-eeee", "4.0.0", "feat: head");
+    let engine = fx.engine().await;
+    let release = engine
+        .promote("shop", flow_request("up"), "hana")
+        .await
+        .unwrap();
+    assert_eq!(release.trigger.branch, "main");
+    let suspended = wait_for(&engine, &release.id, 30, |r| {
+        r.status == ReleaseStatus::Suspended
+    })
+    .await;
+    assert_eq!(env_status(&suspended, "qa"), "SUCCESSFUL");
+    assert!(
+        fx.remote_file("apps/web/qa/values.yaml")
+            .contains("main-eeee"),
+        "qa's commit is on main"
+    );
+    git(&fx.seed, &["fetch", "-q", "origin"]);
+    git(&fx.seed, &["pull", "-q", "--rebase", "origin", "main"]);
+    git(
+        &fx.seed,
+        &[
+            "merge",
+            "-q",
+            "--no-ff",
+            "-m",
+            "Merge",
+            "origin/ferry/shop/prod/1",
+        ],
+    );
+    git(&fx.seed, &["push", "-q", "origin", "main"]);
+    let done = wait_final(&engine, &release.id).await;
+    assert_eq!(done.status, ReleaseStatus::Succeeded);
+    assert!(
+        fx.remote_file("apps/web/prod/values.yaml")
+            .contains("main-eeee")
+    );
+}

@@ -338,6 +338,24 @@ impl Mirror {
         self.resolve_in(&repo, rev).map(|(oid, _)| oid)
     }
 
+    /// The branch a `targetRevision` names, for pushing to it: `HEAD` (Argo
+    /// CD's default when `targetRevision` is empty) is the remote's default
+    /// branch, as the mirror's `HEAD` records it; `refs/heads/x` is `x`; any
+    /// other revision (a branch name, or a tag or SHA, which cannot be
+    /// pushed to) is returned as written.
+    pub fn branch_for(&self, rev: &str) -> Result<String> {
+        let rev = rev.trim();
+        if rev.is_empty() || rev == "HEAD" {
+            let repo = self.repo()?;
+            let (_, branch) = self.resolve_in(&repo, "HEAD")?;
+            return branch.ok_or_else(|| Error::RevisionNotFound {
+                url: self.remote().display_url(),
+                rev: "HEAD (the repository's HEAD names no branch)".to_string(),
+            });
+        }
+        Ok(rev.strip_prefix("refs/heads/").unwrap_or(rev).to_string())
+    }
+
     /// Resolves `rev` and also names the branch when it is one.
     fn resolve_in(&self, repo: &Repository, rev: &str) -> Result<(Oid, Option<String>)> {
         let not_found = || Error::RevisionNotFound {
