@@ -314,6 +314,19 @@ async fn not_healthy_within_the_flow_timeout_fails_with_the_last_state() {
     assert_eq!(sync_step.status.to_string(), "FAILED");
 }
 
+/// Polls the triggers until a poll creates releases (the stream brings
+/// Argo CD's new state a moment after the fake changes it).
+async fn releases_from_triggers(engine: &Engine) -> Vec<ferry_release::Release> {
+    for _ in 0..100 {
+        let created = engine.poll_triggers().await.unwrap();
+        if !created.is_empty() {
+            return created;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Vec::new()
+}
+
 /// Two commits to the trigger application's path before Argo CD syncs:
 /// it deploys the second, so the first is never "synced at". The trigger
 /// releases the deployed commit instead of waiting for the first forever,
@@ -333,14 +346,7 @@ async fn a_trigger_commit_superseded_before_its_sync_does_not_stop_the_trigger()
     w.fake.update("argocd", "web-dev", |a| {
         set_state(a, "Synced", &second, "Healthy", None)
     });
-    let mut created = Vec::new();
-    for _ in 0..100 {
-        created = w.engine.poll_triggers().await.unwrap();
-        if !created.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let created = releases_from_triggers(&w.engine).await;
     assert_eq!(created.len(), 1, "one release, for the deployed commit");
     assert_eq!(created[0].trigger.sha, second);
     assert_eq!(created[0].version.as_deref(), Some("1.3.0"));
@@ -358,14 +364,7 @@ async fn a_trigger_commit_superseded_before_its_sync_does_not_stop_the_trigger()
     w.fake.update("argocd", "web-dev", |a| {
         set_state(a, "Synced", &third, "Healthy", None)
     });
-    let mut next = Vec::new();
-    for _ in 0..100 {
-        next = w.engine.poll_triggers().await.unwrap();
-        if !next.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let next = releases_from_triggers(&w.engine).await;
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].trigger.sha, third);
     assert!(w.fake.violations().is_empty(), "{:?}", w.fake.violations());

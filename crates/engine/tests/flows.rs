@@ -333,20 +333,7 @@ async fn pull_request_action_waits_suspended_until_merged() {
         "not on main before the merge"
     );
     // A person merges the pull request branch.
-    git(&fx.seed, &["fetch", "-q", "origin"]);
-    git(&fx.seed, &["pull", "-q", "--rebase", "origin", "main"]);
-    git(
-        &fx.seed,
-        &[
-            "merge",
-            "-q",
-            "--no-ff",
-            "-m",
-            "Merge promotion PR",
-            "origin/ferry/shop/prod/1",
-        ],
-    );
-    git(&fx.seed, &["push", "-q", "origin", "main"]);
+    fx.merge_branch("ferry/shop/prod/1", "Merge promotion PR");
     let done = wait_final(&engine, &release.id).await;
     assert_eq!(done.status, ReleaseStatus::Succeeded);
     assert!(
@@ -701,20 +688,7 @@ async fn target_revision_head_is_the_default_branch() {
             .contains("main-eeee"),
         "qa's commit is on main"
     );
-    git(&fx.seed, &["fetch", "-q", "origin"]);
-    git(&fx.seed, &["pull", "-q", "--rebase", "origin", "main"]);
-    git(
-        &fx.seed,
-        &[
-            "merge",
-            "-q",
-            "--no-ff",
-            "-m",
-            "Merge",
-            "origin/ferry/shop/prod/1",
-        ],
-    );
-    git(&fx.seed, &["push", "-q", "origin", "main"]);
+    fx.merge_branch("ferry/shop/prod/1", "Merge");
     let done = wait_final(&engine, &release.id).await;
     assert_eq!(done.status, ReleaseStatus::Succeeded);
     assert!(

@@ -253,6 +253,24 @@ impl Fixture {
         git(&self.seed, &["rev-parse", "HEAD"])
     }
 
+    /// A person merges a pull-request branch into main (no fast-forward).
+    pub fn merge_branch(&self, branch: &str, message: &str) {
+        git(&self.seed, &["fetch", "-q", "origin"]);
+        git(&self.seed, &["pull", "-q", "--rebase", "origin", "main"]);
+        git(
+            &self.seed,
+            &[
+                "merge",
+                "-q",
+                "--no-ff",
+                "-m",
+                message,
+                &format!("origin/{branch}"),
+            ],
+        );
+        git(&self.seed, &["push", "-q", "origin", "main"]);
+    }
+
     /// A file of the remote's main branch.
     pub fn remote_file(&self, path: &str) -> String {
         git(&self.remote, &["show", &format!("main:{path}")])
