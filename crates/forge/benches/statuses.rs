@@ -1,6 +1,6 @@
 //! Status delivery for 1,000 releases × 4 environments against an
 //! in-test GitHub (127.0.0.1), issue 7's numbers:
-//! - HTTP calls per actual state change per context (coalescing; ≤ 1 when
+//! - HTTP calls per actual status change (state or description) per context (coalescing; ≤ 1 when
 //!   nothing fails), against the baseline of a publisher that sends every
 //!   context on every engine event;
 //! - the delay from a state change to its delivered status (p50 ≤ 50 ms).
@@ -174,9 +174,9 @@ fn main() {
             ENVS.len(),
             steps.len()
         );
-        println!("  state changes (per context): {}", stats.changes);
-        println!("  ferry HTTP calls:            {ferry_calls} ({:.3} per state change; failed {})", ferry_calls as f64 / stats.changes as f64, stats.failed_calls);
-        println!("  baseline (no coalescing):    {naive_calls} ({:.3} per state change; measured on {sample} releases in {naive_time:.2?})", naive_calls as f64 / stats.changes as f64);
+        println!("  status changes (state or description, per context): {}", stats.changes);
+        println!("  ferry HTTP calls:            {ferry_calls} ({:.3} per status change; failed {})", ferry_calls as f64 / stats.changes as f64, stats.failed_calls);
+        println!("  baseline (no coalescing):    {naive_calls} ({:.3} per status change; measured on {sample} releases in {naive_time:.2?})", naive_calls as f64 / stats.changes as f64);
         println!("  calls saved:                 {:.1}x fewer than the baseline", naive_calls as f64 / ferry_calls as f64);
         println!(
             "  delay state change -> delivered: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms ({} samples)",

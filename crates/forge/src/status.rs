@@ -7,9 +7,10 @@
 //!
 //! Delivery is per (repository, commit, context) *slot*: the slot holds the
 //! latest wanted status and what was last delivered, and at most one task
-//! delivers for it at a time. A publish that wants the state already wanted
-//! costs nothing (coalescing: a burst of engine events becomes one call per
-//! state change), and the delivering task always sends the newest wanted
+//! delivers for it at a time. A publish that wants the status already
+//! wanted (same state and description) costs nothing (coalescing: a burst
+//! of engine events becomes one call per change of what the status says),
+//! and the delivering task always sends the newest wanted
 //! status — when a newer one arrives while an older one is being sent or
 //! retried, the newer one is sent next. So the last state always wins, and
 //! no stale state can land after it. Failed calls are retried with backoff
@@ -53,8 +54,8 @@ struct Slot {
     wanted_at: Instant,
     /// Bumped on every change of `wanted`.
     generation: u64,
-    /// The state last delivered.
-    sent: Option<StatusState>,
+    /// The status last delivered.
+    sent: Option<CommitStatus>,
     /// A task is delivering for this slot.
     busy: bool,
 }
@@ -161,10 +162,16 @@ impl StatusPublisher {
             let start = {
                 let mut slots = self.inner.slots.lock().unwrap_or_else(|p| p.into_inner());
                 if slots.len() > MAX_SLOTS {
-                    slots.retain(|_, s| s.busy || !s.sent.is_some_and(StatusState::is_final));
+                    slots.retain(|_, s| {
+                        s.busy || !s.sent.as_ref().is_some_and(|c| c.state.is_final())
+                    });
                 }
                 match slots.get_mut(&key) {
-                    Some(slot) if slot.wanted.state == status.state => false,
+                    // Unchanged state *and* description: nothing to send.
+                    // A new description in the same state (RUNNING: from
+                    // the pre-action to the commit to the sync wait) is
+                    // sent, so the forge says what is happening (SPEC §8).
+                    Some(slot) if slot.wanted == status => false,
                     Some(slot) => {
                         slot.wanted = status;
                         slot.wanted_at = Instant::now();
@@ -290,7 +297,7 @@ async fn deliver(inner: Arc<Inner>, key: SlotKey) {
             let Some(slot) = slots.get_mut(&key) else {
                 return;
             };
-            if slot.sent == Some(slot.wanted.state) {
+            if slot.sent.as_ref() == Some(&slot.wanted) {
                 slot.busy = false;
                 return;
             }
@@ -323,7 +330,7 @@ async fn deliver(inner: Arc<Inner>, key: SlotKey) {
                 }
                 let mut slots = inner.slots.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(slot) = slots.get_mut(&key) {
-                    slot.sent = Some(status.state);
+                    slot.sent = Some(status.clone());
                     if slot.generation == generation {
                         slot.busy = false;
                         return;

@@ -150,10 +150,27 @@ async fn identical_updates_are_coalesced() {
         p.publish(&r2);
     }
     p.idle().await;
-    assert_eq!(fake.requests().len(), 5, "only the two changed contexts");
+    // qa and prod changed state; the release's own context stays RUNNING
+    // but now says "promoting to prod": a new description is sent too.
+    assert_eq!(fake.requests().len(), 6, "the three changed contexts");
+    let last_release_status = fake
+        .requests()
+        .iter()
+        .rev()
+        .find(|r| r.body["context"] == "ferry/shop")
+        .map(|r| r.body["description"].to_string())
+        .unwrap_or_default();
+    assert!(
+        last_release_status.contains("promoting to prod"),
+        "{last_release_status}"
+    );
     let s = p.stats();
-    assert_eq!(s.calls, 5);
-    assert_eq!(s.changes, 5);
+    assert_eq!(s.calls, 6);
+    assert_eq!(s.changes, 6);
+    // The same release again: nothing new to say.
+    p.publish(&r2);
+    p.idle().await;
+    assert_eq!(fake.requests().len(), 6);
     assert_eq!(
         board.lock().unwrap()[&(sha(7), "ferry/shop/qa".to_string())],
         "success"
@@ -169,7 +186,7 @@ async fn identical_updates_are_coalesced() {
     );
     p.publish(&other);
     p.idle().await;
-    assert_eq!(fake.requests().len(), 5);
+    assert_eq!(fake.requests().len(), 6);
 }
 
 #[tokio::test]
