@@ -41,7 +41,8 @@
 //!
 //! `[[gitCredentials]]` entries (file only): `repoPrefix` and exactly one
 //! of `password` (with `username`), `token` (optional `username`),
-//! `tokenEnv` or `tokenFile`.
+//! `tokenEnv`, `tokenFile`, or `sshKeyFile` with `knownHostsFile` (for
+//! `ssh://` and `git@host:path` URLs; host keys checked strictly).
 //!
 //! `[[forges]]` entries (file only; SPEC §10): `kind` (github, gitlab,
 //! gitea, bitbucket), `repoPrefix`, `apiUrl`, exactly one of `token`,
@@ -106,6 +107,13 @@ pub struct GitCredential {
     /// File holding the token (trailing newline ignored).
     #[serde(default)]
     pub token_file: Option<PathBuf>,
+    /// SSH: the private key file (for `ssh://` and `git@host:path` URLs).
+    #[serde(default)]
+    pub ssh_key_file: Option<PathBuf>,
+    /// SSH: the known_hosts file the server's host key is checked against
+    /// (strictly; required with `sshKeyFile`).
+    #[serde(default)]
+    pub known_hosts_file: Option<PathBuf>,
 }
 
 /// Where a workflow secret's value comes from.
@@ -458,16 +466,25 @@ impl Settings {
                 c.token.is_some(),
                 c.token_env.is_some(),
                 c.token_file.is_some(),
+                c.ssh_key_file.is_some(),
             ]
             .iter()
             .filter(|b| **b)
             .count();
+            let bad = |message: &str| SettingsError::Credential {
+                index,
+                prefix: ferry_config::redact_url(&c.repo_prefix),
+                message: message.into(),
+            };
             if given != 1 {
-                return Err(SettingsError::Credential {
-                    index,
-                    prefix: ferry_config::redact_url(&c.repo_prefix),
-                    message: "give exactly one of password, token, tokenEnv or tokenFile".into(),
-                });
+                return Err(bad(
+                    "give exactly one of password, token, tokenEnv, tokenFile or sshKeyFile",
+                ));
+            }
+            if c.ssh_key_file.is_some() != c.known_hosts_file.is_some() {
+                return Err(bad(
+                    "sshKeyFile and knownHostsFile go together (host keys are checked strictly)",
+                ));
             }
             if c.password.is_some() && c.username.is_none() {
                 return Err(SettingsError::Credential {
@@ -675,6 +692,20 @@ pub(crate) fn resolve_credentials(
         )
         .map_err(err)?;
         let creds = match (token, &c.password) {
+            (None, None) if c.ssh_key_file.is_some() => {
+                let (Some(key_file), Some(known_hosts)) = (&c.ssh_key_file, &c.known_hosts_file)
+                else {
+                    return Err(err("sshKeyFile needs knownHostsFile".into()));
+                };
+                for (field, path) in [("sshKeyFile", key_file), ("knownHostsFile", known_hosts)] {
+                    std::fs::metadata(path)
+                        .map_err(|e| err(format!("{field} {}: {e}", path.display())))?;
+                }
+                ferry_git::Credentials::Ssh {
+                    key_file: key_file.clone(),
+                    known_hosts: known_hosts.clone(),
+                }
+            }
             (Some(token), _) => ferry_git::Credentials::Token {
                 username: c
                     .username
@@ -712,6 +743,64 @@ mod tests {
 
     fn no_env(_: &str) -> Option<String> {
         None
+    }
+
+    #[test]
+    fn ssh_credentials_need_a_key_and_known_hosts() {
+        let dir = tempfile::tempdir().unwrap();
+        let (key, hosts) = (
+            dir.path().join("id_ed25519"),
+            dir.path().join("known_hosts"),
+        );
+        std::fs::write(&key, "key").unwrap();
+        std::fs::write(&hosts, "git.example ssh-ed25519 AAAA").unwrap();
+        let load = |entry: &str| {
+            let path = dir.path().join("ferry.toml");
+            std::fs::write(
+                &path,
+                format!("[[gitCredentials]]\nrepoPrefix = \"ssh://git@git.example/\"\n{entry}"),
+            )
+            .unwrap();
+            Settings::load(Some(&path), no_env, Overrides::default())
+        };
+        let s = load(&format!(
+            "sshKeyFile = \"{}\"\nknownHostsFile = \"{}\"\n",
+            key.display(),
+            hosts.display()
+        ))
+        .unwrap();
+        let resolved = resolve_credentials(&s.git_credentials).unwrap();
+        match credentials_for(&resolved, "ssh://git@git.example/org/gitops.git") {
+            ferry_git::Credentials::Ssh {
+                key_file,
+                known_hosts,
+            } => assert_eq!((key_file, known_hosts), (key.clone(), hosts.clone())),
+            other => panic!("{other:?}"),
+        }
+        let e = load(&format!("sshKeyFile = \"{}\"\n", key.display()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("sshKeyFile and knownHostsFile go together"),
+            "{e}"
+        );
+        let e = load(&format!(
+            "sshKeyFile = \"{}\"\nknownHostsFile = \"{}\"\ntoken = \"t\"\n",
+            key.display(),
+            hosts.display()
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("exactly one of"), "{e}");
+        let s = load(&format!(
+            "sshKeyFile = \"{}\"\nknownHostsFile = \"/no/such/known_hosts\"\n",
+            key.display()
+        ))
+        .unwrap();
+        let e = resolve_credentials(&s.git_credentials)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("knownHostsFile /no/such/known_hosts"), "{e}");
     }
 
     #[test]
