@@ -994,3 +994,123 @@ async fn in_chromium_the_demo_merge_button_carries_the_release_on() {
     b.quit().await;
     s.stop().await;
 }
+
+/// qa's pre-action is a workflow with a `suspend` step: the release view
+/// offers Resume on it; the confirmation posts with the session's CSRF
+/// token under the API's role check, and the release goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspended_workflow_is_resumed_from_the_release_view() {
+    let f = fixture();
+    std::fs::write(
+        f.config.join("product.yaml"),
+        r#"apiVersion: codefresh.io/v1beta1
+kind: Product
+metadata: {name: p}
+spec:
+  promotionTemplate:
+    promotion:
+      values.yaml: {jsonPaths: ["$..image"]}
+  promotionFlows: [{name: approved}]
+---
+apiVersion: codefresh.io/v1beta1
+kind: PromotionFlow
+metadata: {name: approved}
+spec:
+  triggerEnvironment: dev
+  steps:
+    - {environment: qa, dependsOn: [dev], policy: {preAction: approval}}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata: {name: approval, annotations: {codefresh.io/workflow-origin: promotion}}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps: [[{name: approve, template: wait}]]
+    - name: wait
+      suspend: {}
+"#,
+    )
+    .unwrap();
+    let s = start(settings(&f)).await;
+    let release = promote(&s, "approved").await;
+    let id = release["id"].as_str().unwrap().to_owned();
+    let waiting = wait_release(&s, &id, "qa waits at the suspend step", |r| {
+        env_status(r, "qa") == "SUSPENDED"
+    })
+    .await;
+    let run = waiting["environments"][1]["applications"][0]["steps"][0]["runId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let confirm_path = format!(
+        "/products/p/releases/1/resume?run={}",
+        uiclient::urlencode(&run)
+    );
+
+    // A viewer sees the button (reading is enough to see it) but may not resume.
+    let (status, t) = s
+        .post("/api/v1/tokens", &json!({"name": "vic", "role": "viewer"}))
+        .await;
+    assert_eq!(status, 201, "{t}");
+    let mut viewer = Client::new(&s.base);
+    viewer.sign_in(t["token"].as_str().unwrap()).await;
+    let view = viewer.get("/products/p/releases/1").await;
+    checked("/products/p/releases/1", &view.body);
+    assert!(
+        view.body
+            .contains(&format!("href=\"{}\"", confirm_path.replace('&', "&amp;"))),
+        "{}",
+        view.body
+    );
+    let confirm = viewer.get(&confirm_path).await;
+    assert_eq!(confirm.status, 200, "{}", confirm.body);
+    checked(&confirm_path, &confirm.body);
+    let denied = viewer
+        .post(&confirm_path, &[("csrf", &hidden(&confirm.body, "csrf"))])
+        .await;
+    assert_eq!(denied.status, 403, "{}", denied.body);
+
+    // An admin: no CSRF token, refused; with it, resumed.
+    let mut c = Client::new(&s.base);
+    c.sign_in(TOKEN).await;
+    let confirm = c.get(&confirm_path).await;
+    assert!(
+        confirm.body.contains("Resume approval of api-qa in qa?"),
+        "{}",
+        confirm.body
+    );
+    assert_eq!(
+        c.post(&confirm_path, &[("csrf", "forged")]).await.status,
+        403
+    );
+    let done = c
+        .post(&confirm_path, &[("csrf", &hidden(&confirm.body, "csrf"))])
+        .await;
+    assert_eq!(
+        (done.status, done.location.as_str()),
+        (303, "/products/p/releases/1#env-qa"),
+        "{}",
+        done.body
+    );
+    let finished = s.wait_finished(&id).await;
+    assert_eq!(finished["status"], "SUCCEEDED", "{finished:#}");
+    // Resumed already: the page says so instead of acting twice.
+    assert_eq!(c.get(&confirm_path).await.status, 409);
+    let (_, log) = s.get("/api/v1/audit?action=resume").await;
+    let outcomes: Vec<(String, u64)> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap().to_owned(),
+                e["outcome"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(outcomes.contains(&("vic".into(), 403)), "{outcomes:?}");
+    assert!(outcomes.contains(&("admin".into(), 204)), "{outcomes:?}");
+    s.stop().await;
+}

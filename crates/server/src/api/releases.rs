@@ -211,8 +211,31 @@ pub async fn resume_workflow(
     Path(run): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let mut audit = Audit::new(&st, &caller, "resume", run.clone());
-    let allowed = match guard::release_of_run(&st, &run).await {
+    // The body is optional: empty means "every suspended step". A bad body
+    // is refused before anything is checked or recorded.
+    let step = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<ResumeBody>(&body)
+            .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?
+            .step
+    };
+    resume_as(&st, &caller, &run, step.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Resumes the suspended steps (or `step`) of workflow run `run` for
+/// `caller`: the role check (promoting where the run's release writes)
+/// and the audit entry shared by the API and the release view's Resume
+/// button.
+pub(crate) async fn resume_as(
+    st: &Shared,
+    caller: &Authenticated,
+    run: &str,
+    step: Option<&str>,
+) -> Result<(), ApiError> {
+    let mut audit = Audit::new(st, caller, "resume", run.to_owned());
+    let allowed = match guard::release_of_run(st, run).await {
         Some((release, targets)) => {
             audit = audit
                 .product(release.product.clone())
@@ -239,24 +262,14 @@ pub async fn resume_workflow(
         }),
     };
     let audit = audit.check(allowed).await?;
-    let result = async {
-        // The body is optional: empty means "every suspended step".
-        let step = if body.iter().all(u8::is_ascii_whitespace) {
-            None
-        } else {
-            serde_json::from_slice::<ResumeBody>(&body)
-                .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?
-                .step
-        };
-        st.engine
-            .resume_workflow(&run, step.as_deref())
-            .await
-            .map_err(ApiError::from)
-    }
-    .await;
+    let result = st
+        .engine
+        .resume_workflow(run, step)
+        .await
+        .map_err(ApiError::from);
     let release_id = audit.release_id();
     audit
         .finish(result, StatusCode::NO_CONTENT, |_| release_id)
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }

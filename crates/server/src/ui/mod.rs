@@ -27,6 +27,7 @@ mod products;
 mod promote;
 mod release;
 mod releases;
+mod resume;
 pub mod session;
 mod signin;
 pub mod status;
@@ -87,6 +88,10 @@ pub fn routes() -> Router<Shared> {
         .route(
             "/products/{product}/releases/{number}/retry",
             get(actions::retry_confirm).post(actions::retry),
+        )
+        .route(
+            "/products/{product}/releases/{number}/resume",
+            get(resume::confirm).post(resume::resume),
         )
         .route(
             "/products/{product}/releases/{number}/merge",

@@ -48,6 +48,8 @@ pub struct StepView {
     pub message: String,
     pub attempts: u32,
     pub nodes: Vec<NodeView>,
+    /// The Resume confirmation, while the step's workflow is suspended.
+    pub resume_href: String,
 }
 
 pub struct AppView {
@@ -167,6 +169,7 @@ fn step_view(s: &StepRun) -> StepView {
                 message: n.message.clone().unwrap_or_default(),
             })
             .collect(),
+        resume_href: String::new(),
     }
 }
 
@@ -433,6 +436,7 @@ pub async fn show(
     let (r, events) = load(&st, &product, &number).await?;
     let flow_exists = st.engine.config().config.flow(&r.flow).is_some();
     let mut v = view(&r, &events, &viewer, flow_exists);
+    super::resume::offer(&mut v, &r);
     if st.demo {
         super::merge::offer(&mut v, &r);
     }
@@ -455,6 +459,7 @@ pub async fn body(
     let (r, events) = load(&st, &product, &number).await?;
     let flow_exists = st.engine.config().config.flow(&r.flow).is_some();
     let mut v = view(&r, &events, &viewer, flow_exists);
+    super::resume::offer(&mut v, &r);
     if st.demo {
         super::merge::offer(&mut v, &r);
     }
