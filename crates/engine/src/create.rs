@@ -95,7 +95,7 @@ pub(crate) async fn manual(
                 .in_environment(&flow.trigger_environment)
                 .cloned()
                 .collect();
-            take_snapshot(inner, &cfg, &flow.trigger_environment, apps, None).await?
+            take_snapshot(inner, &cfg, &flow.trigger_environment, apps, None, None).await?
         }
     };
     let release = assemble(
@@ -104,11 +104,14 @@ pub(crate) async fn manual(
     store_and_start(inner, release, None).await
 }
 
-/// An automatic trigger: `sha` changed the trigger application of `flow`.
+/// An automatic trigger: `sha` changed `application`, a trigger
+/// application of `flow`; the release's version is that application's
+/// (SPEC §4.1), whatever order the trigger environment lists them in.
 pub(crate) async fn automatic(
     inner: &Arc<Inner>,
     product: &str,
     flow_name: &str,
+    application: &str,
     trigger: Trigger,
 ) -> Result<Option<Release>, Error> {
     let cfg = inner.config();
@@ -119,8 +122,15 @@ pub(crate) async fn automatic(
         .in_environment(&flow.trigger_environment)
         .cloned()
         .collect();
-    let (snapshot, version, trigger) =
-        take_snapshot(inner, &cfg, &flow.trigger_environment, apps, Some(trigger)).await?;
+    let (snapshot, version, trigger) = take_snapshot(
+        inner,
+        &cfg,
+        &flow.trigger_environment,
+        apps,
+        Some(trigger),
+        Some(application),
+    )
+    .await?;
     let key = format!("{product}@{}", trigger.sha);
     let initiator = trigger.author.clone();
     let release = assemble(
@@ -237,6 +247,7 @@ async fn take_snapshot(
     environment: &str,
     apps: Vec<Member>,
     trigger: Option<Trigger>,
+    version_from: Option<&str>,
 ) -> Result<(Snapshot, Option<String>, Trigger), Error> {
     if apps.is_empty() {
         return Err(Error::BadRequest(format!(
@@ -246,6 +257,7 @@ async fn take_snapshot(
     let workspace = Arc::clone(&inner.workspace);
     let cfg = Arc::clone(cfg);
     let environment = environment.to_owned();
+    let version_from = version_from.map(str::to_owned);
     blocking(move || {
         let mut snapshot = Snapshot { environment, applications: BTreeMap::new() };
         let mut version = None;
@@ -266,7 +278,10 @@ async fn take_snapshot(
                 AppSource { application: app.name(), repo_url: &source.repo_url, path: &path },
                 &m.template.body,
             )?;
-            if version.is_none() {
+            // The trigger application's version wins; otherwise the first
+            // application (in configuration order) that has one.
+            let from_trigger_app = version_from.as_deref() == Some(app.name());
+            if version.is_none() || (from_trigger_app && read.version.is_some()) {
                 version = read.version.clone();
             }
             if trigger_out.is_none() {

@@ -228,7 +228,8 @@ async fn poll_application(inner: &Arc<Inner>, w: &Watched) -> Result<Vec<Release
                         branch: branch_name.clone(),
                     };
                     if let Some(r) =
-                        create::automatic(inner, &w.product, &flow.name, trigger).await?
+                        create::automatic(inner, &w.product, &flow.name, &w.application, trigger)
+                            .await?
                     {
                         created.push(r);
                     }

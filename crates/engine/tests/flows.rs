@@ -696,3 +696,46 @@ async fn target_revision_head_is_the_default_branch() {
             .contains("main-eeee")
     );
 }
+
+/// Two applications in the trigger environment with versions of their
+/// own: an automatic release takes the version of the application whose
+/// commit triggered it (SPEC §4.1), not of the first one listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_automatic_release_takes_the_trigger_applications_version() {
+    let fx = Fixture::new(Setup {
+        environments: &["dev", "qa"],
+        product: HEAD_FLOW.replace(
+            "    - {environment: prod, dependsOn: [qa], policy: {action: pr}}\n",
+            "",
+        ),
+    });
+    // A second application in dev, `api`, listed first, at version 9.9.9.
+    let d = fx.seed.join("apps/api/dev");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("values.yaml"), common::VALUES).unwrap();
+    std::fs::write(d.join("Chart.yaml"), chart("9.9.9")).unwrap();
+    git(&fx.seed, &["add", "."]);
+    git(&fx.seed, &["commit", "-q", "-m", "api service"]);
+    git(&fx.seed, &["push", "-q", "origin", "main"]);
+    let apps = fx.config_dir.join("applications.yaml");
+    let web = std::fs::read_to_string(&apps).unwrap();
+    let api = web
+        .split("---\n")
+        .find(|d| d.contains("name: web-dev"))
+        .unwrap()
+        .replace("name: web-dev", "name: api-dev")
+        .replace("apps/web/dev", "apps/api/dev");
+    std::fs::write(&apps, format!("---\n{api}{web}")).unwrap();
+    let engine = fx.engine().await;
+    assert!(engine.poll_triggers().await.unwrap().is_empty());
+    fx.commit_dev("main-ffff", "1.5.0", "feat: web 1.5.0");
+    let created = engine.poll_triggers().await.unwrap();
+    assert_eq!(created.len(), 1, "only web changed");
+    assert_eq!(created[0].version.as_deref(), Some("1.5.0"));
+    // A manual promotion has no trigger application: the first listed.
+    let manual = engine
+        .promote("shop", flow_request("up"), "ida")
+        .await
+        .unwrap();
+    assert_eq!(manual.version.as_deref(), Some("9.9.9"));
+}
