@@ -119,6 +119,16 @@ impl LiveConfig {
         status
     }
 
+    /// Whether the configuration comes from the repository `key` names
+    /// (`ferry_forge::repo_key` of its URL): a push there is a reason to
+    /// check now rather than at the next interval.
+    pub fn is_from_repo(&self, key: &str) -> bool {
+        match &self.source {
+            ConfigSource::Git { url, .. } => ferry_forge::repo_key(url) == key,
+            ConfigSource::Dir(_) => false,
+        }
+    }
+
     /// Checks the source once; reloads when it changed. Returns whether a
     /// new configuration became active.
     pub async fn check(self: &Arc<Self>, engine: &Engine) -> bool {

@@ -575,3 +575,77 @@ async fn closing_the_pull_request_without_merge_fails_the_release() {
     let _ = TOKEN;
     server.stop().await;
 }
+
+/// The configuration comes from a Git repository and is not polled: a
+/// push webhook for that repository loads the pushed configuration at once
+/// (SPEC §1), and one for another repository does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_to_the_configuration_repository_reloads_it() {
+    let f = common::fixture();
+    let (api, _gh) = fake_github(owner(&f)).await;
+    let cfg_bare = f.root.path().join("config.git");
+    let cfg_work = f.root.path().join("config-work");
+    git(
+        f.root.path(),
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            cfg_bare.to_str().unwrap(),
+        ],
+    );
+    git(
+        f.root.path(),
+        &[
+            "clone",
+            "-q",
+            cfg_bare.to_str().unwrap(),
+            cfg_work.to_str().unwrap(),
+        ],
+    );
+    common::write_config(&cfg_work, &f.bare);
+    git(&cfg_work, &["add", "."]);
+    git(&cfg_work, &["commit", "-q", "-m", "config"]);
+    git(&cfg_work, &["push", "-q", "origin", "HEAD:main"]);
+    let mut settings = forge_settings(&f, &api);
+    settings.config = Some(cfg_bare.display().to_string());
+    settings.config_branch = Some("main".into());
+    settings.config_poll_interval = None;
+    let server = common::start(settings).await;
+
+    std::fs::write(
+        cfg_work.join("extra.yaml"),
+        "apiVersion: codefresh.io/v1beta1\nkind: PromotionFlow\nmetadata: {name: express}\nspec:\n  triggerEnvironment: mars\n  steps: []\n",
+    )
+    .unwrap();
+    git(&cfg_work, &["add", "."]);
+    git(&cfg_work, &["commit", "-q", "-m", "a flow from mars"]);
+    git(&cfg_work, &["push", "-q", "origin", "HEAD:main"]);
+    let head = git(&cfg_work, &["rev-parse", "HEAD"]).trim().to_owned();
+    // The pushed configuration is invalid (no environment `mars`): once
+    // loaded, it is reported and the last good one stays active.
+    let seen = async || {
+        let (_, status) = server.get("/api/v1/config/status").await;
+        status["errors"].to_string().contains("mars")
+    };
+    // A push elsewhere (the GitOps repository) does not reload it.
+    let (status, body) = deliver(&server, "push", "cfg-1", &push_payload(&f, &head), None).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["configurationChecked"], false, "{body}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!seen().await, "not reloaded by another repository's push");
+    // The configuration repository's push does.
+    let mut payload = push_payload(&f, &head);
+    payload["repository"]["clone_url"] = json!(cfg_bare.display().to_string());
+    payload["repository"]["full_name"] = json!(format!("{}/config", owner(&f)));
+    let (status, body) = deliver(&server, "push", "cfg-2", &payload, None).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["configurationChecked"], true, "{body}");
+    until("the pushed configuration is loaded", async || {
+        seen().await.then_some(())
+    })
+    .await;
+    server.stop().await;
+}

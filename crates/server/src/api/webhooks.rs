@@ -8,6 +8,8 @@
 //! fallback); pull-request events wake the promotions waiting on them.
 //! Nothing here needs an API token: the forge cannot send one.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -70,6 +72,19 @@ pub async fn receive(
             WebhookEvent::Ignored { reason } => ignored.push(reason),
         }
     }
+    // A push to the configuration repository: load it now (SPEC §1: the
+    // configuration is re-read on every push or poll).
+    let config_pushed = pushes
+        .iter()
+        .any(|keys| keys.iter().any(|k| st.live.is_from_repo(k)));
+    if config_pushed {
+        let (live, engine) = (Arc::clone(&st.live), st.engine.clone());
+        tokio::spawn(async move {
+            if live.check(&engine).await {
+                tracing::info!("configuration reloaded after a push webhook");
+            }
+        });
+    }
     let polling = !pushes.is_empty();
     if polling {
         // The poll fetches and may take a while; forges expect a quick answer.
@@ -94,6 +109,7 @@ pub async fn receive(
             "delivery": delivery.id,
             "status": "accepted",
             "triggersPolled": polling,
+            "configurationChecked": config_pushed,
             "pullRequestWaitsWoken": woken,
             "ignored": ignored,
         })),
