@@ -572,32 +572,7 @@ async fn anonymous_read_when_enabled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_configuration_from_git() {
     let f = fixture();
-    let cfg_bare = f.root.path().join("config.git");
-    let cfg_work = f.root.path().join("config-work");
-    git(
-        f.root.path(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            cfg_bare.to_str().unwrap(),
-        ],
-    );
-    git(
-        f.root.path(),
-        &[
-            "clone",
-            "-q",
-            cfg_bare.to_str().unwrap(),
-            cfg_work.to_str().unwrap(),
-        ],
-    );
-    common::write_config(&cfg_work, &f.bare);
-    git(&cfg_work, &["add", "."]);
-    git(&cfg_work, &["commit", "-q", "-m", "config"]);
-    git(&cfg_work, &["push", "-q", "origin", "HEAD:main"]);
+    let (cfg_bare, cfg_work) = common::config_repo(&f);
     let mut st = settings(&f);
     st.config = Some(cfg_bare.display().to_string());
     st.config_branch = Some("main".into());

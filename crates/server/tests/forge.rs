@@ -583,32 +583,7 @@ async fn closing_the_pull_request_without_merge_fails_the_release() {
 async fn a_push_to_the_configuration_repository_reloads_it() {
     let f = common::fixture();
     let (api, _gh) = fake_github(owner(&f)).await;
-    let cfg_bare = f.root.path().join("config.git");
-    let cfg_work = f.root.path().join("config-work");
-    git(
-        f.root.path(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            cfg_bare.to_str().unwrap(),
-        ],
-    );
-    git(
-        f.root.path(),
-        &[
-            "clone",
-            "-q",
-            cfg_bare.to_str().unwrap(),
-            cfg_work.to_str().unwrap(),
-        ],
-    );
-    common::write_config(&cfg_work, &f.bare);
-    git(&cfg_work, &["add", "."]);
-    git(&cfg_work, &["commit", "-q", "-m", "config"]);
-    git(&cfg_work, &["push", "-q", "origin", "HEAD:main"]);
+    let (cfg_bare, cfg_work) = common::config_repo(&f);
     let mut settings = forge_settings(&f, &api);
     settings.config = Some(cfg_bare.display().to_string());
     settings.config_branch = Some("main".into());

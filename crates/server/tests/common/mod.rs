@@ -102,6 +102,31 @@ pub fn write_config(config: &Path, bare: &Path) {
     .unwrap();
 }
 
+/// The configuration as a Git repository: a bare `config.git` and a work
+/// tree `config-work` that pushes to it, holding `write_config`'s files.
+pub fn config_repo(f: &Fixture) -> (PathBuf, PathBuf) {
+    let bare = f.root.path().join("config.git");
+    let work = f.root.path().join("config-work");
+    git(
+        f.root.path(),
+        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
+    );
+    git(
+        f.root.path(),
+        &[
+            "clone",
+            "-q",
+            bare.to_str().unwrap(),
+            work.to_str().unwrap(),
+        ],
+    );
+    write_config(&work, &f.bare);
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-q", "-m", "config"]);
+    git(&work, &["push", "-q", "origin", "HEAD:main"]);
+    (bare, work)
+}
+
 pub struct TestServer {
     pub base: String,
     pub http: reqwest::Client,
