@@ -64,6 +64,7 @@ async fn dashboard_shows_live_state_and_discovered_applications() {
         default: true,
         ..ArgoCdSettings::default()
     }];
+    settings.anonymous_read = true;
     let server = start(settings).await;
 
     let (status, product) = server.get("/api/v1/products/p").await;
@@ -136,5 +137,9 @@ async fn dashboard_shows_live_state_and_discovered_applications() {
     for body in [product.to_string(), config.to_string()] {
         assert!(!body.contains(ARGO_TOKEN));
     }
+    // Every application is watched through Argo CD: no "git provider" note.
+    let page = server.text("/products/p").await;
+    assert!(page.contains("worker-qa"), "{page}");
+    assert!(!page.contains("No cluster is watched"), "{page}");
     server.stop().await;
 }

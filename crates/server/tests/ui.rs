@@ -392,6 +392,10 @@ async fn every_page_is_well_formed_escaped_and_accessible() {
         "the dashboard shows prod's revision"
     );
     assert!(dash.contains("1.3.0"));
+    assert!(
+        dash.contains("No cluster is watched for 3 applications"),
+        "the git state provider is said plainly: {dash}"
+    );
     s.stop().await;
 }
 

@@ -59,6 +59,9 @@ struct ApiApp {
     sync: Option<String>,
     health: Option<String>,
     release: Option<ApiReleaseRef>,
+    /// `git` (no cluster watched) or `argocd`.
+    #[serde(default)]
+    state_provider: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -166,6 +169,9 @@ struct ProductPage {
     rows: Vec<DashRow>,
     flows: Vec<FlowLink>,
     recent: Vec<LatestView>,
+    /// Applications whose state comes from Git alone (no cluster is
+    /// watched for them, SPEC §6): the page says so plainly.
+    unwatched: usize,
 }
 
 fn cell(product: &str, a: &ApiApp) -> Cell {
@@ -218,6 +224,12 @@ pub async fn show(
     let Json(v) = api::show(Reader, State(st.clone()), Path(product.clone())).await?;
     let d: ApiDashboard = decode(v)?;
     let (envs, rows) = grid(&product, &d);
+    let unwatched = d
+        .environments
+        .iter()
+        .flat_map(|e| &e.applications)
+        .filter(|a| a.state_provider == "git")
+        .count();
     let recent = st
         .store
         .list(&ferry_store::ListFilter {
@@ -233,6 +245,7 @@ pub async fn show(
         .collect();
     Ok(page(&ProductPage {
         layout: Layout::new(format!("Product {product}"), &viewer, "products"),
+        unwatched,
         releases_href: format!("/products/{}/releases", seg(&product)),
         promote_href: format!("/products/{}/promote", seg(&product)),
         flows: d
