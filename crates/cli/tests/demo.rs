@@ -265,6 +265,19 @@ fn a_failing_environment_on_demand_then_fixed_retried_and_merged() {
     assert_eq!(issues[0]["details"].as_str().unwrap().trim(), log);
     let view = api.page("/products/shop/releases/1");
     assert!(view.contains(log), "the release view shows the log");
+    // Staging's three applications, step by step as a whole (SPEC §4.3).
+    assert!(
+        view.contains("aria-label=\"Steps of staging over its applications\""),
+        "{view}"
+    );
+    let (_, staging) = view
+        .split_once("aria-label=\"Steps of staging over its applications\"")
+        .unwrap();
+    let staging = &staging[..staging.find("</ul>").unwrap()];
+    assert!(
+        staging.contains("health-check</span>") && staging.contains("FAILED"),
+        "{staging}"
+    );
 
     // Retry before the cause is gone fails the same way.
     let id = failed["id"].as_str().unwrap().to_owned();

@@ -326,6 +326,45 @@ pub struct EnvironmentRun {
     pub finished_at: Option<Timestamp>,
 }
 
+/// One step of an environment as a whole: the same-named step of every
+/// application, aggregated (SPEC §4.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentStep {
+    pub name: String,
+    pub phase: StepPhase,
+    pub status: StepStatus,
+}
+
+impl EnvironmentRun {
+    /// Its steps over all applications, in the order they first appear:
+    /// any FAILED → FAILED, any ERROR → ERROR, any TERMINATED → TERMINATED,
+    /// any RUNNING → RUNNING, any PENDING → PENDING, else SUCCESS.
+    pub fn steps(&self) -> Vec<EnvironmentStep> {
+        let mut order: Vec<(String, StepPhase)> = Vec::new();
+        let mut statuses: std::collections::HashMap<(String, StepPhase), Vec<StepStatus>> =
+            std::collections::HashMap::new();
+        for s in self.applications.iter().flat_map(|a| &a.steps) {
+            let key = (s.name.clone(), s.phase);
+            if !statuses.contains_key(&key) {
+                order.push(key.clone());
+            }
+            statuses.entry(key).or_default().push(s.status);
+        }
+        order
+            .into_iter()
+            .map(|key| {
+                let status = StepStatus::aggregate(statuses.remove(&key).unwrap_or_default());
+                EnvironmentStep {
+                    name: key.0,
+                    phase: key.1,
+                    status,
+                }
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TerminationReason {
@@ -386,5 +425,47 @@ impl Release {
     /// after a restart when so).
     pub fn is_active(&self) -> bool {
         self.finished_at.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(name: &str, steps: &[(&str, &str, &str)]) -> serde_json::Value {
+        let steps: Vec<_> = steps
+            .iter()
+            .map(|(n, phase, status)| {
+                serde_json::json!({"name": n, "phase": phase, "status": status, "attempts": 0, "nodes": []})
+            })
+            .collect();
+        serde_json::json!({"name": name, "key": name, "status": "RUNNING", "steps": steps})
+    }
+
+    #[test]
+    fn environment_steps_aggregate_the_same_named_steps_in_first_seen_order() {
+        let env: EnvironmentRun = serde_json::from_value(serde_json::json!({
+            "name": "qa", "status": "RUNNING", "dependsOn": [], "issues": [],
+            "applications": [
+                app("api", &[("smoke", "preAction", "SUCCESS"), ("commit", "action", "SUCCESS"), ("sync", "sync", "RUNNING")]),
+                app("web", &[("smoke", "preAction", "FAILED"), ("commit", "action", "PENDING"), ("sync", "sync", "PENDING"), ("notify", "postAction", "PENDING")]),
+                app("cron", &[("commit", "action", "SUCCESS"), ("sync", "sync", "SUCCESS")]),
+            ],
+        }))
+        .unwrap();
+        let steps: Vec<(String, StepPhase, StepStatus)> = env
+            .steps()
+            .into_iter()
+            .map(|s| (s.name, s.phase, s.status))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                ("smoke".into(), StepPhase::PreAction, StepStatus::Failed),
+                ("commit".into(), StepPhase::Action, StepStatus::Pending),
+                ("sync".into(), StepPhase::Sync, StepStatus::Running),
+                ("notify".into(), StepPhase::PostAction, StepStatus::Pending),
+            ]
+        );
     }
 }

@@ -22,7 +22,17 @@ pub fn release_json(release: &Release) -> Result<Value, ApiError> {
     if let Some(top) = v.as_object_mut() {
         ensure(top, &["finishedAt", "version"]);
         if let Some(envs) = top.get_mut("environments").and_then(Value::as_array_mut) {
-            for env in envs.iter_mut().filter_map(Value::as_object_mut) {
+            for (env, run) in envs
+                .iter_mut()
+                .filter_map(Value::as_object_mut)
+                .zip(&release.environments)
+            {
+                // The environment's steps as a whole (SPEC §4.3).
+                env.insert(
+                    "steps".into(),
+                    serde_json::to_value(run.steps())
+                        .map_err(|e| ApiError::internal("serialising a release", e))?,
+                );
                 if let Some(apps) = env.get_mut("applications").and_then(Value::as_array_mut) {
                     for app in apps.iter_mut().filter_map(Value::as_object_mut) {
                         ensure(app, &["promotionCommit", "pullRequest", "sync", "health"]);

@@ -155,6 +155,17 @@ async fn release_json_has_the_spec_fields() {
         }
     }
     assert!(steps_seen > 0, "no steps in {r:#}");
+    // Each environment's steps as a whole (SPEC §4.3): qa's commit and
+    // sync over its one application.
+    let qa = envs.iter().find(|e| e["name"] == "qa").unwrap();
+    assert_eq!(
+        qa["steps"],
+        json!([
+            {"name": "commit", "phase": "action", "status": "SUCCESS"},
+            {"name": "sync", "phase": "sync", "status": "SUCCESS"},
+        ]),
+        "{qa:#}"
+    );
     assert_eq!(r["version"], "1.2.0");
     s.stop().await;
 }

@@ -84,6 +84,9 @@ pub struct EnvView {
     pub depends_on: String,
     pub duration: String,
     pub apps: Vec<AppView>,
+    /// The environment's steps over all its applications (SPEC §4.3),
+    /// shown when it has more than one application.
+    pub steps: Vec<(String, Shown)>,
     pub hooks: Vec<StepView>,
     pub issues: Vec<IssueView>,
 }
@@ -259,6 +262,14 @@ pub fn view(r: &Release, events: &[Event], viewer: &Viewer, flow_exists: bool) -
                     }
                 })
                 .collect(),
+            steps: if e.applications.len() > 1 {
+                e.steps()
+                    .into_iter()
+                    .map(|s| (s.name, status::step(s.status)))
+                    .collect()
+            } else {
+                Vec::new()
+            },
             hooks: e.hooks.iter().map(step_view).collect(),
             issues: e
                 .issues
