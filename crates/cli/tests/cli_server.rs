@@ -201,3 +201,57 @@ fn first_start_generates_the_admin_token() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// `--log-format json`: one JSON object per log line, for collectors.
+#[test]
+fn serve_writes_json_log_lines() {
+    use std::io::BufRead;
+    let root = tempfile::tempdir().unwrap();
+    let config = fixture(root.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+        ])
+        .arg(root.path().join("data"))
+        .env("FERRY_ADMIN_TOKEN", TOKEN)
+        .env("FERRY_POLL_INTERVAL", "0")
+        .env_remove("FERRY_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let _serve = Serve(child);
+    let mut logged = Vec::new();
+    for line in lines {
+        let line = line.unwrap();
+        if line.starts_with("ferry listening on ") {
+            break;
+        }
+        logged.push(line);
+    }
+    let events: Vec<Value> = logged
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .collect();
+    assert!(!events.is_empty(), "no JSON log line in {logged:#?}");
+    for e in &events {
+        assert!(
+            e["timestamp"].is_string() && e["level"].is_string() && e["message"].is_string(),
+            "{e}"
+        );
+    }
+    assert!(events.iter().any(|e| e["level"] == "INFO"), "{events:#?}");
+    assert!(!logged.iter().any(|l| l.contains(TOKEN)));
+    // The same flag refuses what it does not know, naming the choices.
+    let out = ferry(&["serve", "--log-format", "xml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("text, json"), "{}", stderr(&out));
+}

@@ -127,7 +127,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     // Warnings and errors only (`FERRY_LOG=info` for more): the demo's
     // own lines say what it does, and a log line would split a step's.
-    super::init_logging_at(tracing_subscriber::filter::LevelFilter::WARN);
+    super::init_logging_at(
+        tracing_subscriber::filter::LevelFilter::WARN,
+        super::LogFormat::Text,
+    );
     let first_release = !args.dir.join("data/demo-first-release").exists();
     let mut progress = Progress::new(
         DemoLayout::prepare_steps(&args.dir)

@@ -34,24 +34,45 @@ pub enum OutputFormat {
 /// through the server's redactor so no registered secret or URL credential
 /// is ever written. The level comes from `FERRY_LOG` (`error`, `warn`,
 /// `info` — the default, `warn` for `ferry demo` —, `debug`, `trace`).
-pub fn init_logging() {
-    init_logging_at(tracing_subscriber::filter::LevelFilter::INFO);
+pub fn init_logging(format: LogFormat) {
+    init_logging_at(tracing_subscriber::filter::LevelFilter::INFO, format);
+}
+
+/// How log lines are written (`--log-format`, `FERRY_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `message` and the
+    /// event's fields), for log collectors.
+    Json,
 }
 
 /// [`init_logging`] with another level when `FERRY_LOG` is not set
 /// (`ferry demo` keeps its terminal for its own progress: warnings up).
-pub fn init_logging_at(default: tracing_subscriber::filter::LevelFilter) {
+pub fn init_logging_at(default: tracing_subscriber::filter::LevelFilter, format: LogFormat) {
     let level = std::env::var("FERRY_LOG")
         .ok()
         .and_then(|v| v.parse::<tracing_subscriber::filter::LevelFilter>().ok())
         .unwrap_or(default);
-    let _ = tracing_subscriber::fmt()
+    // Every line goes through the redacting writer, whatever its format.
+    let writer = || ferry_server::security::RedactingWriter::new(std::io::stderr());
+    let builder = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_target(false)
         // A closed stderr must not take the server down: tracing would report
         // the failed write with `eprintln!`, which panics then.
         .log_internal_errors(false)
         .with_ansi(false)
-        .with_writer(|| ferry_server::security::RedactingWriter::new(std::io::stderr()))
-        .try_init();
+        .with_writer(writer);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
+    };
 }

@@ -35,10 +35,13 @@ pub struct Args {
     /// Allow reads without a token.
     #[arg(long)]
     pub anonymous_read: bool,
+    /// Log lines as text or as one JSON object per line.
+    #[arg(long, value_enum, env = "FERRY_LOG_FORMAT", default_value_t = super::LogFormat::Text)]
+    pub log_format: super::LogFormat,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    super::init_logging();
+    super::init_logging(args.log_format);
     let settings = Settings::load(
         args.settings.as_deref(),
         |name| std::env::var(name).ok(),
