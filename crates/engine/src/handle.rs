@@ -204,6 +204,11 @@ impl ReleaseHandle {
             .map(|(key, (status, kind, finished))| (key, status, *kind, *finished))
             .collect();
         changed.sort_by_cached_key(|(key, _, _, finished)| event_order(key, *finished));
+        let finished_steps: Vec<(String, String, String)> = changed
+            .iter()
+            .filter(|(_, _, kind, finished)| *kind == EventKind::Step && *finished)
+            .map(|((_, env, app, step), _, _, _)| (env.clone(), app.clone(), step.clone()))
+            .collect();
         let mut events = Vec::new();
         for (key, status, kind, _) in changed {
             let (_, env, app, step) = key;
@@ -229,6 +234,7 @@ impl ReleaseHandle {
         all.append(&mut events);
         all.append(&mut extra);
         let stored = self.store.save(&next, all).await.map_err(Error::Store)?;
+        crate::stats::record_finished(&next, &finished_steps);
         guard.deferred_events.clear();
         guard.release = next;
         guard.stored = after;

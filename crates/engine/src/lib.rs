@@ -19,6 +19,7 @@ mod lease;
 mod params;
 mod pullrequest;
 mod sqlstore;
+pub mod stats;
 mod store;
 mod trigger;
 
@@ -40,6 +41,7 @@ pub use lease::{LeaseSettings, LeasedStore, Leases};
 pub use pullrequest::{
     OpenedPullRequest, PullRequestError, PullRequestSpec, PullRequestState, PullRequests,
 };
+pub use stats::{STEP_BUCKETS, StepDurations, StepStats, step_stats};
 pub use store::{Created, ReleaseStore, StoreError};
 
 /// Engine settings (from the server settings).

@@ -89,27 +89,13 @@ impl Metrics {
             .iter()
         {
             let labels = format!("method=\"{method}\",route=\"{route}\"");
-            for (i, bound) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "ferry_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}",
-                    h.counts[i]
-                );
-            }
-            let _ = writeln!(
-                out,
-                "ferry_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(
-                out,
-                "ferry_http_request_duration_seconds_sum{{{labels}}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "ferry_http_request_duration_seconds_count{{{labels}}} {}",
-                h.count
+            histogram(
+                &mut out,
+                "ferry_http_request_duration_seconds",
+                &labels,
+                (&BUCKETS, &h.counts),
+                h.count,
+                h.sum,
             );
         }
         self.render_outside_work(&mut out);
@@ -158,6 +144,19 @@ impl Metrics {
                 st.abandoned
             );
         }
+        let steps = ferry_engine::step_stats();
+        out.push_str("# HELP ferry_step_duration_seconds Steps this replica finished (workflows, commits, sync waits), by phase and final status.\n# TYPE ferry_step_duration_seconds histogram\n");
+        for ((phase, status), d) in &steps {
+            let labels = format!("phase=\"{phase}\",status=\"{status}\"");
+            histogram(
+                out,
+                "ferry_step_duration_seconds",
+                &labels,
+                (&ferry_engine::STEP_BUCKETS, &d.buckets),
+                d.count,
+                d.sum_seconds,
+            );
+        }
         let git = ferry_git::stats();
         out.push_str("# HELP ferry_git_commands_total git commands run (clone, fetch, push, ...).\n# TYPE ferry_git_commands_total counter\n");
         let _ = writeln!(out, "ferry_git_commands_total {}", git.commands);
@@ -168,6 +167,23 @@ impl Metrics {
             git.busy.as_secs_f64()
         );
     }
+}
+
+/// One histogram series: cumulative buckets, `+Inf`, sum and count.
+fn histogram(
+    out: &mut String,
+    name: &str,
+    labels: &str,
+    (bounds, counts): (&[f64], &[u64]),
+    count: u64,
+    sum: f64,
+) {
+    for (bound, n) in bounds.iter().zip(counts) {
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {n}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
+    let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
+    let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
 }
 
 #[cfg(test)]
@@ -205,6 +221,7 @@ mod tests {
             "# TYPE ferry_forge_requests_total counter",
             "# TYPE ferry_forge_request_duration_seconds summary",
             "# TYPE ferry_git_commands_total counter",
+            "# TYPE ferry_step_duration_seconds histogram",
             "# TYPE ferry_git_command_seconds_total counter",
         ] {
             assert!(text.contains(family), "{family} in {text}");

@@ -439,6 +439,17 @@ async fn operational_endpoints() {
         .await;
     s.wait_finished(created["id"].as_str().unwrap()).await;
     let text = s.text("/metrics").await;
+    // qa's and prod's commit and sync steps, timed.
+    let count = |series: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(
+        count("ferry_step_duration_seconds_count{phase=\"action\",status=\"SUCCESS\"}") >= 2
+            && count("ferry_step_duration_seconds_count{phase=\"sync\",status=\"SUCCESS\"}") >= 2,
+        "{text}"
+    );
     assert!(
         text.contains("ferry_releases{status=\"SUCCEEDED\"} 1"),
         "{text}"
