@@ -44,6 +44,12 @@ impl Workspace {
         ))
     }
 
+    /// The mirror of `url` if this process has opened it already; never
+    /// clones (for reads that must not wait on the network, e.g. a page).
+    pub fn opened(&self, url: &str) -> Option<Arc<Mirror>> {
+        self.lock().get(url).cloned()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Mirror>>> {
         self.mirrors.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -79,6 +79,35 @@ async fn flow_promotion_reaches_succeeded_with_trailers() {
             .find(|e| e["name"] == "prod")
             .unwrap()["applications"][0]["promotionCommit"]
     );
+    // The trigger environment, which no release promotes into, shows its
+    // own version and the tip of its branch.
+    let dev_app = &product["environments"][0]["applications"][0];
+    assert_eq!(dev_app["name"], "api-dev", "{product:#}");
+    assert_eq!(dev_app["version"], "1.2.0", "{dev_app:#}");
+    let tip = git(
+        f.root.path(),
+        &["--git-dir", f.bare.to_str().unwrap(), "rev-parse", "main"],
+    );
+    assert_eq!(
+        dev_app["revision"].as_str().map(str::len),
+        Some(40),
+        "{dev_app:#}"
+    );
+    assert!(
+        git(
+            f.root.path(),
+            &[
+                "--git-dir",
+                f.bare.to_str().unwrap(),
+                "merge-base",
+                "--is-ancestor",
+                dev_app["revision"].as_str().unwrap(),
+                tip.trim(),
+            ],
+        )
+        .is_empty(),
+        "the revision is a commit of main"
+    );
     let (status, products) = s.get("/api/v1/products").await;
     assert_eq!(status, 200);
     assert_eq!(products["items"][0]["name"], "p");

@@ -190,6 +190,7 @@ pub async fn show(
             }
         }
     }
+    own_versions(&st, members, &mut envs).await;
     if let Some(argocd) = &st.argocd {
         live_state(argocd, &loaded, &mut envs).await;
     }
@@ -202,6 +203,67 @@ pub async fn show(
         "flows": flows(&loaded, &product),
         "environments": environments,
     })))
+}
+
+/// Each application's own version (its template's `versionSource`) at the
+/// tip of its branch, and that tip as its revision when no promotion
+/// commit says more — so the trigger environment, and applications ferry
+/// has not promoted yet, show what they run. Read from the mirrors this
+/// process has open (the engine keeps them fetched): a page view never
+/// clones or fetches.
+async fn own_versions(
+    st: &Shared,
+    members: &ferry_model::membership::ProductMembers,
+    envs: &mut BTreeMap<usize, (String, String, Vec<AppView>)>,
+) {
+    let mut jobs = Vec::new();
+    for (i, (env, _, apps)) in envs.iter() {
+        for (j, m) in members.in_environment(env).enumerate() {
+            let Some(view) = apps.get(j) else {
+                continue;
+            };
+            let (Some(repo), Some(vs)) = (&view.repo_url, &m.template.body.version_source) else {
+                continue;
+            };
+            jobs.push((
+                *i,
+                j,
+                repo.clone(),
+                view.target_revision.clone(),
+                view.path.clone().unwrap_or_default(),
+                vs.clone(),
+            ));
+        }
+    }
+    if jobs.is_empty() {
+        return;
+    }
+    let workspace = std::sync::Arc::clone(st.engine.workspace());
+    let read = tokio::task::spawn_blocking(move || {
+        jobs.into_iter()
+            .filter_map(|(i, j, repo, rev, path, vs)| {
+                let mirror = workspace.opened(&repo)?;
+                let reader = mirror.at(&rev).ok()?;
+                let tip = reader.commit_id().to_string();
+                let version = ferry_gitops::read_version(&reader, path.trim_matches('/'), &vs)
+                    .ok()
+                    .flatten();
+                Some((i, j, version, tip))
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    for (i, j, version, tip) in read {
+        if let Some(view) = envs.get_mut(&i).and_then(|(_, _, apps)| apps.get_mut(j)) {
+            if version.is_some() {
+                view.version = version;
+            }
+            if view.revision.is_none() {
+                view.revision = Some(tip);
+            }
+        }
+    }
 }
 
 /// Fills `sync`, `health` and `live` from Argo CD for the applications
