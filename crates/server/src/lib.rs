@@ -226,6 +226,7 @@ impl Server {
             settings: EngineSettings {
                 base_url: settings.effective_base_url(),
                 poll_interval: settings.poll_interval,
+                runtime: settings.runtime.clone(),
                 ..EngineSettings::default()
             },
             pull_requests: (!forges.is_empty()).then(|| {

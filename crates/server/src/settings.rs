@@ -22,6 +22,7 @@
 //! | `trustedProxies`     | `FERRY_TRUSTED_PROXIES` (a,b)|                    | none                          |
 //! | `workflowSecrets`    | `FERRY_WORKFLOW_SECRETS` (names) |                | none                          |
 //! | `demo`               | `FERRY_DEMO`                 |                    | false (`ferry demo` sets it)  |
+//! | `runtime`            | `FERRY_RUNTIME`              |                    | `ferry` (workflows' `RUNTIME`) |
 //!
 //! Promotion workflows on an Argo Workflows server (`[argoWorkflows]`):
 //! see [`crate::workflow_settings`].
@@ -169,6 +170,7 @@ struct FileSettings {
     config_poll_interval: Option<u64>,
     anonymous_read: Option<bool>,
     demo: Option<bool>,
+    runtime: Option<String>,
     #[serde(default)]
     git_credentials: Vec<GitCredential>,
     #[serde(default)]
@@ -228,6 +230,9 @@ pub struct Settings {
     pub config_poll_interval: Option<Duration>,
     /// Reads without a token.
     pub anonymous_read: bool,
+    /// The `RUNTIME` argument of pre- and post-action workflows (Codefresh
+    /// passes its runtime's name; templates brought from it may use it).
+    pub runtime: String,
     pub git_credentials: Vec<GitCredential>,
     /// Proxies whose `X-Forwarded-For` is believed (addresses, CIDR).
     pub trusted_proxies: Vec<String>,
@@ -262,6 +267,7 @@ impl Default for Settings {
             poll_interval: Some(Duration::from_secs(30)),
             config_poll_interval: Some(Duration::from_secs(10)),
             anonymous_read: false,
+            runtime: "ferry".into(),
             git_credentials: Vec::new(),
             trusted_proxies: Vec::new(),
             workflow_secrets: Default::default(),
@@ -347,6 +353,7 @@ impl Settings {
         string("FERRY_CONFIG", &mut fs.config);
         string("FERRY_CONFIG_BRANCH", &mut fs.config_branch);
         string("FERRY_CONFIG_PATH", &mut fs.config_path);
+        string("FERRY_RUNTIME", &mut fs.runtime);
         if let Some(v) = env("FERRY_DATA_DIR") {
             fs.data_dir = Some(PathBuf::from(v));
         }
@@ -447,6 +454,10 @@ impl Settings {
                 .anonymous_read
                 .or(fs.anonymous_read)
                 .unwrap_or(d.anonymous_read),
+            runtime: fs
+                .runtime
+                .filter(|r| !r.trim().is_empty())
+                .unwrap_or(d.runtime),
             git_credentials: fs.git_credentials,
             trusted_proxies: fs.trusted_proxies,
             workflow_secrets,
@@ -804,9 +815,21 @@ mod tests {
     }
 
     #[test]
+    fn runtime_from_the_environment() {
+        let s = Settings::load(
+            None,
+            |k: &str| (k == "FERRY_RUNTIME").then(|| "codefresh-prod".to_owned()),
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(s.runtime, "codefresh-prod");
+    }
+
+    #[test]
     fn defaults_give_a_single_machine_server() {
         let s = Settings::load(None, no_env, Overrides::default()).unwrap();
         assert_eq!(s.listen, "127.0.0.1:8080");
+        assert_eq!(s.runtime, "ferry");
         assert_eq!(
             s.effective_database_url(),
             "sqlite://ferry-data/ferry.db?mode=rwc"

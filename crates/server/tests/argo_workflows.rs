@@ -269,6 +269,7 @@ fn with_post_actions(f: &Fixture) {
 
 fn argo_settings(f: &Fixture, base: &str) -> ferry_server::Settings {
     let mut s = settings(f);
+    s.runtime = "codefresh-prod".into();
     s.argo_workflows = Some(ArgoWorkflowsSettings {
         url: base.to_owned(),
         namespace: Some(NS.to_owned()),
@@ -394,6 +395,7 @@ async fn post_actions_run_on_argo_workflows() {
             "APP_NAME=api-qa",
             "ENVIRONMENT=qa",
             "PRODUCT_NAME=p",
+            "RUNTIME=codefresh-prod",
             &format!("RELEASE_ID={id}"),
         ] {
             assert!(
