@@ -999,12 +999,7 @@ async fn run_workflow(
                     format!("workflow `{workflow}` is invalid: {e}"),
                 )
             })
-            .map(|t| {
-                (
-                    t,
-                    serde_json::to_string_pretty(&w.manifest).unwrap_or_default(),
-                )
-            }),
+            .map(|t| (t, w.manifest.clone())),
     };
     let (template, manifest) = match template {
         Ok(t) => t,
@@ -1168,10 +1163,61 @@ async fn run_workflow(
                     iss.details = Some(log.text);
                 }
             }
-            iss.manifest = Some(manifest);
+            iss.manifest = Some(rendered_manifest(&manifest, &run.0, params));
             Ok(WorkflowResult::Failed(iss))
         }
     }
+}
+
+/// The workflow as it ran (SPEC §4.4, an issue's "rendered manifest"): the
+/// WorkflowTemplate as a `Workflow` named after the run, with the
+/// arguments ferry passed filled into `spec.arguments.parameters` (declared
+/// ones get their value; the others are listed after them).
+fn rendered_manifest(
+    template: &serde_json::Value,
+    run: &str,
+    params: &std::collections::BTreeMap<String, String>,
+) -> String {
+    let mut wf = template.clone();
+    if let Some(obj) = wf.as_object_mut() {
+        obj.insert("kind".into(), serde_json::Value::from("Workflow"));
+        let meta = obj
+            .entry("metadata")
+            .or_insert_with(|| serde_json::json!({}));
+        if let Some(meta) = meta.as_object_mut() {
+            meta.insert("name".into(), serde_json::Value::from(run));
+        }
+        let spec = obj.entry("spec").or_insert_with(|| serde_json::json!({}));
+        if let Some(spec) = spec.as_object_mut() {
+            let args = spec
+                .entry("arguments")
+                .or_insert_with(|| serde_json::json!({}));
+            if let Some(args) = args.as_object_mut() {
+                let list = args
+                    .entry("parameters")
+                    .or_insert_with(|| serde_json::json!([]));
+                if let Some(list) = list.as_array_mut() {
+                    let mut seen = std::collections::HashSet::new();
+                    for p in list.iter_mut() {
+                        let Some(name) = p.get("name").and_then(|n| n.as_str()).map(str::to_owned)
+                        else {
+                            continue;
+                        };
+                        if let (Some(v), Some(p)) = (params.get(&name), p.as_object_mut()) {
+                            p.insert("value".into(), serde_json::Value::from(v.as_str()));
+                        }
+                        seen.insert(name);
+                    }
+                    for (k, v) in params {
+                        if !seen.contains(k) {
+                            list.push(serde_json::json!({"name": k, "value": v}));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    serde_json::to_string_pretty(&wf).unwrap_or_default()
 }
 
 fn map_status(s: ferry_workflow::StepStatus) -> StepStatus {

@@ -177,13 +177,28 @@ async fn failing_region_stops_its_branch_and_the_join_but_not_the_other_region()
             .contains("smoke test failed: 503 from /health"),
         "{issue:?}"
     );
-    assert!(
-        issue
-            .manifest
-            .as_deref()
-            .unwrap_or("")
-            .contains("WorkflowTemplate")
+    // The rendered manifest: the template as the Workflow that ran, with
+    // the arguments it got.
+    let manifest: serde_json::Value =
+        serde_json::from_str(issue.manifest.as_deref().unwrap_or("")).unwrap();
+    assert_eq!(manifest["kind"], "Workflow", "{manifest:#}");
+    let params = manifest["spec"]["arguments"]["parameters"]
+        .as_array()
+        .unwrap();
+    let value = |name: &str| {
+        params
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["value"].clone())
+    };
+    assert_eq!(value("ENVIRONMENT"), Some(serde_json::json!("prod-us")));
+    assert_eq!(value("APP_NAME"), Some(serde_json::json!("web-prod-us")));
+    assert_eq!(
+        value("COMMIT_SHA").and_then(|v| v.as_str().map(str::len)),
+        Some(40),
+        "a post-action's commit"
     );
+    assert!(manifest["spec"]["templates"].is_array(), "{manifest:#}");
     // The commit to prod-us happened before its post-action failed.
     assert!(
         fx.remote_file("apps/web/prod-us/values.yaml")
