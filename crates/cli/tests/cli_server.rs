@@ -255,3 +255,76 @@ fn serve_writes_json_log_lines() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("text, json"), "{}", stderr(&out));
 }
+
+/// `ferry promote --to qa --action none`: the promotion's own policy
+/// settings reach the server and win over the policies.
+#[test]
+fn promote_with_policy_settings() {
+    let root = tempfile::tempdir().unwrap();
+    let config = fixture(root.path());
+    let (_serve, server) = serve(root.path(), &config, &[]);
+    let base = ["--server", server.as_str(), "--token", TOKEN];
+    let out = ferry(
+        &[
+            &[
+                "promote",
+                "--product",
+                "p",
+                "--to",
+                "qa",
+                "--action",
+                "none",
+            ][..],
+            &base,
+            &["--output", "json"],
+        ]
+        .concat(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let out = ferry(&[&["release", "show", id.as_str(), "--watch"][..], &base].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = ferry(
+        &[
+            &["release", "show", id.as_str(), "--output", "json"][..],
+            &base,
+        ]
+        .concat(),
+    );
+    let release: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(release["status"], "SUCCEEDED", "{release:#}");
+    let qa = release["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "qa")
+        .unwrap();
+    let app = &qa["applications"][0];
+    assert!(app["promotionCommit"].is_null(), "no commit: {app:#}");
+    assert!(
+        app["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["name"] == "none"),
+        "{app:#}"
+    );
+    // Settings that need --to are refused without it.
+    let out = ferry(
+        &[
+            &[
+                "promote",
+                "--product",
+                "p",
+                "--flow",
+                "up",
+                "--action",
+                "pr",
+            ][..],
+            &base,
+        ]
+        .concat(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

@@ -35,6 +35,16 @@ pub struct Args {
     /// Start a whole flow on the server instead of one environment.
     #[arg(long, conflicts_with_all = ["from", "dry_run"])]
     pub flow: Option<String>,
+    /// For a promotion of one environment (`--to`): how it writes to Git,
+    /// instead of what the promotion policies resolve to.
+    #[arg(long, value_enum, requires = "to", conflicts_with = "flow")]
+    pub action: Option<PromoteAction>,
+    /// For `--to`: the pre-action workflow to run instead of the policies'.
+    #[arg(long, requires = "to", conflicts_with = "flow")]
+    pub pre_action: Option<String>,
+    /// For `--to`: the post-action workflow to run instead of the policies'.
+    #[arg(long, requires = "to", conflicts_with = "flow")]
+    pub post_action: Option<String>,
     /// Promote this earlier release's snapshot to `--to` (a rollback).
     #[arg(long, requires = "to", conflicts_with_all = ["from", "flow", "dry_run"])]
     pub rollback_to: Option<String>,
@@ -55,6 +65,17 @@ pub struct Args {
     pub client: super::client::ClientArgs,
     #[arg(long, value_enum, default_value = "human")]
     pub output: OutputFormat,
+}
+
+/// `--action`: how a manual promotion writes to Git (SPEC §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PromoteAction {
+    /// One commit on the application's branch.
+    Commit,
+    /// The same commit on a new branch, through a pull request.
+    Pr,
+    /// No Git change (only the workflows run).
+    None,
 }
 
 /// One application's planned promotion.
@@ -123,6 +144,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         if let Some(r) = &args.rollback_to {
             request.insert("rollbackTo".into(), r.clone().into());
+        }
+        // Policy settings of this promotion (they win over the policies).
+        let mut policy = serde_json::Map::new();
+        if let Some(a) = args.action {
+            let name = match a {
+                PromoteAction::Commit => "commit",
+                PromoteAction::Pr => "pr",
+                PromoteAction::None => "none",
+            };
+            policy.insert("action".into(), name.into());
+        }
+        if let Some(w) = &args.pre_action {
+            policy.insert("preAction".into(), w.clone().into());
+        }
+        if let Some(w) = &args.post_action {
+            policy.insert("postAction".into(), w.clone().into());
+        }
+        if !policy.is_empty() {
+            request.insert("policy".into(), serde_json::Value::Object(policy));
         }
         if request.is_empty() {
             bail!("give --to (with optional --from), --flow, or --rollback-to with --to");
