@@ -40,12 +40,12 @@
 //! Secrets for workflows come only from here, never from the
 //! configuration repository (which anyone who can push to it could read).
 //!
-//! `[[gitCredentials]]` entries (file only): `repoPrefix` and exactly one
+//! `[[gitCredentials]]` entries (`FERRY_GIT_*` set the first one): `repoPrefix` and exactly one
 //! of `password` (with `username`), `token` (optional `username`),
 //! `tokenEnv`, `tokenFile`, or `sshKeyFile` with `knownHostsFile` (for
 //! `ssh://` and `git@host:path` URLs; host keys checked strictly).
 //!
-//! `[[forges]]` entries (file only; SPEC §10): `kind` (github, gitlab,
+//! `[[forges]]` entries (SPEC §10; `FERRY_FORGE_*` set the first one): `kind` (github, gitlab,
 //! gitea, bitbucket), `repoPrefix`, `apiUrl`, exactly one of `token`,
 //! `tokenEnv` or `tokenFile`, and `webhookSecret` or `webhookSecretEnv`
 //! (see `ferry_forge::ForgeEntry`). Secrets are redacted in `Debug`.
@@ -373,6 +373,8 @@ impl Settings {
             fs.demo = Some(parse_bool("FERRY_DEMO", &v)?);
         }
         argocd_env(&mut fs.argocd, &env);
+        forge_env(&mut fs.forges, &env)?;
+        git_credential_env(&mut fs.git_credentials, &env);
         crate::workflow_settings::apply_env(&mut fs.argo_workflows, &env);
 
         if let Some(v) = env("FERRY_TRUSTED_PROXIES") {
@@ -525,6 +527,93 @@ impl Settings {
             Some(u) => u.trim_end_matches('/').to_owned(),
             None => format!("http://{}", self.listen),
         }
+    }
+}
+
+/// `FERRY_FORGE_KIND`, `_REPO_PREFIX`, `_API_URL`, `_TOKEN` and
+/// `_WEBHOOK_SECRET` apply to the first `[[forges]]` entry (created when
+/// absent), like `FERRY_ARGOCD_*`: one forge configured from a
+/// Kubernetes Secret without a settings file.
+fn forge_env(
+    list: &mut Vec<ferry_forge::ForgeEntry>,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<(), SettingsError> {
+    let (kind, prefix, api, token, secret) = (
+        env("FERRY_FORGE_KIND"),
+        env("FERRY_FORGE_REPO_PREFIX"),
+        env("FERRY_FORGE_API_URL"),
+        env("FERRY_FORGE_TOKEN"),
+        env("FERRY_FORGE_WEBHOOK_SECRET"),
+    );
+    if kind.is_none() && prefix.is_none() && api.is_none() && token.is_none() && secret.is_none() {
+        return Ok(());
+    }
+    if list.is_empty() {
+        list.push(ferry_forge::ForgeEntry::default());
+    }
+    let first = &mut list[0];
+    if let Some(v) = kind {
+        first.kind = Some(
+            ferry_forge::ForgeKind::parse(&v).ok_or_else(|| SettingsError::Env {
+                name: "FERRY_FORGE_KIND".into(),
+                message: format!("`{v}` is not a forge (github, gitlab, gitea, bitbucket)"),
+            })?,
+        );
+    }
+    if let Some(v) = prefix {
+        first.repo_prefix = v;
+    }
+    if let Some(v) = api {
+        first.api_url = Some(v);
+    }
+    if let Some(v) = token {
+        first.token = Some(ferry_forge::Secret::new(v));
+        first.token_env = None;
+        first.token_file = None;
+    }
+    if let Some(v) = secret {
+        first.webhook_secret = Some(ferry_forge::Secret::new(v));
+        first.webhook_secret_env = None;
+    }
+    Ok(())
+}
+
+/// `FERRY_GIT_REPO_PREFIX`, `_USERNAME`, `_TOKEN` and `_PASSWORD` apply
+/// to the first `[[gitCredentials]]` entry (created when absent, for every
+/// repository unless `FERRY_GIT_REPO_PREFIX` narrows it).
+fn git_credential_env(list: &mut Vec<GitCredential>, env: &impl Fn(&str) -> Option<String>) {
+    let (prefix, user, token, password) = (
+        env("FERRY_GIT_REPO_PREFIX"),
+        env("FERRY_GIT_USERNAME"),
+        env("FERRY_GIT_TOKEN"),
+        env("FERRY_GIT_PASSWORD"),
+    );
+    if prefix.is_none() && user.is_none() && token.is_none() && password.is_none() {
+        return;
+    }
+    if list.is_empty() {
+        list.push(GitCredential::default());
+    }
+    let first = &mut list[0];
+    if let Some(v) = prefix {
+        first.repo_prefix = v;
+    }
+    if let Some(v) = user {
+        first.username = Some(v);
+    }
+    if token.is_some() || password.is_some() {
+        // The variable's secret replaces whatever the file said.
+        first.token = None;
+        first.token_env = None;
+        first.token_file = None;
+        first.password = None;
+        first.ssh_key_file = None;
+        first.known_hosts_file = None;
+    }
+    if let Some(v) = token {
+        first.token = Some(Secret(v));
+    } else if let Some(v) = password {
+        first.password = Some(Secret(v));
     }
 }
 
@@ -812,6 +901,81 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("knownHostsFile /no/such/known_hosts"), "{e}");
+    }
+
+    #[test]
+    fn a_forge_and_git_credentials_from_the_environment_alone() {
+        let vars = |k: &str| {
+            match k {
+                "FERRY_FORGE_KIND" => Some("gitlab"),
+                "FERRY_FORGE_REPO_PREFIX" => Some("https://gitlab.example/"),
+                "FERRY_FORGE_API_URL" => Some("https://gitlab.example/api/v4"),
+                "FERRY_FORGE_TOKEN" => Some("glpat-secret"),
+                "FERRY_FORGE_WEBHOOK_SECRET" => Some("hook-secret"),
+                "FERRY_GIT_USERNAME" => Some("oauth2"),
+                "FERRY_GIT_TOKEN" => Some("glpat-secret"),
+                _ => None,
+            }
+            .map(str::to_owned)
+        };
+        let s = Settings::load(None, vars, Overrides::default()).unwrap();
+        assert_eq!(s.forges.len(), 1);
+        let f = &s.forges[0];
+        assert_eq!(f.kind, Some(ferry_forge::ForgeKind::Gitlab));
+        assert_eq!(f.repo_prefix, "https://gitlab.example/");
+        let registry =
+            ferry_forge::Registry::from_entries(&s.forges, |_| None).expect("a usable forge");
+        assert!(
+            registry
+                .for_repo("https://gitlab.example/team/gitops.git")
+                .is_some()
+        );
+        assert!(
+            !format!("{s:?}").contains("glpat-secret"),
+            "secrets stay hidden"
+        );
+        let creds = resolve_credentials(&s.git_credentials).unwrap();
+        match credentials_for(&creds, "https://anywhere.example/x.git") {
+            ferry_git::Credentials::Token { username, token } => {
+                assert_eq!(
+                    (username.as_str(), token.expose()),
+                    ("oauth2", "glpat-secret")
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = Settings::load(
+            None,
+            |k: &str| (k == "FERRY_FORGE_KIND").then(|| "sourceforge".to_owned()),
+            Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("FERRY_FORGE_KIND") && e.contains("github, gitlab"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_environment_overrides_the_files_first_git_credential() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ferry.toml");
+        std::fs::write(
+            &path,
+            "[[gitCredentials]]\nrepoPrefix = \"https://git.example/\"\ntokenFile = \"/run/secrets/old\"\n",
+        )
+        .unwrap();
+        let s = Settings::load(
+            Some(&path),
+            |k: &str| (k == "FERRY_GIT_TOKEN").then(|| "new-token".to_owned()),
+            Overrides::default(),
+        )
+        .unwrap();
+        let c = &s.git_credentials[0];
+        assert_eq!(c.repo_prefix, "https://git.example/");
+        assert!(c.token_file.is_none());
+        assert_eq!(c.token.as_ref().map(Secret::expose), Some("new-token"));
     }
 
     #[test]
