@@ -180,11 +180,15 @@ impl Shared {
     /// Publishes what a workflow document says; true once the workflow ended.
     fn apply(&self, run: &ArgoRun, doc: Value) -> bool {
         let terminated = lock(&run.terminated).clone();
-        for u in nodes::step_updates(&doc, terminated.as_ref()) {
+        let updates = nodes::step_updates(&doc, terminated.as_ref());
+        let (outcome, finished) = nodes::outcome(&doc, terminated.is_some());
+        // The document is stored before its updates are published: a
+        // watcher that reacts to an update (terminate, logs) must find the
+        // nodes it was told about.
+        *lock(&run.doc) = doc;
+        for u in updates {
             run.record.publish(u);
         }
-        let (outcome, finished) = nodes::outcome(&doc, terminated.is_some());
-        *lock(&run.doc) = doc;
         if finished {
             run.record.finish(outcome);
         } else {
