@@ -169,17 +169,7 @@ async fn run(s: &Setup, stream: bool, samples: usize) -> Vec<Duration> {
         git(&seed, &["commit", "-q", "-am", &format!("dev {tag}-{n}")]);
         git(&seed, &["push", "-q", "origin", "main"]);
         let release = engine
-            .promote(
-                "shop",
-                PromotionRequest {
-                    flow: Some("main".into()),
-                    target_environment: None,
-                    source_environment: None,
-                    policy: None,
-                    rollback_to: None,
-                },
-                "bench",
-            )
+            .promote("shop", PromotionRequest::for_flow("main"), "bench")
             .await
             .unwrap();
         // Wait until qa's sync step has read Argo CD (old revision) at least once.

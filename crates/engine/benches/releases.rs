@@ -322,16 +322,6 @@ fn p90(mut v: Vec<f64>) -> f64 {
     v[(v.len() * 9 / 10).min(v.len() - 1)]
 }
 
-fn flow_request() -> PromotionRequest {
-    PromotionRequest {
-        flow: Some("main".into()),
-        target_environment: None,
-        source_environment: None,
-        policy: None,
-        rollback_to: None,
-    }
-}
-
 /// What one release needs to do its Git work without the engine.
 #[derive(Clone)]
 struct DirectApp {
@@ -575,7 +565,7 @@ async fn engine_phase_on(
                     .unwrap();
                 let t = Instant::now();
                 let r = engine
-                    .promote(&product, flow_request(), "bench")
+                    .promote(&product, PromotionRequest::for_flow("main"), "bench")
                     .await
                     .expect("promote");
                 create_ms.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -658,7 +648,7 @@ async fn engine_latency(
         let git0 = ferry_git::stats();
         let called = OffsetDateTime::now_utc();
         let r = engine
-            .promote(product, flow_request(), "bench")
+            .promote(product, PromotionRequest::for_flow("main"), "bench")
             .await
             .expect("promote");
         let done = wait_final(engine, &r.id, Duration::from_millis(5)).await;

@@ -96,6 +96,19 @@ pub struct PromotionRequest {
     pub rollback_to: Option<String>,
 }
 
+impl PromotionRequest {
+    /// Run flow `name` from its trigger environment's current state.
+    pub fn for_flow(name: impl Into<String>) -> PromotionRequest {
+        PromotionRequest {
+            flow: Some(name.into()),
+            target_environment: None,
+            source_environment: None,
+            policy: None,
+            rollback_to: None,
+        }
+    }
+}
+
 /// Why the engine refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

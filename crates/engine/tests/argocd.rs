@@ -120,20 +120,14 @@ async fn world(timeout: &str) -> World {
     }
 }
 
-fn flow() -> PromotionRequest {
-    PromotionRequest {
-        flow: Some("main".into()),
-        target_environment: None,
-        source_environment: None,
-        policy: None,
-        rollback_to: None,
-    }
-}
-
 /// Promotes and waits until qa's promotion commit is pushed and the sync
 /// wait has read Argo CD's (old) state; returns (release id, commit).
 async fn promote_and_reach_sync_wait(w: &World) -> (String, String) {
-    let release = w.engine.promote("shop", flow(), "alice").await.unwrap();
+    let release = w
+        .engine
+        .promote("shop", PromotionRequest::for_flow("main"), "alice")
+        .await
+        .unwrap();
     let r = wait_for(&w.engine, &release.id, 60, |r| {
         r.environment("qa")
             .and_then(|e| e.applications.first())

@@ -7,16 +7,6 @@ use common::*;
 use ferry_engine::PromotionRequest;
 use ferry_release::ReleaseStatus;
 
-fn flow_request(flow: &str) -> PromotionRequest {
-    PromotionRequest {
-        flow: Some(flow.into()),
-        target_environment: None,
-        source_environment: None,
-        policy: None,
-        rollback_to: None,
-    }
-}
-
 const SEQUENTIAL: &str = r#"apiVersion: codefresh.io/v1beta1
 kind: Product
 metadata: {name: shop}
@@ -56,7 +46,7 @@ async fn sequential_flow_promotes_every_environment_once() {
     fx.commit_dev("main-bbbb", "1.1.0", "feat: new checkout");
     let engine = fx.engine().await;
     let release = engine
-        .promote("shop", flow_request("main"), "alice")
+        .promote("shop", PromotionRequest::for_flow("main"), "alice")
         .await
         .unwrap();
     assert_eq!(release.number, 1);
@@ -153,7 +143,7 @@ async fn failing_region_stops_its_branch_and_the_join_but_not_the_other_region()
     fx.commit_dev("main-cccc", "2.0.0", "feat: regions");
     let engine = fx.engine().await;
     let release = engine
-        .promote("shop", flow_request("regions"), "bob")
+        .promote("shop", PromotionRequest::for_flow("regions"), "bob")
         .await
         .unwrap();
     let done = wait_final(&engine, &release.id).await;
@@ -268,7 +258,7 @@ async fn terminate_kills_the_workflow_and_runs_on_fail_hooks() {
     });
     let engine = fx.engine().await;
     let release = engine
-        .promote("shop", flow_request("slow"), "carol")
+        .promote("shop", PromotionRequest::for_flow("slow"), "carol")
         .await
         .unwrap();
     let pid_file = fx.markers().join("sleep-pid");
@@ -329,7 +319,7 @@ async fn pull_request_action_waits_suspended_until_merged() {
     fx.commit_dev("main-dddd", "3.0.0", "feat: gated");
     let engine = fx.engine().await;
     let release = engine
-        .promote("shop", flow_request("gated"), "dan")
+        .promote("shop", PromotionRequest::for_flow("gated"), "dan")
         .await
         .unwrap();
     let suspended = wait_for(&engine, &release.id, 30, |r| {
@@ -404,11 +394,11 @@ async fn queue_concurrency_runs_one_release_at_a_time() {
     });
     let engine = fx.engine().await;
     let first = engine
-        .promote("shop", flow_request("slow"), "eve")
+        .promote("shop", PromotionRequest::for_flow("slow"), "eve")
         .await
         .unwrap();
     let second = engine
-        .promote("shop", flow_request("slow"), "eve")
+        .promote("shop", PromotionRequest::for_flow("slow"), "eve")
         .await
         .unwrap();
     assert_eq!(second.status, ReleaseStatus::Queued);
@@ -492,7 +482,7 @@ async fn timeout_terminates_the_release() {
     });
     let engine = fx.engine().await;
     let r = engine
-        .promote("shop", flow_request("slow"), "gus")
+        .promote("shop", PromotionRequest::for_flow("slow"), "gus")
         .await
         .unwrap();
     let done = wait_final(&engine, &r.id).await;
@@ -521,7 +511,7 @@ async fn terminate_concurrency_supersedes_the_active_release() {
     });
     let engine = fx.engine().await;
     let first = engine
-        .promote("shop", flow_request("slow"), "hal")
+        .promote("shop", PromotionRequest::for_flow("slow"), "hal")
         .await
         .unwrap();
     wait_for(&engine, &first.id, 30, |r| {
@@ -530,7 +520,7 @@ async fn terminate_concurrency_supersedes_the_active_release() {
     })
     .await;
     let second = engine
-        .promote("shop", flow_request("slow"), "hal")
+        .promote("shop", PromotionRequest::for_flow("slow"), "hal")
         .await
         .unwrap();
     assert_ne!(second.status, ReleaseStatus::Queued);
@@ -622,7 +612,7 @@ spec:
     // Release 2: its pre-action edits staging back on the remote after the
     // snapshot's fetch, so the mirror alone would say "nothing to change".
     let r2 = engine
-        .promote("shop", flow_request("main"), "gil")
+        .promote("shop", PromotionRequest::for_flow("main"), "gil")
         .await
         .unwrap();
     let d2 = wait_final(&engine, &r2.id).await;
@@ -689,7 +679,7 @@ async fn target_revision_head_is_the_default_branch() {
     fx.commit_dev("main-eeee", "4.0.0", "feat: head");
     let engine = fx.engine().await;
     let release = engine
-        .promote("shop", flow_request("up"), "hana")
+        .promote("shop", PromotionRequest::for_flow("up"), "hana")
         .await
         .unwrap();
     assert_eq!(release.trigger.branch, "main");
@@ -749,7 +739,7 @@ async fn an_automatic_release_takes_the_trigger_applications_version() {
     assert_eq!(created[0].version.as_deref(), Some("1.5.0"));
     // A manual promotion has no trigger application: the first listed.
     let manual = engine
-        .promote("shop", flow_request("up"), "ida")
+        .promote("shop", PromotionRequest::for_flow("up"), "ida")
         .await
         .unwrap();
     assert_eq!(manual.version.as_deref(), Some("9.9.9"));

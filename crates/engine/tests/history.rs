@@ -34,17 +34,7 @@ async fn every_status_change_is_in_the_history_in_order_without_gaps() {
     let engine = fx.engine().await;
     let mut live = engine.subscribe();
     let release = engine
-        .promote(
-            "shop",
-            PromotionRequest {
-                flow: Some("main".into()),
-                target_environment: None,
-                source_environment: None,
-                policy: None,
-                rollback_to: None,
-            },
-            "alice",
-        )
+        .promote("shop", PromotionRequest::for_flow("main"), "alice")
         .await
         .unwrap();
     let done = wait_final(&engine, &release.id).await;

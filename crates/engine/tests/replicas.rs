@@ -32,16 +32,6 @@ spec:
     - {environment: prod, dependsOn: [qa]}
 "#;
 
-fn main_flow() -> PromotionRequest {
-    PromotionRequest {
-        flow: Some("main".into()),
-        target_environment: None,
-        source_environment: None,
-        policy: None,
-        rollback_to: None,
-    }
-}
-
 /// A fixture whose database is on PostgreSQL, and the cluster when this
 /// test started one (kept alive by the caller).
 async fn postgres_fixture(product: &str) -> (Fixture, Option<pg_cluster::Cluster>) {
@@ -84,7 +74,7 @@ async fn two_replicas_never_run_two_releases_of_a_queued_product_at_once() {
     const EACH: usize = 4;
     let promote = |engine: Engine| async move {
         engine
-            .promote("shop", main_flow(), "tester")
+            .promote("shop", PromotionRequest::for_flow("main"), "tester")
             .await
             .expect("promote")
     };

@@ -44,13 +44,7 @@ async fn a_new_engine_resumes_the_release_without_a_second_commit() {
     });
     fx.commit_dev("main-1234", "7.0.0", "feat: resume");
     let first = fx.engine().await;
-    let req = PromotionRequest {
-        flow: Some("main".into()),
-        target_environment: None,
-        source_environment: None,
-        policy: None,
-        rollback_to: None,
-    };
+    let req = PromotionRequest::for_flow("main");
     let release = first.promote("shop", req, "ivy").await.unwrap();
     // Stop while staging's pre-action runs: qa is promoted, staging is not.
     wait_for(&first, &release.id, 30, |r| {

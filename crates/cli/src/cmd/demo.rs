@@ -176,17 +176,7 @@ async fn serve(layout: DemoLayout, args: Args, mut progress: Progress) -> anyhow
     if !marker.exists() {
         progress.step("creating the first release of the shop (flow `standard`)");
         let release = engine
-            .promote(
-                "shop",
-                PromotionRequest {
-                    flow: Some("standard".into()),
-                    target_environment: None,
-                    source_environment: None,
-                    policy: None,
-                    rollback_to: None,
-                },
-                "demo",
-            )
+            .promote("shop", PromotionRequest::for_flow("standard"), "demo")
             .await?;
         std::fs::write(&marker, &release.id)?;
         first = Some(release.number);

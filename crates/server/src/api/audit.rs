@@ -65,6 +65,21 @@ impl<'a> Audit<'a> {
         self
     }
 
+    /// The answer when release `id` does not exist: only promoters learn
+    /// that (others get the 403 of the role check); both are recorded.
+    pub async fn release_missing(self, id: &str) -> ApiError {
+        let role = self.caller.principal.require(Role::Promoter);
+        let audit = match self.check(role).await {
+            Ok(a) => a,
+            Err(denied) => return denied,
+        };
+        let missing = ApiError::not_found(format!("release `{id}` not found"));
+        let _ = audit
+            .finish::<()>(Err(missing.clone()), StatusCode::OK, |_| None)
+            .await;
+        missing
+    }
+
     /// Checks `allowed`; a denial is recorded and becomes a 403.
     pub async fn check(self, allowed: Result<(), Denied>) -> Result<Self, ApiError> {
         match allowed {

@@ -181,17 +181,7 @@ pub(crate) async fn refresh_as(
     let audit = Audit::new(st, caller, "notes.refresh", id).release(id);
     let release = match st.store.get(id).await {
         Ok(Some(r)) => r,
-        Ok(None) => {
-            // Only promoters learn whether a release exists.
-            let audit = audit
-                .check(caller.principal.require(Role::Promoter))
-                .await?;
-            let missing = ApiError::not_found(format!("release `{id}` not found"));
-            let _ = audit
-                .finish::<()>(Err(missing.clone()), StatusCode::OK, |_| None)
-                .await;
-            return Err(missing);
-        }
+        Ok(None) => return Err(audit.release_missing(id).await),
         Err(e) => return Err(e.into()),
     };
     let audit = audit

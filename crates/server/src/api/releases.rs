@@ -140,17 +140,7 @@ pub(crate) async fn release_action<'a>(
     let audit = Audit::new(st, caller, action, id).release(id);
     let release = match st.engine.release(id).await {
         Ok(Some(r)) => r,
-        Ok(None) => {
-            // Only promoters learn whether a release exists.
-            let audit = audit
-                .check(caller.principal.require(Role::Promoter))
-                .await?;
-            let missing = ApiError::not_found(format!("release `{id}` not found"));
-            let _ = audit
-                .finish::<()>(Err(missing.clone()), StatusCode::OK, |_| None)
-                .await;
-            return Err(missing);
-        }
+        Ok(None) => return Err(audit.release_missing(id).await),
         Err(e) => return Err(e.into()),
     };
     let targets = guard::release_targets(st, &release);
