@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 mod served;
 
-use served::{TOKEN, ferry, fixture, git, serve, stderr, stdout};
+use served::{TOKEN, ferry, fixture, git, promote_flow, serve, stderr, stdout};
 
 /// `ferry release notes` against `ferry serve`: Markdown by default,
 /// JSON on request, the server's error for an unknown release.
@@ -14,16 +14,7 @@ fn release_notes_from_the_server() {
     let root = tempfile::tempdir().unwrap();
     let config = fixture(root.path());
     let (_serve, server) = serve(root.path(), &config, &[]);
-    let http = reqwest::blocking::Client::new();
-    let created: Value = http
-        .post(format!("{server}/api/v1/products/p/promotions"))
-        .bearer_auth(TOKEN)
-        .json(&json!({"flow": "up"}))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let id = created["id"].as_str().expect("a release id").to_owned();
+    let id = promote_flow(&server, "up");
     let base = ["--server", server.as_str(), "--token", TOKEN];
 
     let out = ferry(&[&["release", "notes", id.as_str()][..], &base].concat());
@@ -86,16 +77,7 @@ fn refresh_recomputes_degraded_notes() {
             ("FERRY_REGISTRY_TIMEOUT", "2"),
         ],
     );
-    let http = reqwest::blocking::Client::new();
-    let created: Value = http
-        .post(format!("{server}/api/v1/products/p/promotions"))
-        .bearer_auth(TOKEN)
-        .json(&json!({"flow": "up"}))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let id = created["id"].as_str().expect("a release id").to_owned();
+    let id = promote_flow(&server, "up");
     let base = ["--server", server.as_str(), "--token", TOKEN];
     let json_notes = |extra: &[&str]| {
         let out = ferry(

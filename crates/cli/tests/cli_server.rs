@@ -10,14 +10,13 @@ use serde_json::{Value, json};
 
 mod served;
 
-use served::{Serve, TOKEN, ferry, fixture, serve, stderr, stdout};
+use served::{Serve, TOKEN, ferry, fixture, promote_flow, serve, stderr, stdout};
 
 #[test]
 fn serve_then_client_commands() {
     let root = tempfile::tempdir().unwrap();
     let config = fixture(root.path());
     let (mut serve, server) = serve(root.path(), &config, &[]);
-    let http = reqwest::blocking::Client::new();
 
     let base = ["--server", server.as_str(), "--token", TOKEN];
     let out = ferry(&[&["releases"][..], &base, &["--output", "json"]].concat());
@@ -34,15 +33,7 @@ fn serve_then_client_commands() {
         stderr(&out)
     );
 
-    let created: Value = http
-        .post(format!("{server}/api/v1/products/p/promotions"))
-        .bearer_auth(TOKEN)
-        .json(&json!({"flow": "up"}))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let id = created["id"].as_str().expect("a release id").to_owned();
+    let id = promote_flow(&server, "up");
 
     // --watch follows the release until it finishes.
     let out = ferry(&[&["release", "show", id.as_str(), "--watch"][..], &base].concat());

@@ -10,6 +10,7 @@
 #[path = "../../git/tests/common/http.rs"]
 #[allow(dead_code)]
 mod git_http;
+mod served;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -17,29 +18,13 @@ use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use served::{ferry, git};
 
 const ADMIN: &str = "Adm1n-T0ken-5ec7e1-e2e";
 const GIT_USER: &str = "ferry-bot";
 const GIT_PASSWORD: &str = "G1t-Passw0rd-a8c3f0";
 const WORKFLOW_SECRET: &str = "Wf-Deploy-S3cret-71bd44";
 const FILE_SECRET: &str = "File-S3cret-0e9d2c";
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "Dev")
-        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
-        .env("GIT_COMMITTER_NAME", "Dev")
-        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -115,15 +100,6 @@ impl Serve {
             std::fs::read_to_string(&self.stderr).unwrap()
         )
     }
-}
-
-fn ferry(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(args)
-        .env_remove("FERRY_TOKEN")
-        .env_remove("FERRY_SERVER")
-        .output()
-        .unwrap()
 }
 
 fn text(o: &Output) -> String {

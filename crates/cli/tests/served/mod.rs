@@ -116,6 +116,20 @@ pub fn serve(root: &Path, config: &Path, env: &[(&str, &str)]) -> (Serve, String
     (serve, server)
 }
 
+/// Starts flow `flow` of product `p` on `server` (over the API, as a
+/// script would); the new release's id.
+pub fn promote_flow(server: &str, flow: &str) -> String {
+    let created: serde_json::Value = reqwest::blocking::Client::new()
+        .post(format!("{server}/api/v1/products/p/promotions"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({ "flow": flow }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    created["id"].as_str().expect("a release id").to_owned()
+}
+
 /// The `ferry` client with `args`, without the caller's FERRY_TOKEN or
 /// FERRY_SERVER.
 pub fn ferry(args: &[&str]) -> Output {
