@@ -676,18 +676,7 @@ async fn end_environment(
         if let Some(h) = &hooks.on_fail
             && r.termination.is_some()
         {
-            let token = inner.shutdown.child_token();
-            let facts = failure_facts(&r);
-            run_hook(
-                inner,
-                handle,
-                Some(env),
-                "onFail",
-                h,
-                Some((&facts.0, &facts.1)),
-                &token,
-            )
-            .await?;
+            on_fail_hook(inner, handle, env, h, &r).await?;
         }
         return Ok(());
     }
@@ -711,17 +700,7 @@ async fn end_environment(
             .await?;
         }
     } else if let Some(h) = &hooks.on_fail {
-        let facts = failure_facts(&r);
-        run_hook(
-            inner,
-            handle,
-            Some(env),
-            "onFail",
-            h,
-            Some((&facts.0, &facts.1)),
-            &inner.shutdown.child_token(),
-        )
-        .await?;
+        on_fail_hook(inner, handle, env, h, &r).await?;
     }
     handle
         .update(|r| {
@@ -858,6 +837,27 @@ async fn run_application(
             ((), vec![])
         })
         .await
+}
+
+/// An environment's `onFail` hook, with the failure's arguments.
+async fn on_fail_hook(
+    inner: &Arc<Inner>,
+    handle: &Arc<ReleaseHandle>,
+    env: &str,
+    hook: &str,
+    r: &Release,
+) -> Result<bool, Error> {
+    let facts = failure_facts(r);
+    run_hook(
+        inner,
+        handle,
+        Some(env),
+        "onFail",
+        hook,
+        Some((&facts.0, &facts.1)),
+        &inner.shutdown.child_token(),
+    )
+    .await
 }
 
 /// Runs one workflow to its end, mirroring its steps into the release.
