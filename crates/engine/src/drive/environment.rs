@@ -1,0 +1,165 @@
+//! One environment of a release: its `onStart` hook, its applications in
+//! parallel, then the aggregate status and its `onSuccess`/`onFail` hook.
+
+use std::sync::Arc;
+
+use ferry_release::{EnvironmentStatus, EventKind, IssueKind, NewEvent, Release, now};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::application::run_application;
+use super::hooks::{on_fail_hook, run_hook};
+use super::record::issue;
+use crate::handle::ReleaseHandle;
+use crate::{Error, Inner};
+
+pub(super) async fn run_environment(
+    inner: &Arc<Inner>,
+    handle: &Arc<ReleaseHandle>,
+    env: &str,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    let r = handle.get().await;
+    let Some(e) = r.environment(env).cloned() else {
+        return Ok(());
+    };
+    let step = r.graph.step(env).cloned();
+    let has_on_start = step.as_ref().is_some_and(|s| s.hooks.on_start.is_some());
+    let start = |r: &mut Release| {
+        if let Some(e) = r.environment_mut(env) {
+            e.status = EnvironmentStatus::Running;
+            e.started_at.get_or_insert_with(now);
+            // Applications start together with their environment (one
+            // save instead of one per application), unless a hook runs first.
+            if !has_on_start {
+                for a in &mut e.applications {
+                    if !a.status.is_final() {
+                        a.status = EnvironmentStatus::Running;
+                    }
+                }
+            }
+        }
+        ((), vec![])
+    };
+    if has_on_start || e.applications.is_empty() {
+        handle.update(start).await?;
+    } else {
+        // Stored by the first step's own save, before that step acts.
+        handle.defer(start).await;
+    }
+    let hooks = step.as_ref().map(|s| s.hooks.clone()).unwrap_or_default();
+    if let Some(h) = &hooks.on_start
+        && !run_hook(inner, handle, Some(env), "onStart", h, None, cancel).await?
+    {
+        return end_environment(
+            inner,
+            handle,
+            env,
+            &hooks,
+            Some("environment onStart hook failed"),
+        )
+        .await;
+    }
+    if e.applications.is_empty() {
+        handle
+            .update(|r| {
+                if let Some(e) = r.environment_mut(env) {
+                    e.status = EnvironmentStatus::Successful;
+                    e.finished_at = Some(now());
+                }
+                (
+                    (),
+                    vec![
+                        NewEvent::new(EventKind::Environment, "SUCCESSFUL")
+                            .environment(env)
+                            .message("the product has no application here"),
+                    ],
+                )
+            })
+            .await?;
+        return Ok(());
+    }
+    let mut apps: JoinSet<Result<(), Error>> = JoinSet::new();
+    for app in &e.applications {
+        let (inner, handle, cancel, env, app) = (
+            Arc::clone(inner),
+            Arc::clone(handle),
+            cancel.clone(),
+            env.to_owned(),
+            app.name.clone(),
+        );
+        apps.spawn(async move { run_application(&inner, &handle, &env, &app, &cancel).await });
+    }
+    while let Some(done) = apps.join_next().await {
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(e) => return Err(Error::Internal(format!("application task: {e}"))),
+        }
+    }
+    end_environment(inner, handle, env, &hooks, None).await
+}
+
+/// Aggregates the environment, runs `onSuccess`/`onFail`, marks it finished.
+async fn end_environment(
+    inner: &Arc<Inner>,
+    handle: &Arc<ReleaseHandle>,
+    env: &str,
+    hooks: &ferry_model::resource::Hooks,
+    failure: Option<&str>,
+) -> Result<(), Error> {
+    let r = handle.get().await;
+    if r.termination.is_some() || inner.shutdown.is_cancelled() {
+        // Termination marks and hooks are handled when the release finishes…
+        if let Some(h) = &hooks.on_fail
+            && r.termination.is_some()
+        {
+            on_fail_hook(inner, handle, env, h, &r).await?;
+        }
+        return Ok(());
+    }
+    let e = r.environment(env).cloned();
+    let apps_status = e
+        .as_ref()
+        .map(|e| EnvironmentStatus::aggregate(e.applications.iter().map(|a| a.status)));
+    let ok = failure.is_none() && apps_status == Some(EnvironmentStatus::Successful);
+    let mut hook_ok = true;
+    if ok {
+        if let Some(h) = &hooks.on_success {
+            hook_ok = run_hook(
+                inner,
+                handle,
+                Some(env),
+                "onSuccess",
+                h,
+                None,
+                &inner.shutdown.child_token(),
+            )
+            .await?;
+        }
+    } else if let Some(h) = &hooks.on_fail {
+        on_fail_hook(inner, handle, env, h, &r).await?;
+    }
+    handle
+        .update(|r| {
+            if let Some(e) = r.environment_mut(env) {
+                if let Some(msg) = failure {
+                    e.issues.push(issue(IssueKind::Workflow, msg));
+                }
+                if !hook_ok {
+                    e.issues.push(issue(
+                        IssueKind::Workflow,
+                        "environment onSuccess hook failed",
+                    ));
+                }
+                e.status = if ok && hook_ok {
+                    EnvironmentStatus::Successful
+                } else {
+                    EnvironmentStatus::Failed
+                };
+                e.finished_at = Some(now());
+            }
+            ((), vec![])
+        })
+        .await
+}

@@ -1,0 +1,39 @@
+//! Driving a release through its flow (SPEC §4.2–4.6).
+//!
+//! One task per release schedules environments whose dependencies
+//! succeeded; each environment runs its applications' pipelines in
+//! parallel. Every transition goes through [`ReleaseHandle::update`], so it
+//! is stored before the next action starts; a restart re-enters the same
+//! code and skips what already succeeded.
+//!
+//! One file per part of the drive, each calling only the ones below it:
+//!
+//! ```text
+//! release ──► environment ──► application ──► workflow, action, sync
+//!    └────────────┴──► hooks ──► workflow
+//! ```
+//!
+//! - [`release`]: start, resume after a restart, the queue hand-over,
+//!   terminate, retry, the flow timeout and the release's end;
+//! - [`environment`]: an environment's applications in parallel, its hooks
+//!   and its end;
+//! - [`application`]: one application's steps in order;
+//! - [`workflow`]: a pre-/post-action workflow step, and following any
+//!   workflow run into the release (also for hooks);
+//! - [`action`]: the promotion action (commit, pull request, none);
+//! - [`sync`]: waiting until the application is synced and healthy;
+//! - [`hooks`]: release and environment hooks;
+//! - [`record`]: reading and editing the release record, shared by all.
+//!
+//! [`ReleaseHandle::update`]: crate::handle::ReleaseHandle::update
+
+mod action;
+mod application;
+mod environment;
+mod hooks;
+mod record;
+mod release;
+mod sync;
+mod workflow;
+
+pub(crate) use release::{active_of_product, enforce_queue_limit, resume, retry, start, terminate};

@@ -1,0 +1,514 @@
+//! One release from start to end (SPEC §4.5): the driver task and its
+//! lease, resuming after a restart, the per-product queue hand-over,
+//! terminate and retry, the flow timeout, environments in dependency order
+//! (independent ones in parallel), and the release's end with its hooks.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_release::{
+    EnvironmentStatus, EventKind, IssueKind, NewEvent, Release, ReleaseStatus, StepRun, StepStatus,
+    Termination, TerminationReason, now,
+};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::environment::run_environment;
+use super::hooks::run_hook;
+use super::record::{failure_facts, issue};
+use crate::handle::ReleaseHandle;
+use crate::{Driving, Error, Inner};
+
+/// Starts driving a stored release.
+pub(crate) fn start(inner: &Arc<Inner>, release: Release) {
+    let cancel = inner.shutdown.child_token();
+    let handle = ReleaseHandle::new(
+        release,
+        Arc::clone(&inner.store),
+        inner.events.clone(),
+        inner.shutdown.clone(),
+    );
+    {
+        let mut running = inner.running.lock().unwrap_or_else(|p| p.into_inner());
+        if running.contains_key(&handle.id) {
+            return;
+        }
+        running.insert(
+            handle.id.clone(),
+            Driving {
+                cancel: cancel.clone(),
+                handle: Arc::clone(&handle),
+            },
+        );
+    }
+    let inner = Arc::clone(inner);
+    tokio::spawn(async move {
+        let id = handle.id.clone();
+        let product = handle.get().await.product;
+        let Some(hold) = crate::lease::acquire(&inner, &id).await else {
+            // Another replica drives it (issue 11).
+            inner
+                .running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
+            return;
+        };
+        match run_release(&inner, &handle, cancel).await {
+            Ok(()) | Err(Error::ShuttingDown) => {}
+            Err(e) => tracing::error!(release = %id, error = %e, "release driver stopped"),
+        }
+        inner
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+        crate::lease::give_up(&inner, &id, hold).await;
+        if !inner.shutdown.is_cancelled() {
+            start_next_queued(&inner, &product).await;
+        }
+    });
+}
+
+/// Re-enters a release after a restart: steps that were running when the
+/// process stopped start again (workflows from the beginning; the Git
+/// action finds its commit by its trailers).
+pub(crate) fn resume(inner: &Arc<Inner>, mut release: Release) {
+    let runs_go_on = inner.runner.outlives_process();
+    for env in &mut release.environments {
+        for hook in &mut env.hooks {
+            interrupted(hook, runs_go_on);
+        }
+        for app in &mut env.applications {
+            for step in &mut app.steps {
+                interrupted(step, runs_go_on);
+            }
+        }
+    }
+    for hook in &mut release.hooks {
+        interrupted(hook, runs_go_on);
+    }
+    if release.status == ReleaseStatus::Queued {
+        let inner = Arc::clone(inner);
+        let product = release.product.clone();
+        tokio::spawn(async move { start_next_queued(&inner, &product).await });
+        return;
+    }
+    start(inner, release);
+}
+
+/// A step the stopped driver was running starts again — unless it was
+/// following a workflow run that goes on without ferry (`runs_go_on`): it
+/// stays RUNNING with its `run_id`, and `run_workflow` attaches to it.
+fn interrupted(step: &mut StepRun, runs_go_on: bool) {
+    if runs_go_on && step.run_id.is_some() && step.status == StepStatus::Running {
+        return;
+    }
+    if step.status == StepStatus::Running {
+        step.status = StepStatus::Pending;
+        step.message = Some("interrupted by a restart of ferry; started again".into());
+    }
+}
+
+/// Releases of `product` being driven now.
+pub(crate) async fn active_of_product(inner: &Arc<Inner>, product: &str) -> Vec<Release> {
+    let handles: Vec<Arc<ReleaseHandle>> = inner
+        .running
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .values()
+        .filter(|d| d.handle.product == product)
+        .map(|d| Arc::clone(&d.handle))
+        .collect();
+    let mut out = Vec::new();
+    for h in handles {
+        let r = h.get().await;
+        if r.is_active() {
+            out.push(r);
+        }
+    }
+    let elsewhere = crate::lease::active_elsewhere(inner, product, &out).await;
+    out.extend(elsewhere);
+    out
+}
+
+async fn queued_of_product(inner: &Arc<Inner>, product: &str) -> Vec<Release> {
+    match inner.store.queued_of_product(product).await {
+        Ok(queued) => queued,
+        Err(e) => {
+            tracing::warn!(product = %product, error = %e, "reading the queue");
+            Vec::new()
+        }
+    }
+}
+
+/// Starts the oldest queued release of `product` when none is active.
+async fn start_next_queued(inner: &Arc<Inner>, product: &str) {
+    let lock = inner.product_lock(product);
+    let _guard = lock.lock().await;
+    let gate = match crate::lease::product_gate(inner, product).await {
+        Ok(gate) => gate,
+        Err(e) => {
+            tracing::warn!(product = %product, error = %e, "taking the product gate");
+            return;
+        }
+    };
+    let next = if active_of_product(inner, product).await.is_empty() {
+        queued_of_product(inner, product).await.into_iter().next()
+    } else {
+        None
+    };
+    let Some(next) = next else {
+        crate::lease::release_gate(gate).await;
+        return;
+    };
+    let handle = ReleaseHandle::new(
+        next,
+        Arc::clone(&inner.store),
+        inner.events.clone(),
+        inner.shutdown.clone(),
+    );
+    let started = handle
+        .update(|r| {
+            r.status = ReleaseStatus::Running;
+            ((), vec![])
+        })
+        .await;
+    crate::lease::release_gate(gate).await;
+    if started.is_ok() {
+        start(inner, handle.get().await);
+    }
+}
+
+/// Beyond the queue limit the oldest queued releases are terminated.
+pub(crate) async fn enforce_queue_limit(inner: &Arc<Inner>, product: &str, limit: u32) {
+    let queued = queued_of_product(inner, product).await;
+    let excess = queued.len().saturating_sub(limit as usize);
+    for r in queued.into_iter().take(excess) {
+        let _ = terminate(inner, &r.id, "ferry", TerminationReason::Queue).await;
+    }
+}
+
+/// SPEC §4.5 terminate.
+pub(crate) async fn terminate(
+    inner: &Arc<Inner>,
+    id: &str,
+    by: &str,
+    reason: TerminationReason,
+) -> Result<Release, Error> {
+    let driving = inner
+        .running
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(id)
+        .map(|d| (Arc::clone(&d.handle), d.cancel.clone()));
+    let termination = Termination {
+        reason,
+        by: by.to_owned(),
+        at: now(),
+    };
+    let audit = NewEvent::new(EventKind::Audit, "TERMINATING")
+        .message(format!("terminate requested by {by} ({reason:?})"));
+    match driving {
+        Some((handle, cancel)) => {
+            handle
+                .update(|r| {
+                    if r.termination.is_none() {
+                        r.termination = Some(termination.clone());
+                    }
+                    ((), vec![audit])
+                })
+                .await?;
+            cancel.cancel();
+            Ok(handle.get().await)
+        }
+        None => {
+            // Driven by another replica: take it over and terminate here.
+            if crate::lease::drive_here(inner, id).await? {
+                return Box::pin(terminate(inner, id, by, reason)).await;
+            }
+            let release = inner
+                .store
+                .get(id)
+                .await
+                .map_err(Error::Store)?
+                .ok_or_else(|| Error::NotFound(id.to_owned()))?;
+            if !release.is_active() {
+                return Err(Error::Conflict {
+                    id: id.to_owned(),
+                    status: release.status.to_string(),
+                    action: "terminate",
+                });
+            }
+            // Not driven here (queued): nothing runs, so it ends at once.
+            let handle = ReleaseHandle::new(
+                release,
+                Arc::clone(&inner.store),
+                inner.events.clone(),
+                inner.shutdown.clone(),
+            );
+            handle
+                .update(|r| {
+                    r.termination = Some(termination.clone());
+                    r.finished_at = Some(now());
+                    ((), vec![audit])
+                })
+                .await?;
+            Ok(handle.get().await)
+        }
+    }
+}
+
+/// SPEC §4.5 retry: FAILED or TERMINATED releases resume from the point of
+/// failure; what succeeded is kept.
+pub(crate) async fn retry(inner: &Arc<Inner>, id: &str, by: &str) -> Result<Release, Error> {
+    if inner
+        .running
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains_key(id)
+    {
+        return Err(Error::Conflict {
+            id: id.to_owned(),
+            status: "RUNNING".into(),
+            action: "retry",
+        });
+    }
+    let release = inner
+        .store
+        .get(id)
+        .await
+        .map_err(Error::Store)?
+        .ok_or_else(|| Error::NotFound(id.to_owned()))?;
+    if !matches!(
+        release.status,
+        ReleaseStatus::Failed | ReleaseStatus::Terminated
+    ) || release.is_active()
+    {
+        return Err(Error::Conflict {
+            id: id.to_owned(),
+            status: release.status.to_string(),
+            action: "retry",
+        });
+    }
+    let handle = ReleaseHandle::new(
+        release,
+        Arc::clone(&inner.store),
+        inner.events.clone(),
+        inner.shutdown.clone(),
+    );
+    handle
+        .update(|r| {
+            r.termination = None;
+            r.finished_at = None;
+            r.hooks
+                .retain(|h| h.status == StepStatus::Success && !h.name.starts_with("onFail"));
+            for env in &mut r.environments {
+                if matches!(
+                    env.status,
+                    EnvironmentStatus::Failed
+                        | EnvironmentStatus::Terminated
+                        | EnvironmentStatus::Running
+                        | EnvironmentStatus::Suspended
+                ) {
+                    env.status = EnvironmentStatus::Pending;
+                    env.issues.clear();
+                    env.finished_at = None;
+                    env.hooks.retain(|h| {
+                        h.status == StepStatus::Success && !h.name.starts_with("onFail")
+                    });
+                    for app in &mut env.applications {
+                        if app.status != EnvironmentStatus::Successful {
+                            app.status = EnvironmentStatus::Pending;
+                            for s in &mut app.steps {
+                                if s.status != StepStatus::Success {
+                                    s.status = StepStatus::Pending;
+                                    s.finished_at = None;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            (
+                (),
+                vec![
+                    NewEvent::new(EventKind::Audit, "RUNNING")
+                        .message(format!("retry requested by {by}")),
+                ],
+            )
+        })
+        .await?;
+    let release = handle.get().await;
+    start(inner, release.clone());
+    Ok(release)
+}
+
+async fn run_release(
+    inner: &Arc<Inner>,
+    handle: &Arc<ReleaseHandle>,
+    cancel: CancellationToken,
+) -> Result<(), Error> {
+    let release = handle.get().await;
+    // The flow timeout counts from creation (SPEC §1.6).
+    let elapsed = (now() - release.created_at).whole_seconds().max(0) as u64;
+    let remaining = Duration::from_secs(release.graph.timeout_seconds.saturating_sub(elapsed));
+    {
+        let inner = Arc::clone(inner);
+        let id = release.id.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(remaining) => {
+                    let _ = terminate(&inner, &id, "ferry", TerminationReason::Timeout).await;
+                }
+                () = cancel.cancelled() => {}
+            }
+        });
+    }
+    if release.termination.is_none()
+        && let Some(hook) = release.graph.hooks.on_start.clone()
+        && !run_hook(inner, handle, None, "onStart", &hook, None, &cancel).await?
+    {
+        handle
+            .update(|r| {
+                for e in &mut r.environments {
+                    if e.trigger {
+                        e.issues.push(issue(
+                            IssueKind::Workflow,
+                            format!("release onStart hook `{hook}` failed"),
+                        ));
+                        e.status = EnvironmentStatus::Failed;
+                    }
+                }
+                ((), vec![])
+            })
+            .await?;
+    }
+    let mut tasks: JoinSet<Result<(), Error>> = JoinSet::new();
+    let mut launched: HashSet<String> = HashSet::new();
+    loop {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let r = handle.get().await;
+        if r.termination.is_some() {
+            break;
+        }
+        let ready: Vec<String> = r
+            .environments
+            .iter()
+            .filter(|e| !launched.contains(&e.name) && !e.status.is_final())
+            .filter(|e| {
+                e.depends_on.iter().all(|d| {
+                    r.environment(d)
+                        .is_some_and(|x| x.status == EnvironmentStatus::Successful)
+                })
+            })
+            .map(|e| e.name.clone())
+            .collect();
+        for env in ready {
+            launched.insert(env.clone());
+            let (inner, handle, cancel) = (Arc::clone(inner), Arc::clone(handle), cancel.clone());
+            tasks.spawn(async move { run_environment(&inner, &handle, &env, &cancel).await });
+        }
+        if tasks.is_empty() {
+            break;
+        }
+        tokio::select! {
+            done = tasks.join_next() => {
+                if let Some(Ok(Err(e))) = done {
+                    tracing::error!(error = %e, "environment task failed");
+                }
+            }
+            () = cancel.cancelled() => {}
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        if let Ok(Err(e)) = done {
+            tracing::error!(error = %e, "environment task failed");
+        }
+    }
+    if inner.shutdown.is_cancelled() {
+        // The process stops: leave the release as stored; it resumes on start.
+        return Ok(());
+    }
+    finish(inner, handle).await
+}
+
+/// Ends a release: terminated environments are marked, release hooks run,
+/// `finishedAt` is set (the status follows from SPEC §4.3).
+async fn finish(inner: &Arc<Inner>, handle: &Arc<ReleaseHandle>) -> Result<(), Error> {
+    handle
+        .update(|r| {
+            let terminated = r.termination.is_some();
+            let timeout = matches!(
+                r.termination.as_ref().map(|t| t.reason),
+                Some(TerminationReason::Timeout)
+            );
+            for e in &mut r.environments {
+                let interrupted = matches!(
+                    e.status,
+                    EnvironmentStatus::Running | EnvironmentStatus::Suspended
+                ) || (e.status == EnvironmentStatus::Terminated
+                    && e.finished_at.is_none());
+                if terminated && interrupted {
+                    e.status = EnvironmentStatus::Terminated;
+                    e.finished_at = Some(now());
+                    if timeout && !e.issues.iter().any(|i| i.kind == IssueKind::Timeout) {
+                        e.issues.push(issue(
+                            IssueKind::Timeout,
+                            "the flow timeout passed before this environment finished",
+                        ));
+                    }
+                }
+            }
+            ((), vec![])
+        })
+        .await?;
+    let r = handle.get().await;
+    let failed = r.termination.is_some()
+        || r.environments.iter().any(|e| {
+            matches!(
+                e.status,
+                EnvironmentStatus::Failed | EnvironmentStatus::Terminated
+            )
+        });
+    let hook = if failed {
+        r.graph.hooks.on_fail.clone().map(|h| ("onFail", h))
+    } else {
+        r.graph.hooks.on_success.clone().map(|h| ("onSuccess", h))
+    };
+    let mut hook_failed = false;
+    if let Some((which, name)) = hook {
+        // Hooks after a terminate run on their own token.
+        let token = inner.shutdown.child_token();
+        let failure = failed.then(|| failure_facts(&r));
+        let ok = run_hook(
+            inner,
+            handle,
+            None,
+            which,
+            &name,
+            failure.as_ref().map(|(m, f)| (m.as_str(), f.as_str())),
+            &token,
+        )
+        .await?;
+        hook_failed = !ok;
+    }
+    handle
+        .update(|r| {
+            if hook_failed && r.termination.is_none() {
+                // A failing hook fails its release (SPEC §4.6).
+                if let Some(e) = r.environments.iter_mut().find(|e| e.trigger) {
+                    e.status = EnvironmentStatus::Failed;
+                    e.issues
+                        .push(issue(IssueKind::Workflow, "a release hook failed"));
+                }
+            }
+            r.finished_at = Some(now());
+            ((), vec![])
+        })
+        .await
+}
