@@ -498,6 +498,37 @@ async fn timeout_terminates_the_release() {
     );
 }
 
+/// Codefresh's `promotionTimeoutLimit` is minutes (its quick start sets 5
+/// for "5 minutes"): the release carries the timeout the driver enforces.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codefresh_promotion_timeout_limit_is_the_release_timeout_in_minutes() {
+    let product = SEQUENTIAL.replace(
+        "metadata: {name: hotfix}\nspec:\n  triggerEnvironment: dev\n",
+        "metadata: {name: hotfix}\nspec:\n  triggerEnvironment: dev\n  promotionTimeoutLimit: 5\n",
+    );
+    assert!(product.contains("promotionTimeoutLimit: 5"));
+    let fx = Fixture::new(Setup {
+        environments: &["dev", "qa", "staging", "prod"],
+        product,
+    });
+    let engine = fx.engine().await;
+    let release = engine
+        .promote("shop", PromotionRequest::for_flow("hotfix"), "ida")
+        .await
+        .unwrap();
+    assert_eq!(release.graph.timeout_seconds, 5 * 60);
+    let main = engine
+        .promote("shop", PromotionRequest::for_flow("main"), "ida")
+        .await
+        .unwrap();
+    assert_eq!(main.graph.timeout_seconds, 24 * 3600, "the default");
+    assert_eq!(
+        wait_final(&engine, &release.id).await.status,
+        ReleaseStatus::Succeeded
+    );
+    wait_final(&engine, &main.id).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminate_concurrency_supersedes_the_active_release() {
     let product = TERMINATE.replace(

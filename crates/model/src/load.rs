@@ -44,15 +44,41 @@ impl Loaded {
 }
 
 /// The kinds ferry reads, by API group, with the versions it accepts.
-const KINDS: &[(&str, &str, &str)] = &[
-    ("argoproj.io", "Application", "v1alpha1"),
-    ("argoproj.io", "WorkflowTemplate", "v1alpha1"),
-    ("ferry.io", "Environment", "v1alpha1"),
-    ("codefresh.io", "Product", "v1beta1"),
-    ("codefresh.io", "PromotionFlow", "v1beta1"),
-    ("codefresh.io", "PromotionPolicy", "v1beta1"),
-    ("codefresh.io", "PromotionTemplate", "v1beta1"),
+/// Codefresh serves Product as `v1beta1` and `v1beta2` (which adds the
+/// string form of `concurrency`); ferry reads both with one type.
+const KINDS: &[(&str, &str, &[&str])] = &[
+    ("argoproj.io", "Application", &["v1alpha1"]),
+    ("argoproj.io", "WorkflowTemplate", &["v1alpha1"]),
+    ("ferry.io", "Environment", &["v1alpha1"]),
+    ("codefresh.io", "Product", &["v1beta1", "v1beta2"]),
+    ("codefresh.io", "PromotionFlow", &["v1beta1"]),
+    ("codefresh.io", "PromotionPolicy", &["v1beta1"]),
+    ("codefresh.io", "PromotionTemplate", &["v1beta1"]),
 ];
+
+/// Types in which an unknown key is an error, not a warning: a misspelt
+/// key in a selector (or a misspelt selector) leaves a part of it empty,
+/// and an empty part matches everything — a policy meant for staging
+/// would apply to production. The resource is then not loaded at all.
+const STRICT: &[&str] = &[
+    "PromotionPolicySpec",
+    "PolicySelector",
+    "NameSelector",
+    "EnvironmentSelector",
+    "LabelSelector",
+    "LabelSelectorRequirement",
+    "ProductFlow",
+    "TriggerSelector",
+];
+
+/// Fields of Codefresh's published CRDs that ferry refuses, by the type
+/// they would belong to, with the reason (docs/configuration.md,
+/// "Codefresh compatibility").
+const REFUSED: &[(&str, &str, &str)] = &[(
+    "FlowBody",
+    "postTrigger",
+    "`postTrigger` is deprecated by Codefresh and not supported: name the workflow in `hooks.onStart` (run when the release starts) or `triggerPolicy.postAction` (run in the trigger environment before the first step)",
+)];
 
 /// Document nodes kept for validation messages that point inside a
 /// resource (e.g. at `spec.steps[2].dependsOn[0]`). Indexes match the
@@ -240,8 +266,7 @@ impl Loader {
         let (group, version) = api_version
             .split_once('/')
             .unwrap_or(("", api_version.as_str()));
-        let Some(&(_, _, expected_version)) =
-            KINDS.iter().find(|(g, k, _)| *g == group && *k == kind)
+        let Some(&(_, _, versions)) = KINDS.iter().find(|(g, k, _)| *g == group && *k == kind)
         else {
             self.diagnostics.push(Diagnostic::note(
                 &origin,
@@ -255,12 +280,20 @@ impl Loader {
             });
             return;
         };
-        if version != expected_version {
+        if !versions.contains(&version) {
             let pos = root.get("apiVersion").map_or(root.pos, |n| n.pos);
+            let expected: Vec<String> = versions.iter().map(|v| format!("{group}/{v}")).collect();
+            let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
             self.diagnostics.push(Diagnostic::error(
-                &Origin { file: file.to_owned(), pos },
+                &Origin {
+                    file: file.to_owned(),
+                    pos,
+                },
                 "apiVersion",
-                format!("unsupported apiVersion `{api_version}` for {kind}: expected `{group}/{expected_version}`"),
+                format!(
+                    "unsupported apiVersion `{api_version}` for {kind}: expected {}",
+                    one_of(&expected)
+                ),
             ));
             return;
         }
@@ -409,13 +442,17 @@ impl Loader {
     ) -> Option<T> {
         let mut unknown = Vec::new();
         let result: Result<T, DeError> = from_node(node, path, &mut unknown);
+        let mut refused = false;
         for u in unknown {
             if also_allowed.contains(&u.field.as_str()) {
                 continue;
             }
-            self.diagnostics.push(unknown_field_warning(file, &u));
+            let d = unknown_field_diagnostic(file, &u);
+            refused |= d.is_error();
+            self.diagnostics.push(d);
         }
         match result {
+            Ok(_) if refused => None,
             Ok(v) => Some(v),
             Err(e) => {
                 let origin = Origin {
@@ -457,22 +494,41 @@ fn app_positions(root: &Node) -> AppPositions {
     }
 }
 
-fn unknown_field_warning(file: &str, u: &UnknownField) -> Diagnostic {
+/// A warning for an unknown field; an error inside a selector ([`STRICT`])
+/// and for a field ferry refuses ([`REFUSED`]).
+fn unknown_field_diagnostic(file: &str, u: &UnknownField) -> Diagnostic {
     let key = u
         .field
         .rsplit(['.', '['])
         .next()
         .unwrap_or(&u.field)
         .trim_matches(|c| c == '"' || c == ']');
+    let origin = Origin {
+        file: file.to_owned(),
+        pos: u.pos,
+    };
+    if let Some((_, _, reason)) = REFUSED
+        .iter()
+        .find(|(within, field, _)| *within == u.within && *field == key)
+    {
+        return Diagnostic::error(&origin, u.field.clone(), *reason);
+    }
     let known: Vec<&str> = u.expected.to_vec();
     let suggestion = closest(key, &known)
         .map(|s| format!("; did you mean `{s}`?"))
         .unwrap_or_default();
+    if STRICT.contains(&u.within) {
+        return Diagnostic::error(
+            &origin,
+            u.field.clone(),
+            format!(
+                "unknown field `{key}` in a selector (expected {}){suggestion}; the resource is not loaded, as ignoring the key would make the selector match more than written",
+                one_of(&known)
+            ),
+        );
+    }
     Diagnostic::warning(
-        &Origin {
-            file: file.to_owned(),
-            pos: u.pos,
-        },
+        &origin,
         u.field.clone(),
         format!(
             "unknown field `{key}` is ignored (expected {}){suggestion}",

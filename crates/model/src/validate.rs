@@ -66,6 +66,11 @@ impl Ctx<'_> {
         let o = self.at(origin, root, field);
         self.out.push(Diagnostic::warning(&o, field, message));
     }
+
+    fn note(&mut self, origin: &Origin, root: &Node, field: &str, message: String) {
+        let o = self.at(origin, root, field);
+        self.out.push(Diagnostic::note(&o, field, message));
+    }
 }
 
 pub(crate) fn run(config: &Config, nodes: &Nodes, out: &mut Vec<Diagnostic>) {
@@ -124,7 +129,9 @@ pub(crate) fn run(config: &Config, nodes: &Nodes, out: &mut Vec<Diagnostic>) {
                     format!("PromotionTemplate `{name}` does not exist"),
                 );
             } else if p.spec.promotion_template.is_some() {
-                cx.warning(&p.origin, root, "spec.promotionTemplateRef", "both an inline promotionTemplate and a promotionTemplateRef are set; the inline template wins".into());
+                // A note, not a warning: Codefresh's own Product example sets
+                // both, and the outcome is defined (SPEC §1.3).
+                cx.note(&p.origin, root, "spec.promotionTemplateRef", "both an inline promotionTemplate and a promotionTemplateRef are set; the inline template wins".into());
             }
         }
         for (i, f) in p.spec.promotion_flows.iter().enumerate() {
@@ -235,11 +242,7 @@ pub(crate) fn run(config: &Config, nodes: &Nodes, out: &mut Vec<Diagnostic>) {
                 p,
             );
         }
-        if let Some(t) = &body.timeout
-            && let Err(e) = crate::resource::parse_duration(t)
-        {
-            cx.error(&f.origin, root, &format!("{base}.timeout"), e);
-        }
+        flow_timeout(&mut cx, &f.origin, root, base, body);
         if let Err(problems) = FlowGraph::build(f) {
             for p in problems {
                 cx.error(&f.origin, root, &p.field, p.message);
@@ -279,6 +282,56 @@ pub(crate) fn run(config: &Config, nodes: &Nodes, out: &mut Vec<Diagnostic>) {
         }
     }
     applications(&mut cx, nodes);
+}
+
+/// `timeout` (a Go duration) and Codefresh's `promotionTimeoutLimit`
+/// (minutes) set the same thing: each must be valid, and both may be given
+/// only when they agree, so a flow never runs with a timeout its author did
+/// not mean.
+fn flow_timeout(
+    cx: &mut Ctx<'_>,
+    origin: &Origin,
+    root: &Node,
+    base: &str,
+    body: &crate::resource::FlowBody,
+) {
+    let timeout = match &body.timeout {
+        Some(t) => match crate::resource::parse_duration(t) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                cx.error(origin, root, &format!("{base}.timeout"), e);
+                None
+            }
+        },
+        None => None,
+    };
+    let Some(minutes) = body.promotion_timeout_limit else {
+        return;
+    };
+    let field = format!("{base}.promotionTimeoutLimit");
+    let max = crate::resource::MAX_TIMEOUT_MINUTES;
+    if minutes < 1 || minutes.unsigned_abs() > max {
+        cx.error(
+            origin,
+            root,
+            &field,
+            format!("must be a number of minutes from 1 to {max}, found {minutes}"),
+        );
+        return;
+    }
+    if let Some(t) = timeout
+        && t != std::time::Duration::from_secs(minutes.unsigned_abs() * 60)
+    {
+        cx.error(
+            origin,
+            root,
+            &field,
+            format!(
+                "{minutes} minute(s) disagrees with `timeout: {}`; both set the flow timeout, keep one",
+                body.timeout.as_deref().unwrap_or_default()
+            ),
+        );
+    }
 }
 
 /// `spec.releaseNotes` (SPEC §7): what the notes builder would otherwise
@@ -419,7 +472,11 @@ fn duplicates(cx: &mut Ctx<'_>) {
     );
 }
 
-/// Checks file names and JSONPaths of a template body.
+/// Checks file names and JSONPaths of a template body. A problem with a
+/// promoted file is reported at that file's key, one with a JSONPath at
+/// the list item itself (`spec.promotion["values.yaml"].jsonPaths[1]`):
+/// file names hold dots, so these are located by walking the nodes rather
+/// than with [`locate`].
 fn template_body(cx: &mut Ctx<'_>, origin: &Origin, root: &Node, base: &str, body: &TemplateBody) {
     if let Some(vs) = &body.version_source {
         if let Err(msg) = relative_path(&vs.file) {
@@ -429,33 +486,61 @@ fn template_body(cx: &mut Ctx<'_>, origin: &Origin, root: &Node, base: &str, bod
             cx.error(origin, root, &format!("{base}.versionSource.jsonPath"), msg);
         }
     }
-    if let Some(promotion) = &body.promotion {
-        for (file, spec) in promotion {
-            let field = format!("{base}.promotion[{file:?}]");
-            if let Err(msg) = relative_path(file) {
-                cx.error(
-                    origin,
-                    root,
-                    &format!("{base}.promotion"),
-                    format!("`{file}`: {msg}"),
-                );
+    let Some(promotion) = &body.promotion else {
+        return;
+    };
+    let promotion_field = format!("{base}.promotion");
+    let promotion_node = base
+        .split('.')
+        .try_fold(root, |n, key| n.get(key))
+        .and_then(|n| n.get("promotion"));
+    let mut report = |pos: Option<Pos>, field: String, message: String| {
+        let at = Origin {
+            file: origin.file.clone(),
+            pos: pos.unwrap_or_else(|| locate(root, &promotion_field)),
+        };
+        cx.out.push(Diagnostic::error(&at, field, message));
+    };
+    for (file, spec) in promotion {
+        let field = crate::yaml::de::child(&promotion_field, file);
+        let (key_node, value_node) = match promotion_node.map(|n| &n.kind) {
+            Some(NodeKind::Map(entries)) => entries
+                .iter()
+                .find(|(k, _)| k.as_str() == Some(file.as_str()))
+                .map_or((None, None), |(k, v)| (Some(k), Some(v))),
+            _ => (None, None),
+        };
+        let key_pos = key_node.map(|k| k.pos);
+        if let Err(msg) = relative_path(file) {
+            report(key_pos, field.clone(), msg);
+        }
+        let paths_field = format!("{field}.jsonPaths");
+        let paths_node = value_node.and_then(|v| v.get("jsonPaths"));
+        if spec.json_paths.is_empty() {
+            report(
+                paths_node.map(|n| n.pos).or(key_pos),
+                paths_field.clone(),
+                "must list at least one path (or `*` for the whole file)".into(),
+            );
+        }
+        let has_star = spec.json_paths.iter().any(|p| p.trim() == "*");
+        if has_star && spec.json_paths.len() > 1 {
+            report(
+                paths_node.map(|n| n.pos).or(key_pos),
+                paths_field.clone(),
+                "`*` promotes the whole file and cannot be combined with other paths".into(),
+            );
+        }
+        for (i, p) in spec.json_paths.iter().enumerate() {
+            if p.trim() == "*" {
+                continue;
             }
-            if spec.json_paths.is_empty() {
-                cx.error(origin, root, &format!("{base}.promotion"), format!("`{file}`: jsonPaths must list at least one path (or `*` for the whole file)"));
-            }
-            let has_star = spec.json_paths.iter().any(|p| p.trim() == "*");
-            if has_star && spec.json_paths.len() > 1 {
-                cx.error(origin, root, &format!("{base}.promotion"), format!("`{file}`: `*` promotes the whole file and cannot be combined with other paths"));
-            }
-            for p in spec.json_paths.iter().filter(|p| p.trim() != "*") {
-                if let Err(msg) = jsonpath::check(p) {
-                    cx.error(
-                        origin,
-                        root,
-                        &format!("{base}.promotion"),
-                        format!("{field}: {msg}"),
-                    );
-                }
+            if let Err(msg) = jsonpath::check(p) {
+                let item = match paths_node.map(|n| &n.kind) {
+                    Some(NodeKind::Seq(items)) => items.get(i).map(|n| n.pos),
+                    _ => None,
+                };
+                report(item.or(key_pos), format!("{paths_field}[{i}]"), msg);
             }
         }
     }

@@ -32,6 +32,11 @@ pub struct FlowBody {
     /// Go-style duration (`24h`, `90m`, `1h30m`); default 24h.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
+    /// Codefresh's name for the flow timeout, in whole minutes (its Flow
+    /// Builder's "Flow Timeout"). Validation refuses it together with a
+    /// different `timeout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion_timeout_limit: Option<i64>,
     #[serde(default)]
     pub steps: Vec<FlowStep>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,17 +90,33 @@ impl PromotionFlow {
         &self.metadata.name
     }
 
-    /// The flow timeout; an unparsable value was reported by validation and
-    /// falls back to the default here.
+    /// The flow timeout: `timeout`, else Codefresh's `promotionTimeoutLimit`
+    /// (minutes), else 24 hours. An unparsable or non-positive value was
+    /// reported by validation and falls back to the default here.
     pub fn timeout(&self) -> Duration {
         self.spec
             .body
-            .timeout
-            .as_deref()
-            .and_then(|t| parse_duration(t).ok())
+            .timeout_setting()
             .unwrap_or(DEFAULT_FLOW_TIMEOUT)
     }
 }
+
+impl FlowBody {
+    /// The timeout the flow sets, if it sets a valid one.
+    pub fn timeout_setting(&self) -> Option<Duration> {
+        if let Some(t) = self.timeout.as_deref().and_then(|t| parse_duration(t).ok()) {
+            return Some(t);
+        }
+        self.promotion_timeout_limit
+            .and_then(|m| u64::try_from(m).ok())
+            .filter(|m| (1..=MAX_TIMEOUT_MINUTES).contains(m))
+            .map(|m| Duration::from_secs(m * 60))
+    }
+}
+
+/// The longest `promotionTimeoutLimit` accepted: the same bound as a
+/// `timeout` duration (10^10 seconds).
+pub const MAX_TIMEOUT_MINUTES: u64 = 10_000_000_000 / 60;
 
 /// Parses a Go-style duration: one or more `<number><unit>` with units
 /// `h`, `m`, `s`, `ms` (e.g. `24h`, `1h30m`, `45s`, `1.5h`).

@@ -17,8 +17,8 @@ mod workflow_template;
 pub use application::{Application, ApplicationSource, ApplicationSpec, Destination};
 pub use environment::{Cluster, Environment, EnvironmentKind, EnvironmentSpec};
 pub use flow::{
-    DEFAULT_FLOW_TIMEOUT, FlowBody, FlowStep, Hooks, PromotionFlow, PromotionFlowSpec,
-    parse_duration,
+    DEFAULT_FLOW_TIMEOUT, FlowBody, FlowStep, Hooks, MAX_TIMEOUT_MINUTES, PromotionFlow,
+    PromotionFlowSpec, parse_duration,
 };
 pub use policy::{
     Action, EnvironmentSelector, NameSelector, PolicySelector, PolicySettings, PromotionPolicy,

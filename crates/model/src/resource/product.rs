@@ -1,4 +1,7 @@
-use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use serde::de::{self, IntoDeserializer, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{ObjectMeta, TemplateBody};
 use crate::diagnostic::Origin;
@@ -58,14 +61,55 @@ pub enum SelectorOperator {
     NotIn,
 }
 
-/// Per-product concurrency (ferry extension, SPEC §4.5).
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+/// Per-product concurrency (SPEC §4.5). Codefresh's Product
+/// (`codefresh.io/v1beta2`) writes the policy alone, `concurrency: queue`;
+/// ferry also takes `{policy, queueLimit}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Concurrency {
-    #[serde(default)]
     pub policy: ConcurrencyPolicy,
-    #[serde(default = "default_queue_limit")]
     pub queue_limit: u32,
+}
+
+/// Hand-written because the value is either a string or a mapping; it still
+/// asks for a struct (with its field list) so that the model's deserialiser
+/// reports unknown keys of the mapping form and records its fields.
+impl<'de> Deserialize<'de> for Concurrency {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const FIELDS: &[&str] = &["policy", "queueLimit"];
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Concurrency;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`queue`, `terminate` or a mapping with `policy` and `queueLimit`")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Concurrency, E> {
+                let de: de::value::StrDeserializer<'_, E> = v.into_deserializer();
+                let policy = ConcurrencyPolicy::deserialize(de)?;
+                Ok(Concurrency {
+                    policy,
+                    ..Concurrency::default()
+                })
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Concurrency, A::Error> {
+                let mut out = Concurrency::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "policy" => out.policy = map.next_value()?,
+                        "queueLimit" => out.queue_limit = map.next_value()?,
+                        _ => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+        deserializer.deserialize_struct("Concurrency", FIELDS, V)
+    }
 }
 
 fn default_queue_limit() -> u32 {

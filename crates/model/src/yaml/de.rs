@@ -38,6 +38,8 @@ pub struct DeError {
     pub field: String,
     pub message: String,
     missing: Option<&'static str>,
+    /// Raised by serde's `invalid_type` (a value of the wrong kind).
+    invalid_type: bool,
 }
 
 impl fmt::Display for DeError {
@@ -59,6 +61,7 @@ impl DeError {
             field: String::new(),
             message,
             missing: None,
+            invalid_type: false,
         }
     }
 
@@ -89,7 +92,10 @@ impl de::Error for DeError {
     }
 
     fn invalid_type(unexp: Unexpected<'_>, exp: &dyn Expected) -> Self {
-        DeError::new(format!("expected {exp}, found {unexp}"))
+        DeError {
+            invalid_type: true,
+            ..DeError::new(format!("expected {exp}, found {unexp}"))
+        }
     }
 
     fn invalid_value(unexp: Unexpected<'_>, exp: &dyn Expected) -> Self {
@@ -109,6 +115,7 @@ impl de::Error for DeError {
             field: String::new(),
             message: "required field is missing".into(),
             missing: Some(field),
+            invalid_type: false,
         }
     }
 }
@@ -501,8 +508,21 @@ impl<'de, 'a, 'p, 'u> de::Deserializer<'de> for NodeDe<'a, 'p, 'u> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, DeError> {
-        let NodeKind::Map(entries) = &self.node.kind else {
-            return Err(self.mismatch("a mapping"));
+        let entries = match &self.node.kind {
+            NodeKind::Map(entries) => entries,
+            // A type that also has a short scalar form (e.g. Codefresh's
+            // `concurrency: queue`) takes it through `visit_str`; for every
+            // other struct that is a type error, reported as before.
+            NodeKind::Scalar { text, .. } => {
+                return visitor.visit_str::<DeError>(text).map_err(|e| {
+                    if e.invalid_type {
+                        self.mismatch("a mapping")
+                    } else {
+                        e.at(self.node.pos, self.path)
+                    }
+                });
+            }
+            _ => return Err(self.mismatch("a mapping")),
         };
         {
             let mut unknown = self.unknown.borrow_mut();
