@@ -5,7 +5,7 @@
 //! enough for the JSON parser.
 #![no_main]
 
-use ferry_server::security::depth::{MAX_JSON_DEPTH, too_deep};
+use ferry_security::depth::{MAX_JSON_DEPTH, too_deep};
 use libfuzzer_sys::fuzz_target;
 
 /// Nesting of a parsed value.

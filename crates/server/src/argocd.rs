@@ -57,7 +57,7 @@ impl ArgoCd {
         for (i, a) in settings.argocd.iter().enumerate() {
             let cfg = argocd_instance(i, a)?;
             if let Some(t) = &cfg.token {
-                crate::error::register_secret(t.expose());
+                ferry_security::register_secret(t.expose());
             }
             let provider = ArgoCdProvider::new(cfg, Arc::clone(workspace)).map_err(|e| {
                 ServerError::Settings(crate::SettingsError::ArgoCd {

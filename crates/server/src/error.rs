@@ -7,29 +7,8 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
+use ferry_security::redact;
 use serde::de::DeserializeOwned;
-
-/// Every secret the process knows (tokens, Git passwords), masked in
-/// error text together with URL credentials. Process-wide because errors
-/// are converted far from the server's state.
-static REDACTOR: std::sync::LazyLock<std::sync::RwLock<ferry_git::Redactor>> =
-    std::sync::LazyLock::new(Default::default);
-
-/// Registers a secret to mask in every error the API returns.
-pub fn register_secret(secret: &str) {
-    REDACTOR
-        .write()
-        .unwrap_or_else(|p| p.into_inner())
-        .add(secret.to_owned());
-}
-
-/// Masks known secrets and URL credentials in `text`.
-pub fn redact(text: &str) -> String {
-    REDACTOR
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .redact(text)
-}
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -66,12 +45,10 @@ impl ApiError {
 }
 
 impl IntoResponse for ApiError {
-    /// Every message goes through the redactor on its way out, 4xx ones
-    /// too: a bad-request text may quote a URL with credentials.
+    /// The JSON error body, its message masked on the way out
+    /// ([`ferry_security::json_error`]).
     fn into_response(self) -> Response {
-        let body =
-            serde_json::json!({"error": redact(&self.message), "status": self.status.as_u16()});
-        (self.status, Json(body)).into_response()
+        ferry_security::json_error(self.status, &self.message)
     }
 }
 
@@ -154,6 +131,7 @@ fn query_rejection(r: QueryRejection) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferry_security::register_secret;
 
     #[test]
     fn internal_errors_mask_secrets_and_url_credentials() {

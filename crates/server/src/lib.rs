@@ -21,7 +21,6 @@ pub mod metrics;
 pub mod notes_settings;
 mod openapi;
 pub mod replica;
-pub mod security;
 pub mod settings;
 pub mod ui;
 mod view;
@@ -120,21 +119,21 @@ impl Server {
         let (tokens, generated_token) =
             auth::Tokens::bootstrap(settings.admin_token.as_ref(), &settings.data_dir)?;
         let tokens = tokens.with_store(store.clone());
-        let trusted_proxies = security::TrustedProxies::parse(&settings.trusted_proxies)
+        let trusted_proxies = ferry_security::TrustedProxies::parse(&settings.trusted_proxies)
             .map_err(SettingsError::TrustedProxies)?;
 
         let credentials = Arc::new(settings::resolve_credentials(&settings.git_credentials)?);
         if let Some(t) = &settings.admin_token {
-            error::register_secret(t.expose());
+            ferry_security::register_secret(t.expose());
         }
         for (_, c) in credentials.iter() {
             match c {
                 ferry_git::Credentials::Basic { password, .. } => {
-                    error::register_secret(password.expose())
+                    ferry_security::register_secret(password.expose())
                 }
                 ferry_git::Credentials::Token { token, .. }
                 | ferry_git::Credentials::Bearer { token } => {
-                    error::register_secret(token.expose())
+                    ferry_security::register_secret(token.expose())
                 }
                 _ => {}
             }
@@ -144,7 +143,7 @@ impl Server {
             |k| std::env::var(k).ok(),
         )?);
         for secret in forges.secrets() {
-            error::register_secret(&secret);
+            ferry_security::register_secret(&secret);
         }
         let mirrors = settings.data_dir.join("mirrors");
         std::fs::create_dir_all(&mirrors).map_err(data_err(&mirrors))?;
@@ -155,13 +154,13 @@ impl Server {
         let work_dir = settings.data_dir.join("workflows");
         std::fs::create_dir_all(&work_dir).map_err(data_err(&work_dir))?;
         for secret in settings.workflow_secrets.values() {
-            error::register_secret(secret.expose());
+            ferry_security::register_secret(secret.expose());
         }
         let executor: Arc<dyn ferry_workflow::WorkflowRunner> = match &settings.argo_workflows {
             Some(argo) => {
                 let config = argo.executor_config()?;
                 if let Some(token) = &config.token {
-                    error::register_secret(token.expose());
+                    ferry_security::register_secret(token.expose());
                 }
                 tracing::info!(
                     server = %ferry_config::redact_url(&config.base_url),
@@ -186,8 +185,9 @@ impl Server {
                 },
             )),
         };
-        let runner: Arc<dyn ferry_workflow::WorkflowRunner> =
-            Arc::new(security::redacting_runner::RedactingRunner::new(executor));
+        let runner: Arc<dyn ferry_workflow::WorkflowRunner> = Arc::new(
+            ferry_security::redacting_runner::RedactingRunner::new(executor),
+        );
         let git_state: Arc<dyn ferry_appstate::AppStateProvider> = Arc::new(
             ferry_appstate::git::GitProvider::new(Arc::clone(&workspace)),
         );
@@ -203,7 +203,7 @@ impl Server {
             None => (git_state, Arc::new(loaded)),
         };
         for (_, _, secret) in &settings.release_notes.registries {
-            error::register_secret(secret.expose());
+            ferry_security::register_secret(secret.expose());
         }
         let notes = Arc::new(ferry_notes::NotesBuilder::new(
             Arc::clone(&workspace),
@@ -257,10 +257,10 @@ impl Server {
             argocd,
             ready: AtomicBool::new(false),
             stopping: CancelFlag::default(),
-            security: security::Security::new(
+            security: Arc::new(ferry_security::Security::new(
                 trusted_proxies,
                 settings.effective_base_url().starts_with("https://"),
-            ),
+            )),
             forges,
             ui: ui::UiState::new(&settings.effective_base_url()),
             notes,

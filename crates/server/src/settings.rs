@@ -395,7 +395,7 @@ impl Settings {
                 );
             }
         }
-        crate::security::TrustedProxies::parse(&fs.trusted_proxies)
+        ferry_security::TrustedProxies::parse(&fs.trusted_proxies)
             .map_err(SettingsError::TrustedProxies)?;
         let mut workflow_secrets = std::collections::BTreeMap::new();
         for (name, source) in std::mem::take(&mut fs.workflow_secrets) {

@@ -57,7 +57,7 @@ pub fn init_logging_at(default: tracing_subscriber::filter::LevelFilter, format:
         .and_then(|v| v.parse::<tracing_subscriber::filter::LevelFilter>().ok())
         .unwrap_or(default);
     // Every line goes through the redacting writer, whatever its format.
-    let writer = || ferry_server::security::RedactingWriter::new(std::io::stderr());
+    let writer = || ferry_security::RedactingWriter::new(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_target(false)

@@ -33,9 +33,7 @@ use crate::auth::{Principal, Role, Tokens};
 use crate::error::ApiError;
 use crate::live::LiveConfig;
 use crate::metrics::Metrics;
-
-/// Largest request body accepted.
-pub const BODY_LIMIT: usize = 1024 * 1024;
+use ferry_security::BODY_LIMIT;
 
 /// What every handler shares.
 pub struct AppState {
@@ -53,7 +51,7 @@ pub struct AppState {
     /// keep the graceful shutdown waiting forever.
     pub stopping: crate::cancel::CancelFlag,
     /// Trusted proxies, rate limiters, https (issue 10).
-    pub security: crate::security::Security,
+    pub security: Arc<ferry_security::Security>,
     /// Forges of the settings: webhook secrets, by repository prefix.
     pub forges: Arc<ferry_forge::Registry>,
     /// Web UI sessions.
@@ -138,8 +136,8 @@ pub fn router(state: Shared) -> Router {
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(
-            Arc::clone(&state),
-            crate::security::guard,
+            Arc::clone(&state.security),
+            ferry_security::guard,
         ))
         .with_state(state)
 }
@@ -184,7 +182,7 @@ pub struct Authenticated {
     /// The token's name: the initiator of what the caller does.
     pub name: String,
     pub principal: Principal,
-    /// Client address (see [`crate::security::client_address`]).
+    /// Client address (see [`ferry_security::client_address`]).
     pub remote: Option<String>,
 }
 
@@ -201,7 +199,7 @@ impl FromRequestParts<Shared> for Authenticated {
             Ok(Some(principal)) => Ok(Authenticated {
                 name: principal.name.clone(),
                 principal,
-                remote: crate::security::client_address(parts, &state.security.trusted_proxies),
+                remote: ferry_security::client_address(parts, &state.security.trusted_proxies),
             }),
             Ok(None) => Err(unauthorized("the token is not valid")),
             Err(e) => Err(ApiError::from(e).into_response()),

@@ -65,7 +65,7 @@ fn plan_one(
     };
     let (src_url, src_path) = promoted(src_app)?;
     let (tgt_url, tgt_path) = promoted(tgt_app)?;
-    let e = |e: &dyn std::fmt::Display| crate::error::redact(&e.to_string());
+    let e = |e: &dyn std::fmt::Display| ferry_security::redact(&e.to_string());
     let src_mirror = ws.mirror(&src_url).map_err(|x| e(&x))?;
     src_mirror.fetch().map_err(|x| e(&x))?;
     let reader = src_mirror

@@ -64,7 +64,7 @@ impl FromRequestParts<Shared> for Viewer {
                     caller: Some(std::sync::Arc::new(crate::api::Authenticated {
                         name: principal.name.clone(),
                         principal,
-                        remote: crate::security::client_address(
+                        remote: ferry_security::client_address(
                             parts,
                             &state.security.trusted_proxies,
                         ),
@@ -206,7 +206,7 @@ pub fn duration(from: Option<Timestamp>, to: Option<Timestamp>) -> String {
 
 /// A repository URL fit to show: credentials masked.
 pub fn repo_shown(url: &str) -> String {
-    crate::error::redact(url)
+    ferry_security::redact(url)
 }
 
 /// A browsable link to a commit for http(s) repositories (GitHub, Gitea,

@@ -1,5 +1,5 @@
 //! A writer that masks every registered secret (see
-//! [`crate::error::register_secret`]) and URL credentials in what passes
+//! [`crate::secrets::register_secret`]) and URL credentials in what passes
 //! through it, line by line. Log output goes through it — e.g.
 //! `tracing_subscriber::fmt().with_writer(|| RedactingWriter::new(std::io::stderr()))`
 //! — so a secret that reaches a log message (a Git error quoting a URL, a
@@ -7,7 +7,7 @@
 
 use std::io::{self, Write};
 
-use crate::error::redact;
+use crate::secrets::redact;
 
 /// Buffers up to a newline, then writes the redacted line; the rest is
 /// written on flush and drop. Buffering per line keeps a secret that is
@@ -62,7 +62,7 @@ mod tests {
 
     #[test]
     fn secrets_split_across_writes_are_masked() {
-        crate::error::register_secret("wr1ter-s3cret-value");
+        crate::secrets::register_secret("wr1ter-s3cret-value");
         let mut out = Vec::new();
         {
             let mut w = RedactingWriter::new(&mut out);

@@ -17,7 +17,7 @@ use ferry_workflow::{
     WorkflowTemplate,
 };
 
-use crate::error::redact;
+use crate::secrets::redact;
 
 /// Wraps a runner; see the module documentation.
 pub struct RedactingRunner {

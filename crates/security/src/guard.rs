@@ -1,21 +1,21 @@
-//! Request-level protections (SPEC §10; issue 10): who the client is
-//! (`remote.rs`), rate limits (`rate.rs`), JSON nesting limits
-//! (`depth.rs`), security headers on every response (`headers.rs`), and
-//! redaction of workflow logs (`redacting_runner.rs`). The router applies
-//! them as layers, so no handler can forget one.
+//! The router's outer layer and what it needs: rate limits on the webhook
+//! paths and sign-in, the JSON depth limit on request bodies, and the
+//! security headers on every response (errors and 404s included).
 
-pub mod depth;
-pub mod headers;
-pub mod rate;
-pub mod redacting_runner;
-pub mod redacting_writer;
-pub mod remote;
-
+use std::sync::Arc;
 use std::time::Duration;
 
-pub use rate::RateLimiter;
-pub use redacting_writer::RedactingWriter;
-pub use remote::{TrustedProxies, client_address};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::depth;
+use crate::error_body::json_error;
+use crate::headers;
+use crate::rate::RateLimiter;
+use crate::remote::{TrustedProxies, client_address};
 
 /// Path prefix of the inbound forge webhooks, rate limited per client.
 pub const WEBHOOKS_PREFIX: &str = "/api/v1/webhooks/";
@@ -61,14 +61,8 @@ impl Security {
     }
 }
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-
-use crate::api::{BODY_LIMIT, Shared};
-use crate::error::ApiError;
+/// Largest request body accepted (the API's default body limit too).
+pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// Largest webhook body buffered for the depth check (GitHub's own cap on
 /// deliveries is 25 MB); the webhook routes set their own body limits.
@@ -77,8 +71,8 @@ pub const WEBHOOK_BODY_LIMIT: usize = 25 * 1024 * 1024;
 /// The router's outermost layer: rate limits on webhook paths, the JSON
 /// depth limit on request bodies, and security headers on every response
 /// (errors and 404s included).
-pub async fn guard(State(st): State<Shared>, req: Request, next: Next) -> Response {
-    let https = st.security.https;
+pub async fn guard(State(st): State<Arc<Security>>, req: Request, next: Next) -> Response {
+    let https = st.https;
     let mut response = match checked(&st, req).await {
         Ok(req) => next.run(req).await,
         Err(refusal) => refusal,
@@ -98,13 +92,13 @@ pub async fn guard(State(st): State<Shared>, req: Request, next: Next) -> Respon
     response
 }
 
-async fn checked(st: &Shared, req: Request) -> Result<Request, Response> {
+async fn checked(st: &Security, req: Request) -> Result<Request, Response> {
     let webhook = req.uri().path().starts_with(WEBHOOKS_PREFIX);
     let (parts, body) = req.into_parts();
     if webhook {
-        let client = client_address(&parts, &st.security.trusted_proxies)
-            .unwrap_or_else(|| "unknown".into());
-        if let Err(wait) = st.security.webhooks.check(&client) {
+        let client =
+            client_address(&parts, &st.trusted_proxies).unwrap_or_else(|| "unknown".into());
+        if let Err(wait) = st.webhooks.check(&client) {
             return Err(too_many(wait, "webhook deliveries"));
         }
     }
@@ -127,30 +121,30 @@ async fn checked(st: &Shared, req: Request) -> Result<Request, Response> {
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => {
-            return Err(ApiError::new(
+            return Err(json_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("request body: larger than {limit} bytes or unreadable"),
-            )
-            .into_response());
+                &format!("request body: larger than {limit} bytes or unreadable"),
+            ));
         }
     };
     if let Some(at) = depth::too_deep(&bytes, depth::MAX_JSON_DEPTH) {
-        return Err(ApiError::bad_request(format!(
-            "request body: JSON nested deeper than {} levels at byte {at}",
-            depth::MAX_JSON_DEPTH
-        ))
-        .into_response());
+        return Err(json_error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "request body: JSON nested deeper than {} levels at byte {at}",
+                depth::MAX_JSON_DEPTH
+            ),
+        ));
     }
     Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
 /// 429 with `Retry-After` (whole seconds, at least 1).
 pub fn too_many(wait: Duration, what: &str) -> Response {
-    let mut r = ApiError::new(
+    let mut r = json_error(
         StatusCode::TOO_MANY_REQUESTS,
-        format!("too many {what} from this client; retry later"),
-    )
-    .into_response();
+        &format!("too many {what} from this client; retry later"),
+    );
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
         r.headers_mut().insert(header::RETRY_AFTER, v);
