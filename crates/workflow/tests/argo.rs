@@ -1,5 +1,9 @@
 //! The argo executor against an in-test Argo Server that checks every request
 //! against the documented API (reference §6) and plays back workflow documents.
+//! Every request the executor sends and every answer the fake gives is also
+//! checked against Argo Workflows' published API description
+//! (`tests/data/argo-workflows/swagger-subset.json`): a violation of either
+//! fails the test like any other.
 
 mod common;
 
@@ -44,6 +48,14 @@ fn fnv32a(s: &str) -> u32 {
     })
 }
 
+/// An answer of the fake: a JSON document, or the lines of a stream.
+enum Reply {
+    Json(StatusCode, Value),
+    Lines(Vec<Value>),
+}
+
+/// Serves the request, after checking it against Argo's API description,
+/// and checks the answer against it too.
 async fn handle(
     State(fake): State<Shared>,
     method: Method,
@@ -51,6 +63,47 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let path = uri.path().to_string();
+    let query = ferry_apicheck::parse_query(uri.query().unwrap_or(""));
+    let json: Option<Value> = serde_json::from_slice(&body).ok();
+    let swagger = argo_swagger();
+    let mut problems = swagger.check_request(&ferry_apicheck::Request {
+        method: method.as_str(),
+        path: &path,
+        query: &query,
+        body: json.as_ref(),
+    });
+    let reply = serve_request(&fake, &method, &uri, &headers, &body);
+    let response = match reply {
+        Reply::Json(status, doc) => {
+            problems.extend(swagger.check_response(method.as_str(), &path, status.as_u16(), &doc));
+            (status, axum::Json(doc)).into_response()
+        }
+        Reply::Lines(lines) => {
+            for line in &lines {
+                problems.extend(swagger.check_response(method.as_str(), &path, 200, line));
+            }
+            lines
+                .iter()
+                .map(|l| format!("{l}\n"))
+                .collect::<String>()
+                .into_response()
+        }
+    };
+    fake.lock()
+        .unwrap()
+        .violations
+        .extend(problems.into_iter().map(|p| format!("swagger: {p}")));
+    response
+}
+
+fn serve_request(
+    fake: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Reply {
     let mut f = fake.lock().unwrap();
     let path = uri.path().to_string();
     let query = uri.query().unwrap_or("").to_string();
@@ -68,11 +121,10 @@ async fn handle(
         f.violations.push(format!(
             "{method} {path}: missing or wrong Authorization header"
         ));
-        return (
+        return Reply::Json(
             StatusCode::UNAUTHORIZED,
-            "{\"code\":16,\"message\":\"token not valid\"}",
-        )
-            .into_response();
+            json!({"code": 16, "message": "token not valid"}),
+        );
     }
     let json_body = || -> Result<Value, String> {
         let ct = headers
@@ -82,7 +134,7 @@ async fn handle(
         if ct != "application/json" {
             return Err(format!("content-type {ct:?}"));
         }
-        serde_json::from_slice(&body).map_err(|e| e.to_string())
+        serde_json::from_slice(body).map_err(|e| e.to_string())
     };
     let wf_base = format!("/api/v1/workflows/{NS}/{WF}");
     match (method.as_str(), path.as_str()) {
@@ -91,7 +143,7 @@ async fn handle(
                 Ok(b) => b,
                 Err(e) => {
                     f.violations.push(format!("submit body: {e}"));
-                    return StatusCode::BAD_REQUEST.into_response();
+                    return Reply::Json(StatusCode::BAD_REQUEST, json!({"code": 3, "message": e}));
                 }
             };
             let expect = json!({
@@ -104,10 +156,12 @@ async fn handle(
                 f.violations.push(format!("submit body {b} != {expect}"));
             }
             if let Some((status, doc)) = f.submit_status.clone() {
-                return (status, axum::Json(doc)).into_response();
+                return Reply::Json(status, doc);
             }
-            let doc = json!({"metadata": {"name": WF, "namespace": NS, "generateName": "smoke-"}, "status": {}});
-            axum::Json(doc).into_response()
+            let mut doc = workflow("", None, vec![], None);
+            doc["metadata"]["generateName"] = json!("smoke-");
+            doc["status"] = json!({});
+            Reply::Json(StatusCode::OK, doc)
         }
         ("GET", p) if p == wf_base => {
             if !query.is_empty() {
@@ -119,7 +173,7 @@ async fn handle(
             } else {
                 f.script.front().cloned()
             };
-            axum::Json(doc.unwrap_or(Value::Null)).into_response()
+            Reply::Json(StatusCode::OK, doc.unwrap_or(Value::Null))
         }
         ("PUT", p) if p == format!("{wf_base}/terminate") => {
             match json_body() {
@@ -129,7 +183,11 @@ async fn handle(
             if let Some(d) = f.after_terminate.clone() {
                 f.script = VecDeque::from([d]);
             }
-            axum::Json(json!({"metadata": {"name": WF}})).into_response()
+            // Argo answers with the workflow as the terminate left it.
+            Reply::Json(
+                StatusCode::OK,
+                f.script.front().cloned().unwrap_or(Value::Null),
+            )
         }
         ("PUT", p) if p == format!("{wf_base}/resume") => {
             let mut expect = json!({"name": WF, "namespace": NS});
@@ -145,7 +203,10 @@ async fn handle(
             if let Some(d) = f.after_resume.clone() {
                 f.script = VecDeque::from([d]);
             }
-            axum::Json(json!({"metadata": {"name": WF}})).into_response()
+            Reply::Json(
+                StatusCode::OK,
+                f.script.front().cloned().unwrap_or(Value::Null),
+            )
         }
         ("GET", p) if p == format!("{wf_base}/log") => {
             let pod = format!("{WF}-check-{}", fnv32a(&format!("{WF}[0].check")));
@@ -154,24 +215,18 @@ async fn handle(
                 f.violations
                     .push(format!("log query {query:?} != {want:?}"));
             }
-            let lines = [
+            Reply::Lines(vec![
                 json!({"result": {"content": "checking sync of web", "podName": pod}}),
                 json!({"result": {"content": "all synced", "podName": pod}}),
-            ];
-            lines
-                .iter()
-                .map(|l| format!("{l}\n"))
-                .collect::<String>()
-                .into_response()
+            ])
         }
         _ => {
             f.violations
                 .push(format!("unexpected request {method} {path}"));
-            (
+            Reply::Json(
                 StatusCode::NOT_FOUND,
-                "{\"code\":5,\"message\":\"not found\"}",
+                json!({"code": 5, "message": "not found"}),
             )
-                .into_response()
         }
     }
 }
@@ -237,13 +292,19 @@ fn workflow(
     if let Some(m) = message {
         status["message"] = Value::from(m);
     }
-    if phase != "Running" {
+    if matches!(phase, "Succeeded" | "Failed" | "Error") {
         status["finishedAt"] = Value::from(T1);
     }
     if let Some(o) = outputs {
         status["outputs"] = o;
     }
-    json!({"metadata": {"name": WF, "namespace": NS}, "status": status})
+    // What Argo returns for a workflow submitted from a template: the spec
+    // refers to the template (a Workflow has `metadata` and `spec`).
+    json!({
+        "metadata": {"name": WF, "namespace": NS, "labels": {"workflows.argoproj.io/workflow-template": "smoke"}},
+        "spec": {"workflowTemplateRef": {"name": "smoke"}, "arguments": {}},
+        "status": status
+    })
 }
 
 fn check_node(phase: &str, extra: Value) -> (String, Value) {
