@@ -1,6 +1,11 @@
-# ferry: one static-ish binary on a small Debian base (issue 11).
+# ferry: one binary on a small Debian base (issue 11), for users with Docker.
 #
 #   docker build -t ghcr.io/ferry-dev/ferry:0.1.0 .
+#
+# Without a Docker daemon, scripts/image builds the same image with buildah
+# from scratch (no base image download): the same paths, user, entrypoint,
+# command, port, environment and labels, with only the files ferry needs
+# (crates/cli/tests/image.rs builds it and compares it with this file).
 #
 # Stage 1 builds the `ferry` binary with the project's toolchain (rust
 # 1.95); stage 2 holds only what it needs at run time: CA certificates
@@ -17,6 +22,9 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && install -m 0755 target/release/ferry /ferry
 
 FROM debian:bookworm-slim
+LABEL org.opencontainers.image.title="ferry" \
+      org.opencontainers.image.description="GitOps promotions and releases for Argo CD" \
+      org.opencontainers.image.licenses="Apache-2.0"
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates git openssh-client \
     && rm -rf /var/lib/apt/lists/* \
