@@ -22,7 +22,7 @@ use ferry_model::Loaded;
 
 use crate::ServerError;
 use crate::cancel::CancelFlag;
-use crate::settings::{Settings, argocd_instance};
+use ferry_settings::{Settings, argocd_instance};
 
 /// How long a burst of stream events is let settle before re-merging.
 const DISCOVERY_DEBOUNCE: Duration = Duration::from_secs(1);

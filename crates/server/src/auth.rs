@@ -16,7 +16,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::settings::Secret;
+use ferry_settings::Secret;
 
 /// File in the data directory holding the generated admin token's hash.
 pub const ADMIN_TOKEN_FILE: &str = "admin-token.sha256";

@@ -18,13 +18,10 @@ pub mod error;
 pub mod forges;
 pub mod live;
 pub mod metrics;
-pub mod notes_settings;
 mod openapi;
 pub mod replica;
-pub mod settings;
 pub mod ui;
 mod view;
-pub mod workflow_settings;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -35,7 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use ferry_config::ConfigSource;
 use ferry_engine::{Engine, EngineParts, EngineSettings};
 
-pub use settings::{GitCredential, Overrides, Secret, Settings, SettingsError};
+pub use ferry_settings::{GitCredential, Overrides, Secret, Settings, SettingsError};
 
 use crate::api::AppState;
 use crate::cancel::CancelFlag;
@@ -122,7 +119,9 @@ impl Server {
         let trusted_proxies = ferry_security::TrustedProxies::parse(&settings.trusted_proxies)
             .map_err(SettingsError::TrustedProxies)?;
 
-        let credentials = Arc::new(settings::resolve_credentials(&settings.git_credentials)?);
+        let credentials = Arc::new(ferry_settings::resolve_credentials(
+            &settings.git_credentials,
+        )?);
         if let Some(t) = &settings.admin_token {
             ferry_security::register_secret(t.expose());
         }
@@ -149,7 +148,7 @@ impl Server {
         std::fs::create_dir_all(&mirrors).map_err(data_err(&mirrors))?;
         let workspace = Arc::new(ferry_gitops::Workspace::new(
             mirrors,
-            Arc::new(move |url: &str| settings::credentials_for(&credentials, url)),
+            Arc::new(move |url: &str| ferry_settings::credentials_for(&credentials, url)),
         ));
         let work_dir = settings.data_dir.join("workflows");
         std::fs::create_dir_all(&work_dir).map_err(data_err(&work_dir))?;
@@ -168,7 +167,7 @@ impl Server {
                     "promotion workflows run on Argo Workflows"
                 );
                 Arc::new(ferry_workflow::ArgoExecutor::new(config).map_err(|e| {
-                    settings::SettingsError::ArgoWorkflows {
+                    SettingsError::ArgoWorkflows {
                         message: e.to_string(),
                     }
                 })?)

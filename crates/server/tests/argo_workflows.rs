@@ -20,7 +20,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use common::{Fixture, fixture, settings, start};
 use ferry_server::Secret;
-use ferry_server::workflow_settings::ArgoWorkflowsSettings;
+use ferry_settings::ArgoWorkflowsSettings;
 use serde_json::{Value, json};
 
 const ARGO_TOKEN: &str = "argo-sa-token-0f1e2d3c";

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use ferry_appstate::argocd::fake::{FakeArgoCd, application, set_resources, set_state};
 use ferry_server::Secret;
-use ferry_server::settings::ArgoCdSettings;
+use ferry_settings::ArgoCdSettings;
 use serde_json::Value;
 
 const ARGO_TOKEN: &str = "argocd-api-token-9f8e";

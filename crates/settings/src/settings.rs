@@ -1,121 +1,18 @@
-//! Server settings (SPEC §10): a TOML file, every key overridable by a
-//! `FERRY_*` environment variable and then by command-line flags.
-//!
-//! Keys are camelCase in the file (`databaseUrl`) and SCREAMING_SNAKE after
-//! `FERRY_` in the environment (`FERRY_DATABASE_URL`). Secrets are kept in
-//! [`Secret`], whose `Debug` never shows the value, so printing settings
-//! (or an error that embeds them) cannot leak a token.
-//!
-//! | file key             | environment                  | flag               | default                       |
-//! |----------------------|------------------------------|--------------------|-------------------------------|
-//! | `listen`             | `FERRY_LISTEN`               | `--listen`         | `127.0.0.1:8080`              |
-//! | `databaseUrl`        | `FERRY_DATABASE_URL`         | `--database-url`   | `sqlite://<dataDir>/ferry.db` |
-//! | `baseUrl`            | `FERRY_BASE_URL`             | `--base-url`       | `http://<listen>`             |
-//! | `config`             | `FERRY_CONFIG`               | `--config`         | (required)                    |
-//! | `configBranch`       | `FERRY_CONFIG_BRANCH`        | `--config-branch`  | the remote's HEAD             |
-//! | `configPath`         | `FERRY_CONFIG_PATH`          | `--config-path`    | repository root               |
-//! | `dataDir`            | `FERRY_DATA_DIR`             | `--data-dir`       | `./ferry-data`                |
-//! | `adminToken`         | `FERRY_ADMIN_TOKEN`          |                    | generated on first start      |
-//! | `pollInterval`       | `FERRY_POLL_INTERVAL`        |                    | 30 s (0 = off)                |
-//! | `configPollInterval` | `FERRY_CONFIG_POLL_INTERVAL` |                    | 10 s (0 = off)                |
-//! | `anonymousRead`      | `FERRY_ANONYMOUS_READ`       | `--anonymous-read` | false                         |
-//! | `trustedProxies`     | `FERRY_TRUSTED_PROXIES` (a,b)|                    | none                          |
-//! | `workflowSecrets`    | `FERRY_WORKFLOW_SECRETS` (names) |                | none                          |
-//! | `demo`               | `FERRY_DEMO`                 |                    | false (`ferry demo` sets it)  |
-//! | `runtime`            | `FERRY_RUNTIME`              |                    | `ferry` (workflows' `RUNTIME`) |
-//!
-//! Promotion workflows on an Argo Workflows server (`[argoWorkflows]`):
-//! see [`crate::workflow_settings`].
-//!
-//! Release notes (`registries`, `insecureRegistries`, `registryTimeout`,
-//! `notesFirstReleaseLimit`, `notesRefreshInterval`): see
-//! [`crate::notes_settings`].
-//!
-//! `trustedProxies`: addresses or CIDR blocks whose `X-Forwarded-For` is
-//! believed for the audit log and rate limits. `workflowSecrets`: a table
-//! `NAME = "value"`, `NAME = { env = "VAR" }` or `NAME = { file = "path" }`;
-//! each becomes the environment variable `NAME` of every local workflow
-//! step, and its value is masked in step logs, errors and the API.
-//! `FERRY_WORKFLOW_SECRETS=A,B` passes ferry's own variables `A` and `B`.
-//! Secrets for workflows come only from here, never from the
-//! configuration repository (which anyone who can push to it could read).
-//!
-//! `[[gitCredentials]]` entries (`FERRY_GIT_*` set the first one): `repoPrefix` and exactly one
-//! of `password` (with `username`), `token` (optional `username`),
-//! `tokenEnv`, `tokenFile`, or `sshKeyFile` with `knownHostsFile` (for
-//! `ssh://` and `git@host:path` URLs; host keys checked strictly).
-//!
-//! `[[forges]]` entries (SPEC §10; `FERRY_FORGE_*` set the first one): `kind` (github, gitlab,
-//! gitea, bitbucket), `repoPrefix`, `apiUrl`, exactly one of `token`,
-//! `tokenEnv` or `tokenFile`, and `webhookSecret` or `webhookSecretEnv`
-//! (see `ferry_forge::ForgeEntry`). Secrets are redacted in `Debug`.
-//! `[[argocd]]` entries, one per Argo CD instance (SPEC §6): `name`, `url`,
-//! at most one of `token`, `tokenEnv`, `tokenFile`; optional `uiUrl`,
-//! `caFile` (PEM of extra trusted roots), `appNamespace`, `hardRefresh`
-//! (ask `?refresh=hard` after each promotion commit), `watch` (keep the
-//! application stream open; default true) and `default` (applications
-//! bound to no instance use this one; otherwise they use the git
-//! provider). `FERRY_ARGOCD_URL`, `FERRY_ARGOCD_TOKEN`,
-//! `FERRY_ARGOCD_CA_FILE` and `FERRY_ARGOCD_APP_NAMESPACE` apply to the
-//! first entry (one named `argocd`, the default, is created when there is
-//! none).
+//! The effective settings: the file, then `FERRY_*` variables, then flags
+//! (see the crate documentation for every key).
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
-/// A value that must never be printed.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// The value, for the one place that needs it (hashing, a Git remote).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"***\"")
-    }
-}
-
-/// Credentials for repositories whose URL starts with `repo_prefix`; the
-/// entry with the longest matching prefix wins (SPEC §10).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct GitCredential {
-    pub repo_prefix: String,
-    /// Basic-auth user, or the user a token is sent as (default
-    /// `x-access-token`).
-    #[serde(default)]
-    pub username: Option<String>,
-    #[serde(default)]
-    pub password: Option<Secret>,
-    #[serde(default)]
-    pub token: Option<Secret>,
-    /// Name of an environment variable holding the token.
-    #[serde(default)]
-    pub token_env: Option<String>,
-    /// File holding the token (trailing newline ignored).
-    #[serde(default)]
-    pub token_file: Option<PathBuf>,
-    /// SSH: the private key file (for `ssh://` and `git@host:path` URLs).
-    #[serde(default)]
-    pub ssh_key_file: Option<PathBuf>,
-    /// SSH: the known_hosts file the server's host key is checked against
-    /// (strictly; required with `sshKeyFile`).
-    #[serde(default)]
-    pub known_hosts_file: Option<PathBuf>,
-}
+use crate::argocd::{ArgoCdSettings, argocd_env, check_argocd};
+use crate::error::SettingsError;
+use crate::forges::forge_env;
+use crate::git::{GitCredential, git_credential_env};
+use crate::notes::{NotesFileKeys, RegistryCredential, ReleaseNotesSettings};
+use crate::secret::Secret;
+use crate::workflows::ArgoWorkflowsSettings;
 
 /// Where a workflow secret's value comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -124,34 +21,6 @@ enum SecretSource {
     Value(Secret),
     Env { env: String },
     File { file: PathBuf },
-}
-
-/// One Argo CD instance (SPEC §6, §10).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ArgoCdSettings {
-    pub name: String,
-    /// API server base URL, without credentials.
-    pub url: String,
-    /// Where links into Argo CD's UI point; default `url`.
-    #[serde(default)]
-    pub ui_url: Option<String>,
-    #[serde(default)]
-    pub token: Option<Secret>,
-    #[serde(default)]
-    pub token_env: Option<String>,
-    #[serde(default)]
-    pub token_file: Option<PathBuf>,
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-    #[serde(default)]
-    pub app_namespace: Option<String>,
-    #[serde(default)]
-    pub hard_refresh: bool,
-    #[serde(default)]
-    pub watch: Option<bool>,
-    #[serde(default)]
-    pub default: bool,
 }
 
 /// The settings file as written (every key optional).
@@ -181,10 +50,10 @@ struct FileSettings {
     forges: Vec<ferry_forge::ForgeEntry>,
     #[serde(default)]
     argocd: Vec<ArgoCdSettings>,
-    argo_workflows: Option<crate::workflow_settings::ArgoWorkflowsSettings>,
-    // Release notes (see `notes_settings`).
+    argo_workflows: Option<ArgoWorkflowsSettings>,
+    // Release notes (see `notes`).
     #[serde(default)]
-    registries: Vec<crate::notes_settings::RegistryCredential>,
+    registries: Vec<RegistryCredential>,
     insecure_registries: Option<Vec<String>>,
     registry_timeout: Option<u64>,
     notes_first_release_limit: Option<u64>,
@@ -244,13 +113,13 @@ pub struct Settings {
     pub argocd: Vec<ArgoCdSettings>,
     /// The Argo Workflows server promotion workflows run on; none: the
     /// local executor runs them on this machine.
-    pub argo_workflows: Option<crate::workflow_settings::ArgoWorkflowsSettings>,
+    pub argo_workflows: Option<ArgoWorkflowsSettings>,
     /// Demo mode (`ferry demo`): the web UI offers a "Merge pull request"
     /// button on promotions waiting for a branch of a local repository to
     /// be merged, standing in for the forge the demo does not have.
     pub demo: bool,
     /// Registries and limits of release notes.
-    pub release_notes: crate::notes_settings::ReleaseNotesSettings,
+    pub release_notes: ReleaseNotesSettings,
 }
 
 impl Default for Settings {
@@ -278,46 +147,6 @@ impl Default for Settings {
             release_notes: Default::default(),
         }
     }
-}
-
-/// Why the settings cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum SettingsError {
-    #[error("settings file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("settings file {path}: {message}")]
-    Parse { path: String, message: String },
-    #[error("environment variable {name}: {message}")]
-    Env { name: String, message: String },
-    #[error("trustedProxies: {0}")]
-    TrustedProxies(String),
-    #[error("workflowSecrets.{name}: {message}")]
-    WorkflowSecret { name: String, message: String },
-    #[error("gitCredentials[{index}] ({prefix}): {message}")]
-    Credential {
-        index: usize,
-        prefix: String,
-        message: String,
-    },
-    #[error("{key}: {message}")]
-    Value { key: &'static str, message: String },
-    #[error("registries[{index}] ({host}): {message}")]
-    Registry {
-        index: usize,
-        host: String,
-        message: String,
-    },
-    #[error("argocd[{index}] ({name}): {message}")]
-    ArgoCd {
-        index: usize,
-        name: String,
-        message: String,
-    },
-    #[error("argoWorkflows: {message}")]
-    ArgoWorkflows { message: String },
 }
 
 impl Settings {
@@ -375,7 +204,7 @@ impl Settings {
         argocd_env(&mut fs.argocd, &env);
         forge_env(&mut fs.forges, &env)?;
         git_credential_env(&mut fs.git_credentials, &env);
-        crate::workflow_settings::apply_env(&mut fs.argo_workflows, &env);
+        crate::workflows::apply_env(&mut fs.argo_workflows, &env);
 
         if let Some(v) = env("FERRY_TRUSTED_PROXIES") {
             fs.trusted_proxies = v
@@ -425,8 +254,8 @@ impl Settings {
             workflow_secrets.insert(name, value);
         }
 
-        let release_notes = crate::notes_settings::ReleaseNotesSettings::load(
-            crate::notes_settings::NotesFileKeys {
+        let release_notes = ReleaseNotesSettings::load(
+            NotesFileKeys {
                 registries: std::mem::take(&mut fs.registries),
                 insecure_registries: fs.insecure_registries.take(),
                 registry_timeout: fs.registry_timeout,
@@ -530,197 +359,6 @@ impl Settings {
     }
 }
 
-/// `FERRY_FORGE_KIND`, `_REPO_PREFIX`, `_API_URL`, `_TOKEN` and
-/// `_WEBHOOK_SECRET` apply to the first `[[forges]]` entry (created when
-/// absent), like `FERRY_ARGOCD_*`: one forge configured from a
-/// Kubernetes Secret without a settings file.
-fn forge_env(
-    list: &mut Vec<ferry_forge::ForgeEntry>,
-    env: &impl Fn(&str) -> Option<String>,
-) -> Result<(), SettingsError> {
-    let (kind, prefix, api, token, secret) = (
-        env("FERRY_FORGE_KIND"),
-        env("FERRY_FORGE_REPO_PREFIX"),
-        env("FERRY_FORGE_API_URL"),
-        env("FERRY_FORGE_TOKEN"),
-        env("FERRY_FORGE_WEBHOOK_SECRET"),
-    );
-    if kind.is_none() && prefix.is_none() && api.is_none() && token.is_none() && secret.is_none() {
-        return Ok(());
-    }
-    if list.is_empty() {
-        list.push(ferry_forge::ForgeEntry::default());
-    }
-    let first = &mut list[0];
-    if let Some(v) = kind {
-        first.kind = Some(
-            ferry_forge::ForgeKind::parse(&v).ok_or_else(|| SettingsError::Env {
-                name: "FERRY_FORGE_KIND".into(),
-                message: format!("`{v}` is not a forge (github, gitlab, gitea, bitbucket)"),
-            })?,
-        );
-    }
-    if let Some(v) = prefix {
-        first.repo_prefix = v;
-    }
-    if let Some(v) = api {
-        first.api_url = Some(v);
-    }
-    if let Some(v) = token {
-        first.token = Some(ferry_forge::Secret::new(v));
-        first.token_env = None;
-        first.token_file = None;
-    }
-    if let Some(v) = secret {
-        first.webhook_secret = Some(ferry_forge::Secret::new(v));
-        first.webhook_secret_env = None;
-    }
-    Ok(())
-}
-
-/// `FERRY_GIT_REPO_PREFIX`, `_USERNAME`, `_TOKEN` and `_PASSWORD` apply
-/// to the first `[[gitCredentials]]` entry (created when absent, for every
-/// repository unless `FERRY_GIT_REPO_PREFIX` narrows it).
-fn git_credential_env(list: &mut Vec<GitCredential>, env: &impl Fn(&str) -> Option<String>) {
-    let (prefix, user, token, password) = (
-        env("FERRY_GIT_REPO_PREFIX"),
-        env("FERRY_GIT_USERNAME"),
-        env("FERRY_GIT_TOKEN"),
-        env("FERRY_GIT_PASSWORD"),
-    );
-    if prefix.is_none() && user.is_none() && token.is_none() && password.is_none() {
-        return;
-    }
-    if list.is_empty() {
-        list.push(GitCredential::default());
-    }
-    let first = &mut list[0];
-    if let Some(v) = prefix {
-        first.repo_prefix = v;
-    }
-    if let Some(v) = user {
-        first.username = Some(v);
-    }
-    if token.is_some() || password.is_some() {
-        // The variable's secret replaces whatever the file said.
-        first.token = None;
-        first.token_env = None;
-        first.token_file = None;
-        first.password = None;
-        first.ssh_key_file = None;
-        first.known_hosts_file = None;
-    }
-    if let Some(v) = token {
-        first.token = Some(Secret(v));
-    } else if let Some(v) = password {
-        first.password = Some(Secret(v));
-    }
-}
-
-/// `FERRY_ARGOCD_*` apply to the first instance (created when absent).
-fn argocd_env(list: &mut Vec<ArgoCdSettings>, env: &impl Fn(&str) -> Option<String>) {
-    let (url, token, ca, ns) = (
-        env("FERRY_ARGOCD_URL"),
-        env("FERRY_ARGOCD_TOKEN"),
-        env("FERRY_ARGOCD_CA_FILE"),
-        env("FERRY_ARGOCD_APP_NAMESPACE"),
-    );
-    if url.is_none() && token.is_none() && ca.is_none() && ns.is_none() {
-        return;
-    }
-    if list.is_empty() {
-        list.push(ArgoCdSettings {
-            name: "argocd".into(),
-            default: true,
-            ..ArgoCdSettings::default()
-        });
-    }
-    let first = &mut list[0];
-    if let Some(v) = url {
-        first.url = v;
-    }
-    if let Some(v) = token {
-        first.token = Some(Secret(v));
-        first.token_env = None;
-        first.token_file = None;
-    }
-    if let Some(v) = ca {
-        first.ca_file = Some(PathBuf::from(v));
-    }
-    if let Some(v) = ns {
-        first.app_namespace = Some(v);
-    }
-}
-
-fn check_argocd(list: &[ArgoCdSettings]) -> Result<(), SettingsError> {
-    let mut names = std::collections::HashSet::new();
-    for (index, a) in list.iter().enumerate() {
-        let err = |message: &str| SettingsError::ArgoCd {
-            index,
-            name: a.name.clone(),
-            message: message.into(),
-        };
-        if a.name.trim().is_empty() {
-            return Err(err("`name` is required"));
-        }
-        if !names.insert(a.name.as_str()) {
-            return Err(err("another instance has this name"));
-        }
-        if a.url.trim().is_empty() {
-            return Err(err("`url` is required"));
-        }
-        let tokens = [
-            a.token.is_some(),
-            a.token_env.is_some(),
-            a.token_file.is_some(),
-        ];
-        if tokens.iter().filter(|b| **b).count() > 1 {
-            return Err(err("give at most one of token, tokenEnv or tokenFile"));
-        }
-    }
-    if list.iter().filter(|a| a.default).count() > 1 {
-        return Err(SettingsError::ArgoCd {
-            index: list.iter().rposition(|a| a.default).unwrap_or(0),
-            name: String::new(),
-            message: "only one instance can be the default".into(),
-        });
-    }
-    Ok(())
-}
-
-/// An instance's settings as the provider takes them: the token and CA
-/// read from where the settings point.
-pub(crate) fn argocd_instance(
-    index: usize,
-    a: &ArgoCdSettings,
-) -> Result<ferry_appstate::argocd::InstanceConfig, SettingsError> {
-    let err = |message: String| SettingsError::ArgoCd {
-        index,
-        name: a.name.clone(),
-        message,
-    };
-    let token = read_token(
-        a.token.as_ref(),
-        a.token_env.as_deref(),
-        a.token_file.as_deref(),
-    )
-    .map_err(err)?;
-    let ca_pem = match &a.ca_file {
-        Some(path) => {
-            Some(std::fs::read(path).map_err(|e| err(format!("caFile {}: {e}", path.display())))?)
-        }
-        None => None,
-    };
-    let mut c = ferry_appstate::argocd::InstanceConfig::new(&a.name, &a.url);
-    c.ui_url = a.ui_url.clone();
-    c.token = token.map(ferry_appstate::argocd::Secret::new);
-    c.ca_pem = ca_pem;
-    c.app_namespace = a.app_namespace.clone();
-    c.hard_refresh = a.hard_refresh;
-    c.watch = a.watch.unwrap_or(true);
-    Ok(c)
-}
-
 fn parse_file(text: &str) -> Result<FileSettings, String> {
     toml::from_str::<FileSettings>(text).map_err(|e| {
         // toml's message names the line and column and the key; it never
@@ -751,95 +389,11 @@ fn parse_bool(name: &str, v: &str) -> Result<bool, SettingsError> {
     }
 }
 
-/// A token given in one of three ways: the value, the name of a variable
-/// holding it, or a file holding it (trailing newline dropped). The error
-/// names the field, never the value.
-pub(crate) fn read_token(
-    value: Option<&Secret>,
-    env: Option<&str>,
-    file: Option<&Path>,
-) -> Result<Option<String>, String> {
-    if let Some(t) = value {
-        Ok(Some(t.0.clone()))
-    } else if let Some(name) = env {
-        std::env::var(name)
-            .map(Some)
-            .map_err(|_| format!("tokenEnv {name} is not set"))
-    } else if let Some(path) = file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("tokenFile {}: {e}", path.display()))?;
-        Ok(Some(text.trim_end().to_owned()))
-    } else {
-        Ok(None)
-    }
-}
-
-/// Resolves the configured Git credentials into what the Git layer uses.
-pub(crate) fn resolve_credentials(
-    entries: &[GitCredential],
-) -> Result<Vec<(String, ferry_git::Credentials)>, SettingsError> {
-    let mut out = Vec::new();
-    for (index, c) in entries.iter().enumerate() {
-        let err = |message: String| SettingsError::Credential {
-            index,
-            prefix: ferry_config::redact_url(&c.repo_prefix),
-            message,
-        };
-        let token = read_token(
-            c.token.as_ref(),
-            c.token_env.as_deref(),
-            c.token_file.as_deref(),
-        )
-        .map_err(err)?;
-        let creds = match (token, &c.password) {
-            (None, None) if c.ssh_key_file.is_some() => {
-                let (Some(key_file), Some(known_hosts)) = (&c.ssh_key_file, &c.known_hosts_file)
-                else {
-                    return Err(err("sshKeyFile needs knownHostsFile".into()));
-                };
-                for (field, path) in [("sshKeyFile", key_file), ("knownHostsFile", known_hosts)] {
-                    std::fs::metadata(path)
-                        .map_err(|e| err(format!("{field} {}: {e}", path.display())))?;
-                }
-                ferry_git::Credentials::Ssh {
-                    key_file: key_file.clone(),
-                    known_hosts: known_hosts.clone(),
-                }
-            }
-            (Some(token), _) => ferry_git::Credentials::Token {
-                username: c
-                    .username
-                    .clone()
-                    .unwrap_or_else(|| "x-access-token".into()),
-                token: ferry_git::Secret::new(token),
-            },
-            (None, Some(pw)) => ferry_git::Credentials::Basic {
-                username: c.username.clone().unwrap_or_default(),
-                password: ferry_git::Secret::new(pw.0.clone()),
-            },
-            (None, None) => ferry_git::Credentials::None,
-        };
-        out.push((c.repo_prefix.clone(), creds));
-    }
-    Ok(out)
-}
-
-/// The credentials of the entry with the longest prefix of `url`.
-pub(crate) fn credentials_for(
-    entries: &[(String, ferry_git::Credentials)],
-    url: &str,
-) -> ferry_git::Credentials {
-    entries
-        .iter()
-        .filter(|(prefix, _)| url.starts_with(prefix.as_str()))
-        .max_by_key(|(prefix, _)| prefix.len())
-        .map(|(_, c)| c.clone())
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::argocd::argocd_instance;
+    use crate::git::{credentials_for, resolve_credentials};
 
     fn no_env(_: &str) -> Option<String> {
         None

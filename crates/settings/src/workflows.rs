@@ -24,7 +24,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::settings::{Secret, SettingsError};
+use crate::error::SettingsError;
+use crate::secret::Secret;
 
 /// The `[argoWorkflows]` table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -105,7 +106,7 @@ impl ArgoWorkflowsSettings {
             return Err(Self::error("`url` is required"));
         }
         let parsed = url
-            .parse::<axum::http::Uri>()
+            .parse::<http::Uri>()
             .map_err(|e| Self::error(format!("`url` {}: {e}", ferry_config::redact_url(url))))?;
         if !matches!(parsed.scheme_str(), Some("http" | "https")) || parsed.host().is_none() {
             return Err(Self::error(format!(
@@ -143,8 +144,8 @@ impl ArgoWorkflowsSettings {
 
     /// The executor's configuration: the token and CA read from where the
     /// settings point.
-    pub(crate) fn executor_config(&self) -> Result<ferry_workflow::ArgoConfig, SettingsError> {
-        let token = crate::settings::read_token(
+    pub fn executor_config(&self) -> Result<ferry_workflow::ArgoConfig, SettingsError> {
+        let token = crate::secret::read_token(
             self.token.as_ref(),
             self.token_env.as_deref(),
             self.token_file.as_deref(),
