@@ -157,7 +157,7 @@ fn kubectl() -> String {
 /// One installation, rendered.
 struct Rendered {
     name: String,
-    file: PathBuf,
+    text: String,
     docs: Vec<Value>,
 }
 
@@ -194,7 +194,7 @@ impl Rendered {
     }
 }
 
-fn render(name: &str, dir: &Path, out_dir: &Path) -> Rendered {
+fn render(name: &str, dir: &Path) -> Rendered {
     let out = Command::new(kubectl())
         .arg("kustomize")
         .arg(dir)
@@ -208,46 +208,57 @@ fn render(name: &str, dir: &Path, out_dir: &Path) -> Rendered {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    let file = out_dir.join(format!("{name}.yaml"));
-    std::fs::write(&file, &text).unwrap();
     let docs: Vec<Value> = yaml_serde::Deserializer::from_str(&text)
         .map(|d| Value::deserialize(d).unwrap())
         .collect();
     assert!(docs.len() >= 4, "{name}: rendered {} documents", docs.len());
     Rendered {
         name: name.to_owned(),
-        file,
+        text,
         docs,
     }
 }
 
+/// `to` as a path relative to the directory `from` (Kustomize refuses
+/// absolute ones).
+fn relative(from: &Path, to: &Path) -> PathBuf {
+    let (from, to) = (from.canonicalize().unwrap(), to.canonicalize().unwrap());
+    let from: Vec<_> = from.components().collect();
+    let to: Vec<_> = to.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..from.len() {
+        out.push("..");
+    }
+    to[common..].iter().for_each(|c| out.push(c));
+    out
+}
+
 /// The two overlays as they are, and each with the optional components
-/// added by a user's own kustomization (Kustomize wants relative paths).
+/// added by a user's own kustomization.
 fn installations() -> &'static [Rendered] {
     static RENDERED: OnceLock<Vec<Rendered>> = OnceLock::new();
     RENDERED.get_or_init(|| {
-        let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("deploy-kustomize");
-        let _ = std::fs::remove_dir_all(&work);
-        let mine = work.join("my-overlay");
-        std::fs::create_dir_all(&mine).unwrap();
-        // From target/tmp/deploy-kustomize/my-overlay back to the repository.
-        let up = "../../../..";
-        assert!(mine.join(up).join("deploy/kubernetes").is_dir());
+        let mine = tempfile::tempdir().unwrap();
+        let k = relative(mine.path(), &kubernetes());
+        let k = k.display();
         let mut out = Vec::new();
         for overlay in ["sqlite", "postgres"] {
-            let dir = kubernetes().join("overlays").join(overlay);
-            out.push(render(overlay, &dir, &work));
+            out.push(render(
+                overlay,
+                &kubernetes().join("overlays").join(overlay),
+            ));
             std::fs::write(
-                mine.join("kustomization.yaml"),
+                mine.path().join("kustomization.yaml"),
                 format!(
                     "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\
-                     resources:\n  - {up}/deploy/kubernetes/overlays/{overlay}\n\
-                     components:\n  - {up}/deploy/kubernetes/components/ingress\n\
-                     \x20 - {up}/deploy/kubernetes/components/servicemonitor\n"
+                     resources:\n  - {k}/overlays/{overlay}\n\
+                     components:\n  - {k}/components/ingress\n\
+                     \x20 - {k}/components/servicemonitor\n"
                 ),
             )
             .unwrap();
-            out.push(render(&format!("{overlay}+components"), &mine, &work));
+            out.push(render(&format!("{overlay}+components"), mine.path()));
         }
         out
     })
@@ -271,12 +282,17 @@ const CRDS: [(&str, &str); 1] = [(
 #[test]
 fn every_installation_matches_the_kubernetes_schemas() {
     let data = root().join("crates/cli/tests/data/kubernetes");
+    let dir = tempfile::tempdir().unwrap();
+    let file_of = |r: &Rendered| dir.path().join(format!("{}.yaml", r.name));
+    for r in installations() {
+        std::fs::write(file_of(r), &r.text).unwrap();
+    }
     // The oldest and the newest Kubernetes the package knows; one process
     // per version for every installation.
     for version in ["1.25.0", "1.37.0"] {
         let out = Command::new("python3")
             .args(["-m", "kubernetes_validate", "--strict", "-k", version])
-            .args(installations().iter().map(|r| &r.file))
+            .args(installations().iter().map(file_of))
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned()
@@ -287,7 +303,8 @@ fn every_installation_matches_the_kubernetes_schemas() {
              kubernetes-validate with pip)"
         );
         for r in installations() {
-            let file = r.file.to_str().unwrap();
+            let file = file_of(r);
+            let file = file.to_str().unwrap();
             let builtin = r
                 .docs
                 .iter()
@@ -314,7 +331,7 @@ fn every_installation_matches_the_kubernetes_schemas() {
             let out = Command::new("python3")
                 .arg(data.join("validate-crd.py"))
                 .arg(data.join(crd))
-                .arg(&r.file)
+                .arg(file_of(r))
                 .output()
                 .unwrap();
             assert!(
