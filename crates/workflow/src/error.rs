@@ -21,6 +21,9 @@ pub enum RunnerError {
     UnknownRun(RunId),
     #[error("workflow run {run} has no suspended step{}", .step.as_deref().map(|s| format!(" matching {s:?}")).unwrap_or_default())]
     NotSuspended { run: RunId, step: Option<String> },
+    /// A resume whose values do not fit the suspended steps.
+    #[error("cannot resume workflow run {run}: {message}")]
+    Resume { run: RunId, message: String },
     #[error("workflow run {run} has no step {step:?}")]
     UnknownStep { run: RunId, step: String },
     #[error("parameter {0:?} is not KEY=VALUE")]

@@ -1,5 +1,7 @@
 //! The small boolean language of DAG `depends` and of `when`: `&&`, `||`, `!`,
-//! parentheses, and for `when` the comparisons `==`, `!=`, `<`, `>`, `<=`, `>=`.
+//! parentheses, and for `when` the comparisons `==`, `!=`, `<`, `>`, `<=`, `>=`
+//! and the regular-expression matches `=~`, `!~` (govaluate's, which Argo
+//! evaluates `when` with after substituting `{{…}}`).
 //! One parser serves both; the caller decides what an operand means.
 
 /// A parsed expression.
@@ -25,6 +27,10 @@ pub enum CmpOp {
     Gt,
     Le,
     Ge,
+    /// `=~`: the left side matches the regular expression on the right.
+    Matches,
+    /// `!~`: the left side does not match.
+    NotMatches,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +70,14 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
                 out.push(Tok::Or);
                 i += 2
             }
+            '=' if next == Some('~') => {
+                out.push(Tok::Cmp(CmpOp::Matches));
+                i += 2
+            }
+            '!' if next == Some('~') => {
+                out.push(Tok::Cmp(CmpOp::NotMatches));
+                i += 2
+            }
             '=' if next == Some('=') => {
                 out.push(Tok::Cmp(CmpOp::Eq));
                 i += 2
@@ -98,7 +112,7 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
                 let start = i;
                 while i < chars.len()
                     && !chars[i].is_whitespace()
-                    && !"()&|=!<>\"'".contains(chars[i])
+                    && !"()&|=!<>~\"'".contains(chars[i])
                 {
                     i += 1;
                 }
@@ -207,6 +221,12 @@ impl Expr {
             Expr::Not(e) => Ok(!e.eval(atom)?),
             Expr::And(a, b) => Ok(a.eval(atom)? && b.eval(atom)?),
             Expr::Or(a, b) => Ok(a.eval(atom)? || b.eval(atom)?),
+            Expr::Cmp(op @ (CmpOp::Matches | CmpOp::NotMatches), a, b) => {
+                let (a, b) = (a.text()?, b.text()?);
+                let re = regex::Regex::new(b)
+                    .map_err(|e| format!("invalid regular expression {b:?}: {e}"))?;
+                Ok(re.is_match(a) == (*op == CmpOp::Matches))
+            }
             Expr::Cmp(op, a, b) => {
                 let (a, b) = (a.text()?, b.text()?);
                 Ok(match (a.parse::<f64>(), b.parse::<f64>()) {
@@ -217,6 +237,7 @@ impl Expr {
                         CmpOp::Gt => x > y,
                         CmpOp::Le => x <= y,
                         CmpOp::Ge => x >= y,
+                        CmpOp::Matches | CmpOp::NotMatches => false,
                     },
                     _ => match op {
                         CmpOp::Eq => a == b,
@@ -225,6 +246,7 @@ impl Expr {
                         CmpOp::Gt => a > b,
                         CmpOp::Le => a <= b,
                         CmpOp::Ge => a >= b,
+                        CmpOp::Matches | CmpOp::NotMatches => false,
                     },
                 })
             }
@@ -314,6 +336,10 @@ mod tests {
         assert!(!eval_when("10 < 9.5 || false").unwrap());
         assert!(eval_when("2 == 2.0").unwrap());
         assert!(eval_when("maybe").is_err());
+        assert!(eval_when("heads =~ hea").unwrap());
+        assert!(!eval_when("tails =~ ^hea").unwrap());
+        assert!(eval_when("tails !~ hea && (x == x)").unwrap());
+        assert!(eval_when("a =~ '('").is_err());
     }
 
     #[test]

@@ -53,6 +53,7 @@ pub mod argo;
 mod duration;
 mod error;
 mod expr;
+mod exprlang;
 pub mod local;
 mod runner;
 mod status;
@@ -68,8 +69,8 @@ pub use runner::{
 };
 pub use status::{NodeKind, NodePhase, RunOutcome, RunOutputs, StepLog, StepStatus, StepUpdate};
 pub use template::{
-    Arguments, Backoff, ContinueOn, Dag, DagTask, EnvVar, IntOrString, Io, Parameter, Process,
-    RetryStrategy, Scalar, Suspend, Template, ValueFrom, WORKFLOW_ORIGIN_ANNOTATION, WorkflowSpec,
-    WorkflowStep, WorkflowTemplate,
+    Arguments, Backoff, ContinueOn, Dag, DagTask, EnvVar, IntOrString, Io, LifecycleHook,
+    Parameter, Process, RetryStrategy, Scalar, Sequence, Suspend, Template, ValueFrom,
+    WORKFLOW_ORIGIN_ANNOTATION, WorkflowSpec, WorkflowStep, WorkflowTemplate,
 };
 pub use timestamp::Timestamp;

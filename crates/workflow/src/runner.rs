@@ -66,6 +66,28 @@ pub trait WorkflowRunner: Send + Sync {
     /// Resumes suspended steps: all of them, or the one whose path or name is `step`.
     async fn resume(&self, run: &RunId, step: Option<&str>) -> Result<(), RunnerError>;
 
+    /// Resumes like [`Self::resume`], supplying the values of the suspended
+    /// steps' `valueFrom.supplied` output parameters. Executors that cannot
+    /// take values refuse any (an empty `values` is a plain resume).
+    async fn resume_with(
+        &self,
+        run: &RunId,
+        step: Option<&str>,
+        values: &Parameters,
+    ) -> Result<(), RunnerError> {
+        if values.is_empty() {
+            self.resume(run, step).await
+        } else {
+            Err(RunnerError::Resume {
+                run: run.clone(),
+                message: format!(
+                    "the {} executor does not take values when resuming",
+                    self.executor()
+                ),
+            })
+        }
+    }
+
     /// Drops what the runner keeps about a finished run (updates, logs).
     async fn forget(&self, run: &RunId) -> Result<(), RunnerError>;
 
@@ -131,6 +153,7 @@ impl RunRecord {
                     started_at: Some(crate::Timestamp::now()),
                     finished_at: None,
                     outputs: RunOutputs::default(),
+                    notices: Vec::new(),
                 },
                 finished: false,
             }),

@@ -213,6 +213,10 @@ pub struct RunOutcome {
     pub started_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,
     pub outputs: RunOutputs,
+    /// Things the executor wants the user to know about the run that are
+    /// not failures (e.g. the pod-only fields the local executor ignored).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<String>,
 }
 
 /// Output parameters of a run.

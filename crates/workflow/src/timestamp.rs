@@ -86,6 +86,48 @@ impl Timestamp {
     }
 }
 
+/// Calendar fields of a [`Timestamp`] in UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Civil {
+    pub(crate) year: i64,
+    pub(crate) month: u32,
+    pub(crate) day: u32,
+    pub(crate) hour: u32,
+    pub(crate) minute: u32,
+    pub(crate) second: u32,
+    pub(crate) nanos: u32,
+    /// 0 = Sunday.
+    pub(crate) weekday: u32,
+    /// 1-based day of the year.
+    pub(crate) yearday: u32,
+    pub(crate) unix: i64,
+}
+
+impl Timestamp {
+    /// The UTC calendar fields (for Go-layout formatting).
+    pub(crate) fn civil(&self) -> Civil {
+        let (unix, nanos) = match self.0.duration_since(UNIX_EPOCH) {
+            Ok(d) => (d.as_secs() as i64, d.subsec_nanos()),
+            Err(e) => (-(e.duration().as_secs() as i64), 0),
+        };
+        let days = unix.div_euclid(86_400);
+        let tod = unix.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        Civil {
+            year: y,
+            month: m as u32,
+            day: d as u32,
+            hour: (tod / 3600) as u32,
+            minute: ((tod % 3600) / 60) as u32,
+            second: (tod % 60) as u32,
+            nanos,
+            weekday: (days + 4).rem_euclid(7) as u32,
+            yearday: (days - days_from_civil(y, 1, 1) + 1) as u32,
+            unix,
+        }
+    }
+}
+
 impl From<SystemTime> for Timestamp {
     fn from(t: SystemTime) -> Self {
         Timestamp(t)

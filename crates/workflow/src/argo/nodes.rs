@@ -142,6 +142,7 @@ pub(crate) fn outcome(wf: &Value, terminate_requested: bool) -> (RunOutcome, boo
             started_at: time(&st, "startedAt"),
             finished_at: time(&st, "finishedAt"),
             outputs,
+            notices: Vec::new(),
         },
         finished,
     )

@@ -1,6 +1,8 @@
 //! The local executor: runs a WorkflowTemplate on this machine, each
-//! `script`/`container` as a child process (the image is ignored), exactly the
-//! subset of SPEC §5. Anything outside it ends the run in ERROR naming the field.
+//! `script`/`container` as a child process (the image is ignored), as Argo
+//! Workflows would run it. Pod-only fields are ignored (with one notice);
+//! anything else it cannot honour ends the run in ERROR naming the field,
+//! before anything runs.
 
 mod engine;
 mod process;
@@ -13,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 
 use crate::error::RunnerError;
 use crate::runner::{Parameters, RunId, RunRecord, StepUpdates, WorkflowRunner};
@@ -79,8 +81,8 @@ pub(crate) struct LocalRun {
     pub(crate) stop_tx: watch::Sender<Stop>,
     /// Log buffer per step path.
     pub(crate) logs: Mutex<BTreeMap<String, Arc<Mutex<CappedBuf>>>>,
-    /// Suspended steps waiting for a resume: path → (name, wake-up).
-    pub(crate) suspended: Mutex<BTreeMap<String, (String, oneshot::Sender<()>)>>,
+    /// Suspended steps waiting for a resume, by path.
+    pub(crate) suspended: Mutex<BTreeMap<String, engine::SuspendedStep>>,
 }
 
 /// Waits until the run is stopped and says why. (A closed channel means the
@@ -240,13 +242,20 @@ impl WorkflowRunner for LocalExecutor {
     }
 
     async fn resume(&self, run: &RunId, step: Option<&str>) -> Result<(), RunnerError> {
+        self.resume_with(run, step, &Parameters::new()).await
+    }
+
+    async fn resume_with(
+        &self,
+        run: &RunId,
+        step: Option<&str>,
+        values: &Parameters,
+    ) -> Result<(), RunnerError> {
         let r = self.run(run)?;
         let mut waiting = lock(&r.suspended);
         let keys: Vec<String> = waiting
             .iter()
-            .filter(|(path, (name, _))| {
-                step.is_none_or(|s| s == path.as_str() || s == name.as_str())
-            })
+            .filter(|(path, s)| step.is_none_or(|want| want == path.as_str() || want == s.name))
             .map(|(p, _)| p.clone())
             .collect();
         if keys.is_empty() {
@@ -255,9 +264,52 @@ impl WorkflowRunner for LocalExecutor {
                 step: step.map(String::from),
             });
         }
-        for k in keys {
-            if let Some((_, tx)) = waiting.remove(&k) {
-                let _ = tx.send(());
+        let refuse = |message: String| RunnerError::Resume {
+            run: run.clone(),
+            message,
+        };
+        // Check everything before waking anything: a refused resume leaves
+        // every step suspended.
+        let mut plans = Vec::new();
+        for k in &keys {
+            let s = &waiting[k];
+            let mut supplied = BTreeMap::new();
+            for p in &s.supplied {
+                let v = match values.get(&p.name).or(p.default.as_ref()) {
+                    Some(v) => v.clone(),
+                    None => {
+                        return Err(refuse(format!(
+                            "step {k} needs a value for output parameter {:?} (valueFrom.supplied, no default)",
+                            p.name
+                        )));
+                    }
+                };
+                if let Some(allowed) = &p.allowed
+                    && !allowed.contains(&v)
+                {
+                    return Err(refuse(format!(
+                        "value {v:?} of {:?} is not one of {}",
+                        p.name,
+                        allowed.join(", ")
+                    )));
+                }
+                supplied.insert(p.name.clone(), v);
+            }
+            plans.push((k.clone(), supplied));
+        }
+        for name in values.keys() {
+            if !keys
+                .iter()
+                .any(|k| waiting[k].supplied.iter().any(|p| &p.name == name))
+            {
+                return Err(refuse(format!(
+                    "no suspended step expects output parameter {name:?}"
+                )));
+            }
+        }
+        for (k, supplied) in plans {
+            if let Some(s) = waiting.remove(&k) {
+                let _ = s.wake.send(supplied);
             }
         }
         Ok(())

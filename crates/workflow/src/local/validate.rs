@@ -4,10 +4,14 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use std::collections::BTreeMap as Map;
+
+use serde_json::Value;
+
 use crate::duration::parse_duration;
-use crate::expr;
 use crate::runner::Parameters;
-use crate::template::{Template, WorkflowTemplate};
+use crate::template::{LifecycleHook, Template, WorkflowTemplate};
+use crate::{expr, exprlang, subst};
 
 /// Task results a `depends` operand may name.
 pub(crate) const DEPENDS_RESULTS: &[&str] = &[
@@ -42,10 +46,17 @@ pub(crate) fn validate(t: &WorkflowTemplate) -> Vec<String> {
     if let Some(d) = &t.spec.active_deadline_seconds {
         check_seconds(&mut out, "spec.activeDeadlineSeconds", &d.0);
     }
+    if let Some(p) = &t.spec.parallelism {
+        check_seconds(&mut out, "spec.parallelism", &p.0);
+    }
+    check_hooks(&mut out, t, "spec", &t.spec.hooks);
+    check_expression_tags(&mut out, "spec", &t.spec_json);
     let mut names = HashSet::new();
     for (ti, tmpl) in t.spec.templates.iter().enumerate() {
         let tb = format!("spec.templates[{ti}]");
-        if !names.insert(tmpl.name.as_str()) {
+        if tmpl.name.is_empty() {
+            out.push(format!("{tb}.name: missing"));
+        } else if !names.insert(tmpl.name.as_str()) {
             out.push(format!(
                 "{tb}.name: template {:?} is defined twice",
                 tmpl.name
@@ -58,7 +69,81 @@ pub(crate) fn validate(t: &WorkflowTemplate) -> Vec<String> {
 
 fn check_seconds(out: &mut Vec<String>, at: &str, v: &str) {
     if !v.contains("{{") && v.trim().parse::<u64>().is_err() {
-        out.push(format!("{at}: {v:?} is not a whole number of seconds"));
+        out.push(format!("{at}: {v:?} is not a whole number"));
+    }
+}
+
+/// Every `{{=…}}` in any string of the spec parses and calls known
+/// functions: found before anything runs, not when the step gets there.
+fn check_expression_tags(out: &mut Vec<String>, at: &str, v: &Value) {
+    match v {
+        Value::String(s) => {
+            for (is_expr, text) in subst::tags(s) {
+                if is_expr && let Err(e) = exprlang::check(text) {
+                    out.push(format!("{at}: {{{{={}}}}}: {e}", text.trim()));
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                check_expression_tags(out, &format!("{at}[{i}]"), item);
+            }
+        }
+        Value::Object(m) => {
+            for (k, item) in m {
+                check_expression_tags(out, &format!("{at}.{k}"), item);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A `when` as it will be after substitution: each `{{…}}` replaced by a
+/// word, so its syntax is checked before anything runs.
+fn check_when(out: &mut Vec<String>, at: &str, when: &str) {
+    let mut text = String::new();
+    let mut rest = when;
+    while let Some(start) = rest.find("{{") {
+        text.push_str(&rest[..start]);
+        match rest[start..].find("}}") {
+            Some(end) => {
+                text.push('x');
+                rest = &rest[start + end + 2..];
+            }
+            None => {
+                rest = &rest[start..];
+                break;
+            }
+        }
+    }
+    text.push_str(rest);
+    if let Err(e) = expr::parse(&text) {
+        out.push(format!("{at}.when: {when:?}: {e}"));
+    }
+}
+
+fn check_expression(out: &mut Vec<String>, at: &str, src: &str) {
+    if let Err(e) = exprlang::check(src) {
+        out.push(format!("{at}: {src:?}: {e}"));
+    }
+}
+
+fn check_hooks(
+    out: &mut Vec<String>,
+    t: &WorkflowTemplate,
+    at: &str,
+    hooks: &Map<String, LifecycleHook>,
+) {
+    for (name, h) in hooks {
+        let hb = format!("{at}.hooks.{name}");
+        check_ref(out, t, &hb, h.template.as_deref());
+        match &h.expression {
+            Some(e) => check_expression(out, &format!("{hb}.expression"), e),
+            None if name != "exit" => out.push(format!(
+                "{hb}.expression: missing (only the exit hook runs without one)"
+            )),
+            None => {}
+        }
     }
 }
 
@@ -99,12 +184,6 @@ fn check_template(out: &mut Vec<String>, t: &WorkflowTemplate, tmpl: &Template, 
     }
     let is_leaf = tmpl.script.is_some() || tmpl.container.is_some();
     if let Some(r) = &tmpl.retry_strategy {
-        if !is_leaf {
-            out.push(format!(
-                "{tb}.retryStrategy on a {} template is not supported by the local executor",
-                kinds.join("/")
-            ));
-        }
         if let Some(l) = &r.limit {
             check_seconds(out, &format!("{tb}.retryStrategy.limit"), &l.0);
         }
@@ -115,8 +194,15 @@ fn check_template(out: &mut Vec<String>, t: &WorkflowTemplate, tmpl: &Template, 
                 "{tb}.retryStrategy.retryPolicy: unknown policy {p:?}"
             ));
         }
+        if let Some(e) = &r.expression {
+            check_expression(out, &format!("{tb}.retryStrategy.expression"), e);
+        }
         if let Some(b) = &r.backoff {
-            for (field, v) in [("duration", &b.duration), ("maxDuration", &b.max_duration)] {
+            for (field, v) in [
+                ("duration", &b.duration),
+                ("maxDuration", &b.max_duration),
+                ("cap", &b.cap),
+            ] {
                 if let Some(v) = v.as_ref().filter(|v| !v.0.contains("{{"))
                     && let Err(e) = parse_duration(&v.0)
                 {
@@ -142,6 +228,18 @@ fn check_template(out: &mut Vec<String>, t: &WorkflowTemplate, tmpl: &Template, 
         } else {
             out.push(format!("{tb}.activeDeadlineSeconds on a {} template is not supported by the local executor", kinds.join("/")));
         }
+    }
+    if let Some(to) = tmpl.timeout.as_ref().filter(|t| !t.contains("{{")) {
+        if !(is_leaf || tmpl.suspend.is_some()) {
+            out.push(format!(
+                "{tb}.timeout: only script, container and suspend templates have a timeout"
+            ));
+        } else if let Err(e) = parse_duration(to) {
+            out.push(format!("{tb}.timeout: {e}"));
+        }
+    }
+    if let Some(p) = &tmpl.parallelism {
+        check_seconds(out, &format!("{tb}.parallelism"), &p.0);
     }
     if let Some(s) = tmpl.suspend.as_ref().and_then(|s| s.duration.as_ref())
         && !s.0.contains("{{")
@@ -170,6 +268,16 @@ fn check_template(out: &mut Vec<String>, t: &WorkflowTemplate, tmpl: &Template, 
         let ob = format!("{tb}.outputs.parameters[{oi}]");
         let from_path = o.value_from.as_ref().and_then(|v| v.path.as_ref());
         let from_param = o.value_from.as_ref().and_then(|v| v.parameter.as_ref());
+        let from_expr = o.value_from.as_ref().and_then(|v| v.expression.as_ref());
+        let supplied = o.value_from.as_ref().is_some_and(|v| v.supplied.is_some());
+        if let Some(e) = from_expr {
+            check_expression(out, &format!("{ob}.valueFrom.expression"), e);
+        }
+        if supplied && tmpl.suspend.is_none() {
+            out.push(format!(
+                "{ob}.valueFrom.supplied: only suspend templates take supplied values"
+            ));
+        }
         if from_path.is_some() && !is_leaf {
             out.push(format!(
                 "{ob}.valueFrom.path: only script and container templates write files"
@@ -183,10 +291,12 @@ fn check_template(out: &mut Vec<String>, t: &WorkflowTemplate, tmpl: &Template, 
         if o.value.is_none()
             && from_path.is_none()
             && from_param.is_none()
+            && from_expr.is_none()
+            && !supplied
             && o.value_from.as_ref().is_none_or(|v| v.extra.is_empty())
         {
             out.push(format!(
-                "{ob} ({}): needs value, valueFrom.path or valueFrom.parameter",
+                "{ob} ({}): needs value or valueFrom (path, parameter, expression, supplied)",
                 o.name
             ));
         }
@@ -195,16 +305,24 @@ fn check_template(out: &mut Vec<String>, t: &WorkflowTemplate, tmpl: &Template, 
         for (gi, group) in groups.iter().enumerate() {
             for (si, step) in group.iter().enumerate() {
                 let sb = format!("{tb}.steps[{gi}][{si}]");
-                check_ref(out, t, &sb, step.template.as_deref());
-                if step.with_items.is_some() && step.with_param.is_some() {
-                    out.push(format!(
-                        "{sb}: withItems and withParam cannot be used together"
-                    ));
+                check_call(
+                    out,
+                    t,
+                    &sb,
+                    step.template.as_deref(),
+                    step.inline.as_deref(),
+                    [
+                        step.with_items.is_some(),
+                        step.with_param.is_some(),
+                        step.with_sequence.is_some(),
+                    ],
+                );
+                if let Some(w) = step.when.as_deref() {
+                    check_when(out, &sb, w);
                 }
-                if let Some(w) = step.when.as_deref().filter(|w| !w.contains("{{"))
-                    && let Err(e) = expr::parse(w)
-                {
-                    out.push(format!("{sb}.when: {e}"));
+                check_hooks(out, t, &sb, &step.hooks);
+                if let Some(e) = &step.on_exit {
+                    check_ref(out, t, &format!("{sb}.onExit"), Some(e));
                 }
             }
         }
@@ -221,11 +339,24 @@ fn check_template(out: &mut Vec<String>, t: &WorkflowTemplate, tmpl: &Template, 
         }
         for (ki, task) in dag.tasks.iter().enumerate() {
             let kb = format!("{tb}.dag.tasks[{ki}]");
-            check_ref(out, t, &kb, task.template.as_deref());
-            if task.with_items.is_some() && task.with_param.is_some() {
-                out.push(format!(
-                    "{kb}: withItems and withParam cannot be used together"
-                ));
+            check_call(
+                out,
+                t,
+                &kb,
+                task.template.as_deref(),
+                task.inline.as_deref(),
+                [
+                    task.with_items.is_some(),
+                    task.with_param.is_some(),
+                    task.with_sequence.is_some(),
+                ],
+            );
+            if let Some(w) = task.when.as_deref() {
+                check_when(out, &kb, w);
+            }
+            check_hooks(out, t, &kb, &task.hooks);
+            if let Some(e) = &task.on_exit {
+                check_ref(out, t, &format!("{kb}.onExit"), Some(e));
             }
             for (di, d) in task.dependencies.iter().enumerate() {
                 if !names.contains_key(d.as_str()) {
@@ -255,9 +386,39 @@ fn check_template(out: &mut Vec<String>, t: &WorkflowTemplate, tmpl: &Template, 
                 }
             }
         }
+        if let Some(target) = dag.target.as_deref().filter(|t| !t.contains("{{")) {
+            for name in target.split_whitespace() {
+                if !names.contains_key(name) {
+                    out.push(format!("{tb}.dag.target: no task named {name:?}"));
+                }
+            }
+        }
         if let Some(cycle) = find_cycle(dag) {
             out.push(format!("{tb}.dag: dependency cycle through task {cycle:?}"));
         }
+    }
+}
+
+/// The template a step or task calls (by name or inline) and its fan-out.
+fn check_call(
+    out: &mut Vec<String>,
+    t: &WorkflowTemplate,
+    at: &str,
+    template: Option<&str>,
+    inline: Option<&Template>,
+    fan_outs: [bool; 3],
+) {
+    match (template, inline) {
+        (Some(_), Some(_)) => {
+            out.push(format!("{at}: template and inline cannot be used together"))
+        }
+        (None, Some(i)) => check_template(out, t, i, &format!("{at}.inline")),
+        _ => check_ref(out, t, at, template),
+    }
+    if fan_outs.iter().filter(|f| **f).count() > 1 {
+        out.push(format!(
+            "{at}: use only one of withItems, withParam, withSequence"
+        ));
     }
 }
 

@@ -1,66 +1,10 @@
-//! `script` and `container` templates: substitution, the child process,
-//! output parameters, and retries.
+//! `script` and `container` templates: substitution, the child process
+//! (within the workflow's `parallelism`), and output parameters. Retries are
+//! the caller's (`run_template`).
+
+use std::os::unix::fs::PermissionsExt;
 
 use super::*;
-
-/// Retry settings of a leaf after substitution.
-struct Retry {
-    limit: u32,
-    backoff: Option<Duration>,
-    factor: f64,
-    max_duration: Option<Duration>,
-    errors_only: bool,
-}
-
-fn retry_settings(ctx: &Ctx, ti: usize, tmpl: &Template, scope: &Scope) -> Result<Retry, String> {
-    let mut r = Retry {
-        limit: 0,
-        backoff: None,
-        factor: 1.0,
-        max_duration: None,
-        errors_only: false,
-    };
-    let Some(rs) = &tmpl.retry_strategy else {
-        return Ok(r);
-    };
-    let at = format!("spec.templates[{ti}].retryStrategy");
-    if let Some(l) = &rs.limit {
-        let t = ctx.subst(scope, &format!("{at}.limit"), &l.0)?;
-        r.limit = t
-            .trim()
-            .parse()
-            .map_err(|_| format!("{at}.limit: {t:?} is not a whole number"))?;
-    }
-    r.errors_only = matches!(
-        rs.retry_policy.as_deref(),
-        Some("OnError" | "OnTransientError")
-    );
-    if let Some(b) = &rs.backoff {
-        let dur = |field: &str,
-                   v: &Option<crate::template::IntOrString>|
-         -> Result<Option<Duration>, String> {
-            match v {
-                None => Ok(None),
-                Some(v) => {
-                    let t = ctx.subst(scope, &format!("{at}.backoff.{field}"), &v.0)?;
-                    parse_duration(&t)
-                        .map(Some)
-                        .map_err(|e| format!("{at}.backoff.{field}: {e}"))
-                }
-            }
-        };
-        r.backoff = dur("duration", &b.duration)?;
-        r.max_duration = dur("maxDuration", &b.max_duration)?;
-        if let Some(f) = &b.factor {
-            let t = ctx.subst(scope, &format!("{at}.backoff.factor"), &f.0)?;
-            r.factor = t
-                .trim()
-                .parse()
-                .map_err(|_| format!("{at}.backoff.factor: {t:?} is not a number"))?;
-        }
-    }
-    Ok(r)
-}
 
 /// What one attempt of a leaf needs, after substitution.
 struct Prepared {
@@ -70,18 +14,18 @@ struct Prepared {
 
 fn prepare(
     ctx: &Ctx,
-    ti: usize,
-    tmpl: &Template,
+    tref: &TemplateRef,
     scope: &Scope,
     step_dir: &Path,
     deadline: Option<Duration>,
 ) -> Result<Prepared, String> {
+    let tmpl = &tref.tmpl;
     let (field, p) = match (&tmpl.script, &tmpl.container) {
         (Some(s), _) => ("script", s),
         (None, Some(c)) => ("container", c),
-        (None, None) => return Err(format!("spec.templates[{ti}]: nothing to run")),
+        (None, None) => return Err(format!("{}: nothing to run", tref.at)),
     };
-    let at = format!("spec.templates[{ti}].{field}");
+    let at = format!("{}.{field}", tref.at);
     let list = |name: &str, items: &[String]| -> Result<Vec<String>, String> {
         items
             .iter()
@@ -120,6 +64,14 @@ fn prepare(
         let file = step_dir.join("script");
         std::fs::write(&file, source)
             .map_err(|e| format!("{at}.source: cannot write {}: {e}", file.display()))?;
+        // Argo stages the script executable: `command: [sh, -c]` runs the
+        // file itself.
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).map_err(|e| {
+            format!(
+                "{at}.source: cannot make {} executable: {e}",
+                file.display()
+            )
+        })?;
         if argv.is_empty() {
             argv.push("sh".into());
         }
@@ -167,14 +119,13 @@ fn prepare(
 /// Reads a leaf's output parameters after a successful attempt.
 fn leaf_outputs(
     ctx: &Ctx,
-    ti: usize,
-    tmpl: &Template,
+    tref: &TemplateRef,
     scope: &Scope,
     cwd: &Path,
 ) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
-    for (oi, p) in tmpl.outputs.parameters.iter().enumerate() {
-        let at = format!("spec.templates[{ti}].outputs.parameters[{oi}]");
+    for (oi, p) in tref.tmpl.outputs.parameters.iter().enumerate() {
+        let at = format!("{}.outputs.parameters[{oi}]", tref.at);
         let default = p
             .value_from
             .as_ref()
@@ -202,6 +153,15 @@ fn leaf_outputs(
                     }
                 },
             }
+        } else if let Some(e) = p.value_from.as_ref().and_then(|v| v.expression.as_ref()) {
+            let at = format!("{at}.valueFrom.expression");
+            match ctx
+                .eval(scope, &at, e)
+                .and_then(|v| crate::exprlang::render(&v).map_err(|e| format!("{at}: {e}")))
+            {
+                Ok(v) => v,
+                Err(e) => default.ok_or(e)?,
+            }
         } else if let Some(v) = &p.value {
             ctx.subst(scope, &format!("{at}.value"), &v.0)?
         } else {
@@ -212,158 +172,135 @@ fn leaf_outputs(
     Ok(out)
 }
 
-/// Runs a `script`/`container` with its retries; returns the result and the
-/// number of attempts made.
+/// One attempt of a `script`/`container`.
 pub(super) async fn run_leaf(
     ctx: &Arc<Ctx>,
-    ti: usize,
-    tmpl: &Template,
+    tref: &TemplateRef,
     mut scope: Scope,
     node: &Node,
-) -> (NodeResult, u32) {
-    let setup = retry_settings(ctx, ti, tmpl, &scope)
-        .and_then(|r| Ok((r, template_deadline(ctx, ti, tmpl, &scope)?)));
-    let (retry, deadline) = match setup {
-        Ok(s) => s,
-        Err(e) => return (NodeResult::error(e), 1),
+    attempt: u32,
+) -> NodeResult {
+    let deadline = match template_deadline(ctx, tref, &scope) {
+        Ok(d) => d,
+        Err(e) => return NodeResult::error(e),
     };
     let seq = ctx.step_seq.fetch_add(1, Ordering::Relaxed);
     let step_dir = ctx.dir.join("steps").join(format!("{seq:04}"));
     if let Err(e) = std::fs::create_dir_all(&step_dir) {
-        return (
-            NodeResult::error(format!(
-                "cannot create the step directory {}: {e}",
-                step_dir.display()
-            )),
-            1,
-        );
+        return NodeResult::error(format!(
+            "cannot create the step directory {}: {e}",
+            step_dir.display()
+        ));
     }
-    let log = Arc::new(Mutex::new(CappedBuf::new(ctx.config.log_limit)));
-    lock(&ctx.run.logs).insert(node.path.clone(), log.clone());
-    let image = tmpl
+    let log = lock(&ctx.run.logs)
+        .entry(node.path.clone())
+        .or_insert_with(|| Arc::new(Mutex::new(CappedBuf::new(ctx.config.log_limit))))
+        .clone();
+    let image = tref
+        .tmpl
         .script
         .as_ref()
-        .or(tmpl.container.as_ref())
+        .or(tref.tmpl.container.as_ref())
         .and_then(|p| p.image.clone());
-    let first = Instant::now();
-    let mut attempt: u32 = 1;
-    loop {
-        scope.insert("retries".into(), (attempt - 1).to_string());
-        let prepared = match prepare(ctx, ti, tmpl, &scope, &step_dir, deadline) {
-            Ok(p) => p,
-            Err(e) => return (NodeResult::error(e), attempt),
-        };
-        if attempt > 1 {
-            lock(&log).push(format!("\n[ferry: attempt {attempt}]\n").as_bytes());
-            ctx.emit(
-                node,
-                StepStatus::Running,
-                NodePhase::Running,
-                None,
-                None,
-                attempt,
-                false,
-            );
-        }
-        let cwd = prepared.spawn.cwd.clone();
-        let stdout = Arc::new(Mutex::new(CappedBuf::new(ctx.config.result_limit)));
-        let exit = process::run(
-            prepared.spawn,
-            log.clone(),
-            stdout.clone(),
-            ctx.run.stop_tx.subscribe(),
-        )
-        .await;
-        let program = &prepared.program;
-        let (failure, exit_code, is_error) = match exit {
-            Exit::Exited { code: Some(0), .. } => match leaf_outputs(ctx, ti, tmpl, &scope, &cwd) {
-                Ok(outputs) => {
-                    let text = String::from_utf8_lossy(&lock(&stdout).data)
-                        .trim_end()
-                        .to_string();
-                    return (
-                        NodeResult {
-                            outputs,
-                            result: Some(text),
-                            exit_code: Some(0),
-                            ..NodeResult::success()
-                        },
-                        attempt,
-                    );
-                }
-                Err(e) => (e, Some(0), false),
-            },
-            Exit::Exited { code: Some(c), .. } => (format!("exit code {c}"), Some(c), false),
-            Exit::Exited { signal, .. } => (
-                format!("killed by signal {}", signal.unwrap_or(0)),
-                None,
-                false,
-            ),
-            Exit::SpawnFailed(e) => {
-                let msg = match e.kind() {
-                    std::io::ErrorKind::NotFound => format!(
-                        "command {program:?} not found on this machine (the local executor runs commands directly{})",
-                        image
-                            .as_deref()
-                            .map(|i| format!(" and ignores the image {i:?}"))
-                            .unwrap_or_default()
-                    ),
-                    std::io::ErrorKind::PermissionDenied => {
-                        format!("command {program:?} is not executable")
-                    }
-                    _ => format!("cannot start {program:?}: {e}"),
+    let prepared = match prepare(ctx, tref, &scope, &step_dir, deadline.as_ref().map(|d| d.0)) {
+        Ok(p) => p,
+        Err(e) => return NodeResult::error(e),
+    };
+    // `spec.parallelism`: wait for a free slot, PENDING meanwhile.
+    let _slot = match &ctx.pods {
+        None => None,
+        Some(sem) => match sem.clone().try_acquire_owned() {
+            Ok(p) => Some(p),
+            Err(_) => {
+                ctx.emit(
+                    node,
+                    StepStatus::Pending,
+                    NodePhase::Pending,
+                    Some("waiting: spec.parallelism reached".into()),
+                    None,
+                    attempt,
+                    false,
+                );
+                let mut stop_rx = ctx.run.stop_tx.subscribe();
+                let p = tokio::select! {
+                    p = sem.clone().acquire_owned() => p.ok(),
+                    s = crate::local::stopped(&mut stop_rx) => return NodeResult::stopped(s),
                 };
-                (msg, None, true)
+                ctx.emit(
+                    node,
+                    StepStatus::Running,
+                    NodePhase::Running,
+                    None,
+                    None,
+                    attempt,
+                    false,
+                );
+                p
             }
-            Exit::DeadlineExceeded => (
-                format!(
-                    "step exceeded activeDeadlineSeconds ({}s) and was killed",
-                    deadline.map(|d| d.as_secs()).unwrap_or(0)
-                ),
-                None,
-                false,
-            ),
-            Exit::Stopped(stop) => return (NodeResult::stopped(stop), attempt),
-        };
-        let retryable = !retry.errors_only || is_error;
-        let within_max = retry.max_duration.is_none_or(|m| first.elapsed() < m);
-        if attempt > retry.limit || !retryable || !within_max {
-            let msg = if attempt > 1 {
-                format!("{failure} (after {attempt} attempts)")
-            } else {
-                failure
-            };
-            return (
-                NodeResult {
-                    exit_code,
-                    ..NodeResult::failed(msg)
+        },
+    };
+    if attempt > 1 {
+        lock(&log).push(format!("\n[ferry: attempt {attempt}]\n").as_bytes());
+    }
+    let cwd = prepared.spawn.cwd.clone();
+    let stdout = Arc::new(Mutex::new(CappedBuf::new(ctx.config.result_limit)));
+    let exit = process::run(
+        prepared.spawn,
+        log.clone(),
+        stdout.clone(),
+        ctx.run.stop_tx.subscribe(),
+    )
+    .await;
+    let program = &prepared.program;
+    match exit {
+        Exit::Exited { code: Some(0), .. } => {
+            let text = String::from_utf8_lossy(&lock(&stdout).data)
+                .trim_end()
+                .to_string();
+            scope.insert("outputs.result".into(), text.clone());
+            match leaf_outputs(ctx, tref, &scope, &cwd) {
+                Ok(outputs) => NodeResult {
+                    outputs,
+                    result: Some(text),
+                    exit_code: Some(0),
+                    ..NodeResult::success()
                 },
-                attempt,
-            );
-        }
-        let wait = retry
-            .backoff
-            .map(|b| b.mul_f64(retry.factor.powi(attempt as i32 - 1)))
-            .unwrap_or(Duration::ZERO);
-        ctx.emit(
-            node,
-            StepStatus::Running,
-            NodePhase::Running,
-            Some(format!(
-                "attempt {attempt} failed: {failure}; retrying in {}s",
-                wait.as_secs_f64()
-            )),
-            exit_code,
-            attempt,
-            false,
-        );
-        let mut stop_rx = ctx.run.stop_tx.subscribe();
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            s = crate::local::stopped(&mut stop_rx) => {
-                return (NodeResult::stopped(s), attempt);
+                Err(e) => NodeResult {
+                    exit_code: Some(0),
+                    ..NodeResult::failed(e)
+                },
             }
         }
-        attempt += 1;
+        Exit::Exited { code: Some(c), .. } => NodeResult {
+            exit_code: Some(c),
+            ..NodeResult::failed(format!("exit code {c}"))
+        },
+        Exit::Exited { signal, .. } => {
+            NodeResult::failed(format!("killed by signal {}", signal.unwrap_or(0)))
+        }
+        Exit::SpawnFailed(e) => {
+            let msg = match e.kind() {
+                std::io::ErrorKind::NotFound => format!(
+                    "command {program:?} not found on this machine (the local executor runs commands directly{})",
+                    image
+                        .as_deref()
+                        .map(|i| format!(" and ignores the image {i:?}"))
+                        .unwrap_or_default()
+                ),
+                std::io::ErrorKind::PermissionDenied => {
+                    format!("command {program:?} is not executable")
+                }
+                _ => format!("cannot start {program:?}: {e}"),
+            };
+            NodeResult {
+                infra_error: true,
+                ..NodeResult::failed(msg)
+            }
+        }
+        Exit::DeadlineExceeded => NodeResult::failed(format!(
+            "step exceeded {} and was killed",
+            deadline.map(|d| d.1).unwrap_or_default()
+        )),
+        Exit::Stopped(stop) => NodeResult::stopped(stop),
     }
 }

@@ -1,19 +1,20 @@
 //! Walks a WorkflowTemplate: `steps` groups in order with their items in
-//! parallel, DAG tasks as soon as their `depends` can be decided, leaves as child
-//! processes with retries and deadlines, `suspend` until a resume. Every node
-//! publishes RUNNING when it starts and its final status when it ends.
+//! parallel, DAG tasks as soon as their `depends` can be decided, leaves as
+//! child processes, `suspend` until a resume; every node with its retries,
+//! deadlines, hooks and parallelism limits. Every node publishes RUNNING when
+//! it starts and its final status when it ends.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsString;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinSet;
 
 use super::process::{self, CappedBuf, Exit, Spawn};
@@ -23,37 +24,69 @@ use crate::duration::parse_duration;
 use crate::expr::{self, Expr};
 use crate::runner::Parameters;
 use crate::status::{NodeKind, NodePhase, RunOutcome, RunOutputs, StepStatus, StepUpdate};
-use crate::subst::substitute;
-use crate::template::{Arguments, ContinueOn, DagTask, Template, WorkflowStep, WorkflowTemplate};
+use crate::template::{
+    Arguments, ContinueOn, DagTask, LifecycleHook, Template, WorkflowStep, WorkflowTemplate,
+};
 use crate::timestamp::Timestamp;
 
 mod call;
 mod dag;
+mod drive;
+mod hooks;
 mod leaf;
+mod outputs;
+mod retry;
+mod scope;
 mod steps;
 mod suspend;
+
+pub(crate) use drive::drive;
+pub(crate) use suspend::SuspendedStep;
 
 use call::{Call, Launch, launch};
 use dag::run_dag;
 use leaf::run_leaf;
+use outputs::{finish_with_outputs, lifted_outputs, record_child};
 use steps::run_steps;
 use suspend::run_suspend;
 
-type Scope = HashMap<String, String>;
+pub(super) type Scope = HashMap<String, String>;
 type BoxFuture = Pin<Box<dyn Future<Output = NodeResult> + Send>>;
+
+/// A template to run and the field path it is written at (for messages):
+/// `spec.templates[3]`, or `spec.templates[0].steps[1][0].inline`.
+#[derive(Clone)]
+struct TemplateRef {
+    at: String,
+    tmpl: Arc<Template>,
+}
 
 /// Everything the nodes of one run share.
 struct Ctx {
     run: Arc<LocalRun>,
-    wt: Arc<WorkflowTemplate>,
     config: Arc<LocalConfig>,
     dir: PathBuf,
+    /// Templates by name.
+    templates: HashMap<String, TemplateRef>,
     workflow_vars: Scope,
     /// Output parameters exported with `globalName` so far.
     globals: Mutex<BTreeMap<String, String>>,
-    /// `{{workflow.status}}`, set once the entrypoint finished (for `onExit`).
-    workflow_status: Mutex<Option<&'static str>>,
+    /// `{{workflow.status}}`: Running, then the final phase for exit handlers.
+    workflow_status: Mutex<&'static str>,
+    /// `{{workflow.failures}}`: every node that ended Failed or Error.
+    failures: Mutex<Vec<serde_json::Value>>,
+    started: Instant,
     step_seq: AtomicU64,
+    /// `spec.parallelism`: slots for processes running at once.
+    pods: Option<Arc<Semaphore>>,
+}
+
+/// What a fanned-out step or task's items produced, in item order
+/// (`{{steps.X.outputs.result}}` and `.outputs.parameters` as JSON lists).
+#[derive(Debug, Clone, Default)]
+struct Aggregate {
+    params: Vec<BTreeMap<String, String>>,
+    results: Vec<String>,
 }
 
 /// How a node ended.
@@ -65,6 +98,14 @@ struct NodeResult {
     outputs: BTreeMap<String, String>,
     result: Option<String>,
     exit_code: Option<i32>,
+    aggregate: Option<Aggregate>,
+    started: Option<Timestamp>,
+    finished: Option<Timestamp>,
+    /// Never started (a `failFast` parent stopped starting children): no
+    /// node was published for it and the parent does not count it.
+    not_started: bool,
+    /// The command could not be started: an error for `retryPolicy: OnError`.
+    infra_error: bool,
 }
 
 impl NodeResult {
@@ -76,6 +117,11 @@ impl NodeResult {
             outputs: BTreeMap::new(),
             result: None,
             exit_code: None,
+            aggregate: None,
+            started: None,
+            finished: None,
+            not_started: false,
+            infra_error: false,
         }
     }
     fn success() -> Self {
@@ -86,6 +132,15 @@ impl NodeResult {
     }
     fn failed(message: String) -> Self {
         Self::new(StepStatus::Failed, NodePhase::Failed, Some(message))
+    }
+    fn skipped(phase: NodePhase, message: &str) -> Self {
+        Self::new(StepStatus::Skipped, phase, Some(message.into()))
+    }
+    fn not_started() -> Self {
+        NodeResult {
+            not_started: true,
+            ..Self::skipped(NodePhase::Omitted, "not started: failFast")
+        }
     }
     fn stopped(stop: Stop) -> Self {
         match stop {
@@ -114,24 +169,95 @@ struct Node {
     started: Timestamp,
 }
 
+/// A node's `parallelism`: children are admitted in the order they were
+/// launched (steps in order, fan-out items in item order), as Argo creates
+/// them, each when a slot is free.
+struct Slots {
+    sem: Arc<Semaphore>,
+    /// Tickets handed out at launch, and the next one to admit.
+    issued: AtomicU64,
+    next: AtomicU64,
+    turn: tokio::sync::Notify,
+}
+
+impl Slots {
+    fn ticket(&self) -> u64 {
+        self.issued.fetch_add(1, Ordering::SeqCst)
+    }
+
+    /// Waits for this ticket's turn, then for a free slot.
+    async fn admit(&self, ticket: u64) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        loop {
+            let turn = self.turn.notified();
+            if self.next.load(Ordering::SeqCst) == ticket {
+                break;
+            }
+            turn.await;
+        }
+        let permit = self.sem.clone().acquire_owned().await.ok();
+        self.next.fetch_add(1, Ordering::SeqCst);
+        self.turn.notify_waiters();
+        permit
+    }
+}
+
+/// What a `steps`/`dag` node imposes on the children it starts: its
+/// `parallelism` and `failFast`.
+#[derive(Clone, Default)]
+struct Limits {
+    permits: Option<Arc<Slots>>,
+    /// Set once a child failed, when the template has `failFast: true`.
+    failed: Option<Arc<AtomicBool>>,
+}
+
+impl Limits {
+    fn for_template(ctx: &Ctx, tref: &TemplateRef, scope: &Scope) -> Result<Limits, String> {
+        let t = &tref.tmpl;
+        let permits = match &t.parallelism {
+            None => None,
+            Some(p) => {
+                let at = format!("{}.parallelism", tref.at);
+                let text = ctx.subst(scope, &at, &p.0)?;
+                let n: usize = text
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{at}: {text:?} is not a whole number"))?;
+                Some(Arc::new(Slots {
+                    sem: Arc::new(Semaphore::new(n.max(1))),
+                    issued: AtomicU64::new(0),
+                    next: AtomicU64::new(0),
+                    turn: tokio::sync::Notify::new(),
+                }))
+            }
+        };
+        Ok(Limits {
+            permits,
+            failed: (t.fail_fast == Some(true)).then(|| Arc::new(AtomicBool::new(false))),
+        })
+    }
+
+    fn note(&self, r: &NodeResult) {
+        if let Some(f) = &self.failed
+            && r.is_bad()
+        {
+            f.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn failing(&self) -> bool {
+        self.failed
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::SeqCst))
+    }
+}
+
 impl Ctx {
     fn stop(&self) -> Stop {
         *self.run.stop_tx.borrow()
     }
 
-    fn lookup(&self, scope: &Scope, key: &str) -> Option<String> {
-        if let Some(v) = scope.get(key).or_else(|| self.workflow_vars.get(key)) {
-            return Some(v.clone());
-        }
-        if key == "workflow.status" {
-            return lock(&self.workflow_status).map(String::from);
-        }
-        let g = key.strip_prefix("workflow.outputs.parameters.")?;
-        lock(&self.globals).get(g).cloned()
-    }
-
-    fn subst(&self, scope: &Scope, at: &str, text: &str) -> Result<String, String> {
-        substitute(text, &|k| self.lookup(scope, k)).map_err(|e| format!("{at}: {e}"))
+    fn template(&self, name: &str) -> Option<TemplateRef> {
+        self.templates.get(name).cloned()
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -162,6 +288,16 @@ impl Ctx {
     }
 
     fn emit_result(&self, n: &Node, r: &NodeResult, attempt: u32) {
+        if matches!(r.status, StepStatus::Failed | StepStatus::Error) {
+            lock(&self.failures).push(serde_json::json!({
+                "displayName": n.name,
+                "message": r.message.clone().unwrap_or_default(),
+                "templateName": n.template,
+                "phase": r.phase.as_str(),
+                "podName": n.path,
+                "finishedAt": Timestamp::now().to_string(),
+            }));
+        }
         self.emit(
             n,
             r.status,
@@ -174,183 +310,38 @@ impl Ctx {
     }
 }
 
-/// Runs a whole workflow and publishes its outcome. Owns the run directory,
-/// which is removed when the run ends.
-pub(crate) async fn drive(
-    run: Arc<LocalRun>,
-    wt: Arc<WorkflowTemplate>,
-    params: Parameters,
-    config: Arc<LocalConfig>,
-    dir: TempDir,
-) {
-    let id = run.record.id.clone();
-    let started = run
-        .record
-        .outcome()
-        .started_at
-        .unwrap_or_else(Timestamp::now);
-    let entry = wt.spec.entrypoint.clone().unwrap_or_default();
-    let mut problems = validate(&wt);
-    let values = workflow_parameters(&wt, &params).unwrap_or_else(|e| {
-        problems.extend(e);
-        BTreeMap::new()
-    });
-    let mut workflow_vars: Scope = values
-        .into_iter()
-        .map(|(k, v)| (format!("workflow.parameters.{k}"), v))
-        .collect();
-    workflow_vars.insert("workflow.name".into(), id.0.clone());
-    workflow_vars.insert("workflow.uid".into(), id.0.clone());
-    workflow_vars.insert("workflow.namespace".into(), "local".into());
-    workflow_vars.insert("workflow.creationTimestamp".into(), started.to_string());
-    let ctx = Arc::new(Ctx {
-        run: run.clone(),
-        wt: wt.clone(),
-        config,
-        dir: dir.path().to_path_buf(),
-        workflow_vars,
-        globals: Mutex::new(BTreeMap::new()),
-        workflow_status: Mutex::new(None),
-        step_seq: AtomicU64::new(0),
-    });
-
-    let result = if problems.is_empty() {
-        let deadline = match wt
-            .spec
-            .active_deadline_seconds
-            .as_ref()
-            .map(|d| d.0.trim().parse::<u64>())
-        {
-            Some(Ok(secs)) => {
-                let run = run.clone();
-                Some(tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_secs(secs)).await;
-                    run.stop_tx.send_if_modified(|s| {
-                        let fire = *s == Stop::None;
-                        if fire {
-                            *s = Stop::Deadline;
-                        }
-                        fire
-                    });
-                }))
-            }
-            _ => None,
-        };
-        let r = run_template(
-            ctx.clone(),
-            entry.clone(),
-            BTreeMap::new(),
-            id.0.clone(),
-            id.0.clone(),
-        )
-        .await;
-        let r = match wt.spec.on_exit.clone() {
-            Some(exit) if ctx.stop() != Stop::Terminated => run_exit_handler(&ctx, exit, r).await,
-            _ => r,
-        };
-        if let Some(d) = deadline {
-            d.abort();
-        }
-        r
+fn kind_of(t: &Template) -> NodeKind {
+    if t.steps.is_some() {
+        NodeKind::Steps
+    } else if t.dag.is_some() {
+        NodeKind::Dag
+    } else if t.suspend.is_some() {
+        NodeKind::Suspend
     } else {
-        // The workflow itself is invalid: one ERROR node says everything wrong.
-        let r = NodeResult::error(problems.join("; "));
-        let node = Node {
-            path: id.0.clone(),
-            name: id.0.clone(),
-            template: entry,
-            kind: NodeKind::Other,
-            started,
-        };
-        ctx.emit_result(&node, &r, 1);
-        r
-    };
-    let outputs = RunOutputs {
-        global: lock(&ctx.globals).clone(),
-        entrypoint: result.outputs.clone(),
-    };
-    run.record.finish(RunOutcome {
-        status: result.status,
-        suspended: false,
-        phase: Some(result.phase),
-        message: result.message,
-        started_at: Some(started),
-        finished_at: Some(Timestamp::now()),
-        outputs,
-    });
-    drop(ctx);
-    // Removing the directory touches the disk; keep it off the async workers.
-    let _ = tokio::task::spawn_blocking(move || drop(dir)).await;
-}
-
-/// Runs `spec.onExit` after the entrypoint, whatever its outcome (unless the
-/// run was terminated), with `{{workflow.status}}` set. A failing exit handler
-/// fails a run that had succeeded, as on Argo.
-async fn run_exit_handler(ctx: &Arc<Ctx>, exit: String, main: NodeResult) -> NodeResult {
-    // A workflow deadline stopped the entrypoint; the exit handler still runs,
-    // it is typically the notification that says so.
-    ctx.run.stop_tx.send_if_modified(|s| {
-        let reset = *s == Stop::Deadline;
-        if reset {
-            *s = Stop::None;
-        }
-        reset
-    });
-    *lock(&ctx.workflow_status) = Some(match main.status {
-        StepStatus::Success => "Succeeded",
-        StepStatus::Error => "Error",
-        _ => "Failed",
-    });
-    let path = format!("{}.onExit", ctx.run.record.id.0);
-    let er = run_template(ctx.clone(), exit, BTreeMap::new(), path, "onExit".into()).await;
-    if main.status == StepStatus::Success && er.is_bad() {
-        let msg = format!(
-            "exit handler {}{}",
-            er.status,
-            er.message
-                .as_deref()
-                .map(|m| format!(": {m}"))
-                .unwrap_or_default()
-        );
-        return NodeResult {
-            outputs: main.outputs,
-            ..NodeResult::new(er.status, er.phase, Some(msg))
-        };
+        NodeKind::Pod
     }
-    main
 }
 
-/// Runs template `name` as node `path`, with `args` as its input parameters.
+/// Runs template `tref` as node `path`, with `args` as its input
+/// parameters, retried by its `retryStrategy`.
 fn run_template(
     ctx: Arc<Ctx>,
-    name: String,
+    tref: TemplateRef,
     args: BTreeMap<String, String>,
     path: String,
     display: String,
 ) -> BoxFuture {
     Box::pin(async move {
-        let wt = ctx.wt.clone();
-        let Some((ti, tmpl)) = wt.template(&name) else {
-            return NodeResult::error(format!("no template named {name:?}"));
-        };
         let stop = ctx.stop();
         if stop != Stop::None {
             return NodeResult::stopped(stop);
         }
-        let kind = if tmpl.steps.is_some() {
-            NodeKind::Steps
-        } else if tmpl.dag.is_some() {
-            NodeKind::Dag
-        } else if tmpl.suspend.is_some() {
-            NodeKind::Suspend
-        } else {
-            NodeKind::Pod
-        };
+        let tmpl = tref.tmpl.clone();
         let node = Node {
             path,
             name: display,
-            template: name,
-            kind,
+            template: tmpl.name.clone(),
+            kind: kind_of(&tmpl),
             started: Timestamp::now(),
         };
         ctx.emit(
@@ -362,23 +353,65 @@ fn run_template(
             1,
             false,
         );
-        let mut attempt = 1;
-        let res = match resolve_inputs(&ctx, ti, tmpl, &args) {
+        let mut attempt: u32 = 1;
+        let res = match scope::resolve_inputs(&ctx, &tref, &args)
+            .and_then(|s| Ok((retry::plan(&ctx, &tref, &s)?, s)))
+        {
             Err(msg) => NodeResult::error(msg),
-            Ok(scope) => {
-                if let Some(groups) = &tmpl.steps {
-                    run_steps(&ctx, ti, tmpl, groups, scope, &node).await
-                } else if let Some(dag) = &tmpl.dag {
-                    run_dag(&ctx, ti, tmpl, dag, scope, &node).await
-                } else if tmpl.suspend.is_some() {
-                    run_suspend(&ctx, ti, tmpl, scope, &node).await
-                } else {
-                    let (r, a) = run_leaf(&ctx, ti, tmpl, scope, &node).await;
-                    attempt = a;
-                    r
+            Ok((plan, mut scope)) => {
+                let first = Instant::now();
+                loop {
+                    scope.insert("retries".into(), (attempt - 1).to_string());
+                    let began = Instant::now();
+                    let r = run_body(&ctx, &tref, scope.clone(), &node, attempt).await;
+                    if !r.is_bad() || r.status == StepStatus::Terminated || ctx.stop() != Stop::None
+                    {
+                        break r;
+                    }
+                    let Some(plan) = &plan else { break r };
+                    match retry::decide(&ctx, plan, &scope, attempt, &r, first, began.elapsed()) {
+                        retry::Decision::Stop(why) => {
+                            break retry::final_result(r, attempt, why);
+                        }
+                        retry::Decision::After(wait) => {
+                            let failure = r.message.clone().unwrap_or_default();
+                            ctx.emit(
+                                &node,
+                                StepStatus::Running,
+                                NodePhase::Running,
+                                Some(format!(
+                                    "attempt {attempt} failed: {failure}; retrying in {}s",
+                                    wait.as_secs_f64()
+                                )),
+                                r.exit_code,
+                                attempt,
+                                false,
+                            );
+                            let mut stop_rx = ctx.run.stop_tx.subscribe();
+                            tokio::select! {
+                                _ = tokio::time::sleep(wait) => {}
+                                s = crate::local::stopped(&mut stop_rx) => {
+                                    break NodeResult::stopped(s);
+                                }
+                            }
+                            attempt += 1;
+                            ctx.emit(
+                                &node,
+                                StepStatus::Running,
+                                NodePhase::Running,
+                                None,
+                                None,
+                                attempt,
+                                false,
+                            );
+                        }
+                    }
                 }
             }
         };
+        let mut res = res;
+        res.started = Some(node.started);
+        res.finished = Some(Timestamp::now());
         if res.status == StepStatus::Success {
             for p in &tmpl.outputs.parameters {
                 if let (Some(g), Some(v)) = (&p.global_name, res.outputs.get(&p.name)) {
@@ -391,63 +424,23 @@ fn run_template(
     })
 }
 
-/// Input parameters of a template invocation: passed argument, else `value`,
-/// else `default`; none of them is an ERROR naming the parameter.
-fn resolve_inputs(
-    ctx: &Ctx,
-    ti: usize,
-    tmpl: &Template,
-    args: &BTreeMap<String, String>,
-) -> Result<Scope, String> {
-    let mut scope = Scope::new();
-    let empty = Scope::new();
-    for (pi, p) in tmpl.inputs.parameters.iter().enumerate() {
-        let at = format!("spec.templates[{ti}].inputs.parameters[{pi}] ({})", p.name);
-        let v = match args.get(&p.name) {
-            Some(v) => v.clone(),
-            None => match p.value.as_ref().or(p.default.as_ref()) {
-                Some(v) => ctx.subst(&empty, &at, &v.0)?,
-                None => return Err(format!("{at}: required input parameter was not passed")),
-            },
-        };
-        if let Some(allowed) = &p.allowed
-            && !allowed.iter().any(|a| a.0 == v)
-        {
-            return Err(format!(
-                "{at}: value {v:?} is not one of the allowed values"
-            ));
-        }
-        scope.insert(format!("inputs.parameters.{}", p.name), v);
-    }
-    Ok(scope)
-}
-
-/// Substitutes a step's or task's argument values.
-fn resolve_args(
-    ctx: &Ctx,
-    scope: &Scope,
-    at: &str,
-    args: &Arguments,
-) -> Result<BTreeMap<String, String>, String> {
-    let mut out = BTreeMap::new();
-    for (i, p) in args.parameters.iter().enumerate() {
-        let pat = format!("{at}.arguments.parameters[{i}]");
-        let Some(v) = p.value.as_ref().or(p.default.as_ref()) else {
-            return Err(format!("{pat} ({}): no value", p.name));
-        };
-        out.insert(p.name.clone(), ctx.subst(scope, &pat, &v.0)?);
-    }
-    Ok(out)
-}
-
-/// Evaluates a `when` after substitution; `Ok(false)` skips the node.
-fn check_when(ctx: &Ctx, scope: &Scope, at: &str, when: Option<&str>) -> Result<bool, String> {
-    match when {
-        None => Ok(true),
-        Some(w) => {
-            let text = ctx.subst(scope, &format!("{at}.when"), w)?;
-            expr::eval_when(&text).map_err(|e| format!("{at}.when: {text:?}: {e}"))
-        }
+/// One attempt of a template's body.
+async fn run_body(
+    ctx: &Arc<Ctx>,
+    tref: &TemplateRef,
+    scope: Scope,
+    node: &Node,
+    attempt: u32,
+) -> NodeResult {
+    let tmpl = &tref.tmpl;
+    if let Some(groups) = &tmpl.steps {
+        run_steps(ctx, tref, groups, scope, node).await
+    } else if let Some(dag) = &tmpl.dag {
+        run_dag(ctx, tref, dag, scope, node).await
+    } else if tmpl.suspend.is_some() {
+        run_suspend(ctx, tref, scope, node).await
+    } else {
+        run_leaf(ctx, tref, scope, node, attempt).await
     }
 }
 
@@ -476,23 +469,6 @@ fn settle_child(
     r
 }
 
-/// Makes a finished child's outputs visible as `{{prefix.NAME.…}}`.
-fn record_child(scope: &mut Scope, prefix: &str, name: &str, r: &NodeResult) {
-    for (k, v) in &r.outputs {
-        scope.insert(format!("{prefix}.{name}.outputs.parameters.{k}"), v.clone());
-    }
-    if let Some(res) = &r.result {
-        scope.insert(format!("{prefix}.{name}.outputs.result"), res.clone());
-    }
-    if let Some(c) = r.exit_code {
-        scope.insert(format!("{prefix}.{name}.exitCode"), c.to_string());
-    }
-    scope.insert(
-        format!("{prefix}.{name}.status"),
-        r.phase.as_str().to_string(),
-    );
-}
-
 /// The worst of several child results, for the parent: TERMINATED, then ERROR, then FAILED.
 fn worst<'a>(results: impl Iterator<Item = (&'a str, &'a NodeResult)>) -> Option<NodeResult> {
     let rank = |s: StepStatus| match s {
@@ -515,54 +491,11 @@ fn worst<'a>(results: impl Iterator<Item = (&'a str, &'a NodeResult)>) -> Option
     Some(NodeResult::new(r.status, r.phase, Some(msg)))
 }
 
-/// Output parameters of a steps/dag template, lifted from its children.
-fn lifted_outputs(
-    ctx: &Ctx,
-    ti: usize,
-    tmpl: &Template,
-    scope: &Scope,
-) -> Result<BTreeMap<String, String>, String> {
-    let mut out = BTreeMap::new();
-    for (oi, p) in tmpl.outputs.parameters.iter().enumerate() {
-        let at = format!("spec.templates[{ti}].outputs.parameters[{oi}]");
-        let src = p
-            .value_from
-            .as_ref()
-            .and_then(|v| v.parameter.as_ref())
-            .map(|s| (format!("{at}.valueFrom.parameter"), s.as_str()));
-        let src = src.or_else(|| {
-            p.value
-                .as_ref()
-                .map(|v| (format!("{at}.value"), v.0.as_str()))
-        });
-        let Some((field, text)) = src else { continue };
-        let v = match ctx.subst(scope, &field, text) {
-            Ok(v) => v,
-            Err(e) => match p.value_from.as_ref().and_then(|v| v.default.as_ref()) {
-                Some(d) => d.0.clone(),
-                None => return Err(e),
-            },
-        };
-        out.insert(p.name.clone(), v);
-    }
-    Ok(out)
-}
-
 /// True when `continueOn` lets the parent go on despite this result.
 fn tolerated(c: Option<&ContinueOn>, r: &NodeResult) -> bool {
     c.is_some_and(|c| {
         (c.failed && r.status == StepStatus::Failed) || (c.error && r.status == StepStatus::Error)
     })
-}
-
-fn finish_with_outputs(ctx: &Ctx, ti: usize, tmpl: &Template, scope: &Scope) -> NodeResult {
-    match lifted_outputs(ctx, ti, tmpl, scope) {
-        Ok(outputs) => NodeResult {
-            outputs,
-            ..NodeResult::success()
-        },
-        Err(e) => NodeResult::error(e),
-    }
 }
 
 async fn sleep_opt(d: Option<Duration>) {
@@ -572,20 +505,33 @@ async fn sleep_opt(d: Option<Duration>) {
     }
 }
 
+/// The deadline of a leaf or suspend: the shorter of `activeDeadlineSeconds`
+/// and `timeout`, and which field it came from (for the message).
 fn template_deadline(
     ctx: &Ctx,
-    ti: usize,
-    tmpl: &Template,
+    tref: &TemplateRef,
     scope: &Scope,
-) -> Result<Option<Duration>, String> {
-    let Some(d) = &tmpl.active_deadline_seconds else {
-        return Ok(None);
-    };
-    let at = format!("spec.templates[{ti}].activeDeadlineSeconds");
-    let text = ctx.subst(scope, &at, &d.0)?;
-    let secs: u64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("{at}: {text:?} is not a whole number of seconds"))?;
-    Ok(Some(Duration::from_secs(secs)))
+) -> Result<Option<(Duration, String)>, String> {
+    let mut out: Option<(Duration, String)> = None;
+    if let Some(d) = &tref.tmpl.active_deadline_seconds {
+        let at = format!("{}.activeDeadlineSeconds", tref.at);
+        let text = ctx.subst(scope, &at, &d.0)?;
+        let secs: u64 = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("{at}: {text:?} is not a whole number of seconds"))?;
+        out = Some((
+            Duration::from_secs(secs),
+            format!("activeDeadlineSeconds ({secs}s)"),
+        ));
+    }
+    if let Some(t) = &tref.tmpl.timeout {
+        let at = format!("{}.timeout", tref.at);
+        let text = ctx.subst(scope, &at, t)?;
+        let d = parse_duration(&text).map_err(|e| format!("{at}: {e}"))?;
+        if out.as_ref().is_none_or(|(o, _)| d < *o) {
+            out = Some((d, format!("its timeout ({})", text.trim())));
+        }
+    }
+    Ok(out)
 }

@@ -1,16 +1,21 @@
 //! `steps` templates: groups one after the other, the items of a group in
-//! parallel; a failed item (unless `continueOn` allows it) stops the template.
+//! parallel (within the template's `parallelism`); a failed item (unless
+//! `continueOn` allows it) stops the template after its group, and with
+//! `failFast: true` no further item starts once one failed.
 
 use super::*;
 
 pub(super) async fn run_steps(
     ctx: &Arc<Ctx>,
-    ti: usize,
-    tmpl: &Template,
+    tref: &TemplateRef,
     groups: &[Vec<WorkflowStep>],
     mut scope: Scope,
     node: &Node,
 ) -> NodeResult {
+    let limits = match Limits::for_template(ctx, tref, &scope) {
+        Ok(l) => l,
+        Err(e) => return NodeResult::error(e),
+    };
     for (gi, group) in groups.iter().enumerate() {
         let stop = ctx.stop();
         if stop != Stop::None {
@@ -19,9 +24,9 @@ pub(super) async fn run_steps(
         let mut set: JoinSet<(usize, NodeResult)> = JoinSet::new();
         let mut results: Vec<Option<NodeResult>> = vec![None; group.len()];
         for (si, step) in group.iter().enumerate() {
-            let at = format!("spec.templates[{ti}].steps[{gi}][{si}]");
+            let at = format!("{}.steps[{gi}][{si}]", tref.at);
             let path = format!("{}[{gi}].{}", node.path, step.name);
-            match launch(ctx, &scope, &Call::step(at, path, step)) {
+            match launch(ctx, &scope, &Call::step(at, path, step), &limits) {
                 Launch::Settled(r) => results[si] = Some(r),
                 Launch::Running(f) => {
                     set.spawn(async move { (si, f.await) });
@@ -35,7 +40,7 @@ pub(super) async fn run_steps(
             }
         }
         for (step, r) in group.iter().zip(&results) {
-            if let Some(r) = r {
+            if let Some(r) = r.as_ref().filter(|r| !r.not_started) {
                 record_child(&mut scope, "steps", &step.name, r);
             }
         }
@@ -48,6 +53,11 @@ pub(super) async fn run_steps(
         if let Some(bad) = worst(named) {
             return bad;
         }
+        if limits.failing() {
+            return NodeResult::failed(
+                "template has failed or errored children and failFast enabled".into(),
+            );
+        }
     }
-    finish_with_outputs(ctx, ti, tmpl, &scope)
+    finish_with_outputs(ctx, tref, &scope)
 }

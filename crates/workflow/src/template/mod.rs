@@ -14,6 +14,9 @@ use serde_json::Value;
 
 use crate::error::TemplateError;
 
+mod defaults;
+mod support;
+
 /// A parsed WorkflowTemplate.
 #[derive(Debug, Clone)]
 pub struct WorkflowTemplate {
@@ -23,8 +26,13 @@ pub struct WorkflowTemplate {
     /// Display name of the manifest's origin, used in error messages.
     pub source_name: String,
     pub annotations: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    /// The spec as run: `templateDefaults` merged into every template.
     pub spec: WorkflowSpec,
+    /// `spec` as JSON after the merge (for checks over every string field).
+    pub(crate) spec_json: Value,
     unsupported: Vec<String>,
+    ignored: Vec<String>,
 }
 
 /// Annotation marking a promotion workflow (SPEC §1.7).
@@ -45,6 +53,8 @@ struct Metadata {
     name: Option<String>,
     #[serde(default)]
     annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
 }
 
 /// `spec` of a WorkflowTemplate.
@@ -63,6 +73,15 @@ pub struct WorkflowSpec {
     /// with `{{workflow.status}}` set.
     #[serde(default)]
     pub on_exit: Option<String>,
+    /// Most processes running at once in the whole run.
+    #[serde(default)]
+    pub parallelism: Option<IntOrString>,
+    /// Fields merged into every template (the template's own win).
+    #[serde(default)]
+    pub template_defaults: Option<Box<Template>>,
+    /// Workflow lifecycle hooks: `exit` (like `onExit`) and expression hooks.
+    #[serde(default)]
+    pub hooks: BTreeMap<String, LifecycleHook>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }
@@ -106,6 +125,42 @@ pub struct ValueFrom {
     pub parameter: Option<String>,
     #[serde(default)]
     pub default: Option<Scalar>,
+    /// An expression (expr-lang) giving the value.
+    #[serde(default)]
+    pub expression: Option<String>,
+    /// Supplied when a suspended step is resumed (`{}` in the manifest).
+    #[serde(default)]
+    pub supplied: Option<Value>,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// A lifecycle hook of a step, task or workflow: `exit`, or any name with an
+/// `expression` that starts the hook's template once it holds.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LifecycleHook {
+    #[serde(default)]
+    pub template: Option<String>,
+    #[serde(default)]
+    pub arguments: Arguments,
+    #[serde(default)]
+    pub expression: Option<String>,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// `withSequence`: numbers from `start` to `end`, or `count` numbers.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Sequence {
+    #[serde(default)]
+    pub count: Option<IntOrString>,
+    #[serde(default)]
+    pub start: Option<IntOrString>,
+    #[serde(default)]
+    pub end: Option<IntOrString>,
+    /// `fmt.Sprintf` format of each item (`%d` by default).
+    #[serde(default)]
+    pub format: Option<String>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }
@@ -114,6 +169,8 @@ pub struct ValueFrom {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Template {
+    /// Empty for inline templates and `templateDefaults`.
+    #[serde(default)]
     pub name: String,
     #[serde(default)]
     pub inputs: Io,
@@ -133,6 +190,15 @@ pub struct Template {
     pub retry_strategy: Option<RetryStrategy>,
     #[serde(default)]
     pub active_deadline_seconds: Option<IntOrString>,
+    /// Deadline of a script, container or suspend template (`30s`, `2m`).
+    #[serde(default)]
+    pub timeout: Option<String>,
+    /// Most children (steps, tasks, fan-out items) running at once.
+    #[serde(default)]
+    pub parallelism: Option<IntOrString>,
+    /// Start no further children once one failed (steps and dag templates).
+    #[serde(default)]
+    pub fail_fast: Option<bool>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }
@@ -163,9 +229,20 @@ pub struct WorkflowStep {
     /// Fan-out over a JSON list given as text (usually a previous output).
     #[serde(default)]
     pub with_param: Option<String>,
+    /// Fan-out over a sequence of numbers.
+    #[serde(default)]
+    pub with_sequence: Option<Sequence>,
     /// Failures the parent tolerates.
     #[serde(default)]
     pub continue_on: Option<ContinueOn>,
+    /// A template written in place instead of `template`.
+    #[serde(default)]
+    pub inline: Option<Box<Template>>,
+    #[serde(default)]
+    pub hooks: BTreeMap<String, LifecycleHook>,
+    /// Template run after the step whatever its outcome (older form of `hooks.exit`).
+    #[serde(default)]
+    pub on_exit: Option<String>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }
@@ -183,9 +260,16 @@ pub struct ContinueOn {
 
 /// A `dag` template body.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Dag {
     #[serde(default)]
     pub tasks: Vec<DagTask>,
+    /// Tasks to run (space separated), with what they depend on; default all.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// Stop starting tasks once a branch failed (default true).
+    #[serde(default)]
+    pub fail_fast: Option<bool>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }
@@ -211,9 +295,20 @@ pub struct DagTask {
     /// Fan-out over a JSON list given as text (usually a previous output).
     #[serde(default)]
     pub with_param: Option<String>,
+    /// Fan-out over a sequence of numbers.
+    #[serde(default)]
+    pub with_sequence: Option<Sequence>,
     /// Failures the parent tolerates.
     #[serde(default)]
     pub continue_on: Option<ContinueOn>,
+    /// A template written in place instead of `template`.
+    #[serde(default)]
+    pub inline: Option<Box<Template>>,
+    #[serde(default)]
+    pub hooks: BTreeMap<String, LifecycleHook>,
+    /// Template run after the task whatever its outcome (older form of `hooks.exit`).
+    #[serde(default)]
+    pub on_exit: Option<String>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }
@@ -268,6 +363,9 @@ pub struct RetryStrategy {
     pub retry_policy: Option<String>,
     #[serde(default)]
     pub backoff: Option<Backoff>,
+    /// Retry only while this expression (over `lastRetry.*`) holds.
+    #[serde(default)]
+    pub expression: Option<String>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }
@@ -282,6 +380,9 @@ pub struct Backoff {
     pub factor: Option<IntOrString>,
     #[serde(default)]
     pub max_duration: Option<IntOrString>,
+    /// Longest wait between attempts.
+    #[serde(default)]
+    pub cap: Option<IntOrString>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }
@@ -364,13 +465,32 @@ impl WorkflowTemplate {
             _ => return Err(err("metadata.name".into(), "missing".into())),
         };
         let mut unsupported = Vec::new();
-        collect_unsupported(&parsed.spec, &mut unsupported);
+        let mut ignored = Vec::new();
+        support::collect(&parsed.spec, &mut unsupported, &mut ignored);
+        let raw_spec = manifest.get("spec").cloned().unwrap_or(Value::Null);
+        let (spec, spec_json) = match raw_spec.get("templateDefaults") {
+            Some(defaults) if defaults.is_object() => {
+                let merged = defaults::apply(&raw_spec, defaults);
+                let spec: WorkflowSpec =
+                    serde_path_to_error::deserialize(merged.clone()).map_err(|e| {
+                        err(
+                            format!("spec.{} (with spec.templateDefaults)", e.path()),
+                            e.into_inner().to_string(),
+                        )
+                    })?;
+                (spec, merged)
+            }
+            _ => (parsed.spec, raw_spec),
+        };
         Ok(WorkflowTemplate {
             name,
             source_name: source_name.to_string(),
             annotations: parsed.metadata.annotations,
-            spec: parsed.spec,
+            labels: parsed.metadata.labels,
+            spec,
+            spec_json,
             unsupported,
+            ignored,
         })
     }
 
@@ -388,6 +508,13 @@ impl WorkflowTemplate {
         &self.unsupported
     }
 
+    /// Paths of the pod-only fields the local executor ignores (node
+    /// selectors, tolerations, resources, pod metadata …): they shape a
+    /// Kubernetes pod, not what the commands do.
+    pub fn local_ignored(&self) -> &[String] {
+        &self.ignored
+    }
+
     /// Index and template of the template called `name`.
     pub fn template(&self, name: &str) -> Option<(usize, &Template)> {
         self.spec
@@ -395,157 +522,6 @@ impl WorkflowTemplate {
             .iter()
             .enumerate()
             .find(|(_, t)| t.name == name)
-    }
-}
-
-// Fields that only shape a Kubernetes pod or the cluster's bookkeeping. Ignoring
-// them locally does not change which commands run or what they produce.
-const IGNORED_SPEC: &[&str] = &[
-    "serviceAccountName",
-    "automountServiceAccountToken",
-    "podGC",
-    "ttlStrategy",
-    "workflowMetadata",
-    "podMetadata",
-    "nodeSelector",
-    "tolerations",
-    "affinity",
-    "securityContext",
-    "imagePullSecrets",
-    "podPriorityClassName",
-    "priority",
-    "archiveLogs",
-    "hostNetwork",
-    "dnsPolicy",
-    "dnsConfig",
-    "podDisruptionBudget",
-    "schedulerName",
-    "executor",
-    "artifactGC",
-    "artifactRepositoryRef",
-    "metrics",
-];
-const IGNORED_TEMPLATE: &[&str] = &[
-    "metadata",
-    "nodeSelector",
-    "tolerations",
-    "affinity",
-    "securityContext",
-    "serviceAccountName",
-    "automountServiceAccountToken",
-    "podSpecPatch",
-    "priorityClassName",
-    "schedulerName",
-    "archiveLocation",
-    "metrics",
-    "hostAliases",
-    "executor",
-];
-const IGNORED_PROCESS: &[&str] = &[
-    "name",
-    "imagePullPolicy",
-    "resources",
-    "securityContext",
-    "ports",
-    "livenessProbe",
-    "readinessProbe",
-    "startupProbe",
-    "terminationMessagePath",
-    "terminationMessagePolicy",
-    "lifecycle",
-];
-const IGNORED_PARAMETER: &[&str] = &[];
-
-fn push_extra(
-    out: &mut Vec<String>,
-    base: &str,
-    extra: &BTreeMap<String, Value>,
-    ignored: &[&str],
-) {
-    for key in extra.keys() {
-        if !ignored.contains(&key.as_str()) {
-            out.push(format!("{base}.{key}"));
-        }
-    }
-}
-
-fn collect_params(out: &mut Vec<String>, base: &str, params: &[Parameter]) {
-    for (i, p) in params.iter().enumerate() {
-        let at = format!("{base}[{i}]");
-        push_extra(out, &at, &p.extra, IGNORED_PARAMETER);
-        if let Some(vf) = &p.value_from {
-            push_extra(out, &format!("{at}.valueFrom"), &vf.extra, &[]);
-        }
-    }
-}
-
-fn collect_arguments(out: &mut Vec<String>, base: &str, args: &Arguments) {
-    push_extra(out, base, &args.extra, &[]);
-    collect_params(out, &format!("{base}.parameters"), &args.parameters);
-}
-
-fn collect_unsupported(spec: &WorkflowSpec, out: &mut Vec<String>) {
-    push_extra(out, "spec", &spec.extra, IGNORED_SPEC);
-    collect_arguments(out, "spec.arguments", &spec.arguments);
-    for (ti, t) in spec.templates.iter().enumerate() {
-        let tb = format!("spec.templates[{ti}]");
-        push_extra(out, &tb, &t.extra, IGNORED_TEMPLATE);
-        push_extra(out, &format!("{tb}.inputs"), &t.inputs.extra, &[]);
-        collect_params(
-            out,
-            &format!("{tb}.inputs.parameters"),
-            &t.inputs.parameters,
-        );
-        push_extra(out, &format!("{tb}.outputs"), &t.outputs.extra, &[]);
-        collect_params(
-            out,
-            &format!("{tb}.outputs.parameters"),
-            &t.outputs.parameters,
-        );
-        if let Some(groups) = &t.steps {
-            for (gi, group) in groups.iter().enumerate() {
-                for (si, step) in group.iter().enumerate() {
-                    let sb = format!("{tb}.steps[{gi}][{si}]");
-                    push_extra(out, &sb, &step.extra, &[]);
-                    if let Some(c) = &step.continue_on {
-                        push_extra(out, &format!("{sb}.continueOn"), &c.extra, &[]);
-                    }
-                    collect_arguments(out, &format!("{sb}.arguments"), &step.arguments);
-                }
-            }
-        }
-        if let Some(dag) = &t.dag {
-            push_extra(out, &format!("{tb}.dag"), &dag.extra, &[]);
-            for (ki, task) in dag.tasks.iter().enumerate() {
-                let kb = format!("{tb}.dag.tasks[{ki}]");
-                push_extra(out, &kb, &task.extra, &[]);
-                if let Some(c) = &task.continue_on {
-                    push_extra(out, &format!("{kb}.continueOn"), &c.extra, &[]);
-                }
-                collect_arguments(out, &format!("{kb}.arguments"), &task.arguments);
-            }
-        }
-        for (field, body) in [("script", &t.script), ("container", &t.container)] {
-            if let Some(p) = body {
-                let pb = format!("{tb}.{field}");
-                push_extra(out, &pb, &p.extra, IGNORED_PROCESS);
-                if field == "container" && p.source.is_some() {
-                    out.push(format!("{pb}.source"));
-                }
-                for (ei, e) in p.env.iter().enumerate() {
-                    push_extra(out, &format!("{pb}.env[{ei}]"), &e.extra, &[]);
-                }
-            }
-        }
-        if let Some(s) = &t.suspend {
-            push_extra(out, &format!("{tb}.suspend"), &s.extra, &[]);
-        }
-        if let Some(r) = &t.retry_strategy {
-            push_extra(out, &format!("{tb}.retryStrategy"), &r.extra, &[]);
-            if let Some(b) = &r.backoff {
-                push_extra(out, &format!("{tb}.retryStrategy.backoff"), &b.extra, &[]);
-            }
-        }
     }
 }
 
@@ -563,7 +539,8 @@ mod tests {
               "templates": [
                 {"name": "main", "container": {"image": "alpine", "command": ["true"], "volumeMounts": []}},
                 {"name": "k", "resource": {"action": "create"}},
-                {"name": "s", "steps": [[{"name": "a", "template": "main", "withSequence": {"count": "2"}}]]}
+                {"name": "s", "nodeSelector": {"a": "b"}, "steps": [[{"name": "a", "template": "main", "withSequence": {"count": "2"},
+                  "inline": {"http": {"url": "x"}}}]]}
               ]}
         });
         let t = WorkflowTemplate::from_value(&v, "wf.yaml").unwrap();
@@ -574,8 +551,12 @@ mod tests {
                 "spec.volumes",
                 "spec.templates[0].container.volumeMounts",
                 "spec.templates[1].resource",
-                "spec.templates[2].steps[0][0].withSequence",
+                "spec.templates[2].steps[0][0].inline.http",
             ]
+        );
+        assert_eq!(
+            t.local_ignored(),
+            ["spec.serviceAccountName", "spec.templates[2].nodeSelector"]
         );
     }
 
