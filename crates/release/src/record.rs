@@ -422,9 +422,11 @@ impl Release {
     }
 
     /// Whether the engine still has work for this release (it is resumed
-    /// after a restart when so).
+    /// after a restart when so): not finished, or — a row that broke SPEC
+    /// §12 before the store refused such saves — finished with a status
+    /// that is not terminal (issue 23).
     pub fn is_active(&self) -> bool {
-        self.finished_at.is_none()
+        self.finished_at.is_none() || !self.status.is_final()
     }
 }
 

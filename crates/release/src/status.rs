@@ -186,6 +186,13 @@ impl ReleaseStatus {
     /// A release from its environments (SPEC §4.3). `terminating` /
     /// `terminated` come from a terminate request; `queued` while it waits
     /// for its turn; `work_remains` while anything can still run.
+    ///
+    /// The result is terminal exactly when no work remains (SPEC §12:
+    /// `finishedAt` is set if and only if the status is terminal): a
+    /// release whose failed environment stops one branch of its flow while
+    /// an independent branch (or an `onFail` hook) still runs is RUNNING
+    /// (or SUSPENDED), and FAILED once it ends — the environment shows the
+    /// failure meanwhile.
     pub fn aggregate(
         envs: &[EnvironmentStatus],
         queued: bool,
@@ -199,8 +206,19 @@ impl ReleaseStatus {
                 ReleaseStatus::Terminated
             };
         }
-        if envs.contains(&EnvironmentStatus::Failed) {
-            return ReleaseStatus::Failed;
+        if !work_remains {
+            return if envs.contains(&EnvironmentStatus::Failed) {
+                ReleaseStatus::Failed
+            } else if !envs.is_empty() && envs.iter().all(|e| *e == EnvironmentStatus::Successful) {
+                ReleaseStatus::Succeeded
+            } else if envs.contains(&EnvironmentStatus::Terminated) {
+                ReleaseStatus::Terminated
+            } else {
+                // Ended with environments that never completed and no
+                // failure recorded: nothing runs them any more, so the
+                // release did not succeed.
+                ReleaseStatus::Failed
+            };
         }
         if queued {
             return ReleaseStatus::Queued;
@@ -209,17 +227,7 @@ impl ReleaseStatus {
         if envs.contains(&EnvironmentStatus::Suspended) && !running {
             return ReleaseStatus::Suspended;
         }
-        if envs.contains(&EnvironmentStatus::Terminated) && !work_remains {
-            return ReleaseStatus::Terminated;
-        }
-        if work_remains || running {
-            return ReleaseStatus::Running;
-        }
-        if !envs.is_empty() && envs.iter().all(|e| *e == EnvironmentStatus::Successful) {
-            ReleaseStatus::Succeeded
-        } else {
-            ReleaseStatus::Running
-        }
+        ReleaseStatus::Running
     }
 }
 
@@ -272,8 +280,24 @@ mod tests {
 
     #[test]
     fn release_examples() {
+        // A failed environment while an independent branch still runs:
+        // RUNNING until the release ends (SPEC §12), then FAILED.
         assert_eq!(
             R::aggregate(&[E::Successful, E::Failed, E::Running], false, false, true),
+            R::Running
+        );
+        assert_eq!(
+            R::aggregate(
+                &[E::Successful, E::Failed, E::Successful],
+                false,
+                false,
+                false
+            ),
+            R::Failed
+        );
+        // Ended with an environment left behind: not a success.
+        assert_eq!(
+            R::aggregate(&[E::Successful, E::Running], false, false, false),
             R::Failed
         );
         assert_eq!(
@@ -362,9 +386,11 @@ mod tests {
         #[test]
         fn release_rules(envs in proptest::collection::vec(env(), 1..6), remains in any::<bool>()) {
             let r = R::aggregate(&envs, false, false, remains);
-            if envs.contains(&E::Failed) { prop_assert_eq!(r, R::Failed); }
+            // Terminal exactly when nothing remains (SPEC §12).
+            prop_assert_eq!(r.is_final(), !remains);
+            if envs.contains(&E::Failed) && !remains { prop_assert_eq!(r, R::Failed); }
             if r == R::Succeeded { prop_assert!(envs.iter().all(|e| *e == E::Successful)); }
-            if envs.contains(&E::Suspended) && !envs.contains(&E::Running) && !envs.contains(&E::Failed) {
+            if remains && envs.contains(&E::Suspended) && !envs.contains(&E::Running) {
                 prop_assert_eq!(r, R::Suspended);
             }
         }

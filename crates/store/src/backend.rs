@@ -8,12 +8,13 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Postgres, Row, Sqlite, Transaction};
+use sqlx::{Connection, Postgres, Row, Sqlite};
 
 use crate::error::{Error, Result};
 use crate::url::{BackendKind, redact};
@@ -25,6 +26,24 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// nothing on the small machines ferry targets.
 const SQLITE_MAX_CONNECTIONS: u32 = 8;
 const POSTGRES_MAX_CONNECTIONS: u32 = 16;
+/// How long a store call waits for a connection. While the database is
+/// unreachable the pool keeps trying to connect until then (sqlx's default
+/// is 30 s, which held API requests that long during an outage, issue 23);
+/// the engine retries its saves with backoff on its own, and the server
+/// answers 503 sooner than this.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A pooled connection still inside a transaction when it is handed out
+/// again is closed instead (sqlx's own transactions end theirs by a ROLLBACK
+/// queued on drop; when that ROLLBACK failed the connection must not serve
+/// the next caller). [`WriteTx`] closes its failed connections itself;
+/// this catches any other transaction.
+fn not_in_transaction<C: Connection>(
+    conn: &mut C,
+    _: sqlx::pool::PoolConnectionMetadata,
+) -> std::pin::Pin<Box<dyn Future<Output = Result<bool, sqlx::Error>> + Send + '_>> {
+    Box::pin(async move { Ok(!conn.is_in_transaction()) })
+}
 
 /// A connection pool of either backend. Pools are reference counted, so
 /// cloning is cheap.
@@ -121,7 +140,10 @@ async fn open_sqlite_with(
             options
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal),
-            SqlitePoolOptions::new().max_connections(SQLITE_MAX_CONNECTIONS),
+            SqlitePoolOptions::new()
+                .max_connections(SQLITE_MAX_CONNECTIONS)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .before_acquire(not_in_transaction),
         )
     };
     let pool = pool_options.connect_with(options).await.map_err(open_err)?;
@@ -137,6 +159,8 @@ async fn open_postgres(url: &str) -> Result<Backend> {
     let options = PgConnectOptions::from_str(url).map_err(open_err)?;
     let pool = PgPoolOptions::new()
         .max_connections(POSTGRES_MAX_CONNECTIONS)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .before_acquire(not_in_transaction)
         .connect_with(options)
         .await
         .map_err(open_err)?;
@@ -288,37 +312,95 @@ pub(crate) fn page_as_json(kind: BackendKind, inner: &str, order: &str) -> Strin
     }
 }
 
+/// A write transaction on a pooled connection of its own (issue 23).
+///
+/// sqlx's `Transaction` hands its connection back to the pool whatever
+/// happened to it: after a COMMIT that failed on SQLite (disk full, file
+/// read-only) the connection's transaction depth stayed above zero, its
+/// queued ROLLBACK failed too ("no transaction is active"), and every
+/// later `BEGIN IMMEDIATE` on it failed with "attempted to call begin_with
+/// at non-zero transaction depth" for as long as the process lived. Here
+/// the transaction is plain SQL on a checked-out connection, and the
+/// connection goes back to the pool only after a COMMIT or ROLLBACK that
+/// succeeded; after any failure, or when dropped half-way (an error
+/// returned early, a cancelled future), it is closed, which ends the
+/// transaction on the server's side, and the pool opens a fresh one.
+pub(crate) struct WriteTx<DB: sqlx::Database> {
+    conn: PoolConnection<DB>,
+    open: bool,
+}
+
+impl<DB: sqlx::Database> std::ops::Deref for WriteTx<DB> {
+    type Target = DB::Connection;
+    fn deref(&self) -> &DB::Connection {
+        &self.conn
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::DerefMut for WriteTx<DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        &mut self.conn
+    }
+}
+
+impl<DB: sqlx::Database> Drop for WriteTx<DB> {
+    fn drop(&mut self) {
+        if self.open {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
 /// Starting a transaction that will write.
 pub(crate) trait BeginWrite {
     type Db: sqlx::Database;
-    fn begin_write(
-        &self,
-    ) -> impl Future<Output = Result<Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+    fn begin_write(&self) -> impl Future<Output = Result<WriteTx<Self::Db>, sqlx::Error>> + Send;
 }
 
-impl BeginWrite for SqlitePool {
-    type Db = Sqlite;
-    /// `BEGIN IMMEDIATE` takes the write lock up front, so concurrent
-    /// creators queue on the busy timeout instead of failing when a read
-    /// snapshot cannot be upgraded; that also serialises numbering.
-    fn begin_write(
-        &self,
-    ) -> impl Future<Output = Result<Transaction<'static, Sqlite>, sqlx::Error>> + Send {
-        self.begin_with("BEGIN IMMEDIATE")
-    }
+macro_rules! write_tx {
+    ($db:ty, $pool:ty, $begin:expr) => {
+        impl WriteTx<$db> {
+            async fn begin(pool: &$pool) -> Result<WriteTx<$db>, sqlx::Error> {
+                let conn = pool.acquire().await?;
+                let mut tx = WriteTx { conn, open: true };
+                sqlx::Executor::execute(&mut *tx.conn, $begin).await?;
+                Ok(tx)
+            }
+
+            /// Commits; the connection is reused only when that worked.
+            pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
+                sqlx::Executor::execute(&mut *self.conn, "COMMIT").await?;
+                self.open = false;
+                Ok(())
+            }
+
+            /// Rolls back; the connection is reused only when that worked.
+            pub(crate) async fn rollback(mut self) -> Result<(), sqlx::Error> {
+                sqlx::Executor::execute(&mut *self.conn, "ROLLBACK").await?;
+                self.open = false;
+                Ok(())
+            }
+        }
+
+        impl BeginWrite for $pool {
+            type Db = $db;
+            fn begin_write(
+                &self,
+            ) -> impl Future<Output = Result<WriteTx<$db>, sqlx::Error>> + Send {
+                WriteTx::<$db>::begin(self)
+            }
+        }
+    };
 }
 
-impl BeginWrite for PgPool {
-    type Db = Postgres;
-    /// Read committed is enough: numbering and event sequences are taken
-    /// with single-statement `UPDATE … RETURNING` / upserts whose row locks
-    /// serialise writers of the same product or release.
-    fn begin_write(
-        &self,
-    ) -> impl Future<Output = Result<Transaction<'static, Postgres>, sqlx::Error>> + Send {
-        self.begin()
-    }
-}
+// SQLite: `BEGIN IMMEDIATE` takes the write lock up front, so concurrent
+// creators queue on the busy timeout instead of failing when a read
+// snapshot cannot be upgraded; that also serialises numbering.
+write_tx!(Sqlite, SqlitePool, "BEGIN IMMEDIATE");
+// PostgreSQL: read committed is enough: numbering and event sequences are
+// taken with single-statement `UPDATE … RETURNING` / upserts whose row
+// locks serialise writers of the same product or release.
+write_tx!(Postgres, PgPool, "BEGIN");
 
 /// Reading columns of a row the same way on both backends.
 pub(crate) trait RowExt {

@@ -32,6 +32,17 @@ impl Columns {
             id: release.id.clone(),
             source,
         };
+        if release.finished_at.is_some() != release.status.is_final() {
+            return Err(Error::Unfinishable {
+                id: release.id.clone(),
+                status: release.status.as_str(),
+                finished: if release.finished_at.is_some() {
+                    "finishedAt set"
+                } else {
+                    "no finishedAt"
+                },
+            });
+        }
         Ok(Columns {
             number: to_i64(release.number, &release.id, "number")?,
             status: release.status.as_str(),

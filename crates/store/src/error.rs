@@ -74,6 +74,63 @@ pub enum Error {
         cursor: String,
         reason: &'static str,
     },
+
+    /// A save that would break "`finishedAt` is set if and only if the
+    /// release status is terminal" (SPEC §12): refused, so that a release
+    /// is never stored as finished while it still runs (issue 23).
+    #[error("release `{id}` cannot be stored with status {status} and {finished}")]
+    Unfinishable {
+        id: String,
+        status: &'static str,
+        finished: &'static str,
+    },
+}
+
+impl Error {
+    /// Whether the storage itself is unavailable for now — the database
+    /// unreachable or restarting, the pool out of connections, the disk
+    /// full, the file read-only or locked — so the same call may succeed
+    /// later and is worth retrying (issue 23). Refusals that retrying
+    /// cannot change (a lost lease, bad input, corrupt rows) are not.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Error::Database { source, .. } | Error::Open { source, .. } => sqlx_unavailable(source),
+            _ => false,
+        }
+    }
+}
+
+/// See [`Error::is_unavailable`].
+fn sqlx_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code();
+            let code = code.as_deref().unwrap_or_default();
+            match db.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+                // SQLite's extended result codes; the primary code is the
+                // low byte: BUSY, LOCKED, NOMEM, READONLY, IOERR, FULL,
+                // CANTOPEN, PROTOCOL.
+                Some(_) => code
+                    .parse::<i32>()
+                    .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 7 | 8 | 10 | 13 | 14 | 15)),
+                // PostgreSQL SQLSTATEs: connection exceptions (08),
+                // insufficient resources (53, disk full among them),
+                // operator intervention (57: shutdown, restart, cancel),
+                // system errors (58), and the two transaction rollbacks
+                // that a retry resolves (serialization failure, deadlock).
+                None => {
+                    ["08", "53", "57", "58"].iter().any(|c| code.starts_with(c))
+                        || matches!(code, "40001" | "40P01")
+                }
+            }
+        }
+        _ => false,
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -20,7 +20,7 @@ use ferry_release::{Event, NewEvent, Release};
 
 use crate::backend::{RowExt, on_pool};
 use crate::error::{Result, db};
-use crate::store::Store;
+use crate::store::{ACTIVE, Store};
 use crate::url::BackendKind;
 
 /// The database's current time in epoch milliseconds, as SQL.
@@ -62,7 +62,7 @@ impl Store {
         let now = db_now(self.backend.kind());
         let sql = format!(
             "UPDATE releases SET lease_owner = $2, lease_expires_at = {now} + $3 \
-             WHERE id = $1 AND finished_at IS NULL \
+             WHERE id = $1 AND {ACTIVE} \
              AND (lease_owner IS NULL OR lease_owner = $2 OR lease_expires_at < {now})"
         );
         on_pool!(&self.backend, |pool| {
@@ -86,7 +86,7 @@ impl Store {
         let now = db_now(self.backend.kind());
         let sql = format!(
             "UPDATE releases SET lease_owner = $2, lease_expires_at = {now} + $3 \
-             WHERE id = $1 AND finished_at IS NULL"
+             WHERE id = $1 AND {ACTIVE}"
         );
         on_pool!(&self.backend, |pool| {
             let n = sqlx::query(&sql)
@@ -108,7 +108,7 @@ impl Store {
         let now = db_now(self.backend.kind());
         let sql = format!(
             "UPDATE releases SET lease_expires_at = {now} + $2 \
-             WHERE lease_owner = $1 AND finished_at IS NULL RETURNING id"
+             WHERE lease_owner = $1 AND {ACTIVE} RETURNING id"
         );
         on_pool!(&self.backend, |pool| {
             let rows = sqlx::query(&sql)
@@ -146,7 +146,7 @@ impl Store {
     pub async fn lease_orphans(&self, grace: Duration, limit: u32) -> Result<Vec<String>> {
         let now = db_now(self.backend.kind());
         let sql = format!(
-            "SELECT id FROM releases WHERE finished_at IS NULL AND status <> 'QUEUED' \
+            "SELECT id FROM releases WHERE {ACTIVE} AND status <> 'QUEUED' \
              AND ((lease_owner IS NOT NULL AND lease_expires_at < {now}) \
              OR (lease_owner IS NULL AND updated_at < {now} - $1)) ORDER BY id LIMIT $2"
         );
@@ -188,10 +188,10 @@ impl Store {
     /// must see the releases the others drive.
     pub async fn started_of_product(&self, product: &str) -> Result<Vec<String>> {
         on_pool!(&self.backend, |pool| {
-            let rows = sqlx::query(
+            let rows = sqlx::query(&format!(
                 "SELECT id FROM releases \
-                 WHERE product = $1 AND finished_at IS NULL AND status <> 'QUEUED' ORDER BY id",
-            )
+                 WHERE product = $1 AND {ACTIVE} AND status <> 'QUEUED' ORDER BY id"
+            ))
             .bind(product)
             .fetch_all(pool)
             .await

@@ -20,6 +20,7 @@ mod cursor;
 mod dedup;
 mod deliveries;
 mod error;
+mod invariant;
 mod lease;
 mod notes;
 mod notify;
@@ -31,6 +32,7 @@ mod ui_sessions;
 mod url;
 
 pub use error::{Error, Result};
+pub use invariant::Repaired;
 pub use lease::Lease;
 pub use notes::{NewRendition, NotesRendition, NotesValidator};
 pub use notify::{EVENTS_CHANNEL, EventListener, EventNotice};

@@ -14,17 +14,17 @@
 //! store's calls; locking a name needs no table. The lock belongs to a
 //! transaction on its own connection, so a replica that dies while holding
 //! it frees it with its connection, and dropping a [`ProductGate`] without
-//! [`ProductGate::release`] rolls the transaction back, which frees it too.
+//! [`ProductGate::release`] closes its connection, which frees it too.
 //!
 //! SQLite serves one replica, whose in-process lock already orders the
 //! decisions: the gate is a no-op there.
 
 use std::sync::Arc;
 
-use sqlx::{Postgres, Transaction};
+use sqlx::Postgres;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::backend::Backend;
+use crate::backend::{Backend, BeginWrite, WriteTx};
 use crate::error::{Result, db};
 use crate::store::Store;
 
@@ -47,7 +47,7 @@ pub(crate) fn permits() -> Arc<Semaphore> {
 /// A held per-product decision gate (see the module documentation).
 #[must_use = "the gate is released when dropped"]
 pub struct ProductGate {
-    tx: Option<Transaction<'static, Postgres>>,
+    tx: Option<WriteTx<Postgres>>,
     _permit: Option<OwnedSemaphorePermit>,
 }
 
@@ -71,7 +71,10 @@ impl Store {
             });
         };
         let permit = Arc::clone(&self.product_gates).acquire_owned().await.ok();
-        let mut tx = pool.begin().await.map_err(db("opening a product gate"))?;
+        let mut tx = pool
+            .begin_write()
+            .await
+            .map_err(db("opening a product gate"))?;
         sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
             .bind(ADVISORY_CLASS)
             .bind(product)

@@ -368,6 +368,7 @@ impl Store {
             .await
             .map_err(db("appending events"))?;
             let Some(row) = row else {
+                tx.rollback().await.map_err(db("ending an event append"))?;
                 return Err(Error::NotFound {
                     id: release_id.to_string(),
                 });

@@ -19,9 +19,9 @@ use crate::url::BackendKind;
 /// Appends one event inside the caller's transaction.
 macro_rules! insert_event {
     ($conn:expr, $event:expr) => {{
-        let event: &Event = $event;
+        let event: &ferry_release::Event = $event;
         match serde_json::to_string(event) {
-            Err(source) => Err(Error::Encode {
+            Err(source) => Err($crate::error::Error::Encode {
                 id: event.release_id.clone(),
                 source,
             }),
@@ -29,16 +29,25 @@ macro_rules! insert_event {
                 "INSERT INTO release_events (release_id, seq, at, document) VALUES ($1, $2, $3, $4)",
             )
             .bind(&event.release_id)
-            .bind(to_i64(event.seq, &event.release_id, "event seq")?)
-            .bind(millis(event.at, &event.release_id, "event time")?)
+            .bind($crate::columns::to_i64(event.seq, &event.release_id, "event seq")?)
+            .bind($crate::columns::millis(event.at, &event.release_id, "event time")?)
             .bind(document)
             .execute($conn)
             .await
             .map(|_| ())
-            .map_err(db("appending an event")),
+            .map_err($crate::error::db("appending an event")),
         }
     }};
 }
+
+/// The releases the engine still has work for, as SQL: by status, and —
+/// for rows written before the store refused to break SPEC §12 — also
+/// any without `finished_at`. Restart and takeover scan with it, so a
+/// release stored as finished while still RUNNING is not lost (issue 23).
+pub(crate) const ACTIVE: &str = "(status IN ('QUEUED', 'RUNNING', 'SUSPENDED', 'TERMINATING') \
+                                 OR finished_at IS NULL)";
+
+pub(crate) use insert_event;
 
 /// Most events one [`Store::events`] call returns.
 pub const MAX_EVENTS_PAGE: u32 = 10_000;
@@ -276,6 +285,7 @@ impl Store {
                         .fetch_optional(&mut *tx)
                         .await
                         .map_err(db("reading a release"))?;
+                tx.rollback().await.map_err(db("ending a refused save"))?;
                 return Err(match stored {
                     None => Error::NotFound {
                         id: release.id.clone(),
@@ -476,14 +486,16 @@ impl Store {
         })
     }
 
-    /// Ids of the releases not finished yet, oldest first: what the engine
-    /// resumes after a restart.
+    /// Ids of the releases not finished yet (by status, see [`ACTIVE`]),
+    /// oldest first: what the engine resumes after a restart.
     pub async fn active_release_ids(&self) -> Result<Vec<String>> {
         on_pool!(&self.backend, |pool| {
-            let rows = sqlx::query("SELECT id FROM releases WHERE finished_at IS NULL ORDER BY id")
-                .fetch_all(pool)
-                .await
-                .map_err(db("listing active releases"))?;
+            let rows = sqlx::query(&format!(
+                "SELECT id FROM releases WHERE {ACTIVE} ORDER BY id"
+            ))
+            .fetch_all(pool)
+            .await
+            .map_err(db("listing active releases"))?;
             rows.iter().map(|row| row.text("id")).collect()
         })
     }
@@ -492,9 +504,9 @@ impl Store {
     /// concurrency, SPEC §4.5).
     pub async fn count_active(&self, product: &str) -> Result<u64> {
         on_pool!(&self.backend, |pool| {
-            let row = sqlx::query(
-                "SELECT COUNT(*) AS n FROM releases WHERE product = $1 AND finished_at IS NULL",
-            )
+            let row = sqlx::query(&format!(
+                "SELECT COUNT(*) AS n FROM releases WHERE product = $1 AND {ACTIVE}"
+            ))
             .bind(product)
             .fetch_one(pool)
             .await

@@ -31,6 +31,8 @@ async fn postgres_backend_passes_the_store_suite() {
     suite::active_releases_and_latest(&cluster.database("t_active").await).await;
     suite::poller_cursors(&cluster.database("t_cursors").await).await;
     suite::webhook_deliveries_once(&cluster.database("t_deliveries").await).await;
+    suite::unfinishable_saves_are_refused(&cluster.database("t_unfinishable").await).await;
+    suite::broken_finished_rows_are_repaired(&cluster.database("t_repair").await).await;
 
     // Connection failures name the server without the password.
     let wrong = format!(

@@ -126,6 +126,7 @@ async fn leases(url: &str) {
     assert!(a.started_of_product("other").await.unwrap().is_empty());
     let mut done = r.clone();
     done.finished_at = Some(ferry_release::now());
+    done.status = ferry_release::ReleaseStatus::Succeeded;
     a.save_held(&done, step("SUCCEEDED"), "replica-a")
         .await
         .unwrap();

@@ -26,6 +26,8 @@ on_sqlite_file!(
     active_releases_and_latest,
     poller_cursors,
     webhook_deliveries_once,
+    unfinishable_saves_are_refused,
+    broken_finished_rows_are_repaired,
 );
 
 #[tokio::test]

@@ -107,6 +107,21 @@ impl Cluster {
         cluster
     }
 
+    /// `pg_ctl <args…>` on this cluster (`restart`, `stop`, `start`), with
+    /// the options it was started with.
+    pub fn pg_ctl(&self, args: &[&str]) {
+        let data = self.data.to_str().unwrap().to_string();
+        let base = self.data.parent().unwrap().to_str().unwrap().to_string();
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -p {} -k {base} -c fsync=off -c max_connections=200",
+            self.port
+        );
+        let log = format!("{base}/postgres.log");
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["-D", &data, "-l", &log, "-o", &options, "-w"]);
+        self.run("pg_ctl", &all);
+    }
+
     pub fn url(&self, database: &str) -> String {
         format!("postgres://ferry@127.0.0.1:{}/{database}", self.port)
     }

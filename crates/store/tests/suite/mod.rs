@@ -290,6 +290,9 @@ pub async fn list_pagination_and_filters(url: &str) {
         let product = if i % 5 < 3 { "a" } else { "b" };
         let mut r = create(&store, release(product), None).await;
         r.status = statuses[i % 4];
+        if r.status.is_final() {
+            r.finished_at = Some(ferry_release::now());
+        }
         if r.status != ReleaseStatus::Running {
             store.save(&r, vec![]).await.unwrap();
         }
@@ -550,4 +553,170 @@ pub async fn webhook_deliveries_once(url: &str) {
     assert!(!b.record_delivery("gitlab", "delivery-0").await.unwrap());
     a.close().await;
     b.close().await;
+}
+
+/// SPEC §12: `finishedAt` is set if and only if the status is terminal; a
+/// save that would break it is refused and changes nothing (issue 23).
+pub async fn unfinishable_saves_are_refused(url: &str) {
+    let store = Store::open(url).await.unwrap();
+    let r = create(&store, release("shop"), None).await;
+    let mut finished_running = r.clone();
+    finished_running.finished_at = Some(ferry_release::now());
+    let err = store
+        .save(
+            &finished_running,
+            vec![NewEvent::new(EventKind::Audit, "X")],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Unfinishable {
+                status: "RUNNING",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(!err.is_unavailable());
+    let mut failed_open = r.clone();
+    failed_open.status = ReleaseStatus::Failed;
+    let err = store.save(&failed_open, vec![]).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Unfinishable {
+                status: "FAILED",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let stored = store.get(&r.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, ReleaseStatus::Running);
+    assert!(stored.finished_at.is_none());
+    assert_eq!(store.events(&r.id, 0, 0).await.unwrap().len(), 2);
+    store.close().await;
+}
+
+/// Runs `sql` (binding `id` as `$1`, `document` as `$2`) on the database
+/// behind the store's back: how rows written before the rule look.
+async fn behind_the_back(url: &str, sql: &str, id: &str, document: &str) {
+    use sqlx::Connection;
+    if url.starts_with("sqlite") {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query(sql)
+            .bind(id)
+            .bind(document)
+            .execute(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+    } else {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query(sql)
+            .bind(id)
+            .bind(document)
+            .execute(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+    }
+}
+
+/// Rows that break SPEC §12 — stored as finished while RUNNING (a save
+/// that failed during a storage fault, issue 23), or FAILED without a
+/// finish time — are re-opened on start-up with an audit note, and found
+/// by the restart scan; a second check finds nothing.
+pub async fn broken_finished_rows_are_repaired(url: &str) {
+    let store = Store::open(url).await.unwrap();
+    let running = |product: &str| {
+        let mut r = release(product);
+        r.termination = None;
+        r
+    };
+    let stranded = create(&store, running("shop"), None).await;
+    let mut doc = stranded.clone();
+    doc.finished_at = Some(ferry_release::now());
+    behind_the_back(
+        url,
+        "UPDATE releases SET finished_at = 1 WHERE id = $1 AND $2 <> ''",
+        &stranded.id,
+        "x",
+    )
+    .await;
+    behind_the_back(
+        url,
+        "UPDATE release_documents SET document = $2 WHERE release_id = $1",
+        &stranded.id,
+        &serde_json::to_string(&doc).unwrap(),
+    )
+    .await;
+    let failed_open = create(&store, running("web"), None).await;
+    behind_the_back(
+        url,
+        "UPDATE releases SET status = 'FAILED' WHERE id = $1 AND $2 <> ''",
+        &failed_open.id,
+        "x",
+    )
+    .await;
+    let mut doc = failed_open.clone();
+    doc.status = ReleaseStatus::Failed;
+    behind_the_back(
+        url,
+        "UPDATE release_documents SET document = $2 WHERE release_id = $1",
+        &failed_open.id,
+        &serde_json::to_string(&doc).unwrap(),
+    )
+    .await;
+    let fine = create(&store, release("ok"), None).await;
+
+    // The restart scan goes by status too, so neither is lost even
+    // before the repair.
+    let active = store.active_release_ids().await.unwrap();
+    assert!(active.contains(&stranded.id) && active.contains(&failed_open.id));
+
+    let mut repaired = store.repair_finished().await.unwrap();
+    repaired.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut expected = vec![
+        ferry_store::Repaired {
+            id: stranded.id.clone(),
+            was: ReleaseStatus::Running,
+            now: ReleaseStatus::Running,
+        },
+        ferry_store::Repaired {
+            id: failed_open.id.clone(),
+            was: ReleaseStatus::Failed,
+            now: ReleaseStatus::Running,
+        },
+    ];
+    expected.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(repaired, expected);
+
+    for id in [&stranded.id, &failed_open.id] {
+        let r = store.get(id).await.unwrap().unwrap();
+        assert!(r.finished_at.is_none(), "{id}");
+        assert_eq!(r.status, ReleaseStatus::Running, "{id}");
+        let events = store.events(id, 0, 0).await.unwrap();
+        let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (1..=events.len() as u64).collect::<Vec<_>>());
+        let note = events.last().unwrap();
+        assert_eq!(note.kind, EventKind::Audit);
+        assert!(
+            note.message
+                .as_deref()
+                .is_some_and(|m| m.contains("repaired by ferry on start-up")),
+            "{note:?}"
+        );
+    }
+    let failed_events = store.events(&failed_open.id, 0, 0).await.unwrap();
+    assert!(
+        failed_events
+            .iter()
+            .any(|e| e.kind == EventKind::Release && e.status == "RUNNING")
+    );
+    assert_eq!(store.events(&fine.id, 0, 0).await.unwrap().len(), 2);
+    assert!(store.repair_finished().await.unwrap().is_empty());
+    store.close().await;
 }
