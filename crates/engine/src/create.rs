@@ -431,7 +431,13 @@ async fn store_and_start(
         .product(&release.product)
         .map(|p| p.concurrency())
         .unwrap_or_default();
-    let active = drive::active_of_product(inner, &release.product).await;
+    let active = match drive::active_of_product(inner, &release.product).await {
+        Ok(active) => active,
+        Err(e) => {
+            crate::lease::release_gate(gate).await;
+            return Err(e);
+        }
+    };
     let mut to_terminate = Vec::new();
     if !active.is_empty() {
         match concurrency.policy {
@@ -469,7 +475,7 @@ async fn store_and_start(
         .store
         .create(release, trigger_key, vec![created])
         .await
-        .map_err(Error::Store);
+        .map_err(crate::store_error);
     crate::lease::release_gate(gate).await;
     let stored = match created? {
         Created::New(r, events) => {

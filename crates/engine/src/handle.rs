@@ -13,26 +13,66 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ferry_release::{Event, EventKind, NewEvent, Release, ReleaseStatus};
 use tokio::sync::{Mutex, broadcast};
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
-use crate::store::ReleaseStore;
+use crate::store::{ReleaseStore, StoreError};
 
 pub(crate) struct ReleaseHandle {
     pub id: String,
     /// Never changes; lets queue decisions skip other products' releases
     /// without copying them.
     pub product: String,
+    /// Held by [`ReleaseHandle::update`] and [`ReleaseHandle::defer`] for
+    /// the whole of a change, its save and the save's retries, so changes
+    /// are stored in the order they were made; [`ReleaseHandle::get`] does
+    /// not wait for it, so reading a release being driven answers at once
+    /// even while its save waits for the storage to come back.
+    writer: Mutex<()>,
     state: Mutex<State>,
     store: Arc<dyn ReleaseStore>,
     events: broadcast::Sender<Event>,
-    /// Once the engine shuts down nothing more is recorded: what was
-    /// running stays RUNNING in the store and resumes on the next start,
-    /// exactly as after a crash.
-    shutdown: CancellationToken,
+    /// Once cancelled nothing more is recorded: what was running stays as
+    /// stored and is resumed, exactly as after a crash. A child of the
+    /// engine's shutdown token, cancelled on its own when a save cannot be
+    /// made ([`ReleaseHandle::abandoned`]): the driver then stops as if
+    /// the process stopped, and the release is resumed from the store.
+    stop: CancellationToken,
+    abandoned: std::sync::atomic::AtomicBool,
+}
+
+/// Backoff of a save's retries while the storage is unavailable: from
+/// the first to the last delay, doubling; short enough that a release
+/// moves on within a second of the fault clearing (issue 23).
+const SAVE_RETRY_FIRST: Duration = Duration::from_millis(50);
+const SAVE_RETRY_LAST: Duration = Duration::from_secs(1);
+/// Saves are retried until the release's flow timeout, and at least this
+/// long (a release past its timeout still records its end through a
+/// short fault).
+const SAVE_RETRY_AT_LEAST: Duration = Duration::from_secs(60);
+/// How long an operation asked of a driven release (terminate) waits for
+/// the driver's pending save before it answers that the storage is
+/// unavailable.
+pub(crate) const OPERATION_WAIT: Duration = Duration::from_millis(1500);
+
+/// Who saves: the driver (retries until the flow timeout, then gives the
+/// release up) or an operation someone asked for (retries briefly, then
+/// answers "unavailable").
+#[derive(Debug, Clone, Copy)]
+enum Saver {
+    Driver,
+    Request,
+}
+
+/// Whether a store error says the storage is unavailable for now (worth
+/// retrying), rather than refusing the save.
+pub(crate) fn unavailable(e: &StoreError) -> bool {
+    e.downcast_ref::<ferry_store::Error>()
+        .is_some_and(ferry_store::Error::is_unavailable)
 }
 
 /// The release as the engine sees it, and what of it is not stored yet.
@@ -145,11 +185,12 @@ impl ReleaseHandle {
         release: Release,
         store: Arc<dyn ReleaseStore>,
         events: broadcast::Sender<Event>,
-        shutdown: CancellationToken,
+        shutdown: &CancellationToken,
     ) -> Arc<Self> {
         Arc::new(ReleaseHandle {
             id: release.id.clone(),
             product: release.product.clone(),
+            writer: Mutex::new(()),
             state: Mutex::new(State {
                 stored: statuses(&release),
                 release,
@@ -157,8 +198,23 @@ impl ReleaseHandle {
             }),
             store,
             events,
-            shutdown,
+            stop: shutdown.child_token(),
+            abandoned: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Cancelled when nothing more may be recorded through this handle (the
+    /// engine shuts down, or a save could not be made): a driver's tokens
+    /// are its children.
+    pub fn stop_token(&self) -> &CancellationToken {
+        &self.stop
+    }
+
+    /// Whether a save could not be made (the storage stayed unavailable
+    /// past the retries, or refused it): the driver stopped without
+    /// recording more, and the release is to be resumed from the store.
+    pub fn abandoned(&self) -> bool {
+        self.abandoned.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// A copy of the current state.
@@ -169,6 +225,7 @@ impl ReleaseHandle {
     /// Applies `change` in memory only; the next [`ReleaseHandle::update`]
     /// stores it (see the module documentation for when that is safe).
     pub async fn defer<T>(&self, change: impl FnOnce(&mut Release) -> (T, Vec<NewEvent>)) -> T {
+        let _writer = self.writer.lock().await;
         let mut guard = self.state.lock().await;
         let state = &mut *guard;
         let queued = state.release.status == ReleaseStatus::Queued;
@@ -187,62 +244,165 @@ impl ReleaseHandle {
         &self,
         change: impl FnOnce(&mut Release) -> (T, Vec<NewEvent>),
     ) -> Result<T, Error> {
-        let mut guard = self.state.lock().await;
-        if self.shutdown.is_cancelled() {
+        self.update_as(Saver::Driver, change).await
+    }
+
+    /// [`ReleaseHandle::update`] for an operation someone asked for
+    /// (terminate, retry, a queue hand-over): it waits at most
+    /// [`OPERATION_WAIT`] for a pending save and for the storage, then
+    /// fails with [`Error::Unavailable`] — changing nothing, and leaving
+    /// the driver as it was — so the caller can answer "try again".
+    pub async fn update_for_request<T>(
+        &self,
+        change: impl FnOnce(&mut Release) -> (T, Vec<NewEvent>),
+    ) -> Result<T, Error> {
+        self.update_as(Saver::Request, change).await
+    }
+
+    async fn update_as<T>(
+        &self,
+        saver: Saver,
+        change: impl FnOnce(&mut Release) -> (T, Vec<NewEvent>),
+    ) -> Result<T, Error> {
+        let _writer = match saver {
+            Saver::Driver => self.writer.lock().await,
+            Saver::Request => tokio::time::timeout(OPERATION_WAIT, self.writer.lock())
+                .await
+                .map_err(|_| {
+                    Error::Unavailable(format!(
+                        "release {} is waiting for the storage to save its last change",
+                        self.id
+                    ))
+                })?,
+        };
+        if self.stop.is_cancelled() {
             return Err(Error::ShuttingDown);
         }
-        let before = &guard.stored;
-        let mut next = guard.release.clone();
-        let queued = next.status == ReleaseStatus::Queued;
-        let (value, mut extra) = change(&mut next);
-        let still_queued = queued && next.status == ReleaseStatus::Queued;
-        recompute_status(&mut next, still_queued);
-        let after = statuses(&next);
-        let mut changed: Vec<(&StatusKey, &String, EventKind, bool)> = after
-            .iter()
-            .filter(|(key, (status, _, _))| before.get(*key).map(|(s, _, _)| s) != Some(status))
-            .map(|(key, (status, kind, finished))| (key, status, *kind, *finished))
-            .collect();
-        changed.sort_by_cached_key(|(key, _, _, finished)| event_order(key, *finished));
-        let finished_steps: Vec<(String, String, String)> = changed
-            .iter()
-            .filter(|(_, _, kind, finished)| *kind == EventKind::Step && *finished)
-            .map(|((_, env, app, step), _, _, _)| (env.clone(), app.clone(), step.clone()))
-            .collect();
-        let mut events = Vec::new();
-        for (key, status, kind, _) in changed {
-            let (_, env, app, step) = key;
-            let mut ev = NewEvent::new(kind, status.clone());
-            if !env.is_empty() {
-                ev = ev.environment(env.clone());
+        let (value, next, after, all, finished_steps) = {
+            let guard = self.state.lock().await;
+            let before = &guard.stored;
+            let mut next = guard.release.clone();
+            let queued = next.status == ReleaseStatus::Queued;
+            let (value, mut extra) = change(&mut next);
+            let still_queued = queued && next.status == ReleaseStatus::Queued;
+            recompute_status(&mut next, still_queued);
+            let after = statuses(&next);
+            let mut changed: Vec<(&StatusKey, &String, EventKind, bool)> = after
+                .iter()
+                .filter(|(key, (status, _, _))| before.get(*key).map(|(s, _, _)| s) != Some(status))
+                .map(|(key, (status, kind, finished))| (key, status, *kind, *finished))
+                .collect();
+            changed.sort_by_cached_key(|(key, _, _, finished)| event_order(key, *finished));
+            let finished_steps: Vec<(String, String, String)> = changed
+                .iter()
+                .filter(|(_, _, kind, finished)| *kind == EventKind::Step && *finished)
+                .map(|((_, env, app, step), _, _, _)| (env.clone(), app.clone(), step.clone()))
+                .collect();
+            let mut events = Vec::new();
+            for (key, status, kind, _) in changed {
+                let (_, env, app, step) = key;
+                let mut ev = NewEvent::new(kind, status.clone());
+                if !env.is_empty() {
+                    ev = ev.environment(env.clone());
+                }
+                if !app.is_empty() {
+                    ev = ev.application(app.clone());
+                }
+                if !step.is_empty() {
+                    ev = ev.step(
+                        step.split_once(':')
+                            .map_or(step.as_str(), |(_, n)| n)
+                            .to_owned(),
+                    );
+                }
+                events.push(ev);
             }
-            if !app.is_empty() {
-                ev = ev.application(app.clone());
-            }
-            if !step.is_empty() {
-                ev = ev.step(
-                    step.split_once(':')
-                        .map_or(step.as_str(), |(_, n)| n)
-                        .to_owned(),
-                );
-            }
-            events.push(ev);
-        }
-        // Events of deferred changes first: they happened first. They stay
-        // queued if the save fails (nothing was stored then).
-        let mut all = guard.deferred_events.clone();
-        all.append(&mut events);
-        all.append(&mut extra);
-        let stored = self.store.save(&next, all).await.map_err(Error::Store)?;
+            // Events of deferred changes first: they happened first. They
+            // stay queued if the save fails (nothing was stored then).
+            let mut all = guard.deferred_events.clone();
+            all.append(&mut events);
+            all.append(&mut extra);
+            (value, next, after, all, finished_steps)
+        };
+        // Not under the state lock: readers of the release answer from the
+        // state as stored meanwhile.
+        let stored = self.save(saver, &next, all).await?;
         crate::stats::record_finished(&next, &finished_steps);
-        guard.deferred_events.clear();
-        guard.release = next;
-        guard.stored = after;
-        drop(guard);
+        {
+            let mut guard = self.state.lock().await;
+            guard.deferred_events.clear();
+            guard.release = next;
+            guard.stored = after;
+        }
         for e in stored {
             // Nobody listening is fine.
             let _ = self.events.send(e);
         }
         Ok(value)
+    }
+
+    /// Stores `next` with `events`, retrying with backoff while the
+    /// storage is unavailable (issue 23), until the release's flow timeout
+    /// (at least [`SAVE_RETRY_AT_LEAST`]). A save that cannot be made
+    /// abandons the handle: nothing more is recorded through it, its
+    /// driver stops, and the release is resumed from what is stored — the
+    /// in-memory state never moves ahead of the store.
+    async fn save(
+        &self,
+        saver: Saver,
+        next: &Release,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<Event>, Error> {
+        let deadline = next.created_at.saturating_add(time::Duration::seconds(
+            i64::try_from(next.graph.timeout_seconds).unwrap_or(i64::MAX),
+        ));
+        let flow_left = deadline - ferry_release::now();
+        let budget = match saver {
+            Saver::Driver => Duration::try_from(flow_left)
+                .unwrap_or_default()
+                .max(SAVE_RETRY_AT_LEAST),
+            Saver::Request => OPERATION_WAIT,
+        };
+        let started = tokio::time::Instant::now();
+        let mut delay = SAVE_RETRY_FIRST;
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let error = match self.store.save(next, events.clone()).await {
+                Ok(stored) => {
+                    if attempts > 1 {
+                        tracing::info!(release = %self.id, attempts, waited = ?started.elapsed(), "saved once the storage was back");
+                    }
+                    return Ok(stored);
+                }
+                Err(e) => e,
+            };
+            let retry = unavailable(&error) && started.elapsed() + delay < budget;
+            if attempts == 1 || !retry {
+                tracing::warn!(release = %self.id, error = %error, retrying = retry, "saving the release failed");
+            }
+            if !retry {
+                return Err(match saver {
+                    Saver::Driver => {
+                        self.abandon();
+                        Error::Store(error)
+                    }
+                    // Nothing changed: the driver goes on as it was.
+                    Saver::Request if unavailable(&error) => Error::Unavailable(error.to_string()),
+                    Saver::Request => Error::Store(error),
+                });
+            }
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = self.stop.cancelled() => return Err(Error::ShuttingDown),
+            }
+            delay = (delay * 2).min(SAVE_RETRY_LAST);
+        }
+    }
+
+    fn abandon(&self) {
+        self.abandoned
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.stop.cancel();
     }
 }

@@ -126,6 +126,10 @@ impl ReleaseStore for LeasedStore {
         ReleaseStore::get(&self.store, id).await
     }
 
+    async fn repair_finished(&self) -> Result<Vec<String>, StoreError> {
+        ReleaseStore::repair_finished(&self.store).await
+    }
+
     async fn active_ids(&self) -> Result<Vec<String>, StoreError> {
         ReleaseStore::active_ids(&self.store).await
     }
@@ -304,29 +308,28 @@ pub(crate) async fn active_elsewhere(
     inner: &Arc<Inner>,
     product: &str,
     local: &[Release],
-) -> Vec<Release> {
+) -> Result<Vec<Release>, Error> {
     let Some(leases) = inner.store.leases() else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
-    let ids = match leases.started_of_product(product).await {
-        Ok(ids) => ids,
-        Err(e) => {
-            tracing::warn!(product = %product, error = %e, "reading other replicas' releases");
-            return Vec::new();
-        }
-    };
+    // A failed read is an error, not "nothing elsewhere": deciding on it
+    // could start a second release of the product (issue 23).
+    let ids = leases
+        .started_of_product(product)
+        .await
+        .map_err(crate::store_error)?;
     let mut out = Vec::new();
     for id in ids {
         if local.iter().any(|r| r.id == id) || inner.is_driving(&id) {
             continue;
         }
-        if let Ok(Some(r)) = inner.store.get(&id).await
+        if let Some(r) = inner.store.get(&id).await.map_err(crate::store_error)?
             && r.is_active()
         {
             out.push(r);
         }
     }
-    out
+    Ok(out)
 }
 
 /// Takes the store's gate of `product` for a concurrency decision (queue,
@@ -341,7 +344,7 @@ pub(crate) async fn product_gate(
         .store
         .product_gate(product)
         .await
-        .map_err(Error::Store)
+        .map_err(crate::store_error)
 }
 
 /// Releases a gate taken with [`product_gate`]; a failure only means the

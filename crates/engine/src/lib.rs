@@ -142,6 +142,21 @@ pub enum Error {
     Internal(String),
     #[error("ferry is shutting down")]
     ShuttingDown,
+    /// The storage cannot be written now (issue 23): nothing was changed;
+    /// the same request may succeed once it is back.
+    #[error("storage unavailable, try again shortly: {0}")]
+    Unavailable(String),
+}
+
+/// A store error as the engine reports it: [`Error::Unavailable`] when the
+/// storage is down for now (the caller may try again), else
+/// [`Error::Store`].
+pub(crate) fn store_error(e: StoreError) -> Error {
+    if handle::unavailable(&e) {
+        Error::Unavailable(e.to_string())
+    } else {
+        Error::Store(e)
+    }
 }
 
 /// The engine. Cheap to clone.
@@ -226,6 +241,18 @@ impl Engine {
 
     /// Resumes every unfinished release and starts the trigger poller.
     pub async fn start(&self) -> Result<(), Error> {
+        // Rows that break "finishedAt set iff terminal status" (written
+        // before the store refused them) are re-opened first, so they are
+        // resumed with the others (issue 23).
+        for id in self
+            .inner
+            .store
+            .repair_finished()
+            .await
+            .map_err(Error::Store)?
+        {
+            tracing::warn!(release = %id, "re-opened: stored as finished while it had not ended");
+        }
         let ids = self.inner.store.active_ids().await.map_err(Error::Store)?;
         for id in ids {
             if let Some(release) = self.inner.store.get(&id).await.map_err(Error::Store)? {

@@ -36,6 +36,14 @@ impl ReleaseStore for ferry_store::Store {
         Ok(ferry_store::Store::get(self, id).await?)
     }
 
+    async fn repair_finished(&self) -> Result<Vec<String>, StoreError> {
+        Ok(ferry_store::Store::repair_finished(self)
+            .await?
+            .into_iter()
+            .map(|r| r.id)
+            .collect())
+    }
+
     async fn active_ids(&self) -> Result<Vec<String>, StoreError> {
         Ok(self.active_release_ids().await?)
     }

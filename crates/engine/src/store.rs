@@ -32,6 +32,13 @@ pub trait ReleaseStore: Send + Sync + 'static {
         events: Vec<NewEvent>,
     ) -> Result<Vec<Event>, StoreError>;
     async fn get(&self, id: &str) -> Result<Option<Release>, StoreError>;
+    /// Re-opens releases stored as finished with a status that is not
+    /// terminal, or with a terminal status and no finish time (SPEC §12;
+    /// issue 23), each with an audit note; returns their ids. Called on
+    /// start, before [`ReleaseStore::active_ids`].
+    async fn repair_finished(&self) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
+    }
     /// Releases not finished yet (resumed on start).
     async fn active_ids(&self) -> Result<Vec<String>, StoreError>;
     /// The queued releases of `product`, oldest first (per-product queue,

@@ -109,7 +109,7 @@ async fn end_environment(
     failure: Option<&str>,
 ) -> Result<(), Error> {
     let r = handle.get().await;
-    if r.termination.is_some() || inner.shutdown.is_cancelled() {
+    if r.termination.is_some() || handle.stop_token().is_cancelled() {
         // Termination marks and hooks are handled when the release finishes…
         if let Some(h) = &hooks.on_fail
             && r.termination.is_some()
@@ -133,7 +133,7 @@ async fn end_environment(
                 "onSuccess",
                 h,
                 None,
-                &inner.shutdown.child_token(),
+                &handle.stop_token().child_token(),
             )
             .await?;
         }

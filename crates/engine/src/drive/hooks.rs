@@ -28,7 +28,7 @@ pub(super) async fn on_fail_hook(
         "onFail",
         hook,
         Some((&facts.0, &facts.1)),
-        &inner.shutdown.child_token(),
+        &handle.stop_token().child_token(),
     )
     .await
 }

@@ -22,13 +22,15 @@ use crate::{Driving, Error, Inner};
 
 /// Starts driving a stored release.
 pub(crate) fn start(inner: &Arc<Inner>, release: Release) {
-    let cancel = inner.shutdown.child_token();
     let handle = ReleaseHandle::new(
         release,
         Arc::clone(&inner.store),
         inner.events.clone(),
-        inner.shutdown.clone(),
+        &inner.shutdown,
     );
+    // Stopped by a terminate, a lost lease, a save that cannot be made, or
+    // the engine's shutdown.
+    let cancel = handle.stop_token().child_token();
     {
         let mut running = inner.running.lock().unwrap_or_else(|p| p.into_inner());
         if running.contains_key(&handle.id) {
@@ -65,10 +67,43 @@ pub(crate) fn start(inner: &Arc<Inner>, release: Release) {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id);
         crate::lease::give_up(&inner, &id, hold).await;
-        if !inner.shutdown.is_cancelled() {
+        if handle.abandoned() && !inner.shutdown.is_cancelled() {
+            // A save could not be made (issue 23): nothing more was
+            // recorded, the release stands in the store as it was, and is
+            // resumed from there — by the lease keeper of this or another
+            // replica once its lease is free, or here once the storage
+            // answers when there are no leases. Its product's queue does
+            // not move: it is still active.
+            tracing::warn!(release = %id, "driver stopped: a save could not be made; the release resumes from the store");
+            if inner.store.leases().is_none() {
+                let inner = Arc::clone(&inner);
+                tokio::spawn(async move { resume_when_stored(&inner, &id).await });
+            }
+        } else if !inner.shutdown.is_cancelled() {
             start_next_queued(&inner, &product).await;
         }
     });
+}
+
+/// Resumes release `id` from the store once the store answers (an engine
+/// without leases whose driver stopped on a save that could not be made).
+async fn resume_when_stored(inner: &Arc<Inner>, id: &str) {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = inner.shutdown.cancelled() => return,
+        }
+        match inner.store.get(id).await {
+            Ok(Some(release)) if release.is_active() && !inner.is_driving(id) => {
+                tracing::info!(release = %id, "resuming after the storage came back");
+                resume(inner, release);
+                return;
+            }
+            Ok(_) => return,
+            Err(_) => delay = (delay * 2).min(Duration::from_secs(2)),
+        }
+    }
 }
 
 /// Re-enters a release after a restart: steps that were running when the
@@ -111,8 +146,12 @@ fn interrupted(step: &mut StepRun, runs_go_on: bool) {
     }
 }
 
-/// Releases of `product` being driven now.
-pub(crate) async fn active_of_product(inner: &Arc<Inner>, product: &str) -> Vec<Release> {
+/// Releases of `product` being driven now, here or (read from the
+/// store) on other replicas.
+pub(crate) async fn active_of_product(
+    inner: &Arc<Inner>,
+    product: &str,
+) -> Result<Vec<Release>, Error> {
     let handles: Vec<Arc<ReleaseHandle>> = inner
         .running
         .lock()
@@ -128,62 +167,93 @@ pub(crate) async fn active_of_product(inner: &Arc<Inner>, product: &str) -> Vec<
             out.push(r);
         }
     }
-    let elsewhere = crate::lease::active_elsewhere(inner, product, &out).await;
+    let elsewhere = crate::lease::active_elsewhere(inner, product, &out).await?;
     out.extend(elsewhere);
-    out
+    Ok(out)
 }
 
-async fn queued_of_product(inner: &Arc<Inner>, product: &str) -> Vec<Release> {
-    match inner.store.queued_of_product(product).await {
-        Ok(queued) => queued,
-        Err(e) => {
-            tracing::warn!(product = %product, error = %e, "reading the queue");
-            Vec::new()
+async fn queued_of_product(inner: &Arc<Inner>, product: &str) -> Result<Vec<Release>, Error> {
+    inner
+        .store
+        .queued_of_product(product)
+        .await
+        .map_err(crate::store_error)
+}
+
+/// Starts the oldest queued release of `product` when none is active. A
+/// queue read or hand-over that the storage cannot serve now is tried
+/// again until it can (issue 23): a queued release whose hand-over was
+/// lost would wait until some other release of its product ends.
+async fn start_next_queued(inner: &Arc<Inner>, product: &str) {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match hand_over(inner, product).await {
+            Ok(()) => return,
+            Err(Error::Unavailable(e)) if !inner.shutdown.is_cancelled() => {
+                tracing::warn!(product = %product, error = %e, "the queue hand-over waits for the storage");
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = inner.shutdown.cancelled() => return,
+                }
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => {
+                tracing::warn!(product = %product, error = %e, "handing the queue over");
+                return;
+            }
         }
     }
 }
 
-/// Starts the oldest queued release of `product` when none is active.
-async fn start_next_queued(inner: &Arc<Inner>, product: &str) {
+async fn hand_over(inner: &Arc<Inner>, product: &str) -> Result<(), Error> {
     let lock = inner.product_lock(product);
     let _guard = lock.lock().await;
-    let gate = match crate::lease::product_gate(inner, product).await {
-        Ok(gate) => gate,
+    let gate = crate::lease::product_gate(inner, product).await?;
+    let next = match active_of_product(inner, product).await {
+        Ok(active) if active.is_empty() => match queued_of_product(inner, product).await {
+            Ok(queued) => queued.into_iter().next(),
+            Err(e) => {
+                crate::lease::release_gate(gate).await;
+                return Err(e);
+            }
+        },
+        Ok(_) => None,
         Err(e) => {
-            tracing::warn!(product = %product, error = %e, "taking the product gate");
-            return;
+            crate::lease::release_gate(gate).await;
+            return Err(e);
         }
-    };
-    let next = if active_of_product(inner, product).await.is_empty() {
-        queued_of_product(inner, product).await.into_iter().next()
-    } else {
-        None
     };
     let Some(next) = next else {
         crate::lease::release_gate(gate).await;
-        return;
+        return Ok(());
     };
     let handle = ReleaseHandle::new(
         next,
         Arc::clone(&inner.store),
         inner.events.clone(),
-        inner.shutdown.clone(),
+        &inner.shutdown,
     );
     let started = handle
-        .update(|r| {
+        .update_for_request(|r| {
             r.status = ReleaseStatus::Running;
             ((), vec![])
         })
         .await;
     crate::lease::release_gate(gate).await;
-    if started.is_ok() {
-        start(inner, handle.get().await);
-    }
+    started?;
+    start(inner, handle.get().await);
+    Ok(())
 }
 
 /// Beyond the queue limit the oldest queued releases are terminated.
 pub(crate) async fn enforce_queue_limit(inner: &Arc<Inner>, product: &str, limit: u32) {
-    let queued = queued_of_product(inner, product).await;
+    let queued = match queued_of_product(inner, product).await {
+        Ok(queued) => queued,
+        Err(e) => {
+            tracing::warn!(product = %product, error = %e, "reading the queue");
+            return;
+        }
+    };
     let excess = queued.len().saturating_sub(limit as usize);
     for r in queued.into_iter().take(excess) {
         let _ = terminate(inner, &r.id, "ferry", TerminationReason::Queue).await;
@@ -213,7 +283,7 @@ pub(crate) async fn terminate(
     match driving {
         Some((handle, cancel)) => {
             handle
-                .update(|r| {
+                .update_for_request(|r| {
                     if r.termination.is_none() {
                         r.termination = Some(termination.clone());
                     }
@@ -232,7 +302,7 @@ pub(crate) async fn terminate(
                 .store
                 .get(id)
                 .await
-                .map_err(Error::Store)?
+                .map_err(crate::store_error)?
                 .ok_or_else(|| Error::NotFound(id.to_owned()))?;
             if !release.is_active() {
                 return Err(Error::Conflict {
@@ -246,10 +316,10 @@ pub(crate) async fn terminate(
                 release,
                 Arc::clone(&inner.store),
                 inner.events.clone(),
-                inner.shutdown.clone(),
+                &inner.shutdown,
             );
             handle
-                .update(|r| {
+                .update_for_request(|r| {
                     r.termination = Some(termination.clone());
                     r.finished_at = Some(now());
                     ((), vec![audit])
@@ -279,7 +349,7 @@ pub(crate) async fn retry(inner: &Arc<Inner>, id: &str, by: &str) -> Result<Rele
         .store
         .get(id)
         .await
-        .map_err(Error::Store)?
+        .map_err(crate::store_error)?
         .ok_or_else(|| Error::NotFound(id.to_owned()))?;
     if !matches!(
         release.status,
@@ -296,10 +366,10 @@ pub(crate) async fn retry(inner: &Arc<Inner>, id: &str, by: &str) -> Result<Rele
         release,
         Arc::clone(&inner.store),
         inner.events.clone(),
-        inner.shutdown.clone(),
+        &inner.shutdown,
     );
     handle
-        .update(|r| {
+        .update_for_request(|r| {
             r.termination = None;
             r.finished_at = None;
             r.hooks
@@ -361,7 +431,15 @@ async fn run_release(
         tokio::spawn(async move {
             tokio::select! {
                 () = tokio::time::sleep(remaining) => {
-                    let _ = terminate(&inner, &id, "ferry", TerminationReason::Timeout).await;
+                    // Tried again while the storage cannot record it.
+                    while let Err(Error::Unavailable(_)) =
+                        terminate(&inner, &id, "ferry", TerminationReason::Timeout).await
+                    {
+                        tokio::select! {
+                            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                            () = cancel.cancelled() => return,
+                        }
+                    }
                 }
                 () = cancel.cancelled() => {}
             }
@@ -430,8 +508,9 @@ async fn run_release(
             tracing::error!(error = %e, "environment task failed");
         }
     }
-    if inner.shutdown.is_cancelled() {
-        // The process stops: leave the release as stored; it resumes on start.
+    if handle.stop_token().is_cancelled() {
+        // The process stops, or a save could not be made: leave the
+        // release as stored; it resumes from there.
         return Ok(());
     }
     finish(inner, handle).await
@@ -483,7 +562,7 @@ async fn finish(inner: &Arc<Inner>, handle: &Arc<ReleaseHandle>) -> Result<(), E
     let mut hook_failed = false;
     if let Some((which, name)) = hook {
         // Hooks after a terminate run on their own token.
-        let token = inner.shutdown.child_token();
+        let token = handle.stop_token().child_token();
         let failure = failed.then(|| failure_facts(&r));
         let ok = run_hook(
             inner,

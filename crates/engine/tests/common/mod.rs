@@ -303,12 +303,28 @@ impl Fixture {
         cache: &str,
         tweak: impl FnOnce(&mut EngineSettings),
     ) -> Engine {
+        self.replica_on(instance, cache, tweak, |s| Arc::new(s))
+            .await
+    }
+
+    /// [`Fixture::replica`] whose store is `wrap` of the replica's store
+    /// (a store that fails on purpose).
+    pub async fn replica_on(
+        &self,
+        instance: &str,
+        cache: &str,
+        tweak: impl FnOnce(&mut EngineSettings),
+        wrap: impl FnOnce(ferry_engine::LeasedStore) -> Arc<dyn ferry_engine::ReleaseStore>,
+    ) -> Engine {
         create_postgres_database(&self.db).await;
         let store = ferry_store::Store::open(&self.db)
             .await
             .expect("open store");
-        let store =
-            ferry_engine::LeasedStore::new(store, instance, ferry_engine::LeaseSettings::default());
+        let store = wrap(ferry_engine::LeasedStore::new(
+            store,
+            instance,
+            ferry_engine::LeaseSettings::default(),
+        ));
         let loaded = ferry_config::load(&ferry_config::ConfigSource::Dir(self.config_dir.clone()))
             .expect("config");
         let errors: Vec<String> = loaded.errors().map(ToString::to_string).collect();
@@ -330,7 +346,7 @@ impl Fixture {
         };
         tweak(&mut settings);
         let engine = Engine::new(EngineParts {
-            store: Arc::new(store),
+            store,
             config: Arc::new(loaded),
             appstate: Arc::new(GitProvider::new(Arc::clone(&workspace))),
             workspace,
