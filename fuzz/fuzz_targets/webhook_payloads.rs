@@ -1,4 +1,4 @@
-//! The four forges' webhook verification and parsing on arbitrary bodies
+//! The five forges' webhook verification and parsing on arbitrary bodies
 //! and header values (issue 10): never a panic — bad input is a 400/401
 //! error value, nothing else.
 #![no_main]
@@ -7,18 +7,21 @@ use ferry_forge::{ForgeKind, Secret, webhook};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 
-const EVENTS: [(&str, &[&str]); 4] = [
+const EVENTS: [(&str, &[&str]); 5] = [
     ("x-github-event", &["push", "pull_request", "ping", ""]),
     ("x-gitlab-event", &["Push Hook", "Merge Request Hook", "Tag Push Hook", ""]),
     ("x-gitea-event", &["push", "pull_request", "create", ""]),
     ("x-event-key", &["repo:push", "pullrequest:fulfilled", "pullrequest:rejected", ""]),
+    // Azure DevOps names the event in the body (`eventType`).
+    ("x-unused", &["", "", "", ""]),
 ];
-const SIGNATURES: [&str; 5] = [
+const SIGNATURES: [&str; 6] = [
     "x-hub-signature-256",
     "x-gitlab-token",
     "x-gitea-signature",
     "x-hub-signature",
     "x-github-delivery",
+    "authorization",
 ];
 
 fuzz_target!(|data: &[u8]| {
@@ -28,16 +31,16 @@ fuzz_target!(|data: &[u8]| {
         Some(i) if i <= 200 => (&rest[..i], &rest[i + 1..]),
         _ => (&b""[..], rest),
     };
-    let kind = [ForgeKind::Github, ForgeKind::Gitlab, ForgeKind::Gitea, ForgeKind::Bitbucket]
-        [usize::from(selector & 3)];
-    let (event_header, events) = EVENTS[usize::from(selector & 3)];
+    let forge = usize::from(selector & 7) % ForgeKind::ALL.len();
+    let kind = ForgeKind::ALL[forge];
+    let (event_header, events) = EVENTS[forge];
     let mut headers = HeaderMap::new();
-    let event = events[usize::from((selector >> 2) & 3)];
+    let event = events[usize::from((selector >> 3) & 3)];
     if !event.is_empty() {
         headers.insert(event_header, HeaderValue::from_static(event));
     }
     if let Ok(v) = HeaderValue::from_bytes(value) {
-        let name = SIGNATURES[usize::from(selector >> 4) % SIGNATURES.len()];
+        let name = SIGNATURES[usize::from(selector >> 5) % SIGNATURES.len()];
         headers.insert(HeaderName::from_static(name), v);
     }
     let _ = webhook::verify(kind, &Secret::new("fuzz-secret"), &headers, body);

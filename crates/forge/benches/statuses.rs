@@ -120,6 +120,7 @@ fn main() {
             forge: Arc::clone(&github) as Arc<dyn Forge>,
             webhook_secret: Secret::default(),
             poll_interval: Duration::from_secs(60),
+            web_path: String::new(),
         }]));
         let publisher = StatusPublisher::new(registry, "https://ferry.example", RetryPolicy::default());
         let steps = lifecycle();

@@ -65,7 +65,7 @@ impl Bitbucket {
 /// Bitbucket's states: `INPROGRESS`, `SUCCESSFUL`, `FAILED`, `STOPPED`.
 pub(crate) fn state_word(s: StatusState) -> &'static str {
     match s {
-        StatusState::Pending | StatusState::Running => "INPROGRESS",
+        StatusState::Pending | StatusState::Running | StatusState::Waiting => "INPROGRESS",
         StatusState::Success => "SUCCESSFUL",
         StatusState::Failure => "FAILED",
         StatusState::Error => "STOPPED",
@@ -160,39 +160,46 @@ impl Forge for Bitbucket {
     ) -> Result<Option<OpenedPullRequest>, ForgeError> {
         let (w, s) = owner_repo(repo)?;
         let q = format!("source.branch.name=\"{head}\" AND state=\"OPEN\"");
-        let answer = self
-            .client
-            .send(
-                Method::GET,
-                &format!(
-                    "/repositories/{w}/{s}/pullrequests?state=OPEN&q={}",
-                    encode_segment(&q)
-                ),
-                self.headers()?,
-                None,
-            )
-            .await?;
-        let values = answer.body.get("values").and_then(Value::as_array);
-        Ok(values.and_then(|items| {
-            items.iter().find_map(|pr| {
-                let src = pr.get("source")?.get("branch")?.get("name")?.as_str()?;
-                let dst = pr
-                    .get("destination")?
-                    .get("branch")?
-                    .get("name")?
-                    .as_str()?;
-                (src == head && dst == base).then_some(())?;
-                Some(OpenedPullRequest {
-                    number: pr.get("id")?.as_u64()?,
-                    url: pr
-                        .get("links")?
-                        .get("html")?
-                        .get("href")?
-                        .as_str()?
-                        .to_owned(),
-                })
+        let found = |pr: &Value| -> Option<OpenedPullRequest> {
+            let src = pr.get("source")?.get("branch")?.get("name")?.as_str()?;
+            let dst = pr
+                .get("destination")?
+                .get("branch")?
+                .get("name")?
+                .as_str()?;
+            (src == head && dst == base).then_some(())?;
+            Some(OpenedPullRequest {
+                number: pr.get("id")?.as_u64()?,
+                url: pr
+                    .get("links")?
+                    .get("html")?
+                    .get("href")?
+                    .as_str()?
+                    .to_owned(),
             })
-        }))
+        };
+        // Bitbucket pages in the body: `next` is the full URL of the next
+        // page (followed only on the API's own origin).
+        let mut url = format!(
+            "{}/repositories/{w}/{s}/pullrequests?state=OPEN&pagelen=50&q={}",
+            self.client.base(),
+            encode_segment(&q)
+        );
+        for _ in 0..crate::github::MAX_PAGES {
+            let answer = self
+                .client
+                .send_url(Method::GET, &url, self.headers()?, None)
+                .await?;
+            let values = answer.body.get("values").and_then(Value::as_array);
+            if let Some(pr) = values.and_then(|items| items.iter().find_map(found)) {
+                return Ok(Some(pr));
+            }
+            match answer.body.get("next").and_then(Value::as_str) {
+                Some(next) if self.client.is_own(next) => url = next.to_owned(),
+                _ => break,
+            }
+        }
+        Ok(None)
     }
 
     async fn pull_request_state(
@@ -319,31 +326,10 @@ pub(crate) fn parse_webhook(
     Ok(Delivery { id, event, events })
 }
 
-/// Standard base64 with padding (for the Basic header; no extra crate).
-fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        out.push(T[(n >> 18) as usize & 63] as char);
-        out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 {
-            T[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if chunk.len() > 2 {
-            T[n as usize & 63] as char
-        } else {
-            '='
-        });
-    }
-    out
+/// Standard base64 with padding (the Basic header).
+pub(crate) fn base64(data: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
 #[cfg(test)]

@@ -33,6 +33,9 @@ pub(crate) struct Client {
 /// A 2xx answer.
 pub(crate) struct Answer {
     pub body: Value,
+    /// The next page of a list (`Link: <…>; rel="next"`), when it is on
+    /// the API's own origin (a token is never sent elsewhere).
+    pub next: Option<String>,
 }
 
 impl Client {
@@ -60,6 +63,16 @@ impl Client {
         })
     }
 
+    /// The API base URL (no trailing slash).
+    pub(crate) fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Whether `url` is on the API's own origin (safe to send the token to).
+    pub(crate) fn is_own(&self, url: &str) -> bool {
+        same_origin(url, &self.base)
+    }
+
     /// Sends `method path` with `headers` (auth) and an optional JSON body;
     /// returns a 2xx answer's JSON (`Null` when empty).
     pub(crate) async fn send(
@@ -69,17 +82,56 @@ impl Client {
         headers: HeaderMap,
         body: Option<&Value>,
     ) -> Result<Answer, ForgeError> {
-        let call = format!("{method} {}{path}", self.base);
+        let url = format!("{}{path}", self.base);
+        self.send_url(method, &url, headers, body).await
+    }
+
+    /// `GET path` and the pages after it (`Link` rel="next", as GitHub,
+    /// GitLab and Gitea page their lists), up to `max_pages`: the items of
+    /// every page, in order. Stops early once `enough` holds for an item.
+    pub(crate) async fn get_pages(
+        &self,
+        path: &str,
+        headers: &HeaderMap,
+        max_pages: usize,
+        enough: impl Fn(&Value) -> bool,
+    ) -> Result<Vec<Value>, ForgeError> {
+        let mut items = Vec::new();
+        let mut url = format!("{}{path}", self.base);
+        for _ in 0..max_pages {
+            let answer = self
+                .send_url(Method::GET, &url, headers.clone(), None)
+                .await?;
+            let page = match answer.body {
+                Value::Array(a) => a,
+                _ => Vec::new(),
+            };
+            let done = page.iter().any(&enough);
+            items.extend(page);
+            match answer.next {
+                Some(next) if !done => url = next,
+                _ => break,
+            }
+        }
+        Ok(items)
+    }
+
+    /// [`send`](Self::send) to a full URL (on this API's origin).
+    pub(crate) async fn send_url(
+        &self,
+        method: Method,
+        url: &str,
+        headers: HeaderMap,
+        body: Option<&Value>,
+    ) -> Result<Answer, ForgeError> {
+        let call = format!("{method} {url}");
         self.wait_for_budget().await;
         let started = Instant::now();
         let method_name = method.as_str().to_owned();
         let record = |status: Option<u16>| {
             crate::stats::record(self.kind, &method_name, status, started.elapsed());
         };
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .headers(headers);
+        let mut req = self.http.request(method, url).headers(headers);
         if let Some(b) = body {
             req = req
                 .header(
@@ -98,6 +150,9 @@ impl Client {
         })?;
         let status = resp.status().as_u16();
         let retry_after = self.rate_limit(status, resp.headers());
+        let next = header_str(resp.headers(), "link")
+            .and_then(next_link)
+            .filter(|n| same_origin(n, &self.base));
         let bytes = resp.bytes().await.map_err(|e| {
             record(None);
             ForgeError::Transport {
@@ -111,6 +166,7 @@ impl Client {
         if (200..300).contains(&status) {
             return Ok(Answer {
                 body: json.unwrap_or(Value::Null),
+                next,
             });
         }
         let message = json
@@ -177,6 +233,35 @@ impl Client {
             wait
         }
     }
+}
+
+/// The `rel="next"` target of an RFC 8288 `Link` header.
+fn next_link(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        params
+            .split(';')
+            .any(|p| {
+                let p = p.trim();
+                p.eq_ignore_ascii_case("rel=\"next\"") || p.eq_ignore_ascii_case("rel=next")
+            })
+            .then(|| target.to_owned())
+    })
+}
+
+/// Whether `url` is on the scheme, host and port of `base`.
+fn same_origin(url: &str, base: &str) -> bool {
+    let origin = |u: &str| -> Option<String> {
+        let (scheme, rest) = u.split_once("://")?;
+        let authority = rest.split(['/', '?', '#']).next()?;
+        Some(format!(
+            "{}://{}",
+            scheme.to_ascii_lowercase(),
+            authority.to_ascii_lowercase()
+        ))
+    };
+    origin(url).is_some() && origin(url) == origin(base)
 }
 
 fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -281,6 +366,28 @@ mod tests {
         assert_eq!(encode_segment("a-b_c.d~e"), "a-b_c.d~e");
         assert!(owner_repo("a/b/c").is_err());
         assert_eq!(owner_repo("a/b").unwrap(), ("a".into(), "b".into()));
+    }
+
+    #[test]
+    fn next_links_are_followed_on_the_same_origin_only() {
+        let l = r#"<https://api.github.com/repositories/1/pulls?page=2>; rel="next", <https://api.github.com/repositories/1/pulls?page=5>; rel="last""#;
+        assert_eq!(
+            next_link(l).as_deref(),
+            Some("https://api.github.com/repositories/1/pulls?page=2")
+        );
+        assert_eq!(next_link(r#"<https://x/?page=1>; rel="prev""#), None);
+        assert!(same_origin(
+            "https://API.github.com/x?page=2",
+            "https://api.github.com"
+        ));
+        assert!(!same_origin(
+            "https://evil.example/x",
+            "https://api.github.com"
+        ));
+        assert!(!same_origin(
+            "http://api.github.com/x",
+            "https://api.github.com"
+        ));
     }
 
     #[test]

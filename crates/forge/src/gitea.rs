@@ -108,28 +108,23 @@ impl Forge for Gitea {
         base: &str,
     ) -> Result<Option<OpenedPullRequest>, ForgeError> {
         let (o, r) = owner_repo(repo)?;
-        // Gitea pages lists (`page`, `limit`; 50 is the default maximum of a
-        // page): read on until the branch is found or a page comes back
-        // short, up to OPEN_PR_PAGES pages.
-        for page in 1..=OPEN_PR_PAGES {
-            let answer = self
-                .client
-                .send(
-                    Method::GET,
-                    &format!("/repos/{o}/{r}/pulls?state=open&limit={PR_PAGE}&page={page}"),
-                    self.headers()?,
-                    None,
-                )
-                .await?;
-            if let Some(found) = crate::github::find_in_list(&answer.body, head, base) {
-                return Ok(Some(found));
-            }
-            let len = answer.body.as_array().map_or(0, Vec::len);
-            if len < PR_PAGE {
-                break;
-            }
-        }
-        Ok(None)
+        // Gitea does not filter by branch: read the open pull requests page
+        // by page (`Link` rel="next"; 50 is its default page maximum) until
+        // the branch is found.
+        let items = self
+            .client
+            .get_pages(
+                &format!("/repos/{o}/{r}/pulls?state=open&limit={PR_PAGE}&page=1"),
+                &self.headers()?,
+                OPEN_PR_PAGES,
+                |pr| crate::github::matches_branches(pr, head, base),
+            )
+            .await?;
+        Ok(crate::github::find_in_list(
+            &serde_json::Value::Array(items),
+            head,
+            base,
+        ))
     }
 
     async fn pull_request_state(

@@ -19,6 +19,9 @@ use crate::{
 
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
 
+/// Pages of a list read at most when looking for a pull request.
+pub(crate) const MAX_PAGES: usize = 20;
+
 pub struct GitHub {
     client: Client,
     token: Secret,
@@ -56,7 +59,7 @@ impl GitHub {
 /// GitHub's status states: `error`, `failure`, `pending`, `success`.
 pub(crate) fn state_word(s: StatusState) -> &'static str {
     match s {
-        StatusState::Pending | StatusState::Running => "pending",
+        StatusState::Pending | StatusState::Running | StatusState::Waiting => "pending",
         StatusState::Success => "success",
         StatusState::Failure => "failure",
         StatusState::Error => "error",
@@ -131,16 +134,20 @@ impl Forge for GitHub {
         base: &str,
     ) -> Result<Option<OpenedPullRequest>, ForgeError> {
         let (o, r) = owner_repo(repo)?;
+        // GitHub filters by `owner:branch` itself; the pages are followed
+        // (`Link` rel="next") in case it returns more than one.
         let path = format!(
-            "/repos/{o}/{r}/pulls?state=open&head={}&base={}",
+            "/repos/{o}/{r}/pulls?state=open&head={}&base={}&per_page=100",
             encode_segment(&format!("{}:{head}", repo.split('/').next().unwrap_or(""))),
             encode_segment(base)
         );
-        let answer = self
+        let items = self
             .client
-            .send(Method::GET, &path, self.headers()?, None)
+            .get_pages(&path, &self.headers()?, MAX_PAGES, |pr| {
+                matches_branches(pr, head, base)
+            })
             .await?;
-        Ok(find_in_list(&answer.body, head, base))
+        Ok(find_in_list(&Value::Array(items), head, base))
     }
 
     async fn pull_request_state(
@@ -185,13 +192,21 @@ pub(crate) fn opened(
     }
 }
 
+/// Whether a pull request of a list goes from `head` into `base`.
+pub(crate) fn matches_branches(pr: &Value, head: &str, base: &str) -> bool {
+    let r = |side: &str| {
+        pr.get(side)
+            .and_then(|s| s.get("ref"))
+            .and_then(Value::as_str)
+    };
+    r("head") == Some(head) && r("base") == Some(base)
+}
+
 /// The first item of a list answer whose `head.ref`/`base.ref` match
 /// (GitHub filters server-side too; Gitea does not).
 pub(crate) fn find_in_list(v: &Value, head: &str, base: &str) -> Option<OpenedPullRequest> {
     v.as_array()?.iter().find_map(|pr| {
-        let h = pr.get("head")?.get("ref")?.as_str()?;
-        let b = pr.get("base")?.get("ref")?.as_str()?;
-        if h != head || b != base {
+        if !matches_branches(pr, head, base) {
             return None;
         }
         Some(OpenedPullRequest {

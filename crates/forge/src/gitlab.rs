@@ -1,11 +1,20 @@
 //! GitLab, gitlab.com and self-managed (reference §2).
 //!
 //! Projects are addressed by their URL-encoded full path
-//! (`group%2Fsub%2Fproject`), merge requests by their `iid`. GitLab keeps
-//! one status row per pipeline+name+ref and moves it through a state
-//! machine, so repeating a non-final state answers 400 "Cannot transition
-//! status"; the publisher never repeats a state, and a 400 of that kind
-//! (another replica got there first) counts as delivered.
+//! (`group%2Fsub%2Fproject`), merge requests by their `iid`.
+//!
+//! Commit statuses: GitLab keeps one status per pipeline+name+ref+user
+//! while it is `pending` or `running` and moves it through a state machine
+//! (`Ci::CreateCommitStatusService`: `pending` → `enqueue`, `running` →
+//! `enqueue` + `run`, `success`, `failed` → `drop`, `canceled` → `cancel`):
+//! pending → running → success/failed/canceled, nothing back, and no
+//! repeated state — not even with a new description, which it refuses
+//! with 400 "Cannot transition status via :run from :running". After a
+//! final state the next status starts a new one. [`Forge::transition`]
+//! tells the publisher which changes GitLab takes; a refused transition is
+//! [`ForgeError::Refused`]: not delivered, counted and logged as such.
+//! A waiting (SUSPENDED) environment is `running` here, as GitLab has no
+//! way back to `pending`.
 
 use std::time::Duration;
 
@@ -51,10 +60,27 @@ impl GitLab {
 pub(crate) fn state_word(s: StatusState) -> &'static str {
     match s {
         StatusState::Pending => "pending",
-        StatusState::Running => "running",
+        StatusState::Running | StatusState::Waiting => "running",
         StatusState::Success => "success",
         StatusState::Failure => "failed",
         StatusState::Error => "canceled",
+    }
+}
+
+/// Whether GitLab's state machine takes `to` on a status last left at
+/// `from` (GitLab's words; `None`: no status yet).
+pub(crate) fn check_transition(from: Option<&str>, to: &str) -> Result<(), String> {
+    let is_final = |s: &str| matches!(s, "success" | "failed" | "canceled");
+    match from {
+        // Nothing yet, or a finished status: GitLab starts a new one.
+        None => Ok(()),
+        Some(f) if is_final(f) => Ok(()),
+        Some("pending") if to != "pending" => Ok(()),
+        Some("running") if is_final(to) => Ok(()),
+        Some(f) => Err(format!(
+            "GitLab keeps a `{f}` status until it moves on (pending → running → \
+             success/failed/canceled) and refuses `{to}`, a new description included"
+        )),
     }
 }
 
@@ -101,13 +127,41 @@ impl Forge for GitLab {
             Err(ForgeError::Status {
                 status: 400,
                 message,
+                call,
                 ..
-            }) if message.contains("Cannot transition status") => {
-                tracing::debug!(context = %status.context, "GitLab already has this status");
-                Ok(())
-            }
+            }) if message.contains("Cannot transition status") => Err(ForgeError::Refused {
+                forge: ForgeKind::Gitlab,
+                call,
+                message,
+            }),
+            // "Another update to this commit status is in progress": GitLab
+            // holds a lock per commit for up to ten seconds; try again.
+            Err(ForgeError::Status {
+                status: 409,
+                message,
+                call,
+                forge,
+                retry_after,
+            }) => Err(ForgeError::Status {
+                status: 409,
+                message,
+                call,
+                forge,
+                retry_after: retry_after.or(Some(Duration::from_secs(1))),
+            }),
             Err(e) => Err(e),
         }
+    }
+
+    fn transition(
+        &self,
+        delivered: Option<&CommitStatus>,
+        wanted: &CommitStatus,
+    ) -> Result<(), String> {
+        check_transition(
+            delivered.map(|d| state_word(d.state)),
+            state_word(wanted.state),
+        )
     }
 
     async fn open_pull_request(
@@ -143,28 +197,28 @@ impl Forge for GitLab {
         base: &str,
     ) -> Result<Option<OpenedPullRequest>, ForgeError> {
         let id = project(repo)?;
-        let answer = self
+        let matches = |mr: &Value| {
+            mr.get("source_branch").and_then(Value::as_str) == Some(head)
+                && mr.get("target_branch").and_then(Value::as_str) == Some(base)
+        };
+        let items = self
             .client
-            .send(
-                Method::GET,
+            .get_pages(
                 &format!(
-                    "/projects/{id}/merge_requests?state=opened&source_branch={}&target_branch={}",
+                    "/projects/{id}/merge_requests?state=opened&source_branch={}&target_branch={}&per_page=100",
                     encode_segment(head),
                     encode_segment(base)
                 ),
-                self.headers()?,
-                None,
+                &self.headers()?,
+                crate::github::MAX_PAGES,
+                matches,
             )
             .await?;
-        Ok(answer.body.as_array().and_then(|items| {
-            items.iter().find_map(|mr| {
-                (mr.get("source_branch")?.as_str()? == head
-                    && mr.get("target_branch")?.as_str()? == base)
-                    .then_some(())?;
-                Some(OpenedPullRequest {
-                    number: mr.get("iid")?.as_u64()?,
-                    url: mr.get("web_url")?.as_str()?.to_owned(),
-                })
+        Ok(items.iter().find_map(|mr| {
+            matches(mr).then_some(())?;
+            Some(OpenedPullRequest {
+                number: mr.get("iid")?.as_u64()?,
+                url: mr.get("web_url")?.as_str()?.to_owned(),
             })
         }))
     }
@@ -279,8 +333,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_state_machine() {
+        for (from, to, ok) in [
+            (None, "pending", true),
+            (None, "running", true),
+            (None, "success", true),
+            (Some("pending"), "pending", false),
+            (Some("pending"), "running", true),
+            (Some("pending"), "failed", true),
+            (Some("running"), "running", false),
+            (Some("running"), "pending", false),
+            (Some("running"), "success", true),
+            (Some("running"), "canceled", true),
+            (Some("success"), "running", true),
+            (Some("failed"), "pending", true),
+        ] {
+            assert_eq!(check_transition(from, to).is_ok(), ok, "{from:?} → {to}");
+        }
+    }
+
+    #[test]
     fn states_and_projects() {
         assert_eq!(state_word(StatusState::Running), "running");
+        assert_eq!(state_word(StatusState::Waiting), "running");
         assert_eq!(state_word(StatusState::Error), "canceled");
         assert_eq!(state_word(StatusState::Failure), "failed");
         assert_eq!(project("group/sub/proj").unwrap(), "group%2Fsub%2Fproj");

@@ -1,10 +1,10 @@
 //! Git forges (SPEC §8, §10): commit statuses, pull requests and inbound
-//! webhooks for GitHub (and GitHub Enterprise), GitLab, Gitea/Forgejo and
-//! Bitbucket Cloud.
+//! webhooks for GitHub (and GitHub Enterprise), GitLab, Gitea/Forgejo,
+//! Bitbucket Cloud and Azure DevOps Repos.
 //!
 //! Each forge is one module behind the [`Forge`] trait, with the request
-//! shapes its REST API documents (`/work/shared/reference/external-apis.md`
-//! §1–4). [`Registry`] picks the forge of a repository URL by the longest
+//! shapes its REST API documents (checked against the vendors' own
+//! descriptions and payloads in `tests/data/`). [`Registry`] picks the forge of a repository URL by the longest
 //! matching `repoPrefix`; [`StatusPublisher`] turns releases into commit
 //! statuses (coalesced, retried, last state wins); [`webhook`] verifies and
 //! parses push and pull-request deliveries.
@@ -12,8 +12,11 @@
 //! Nothing here knows the engine: the server adapts [`Forge`] to the
 //! engine's pull-request hook and feeds engine events to the publisher.
 
+mod azure;
 mod bitbucket;
 mod client;
+#[cfg(feature = "fake")]
+pub mod fake;
 mod gitea;
 mod github;
 mod gitlab;
@@ -29,6 +32,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub use azure::AzureDevOps;
 pub use bitbucket::Bitbucket;
 pub use gitea::Gitea;
 pub use github::GitHub;
@@ -52,6 +56,11 @@ pub enum ForgeKind {
     Gitea,
     /// Bitbucket Cloud.
     Bitbucket,
+    /// Azure DevOps Services (and Server) Repos. Written `azuredevops` (as
+    /// Flux and Argo CD's notifications name it); `azure` and
+    /// `azure-devops` are accepted too.
+    #[serde(rename = "azuredevops", alias = "azure", alias = "azure-devops")]
+    AzureDevOps,
 }
 
 impl ForgeKind {
@@ -61,17 +70,47 @@ impl ForgeKind {
             ForgeKind::Gitlab => "gitlab",
             ForgeKind::Gitea => "gitea",
             ForgeKind::Bitbucket => "bitbucket",
+            ForgeKind::AzureDevOps => "azuredevops",
         }
     }
 
-    /// The kind named in a webhook URL (`/webhooks/{kind}`).
+    /// The kind named in a webhook URL (`/webhooks/{kind}`) or a setting.
     pub fn parse(s: &str) -> Option<ForgeKind> {
         match s {
             "github" => Some(ForgeKind::Github),
             "gitlab" => Some(ForgeKind::Gitlab),
             "gitea" | "forgejo" => Some(ForgeKind::Gitea),
             "bitbucket" => Some(ForgeKind::Bitbucket),
+            "azuredevops" | "azure-devops" | "azure" => Some(ForgeKind::AzureDevOps),
             _ => None,
+        }
+    }
+
+    /// Every kind, for messages that list them.
+    pub const ALL: [ForgeKind; 5] = [
+        ForgeKind::Github,
+        ForgeKind::Gitlab,
+        ForgeKind::Gitea,
+        ForgeKind::Bitbucket,
+        ForgeKind::AzureDevOps,
+    ];
+
+    /// The names accepted for `kind` (and in webhook URLs), for messages.
+    pub const NAMES: &'static str = "github, gitlab, gitea (or forgejo), bitbucket or azuredevops";
+
+    /// The largest webhook body this forge sends, which the webhook
+    /// endpoint must accept. GitHub documents its cap ("payloads are capped
+    /// at 25 MB"); GitLab, Gitea/Forgejo, Bitbucket Cloud and Azure DevOps
+    /// document none (GitLab and Bitbucket keep payloads small by listing
+    /// at most 20 and 5 commits), so they get the same 25 MB: a delivery is
+    /// never refused for a size its forge considers normal.
+    pub fn max_webhook_body(self) -> usize {
+        match self {
+            ForgeKind::Github
+            | ForgeKind::Gitlab
+            | ForgeKind::Gitea
+            | ForgeKind::Bitbucket
+            | ForgeKind::AzureDevOps => 25 * 1024 * 1024,
         }
     }
 }
@@ -109,12 +148,17 @@ impl fmt::Debug for Secret {
 /// SPEC §8 maps release and environment statuses to four states; `Running`
 /// is kept apart from `Pending` because GitLab has a word for it (and
 /// refuses to repeat `pending`), and because "started" is a change a
-/// developer wants to see. Forges without `running` send `pending`.
+/// developer wants to see. `Waiting` is a started environment that waits
+/// (SUSPENDED: a pull request, an approval): `pending` where the forge
+/// has no better word, but `running` on GitLab, whose state machine has no
+/// way back from `running` to `pending`. Forges without `running` send
+/// `pending` for all three.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StatusState {
     Pending,
     Running,
+    Waiting,
     Success,
     Failure,
     Error,
@@ -205,6 +249,15 @@ pub enum ForgeError {
     },
     #[error("repository {repo}: {message}")]
     Repository { repo: String, message: String },
+    /// The forge refused a commit-status transition its state machine does
+    /// not allow (GitLab's 400 "Cannot transition status"): not delivered,
+    /// and asking again will not change that.
+    #[error("{call}: {forge} refused the transition: {message}")]
+    Refused {
+        forge: ForgeKind,
+        call: String,
+        message: String,
+    },
 }
 
 impl ForgeError {
@@ -218,7 +271,9 @@ impl ForgeError {
                 retry_after,
                 ..
             } => *status >= 500 || *status == 429 || *status == 408 || retry_after.is_some(),
-            ForgeError::Decode { .. } | ForgeError::Repository { .. } => false,
+            ForgeError::Decode { .. }
+            | ForgeError::Repository { .. }
+            | ForgeError::Refused { .. } => false,
         }
     }
 
@@ -268,6 +323,19 @@ pub trait Forge: Send + Sync + 'static {
         repo: &str,
         number: u64,
     ) -> Result<PullRequestState, ForgeError>;
+
+    /// Whether the forge accepts `wanted` on a context whose last delivered
+    /// status is `delivered` (`None`: nothing delivered yet, as far as this
+    /// process knows). `Err` says why not; the publisher then counts the
+    /// status as refused, not delivered. Most forges take any sequence;
+    /// GitLab runs a state machine.
+    fn transition(
+        &self,
+        _delivered: Option<&CommitStatus>,
+        _wanted: &CommitStatus,
+    ) -> Result<(), String> {
+        Ok(())
+    }
 
     /// Checks that a webhook delivery was signed with this forge's secret
     /// (constant-time); `Err(Unauthenticated)` otherwise.

@@ -27,6 +27,23 @@ pub type ForgeStats = BTreeMap<(&'static str, String, String), CallCount>;
 
 static CALLS: Mutex<ForgeStats> = Mutex::new(BTreeMap::new());
 
+/// Commit statuses per forge that were not delivered because the forge's
+/// state machine does not take them (`ferry_forge_status_refused_total`).
+static REFUSED: Mutex<BTreeMap<&'static str, u64>> = Mutex::new(BTreeMap::new());
+
+/// Refused status transitions by forge, since the process started.
+pub fn refused() -> BTreeMap<&'static str, u64> {
+    REFUSED.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+pub(crate) fn record_refused(kind: ForgeKind) {
+    *REFUSED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(kind.as_str())
+        .or_default() += 1;
+}
+
 /// Every forge call made by this process so far.
 pub fn stats() -> ForgeStats {
     CALLS.lock().unwrap_or_else(|p| p.into_inner()).clone()

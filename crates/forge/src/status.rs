@@ -71,8 +71,11 @@ pub struct StatusStats {
     pub delivered: u64,
     /// Calls that failed (and were retried or given up).
     pub failed_calls: u64,
-    /// Statuses given up on (permanent error or attempts exhausted).
+    /// Statuses given up on (an error that retrying cannot fix).
     pub abandoned: u64,
+    /// Statuses the forge's state machine does not take (GitLab): not
+    /// sent, or refused by the forge; never counted as delivered.
+    pub refused: u64,
     /// Delay from a state change to its delivery, per delivered status.
     pub delays: Vec<Duration>,
 }
@@ -84,6 +87,7 @@ struct Counters {
     delivered: AtomicU64,
     failed_calls: AtomicU64,
     abandoned: AtomicU64,
+    refused: AtomicU64,
     delays: Mutex<Vec<Duration>>,
 }
 
@@ -125,6 +129,7 @@ impl StatusPublisher {
             delivered: c.delivered.load(Ordering::Relaxed),
             failed_calls: c.failed_calls.load(Ordering::Relaxed),
             abandoned: c.abandoned.load(Ordering::Relaxed),
+            refused: c.refused.load(Ordering::Relaxed),
             delays: c.delays.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         }
     }
@@ -282,7 +287,18 @@ impl StatusPublisher {
 }
 
 /// The delivery task of one slot: sends the newest wanted status until
-/// the slot's last delivered state is the wanted one.
+/// the slot's last delivered state is the wanted one, or the forge
+/// refuses it.
+///
+/// Retryable failures (transport, 5xx, 429, rate limits) are retried with
+/// backoff for as long as it takes — the last state must win, and a final
+/// state given up after a burst of errors would leave the context pending
+/// for good; a newer wanted status replaces the one being retried. Calls
+/// that fail for good (4xx) are given up and counted as abandoned. A
+/// transition the forge's state machine does not take (GitLab) is not
+/// sent, or comes back [`ForgeError::Refused`]: counted as refused and
+/// logged, never as delivered, and the slot keeps what was delivered
+/// before; the next state change is tried again.
 async fn deliver(inner: Arc<Inner>, key: SlotKey) {
     let mut attempt = 0u32;
     loop {
@@ -292,7 +308,7 @@ async fn deliver(inner: Arc<Inner>, key: SlotKey) {
             release_slot(&inner, &key);
             return;
         };
-        let (status, generation, wanted_at) = {
+        let (status, delivered, generation, wanted_at) = {
             let mut slots = inner.slots.lock().unwrap_or_else(|p| p.into_inner());
             let Some(slot) = slots.get_mut(&key) else {
                 return;
@@ -301,19 +317,44 @@ async fn deliver(inner: Arc<Inner>, key: SlotKey) {
                 slot.busy = false;
                 return;
             }
-            (slot.wanted.clone(), slot.generation, slot.wanted_at)
+            (
+                slot.wanted.clone(),
+                slot.sent.clone(),
+                slot.generation,
+                slot.wanted_at,
+            )
         };
         let Some(target) = inner.registry.for_repo(&key.repo_url) else {
             release_slot(&inner, &key);
             return;
         };
-        attempt += 1;
-        inner.counters.calls.fetch_add(1, Ordering::Relaxed);
-        let result = target
-            .forge
-            .set_commit_status(&target.repo, &key.sha, &status)
-            .await;
+        let result = match target.forge.transition(delivered.as_ref(), &status) {
+            Err(reason) => Err(crate::ForgeError::Refused {
+                forge: target.forge.kind(),
+                call: format!("status {} on {}", key.context, key.sha),
+                message: reason,
+            }),
+            Ok(()) => {
+                attempt += 1;
+                inner.counters.calls.fetch_add(1, Ordering::Relaxed);
+                target
+                    .forge
+                    .set_commit_status(&target.repo, &key.sha, &status)
+                    .await
+            }
+        };
         drop(permit);
+        let finished = |inner: &Inner| {
+            let mut slots = inner.slots.lock().unwrap_or_else(|p| p.into_inner());
+            match slots.get_mut(&key) {
+                Some(slot) if slot.generation == generation => {
+                    slot.busy = false;
+                    true
+                }
+                Some(_) => false,
+                None => true,
+            }
+        };
         match result {
             Ok(()) => {
                 attempt = 0;
@@ -337,25 +378,37 @@ async fn deliver(inner: Arc<Inner>, key: SlotKey) {
                     }
                 }
             }
+            Err(e @ crate::ForgeError::Refused { .. }) => {
+                attempt = 0;
+                inner.counters.refused.fetch_add(1, Ordering::Relaxed);
+                crate::stats::record_refused(target.forge.kind());
+                tracing::info!(context = %key.context, commit = %key.sha, reason = %e,
+                    "commit status not delivered: the forge does not take this transition");
+                if finished(&inner) {
+                    return;
+                }
+            }
+            Err(e) if e.is_retryable() => {
+                inner.counters.failed_calls.fetch_add(1, Ordering::Relaxed);
+                let wait = inner.policy.delay(attempt, &e);
+                if attempt.is_multiple_of(10) {
+                    tracing::warn!(context = %key.context, commit = %key.sha, error = %e, attempt,
+                        "commit status still not delivered; retrying");
+                } else {
+                    tracing::debug!(context = %key.context, error = %e,
+                        wait_ms = wait.as_millis() as u64, "commit status call failed; retrying");
+                }
+                tokio::time::sleep(wait).await;
+            }
             Err(e) => {
                 inner.counters.failed_calls.fetch_add(1, Ordering::Relaxed);
-                let give_up = !e.is_retryable() || attempt >= inner.policy.max_attempts;
-                if give_up {
-                    inner.counters.abandoned.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(context = %key.context, commit = %key.sha, error = %e, "commit status not delivered");
-                    attempt = 0;
-                    let mut slots = inner.slots.lock().unwrap_or_else(|p| p.into_inner());
-                    if let Some(slot) = slots.get_mut(&key)
-                        && slot.generation == generation
-                    {
-                        slot.busy = false;
-                        return;
-                    }
-                    continue;
+                inner.counters.abandoned.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(context = %key.context, commit = %key.sha, error = %e,
+                    "commit status not delivered");
+                attempt = 0;
+                if finished(&inner) {
+                    return;
                 }
-                let wait = inner.policy.delay(attempt, &e);
-                tracing::debug!(context = %key.context, error = %e, wait_ms = wait.as_millis() as u64, "commit status call failed; retrying");
-                tokio::time::sleep(wait).await;
             }
         }
     }
@@ -417,12 +470,14 @@ pub fn statuses(release: &Release, base_url: &str) -> Vec<(String, String, Commi
     out
 }
 
-/// SPEC §8: `pending` while QUEUED, PENDING or SUSPENDED (and `Running`,
-/// sent as `pending` where the forge has no word for it, while RUNNING or
-/// TERMINATING); `success`; `failure`; `error` for TERMINATED.
+/// SPEC §8: `pending` while QUEUED, PENDING or SUSPENDED (and `Running`
+/// while RUNNING or TERMINATING, `Waiting` while SUSPENDED, sent as
+/// `pending` where the forge has no word for them); `success`; `failure`;
+/// `error` for TERMINATED.
 pub fn release_state(s: ReleaseStatus) -> StatusState {
     match s {
-        ReleaseStatus::Queued | ReleaseStatus::Suspended => StatusState::Pending,
+        ReleaseStatus::Queued => StatusState::Pending,
+        ReleaseStatus::Suspended => StatusState::Waiting,
         ReleaseStatus::Running | ReleaseStatus::Terminating => StatusState::Running,
         ReleaseStatus::Succeeded => StatusState::Success,
         ReleaseStatus::Failed => StatusState::Failure,
@@ -432,7 +487,8 @@ pub fn release_state(s: ReleaseStatus) -> StatusState {
 
 pub fn environment_state(s: EnvironmentStatus) -> StatusState {
     match s {
-        EnvironmentStatus::Pending | EnvironmentStatus::Suspended => StatusState::Pending,
+        EnvironmentStatus::Pending => StatusState::Pending,
+        EnvironmentStatus::Suspended => StatusState::Waiting,
         EnvironmentStatus::Running => StatusState::Running,
         EnvironmentStatus::Successful => StatusState::Success,
         EnvironmentStatus::Failed => StatusState::Failure,

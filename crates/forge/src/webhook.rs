@@ -1,8 +1,9 @@
 //! Inbound webhooks (SPEC §8): push and pull-request deliveries from the
-//! four forges, authenticated before anything in them is believed.
+//! five forges, authenticated before anything in them is believed.
 //!
 //! GitHub, Gitea/Forgejo and Bitbucket sign the raw body with HMAC-SHA256;
-//! GitLab sends the secret itself. Every comparison is constant-time, and
+//! GitLab sends the secret itself; Azure DevOps service hooks send it as
+//! the password of HTTP basic authentication. Every comparison is constant-time, and
 //! a missing secret or signature is the same "unauthenticated" as a wrong
 //! one. Parsing is done per forge (`parse_*` in each forge's module) into
 //! one shape, [`Delivery`].
@@ -18,10 +19,12 @@ use crate::{ForgeKind, Secret};
 pub struct Delivery {
     /// The forge's delivery id (`X-GitHub-Delivery`, `X-Gitea-Delivery`,
     /// GitLab `Idempotency-Key`/`X-Gitlab-Event-UUID`, Bitbucket
-    /// `X-Request-UUID`); `sha256:<hex of the body>` when the forge sent
-    /// none, so a replayed body is still recognised.
+    /// `X-Request-UUID`, the Azure DevOps notification's `id`);
+    /// `sha256:<hex of the body>` when the forge sent none, so a replayed
+    /// body is still recognised.
     pub id: String,
-    /// The forge's event name (`push`, `Merge Request Hook`, `repo:push`…).
+    /// The forge's event name (`push`, `Merge Request Hook`, `repo:push`,
+    /// `git.push`…).
     pub event: String,
     pub events: Vec<WebhookEvent>,
 }
@@ -31,7 +34,8 @@ pub struct Delivery {
 pub enum WebhookEvent {
     Push(PushEvent),
     PullRequest(PullRequestEvent),
-    /// An event ferry does not act on (ping, tag push, branch deletion…).
+    /// An event ferry does not act on (ping, tag push, branch deletion, a
+    /// repository no entry of this secret handles…), with the reason.
     Ignored {
         reason: String,
     },
@@ -170,6 +174,7 @@ pub fn verify(
         ForgeKind::Gitlab => crate::gitlab::verify_webhook(secret, headers),
         ForgeKind::Gitea => crate::gitea::verify_webhook(secret, headers, body),
         ForgeKind::Bitbucket => crate::bitbucket::verify_webhook(secret, headers, body),
+        ForgeKind::AzureDevOps => crate::azure::verify_webhook(secret, headers),
     }
 }
 
@@ -184,6 +189,7 @@ pub fn parse(
         ForgeKind::Gitlab => crate::gitlab::parse_webhook(headers, body),
         ForgeKind::Gitea => crate::gitea::parse_webhook(headers, body),
         ForgeKind::Bitbucket => crate::bitbucket::parse_webhook(headers, body),
+        ForgeKind::AzureDevOps => crate::azure::parse_webhook(body),
     }
 }
 

@@ -29,6 +29,7 @@ fn registry(api: &str, timeout: Duration) -> Arc<Registry> {
         forge: Arc::new(GitHub::new(api, Secret::new("t"), Secret::default(), timeout).unwrap()),
         webhook_secret: Secret::default(),
         poll_interval: Duration::from_secs(60),
+        web_path: String::new(),
     }]))
 }
 
@@ -77,7 +78,8 @@ fn spec_mapping_contexts_and_links() {
     assert_eq!(state("ferry/shop/staging"), StatusState::Failure);
     assert_eq!(state("ferry/shop/prod"), StatusState::Pending);
     assert_eq!(state("ferry/shop/perf"), StatusState::Error);
-    assert_eq!(state("ferry/shop/uat"), StatusState::Pending);
+    // SUSPENDED: `pending` on GitHub (SPEC §8), `running` on GitLab.
+    assert_eq!(state("ferry/shop/uat"), StatusState::Waiting);
     assert_eq!(state("ferry/shop/demo"), StatusState::Running);
     assert!(!by_context.contains_key("ferry/shop/dev"));
     assert_eq!(
@@ -315,5 +317,201 @@ async fn last_state_wins_under_faults() {
             Some(if ok { "success" } else { "failure" }),
             "release {n}"
         );
+    }
+}
+
+// ------------------------------------------------ GitLab's state machine
+
+/// The life of a release whose `qa` environment promotes through a pull
+/// request, as the engine's saves show it: (release status, qa status,
+/// qa's steps as (name, phase, status), pull request number).
+fn pr_lifecycle() -> Vec<ferry_release::Release> {
+    use ferry_release::{PullRequest, StepPhase, StepRun, StepStatus};
+    let step = |name: &str, phase, status| StepRun {
+        status,
+        ..StepRun::pending(name, phase)
+    };
+    let stages: Vec<(&str, &str, Vec<StepRun>, bool)> = vec![
+        ("RUNNING", "PENDING", vec![], false),
+        (
+            "RUNNING",
+            "RUNNING",
+            vec![
+                step("smoke", StepPhase::PreAction, StepStatus::Running),
+                step("pr", StepPhase::Action, StepStatus::Pending),
+                step("sync", StepPhase::Sync, StepStatus::Pending),
+            ],
+            false,
+        ),
+        (
+            "RUNNING",
+            "RUNNING",
+            vec![
+                step("smoke", StepPhase::PreAction, StepStatus::Success),
+                step("pr", StepPhase::Action, StepStatus::Running),
+                step("sync", StepPhase::Sync, StepStatus::Pending),
+            ],
+            false,
+        ),
+        (
+            "SUSPENDED",
+            "SUSPENDED",
+            vec![
+                step("smoke", StepPhase::PreAction, StepStatus::Success),
+                step("pr", StepPhase::Action, StepStatus::Running),
+                step("sync", StepPhase::Sync, StepStatus::Pending),
+            ],
+            true,
+        ),
+        (
+            "RUNNING",
+            "RUNNING",
+            vec![
+                step("smoke", StepPhase::PreAction, StepStatus::Success),
+                step("pr", StepPhase::Action, StepStatus::Success),
+                step("sync", StepPhase::Sync, StepStatus::Running),
+            ],
+            true,
+        ),
+        (
+            "SUCCEEDED",
+            "SUCCESSFUL",
+            vec![
+                step("smoke", StepPhase::PreAction, StepStatus::Success),
+                step("pr", StepPhase::Action, StepStatus::Success),
+                step("sync", StepPhase::Sync, StepStatus::Success),
+            ],
+            true,
+        ),
+    ];
+    stages
+        .into_iter()
+        .map(|(rel, qa, steps, pr)| {
+            let mut r = common::release(GITLAB_REPO, &sha(1), "shop", 4, rel, &[("qa", qa)]);
+            let app = &mut r.environments[1].applications[0];
+            app.steps = steps;
+            if pr {
+                app.pull_request = Some(PullRequest {
+                    number: 7,
+                    url: "https://gitlab.example/group/gitops/-/merge_requests/7".into(),
+                    branch: "ferry/shop/qa/4".into(),
+                    head: Some(sha(2)),
+                });
+            }
+            r
+        })
+        .collect()
+}
+
+const GITLAB_REPO: &str = "https://gitlab.example/group/gitops.git";
+
+async fn gitlab_publisher(fake: &ferry_forge::fake::FakeForge) -> StatusPublisher {
+    let entry = ferry_forge::ForgeEntry {
+        kind: Some(ForgeKind::Gitlab),
+        repo_prefix: "https://gitlab.example/".into(),
+        api_url: Some(fake.api_url()),
+        token: Some(Secret::new("fake-token")),
+        ..ferry_forge::ForgeEntry::default()
+    };
+    let registry = Arc::new(Registry::from_entries(&[entry], |_| None).unwrap());
+    StatusPublisher::new(registry, BASE, fast_policy())
+}
+
+/// GitLab refuses a second description in the same state and any way
+/// back to `pending`: through a pull-request wait the publisher sends
+/// only what GitLab takes, counts the rest as refused (never delivered),
+/// and every context ends final with the current description, on the
+/// trigger commit and on the merge request's head commit.
+#[tokio::test]
+async fn gitlab_a_pull_request_wait_ends_final_and_current() {
+    let fake = ferry_forge::fake::FakeForge::start(
+        ForgeKind::Gitlab,
+        ferry_forge::fake::Options::default(),
+    )
+    .await;
+    let publisher = gitlab_publisher(&fake).await;
+    let life = pr_lifecycle();
+    for r in &life {
+        publisher.publish(r);
+        publisher.idle().await;
+    }
+    let last = life.last().unwrap();
+    let wanted = statuses(last, BASE);
+    for commit in [sha(1), sha(2)] {
+        let shown = fake.latest(&commit);
+        for (_, c, s) in wanted.iter().filter(|(_, c, _)| *c == commit) {
+            let got = &shown[&s.context];
+            assert_eq!(got.state, "success", "{c} {}", s.context);
+            assert_eq!(got.description, s.description, "{c} {}: current", s.context);
+            assert_eq!(got.target_url, s.target_url);
+        }
+        assert_eq!(shown.len(), 2, "ferry/shop and ferry/shop/qa on {commit}");
+    }
+    let st = publisher.stats();
+    // The publisher knew the machine: GitLab never had to refuse.
+    assert_eq!(fake.refused_transitions(), 0);
+    assert_eq!(
+        st.delivered,
+        fake.history().len() as u64,
+        "only what GitLab accepted counts as delivered"
+    );
+    assert!(st.refused >= 3, "same-state changes were not sent: {st:?}");
+    assert_eq!(st.abandoned, 0);
+    // While waiting for the merge request the environment was `running`
+    // on GitLab (no way back to `pending`), and the merge request's head
+    // commit said what it waits for.
+    let head_history: Vec<_> = fake
+        .history()
+        .into_iter()
+        .filter(|s| s.sha == sha(2) && s.context == "ferry/shop/qa")
+        .map(|s| (s.state, s.description))
+        .collect();
+    assert_eq!(
+        head_history,
+        vec![
+            (
+                "running".to_string(),
+                "qa: waiting for pull request #7 to be merged".to_string()
+            ),
+            ("success".to_string(), "qa: 1.2.3 promoted".to_string()),
+        ]
+    );
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+}
+
+/// A publisher that does not know what was delivered (a restart, another
+/// replica) sends a transition GitLab refuses: 400 "Cannot transition
+/// status", counted as refused, not as delivered, not retried; the final
+/// state still lands.
+#[tokio::test]
+async fn gitlab_a_refused_transition_is_not_delivered() {
+    let fake = ferry_forge::fake::FakeForge::start(
+        ForgeKind::Gitlab,
+        ferry_forge::fake::Options::default(),
+    )
+    .await;
+    let life = pr_lifecycle();
+    let first = gitlab_publisher(&fake).await;
+    first.publish(&life[1]);
+    first.idle().await;
+    let before = fake.history().len();
+    let second = gitlab_publisher(&fake).await;
+    second.publish(&life[4]);
+    second.idle().await;
+    let st = second.stats();
+    assert!(fake.refused_transitions() >= 1);
+    assert_eq!(st.refused, fake.refused_transitions());
+    assert_eq!(
+        st.delivered as usize,
+        fake.history().len() - before,
+        "refused calls are not counted as delivered"
+    );
+    second.publish(&life[5]);
+    second.idle().await;
+    for (_, c, s) in statuses(&life[5], BASE) {
+        if c == sha(1) {
+            assert_eq!(fake.latest(&c)[&s.context].state, "success");
+            assert_eq!(fake.latest(&c)[&s.context].description, s.description);
+        }
     }
 }

@@ -25,6 +25,7 @@ fn registry() -> Registry {
         forge,
         webhook_secret: secret,
         poll_interval: Duration::from_secs(60),
+        web_path: String::new(),
     };
     Registry::from_forges(vec![
         entry(
@@ -144,13 +145,17 @@ fn github_push_and_pull_requests() {
         r.authenticate(ForgeKind::Github, &h, &tampered),
         Err(WebhookError::Unauthenticated(_))
     ));
-    // Signed with another team's secret for this team's repository.
+    // Signed with another team's secret for this team's repository: a
+    // verified delivery, so accepted (forges disable hooks that keep
+    // getting 4xx), but nothing in it is acted on.
     let other_sig = format!("sha256={}", hex::encode(hmac_sha256(b"other-secret", &b)));
     let (h4, _) = github("push", &push, Some(&other_sig));
-    assert!(matches!(
-        r.authenticate(ForgeKind::Github, &h4, &b),
-        Err(WebhookError::Unauthenticated(_))
-    ));
+    match &r.authenticate(ForgeKind::Github, &h4, &b).unwrap().events[..] {
+        [WebhookEvent::Ignored { reason }] => {
+            assert!(reason.contains("another webhook secret"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
 
     // Malformed (signed) bodies → 400.
     let (h5, b5) = {
@@ -387,6 +392,41 @@ fn bitbucket_push_and_pull_requests() {
     assert!(matches!(
         r.authenticate(ForgeKind::Bitbucket, &h("repo:push", &bad, None), &bad),
         Err(WebhookError::Malformed(_))
+    ));
+}
+
+/// A GitHub organisation (or GitLab group) webhook sends deliveries for
+/// every repository: the ones outside every `repoPrefix` are verified,
+/// accepted and ignored with the reason — never 4xx, which would get the
+/// hook disabled.
+#[test]
+fn group_webhooks_for_other_repositories_are_accepted_and_ignored() {
+    let r = registry();
+    for i in 0..50 {
+        let push = json!({"ref": "refs/heads/main", "after": AFTER,
+            "repository": {"clone_url": format!("https://github.com/elsewhere/repo-{i}.git"),
+                           "html_url": format!("https://github.com/elsewhere/repo-{i}")}});
+        let (h, b) = github("push", &push, None);
+        let d = r.authenticate(ForgeKind::Github, &h, &b).unwrap();
+        match &d.events[..] {
+            [WebhookEvent::Ignored { reason }] => {
+                assert!(
+                    reason.contains("outside every configured repoPrefix"),
+                    "{reason}"
+                );
+                assert!(reason.contains(&format!("repo-{i}")), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // The same repository written in another case is ours (GitHub names
+    // are case-insensitive): `Acme/GitOps` under `https://github.com/acme/`.
+    let push = json!({"ref": "refs/heads/main", "after": AFTER,
+        "repository": {"clone_url": "https://github.com/Acme/GitOps.git"}});
+    let (h, b) = github("push", &push, None);
+    assert!(matches!(
+        &r.authenticate(ForgeKind::Github, &h, &b).unwrap().events[..],
+        [WebhookEvent::Push(_)]
     ));
 }
 
