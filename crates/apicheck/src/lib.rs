@@ -455,7 +455,8 @@ fn close_objects(schema: &mut Value) {
     }
 }
 
-fn percent_decode(s: &str) -> String {
+/// Decodes one percent-encoded path segment.
+pub fn percent_decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s)
         .decode_utf8_lossy()
         .into_owned()

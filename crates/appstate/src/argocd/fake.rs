@@ -7,9 +7,16 @@
 //! The test drives it: [`FakeArgoCd::update`] changes an application and
 //! sends `MODIFIED` to every open stream, [`FakeArgoCd::drop_streams`]
 //! cuts them (the client must reconnect).
+//!
+//! [`FakeArgoCd::violations`] also holds both sides to Argo CD's published
+//! API description (`assets/swagger.json`, vendored in
+//! `tests/data/argo-cd/`): every request received, and the documents the
+//! fake serves (each application as `GET` returns it, the list, a stream
+//! event, an error). That check runs when the test asks, not per request,
+//! so benches that drive the fake measure ferry, not the checker.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use axum::body::Body;
 use axum::extract::State;
@@ -21,6 +28,20 @@ use tokio::sync::mpsc;
 /// Argo CD's own namespace: where an application is looked up when a
 /// request gives no `appNamespace`.
 pub const CONTROL_NAMESPACE: &str = "argocd";
+
+/// Argo CD's API description: the three operations ferry uses.
+pub fn swagger() -> &'static ferry_apicheck::Swagger {
+    static SWAGGER: LazyLock<ferry_apicheck::Swagger> = LazyLock::new(|| {
+        ferry_apicheck::Swagger::parse(include_str!("../../tests/data/argo-cd/swagger-subset.json"))
+            .unwrap_or_else(|e| panic!("vendored Argo CD swagger: {e}"))
+            // Published from the protobuf as `{intVal, strVal, type}`, but
+            // Kubernetes' intstr.IntOrString is a JSON number or string on the
+            // wire (`kustomize.replicas[].count: 4` in Argo CD's own
+            // docs/operator-manual/application.yaml).
+            .with_definition("intstrIntOrString", json!({"type": ["integer", "string"]}))
+    });
+    &SWAGGER
+}
 
 /// One request as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,13 +163,24 @@ pub fn set_resources(app: &mut Value, resources: &[(&str, &str, &str, Option<&st
     );
 }
 
+fn error_body(code: u32, message: &str) -> Value {
+    json!({"error": message, "code": code, "message": message, "details": []})
+}
+
 fn grpc_error(status: StatusCode, code: u32, message: &str) -> Response {
     (
         status,
         [("content-type", "application/json")],
-        json!({"error": message, "code": code, "message": message, "details": []}).to_string(),
+        error_body(code, message).to_string(),
     )
         .into_response()
+}
+
+/// `GET /api/v1/applications`: `items` is `null` when there are none.
+fn list_body<'a>(items: impl Iterator<Item = &'a Value>) -> Value {
+    let items: Vec<&Value> = items.collect();
+    json!({"metadata": {"resourceVersion": "1000"},
+           "items": if items.is_empty() { Value::Null } else { json!(items) }})
 }
 
 fn key_of(app: &Value) -> (String, String) {
@@ -314,60 +346,45 @@ impl FakeArgoCd {
         self.lock().seen.clone()
     }
 
-    /// Requests that did not match the documented API.
+    /// Requests that did not match the documented API, then everything
+    /// Argo CD's API description does not allow in the requests received
+    /// and in the documents served (see the module documentation).
     pub fn violations(&self) -> Vec<String> {
-        self.lock().violations.clone()
-    }
-}
-
-/// The query parameters each endpoint documents (reference §5).
-fn allowed(path: &str) -> Option<&'static [&'static str]> {
-    if path == "/api/v1/applications" {
-        Some(&[
-            "selector",
-            "projects",
-            "project",
-            "repo",
-            "appNamespace",
-            "name",
-            "resourceVersion",
-        ])
-    } else if path == "/api/v1/stream/applications" {
-        Some(&[
-            "name",
-            "selector",
-            "projects",
-            "appNamespace",
-            "resourceVersion",
-        ])
-    } else if path.starts_with("/api/v1/applications/") && path.matches('/').count() == 4 {
-        Some(&["appNamespace", "project", "refresh"])
-    } else {
-        None
-    }
-}
-
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() && s.is_char_boundary(i + 3) => {
-                match u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
+        let inner = self.lock();
+        let mut out = inner.violations.clone();
+        let swagger = swagger();
+        let mut found = Vec::new();
+        for s in &inner.seen {
+            found.extend(swagger.check_request(&ferry_apicheck::Request {
+                method: &s.method,
+                path: &s.path,
+                query: &s.query,
+                body: None,
+            }));
         }
-        i += 1;
+        for ((_, name), app) in &inner.apps {
+            let path = format!("/api/v1/applications/{name}");
+            found.extend(swagger.check_response("GET", &path, 200, app));
+            let line: Value = serde_json::from_str(&event("MODIFIED", app)).unwrap_or(Value::Null);
+            found.extend(swagger.check_response("GET", "/api/v1/stream/applications", 200, &line));
+        }
+        found.extend(swagger.check_response(
+            "GET",
+            "/api/v1/applications",
+            200,
+            &list_body(inner.apps.values()),
+        ));
+        found.extend(swagger.check_response(
+            "GET",
+            "/api/v1/applications/x",
+            403,
+            &error_body(7, "permission denied"),
+        ));
+        // The same problem found on every request or application is one violation.
+        found.dedup();
+        out.extend(found.into_iter().map(|p| format!("swagger: {p}")));
+        out
     }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 async fn handle(
@@ -377,16 +394,7 @@ async fn handle(
     headers: HeaderMap,
 ) -> Response {
     let path = uri.path().to_owned();
-    let query: Vec<(String, String)> = uri
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect();
+    let query = ferry_apicheck::parse_query(uri.query().unwrap_or(""));
     let authorization = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -399,21 +407,11 @@ async fn handle(
     };
     let mut f = inner.lock().unwrap_or_else(|p| p.into_inner());
     f.seen.push(seen.clone());
-    if method != Method::GET {
-        f.violations
-            .push(format!("{method} {path}: only GET is used"));
-        return grpc_error(StatusCode::NOT_IMPLEMENTED, 12, "Method Not Allowed");
-    }
-    let Some(params) = allowed(&path) else {
-        f.violations
-            .push(format!("GET {path}: not an Argo CD endpoint"));
+    // Which operation, and whether its parameters are Argo CD's, is
+    // decided by Argo CD's API description (checked in `violations`); the
+    // fake serves the three operations ferry uses.
+    if swagger().operation_id(method.as_str(), &path).is_none() {
         return grpc_error(StatusCode::NOT_FOUND, 5, "Not Found");
-    };
-    for (k, _) in &query {
-        if !params.contains(&k.as_str()) {
-            f.violations
-                .push(format!("GET {path}: undocumented query parameter `{k}`"));
-        }
     }
     if authorization.as_deref() != Some(&format!("Bearer {}", f.token)) {
         f.violations
@@ -439,25 +437,17 @@ async fn handle(
             .into_response();
     }
     if path == "/api/v1/applications" {
-        let items: Vec<&Value> = f
-            .apps
-            .iter()
-            .filter(|(k, _)| app_ns.as_deref().is_none_or(|ns| ns == k.0))
-            .map(|(_, v)| v)
-            .collect();
-        let body = json!({"metadata": {"resourceVersion": "1000"},
-                          "items": if items.is_empty() { Value::Null } else { json!(items) }});
+        let body = list_body(
+            f.apps
+                .iter()
+                .filter(|(k, _)| app_ns.as_deref().is_none_or(|ns| ns == k.0))
+                .map(|(_, v)| v),
+        );
         return axum::Json(body).into_response();
     }
     // GET /api/v1/applications/{name}
-    let name = decode(path.trim_start_matches("/api/v1/applications/"));
-    if let Some(r) = seen.param("refresh")
-        && !matches!(r, "hard" | "normal")
-    {
-        f.violations.push(format!(
-            "GET {path}: refresh must be `hard` or `normal`, got `{r}`"
-        ));
-    }
+    // Argo CD takes any `refresh` value: `hard` is a hard refresh, any other a normal one.
+    let name = ferry_apicheck::percent_decode(path.trim_start_matches("/api/v1/applications/"));
     let ns = app_ns.unwrap_or_else(|| CONTROL_NAMESPACE.to_owned());
     match f.apps.get(&(ns, name.clone())) {
         Some(app) => axum::Json(app.clone()).into_response(),
