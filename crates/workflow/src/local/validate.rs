@@ -101,6 +101,13 @@ fn check_expression_tags(out: &mut Vec<String>, at: &str, v: &Value) {
 /// A `when` as it will be after substitution: each `{{…}}` replaced by a
 /// word, so its syntax is checked before anything runs.
 fn check_when(out: &mut Vec<String>, at: &str, when: &str) {
+    if let Err(e) = expr::parse(&placeholders(when)) {
+        out.push(format!("{at}.when: {when:?}: {e}"));
+    }
+}
+
+/// `text` with each `{{…}}` replaced by the word `x`.
+fn placeholders(when: &str) -> String {
     let mut text = String::new();
     let mut rest = when;
     while let Some(start) = rest.find("{{") {
@@ -117,13 +124,12 @@ fn check_when(out: &mut Vec<String>, at: &str, when: &str) {
         }
     }
     text.push_str(rest);
-    if let Err(e) = expr::parse(&text) {
-        out.push(format!("{at}.when: {when:?}: {e}"));
-    }
+    text
 }
 
 fn check_expression(out: &mut Vec<String>, at: &str, src: &str) {
-    if let Err(e) = exprlang::check(src) {
+    // `{{…}}` inside is substituted first; check the rest around a stand-in.
+    if let Err(e) = exprlang::check(&placeholders(src)) {
         out.push(format!("{at}: {src:?}: {e}"));
     }
 }

@@ -159,7 +159,12 @@ pub(super) fn decide(
             "lastRetry.message".into(),
             last.message.clone().unwrap_or_default(),
         );
-        match ctx.eval(&s, &format!("{}.expression", plan.at), e) {
+        // Argo substitutes `{{…}}` in the expression first.
+        let at = format!("{}.expression", plan.at);
+        let evaluated = ctx
+            .subst(&s, &at, e)
+            .and_then(|src| ctx.eval(&s, &at, &src));
+        match evaluated {
             Ok(crate::exprlang::Value::Bool(true)) => {}
             Ok(crate::exprlang::Value::Bool(false)) => {
                 return Decision::Stop(None);
