@@ -129,6 +129,21 @@ impl Swagger {
         })
     }
 
+    /// Reads a vendored description from `dir`: `swagger-subset.json`, with
+    /// `corrections.json` applied when present (see
+    /// [`Swagger::with_corrections`]).
+    pub fn load(dir: &std::path::Path) -> Result<Swagger, Error> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read_to_string(&path).map_err(|e| Error(format!("{}: {e}", path.display())))
+        };
+        let swagger = Swagger::parse(&read("swagger-subset.json")?)?;
+        match dir.join("corrections.json").exists() {
+            true => swagger.with_corrections(&read("corrections.json")?),
+            false => Ok(swagger),
+        }
+    }
+
     /// Replaces (or adds) a definition: for a type whose published schema
     /// is not the JSON the server writes. Say why beside the call.
     pub fn with_definition(mut self, name: &str, schema: Value) -> Swagger {
@@ -138,6 +153,34 @@ impl Swagger {
             .unwrap_or_else(|p| p.into_inner())
             .clear();
         self
+    }
+
+    /// Applies corrections kept beside a vendored description:
+    /// `{"definitions": {"<name>": {"schema": {…}, "reason": "…"}}}`, each
+    /// replacing a published definition that is not the JSON the server
+    /// writes. A correction must give its reason.
+    pub fn with_corrections(mut self, text: &str) -> Result<Swagger, Error> {
+        let doc: Value =
+            serde_json::from_str(text).map_err(|e| Error(format!("corrections: not JSON: {e}")))?;
+        for (name, c) in doc
+            .get("definitions")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let reason = c.get("reason").and_then(Value::as_str).unwrap_or_default();
+            let Some(schema) = c.get("schema") else {
+                return Err(Error(format!("correction of `{name}` has no schema")));
+            };
+            if reason.trim().is_empty() {
+                return Err(Error(format!("correction of `{name}` gives no reason")));
+            }
+            if !self.definitions.contains_key(name) {
+                return Err(Error(format!("correction of `{name}`: no such definition")));
+            }
+            self = self.with_definition(name, schema.clone());
+        }
+        Ok(self)
     }
 
     /// The names of the definitions, to check that a vendored subset holds
@@ -705,6 +748,31 @@ mod tests {
         assert!(
             s.check_definition("Thing", &number, Mode::Response)
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn corrections_need_a_reason_and_an_existing_definition() {
+        let number = json!({"metadata": {}, "count": 3});
+        let fixed = swagger()
+            .with_corrections(r#"{"definitions": {"IntOrString": {"schema": {"type": ["integer", "string"]}, "reason": "Go writes a number"}}}"#)
+            .unwrap();
+        assert!(
+            fixed
+                .check_definition("Thing", &number, Mode::Response)
+                .is_empty()
+        );
+        let no_reason =
+            swagger().with_corrections(r#"{"definitions": {"IntOrString": {"schema": {}}}}"#);
+        assert!(no_reason.err().unwrap().to_string().contains("no reason"));
+        let unknown = swagger()
+            .with_corrections(r#"{"definitions": {"Nope": {"schema": {}, "reason": "x"}}}"#);
+        assert!(
+            unknown
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("no such definition")
         );
     }
 

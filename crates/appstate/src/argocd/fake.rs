@@ -33,12 +33,10 @@ pub const CONTROL_NAMESPACE: &str = "argocd";
 pub fn swagger() -> &'static ferry_apicheck::Swagger {
     static SWAGGER: LazyLock<ferry_apicheck::Swagger> = LazyLock::new(|| {
         ferry_apicheck::Swagger::parse(include_str!("../../tests/data/argo-cd/swagger-subset.json"))
+            .and_then(|s| {
+                s.with_corrections(include_str!("../../tests/data/argo-cd/corrections.json"))
+            })
             .unwrap_or_else(|e| panic!("vendored Argo CD swagger: {e}"))
-            // Published from the protobuf as `{intVal, strVal, type}`, but
-            // Kubernetes' intstr.IntOrString is a JSON number or string on the
-            // wire (`kustomize.replicas[].count: 4` in Argo CD's own
-            // docs/operator-manual/application.yaml).
-            .with_definition("intstrIntOrString", json!({"type": ["integer", "string"]}))
     });
     &SWAGGER
 }

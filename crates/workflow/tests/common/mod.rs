@@ -99,26 +99,8 @@ pub fn live_group_members(pgid: i32) -> Vec<i32> {
 /// `tests/data/argo-workflows/README.md` says where it comes from).
 pub fn argo_swagger() -> &'static Swagger {
     static SWAGGER: LazyLock<Swagger> = LazyLock::new(|| {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/data/argo-workflows/swagger-subset.json");
-        let text = std::fs::read_to_string(&path).expect("vendored swagger");
-        Swagger::parse(&text)
-            .expect("swagger parses")
-            // Published as `string`, but Kubernetes' intstr.IntOrString
-            // marshals an integer as a JSON number (`retryStrategy.limit: 10`
-            // comes back as 10): the server's JSON is either.
-            .with_definition(
-                "io.k8s.apimachinery.pkg.util.intstr.IntOrString",
-                serde_json::json!({"type": ["integer", "string"]}),
-            )
-            // Published as a date-time string, but metav1.Time marshals the
-            // zero time as `null`, and `omitempty` does not drop a struct:
-            // an unfinished workflow says `"finishedAt": null` (Argo's own
-            // controller test data does).
-            .with_definition(
-                "io.k8s.apimachinery.pkg.apis.meta.v1.Time",
-                serde_json::json!({"type": ["string", "null"], "format": "date-time"}),
-            )
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/argo-workflows");
+        Swagger::load(&dir).unwrap_or_else(|e| panic!("vendored Argo Workflows swagger: {e}"))
     });
     &SWAGGER
 }
