@@ -136,10 +136,10 @@ impl Drop for Storage {
     }
 }
 
-/// `tar -tvzf`: path → (mode string, "uid/gid").
+/// `tar -tvf`: path → (mode string, "uid/gid").
 fn listing(layer: &Path) -> BTreeMap<String, (String, String)> {
     let out = run(Command::new("tar")
-        .args(["--numeric-owner", "-tvzf"])
+        .args(["--numeric-owner", "-tvf"])
         .arg(layer));
     String::from_utf8(out.stdout)
         .unwrap()
@@ -153,7 +153,7 @@ fn listing(layer: &Path) -> BTreeMap<String, (String, String)> {
 }
 
 fn layer_file(layer: &Path, path: &str) -> Vec<u8> {
-    run(Command::new("tar").args(["-xzOf"]).arg(layer).arg(path)).stdout
+    run(Command::new("tar").args(["-xOf"]).arg(layer).arg(path)).stdout
 }
 
 #[test]
@@ -269,7 +269,15 @@ fn the_image_built_with_buildah_has_the_dockerfiles_layout() {
             .arg(format!("dir:{}", pulled.display())),
     );
     let digest = layers[0]["digest"].as_str().unwrap();
-    let layer = pulled.join(digest.trim_start_matches("sha256:"));
+    assert_eq!(
+        layers[0]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    );
+    // Decompressed once for the reads below.
+    let layer = dir.path().join("layer.tar");
+    let gz = pulled.join(digest.trim_start_matches("sha256:"));
+    let tar = run(Command::new("gzip").arg("-dc").arg(&gz)).stdout;
+    std::fs::write(&layer, tar).unwrap();
     let files = listing(&layer);
     let entrypoint = &stage.exec_form("ENTRYPOINT")[0];
     let (mode, owner) = &files[entrypoint.trim_start_matches('/')];
