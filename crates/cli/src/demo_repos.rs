@@ -7,7 +7,7 @@
 //! (`--fail <env>`: checkout scaled to zero replicas there, which the
 //! `health-check` post-action of the example configuration catches) and
 //! its repair (`--fix`), and merges of promotion branches (`--merge`,
-//! through [`ferry_server::demo`], which the web UI's demo-only merge
+//! through [`ferry_wiring::demo`], which the web UI's demo-only merge
 //! button uses too).
 
 use std::path::{Path, PathBuf};
@@ -180,7 +180,7 @@ impl DemoLayout {
             let bare = self.dir.join(format!("repos/{name}-gitops.git"));
             let url = bare.to_str().context("non-UTF-8 path")?;
             for branch in
-                ferry_server::demo::merge_open_pull_requests(url, "main", "Demo Reviewer")?
+                ferry_wiring::demo::merge_open_pull_requests(url, "main", "Demo Reviewer")?
             {
                 merged.push(format!("{name}-gitops: {branch}"));
             }

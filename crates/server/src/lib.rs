@@ -10,53 +10,30 @@
 //! answers 503 while unfinished releases are being resumed.
 
 pub mod api;
-pub mod argocd;
 pub mod auth;
-mod cancel;
-pub mod demo;
 pub mod error;
-pub mod forges;
-pub mod live;
 pub mod metrics;
 mod openapi;
-pub mod replica;
 pub mod ui;
 mod view;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use ferry_config::ConfigSource;
-use ferry_engine::{Engine, EngineParts, EngineSettings};
+use ferry_engine::Engine;
+use ferry_wiring::{BuildError, CancelFlag, Parts};
 
 pub use ferry_settings::{GitCredential, Overrides, Secret, Settings, SettingsError};
 
 use crate::api::AppState;
-use crate::cancel::CancelFlag;
-use crate::live::LiveConfig;
 
 /// Why the server cannot start or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error(transparent)]
-    Settings(#[from] SettingsError),
-    #[error("no configuration source: set `config` in the settings file, FERRY_CONFIG or --config")]
-    NoConfig,
-    #[error("configuration {source_name}: {error}")]
-    Config {
-        source_name: String,
-        error: live::LoadError,
-    },
-    #[error("data directory {path}: {source}")]
-    DataDir {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error(transparent)]
-    Store(#[from] ferry_store::Error),
+    Build(#[from] BuildError),
     #[error(transparent)]
     Auth(#[from] auth::AuthError),
     #[error("cannot listen on {addr}: {source}")]
@@ -68,8 +45,6 @@ pub enum ServerError {
     Engine(#[from] ferry_engine::Error),
     #[error("server: {0}")]
     Serve(std::io::Error),
-    #[error(transparent)]
-    Forges(#[from] ferry_forge::RegistryError),
 }
 
 /// A server wired and ready to bind.
@@ -83,186 +58,24 @@ pub struct Server {
 
 impl Server {
     pub async fn build(settings: Settings) -> Result<Server, ServerError> {
-        let data_err = |path: &PathBuf| {
-            let path = path.display().to_string();
-            move |source| ServerError::DataDir { path, source }
-        };
-        std::fs::create_dir_all(&settings.data_dir).map_err(data_err(&settings.data_dir))?;
-        let config_arg = settings.config.clone().ok_or(ServerError::NoConfig)?;
-        let source = ConfigSource::from_arg(
-            &config_arg,
-            settings.config_branch.clone(),
-            settings.config_path.clone(),
-        );
-        let source_name = source.describe();
-        let loaded = {
-            let source = source.clone();
-            tokio::task::spawn_blocking(move || live::load_valid(&source))
-                .await
-                .map_err(|e| ServerError::Serve(std::io::Error::other(e.to_string())))?
-                .map_err(|error| ServerError::Config {
-                    source_name: source_name.clone(),
-                    error,
-                })?
-        };
-
-        // Issue 11: this replica's name as a lease holder and in event notices.
-        let instance =
-            replica::instance_id(&settings.data_dir).map_err(data_err(&settings.data_dir))?;
-        let store = ferry_store::Store::open(&settings.effective_database_url())
-            .await?
-            .with_instance(&instance);
-        tracing::info!(instance = %instance, database = ?store.backend(), "replica");
+        let parts = Parts::build(&settings).await?;
         let (tokens, generated_token) =
             auth::Tokens::bootstrap(settings.admin_token.as_ref(), &settings.data_dir)?;
-        let tokens = tokens.with_store(store.clone());
-        let trusted_proxies = ferry_security::TrustedProxies::parse(&settings.trusted_proxies)
-            .map_err(SettingsError::TrustedProxies)?;
-
-        let credentials = Arc::new(ferry_settings::resolve_credentials(
-            &settings.git_credentials,
-        )?);
-        if let Some(t) = &settings.admin_token {
-            ferry_security::register_secret(t.expose());
-        }
-        for (_, c) in credentials.iter() {
-            match c {
-                ferry_git::Credentials::Basic { password, .. } => {
-                    ferry_security::register_secret(password.expose())
-                }
-                ferry_git::Credentials::Token { token, .. }
-                | ferry_git::Credentials::Bearer { token } => {
-                    ferry_security::register_secret(token.expose())
-                }
-                _ => {}
-            }
-        }
-        let forges = Arc::new(ferry_forge::Registry::from_entries(
-            &settings.forges,
-            |k| std::env::var(k).ok(),
-        )?);
-        for secret in forges.secrets() {
-            ferry_security::register_secret(&secret);
-        }
-        let mirrors = settings.data_dir.join("mirrors");
-        std::fs::create_dir_all(&mirrors).map_err(data_err(&mirrors))?;
-        let workspace = Arc::new(ferry_gitops::Workspace::new(
-            mirrors,
-            Arc::new(move |url: &str| ferry_settings::credentials_for(&credentials, url)),
-        ));
-        let work_dir = settings.data_dir.join("workflows");
-        std::fs::create_dir_all(&work_dir).map_err(data_err(&work_dir))?;
-        for secret in settings.workflow_secrets.values() {
-            ferry_security::register_secret(secret.expose());
-        }
-        let executor: Arc<dyn ferry_workflow::WorkflowRunner> = match &settings.argo_workflows {
-            Some(argo) => {
-                let config = argo.executor_config()?;
-                if let Some(token) = &config.token {
-                    ferry_security::register_secret(token.expose());
-                }
-                tracing::info!(
-                    server = %ferry_config::redact_url(&config.base_url),
-                    namespace = %config.namespace,
-                    "promotion workflows run on Argo Workflows"
-                );
-                Arc::new(ferry_workflow::ArgoExecutor::new(config).map_err(|e| {
-                    SettingsError::ArgoWorkflows {
-                        message: e.to_string(),
-                    }
-                })?)
-            }
-            None => Arc::new(ferry_workflow::LocalExecutor::new(
-                ferry_workflow::LocalConfig {
-                    work_dir: Some(work_dir),
-                    secret_env: settings
-                        .workflow_secrets
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.expose().to_owned()))
-                        .collect(),
-                    ..ferry_workflow::LocalConfig::default()
-                },
-            )),
-        };
-        let runner: Arc<dyn ferry_workflow::WorkflowRunner> = Arc::new(
-            ferry_security::redacting_runner::RedactingRunner::new(executor),
-        );
-        let git_state: Arc<dyn ferry_appstate::AppStateProvider> = Arc::new(
-            ferry_appstate::git::GitProvider::new(Arc::clone(&workspace)),
-        );
-        // Argo CD instances: a router picks each application's provider,
-        // and annotated applications found in Argo CD join the configuration.
-        let argocd = argocd::ArgoCd::build(&settings, &workspace, Arc::clone(&git_state))?;
-        let (appstate, loaded): (Arc<dyn ferry_appstate::AppStateProvider>, Arc<_>) = match &argocd
-        {
-            Some(a) => {
-                a.list_all().await;
-                (a.router(), a.apply(loaded))
-            }
-            None => (git_state, Arc::new(loaded)),
-        };
-        for (_, _, secret) in &settings.release_notes.registries {
-            ferry_security::register_secret(secret.expose());
-        }
-        let notes = Arc::new(ferry_notes::NotesBuilder::new(
-            Arc::clone(&workspace),
-            Arc::new(
-                ferry_notes::OciClient::new(settings.release_notes.oci())
-                    .map_err(|e| ServerError::Serve(std::io::Error::other(e.to_string())))?,
-            ),
-            settings.release_notes.builder(),
-        ));
-        let engine = Engine::new(EngineParts {
-            store: Arc::new(ferry_engine::LeasedStore::new(
-                store.clone(),
-                &instance,
-                ferry_engine::LeaseSettings::default(),
-            )),
-            config: loaded,
-            workspace,
-            runner,
-            appstate,
-            settings: EngineSettings {
-                base_url: settings.effective_base_url(),
-                poll_interval: settings.poll_interval,
-                runtime: settings.runtime.clone(),
-                ..EngineSettings::default()
-            },
-            pull_requests: (!forges.is_empty()).then(|| {
-                Arc::new(
-                    forges::ForgePullRequests::new(Arc::clone(&forges)).with_notes(
-                        forges::PullRequestNotes {
-                            store: store.clone(),
-                            builder: Arc::clone(&notes),
-                        },
-                    ),
-                ) as Arc<dyn ferry_engine::PullRequests>
-            }),
-        });
-        let statuses = (!forges.is_empty()).then(|| {
-            ferry_forge::StatusPublisher::new(
-                Arc::clone(&forges),
-                &settings.effective_base_url(),
-                ferry_forge::RetryPolicy::default(),
-            )
-        });
+        let tokens = tokens.with_store(parts.store.clone());
         let state = Arc::new(AppState {
-            engine,
-            store,
+            engine: parts.engine,
+            store: parts.store,
             tokens,
             anonymous_read: settings.anonymous_read,
-            metrics: metrics::Metrics::new(statuses.clone()),
-            live: Arc::new(LiveConfig::new(source).with_argocd(argocd.clone())),
-            argocd,
+            metrics: metrics::Metrics::new(parts.statuses.clone()),
+            live: parts.live,
+            argocd: parts.argocd,
             ready: AtomicBool::new(false),
             stopping: CancelFlag::default(),
-            security: Arc::new(ferry_security::Security::new(
-                trusted_proxies,
-                settings.effective_base_url().starts_with("https://"),
-            )),
-            forges,
+            security: parts.security,
+            forges: parts.forges,
             ui: ui::UiState::new(&settings.effective_base_url()),
-            notes,
+            notes: parts.notes,
             demo: settings.demo,
             notes_bodies: Default::default(),
         });
@@ -270,7 +83,7 @@ impl Server {
             settings,
             state,
             generated_token,
-            statuses,
+            statuses: parts.statuses,
         })
     }
 
@@ -346,12 +159,14 @@ impl BoundServer {
             // Subscribed before the engine starts, so resumed releases'
             // events are published too.
             let stop = stop.clone();
-            forges::spawn_status_publisher(publisher, state.engine.clone(), async move {
-                stop.cancelled().await
-            });
+            ferry_wiring::forges::spawn_status_publisher(
+                publisher,
+                state.engine.clone(),
+                async move { stop.cancelled().await },
+            );
         }
         state.engine.start().await?;
-        replica::spawn_relay(state.store.clone(), state.engine.clone(), stop.clone());
+        ferry_wiring::replica::spawn_relay(state.store.clone(), state.engine.clone(), stop.clone());
         state.ready.store(true, Ordering::SeqCst);
         tracing::info!(addr = %self.addr, "ferry is serving");
         if let Some(a) = &state.argocd {

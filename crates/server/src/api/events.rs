@@ -35,7 +35,7 @@ struct Feed {
     rx: Receiver<Event>,
     backlog: VecDeque<Event>,
     last: u64,
-    stopping: crate::cancel::CancelFlag,
+    stopping: ferry_wiring::CancelFlag,
 }
 
 /// Stored events of `id` after `after`, every page.

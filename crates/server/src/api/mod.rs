@@ -31,9 +31,9 @@ use ferry_engine::Engine;
 
 use crate::auth::{Principal, Role, Tokens};
 use crate::error::ApiError;
-use crate::live::LiveConfig;
 use crate::metrics::Metrics;
 use ferry_security::BODY_LIMIT;
+use ferry_wiring::live::LiveConfig;
 
 /// What every handler shares.
 pub struct AppState {
@@ -44,12 +44,12 @@ pub struct AppState {
     pub metrics: Metrics,
     pub live: Arc<LiveConfig>,
     /// Argo CD instances (live application state, discovery), when configured.
-    pub argocd: Option<Arc<crate::argocd::ArgoCd>>,
+    pub argocd: Option<Arc<ferry_wiring::argocd::ArgoCd>>,
     /// Set once the engine has started (resumed releases, poller).
     pub ready: AtomicBool,
     /// Set on shutdown: ends live event streams, which would otherwise
     /// keep the graceful shutdown waiting forever.
-    pub stopping: crate::cancel::CancelFlag,
+    pub stopping: ferry_wiring::CancelFlag,
     /// Trusted proxies, rate limiters, https (issue 10).
     pub security: Arc<ferry_security::Security>,
     /// Forges of the settings: webhook secrets, by repository prefix.

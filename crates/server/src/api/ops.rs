@@ -37,7 +37,10 @@ pub async fn readyz(State(st): State<Shared>) -> impl IntoResponse {
     )
 }
 
-pub async fn config_status(_: Reader, State(st): State<Shared>) -> Json<crate::live::ConfigStatus> {
+pub async fn config_status(
+    _: Reader,
+    State(st): State<Shared>,
+) -> Json<ferry_wiring::live::ConfigStatus> {
     Json(st.live.status())
 }
 

@@ -269,7 +269,7 @@ async fn own_versions(
 /// Fills `sync`, `health` and `live` from Argo CD for the applications
 /// bound to an instance.
 async fn live_state(
-    argocd: &crate::argocd::ArgoCd,
+    argocd: &ferry_wiring::argocd::ArgoCd,
     loaded: &ferry_model::Loaded,
     envs: &mut BTreeMap<usize, (String, String, Vec<AppView>)>,
 ) {

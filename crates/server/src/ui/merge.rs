@@ -1,5 +1,5 @@
 //! The demo's "Merge pull request" button (demo mode only, see
-//! [`crate::demo`]): on an application SUSPENDED waiting for its
+//! [`ferry_wiring::demo`]): on an application SUSPENDED waiting for its
 //! promotion branch to be merged, a confirmation page (GET) whose form
 //! posts back with the session's CSRF token; the POST merges that branch
 //! into the application's target branch in the local repository, with the
@@ -208,7 +208,7 @@ pub async fn merge(
         caller.name.clone(),
     );
     let merged = tokio::task::spawn_blocking(move || {
-        crate::demo::merge_pull_request(&repo, &branch, &target, &who)
+        ferry_wiring::demo::merge_pull_request(&repo, &branch, &target, &who)
     })
     .await
     .map_err(|e| ApiError::internal("merging", e))

@@ -14,6 +14,7 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use crate::argocd::ArgoCd;
 use crate::cancel::CancelFlag;
 use ferry_config::ConfigSource;
 use ferry_engine::Engine;
@@ -44,7 +45,7 @@ pub struct LiveConfig {
     source: ConfigSource,
     status: RwLock<ConfigStatus>,
     fingerprint: RwLock<Option<u64>>,
-    argocd: Option<Arc<crate::argocd::ArgoCd>>,
+    argocd: Option<Arc<ArgoCd>>,
 }
 
 /// Why a configuration cannot be used.
@@ -102,7 +103,7 @@ impl LiveConfig {
 
     /// Merges discovered Argo CD applications into every configuration
     /// that becomes active.
-    pub fn with_argocd(mut self, argocd: Option<Arc<crate::argocd::ArgoCd>>) -> LiveConfig {
+    pub fn with_argocd(mut self, argocd: Option<Arc<ArgoCd>>) -> LiveConfig {
         self.argocd = argocd;
         self
     }

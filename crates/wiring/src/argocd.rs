@@ -20,9 +20,8 @@ use ferry_appstate::{AppRef, AppStateProvider, Observation};
 use ferry_engine::Engine;
 use ferry_model::Loaded;
 
-use crate::ServerError;
 use crate::cancel::CancelFlag;
-use ferry_settings::{Settings, argocd_instance};
+use ferry_settings::{Settings, SettingsError, argocd_instance};
 
 /// How long a burst of stream events is let settle before re-merging.
 const DISCOVERY_DEBOUNCE: Duration = Duration::from_secs(1);
@@ -49,7 +48,7 @@ impl ArgoCd {
         settings: &Settings,
         workspace: &Arc<ferry_gitops::Workspace>,
         git: Arc<dyn AppStateProvider>,
-    ) -> Result<Option<Arc<ArgoCd>>, ServerError> {
+    ) -> Result<Option<Arc<ArgoCd>>, SettingsError> {
         if settings.argocd.is_empty() {
             return Ok(None);
         }
@@ -60,11 +59,11 @@ impl ArgoCd {
                 ferry_security::register_secret(t.expose());
             }
             let provider = ArgoCdProvider::new(cfg, Arc::clone(workspace)).map_err(|e| {
-                ServerError::Settings(crate::SettingsError::ArgoCd {
+                SettingsError::ArgoCd {
                     index: i,
                     name: a.name.clone(),
                     message: e.to_string(),
-                })
+                }
             })?;
             instances.push(Arc::new(provider));
         }

@@ -1,6 +1,6 @@
 //! A tiny cancellation flag for background tasks (tokio's
-//! `CancellationToken` lives in tokio-util, which this crate does not
-//! otherwise need).
+//! `CancellationToken` lives in tokio-util, which the server's crates do
+//! not otherwise need).
 
 use std::sync::Arc;
 use tokio::sync::watch;
