@@ -346,7 +346,21 @@ impl Engine {
         request: PromotionRequest,
         initiator: &str,
     ) -> Result<Release, Error> {
-        create::manual(&self.inner, product, request, initiator).await
+        match create::manual(&self.inner, product, request, initiator).await {
+            // Git failing because the mirrors' disk is full or read-only is
+            // a storage fault: the same request may succeed later.
+            Err(e @ (Error::Git(_) | Error::GitOps(_))) => {
+                let cache = self.inner.workspace.cache_dir().to_owned();
+                if blocking(move || Ok(disk_writable(&cache))).await? {
+                    Err(e)
+                } else {
+                    Err(Error::Unavailable(format!(
+                        "the Git mirrors' disk cannot be written: {e}"
+                    )))
+                }
+            }
+            other => other,
+        }
     }
 
     /// Terminates a release (SPEC §4.5): running workflows stop, pending
@@ -467,4 +481,15 @@ pub(crate) async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?
+}
+
+/// Whether a small file can be written (and synced) in `dir`: false while
+/// the disk is full or read-only.
+pub(crate) fn disk_writable(dir: &std::path::Path) -> bool {
+    use std::io::Write;
+    let probe = dir.join(format!(".ferry-write-probe-{}", std::process::id()));
+    let written = std::fs::File::create(&probe)
+        .and_then(|mut f| f.write_all(&[0u8; 4096]).and_then(|()| f.sync_data()));
+    let _ = std::fs::remove_file(&probe);
+    written.is_ok()
 }

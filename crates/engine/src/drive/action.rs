@@ -114,56 +114,31 @@ pub(super) async fn run_action(
             &r.id,
         ),
     };
-    let workspace = Arc::clone(&inner.workspace);
-    let (repo, path, revision) = (
-        a.repo_url.clone(),
-        a.path.clone(),
-        a.target_revision.clone(),
-    );
-    let pushed = blocking(move || {
-        let mirror = workspace.mirror(&repo)?;
-        // `targetRevision: HEAD` (or none) deploys the default branch.
-        let base = mirror.branch_for(&revision)?;
-        let target2 = match action {
-            Action::Pr => PushTarget::new_branch(base, pr_branch),
-            _ => PushTarget::branch(base),
-        };
-        let promote = || {
-            ferry_gitops::promote(
-                &mirror,
-                &target2,
-                &path,
-                &snapshot,
-                &spec,
-                // Several replicas push to one repository at once (issue 11):
-                // each lost race means another commit landed, so a push can
-                // lose as often as the other replicas have pushes waiting;
-                // with the default jittered backoff between attempts, 30
-                // attempts outlast such a burst by many seconds.
-                &PushOptions {
-                    max_attempts: 30,
-                    ..PushOptions::default()
-                },
-            )
-        };
-        // No fetch first: the push is fast-forward only, so a mirror behind
-        // the remote gets the push rejected and the push loop fetches and
-        // plans again. Only an outcome decided on the mirror alone —
-        // nothing to change, or an error such as a branch not there yet —
-        // is checked again after a fetch (unless one just ran).
-        let done = match promote() {
-            Ok(done) if done.commit.is_some() => done,
-            first => {
-                if mirror.fetch_since(recent_fetch())? {
-                    promote()?
-                } else {
-                    first?
+    let mut waited_for_disk = Duration::ZERO;
+    let pushed = loop {
+        let pushed = push_promotion(inner, &a, action, &pr_branch, &snapshot, &spec).await;
+        // A Git error while the mirrors' disk cannot be written (full, or
+        // read-only) is the disk's fault, not the promotion's: wait until
+        // it can be written and push again — the trailers find a commit
+        // that did land (issue 23).
+        if pushed.is_err() && !cancel.is_cancelled() {
+            let cache = inner.workspace.cache_dir().to_owned();
+            if !blocking(move || Ok(crate::disk_writable(&cache))).await? {
+                if waited_for_disk.is_zero() {
+                    tracing::warn!(release = %r.id, environment = %env, application = %app,
+                        "the Git mirrors' disk cannot be written; the push waits for it");
                 }
+                let pause = Duration::from_millis(500);
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = cancel.cancelled() => {}
+                }
+                waited_for_disk += pause;
+                continue;
             }
-        };
-        Ok((done, target2))
-    })
-    .await;
+        }
+        break pushed;
+    };
     let (outcome, target) = match pushed {
         Ok(o) => o,
         Err(e) => {
@@ -400,6 +375,70 @@ pub(super) async fn run_action(
 /// recently (typically the snapshot's, moments ago) therefore adds no risk a
 /// new one would remove.
 const ACTION_FETCH_FRESHNESS: Duration = Duration::from_millis(250);
+
+/// Writes the snapshot into the application's files as one commit and
+/// pushes it (to the target branch, or a pull-request branch); the push's
+/// outcome and where it went.
+async fn push_promotion(
+    inner: &Arc<Inner>,
+    a: &ferry_release::ApplicationRun,
+    action: Action,
+    pr_branch: &str,
+    snapshot: &ApplicationSnapshot,
+    spec: &CommitSpec,
+) -> Result<(ferry_git::PushOutcome, PushTarget), Error> {
+    let workspace = Arc::clone(&inner.workspace);
+    let (repo, path, revision) = (
+        a.repo_url.clone(),
+        a.path.clone(),
+        a.target_revision.clone(),
+    );
+    let (pr_branch, snapshot, spec) = (pr_branch.to_owned(), snapshot.clone(), spec.clone());
+    blocking(move || {
+        let mirror = workspace.mirror(&repo)?;
+        // `targetRevision: HEAD` (or none) deploys the default branch.
+        let base = mirror.branch_for(&revision)?;
+        let target2 = match action {
+            Action::Pr => PushTarget::new_branch(base, pr_branch),
+            _ => PushTarget::branch(base),
+        };
+        let promote = || {
+            ferry_gitops::promote(
+                &mirror,
+                &target2,
+                &path,
+                &snapshot,
+                &spec,
+                // Several replicas push to one repository at once (issue 11):
+                // each lost race means another commit landed, so a push can
+                // lose as often as the other replicas have pushes waiting;
+                // with the default jittered backoff between attempts, 30
+                // attempts outlast such a burst by many seconds.
+                &PushOptions {
+                    max_attempts: 30,
+                    ..PushOptions::default()
+                },
+            )
+        };
+        // No fetch first: the push is fast-forward only, so a mirror behind
+        // the remote gets the push rejected and the push loop fetches and
+        // plans again. Only an outcome decided on the mirror alone —
+        // nothing to change, or an error such as a branch not there yet —
+        // is checked again after a fetch (unless one just ran).
+        let done = match promote() {
+            Ok(done) if done.commit.is_some() => done,
+            first => {
+                if mirror.fetch_since(recent_fetch())? {
+                    promote()?
+                } else {
+                    first?
+                }
+            }
+        };
+        Ok((done, target2))
+    })
+    .await
+}
 
 fn recent_fetch() -> std::time::SystemTime {
     let now = std::time::SystemTime::now();
