@@ -119,8 +119,7 @@ fn env_references(settings_text: &str) -> BTreeSet<String> {
 /// Values computed by the shell (`"$(openssl rand ...)"`) become a
 /// placeholder.
 fn documented_secret() -> (String, BTreeMap<String, String>) {
-    let docs = std::fs::read_to_string(root().join("docs/kubernetes.md")).unwrap();
-    let joined = docs.replace("\\\n", " ");
+    let joined = kubernetes_docs().replace("\\\n", " ");
     let line = joined
         .lines()
         .find(|l| l.trim_start().starts_with("kubectl ") && l.contains(" create secret generic "))
@@ -146,6 +145,26 @@ fn documented_secret() -> (String, BTreeMap<String, String>) {
     }
     assert!(!keys.is_empty(), "no --from-literal in: {line}");
     (name, keys)
+}
+
+fn kubernetes_docs() -> String {
+    std::fs::read_to_string(root().join("docs/kubernetes.md")).unwrap()
+}
+
+/// The docs' ```yaml block of a `kind`.
+fn documented(kind: &str) -> String {
+    kubernetes_docs()
+        .split("```yaml")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.contains(&format!("\n{}kind: {kind}\n", indent_of(b))))
+        .unwrap_or_else(|| panic!("docs/kubernetes.md shows no {kind}"))
+        .to_owned()
+}
+
+fn indent_of(block: &str) -> &str {
+    let first = block.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    &first[..first.len() - first.trim_start().len()]
 }
 
 /// `kubectl`: `FERRY_KUBECTL` (scripts/test sets it when it installs
@@ -260,6 +279,39 @@ fn installations() -> &'static [Rendered] {
             .unwrap();
             out.push(render(&format!("{overlay}+components"), mine.path()));
         }
+        // The docs' example of a user's overlay (install step 3), with
+        // ferry's remote base pointing at this checkout and the settings
+        // file it patches in made from the base's, on the host the
+        // example gives the Ingress.
+        let example = documented("Kustomization");
+        let remote = "https://github.com/example/ferry//deploy/kubernetes";
+        let reference = format!("?ref=v{}", env!("CARGO_PKG_VERSION"));
+        assert!(example.contains(remote), "{example}");
+        assert_eq!(
+            example.matches(remote).count(),
+            example.matches(&reference).count(),
+            "every remote reference is to this version:\n{example}"
+        );
+        let local = example
+            .replace(remote, &k.to_string())
+            .replace(&reference, "");
+        let parsed: Value = yaml_serde::from_str(&local).unwrap();
+        let host = seq(&parsed["patches"])
+            .iter()
+            .filter_map(|p| p["patch"].as_str())
+            .flat_map(|p| yaml_serde::from_str::<Vec<Value>>(p).unwrap())
+            .find(|op| op["path"] == "/spec/rules/0/host")
+            .map(|op| s(&op["value"]).to_owned())
+            .expect("the example sets the Ingress host");
+        let settings = std::fs::read_to_string(kubernetes().join("base/configmap.yaml")).unwrap();
+        assert!(settings.contains("\"https://ferry.example.com\""));
+        std::fs::write(
+            mine.path().join("settings.yaml"),
+            settings.replace("https://ferry.example.com", &format!("https://{host}")),
+        )
+        .unwrap();
+        std::fs::write(mine.path().join("kustomization.yaml"), local).unwrap();
+        out.push(render("docs-example", mine.path()));
         out
     })
 }
@@ -589,7 +641,7 @@ fn sqlite_runs_one_replica_with_its_database_on_a_volume() {
 #[test]
 fn postgres_runs_replicas_on_the_database_named_by_the_secret() {
     let (_, secret) = documented_secret();
-    for name in ["postgres", "postgres+components"] {
+    for name in ["postgres", "postgres+components", "docs-example"] {
         let r = installation(name);
         let deployment = r.one("Deployment");
         let replicas = deployment["spec"]["replicas"].as_u64().unwrap();
@@ -613,7 +665,7 @@ fn postgres_runs_replicas_on_the_database_named_by_the_secret() {
 #[test]
 fn the_ingress_and_the_service_monitor_reach_the_service() {
     let routes = get_routes();
-    for name in ["sqlite+components", "postgres+components"] {
+    for name in ["sqlite+components", "postgres+components", "docs-example"] {
         let r = installation(name);
         let service = r.one("Service");
         let port_names: BTreeSet<&str> = seq(&service["spec"]["ports"])
@@ -646,17 +698,18 @@ fn the_ingress_and_the_service_monitor_reach_the_service() {
             assert!(port_names.contains(s(&backend["port"]["name"])), "{name}");
         }
 
-        // The ServiceMonitor selects the Service and scrapes a route.
-        let monitor = r.one("ServiceMonitor");
-        for (k, v) in monitor["spec"]["selector"]["matchLabels"]
-            .as_mapping()
-            .unwrap()
-        {
-            assert_eq!(service_labels.get(k), Some(v), "{name}: {k:?}");
-        }
-        for endpoint in seq(&monitor["spec"]["endpoints"]) {
-            assert!(port_names.contains(s(&endpoint["port"])), "{name}");
-            assert!(routes.contains(s(&endpoint["path"])), "{name}");
+        // A ServiceMonitor selects the Service and scrapes a route.
+        for monitor in r.all("ServiceMonitor") {
+            for (k, v) in monitor["spec"]["selector"]["matchLabels"]
+                .as_mapping()
+                .unwrap()
+            {
+                assert_eq!(service_labels.get(k), Some(v), "{name}: {k:?}");
+            }
+            for endpoint in seq(&monitor["spec"]["endpoints"]) {
+                assert!(port_names.contains(s(&endpoint["port"])), "{name}");
+                assert!(routes.contains(s(&endpoint["path"])), "{name}");
+            }
         }
     }
 }
@@ -665,7 +718,7 @@ fn the_ingress_and_the_service_monitor_reach_the_service() {
 /// in the repository.
 #[test]
 fn the_docs_install_the_overlays_that_exist() {
-    let docs = std::fs::read_to_string(root().join("docs/kubernetes.md")).unwrap();
+    let docs = kubernetes_docs();
     let mut applied = BTreeSet::new();
     for line in docs.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
@@ -685,15 +738,35 @@ fn the_docs_install_the_overlays_that_exist() {
             "docs/kubernetes.md does not show how to apply {overlay}: {applied:?}"
         );
     }
-    // The Argo CD Application (the ```yaml block with kind: Application).
-    let app = docs
-        .split("```yaml")
-        .skip(1)
-        .filter_map(|b| b.split("```").next())
-        .find(|b| b.contains("kind: Application"))
-        .expect("docs/kubernetes.md shows an Argo CD Application");
-    let app: Value = yaml_serde::from_str(app).unwrap();
+    // The Argo CD Application: what Argo CD's published API description
+    // allows (vendored by ferry-appstate's tests; objects closed, so a
+    // misspelt field is an error), pointing at an overlay of this version.
+    let app: Value = yaml_serde::from_str(&documented("Application")).unwrap();
     assert_eq!(app["apiVersion"], "argoproj.io/v1alpha1");
+    let argocd =
+        ferry_apicheck::Swagger::load(&root().join("crates/appstate/tests/data/argo-cd")).unwrap();
+    assert_eq!(app["kind"], "Application");
+    // The description models the object without its type fields.
+    let mut object = serde_json::to_value(&app).unwrap();
+    let fields = object.as_object_mut().unwrap();
+    fields.remove("apiVersion");
+    fields.remove("kind");
+    let problems = argocd.check_definition(
+        "v1alpha1Application",
+        &object,
+        ferry_apicheck::Mode::Request,
+    );
+    assert!(problems.is_empty(), "the docs' Application: {problems:#?}");
+    let images: Vec<&str> = seq(&app["spec"]["source"]["kustomize"]["images"])
+        .iter()
+        .map(s)
+        .collect();
+    let deployed = s(&installation("postgres").container()["image"]);
+    let (name, _) = deployed.rsplit_once(':').unwrap();
+    assert!(
+        images.iter().all(|i| i.starts_with(&format!("{name}="))),
+        "the Application renames {images:?}, the manifests use {name}"
+    );
     let path = s(&app["spec"]["source"]["path"]);
     assert!(
         path.starts_with("deploy/kubernetes/overlays/")
@@ -702,4 +775,18 @@ fn the_docs_install_the_overlays_that_exist() {
     );
     let revision = s(&app["spec"]["source"]["targetRevision"]);
     assert_eq!(revision, format!("v{}", env!("CARGO_PKG_VERSION")));
+}
+
+/// The docs' example overlay does what it says: everything in its
+/// namespace, the image from the user's registry.
+#[test]
+fn the_docs_example_overlay_sets_namespace_and_image() {
+    let r = installation("docs-example");
+    for doc in &r.docs {
+        assert_eq!(doc["metadata"]["namespace"], "ferry", "{:?}", doc["kind"]);
+    }
+    assert_eq!(
+        s(&r.container()["image"]),
+        format!("registry.example.com/ferry:{}", env!("CARGO_PKG_VERSION"))
+    );
 }
