@@ -78,6 +78,23 @@ pub trait PullRequests: Send + Sync + 'static {
     fn poll_interval(&self, _repo_url: &str) -> Duration {
         Duration::from_secs(60)
     }
+
+    /// Whether a failed [`open`](Self::open) may succeed when tried again
+    /// (the forge answered 5xx or 429, or did not answer): the promotion
+    /// then waits SUSPENDED, with an issue saying so, and opens again —
+    /// `open` finds a request an earlier try opened after all — instead
+    /// of failing the environment.
+    fn is_transient(&self, _error: &PullRequestError) -> bool {
+        false
+    }
+
+    /// The wait before opening again after `failures` transient failures.
+    fn reopen_delay(&self, failures: u32) -> Duration {
+        let exp = failures.saturating_sub(1).min(10);
+        Duration::from_secs(5)
+            .saturating_mul(1 << exp)
+            .min(Duration::from_secs(300))
+    }
 }
 
 /// Promotions waiting on a pull request, woken by webhooks.

@@ -581,9 +581,28 @@ pub fn describe_environment(r: &Release, e: &EnvironmentRun) -> String {
                 .iter()
                 .filter(|a| a.status == EnvironmentStatus::Suspended)
                 .find_map(|a| a.pull_request.as_ref().filter(|p| p.number > 0));
-            match pr {
-                Some(p) => format!("{env}: waiting for pull request #{} to be merged", p.number),
-                None => format!("{env}: waiting for approval"),
+            // A `pr` action whose pull request the forge could not open
+            // yet: the engine waits and opens it again.
+            let opening = e
+                .applications
+                .iter()
+                .filter(|a| a.status == EnvironmentStatus::Suspended && a.pull_request.is_none())
+                .find(|a| {
+                    a.steps.iter().any(|s| {
+                        s.phase == StepPhase::Action
+                            && s.name == "pr"
+                            && s.status == StepStatus::Running
+                    })
+                });
+            match (pr, opening) {
+                (Some(p), _) => {
+                    format!("{env}: waiting for pull request #{} to be merged", p.number)
+                }
+                (None, Some(a)) => format!(
+                    "{env}: the pull request for {} could not be opened yet; trying again",
+                    a.name
+                ),
+                (None, None) => format!("{env}: waiting for approval"),
             }
         }
         EnvironmentStatus::Successful => format!("{env}: {} promoted", version_of(r)),

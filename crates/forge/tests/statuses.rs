@@ -515,3 +515,32 @@ async fn gitlab_a_refused_transition_is_not_delivered() {
         }
     }
 }
+
+/// A `pr` promotion whose pull request the forge could not open yet says
+/// so (the engine waits SUSPENDED and opens it again).
+#[test]
+fn a_pull_request_not_opened_yet_is_described() {
+    use ferry_release::{StepPhase, StepRun, StepStatus};
+    let mut r = common::release(
+        REPO,
+        &sha(1),
+        "shop",
+        4,
+        "SUSPENDED",
+        &[("prod", "SUSPENDED")],
+    );
+    r.environments[1].applications[0].steps = vec![StepRun {
+        status: StepStatus::Running,
+        ..StepRun::pending("pr", StepPhase::Action)
+    }];
+    let s = statuses(&r, BASE);
+    let prod = s
+        .iter()
+        .find(|(_, _, s)| s.context == "ferry/shop/prod")
+        .unwrap();
+    assert_eq!(prod.2.state, StatusState::Waiting);
+    assert_eq!(
+        prod.2.description,
+        "prod: the pull request for shop-prod could not be opened yet; trying again"
+    );
+}

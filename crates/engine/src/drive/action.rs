@@ -173,55 +173,99 @@ pub(super) async fn run_action(
             .filter(|p| p.handles(&a.repo_url))
         {
             // A forge opens the pull request and says when it is merged.
+            // While it cannot (5xx, 429, no answer) the environment waits
+            // SUSPENDED and the request is opened again later; only an
+            // answer that retrying cannot change fails the environment.
             let head = commit.clone().unwrap_or_default();
-            let pr = match pullrequest::reusable(&prs, &a, &head).await {
-                Some(pr) => Ok(pr),
-                None => {
-                    let diff = pullrequest::diff_summary(
-                        inner,
-                        &a,
-                        snapshot_for(&r, env, &a).cloned(),
-                        outcome.base,
-                    )
-                    .await;
-                    let (title, body) = pullrequest::describe(inner, &r, env, &a, &diff);
-                    let spec = pullrequest::PullRequestSpec {
-                        repo_url: a.repo_url.clone(),
-                        head: branch.clone(),
-                        base: target.base.clone(),
-                        title,
-                        body,
-                        release_id: r.id.clone(),
-                        release_url: inner.release_url(&r.product, r.number),
-                        release_notes: inner
-                            .config()
-                            .config
-                            .product(&r.product)
-                            .and_then(|p| p.spec.release_notes.clone()),
-                    };
-                    prs.open(&spec).await.map(|o| PullRequest {
-                        number: o.number,
-                        url: o.url,
-                        branch: branch.clone(),
-                        head: Some(head.clone()),
-                    })
-                }
-            };
-            let pr = match pr {
-                Ok(pr) => pr,
-                Err(e) => {
-                    let msg = format!("opening the pull request for branch `{branch}` failed: {e}");
-                    handle
-                        .update(|r| {
-                            (mark(StepStatus::Failed, Some(msg.clone())))(r);
-                            if let Some(a) = app_mut(r, env, app) {
-                                a.promotion_commit = commit.clone();
-                            }
-                            push_issue(r, env, app_issue(IssueKind::Forge, app, msg.clone()));
-                            ((), vec![])
+            let mut failures = 0u32;
+            let pr = loop {
+                let opened = match pullrequest::reusable(&prs, &a, &head).await {
+                    Some(pr) => Ok(pr),
+                    None => {
+                        let diff = pullrequest::diff_summary(
+                            inner,
+                            &a,
+                            snapshot_for(&r, env, &a).cloned(),
+                            outcome.base,
+                        )
+                        .await;
+                        let (title, body) = pullrequest::describe(inner, &r, env, &a, &diff);
+                        let spec = pullrequest::PullRequestSpec {
+                            repo_url: a.repo_url.clone(),
+                            head: branch.clone(),
+                            base: target.base.clone(),
+                            title,
+                            body,
+                            release_id: r.id.clone(),
+                            release_url: inner.release_url(&r.product, r.number),
+                            release_notes: inner
+                                .config()
+                                .config
+                                .product(&r.product)
+                                .and_then(|p| p.spec.release_notes.clone()),
+                        };
+                        prs.open(&spec).await.map(|o| PullRequest {
+                            number: o.number,
+                            url: o.url,
+                            branch: branch.clone(),
+                            head: Some(head.clone()),
                         })
-                        .await?;
-                    return Ok(Outcome::Failed);
+                    }
+                };
+                match opened {
+                    Ok(pr) => break pr,
+                    Err(e) if prs.is_transient(&e) => {
+                        failures += 1;
+                        tracing::warn!(branch = %branch, failures, error = %e,
+                            "the pull request could not be opened yet; trying again");
+                        if failures == 1 {
+                            let msg = format!(
+                                "the pull request for branch `{branch}` could not be opened yet \
+                                 (trying again): {e}"
+                            );
+                            handle
+                                .update(|r| {
+                                    if let Some(s) = step_mut(r, env, app, idx) {
+                                        s.message = Some(msg.clone());
+                                    }
+                                    if let Some(a) = app_mut(r, env, app) {
+                                        a.promotion_commit = commit.clone();
+                                    }
+                                    push_issue(
+                                        r,
+                                        env,
+                                        app_issue(IssueKind::Forge, app, msg.clone()),
+                                    );
+                                    set_app_status(r, env, app, EnvironmentStatus::Suspended);
+                                    ((), vec![])
+                                })
+                                .await?;
+                        }
+                        tokio::select! {
+                            () = tokio::time::sleep(prs.reopen_delay(failures)) => {}
+                            () = cancel.cancelled() => {
+                                handle
+                                    .update(|r| ((mark(StepStatus::Terminated, None))(r), vec![]))
+                                    .await?;
+                                return Ok(Outcome::Terminated);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let msg =
+                            format!("opening the pull request for branch `{branch}` failed: {e}");
+                        handle
+                            .update(|r| {
+                                (mark(StepStatus::Failed, Some(msg.clone())))(r);
+                                if let Some(a) = app_mut(r, env, app) {
+                                    a.promotion_commit = commit.clone();
+                                }
+                                push_issue(r, env, app_issue(IssueKind::Forge, app, msg.clone()));
+                                ((), vec![])
+                            })
+                            .await?;
+                        return Ok(Outcome::Failed);
+                    }
                 }
             };
             let (number, url) = (pr.number, pr.url.clone());

@@ -307,6 +307,15 @@ impl Fixture {
             .await
     }
 
+    /// An engine whose `pr` promotions go through `prs` (a forge).
+    pub async fn engine_with_pull_requests(
+        &self,
+        prs: Arc<dyn ferry_engine::PullRequests>,
+    ) -> Engine {
+        self.build("engine-test", "cache", |_| {}, |s| Arc::new(s), Some(prs))
+            .await
+    }
+
     /// [`Fixture::replica`] whose store is `wrap` of the replica's store
     /// (a store that fails on purpose).
     pub async fn replica_on(
@@ -315,6 +324,17 @@ impl Fixture {
         cache: &str,
         tweak: impl FnOnce(&mut EngineSettings),
         wrap: impl FnOnce(ferry_engine::LeasedStore) -> Arc<dyn ferry_engine::ReleaseStore>,
+    ) -> Engine {
+        self.build(instance, cache, tweak, wrap, None).await
+    }
+
+    async fn build(
+        &self,
+        instance: &str,
+        cache: &str,
+        tweak: impl FnOnce(&mut EngineSettings),
+        wrap: impl FnOnce(ferry_engine::LeasedStore) -> Arc<dyn ferry_engine::ReleaseStore>,
+        pull_requests: Option<Arc<dyn ferry_engine::PullRequests>>,
     ) -> Engine {
         create_postgres_database(&self.db).await;
         let store = ferry_store::Store::open(&self.db)
@@ -352,7 +372,7 @@ impl Fixture {
             workspace,
             runner,
             settings,
-            pull_requests: None,
+            pull_requests,
         });
         engine.start().await.expect("start engine");
         engine
