@@ -246,3 +246,32 @@ fn credentials_in_git_urls_never_reach_the_output() {
         "{all}"
     );
 }
+
+#[test]
+fn local_executor_problems_are_warnings_at_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("wf.yaml"),
+        "apiVersion: argoproj.io/v1alpha1\nkind: WorkflowTemplate\nmetadata:\n  name: wf\n  annotations: {codefresh.io/workflow-origin: promotion}\nspec:\n  entrypoint: main\n  podResources: {limits: {cpu: \"1\"}}\n  templates:\n    - name: main\n      steps:\n        - - name: a\n            template: k\n            when: \"{{=sprig.nosuch(1)}}\"\n    - name: k\n      resource:\n        action: create\n",
+    )
+    .unwrap();
+    let root = dir.path().display().to_string();
+    let out = ferry(&["validate", &root, "--executor", "local", "--verbose"]);
+    let text = stdout(&out);
+    for expected in [
+        format!(
+            "{root}/wf.yaml:17:9: warning: spec.templates[1].resource: is not supported by the local executor"
+        ),
+        format!(
+            "{root}/wf.yaml:14:19: warning: spec.templates[0].steps[0][0].when: {{{{=sprig.nosuch(1)}}}}: unknown function sprig.nosuch"
+        ),
+        "note: spec: the local executor ignores these pod-only fields: spec.podResources"
+            .to_string(),
+    ] {
+        assert!(text.contains(&expected), "missing {expected:?} in\n{text}");
+    }
+    // The argo executor runs every field: nothing to say.
+    let out = ferry(&["validate", &root, "--executor", "argo"]);
+    let text = stdout(&out);
+    assert!(!text.contains("local executor"), "{text}");
+}

@@ -373,6 +373,7 @@ impl Loader {
                     metadata,
                     manifest,
                     origin,
+                    node: std::sync::Arc::new(root),
                 });
             }
             _ => {}

@@ -63,7 +63,7 @@ mod timestamp;
 
 pub use argo::{ArgoConfig, ArgoExecutor, Secret};
 pub use error::{RunnerError, TemplateError};
-pub use local::{LocalConfig, LocalExecutor};
+pub use local::{LocalConfig, LocalExecutor, local_problems};
 pub use runner::{
     Parameters, RunId, StepUpdates, WorkflowRunner, parse_parameters, run_and_follow,
 };

@@ -37,6 +37,18 @@ pub struct Args {
     /// `appNamespace` of the Argo CD calls (apps-in-any-namespace).
     #[arg(long, value_name = "NAMESPACE")]
     pub argocd_app_namespace: Option<String>,
+    /// The workflow executor the server uses: with `local`, every field of a
+    /// WorkflowTemplate the local executor cannot run is a warning at its
+    /// line. Default: `argo` when FERRY_ARGO_WORKFLOWS_URL is set, else `local`.
+    #[arg(long, value_enum)]
+    pub executor: Option<Executor>,
+}
+
+/// Which executor runs the workflows (`ferry validate --executor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Executor {
+    Local,
+    Argo,
 }
 
 #[derive(Debug, Serialize)]
@@ -87,6 +99,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(url) = &args.argocd {
         discover(&args, url, &mut loaded)?;
     }
+    let executor = args.executor.unwrap_or(
+        if std::env::var_os("FERRY_ARGO_WORKFLOWS_URL").is_some_and(|v| !v.is_empty()) {
+            Executor::Argo
+        } else {
+            Executor::Local
+        },
+    );
+    if executor == Executor::Local {
+        let found = local_workflow_diagnostics(&loaded.config);
+        loaded.diagnostics.extend(found);
+    }
     let report = build(&source, &loaded);
     match args.output {
         OutputFormat::Json => crate::output::print_json(&report)?,
@@ -97,6 +120,46 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// What the local executor would refuse in each WorkflowTemplate, as
+/// warnings at the field's line (a run would end in ERROR there), and the
+/// pod-only fields it ignores, as one note per template.
+fn local_workflow_diagnostics(config: &Config) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for wt in &config.workflow_templates {
+        let t = match ferry_workflow::WorkflowTemplate::from_value(
+            &wt.manifest,
+            &wt.origin.to_string(),
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                out.push(Diagnostic::warning(
+                    &wt.locate(&e.path),
+                    e.path.clone(),
+                    format!(
+                        "the local executor cannot read this WorkflowTemplate: {}",
+                        e.message
+                    ),
+                ));
+                continue;
+            }
+        };
+        for (path, message) in ferry_workflow::local_problems(&t) {
+            out.push(Diagnostic::warning(&wt.locate(&path), path, message));
+        }
+        if !t.local_ignored().is_empty() {
+            out.push(Diagnostic::note(
+                &wt.origin,
+                "spec",
+                format!(
+                    "the local executor ignores these pod-only fields: {}",
+                    t.local_ignored().join(", ")
+                ),
+            ));
+        }
+    }
+    out
 }
 
 /// Lists the Argo CD instance's applications once and merges the

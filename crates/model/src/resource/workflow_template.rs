@@ -1,7 +1,10 @@
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use super::ObjectMeta;
 use crate::diagnostic::Origin;
+use crate::yaml::Node;
 
 /// Annotation that marks a WorkflowTemplate as a promotion workflow (SPEC §1.7).
 pub const PROMOTION_ORIGIN_ANNOTATION: &str = "codefresh.io/workflow-origin";
@@ -15,11 +18,24 @@ pub struct WorkflowTemplate {
     pub manifest: serde_json::Value,
     #[serde(skip)]
     pub origin: Origin,
+    /// The document as parsed, with positions: where a field of the
+    /// manifest is, for messages about it ([`Self::locate`]).
+    #[serde(skip)]
+    pub node: Arc<Node>,
 }
 
 impl WorkflowTemplate {
     pub fn name(&self) -> &str {
         &self.metadata.name
+    }
+
+    /// Where `path` (`spec.templates[2].resource`) is written, or its
+    /// deepest existing ancestor.
+    pub fn locate(&self, path: &str) -> Origin {
+        Origin {
+            file: self.origin.file.clone(),
+            pos: crate::validate::locate(&self.node, path),
+        }
     }
 
     /// Whether policies, flows and hooks may use it.

@@ -325,6 +325,26 @@ impl WorkflowRunner for LocalExecutor {
     }
 }
 
+/// What would stop `template` from running on the local executor, found
+/// without running it (what a run reports as ERROR): (field path, what is
+/// wrong with it).
+/// Used by `ferry validate` to warn at the field's line.
+pub fn local_problems(template: &WorkflowTemplate) -> Vec<(String, String)> {
+    validate::validate(template)
+        .into_iter()
+        .map(|m| {
+            let path: String = m
+                .chars()
+                .take_while(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, '.' | '[' | ']' | '_' | '-')
+                })
+                .collect();
+            let message = m[path.len()..].trim_start_matches([':', ' ']).to_string();
+            (path, message)
+        })
+        .collect()
+}
+
 /// A step reference given by path, or by name when exactly one step has it.
 fn resolve_step(run: &LocalRun, step: &str) -> Option<String> {
     if run.record.latest(step).is_some() {
