@@ -38,7 +38,8 @@ pub(crate) async fn manual(
     product: &str,
     req: PromotionRequest,
     initiator: &str,
-) -> Result<Release, Error> {
+    idempotent: Option<&ferry_store::IdempotentRequest>,
+) -> Result<Stored, Error> {
     let cfg = inner.config();
     let membership = inner.membership(&cfg);
     let pm = members(&membership, product)?;
@@ -101,7 +102,16 @@ pub(crate) async fn manual(
     let release = assemble(
         &cfg, pm, product, flow, kind, initiator, trigger, version, snapshot,
     );
-    store_and_start(inner, release, None).await
+    store_and_start(inner, release, None, idempotent).await
+}
+
+/// What [`store_and_start`] did.
+pub(crate) enum Stored {
+    /// The release, stored and started (or queued).
+    New(Box<Release>),
+    /// The request's idempotency key was used before: its first answer
+    /// (nothing was stored).
+    Remembered(ferry_store::Remembered),
 }
 
 /// An automatic trigger: `sha` changed `application`, a trigger
@@ -144,9 +154,9 @@ pub(crate) async fn automatic(
         version,
         snapshot,
     );
-    match store_and_start(inner, release, Some(key)).await {
-        Ok(r) => Ok(Some(r)),
-        Err(Error::Conflict { .. }) => Ok(None),
+    match store_and_start(inner, release, Some(key), None).await {
+        Ok(Stored::New(r)) => Ok(Some(*r)),
+        Ok(Stored::Remembered(_)) | Err(Error::Conflict { .. }) => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -420,7 +430,8 @@ async fn store_and_start(
     inner: &Arc<Inner>,
     mut release: Release,
     trigger_key: Option<String>,
-) -> Result<Release, Error> {
+    idempotent: Option<&ferry_store::IdempotentRequest>,
+) -> Result<Stored, Error> {
     let lock = inner.product_lock(&release.product);
     let _guard = lock.lock().await;
     // Other replicas decide about this product too (issue 11).
@@ -471,11 +482,21 @@ async fn store_and_start(
         release.initiator, release.flow
     ));
     created.at = release.created_at;
-    let created = inner
-        .store
-        .create(release, trigger_key, vec![created])
-        .await
-        .map_err(crate::store_error);
+    let created = match idempotent {
+        Some(request) => {
+            inner
+                .store
+                .create_idempotent(release, request, vec![created])
+                .await
+        }
+        None => {
+            inner
+                .store
+                .create(release, trigger_key, vec![created])
+                .await
+        }
+    }
+    .map_err(crate::store_error);
     crate::lease::release_gate(gate).await;
     let stored = match created? {
         Created::New(r, events) => {
@@ -484,6 +505,7 @@ async fn store_and_start(
             }
             *r
         }
+        Created::Remembered(first) => return Ok(Stored::Remembered(first)),
         Created::Duplicate(id) => {
             return Err(Error::Conflict {
                 id,
@@ -507,5 +529,5 @@ async fn store_and_start(
     } else {
         drive::start(inner, stored.clone());
     }
-    Ok(stored)
+    Ok(Stored::New(Box::new(stored)))
 }

@@ -110,6 +110,23 @@ impl ReleaseStore for LeasedStore {
         ReleaseStore::create(&self.store, release, trigger_key, events).await
     }
 
+    async fn create_idempotent(
+        &self,
+        release: Release,
+        request: &ferry_store::IdempotentRequest,
+        events: Vec<NewEvent>,
+    ) -> Result<Created, StoreError> {
+        ReleaseStore::create_idempotent(&self.store, release, request, events).await
+    }
+
+    async fn idempotent_answer(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<ferry_store::Remembered>, StoreError> {
+        ReleaseStore::idempotent_answer(&self.store, scope, key).await
+    }
+
     /// Refused (`LeaseLost`) when another replica holds the lease.
     async fn save(
         &self,

@@ -109,6 +109,16 @@ impl PromotionRequest {
     }
 }
 
+/// The answer to an idempotent promotion.
+#[derive(Debug, Clone)]
+pub enum Promoted {
+    /// Created by this request.
+    Created(Release),
+    /// Created by an earlier request with the same key: the release as it
+    /// is now, and the status the first answer had.
+    Replayed { release: Release, status: u16 },
+}
+
 /// Why the engine refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -146,6 +156,10 @@ pub enum Error {
     /// the same request may succeed once it is back.
     #[error("storage unavailable, try again shortly: {0}")]
     Unavailable(String),
+    /// The `Idempotency-Key` was used less than a day ago for a request
+    /// with another body.
+    #[error("idempotency key `{0}` was used for a different request (another body); use a new key")]
+    IdempotencyKeyReused(String),
 }
 
 /// A store error as the engine reports it: [`Error::Unavailable`] when the
@@ -346,7 +360,51 @@ impl Engine {
         request: PromotionRequest,
         initiator: &str,
     ) -> Result<Release, Error> {
-        match create::manual(&self.inner, product, request, initiator).await {
+        match self.promote_as(product, request, initiator, None).await? {
+            Promoted::Created(r) | Promoted::Replayed { release: r, .. } => Ok(r),
+        }
+    }
+
+    /// [`Engine::promote`] for a request with an `Idempotency-Key` (issue
+    /// 23): the first request with the key creates the release and its
+    /// answer is remembered with it, in one transaction; the same request
+    /// again within a day — also after a crash — is answered with that
+    /// release ([`Promoted::Replayed`]), and the same key with another
+    /// body is refused ([`Error::IdempotencyKeyReused`]).
+    pub async fn promote_idempotent(
+        &self,
+        product: &str,
+        request: PromotionRequest,
+        initiator: &str,
+        idempotent: &ferry_store::IdempotentRequest,
+    ) -> Result<Promoted, Error> {
+        // Answered before any Git work when the key is known.
+        if let Some(first) = self
+            .inner
+            .store
+            .idempotent_answer(&idempotent.scope, &idempotent.key)
+            .await
+            .map_err(store_error)?
+        {
+            return self.replay(idempotent, first).await;
+        }
+        self.promote_as(product, request, initiator, Some(idempotent))
+            .await
+    }
+
+    async fn promote_as(
+        &self,
+        product: &str,
+        request: PromotionRequest,
+        initiator: &str,
+        idempotent: Option<&ferry_store::IdempotentRequest>,
+    ) -> Result<Promoted, Error> {
+        match create::manual(&self.inner, product, request, initiator, idempotent).await {
+            Ok(create::Stored::New(r)) => Ok(Promoted::Created(*r)),
+            Ok(create::Stored::Remembered(first)) => match idempotent {
+                Some(idempotent) => self.replay(idempotent, first).await,
+                None => Err(Error::Internal("an answer remembered without a key".into())),
+            },
             // Git failing because the mirrors' disk is full or read-only is
             // a storage fault: the same request may succeed later.
             Err(e @ (Error::Git(_) | Error::GitOps(_))) => {
@@ -359,8 +417,27 @@ impl Engine {
                     )))
                 }
             }
-            other => other,
+            Err(e) => Err(e),
         }
+    }
+
+    /// The remembered first answer to an idempotent request, as it stands now.
+    async fn replay(
+        &self,
+        idempotent: &ferry_store::IdempotentRequest,
+        first: ferry_store::Remembered,
+    ) -> Result<Promoted, Error> {
+        if first.fingerprint != idempotent.fingerprint {
+            return Err(Error::IdempotencyKeyReused(idempotent.key.clone()));
+        }
+        let release = self
+            .release(&first.release_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(first.release_id.clone()))?;
+        Ok(Promoted::Replayed {
+            release,
+            status: first.status,
+        })
     }
 
     /// Terminates a release (SPEC §4.5): running workflows stop, pending

@@ -20,8 +20,35 @@ impl ReleaseStore for ferry_store::Store {
             {
                 ferry_store::Created::New(r, ev) => Created::New(Box::new(r), ev),
                 ferry_store::Created::Duplicate(id) => Created::Duplicate(id),
+                ferry_store::Created::Remembered(r) => Created::Remembered(r),
             },
         )
+    }
+
+    async fn create_idempotent(
+        &self,
+        release: Release,
+        request: &ferry_store::IdempotentRequest,
+        events: Vec<NewEvent>,
+    ) -> Result<Created, StoreError> {
+        Ok(
+            match self
+                .create_release_idempotent(release, request, events)
+                .await?
+            {
+                ferry_store::Created::New(r, ev) => Created::New(Box::new(r), ev),
+                ferry_store::Created::Duplicate(id) => Created::Duplicate(id),
+                ferry_store::Created::Remembered(r) => Created::Remembered(r),
+            },
+        )
+    }
+
+    async fn idempotent_answer(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<ferry_store::Remembered>, StoreError> {
+        Ok(ferry_store::Store::idempotent_answer(self, scope, key).await?)
     }
 
     async fn save(

@@ -13,6 +13,9 @@ pub enum Created {
     New(Box<Release>, Vec<Event>),
     /// The trigger was seen before: the id of the release it created.
     Duplicate(String),
+    /// The request's idempotency key was used less than a day ago: the
+    /// first answer. Nothing was stored.
+    Remembered(ferry_store::Remembered),
 }
 
 #[async_trait]
@@ -25,6 +28,26 @@ pub trait ReleaseStore: Send + Sync + 'static {
         trigger_key: Option<String>,
         events: Vec<NewEvent>,
     ) -> Result<Created, StoreError>;
+    /// [`ReleaseStore::create`] for a request with an `Idempotency-Key`:
+    /// the answer is remembered in the same transaction as the release
+    /// (issue 23). Stores that cannot do that refuse, rather than create
+    /// without remembering.
+    async fn create_idempotent(
+        &self,
+        _release: Release,
+        _request: &ferry_store::IdempotentRequest,
+        _events: Vec<NewEvent>,
+    ) -> Result<Created, StoreError> {
+        Err("this store does not remember idempotency keys".into())
+    }
+    /// The remembered answer to a request with an `Idempotency-Key`.
+    async fn idempotent_answer(
+        &self,
+        _scope: &str,
+        _key: &str,
+    ) -> Result<Option<ferry_store::Remembered>, StoreError> {
+        Ok(None)
+    }
     /// Saves the release and appends events, atomically.
     async fn save(
         &self,

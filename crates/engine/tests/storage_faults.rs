@@ -96,6 +96,23 @@ impl ReleaseStore for Flaky {
         }
         self.inner.save(release, events).await
     }
+    async fn create_idempotent(
+        &self,
+        release: Release,
+        request: &ferry_store::IdempotentRequest,
+        events: Vec<NewEvent>,
+    ) -> Result<Created, StoreError> {
+        self.check()?;
+        self.inner.create_idempotent(release, request, events).await
+    }
+    async fn idempotent_answer(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<ferry_store::Remembered>, StoreError> {
+        self.check()?;
+        self.inner.idempotent_answer(scope, key).await
+    }
     async fn get(&self, id: &str) -> Result<Option<Release>, StoreError> {
         self.check()?;
         self.inner.get(id).await
@@ -272,4 +289,70 @@ async fn a_driver_that_cannot_save_stops_and_the_release_resumes() {
     for env in ["qa", "prod"] {
         assert_eq!(commits_of(&fx, &release.id, env), 1, "{env}");
     }
+}
+
+/// A promotion sent again with the same `Idempotency-Key` (its answer was
+/// lost) is answered with the release the first one created; the same key
+/// with another body is refused; another key is another release.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_idempotent_promotion_creates_one_release() {
+    let (_fx, engine) = flaky_engine("main-def0", &Arc::default(), 0, &Arc::default()).await;
+    let request = |key: &str, fingerprint: &str| ferry_store::IdempotentRequest {
+        scope: "ivy POST /api/v1/products/shop/promotions".into(),
+        key: key.into(),
+        fingerprint: fingerprint.into(),
+        status: 201,
+    };
+    let first = match engine
+        .promote_idempotent(
+            "shop",
+            PromotionRequest::for_flow("main"),
+            "ivy",
+            &request("k1", "a"),
+        )
+        .await
+        .unwrap()
+    {
+        ferry_engine::Promoted::Created(r) => r,
+        other => panic!("{other:?}"),
+    };
+    match engine
+        .promote_idempotent(
+            "shop",
+            PromotionRequest::for_flow("main"),
+            "ivy",
+            &request("k1", "a"),
+        )
+        .await
+        .unwrap()
+    {
+        ferry_engine::Promoted::Replayed { release, status } => {
+            assert_eq!(release.id, first.id);
+            assert_eq!(status, 201);
+        }
+        other => panic!("{other:?}"),
+    }
+    let err = engine
+        .promote_idempotent(
+            "shop",
+            PromotionRequest::for_flow("main"),
+            "ivy",
+            &request("k1", "b"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ferry_engine::Error::IdempotencyKeyReused(_)),
+        "{err}"
+    );
+    let second = engine
+        .promote_idempotent(
+            "shop",
+            PromotionRequest::for_flow("main"),
+            "ivy",
+            &request("k2", "a"),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(second, ferry_engine::Promoted::Created(r) if r.number == 2));
 }

@@ -250,7 +250,7 @@ fn main() {
         for r in [first.clone(), second.clone()] {
             match store.create_release(r, None, Vec::new()).await.unwrap() {
                 ferry_store::Created::New(r, _) => ids.push(r.id),
-                ferry_store::Created::Duplicate(_) => unreachable!(),
+                other => unreachable!("{other:?}"),
             }
         }
         let id = ids[1].clone();

@@ -122,7 +122,7 @@ async fn main() {
         let r = release(i);
         match store.create_release(r, None, vec![]).await.unwrap() {
             ferry_store::Created::New(r, _) => ids.push(r.id),
-            ferry_store::Created::Duplicate(_) => unreachable!(),
+            other => unreachable!("{other:?}"),
         }
     }
     println!("stored {n} releases in {:.1} s", t.elapsed().as_secs_f64());

@@ -242,6 +242,11 @@ fn sqlite_migrator() -> Migrator {
             "release notes renditions",
             include_str!("../migrations/sqlite/0018_release_notes_renditions.sql"),
         ),
+        (
+            23,
+            "idempotency keys",
+            include_str!("../migrations/sqlite/0023_idempotency.sql"),
+        ),
     ])
 }
 
@@ -281,6 +286,11 @@ fn postgres_migrator() -> Migrator {
             18,
             "release notes renditions",
             include_str!("../migrations/postgres/0018_release_notes_renditions.sql"),
+        ),
+        (
+            23,
+            "idempotency keys",
+            include_str!("../migrations/postgres/0023_idempotency.sql"),
         ),
     ])
 }

@@ -20,6 +20,7 @@ mod cursor;
 mod dedup;
 mod deliveries;
 mod error;
+mod idempotency;
 mod invariant;
 mod lease;
 mod notes;
@@ -32,6 +33,7 @@ mod ui_sessions;
 mod url;
 
 pub use error::{Error, Result};
+pub use idempotency::{IDEMPOTENCY_WINDOW, IdempotentRequest, Remembered};
 pub use invariant::Repaired;
 pub use lease::Lease;
 pub use notes::{NewRendition, NotesRendition, NotesValidator};

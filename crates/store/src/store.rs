@@ -127,17 +127,86 @@ impl Store {
     /// them), and is inserted with the key and its first events (seq 1…).
     pub async fn create_release(
         &self,
-        mut release: Release,
+        release: Release,
         trigger_key: Option<&str>,
         first_events: Vec<NewEvent>,
     ) -> Result<Created> {
+        self.create_as(release, trigger_key, None, first_events)
+            .await
+    }
+
+    /// [`Store::create_release`] for a request with an `Idempotency-Key`:
+    /// its answer (status `request.status`, this release) is remembered in
+    /// the same transaction, so it is there if and only if the release is
+    /// (issue 23). When the key was used less than a day ago nothing is
+    /// written and [`Created::Remembered`] names the first answer.
+    pub async fn create_release_idempotent(
+        &self,
+        release: Release,
+        request: &crate::IdempotentRequest,
+        first_events: Vec<NewEvent>,
+    ) -> Result<Created> {
+        self.create_as(release, None, Some(request), first_events)
+            .await
+    }
+
+    async fn create_as(
+        &self,
+        mut release: Release,
+        trigger_key: Option<&str>,
+        idempotent: Option<&crate::IdempotentRequest>,
+        first_events: Vec<NewEvent>,
+    ) -> Result<Created> {
         let now = millis(ferry_release::now(), &release.id, "now")?;
+        let since = crate::idempotency::window_start()?;
         let _gate = self.gate().await;
         on_pool!(&self.backend, |pool| {
             let mut tx = pool
                 .begin_write()
                 .await
                 .map_err(db("beginning a release creation"))?;
+            if let Some(request) = idempotent {
+                sqlx::query(
+                    "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at < $3",
+                )
+                .bind(&request.scope)
+                .bind(&request.key)
+                .bind(since)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("forgetting an old idempotency key"))?;
+                let inserted = sqlx::query(
+                    "INSERT INTO idempotency_keys \
+                     (scope, key, fingerprint, release_id, status, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, key) DO NOTHING",
+                )
+                .bind(&request.scope)
+                .bind(&request.key)
+                .bind(&request.fingerprint)
+                .bind(&release.id)
+                .bind(i64::from(request.status))
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("remembering an idempotency key"))?
+                .rows_affected();
+                if inserted == 0 {
+                    let row = sqlx::query(
+                        "SELECT release_id, status, fingerprint FROM idempotency_keys \
+                         WHERE scope = $1 AND key = $2",
+                    )
+                    .bind(&request.scope)
+                    .bind(&request.key)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db("reading an idempotency key"))?;
+                    let first = crate::idempotency::remembered_from(&row)?;
+                    tx.rollback()
+                        .await
+                        .map_err(db("ending a repeated creation"))?;
+                    return Ok(Created::Remembered(first));
+                }
+            }
             if let Some(key) = trigger_key {
                 let inserted = sqlx::query(
                     "INSERT INTO triggers (key, release_id, created_at) VALUES ($1, $2, $3) \

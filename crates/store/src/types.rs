@@ -18,6 +18,9 @@ pub enum Created {
     /// The trigger key was already used: the id of the release it created.
     /// Nothing was written.
     Duplicate(String),
+    /// The idempotency key was used (less than a day ago): the answer to
+    /// that first request. Nothing was written.
+    Remembered(crate::Remembered),
 }
 
 /// One environment of a release in a list: enough for its status icon.

@@ -83,7 +83,7 @@ async fn create(store: &Store, product: &str) -> Release {
         .unwrap()
     {
         Created::New(r, _) => r,
-        Created::Duplicate(id) => panic!("duplicate {id}"),
+        other => panic!("not created: {other:?}"),
     }
 }
 

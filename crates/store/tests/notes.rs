@@ -19,7 +19,7 @@ async fn notes_cache_and_earlier_releases(url: &str) {
             .unwrap()
         {
             Created::New(r, _) => ids.push((r.id, r.number)),
-            Created::Duplicate(id) => panic!("duplicate {id}"),
+            other => panic!("not created: {other:?}"),
         }
     }
     let (third_shop, number) = ids[3].clone();

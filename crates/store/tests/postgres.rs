@@ -33,6 +33,7 @@ async fn postgres_backend_passes_the_store_suite() {
     suite::webhook_deliveries_once(&cluster.database("t_deliveries").await).await;
     suite::unfinishable_saves_are_refused(&cluster.database("t_unfinishable").await).await;
     suite::broken_finished_rows_are_repaired(&cluster.database("t_repair").await).await;
+    suite::idempotency_keys(&cluster.database("t_idempotency").await).await;
 
     // Connection failures name the server without the password.
     let wrong = format!(

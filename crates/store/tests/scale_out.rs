@@ -22,7 +22,7 @@ async fn create(store: &Store, product: &str) -> Release {
         .unwrap()
     {
         Created::New(r, _) => r,
-        Created::Duplicate(id) => panic!("unexpected duplicate of {id}"),
+        other => panic!("not created: {other:?}"),
     }
 }
 

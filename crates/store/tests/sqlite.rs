@@ -28,6 +28,7 @@ on_sqlite_file!(
     webhook_deliveries_once,
     unfinishable_saves_are_refused,
     broken_finished_rows_are_repaired,
+    idempotency_keys,
 );
 
 #[tokio::test]

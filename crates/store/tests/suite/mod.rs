@@ -16,7 +16,7 @@ async fn create(store: &Store, release: Release, key: Option<&str>) -> Release {
         .unwrap()
     {
         Created::New(r, _) => r,
-        Created::Duplicate(id) => panic!("unexpected duplicate of {id}"),
+        other => panic!("not created: {other:?}"),
     }
 }
 
@@ -161,6 +161,7 @@ pub async fn duplicate_trigger_writes_nothing(url: &str) {
             Created::Duplicate(id) => {
                 duplicate_ids.insert(id);
             }
+            other => panic!("{other:?}"),
         }
     }
     assert_eq!(new_ids.len(), 1);
@@ -718,5 +719,103 @@ pub async fn broken_finished_rows_are_repaired(url: &str) {
     );
     assert_eq!(store.events(&fine.id, 0, 0).await.unwrap().len(), 2);
     assert!(store.repair_finished().await.unwrap().is_empty());
+    store.close().await;
+}
+
+/// Idempotency keys (issue 23): a promotion's answer is remembered with its
+/// release, in one transaction; the same key (same scope) within a day
+/// names the first release and writes nothing; another scope is another
+/// request; a day-old key is forgotten.
+pub async fn idempotency_keys(url: &str) {
+    use ferry_store::{IdempotentRequest, Remembered};
+    let store = Store::open(url).await.unwrap();
+    let request = |scope: &str, fingerprint: &str| IdempotentRequest {
+        scope: scope.into(),
+        key: "k-1".into(),
+        fingerprint: fingerprint.into(),
+        status: 201,
+    };
+    let ivy = request("ivy POST /api/v1/products/shop/promotions", "f1");
+    let Created::New(first, _) = store
+        .create_release_idempotent(release("shop"), &ivy, first_events())
+        .await
+        .unwrap()
+    else {
+        panic!("first request")
+    };
+    let again = store
+        .create_release_idempotent(release("shop"), &request(&ivy.scope, "f2"), first_events())
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        Created::Remembered(Remembered {
+            release_id: first.id.clone(),
+            status: 201,
+            fingerprint: "f1".into(),
+        })
+    );
+    // Nothing written by the repeat: one release, number 1.
+    assert_eq!(store.count_active("shop").await.unwrap(), 1);
+    assert_eq!(
+        store
+            .idempotent_answer(&ivy.scope, "k-1")
+            .await
+            .unwrap()
+            .map(|r| r.release_id),
+        Some(first.id.clone())
+    );
+    let other = request("joe POST /api/v1/products/shop/promotions", "f1");
+    let Created::New(second, _) = store
+        .create_release_idempotent(release("shop"), &other, first_events())
+        .await
+        .unwrap()
+    else {
+        panic!("another scope is another request")
+    };
+    assert_eq!(second.number, 2);
+
+    // Remembering an operation's answer: the first one wins.
+    let terminate = IdempotentRequest {
+        scope: format!("ivy POST /api/v1/releases/{}/terminate", first.id),
+        key: "t-1".into(),
+        fingerprint: "".into(),
+        status: 200,
+    };
+    assert_eq!(
+        store.remember_answer(&terminate, &first.id).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .remember_answer(&terminate, &first.id)
+            .await
+            .unwrap()
+            .map(|r| r.status),
+        Some(200)
+    );
+
+    // A day later the key is forgotten.
+    behind_the_back(
+        url,
+        "UPDATE idempotency_keys SET created_at = created_at - 90000000 WHERE key = $1 AND $2 <> ''",
+        "k-1",
+        "x",
+    )
+    .await;
+    assert_eq!(
+        store.idempotent_answer(&ivy.scope, "k-1").await.unwrap(),
+        None
+    );
+    let Created::New(third, _) = store
+        .create_release_idempotent(release("shop"), &ivy, first_events())
+        .await
+        .unwrap()
+    else {
+        panic!("a day-old key is forgotten")
+    };
+    assert_eq!(third.number, 3);
+    assert_eq!(store.forget_old_answers().await.unwrap(), 1);
+    store.probe_write().await.unwrap();
     store.close().await;
 }
