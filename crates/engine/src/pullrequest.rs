@@ -88,8 +88,9 @@ pub trait PullRequests: Send + Sync + 'static {
         false
     }
 
-    /// The wait before opening again after `failures` transient failures.
-    fn reopen_delay(&self, failures: u32) -> Duration {
+    /// The wait before opening a pull request in `repo_url` again after
+    /// `failures` transient failures.
+    fn reopen_delay(&self, _repo_url: &str, failures: u32) -> Duration {
         let exp = failures.saturating_sub(1).min(10);
         Duration::from_secs(5)
             .saturating_mul(1 << exp)

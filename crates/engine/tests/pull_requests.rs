@@ -103,7 +103,7 @@ impl PullRequests for Forge {
         error.downcast_ref::<Unavailable>().is_some()
     }
 
-    fn reopen_delay(&self, _failures: u32) -> Duration {
+    fn reopen_delay(&self, _repo_url: &str, _failures: u32) -> Duration {
         Duration::from_millis(30)
     }
 }

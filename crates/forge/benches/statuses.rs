@@ -121,6 +121,7 @@ fn main() {
             webhook_secret: Secret::default(),
             poll_interval: Duration::from_secs(60),
             web_path: String::new(),
+        retry: None,
         }]));
         let publisher = StatusPublisher::new(registry, "https://ferry.example", RetryPolicy::default());
         let steps = lifecycle();

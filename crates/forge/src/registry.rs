@@ -21,7 +21,10 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::webhook::{self, Delivery, WebhookError, WebhookEvent};
-use crate::{AzureDevOps, Bitbucket, Forge, ForgeError, ForgeKind, GitHub, GitLab, Gitea, Secret};
+use crate::{
+    AzureDevOps, Bitbucket, Forge, ForgeError, ForgeKind, GitHub, GitLab, Gitea, RetryPolicy,
+    Secret,
+};
 
 /// One `[[forges]]` entry of the settings file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -66,6 +69,14 @@ pub struct ForgeEntry {
     /// arrives (default 60).
     #[serde(default)]
     pub poll_interval: Option<u64>,
+    /// Milliseconds before the first retry of a failed call (statuses,
+    /// opening pull requests), doubling up to `retryMaxMs` (default 500).
+    #[serde(default)]
+    pub retry_initial_ms: Option<u64>,
+    /// Longest wait between retries in milliseconds (default 60000); a
+    /// forge's `Retry-After` may ask for longer and is honoured.
+    #[serde(default)]
+    pub retry_max_ms: Option<u64>,
 }
 
 /// Why the forge entries cannot be used.
@@ -87,6 +98,8 @@ pub struct Entry {
     /// The path the forge's web pages live under (`git` for
     /// `https://host/git/owner/repo`), without slashes; empty at the root.
     pub web_path: String,
+    /// How calls to this forge are retried (`None`: the caller's policy).
+    pub retry: Option<RetryPolicy>,
 }
 
 impl Entry {
@@ -104,6 +117,7 @@ impl Entry {
             webhook_secret,
             poll_interval: Duration::from_secs(60),
             web_path: String::new(),
+            retry: None,
         }
     }
 
@@ -133,6 +147,8 @@ pub struct ForRepo {
     /// `owner/repo` (GitLab: the full path; Azure DevOps: `project/repo`).
     pub repo: String,
     pub poll_interval: Duration,
+    /// The entry's retry policy, when its settings give one.
+    pub retry: Option<RetryPolicy>,
 }
 
 impl Registry {
@@ -216,6 +232,7 @@ impl Registry {
                 check_api_url(w).map_err(|m| err(m.replace("apiUrl", "webUrl")))?;
             }
             let web_path = web_path(kind, &api_url, e.web_url.as_deref());
+            let retry = retry_policy(e.retry_initial_ms, e.retry_max_ms).map_err(err)?;
             tokens.push(token.clone());
             let timeout = Duration::from_secs(e.timeout.unwrap_or(10).max(1));
             let build_err = |x: ForgeError| err(x.to_string());
@@ -246,6 +263,7 @@ impl Registry {
                 webhook_secret,
                 poll_interval: Duration::from_secs(e.poll_interval.unwrap_or(60).max(1)),
                 web_path,
+                retry,
             });
         }
         Ok(Registry {
@@ -291,6 +309,7 @@ impl Registry {
             forge: Arc::clone(&e.forge),
             repo: e.repo_name(repo_url),
             poll_interval: e.poll_interval,
+            retry: e.retry,
         })
     }
 
@@ -371,6 +390,29 @@ impl Registry {
             .filter(|e| key_has_prefix(key, &e.repo_prefix))
             .max_by_key(|e| e.repo_prefix.len())
     }
+}
+
+/// The retry policy of `retryInitialMs` / `retryMaxMs`, `None` when
+/// neither is set.
+fn retry_policy(initial: Option<u64>, max: Option<u64>) -> Result<Option<RetryPolicy>, String> {
+    if initial.is_none() && max.is_none() {
+        return Ok(None);
+    }
+    let d = RetryPolicy::default();
+    let ms = |v: Option<u64>, name: &str, default: Duration| match v {
+        None => Ok(default),
+        Some(ms) if (1..=86_400_000).contains(&ms) => Ok(Duration::from_millis(ms)),
+        Some(ms) => Err(format!(
+            "`{name}` must be between 1 and 86400000 milliseconds, not {ms}"
+        )),
+    };
+    let initial = ms(initial, "retryInitialMs", d.initial)?;
+    let max = ms(max, "retryMaxMs", d.max)?.max(initial);
+    Ok(Some(RetryPolicy {
+        initial,
+        max,
+        max_attempts: d.max_attempts,
+    }))
 }
 
 /// Whether the repository with key `key` is under `prefix`: the prefix's
@@ -732,6 +774,32 @@ mod tests {
                 .unwrap()
                 .repo,
             "Shop/gitops"
+        );
+    }
+
+    #[test]
+    fn retry_settings() {
+        let mut e = entry(ForgeKind::Github, "https://github.com/");
+        e.retry_initial_ms = Some(10);
+        e.retry_max_ms = Some(50);
+        let r = Registry::from_entries(&[e.clone()], |_| None).unwrap();
+        let p = r.for_repo("https://github.com/a/b").unwrap().retry.unwrap();
+        assert_eq!(p.initial, Duration::from_millis(10));
+        assert_eq!(p.max, Duration::from_millis(50));
+        e.retry_max_ms = Some(0);
+        let err = Registry::from_entries(&[e], |_| None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("retryMaxMs"), "{err}");
+        let r =
+            Registry::from_entries(&[entry(ForgeKind::Github, "https://github.com/")], |_| None)
+                .unwrap();
+        assert!(
+            r.for_repo("https://github.com/a/b")
+                .unwrap()
+                .retry
+                .is_none()
         );
     }
 

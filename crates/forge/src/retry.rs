@@ -36,9 +36,14 @@ impl RetryPolicy {
     /// counts from 1): the forge's `Retry-After` if it sent one, else
     /// `initial · 2^(attempt-1)` capped at `max`, jittered to 50–100 %.
     pub fn delay(&self, attempt: u32, error: &ForgeError) -> Duration {
-        if let Some(wait) = error.retry_after() {
-            return wait;
+        match error.retry_after() {
+            Some(wait) => wait,
+            None => self.backoff(attempt),
         }
+    }
+
+    /// `initial · 2^(attempt-1)` capped at `max`, jittered to 50–100 %.
+    pub fn backoff(&self, attempt: u32) -> Duration {
         let exp = attempt.saturating_sub(1).min(20);
         let full = self
             .initial

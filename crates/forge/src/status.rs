@@ -390,7 +390,7 @@ async fn deliver(inner: Arc<Inner>, key: SlotKey) {
             }
             Err(e) if e.is_retryable() => {
                 inner.counters.failed_calls.fetch_add(1, Ordering::Relaxed);
-                let wait = inner.policy.delay(attempt, &e);
+                let wait = target.retry.unwrap_or(inner.policy).delay(attempt, &e);
                 if attempt.is_multiple_of(10) {
                     tracing::warn!(context = %key.context, commit = %key.sha, error = %e, attempt,
                         "commit status still not delivered; retrying");

@@ -30,6 +30,7 @@ fn registry(api: &str, timeout: Duration) -> Arc<Registry> {
         webhook_secret: Secret::default(),
         poll_interval: Duration::from_secs(60),
         web_path: String::new(),
+        retry: None,
     }]))
 }
 

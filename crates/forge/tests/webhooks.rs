@@ -26,6 +26,7 @@ fn registry() -> Registry {
         webhook_secret: secret,
         poll_interval: Duration::from_secs(60),
         web_path: String::new(),
+        retry: None,
     };
     Registry::from_forges(vec![
         entry(

@@ -57,15 +57,15 @@ impl ForgePullRequests {
         format!("{}{heading}{notes}", spec.body)
     }
 
+    /// Opening a pull request is retried as commit statuses are (the
+    /// forge entry's `retryInitialMs`/`retryMaxMs`, else 0.5 s doubling to
+    /// 60 s, 12 tries); past that the engine keeps the environment
+    /// SUSPENDED and opens again later ([`PullRequests::is_transient`]).
     pub fn new(registry: Arc<Registry>) -> ForgePullRequests {
         ForgePullRequests {
             registry,
             notes: None,
-            policy: RetryPolicy {
-                initial: Duration::from_millis(500),
-                max: Duration::from_secs(10),
-                max_attempts: 4,
-            },
+            policy: RetryPolicy::default(),
         }
     }
 
@@ -95,35 +95,44 @@ impl PullRequests for ForgePullRequests {
             base: spec.base.clone(),
         };
         // A promotion interrupted between opening its pull request and
-        // recording it finds the one it opened.
+        // recording it finds the one it opened. When the forge cannot say
+        // (5xx, 429, no answer), nothing is opened blindly: the engine
+        // tries again later.
+        let adopt = |o: ferry_forge::OpenedPullRequest| OpenedPullRequest {
+            number: o.number,
+            url: o.url,
+        };
         match t
             .forge
             .find_open_pull_request(&t.repo, &pr.head, &pr.base)
             .await
         {
-            Ok(Some(o)) => {
-                return Ok(OpenedPullRequest {
-                    number: o.number,
-                    url: o.url,
-                });
-            }
+            Ok(Some(o)) => return Ok(adopt(o)),
             Ok(None) => {}
+            Err(e) if e.is_retryable() => return Err(Box::new(e)),
             Err(e) => tracing::warn!(error = %e, "looking for an open pull request"),
         }
         // A POST that timed out may have opened the pull request: only
         // answers that certainly changed nothing (5xx, 429, refused
-        // connections) are tried again.
+        // connections) are tried again at once; a forge that says the
+        // request exists (an earlier try did open it) gets it adopted.
+        let policy = t.retry.unwrap_or(self.policy);
         let mut attempt = 1;
         loop {
             match t.forge.open_pull_request(&t.repo, &pr).await {
-                Ok(o) => {
-                    return Ok(OpenedPullRequest {
-                        number: o.number,
-                        url: o.url,
-                    });
+                Ok(o) => return Ok(adopt(o)),
+                Err(e) if exists_already(&e) => {
+                    if let Ok(Some(o)) = t
+                        .forge
+                        .find_open_pull_request(&t.repo, &pr.head, &pr.base)
+                        .await
+                    {
+                        return Ok(adopt(o));
+                    }
+                    return Err(Box::new(e));
                 }
-                Err(e) if retry_open(&e) && attempt < self.policy.max_attempts => {
-                    tokio::time::sleep(self.policy.delay(attempt, &e)).await;
+                Err(e) if retry_open(&e) && attempt < policy.max_attempts => {
+                    tokio::time::sleep(policy.delay(attempt, &e)).await;
                     attempt += 1;
                 }
                 Err(e) => return Err(Box::new(e)),
@@ -151,6 +160,40 @@ impl PullRequests for ForgePullRequests {
         self.registry
             .for_repo(repo_url)
             .map_or(Duration::from_secs(60), |t| t.poll_interval)
+    }
+
+    /// 5xx, 429, rate limits and calls that got no answer (a timed-out
+    /// POST included: the next open finds a request it did open).
+    fn is_transient(&self, error: &PullRequestError) -> bool {
+        error
+            .downcast_ref::<ForgeError>()
+            .is_some_and(ForgeError::is_retryable)
+    }
+
+    /// The forge entry's backoff, continued from where `open`'s own
+    /// retries stopped (so at its cap: a minute by default).
+    fn reopen_delay(&self, repo_url: &str, failures: u32) -> Duration {
+        let p = self
+            .registry
+            .for_repo(repo_url)
+            .and_then(|t| t.retry)
+            .unwrap_or(self.policy);
+        p.backoff(failures.saturating_add(p.max_attempts))
+    }
+}
+
+/// The forge's answer that a pull request from this branch is open already
+/// (GitHub 422 "A pull request already exists", GitLab, Gitea and Azure
+/// DevOps 409).
+fn exists_already(e: &ForgeError) -> bool {
+    match e {
+        ForgeError::Status { status: 409, .. } => true,
+        ForgeError::Status {
+            status: 422,
+            message,
+            ..
+        } => message.contains("already exists"),
+        _ => false,
     }
 }
 

@@ -242,7 +242,7 @@ pub(super) async fn run_action(
                                 .await?;
                         }
                         tokio::select! {
-                            () = tokio::time::sleep(prs.reopen_delay(failures)) => {}
+                            () = tokio::time::sleep(prs.reopen_delay(&a.repo_url, failures)) => {}
                             () = cancel.cancelled() => {
                                 handle
                                     .update(|r| ((mark(StepStatus::Terminated, None))(r), vec![]))
