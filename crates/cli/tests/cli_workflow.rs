@@ -438,3 +438,17 @@ spec:
     }
     assert!(gone, "sleep {sleep_pid} outlived the run");
 }
+
+#[test]
+fn pod_only_fields_are_ignored_with_one_notice() {
+    let yaml = "apiVersion: argoproj.io/v1alpha1\nkind: WorkflowTemplate\nmetadata: {name: pod}\nspec:\n  entrypoint: main\n  podResources: {limits: {cpu: \"1\"}}\n  templates:\n  - name: main\n    nodeSelector: {kubernetes.io/arch: amd64}\n    container: {image: busybox, command: [echo, hi]}\n";
+    let dir = Dir::new(&[("pod.yaml", yaml)]);
+    let out = ferry(&["workflow", "run", &dir.path("pod.yaml")]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(
+        text.matches("notice: the local executor ignores these pod-only fields: spec.podResources, spec.templates[0].nodeSelector\n").count(),
+        1,
+        "{text}"
+    );
+}

@@ -223,6 +223,9 @@ fn human(outcome: &RunOutcome, failed_logs: &[(String, String)]) -> String {
         out.push_str(&format!(" ({m})"));
     }
     out.push('\n');
+    for n in &outcome.notices {
+        out.push_str(&format!("notice: {n}\n"));
+    }
     for (title, params) in [
         ("outputs", &outcome.outputs.entrypoint),
         ("global outputs", &outcome.outputs.global),
