@@ -11,21 +11,24 @@
 //! registered for masking. The tasks that keep the parts current run
 //! until a [`CancelFlag`] is set: live configuration ([`live`]), Argo CD
 //! discovery, the commit-status publisher ([`forges`]) and the relay of
-//! other replicas' events ([`replica`]). [`demo`] stands in for a forge
+//! other replicas' events ([`replica`]), and the store's write probe
+//! ([`health`]). [`demo`] stands in for a forge
 //! when the GitOps repositories are local (`ferry demo`).
 //!
 //! Modules form a DAG: `parts` → `error` → `live` → `argocd` → `cancel`,
-//! `parts` → `forges`, `replica` → `cancel`; `demo` stands alone.
+//! `parts` → `forges`, `replica` → `cancel`, `health` → `cancel`; `demo` stands alone.
 
 pub mod argocd;
 pub mod cancel;
 pub mod demo;
 pub mod error;
 pub mod forges;
+pub mod health;
 pub mod live;
 pub mod parts;
 pub mod replica;
 
 pub use cancel::CancelFlag;
 pub use error::BuildError;
+pub use health::StorageHealth;
 pub use parts::Parts;

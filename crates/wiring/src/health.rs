@@ -1,0 +1,156 @@
+//! Whether the store can be written now (issue 23): the state behind
+//! `/readyz`, the API's fail-fast answer (503 with `Retry-After` while the
+//! storage is down) and the web UI's banner.
+//!
+//! A prober writes one small row ([`ferry_store::Store::probe_write`])
+//! every second — every half second while the storage is down, so that
+//! its return is seen at once — each bounded by [`PROBE_TIMEOUT`]: a
+//! database that does not answer counts as down as surely as one that
+//! refuses. Anyone who meets a storage fault may [`StorageHealth::mark_down`]
+//! at once rather than wait for the next probe.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use crate::CancelFlag;
+
+/// How long a probe may take before the storage counts as down.
+pub const PROBE_TIMEOUT: Duration = Duration::from_millis(700);
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+const PROBE_EVERY_WHILE_DOWN: Duration = Duration::from_millis(500);
+
+/// The storage's state as last seen. Cheap to clone.
+#[derive(Clone)]
+pub struct StorageHealth {
+    tx: Arc<watch::Sender<State>>,
+}
+
+/// Down since when, and why; `None`: writable.
+#[derive(Debug, Clone, Default)]
+struct State {
+    down: Option<(Instant, String)>,
+}
+
+impl Default for StorageHealth {
+    fn default() -> Self {
+        StorageHealth {
+            tx: Arc::new(watch::channel(State::default()).0),
+        }
+    }
+}
+
+impl StorageHealth {
+    /// `Some((for how long, why))` while the storage cannot be written.
+    pub fn down(&self) -> Option<(Duration, String)> {
+        self.tx
+            .borrow()
+            .down
+            .as_ref()
+            .map(|(since, why)| (since.elapsed(), why.clone()))
+    }
+
+    pub fn is_down(&self) -> bool {
+        self.tx.borrow().down.is_some()
+    }
+
+    /// Records that a write failed because the storage is unavailable.
+    pub fn mark_down(&self, why: impl Into<String>) {
+        let why = why.into();
+        self.tx.send_if_modified(|s| {
+            if s.down.is_some() {
+                return false;
+            }
+            tracing::warn!(reason = %why, "the store cannot be written; mutating requests answer 503 until it can");
+            s.down = Some((Instant::now(), why));
+            true
+        });
+    }
+
+    /// Records that a write succeeded.
+    pub fn mark_up(&self) {
+        self.tx.send_if_modified(|s| match s.down.take() {
+            Some((since, _)) => {
+                tracing::info!(after = ?since.elapsed(), "the store can be written again");
+                true
+            }
+            None => false,
+        });
+    }
+
+    /// Resolves when the storage is (or becomes) down.
+    pub async fn went_down(&self) {
+        let mut rx = self.tx.subscribe();
+        let _ = rx.wait_for(|s| s.down.is_some()).await;
+    }
+
+    /// One probe, bounded by [`PROBE_TIMEOUT`]; records and returns
+    /// whether the store could be written.
+    pub async fn probe(&self, store: &ferry_store::Store) -> bool {
+        match tokio::time::timeout(PROBE_TIMEOUT, store.probe_write()).await {
+            Ok(Ok(())) => {
+                self.mark_up();
+                true
+            }
+            Ok(Err(e)) => {
+                self.mark_down(e.to_string());
+                false
+            }
+            Err(_) => {
+                self.mark_down(format!(
+                    "a one-row write did not finish within {} ms",
+                    PROBE_TIMEOUT.as_millis()
+                ));
+                false
+            }
+        }
+    }
+
+    /// Probes the store until `stop` is set.
+    pub fn spawn_prober(&self, store: ferry_store::Store, stop: CancelFlag) {
+        let health = self.clone();
+        tokio::spawn(async move {
+            loop {
+                health.probe(&store).await;
+                let pause = if health.is_down() {
+                    PROBE_EVERY_WHILE_DOWN
+                } else {
+                    PROBE_EVERY
+                };
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = stop.cancelled() => return,
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn marks_and_probes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ferry_store::Store::open_sqlite_file(&dir.path().join("h.db"))
+            .await
+            .unwrap();
+        let health = StorageHealth::default();
+        assert!(!health.is_down());
+        health.mark_down("disk full");
+        let (_, why) = health.down().unwrap();
+        assert_eq!(why, "disk full");
+        // `went_down` resolves at once while down.
+        tokio::time::timeout(Duration::from_millis(100), health.went_down())
+            .await
+            .unwrap();
+        assert!(health.probe(&store).await);
+        assert!(!health.is_down());
+        store.close().await;
+        // A closed pool cannot be written.
+        assert!(!health.probe(&store).await);
+        assert!(health.is_down());
+    }
+}
