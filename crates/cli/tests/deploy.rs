@@ -44,7 +44,7 @@ fn seq(v: &Value) -> &[Value] {
 
 /// `GET` routes of the server.
 fn get_routes() -> BTreeSet<String> {
-    ferry_server::api::table()
+    ferry_api::table()
         .into_iter()
         .filter(|(method, _, _)| *method == "get")
         .map(|(_, path, _)| path.to_owned())

@@ -9,13 +9,7 @@
 //! engine is started only after the listener is bound, so `/readyz`
 //! answers 503 while unfinished releases are being resumed.
 
-pub mod api;
-pub mod auth;
-pub mod error;
-pub mod metrics;
-mod openapi;
 pub mod ui;
-mod view;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -27,7 +21,12 @@ use ferry_wiring::{BuildError, CancelFlag, Parts};
 
 pub use ferry_settings::{GitCredential, Overrides, Secret, Settings, SettingsError};
 
-use crate::api::AppState;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use ferry_api::error::ApiError;
+use ferry_api::{AppState, Shared, auth, metrics};
+use ferry_security::BODY_LIMIT;
 
 /// Why the server cannot start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +73,7 @@ impl Server {
             stopping: CancelFlag::default(),
             security: parts.security,
             forges: parts.forges,
-            ui: ui::UiState::new(&settings.effective_base_url()),
+            sessions: ferry_api::session::Sessions::new(&settings.effective_base_url()),
             notes: parts.notes,
             demo: settings.demo,
             notes_bodies: Default::default(),
@@ -144,7 +143,7 @@ impl BoundServer {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         let state = Arc::clone(&self.server.state);
-        let app = api::router(Arc::clone(&state));
+        let app = router(Arc::clone(&state));
         let stop = state.stopping.clone();
         let stop_signal = stop.clone();
         let http = tokio::spawn(
@@ -186,6 +185,25 @@ impl BoundServer {
             Err(e) => Err(ServerError::Serve(std::io::Error::other(e.to_string()))),
         }
     }
+}
+
+/// The whole router: the API's routes and the web UI's, counted and timed
+/// ([`ferry_api::observe`]), a JSON 404 for anything else, the body limit,
+/// and the security layers outermost ([`ferry_security::guard`]).
+pub fn router(state: Shared) -> Router {
+    ferry_api::routes()
+        .merge(ui::routes())
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            ferry_api::observe,
+        ))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state.security),
+            ferry_security::guard,
+        ))
+        .with_state(state)
 }
 
 /// SIGTERM or Ctrl-C.

@@ -465,7 +465,7 @@ async fn tokens_are_shown_once_listed_without_secrets_and_revocable() {
 
 fn sha2_hex(text: &str) -> String {
     // The server's own hash function, so the test checks the stored form.
-    hex_encode(&ferry_server::auth::hash(text))
+    hex_encode(&ferry_api::auth::hash(text))
 }
 
 fn hex_encode(bytes: &[u8]) -> String {

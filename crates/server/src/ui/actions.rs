@@ -9,11 +9,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::csrf;
 use super::layout::{Layout, UiError, Viewer, page, query_value};
 use super::release::load;
-use crate::api::Shared;
-use crate::error::ApiError;
+use ferry_api::Shared;
+use ferry_api::csrf;
+use ferry_api::error::ApiError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
@@ -128,7 +128,7 @@ async fn act(
         Operation::Terminate => "terminate",
         Operation::Retry => "retry",
     };
-    let audit = crate::api::releases::release_action(&st, &caller, action, &r.id).await?;
+    let audit = ferry_api::releases::release_action(&st, &caller, action, &r.id).await?;
     let result = match op {
         Operation::Terminate => st.engine.terminate(&r.id, &caller.name).await,
         Operation::Retry => st.engine.retry(&r.id, &caller.name).await,

@@ -8,8 +8,8 @@ use ferry_model::flowgraph::FlowGraph;
 
 use super::layout::{Layout, UiError, Viewer, page, seg};
 use super::svg;
-use crate::api::Shared;
-use crate::error::ApiError;
+use ferry_api::Shared;
+use ferry_api::error::ApiError;
 
 pub struct StepRow {
     pub environment: String,

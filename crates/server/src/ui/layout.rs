@@ -10,8 +10,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use ferry_release::Timestamp;
 
-use crate::api::Shared;
-use crate::error::ApiError;
+use ferry_api::Shared;
+use ferry_api::error::ApiError;
 
 /// The person looking at a page: signed in (with the session's CSRF
 /// token), or anonymous when anonymous read is on. Anyone else is sent to
@@ -24,7 +24,7 @@ pub struct Viewer {
     /// Who acts, with the role of the token signed in with (read anew on
     /// every request) and the client address: what the API's role checks
     /// and audit entries take. `None` when not signed in.
-    pub caller: Option<std::sync::Arc<crate::api::Authenticated>>,
+    pub caller: Option<std::sync::Arc<ferry_api::Authenticated>>,
 }
 
 impl Viewer {
@@ -38,7 +38,6 @@ impl FromRequestParts<Shared> for Viewer {
 
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
         let session = state
-            .ui
             .sessions
             .from_headers(&state.store, &parts.headers)
             .await
@@ -61,7 +60,7 @@ impl FromRequestParts<Shared> for Viewer {
                     name: Some(principal.name.clone()),
                     csrf: s.csrf,
                     session_id: Some(id),
-                    caller: Some(std::sync::Arc::new(crate::api::Authenticated {
+                    caller: Some(std::sync::Arc::new(ferry_api::Authenticated {
                         name: principal.name.clone(),
                         principal,
                         remote: ferry_security::client_address(

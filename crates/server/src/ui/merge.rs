@@ -17,12 +17,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use ferry_release::{ApplicationRun, EnvironmentStatus, Release};
 use serde::Deserialize;
 
-use super::csrf;
 use super::layout::{Layout, UiError, Viewer, page, query_value, seg};
 use super::release::{ReleaseView, load};
-use crate::api::Shared;
-use crate::api::audit::Audit;
-use crate::error::ApiError;
+use ferry_api::Shared;
+use ferry_api::audit::Audit;
+use ferry_api::csrf;
+use ferry_api::error::ApiError;
 
 /// Which application's pull request.
 #[derive(Debug, Deserialize)]
@@ -188,7 +188,7 @@ pub async fn merge(
     let (a, branch) = waiting(&r, &form.environment, &form.application)?;
     // Merging a promotion's pull request promotes into its environment:
     // the same role and scope as promoting there, audited the same way.
-    let production = crate::api::guard::is_production(&st.engine.config(), &form.environment);
+    let production = ferry_api::guard::is_production(&st.engine.config(), &form.environment);
     let audit = Audit::new(&st, &caller, "merge", &r.id)
         .release(r.id.clone())
         .product(r.product.clone())

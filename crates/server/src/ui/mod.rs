@@ -15,10 +15,8 @@
 
 mod actions;
 mod assets;
-pub mod csrf;
 mod dryrun;
 mod flow;
-pub(crate) mod gzip;
 pub mod layout;
 mod merge;
 mod notes;
@@ -28,7 +26,6 @@ mod promote;
 mod release;
 mod releases;
 mod resume;
-pub mod session;
 mod signin;
 pub mod status;
 pub mod svg;
@@ -37,21 +34,7 @@ use axum::Router;
 use axum::response::Redirect;
 use axum::routing::get;
 
-use crate::api::Shared;
-
-/// The UI's share of the server state.
-pub struct UiState {
-    pub sessions: session::Sessions,
-}
-
-impl UiState {
-    /// `base_url` decides whether cookies are `Secure`.
-    pub fn new(base_url: &str) -> UiState {
-        UiState {
-            sessions: session::Sessions::new(base_url),
-        }
-    }
-}
+use ferry_api::Shared;
 
 /// The release view's full page for `release` and its `events`, as a
 /// signed-in person sees it (the benchmark measures this).
@@ -109,5 +92,5 @@ pub fn routes() -> Router<Shared> {
         .route("/releases", get(releases::all))
         .route("/environments", get(products::environments))
         .route("/policies", get(policy::show))
-        .layer(axum::middleware::from_fn(gzip::layer))
+        .layer(axum::middleware::from_fn(ferry_api::gzip::layer))
 }

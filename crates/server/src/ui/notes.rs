@@ -10,12 +10,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use ferry_notes::document::{Commit, ReleaseNotes};
 
 use super::actions::ActionForm;
-use super::csrf;
 use super::layout::{
     Layout, UiError, Viewer, commit_link, page, query_value, repo_shown, seg, short_sha,
 };
 use super::release::load;
-use crate::api::Shared;
+use ferry_api::Shared;
+use ferry_api::csrf;
 
 /// One commit as the page lists it.
 pub struct CommitRow {
@@ -109,7 +109,7 @@ pub async fn show(
     };
     let notes = ferry_notes::notes_for_release(&st.store, &st.notes, &release.id, spec)
         .await
-        .map_err(crate::api::notes::notes_error)?;
+        .map_err(ferry_api::notes::notes_error)?;
     let product_href = format!("/products/{}", seg(&product));
     let release_href = format!("{product_href}/releases/{}", release.number);
     Ok(page(&NotesPage {
@@ -133,7 +133,7 @@ pub async fn show(
         may_refresh: viewer
             .caller
             .as_ref()
-            .is_some_and(|c| crate::api::notes::may_refresh(c, &release.product).is_ok()),
+            .is_some_and(|c| ferry_api::notes::may_refresh(c, &release.product).is_ok()),
         signin_href: format!(
             "/signin?next={}",
             query_value(&format!("{release_href}/notes"))
@@ -173,7 +173,7 @@ pub async fn refresh(
         );
     };
     csrf::check(&viewer.csrf, form.csrf())?;
-    crate::api::notes::refresh_as(&st, &caller, &release.id).await?;
+    ferry_api::notes::refresh_as(&st, &caller, &release.id).await?;
     Ok(Redirect::to(&notes_href).into_response())
 }
 

@@ -9,8 +9,8 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::layout::{Layout, UiError, Viewer, page};
-use crate::api::{Reader, Shared, products as api};
-use crate::error::ApiQuery;
+use ferry_api::error::ApiQuery;
+use ferry_api::{Reader, Shared, products as api};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct PolicyQuery {
@@ -94,7 +94,7 @@ pub async fn show(
     let result = match (product, environment) {
         (Some(p), Some(e)) => {
             let query = serde_json::from_value(serde_json::json!({"product": p, "environment": e}))
-                .map_err(|e| crate::error::ApiError::internal("policy query", e))?;
+                .map_err(|e| ferry_api::error::ApiError::internal("policy query", e))?;
             let Json(ev) = api::evaluate_policy(Reader, State(st.clone()), ApiQuery(query)).await?;
             Some(Evaluation {
                 fields: vec![

@@ -14,8 +14,8 @@ use serde::Deserialize;
 
 use super::layout::{Layout, UiError, Viewer, When, page, seg, short_sha, when};
 use super::status::{self, Shown};
-use crate::api::{Reader, Shared, products as api};
-use crate::error::ApiError;
+use ferry_api::error::ApiError;
+use ferry_api::{Reader, Shared, products as api};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -13,11 +13,11 @@ use ferry_engine::PromotionRequest;
 use ferry_model::resource::{Action, PolicySettings};
 use serde::Deserialize;
 
-use super::csrf;
 use super::dryrun::{self, AppDiff};
 use super::layout::{Layout, UiError, Viewer, page, query_value, seg};
-use crate::api::Shared;
-use crate::error::ApiError;
+use ferry_api::Shared;
+use ferry_api::csrf;
+use ferry_api::error::ApiError;
 
 /// What the person asks for (query of the review page, body of the POST).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -276,8 +276,8 @@ pub async fn submit(
     csrf::check(&viewer.csrf, &ask.csrf)?;
     let request = ask.request()?;
     // The same role check and audit entry as `POST …/promotions`.
-    let targets = crate::api::guard::promotion_targets(&st, &product, &request);
-    let audit = crate::api::audit::Audit::new(&st, &caller, "promote", product.clone())
+    let targets = ferry_api::guard::promotion_targets(&st, &product, &request);
+    let audit = ferry_api::audit::Audit::new(&st, &caller, "promote", product.clone())
         .product(product.clone())
         .check(
             caller

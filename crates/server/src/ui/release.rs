@@ -17,8 +17,8 @@ use super::layout::{
 };
 use super::status::{self, Shown};
 use super::svg;
-use crate::api::Shared;
-use crate::error::ApiError;
+use ferry_api::Shared;
+use ferry_api::error::ApiError;
 
 /// Newest events shown in the timeline (older ones are counted).
 pub const TIMELINE: usize = 100;

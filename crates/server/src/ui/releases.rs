@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use super::layout::{Layout, UiError, Viewer, When, page, query_value, seg, when};
 use super::status::{self, Shown};
-use crate::api::Shared;
-use crate::error::ApiError;
+use ferry_api::Shared;
+use ferry_api::error::ApiError;
 
 /// Rows per page.
 pub const PAGE: u32 = 25;

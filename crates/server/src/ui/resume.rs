@@ -13,11 +13,11 @@ use ferry_release::{EnvironmentStatus, Release, StepStatus};
 use serde::Deserialize;
 
 use super::actions::ActionForm;
-use super::csrf;
 use super::layout::{Layout, UiError, Viewer, page, query_value, seg};
 use super::release::{ReleaseView, load};
-use crate::api::Shared;
-use crate::error::ApiError;
+use ferry_api::Shared;
+use ferry_api::csrf;
+use ferry_api::error::ApiError;
 
 /// Which run.
 #[derive(Debug, Deserialize)]
@@ -139,6 +139,6 @@ pub async fn resume(
     let (environment, _, _) =
         suspended_step(&r, &q.run).ok_or_else(|| not_suspended(&r, &q.run))?;
     let anchor = format!("{release_href}#env-{}", seg(environment));
-    crate::api::releases::resume_as(&st, &caller, &q.run, None).await?;
+    ferry_api::releases::resume_as(&st, &caller, &q.run, None).await?;
     Ok(Redirect::to(&anchor).into_response())
 }

@@ -7,11 +7,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::csrf;
 use super::layout::{Layout, UiError, page};
-use super::session::{self, principal_for_token};
-use crate::api::Shared;
-use crate::error::ApiError;
+use ferry_api::Shared;
+use ferry_api::csrf;
+use ferry_api::error::ApiError;
+use ferry_api::session::{self, principal_for_token};
 
 #[derive(Template)]
 #[template(path = "ui/signin.html")]
@@ -66,7 +66,7 @@ fn form_page(
         anonymous_read: st.anonymous_read,
     });
     *response.status_mut() = status;
-    if let Ok(v) = HeaderValue::from_str(&st.ui.sessions.signin_cookie(&token)) {
+    if let Ok(v) = HeaderValue::from_str(&st.sessions.signin_cookie(&token)) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
     Ok(response)
@@ -110,7 +110,7 @@ pub async fn submit(
             StatusCode::FORBIDDEN,
         );
     }
-    let Some(principal) = principal_for_token(&st, &f.token).await else {
+    let Some(principal) = principal_for_token(&st.tokens, &f.token).await else {
         return form_page(
             &st,
             next,
@@ -118,9 +118,9 @@ pub async fn submit(
             StatusCode::UNAUTHORIZED,
         );
     };
-    let id = st.ui.sessions.start(&st.store, principal, &f.token).await?;
+    let id = st.sessions.start(&st.store, principal, &f.token).await?;
     let mut r = Redirect::to(&next).into_response();
-    if let Ok(v) = HeaderValue::from_str(&st.ui.sessions.cookie(&id)) {
+    if let Ok(v) = HeaderValue::from_str(&st.sessions.cookie(&id)) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
     Ok(r)
@@ -139,7 +139,7 @@ pub async fn signout(
     headers: HeaderMap,
     Form(f): Form<SignoutForm>,
 ) -> Result<Response, UiError> {
-    let Some((id, s)) = st.ui.sessions.from_headers(&st.store, &headers).await? else {
+    let Some((id, s)) = st.sessions.from_headers(&st.store, &headers).await? else {
         return Ok(Redirect::to("/signin").into_response());
     };
     if !csrf::matches(&s.csrf, &f.csrf) {
@@ -149,9 +149,9 @@ pub async fn signout(
         )
         .into());
     }
-    st.ui.sessions.end(&st.store, &id).await?;
+    st.sessions.end(&st.store, &id).await?;
     let mut r = Redirect::to("/signin").into_response();
-    if let Ok(v) = HeaderValue::from_str(&st.ui.sessions.clear_cookie()) {
+    if let Ok(v) = HeaderValue::from_str(&st.sessions.clear_cookie()) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
     Ok(r)

@@ -10,7 +10,7 @@ use ferry_model::flowgraph::FlowGraph;
 use ferry_model::resource::EnvironmentKind;
 use ferry_release::Release;
 
-use super::Shared;
+use crate::state::Shared;
 
 /// Whether `environment` is production in `cfg`.
 pub fn is_production(cfg: &Loaded, environment: &str) -> bool {

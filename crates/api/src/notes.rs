@@ -21,10 +21,11 @@ use ferry_notes::rendition::gzip_etag;
 use ferry_notes::{NotesEncoding, NotesFormat};
 use serde::Deserialize;
 
-use super::audit::Audit;
-use super::{Authenticated, Reader, Shared};
+use crate::audit::Audit;
 use crate::auth::{Denied, Role};
 use crate::error::{ApiError, ApiQuery};
+use crate::extract::{Authenticated, Reader};
+use crate::state::Shared;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,7 +61,7 @@ pub async fn show(
     let gzip = headers
         .get(ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(crate::ui::gzip::accepts_gzip);
+        .is_some_and(crate::gzip::accepts_gzip);
     let encoding = if gzip {
         NotesEncoding::Gzip
     } else {
@@ -156,7 +157,7 @@ pub async fn refresh(
 /// Whether `caller` may refresh the notes of `product`'s releases: a
 /// promoter whose scope includes the product. Refreshing writes no
 /// environment, so production rights are not needed.
-pub(crate) fn may_refresh(caller: &Authenticated, product: &str) -> Result<(), Denied> {
+pub fn may_refresh(caller: &Authenticated, product: &str) -> Result<(), Denied> {
     caller.principal.require(Role::Promoter).and_then(|()| {
         if caller.principal.may_promote(product, false) {
             Ok(())
@@ -173,7 +174,7 @@ pub(crate) fn may_refresh(caller: &Authenticated, product: &str) -> Result<(), D
 /// role check (promoter within the token's product scope; refreshing
 /// writes no environment) and the audit entry shared by the API and the
 /// notes page's Refresh button.
-pub(crate) async fn refresh_as(
+pub async fn refresh_as(
     st: &Shared,
     caller: &Authenticated,
     id: &str,
@@ -231,7 +232,7 @@ fn matches(if_none_match: &str, etag: &str) -> bool {
 }
 
 /// A notes failure as an answer (the UI's notes page answers the same).
-pub(crate) fn notes_error(e: ferry_notes::Error) -> ApiError {
+pub fn notes_error(e: ferry_notes::Error) -> ApiError {
     match e {
         ferry_notes::Error::NoRelease(id) => ApiError::not_found(format!("no release `{id}`")),
         ferry_notes::Error::Store(e) => e.into(),

@@ -10,10 +10,11 @@ use ferry_store::{NewToken, TokenRecord};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::audit::Audit;
-use super::{Authenticated, Shared};
+use crate::audit::Audit;
 use crate::auth::{self, Role};
 use crate::error::{ApiError, ApiJson, ApiQuery};
+use crate::extract::Authenticated;
+use crate::state::Shared;
 
 /// Longest token name.
 const MAX_NAME: usize = 64;

@@ -32,7 +32,7 @@ struct Entry {
 
 /// Bodies by (release, format, encoding), each with the ETag it was served under.
 #[derive(Default)]
-pub(crate) struct NotesBodies {
+pub struct NotesBodies {
     entries: Mutex<VecDeque<Entry>>,
 }
 
@@ -47,7 +47,7 @@ fn key(release: &str, format: NotesFormat, encoding: NotesEncoding) -> Key {
 impl NotesBodies {
     /// The body kept for this release, format and encoding if it was
     /// served under `etag` (the stored, current one).
-    pub(crate) fn get(
+    pub fn get(
         &self,
         release: &str,
         format: NotesFormat,
@@ -64,7 +64,7 @@ impl NotesBodies {
 
     /// Keeps `body` (served under `etag`), replacing an older one of the
     /// same key; bodies larger than the whole capacity are not kept.
-    pub(crate) fn put(
+    pub fn put(
         &self,
         release: &str,
         format: NotesFormat,

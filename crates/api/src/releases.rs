@@ -8,10 +8,12 @@ use ferry_release::ReleaseStatus;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::audit::Audit;
-use super::{Authenticated, Reader, Shared, guard};
+use crate::audit::Audit;
 use crate::auth::{Denied, Role};
 use crate::error::{ApiError, ApiJson, ApiQuery};
+use crate::extract::{Authenticated, Reader};
+use crate::guard;
+use crate::state::Shared;
 use crate::view::release_json;
 
 #[derive(Debug, Default, Deserialize)]
@@ -131,7 +133,7 @@ pub async fn promote(
 
 /// Loads a release for an action and checks the caller may act on it
 /// (its product and every environment it writes to); a denial is audited.
-pub(crate) async fn release_action<'a>(
+pub async fn release_action<'a>(
     st: &'a Shared,
     caller: &'a Authenticated,
     action: &str,
@@ -218,7 +220,7 @@ pub async fn resume_workflow(
 /// `caller`: the role check (promoting where the run's release writes)
 /// and the audit entry shared by the API and the release view's Resume
 /// button.
-pub(crate) async fn resume_as(
+pub async fn resume_as(
     st: &Shared,
     caller: &Authenticated,
     run: &str,

@@ -17,8 +17,8 @@ use axum::http::{HeaderMap, StatusCode};
 use ferry_forge::{ForgeKind, WebhookError, WebhookEvent, repo_key};
 use serde_json::{Value, json};
 
-use super::Shared;
 use crate::error::ApiError;
+use crate::state::Shared;
 
 pub async fn receive(
     State(st): State<Shared>,

@@ -20,8 +20,9 @@ use futures_util::Stream;
 use serde::Deserialize;
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
-use super::{Reader, Shared};
 use crate::error::{ApiError, ApiQuery};
+use crate::extract::Reader;
+use crate::state::Shared;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

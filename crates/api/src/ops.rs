@@ -8,8 +8,9 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde_json::Value;
 
-use super::{Reader, Shared};
 use crate::error::ApiError;
+use crate::extract::Reader;
+use crate::state::Shared;
 
 /// Alive: the process answers.
 pub async fn healthz() -> Json<Value> {

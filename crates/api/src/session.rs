@@ -20,7 +20,7 @@ use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
 use sha2::{Digest, Sha256};
 
-use crate::api::AppState;
+use crate::auth::Tokens;
 
 /// Name of the session cookie.
 pub const COOKIE_NAME: &str = "ferry_session";
@@ -35,8 +35,8 @@ pub struct Principal {
 
 /// The token → principal lookup used by sign-in (and only there): the
 /// bootstrap admin or a live stored token, with its role.
-pub async fn principal_for_token(state: &AppState, token: &str) -> Option<Principal> {
-    match state.tokens.principal(token.trim()).await {
+pub async fn principal_for_token(tokens: &Tokens, token: &str) -> Option<Principal> {
+    match tokens.principal(token.trim()).await {
         Ok(p) => p.map(|p| Principal { name: p.name }),
         Err(e) => {
             tracing::warn!(error = %e, "reading API tokens for a sign-in");
@@ -104,8 +104,8 @@ impl Sessions {
         principal: Principal,
         token: &str,
     ) -> Result<String, SessionError> {
-        let id = super::csrf::new_token().map_err(|e| SessionError::Random(e.to_string()))?;
-        let csrf = super::csrf::new_token().map_err(|e| SessionError::Random(e.to_string()))?;
+        let id = crate::csrf::new_token().map_err(|e| SessionError::Random(e.to_string()))?;
+        let csrf = crate::csrf::new_token().map_err(|e| SessionError::Random(e.to_string()))?;
         let now = ferry_release::now();
         let ttl = time::Duration::try_from(self.ttl).map_err(|_| SessionError::Time)?;
         store
@@ -177,7 +177,7 @@ impl Sessions {
     pub fn signin_cookie(&self, value: &str) -> String {
         format!(
             "{}={value}; Path=/signin; HttpOnly; SameSite=Strict; Max-Age=3600{}",
-            super::csrf::SIGNIN_COOKIE,
+            crate::csrf::SIGNIN_COOKIE,
             if self.secure { "; Secure" } else { "" }
         )
     }

@@ -13,9 +13,10 @@ use ferry_store::{AuditFilter, NewAuditEntry};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Authenticated, Shared};
 use crate::auth::{Denied, Role};
 use crate::error::{ApiError, ApiQuery};
+use crate::extract::Authenticated;
+use crate::state::Shared;
 
 /// One mutating call being audited; finished by [`Audit::deny`] or
 /// [`Audit::finish`].

@@ -16,8 +16,9 @@ use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Reader, Shared};
 use crate::error::{ApiError, ApiQuery};
+use crate::extract::Reader;
+use crate::state::Shared;
 
 /// Releases read to find each application's latest state.
 const RECENT_RELEASES: u32 = 50;
