@@ -2,7 +2,7 @@
 //! 30 environments × 10 applications.
 //!
 //! Measured in one run, each against a named baseline:
-//! - server render: `ferry_server::ui::render_release_page` (view model +
+//! - server render: `ferry_ui::render_release_page` (view model +
 //!   askama template) against the baseline "JSON serialisation of the
 //!   same release" (`serde_json::to_vec`, what the JSON API does for it);
 //! - HTTP: `GET /products/p/releases/1` on a real in-process server with
@@ -294,16 +294,16 @@ async fn main() {
         .collect();
 
     // 1. Server render, in process.
-    let html = ferry_server::ui::render_release_page(&r, &events).expect("renders");
+    let html = ferry_ui::render_release_page(&r, &events).expect("renders");
     for _ in 0..5 {
-        let _ = ferry_server::ui::render_release_page(&r, &events);
+        let _ = ferry_ui::render_release_page(&r, &events);
         let _ = serde_json::to_vec(&r);
     }
     let mut render = Vec::new();
     let mut json = Vec::new();
     for _ in 0..iters {
         render.push(time_ms(|| {
-            std::hint::black_box(ferry_server::ui::render_release_page(&r, &events).ok());
+            std::hint::black_box(ferry_ui::render_release_page(&r, &events).ok());
         }));
         json.push(time_ms(|| {
             std::hint::black_box(serde_json::to_vec(&r).ok());

@@ -1,32 +1,33 @@
-//! `ferry serve`: the release engine behind a JSON API (SPEC §9, §10).
+//! `ferry serve`: the composition root (SPEC §9, §10). It holds no logic
+//! of its own; it puts the crates that do together:
 //!
-//! [`Server::build`] wires the parts from [`Settings`] — store, the
-//! configuration (an invalid one at start is an error), the Git workspace
-//! with credentials by longest repository prefix, the local workflow
-//! executor, the state provider (`git`, or a router over the `[[argocd]]`
-//! instances with discovery, see [`argocd`]) and the engine — and
-//! [`Server::bind`] + [`BoundServer::run`] serve until shutdown. The
-//! engine is started only after the listener is bound, so `/readyz`
-//! answers 503 while unfinished releases are being resumed.
-
-pub mod ui;
+//! - [`Server::build`]: the parts from [`Settings`]
+//!   ([`ferry_wiring::Parts`]: store, configuration, workspace, executor,
+//!   state provider, forges, notes, engine), the admin token, and the API's
+//!   state ([`ferry_api::AppState`]);
+//! - [`router`]: the JSON API's routes ([`ferry_api::routes`]) and the web
+//!   UI's ([`ferry_ui::routes`]) behind the security layers
+//!   ([`ferry_security::guard`]);
+//! - [`Server::bind`] + [`BoundServer::run`]: serve until shutdown, with
+//!   the tasks that keep the parts current. The engine is started only
+//!   after the listener is bound, so `/readyz` answers 503 while
+//!   unfinished releases are being resumed.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use ferry_engine::Engine;
-use ferry_wiring::{BuildError, CancelFlag, Parts};
-
-pub use ferry_settings::{GitCredential, Overrides, Secret, Settings, SettingsError};
-
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use ferry_api::error::ApiError;
 use ferry_api::{AppState, Shared, auth, metrics};
+use ferry_engine::Engine;
 use ferry_security::BODY_LIMIT;
+use ferry_wiring::{BuildError, CancelFlag, Parts};
+
+pub use ferry_settings::{GitCredential, Overrides, Secret, Settings, SettingsError};
 
 /// Why the server cannot start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -192,7 +193,7 @@ impl BoundServer {
 /// and the security layers outermost ([`ferry_security::guard`]).
 pub fn router(state: Shared) -> Router {
     ferry_api::routes()
-        .merge(ui::routes())
+        .merge(ferry_ui::routes())
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             ferry_api::observe,

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use super::status::Shown;
+use crate::status::Shown;
 
 pub const NODE_W: u32 = 168;
 pub const NODE_H: u32 = 52;
@@ -380,7 +380,7 @@ mod tests {
     #[test]
     fn names_are_escaped_and_statuses_have_text() {
         let mut n = node("<script>x</script>", &[]);
-        n.status = Some(super::super::status::environment(
+        n.status = Some(crate::status::environment(
             ferry_release::EnvironmentStatus::Failed,
         ));
         let svg = render(&[n], "flow", "#env-");

@@ -9,8 +9,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
-pub const CSS: &str = include_str!("../../assets/ferry.css");
-pub const JS: &str = include_str!("../../assets/ferry.js");
+pub const CSS: &str = include_str!("../assets/ferry.css");
+pub const JS: &str = include_str!("../assets/ferry.js");
 
 struct Asset {
     body: &'static str,

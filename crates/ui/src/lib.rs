@@ -1,6 +1,6 @@
 //! The web UI (SPEC §9): server-rendered pages over the same data as the
 //! JSON API, askama templates compiled into the binary
-//! (`crates/server/templates/ui/`), one stylesheet and one small script
+//! (`crates/ui/templates/ui/`), one stylesheet and one small script
 //! served from `/assets/`.
 //!
 //! Pages need no script: the script only shows times in the viewer's
@@ -10,8 +10,15 @@
 //! attribute anywhere, so a `script-src 'self'` policy holds.
 //!
 //! Sign-in turns a pasted API token into a server-side session
-//! ([`session`]); every form that changes something carries a CSRF token
-//! ([`csrf`]).
+//! ([`ferry_api::session`]); every form that changes something carries a
+//! CSRF token ([`ferry_api::csrf`]). Pages act through the API's own
+//! handlers and read its state ([`ferry_api::Shared`]), so they never
+//! disagree with the API.
+//!
+//! One file per page; what pages share sits below them and imports no
+//! page: [`layout`] (the viewer, the page frame, the error page),
+//! `release_view` (the release's view model, for the release page and
+//! the pages acting on a release), [`status`] and [`svg`].
 
 mod actions;
 mod assets;
@@ -24,6 +31,7 @@ mod policy;
 mod products;
 mod promote;
 mod release;
+mod release_view;
 mod releases;
 mod resume;
 mod signin;

@@ -17,8 +17,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use ferry_release::{ApplicationRun, EnvironmentStatus, Release};
 use serde::Deserialize;
 
-use super::layout::{Layout, UiError, Viewer, page, query_value, seg};
-use super::release::{ReleaseView, load};
+use crate::layout::{Layout, UiError, Viewer, page, query_value, seg};
+use crate::release_view::{ReleaseView, load};
 use ferry_api::Shared;
 use ferry_api::audit::Audit;
 use ferry_api::csrf;
@@ -163,7 +163,7 @@ pub async fn confirm(
         application: t.application.clone(),
         branch,
         target: a.target_revision.clone(),
-        repo: super::layout::repo_shown(&a.repo_url),
+        repo: crate::layout::repo_shown(&a.repo_url),
         action: format!("{release_href}/merge"),
         release_href,
         csrf: viewer.csrf.clone(),

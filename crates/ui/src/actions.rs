@@ -9,8 +9,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::layout::{Layout, UiError, Viewer, page, query_value};
-use super::release::load;
+use crate::layout::{Layout, UiError, Viewer, page, query_value};
+use crate::release_view::load;
 use ferry_api::Shared;
 use ferry_api::csrf;
 use ferry_api::error::ApiError;
@@ -69,7 +69,7 @@ async fn confirm(
     let (r, _) = load(&st, &product, &number).await?;
     let release_href = format!(
         "/products/{}/releases/{}",
-        super::layout::seg(&product),
+        crate::layout::seg(&product),
         r.number
     );
     let action = format!("{release_href}/{}", op.verb().to_ascii_lowercase());
@@ -116,7 +116,7 @@ async fn act(
     let (r, _) = load(&st, &product, &number).await?;
     let release_href = format!(
         "/products/{}/releases/{}",
-        super::layout::seg(&product),
+        crate::layout::seg(&product),
         r.number
     );
     let Some(caller) = viewer.caller.clone() else {

@@ -9,11 +9,11 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use ferry_notes::document::{Commit, ReleaseNotes};
 
-use super::actions::ActionForm;
-use super::layout::{
+use crate::actions::ActionForm;
+use crate::layout::{
     Layout, UiError, Viewer, commit_link, page, query_value, repo_shown, seg, short_sha,
 };
-use super::release::load;
+use crate::release_view::load;
 use ferry_api::Shared;
 use ferry_api::csrf;
 

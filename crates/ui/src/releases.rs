@@ -8,8 +8,8 @@ use axum::response::Response;
 use ferry_release::ReleaseStatus;
 use serde::Deserialize;
 
-use super::layout::{Layout, UiError, Viewer, When, page, query_value, seg, when};
-use super::status::{self, Shown};
+use crate::layout::{Layout, UiError, Viewer, When, page, query_value, seg, when};
+use crate::status::{self, Shown};
 use ferry_api::Shared;
 use ferry_api::error::ApiError;
 

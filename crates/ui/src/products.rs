@@ -12,8 +12,8 @@ use axum::response::Response;
 use ferry_release::ReleaseStatus;
 use serde::Deserialize;
 
-use super::layout::{Layout, UiError, Viewer, When, page, seg, short_sha, when};
-use super::status::{self, Shown};
+use crate::layout::{Layout, UiError, Viewer, When, page, seg, short_sha, when};
+use crate::status::{self, Shown};
 use ferry_api::error::ApiError;
 use ferry_api::{Reader, Shared, products as api};
 

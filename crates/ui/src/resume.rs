@@ -12,9 +12,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use ferry_release::{EnvironmentStatus, Release, StepStatus};
 use serde::Deserialize;
 
-use super::actions::ActionForm;
-use super::layout::{Layout, UiError, Viewer, page, query_value, seg};
-use super::release::{ReleaseView, load};
+use crate::actions::ActionForm;
+use crate::layout::{Layout, UiError, Viewer, page, query_value, seg};
+use crate::release_view::{ReleaseView, load};
 use ferry_api::Shared;
 use ferry_api::csrf;
 use ferry_api::error::ApiError;

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::layout::{Layout, UiError, page};
+use crate::layout::{Layout, UiError, page};
 use ferry_api::Shared;
 use ferry_api::csrf;
 use ferry_api::error::ApiError;

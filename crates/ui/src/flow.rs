@@ -6,8 +6,8 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use ferry_model::flowgraph::FlowGraph;
 
-use super::layout::{Layout, UiError, Viewer, page, seg};
-use super::svg;
+use crate::layout::{Layout, UiError, Viewer, page, seg};
+use crate::svg;
 use ferry_api::Shared;
 use ferry_api::error::ApiError;
 

@@ -1,22 +1,18 @@
-//! The release view: header (trigger commit, status counts, version,
-//! flow, initiator, duration), the flow graph, each environment
-//! (`#env-<name>`, where commit-status Details links land) with its
-//! applications, steps, hooks and issues, Terminate/Retry, and the event
-//! timeline. The body is also served alone (`…/body`) so the script can
-//! swap it in when the release's event stream says something changed.
+//! The release as its pages show it: the view model of the release view
+//! (header, flow graph, environments with applications, steps, hooks and
+//! issues, the event timeline) and the loading of a release with its
+//! events. The pages that act on a release (terminate, retry, resume,
+//! merge, notes) read it from here.
 
-use askama::Template;
-use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
 use ferry_release::{
     EnvironmentStatus, Event, Release, ReleaseKind, ReleaseStatus, StepPhase, StepRun,
 };
 
-use super::layout::{
-    Layout, UiError, Viewer, When, commit_link, duration, page, repo_shown, seg, short_sha, when,
+use crate::layout::{
+    UiError, Viewer, When, commit_link, duration, repo_shown, seg, short_sha, when,
 };
-use super::status::{self, Shown};
-use super::svg;
+use crate::status::{self, Shown};
+use crate::svg;
 use ferry_api::Shared;
 use ferry_api::error::ApiError;
 
@@ -365,38 +361,6 @@ pub fn view(r: &Release, events: &[Event], viewer: &Viewer, flow_exists: bool) -
     }
 }
 
-#[derive(Template)]
-#[template(path = "ui/release.html")]
-struct ReleasePage {
-    layout: Layout,
-    v: ReleaseView,
-}
-
-#[derive(Template)]
-#[template(path = "ui/release_body.html")]
-struct ReleaseBody {
-    v: ReleaseView,
-}
-
-/// The full page, outside a request (see [`super::render_release_page`]).
-pub fn render_page(r: &Release, events: &[Event]) -> Result<String, askama::Error> {
-    let viewer = Viewer {
-        name: Some("bench".into()),
-        csrf: String::new(),
-        session_id: None,
-        caller: None,
-    };
-    ReleasePage {
-        layout: Layout::new(
-            format!("{} release #{}", r.product, r.number),
-            &viewer,
-            "releases",
-        ),
-        v: view(r, events, &viewer, true),
-    }
-    .render()
-}
-
 /// Every stored event of a release, oldest first.
 async fn all_events(st: &Shared, id: &str) -> Result<Vec<Event>, UiError> {
     let mut out: Vec<Event> = Vec::new();
@@ -437,42 +401,4 @@ pub async fn load(
     let events = all_events(st, &first.id).await?;
     let release = st.store.get(&first.id).await?.ok_or_else(not_found)?;
     Ok((release, events))
-}
-
-pub async fn show(
-    viewer: Viewer,
-    State(st): State<Shared>,
-    Path((product, number)): Path<(String, String)>,
-) -> Result<Response, UiError> {
-    let (r, events) = load(&st, &product, &number).await?;
-    let flow_exists = st.engine.config().config.flow(&r.flow).is_some();
-    let mut v = view(&r, &events, &viewer, flow_exists);
-    super::resume::offer(&mut v, &r);
-    if st.demo {
-        super::merge::offer(&mut v, &r);
-    }
-    Ok(page(&ReleasePage {
-        layout: Layout::new(
-            format!("{} release #{}", r.product, r.number),
-            &viewer,
-            "releases",
-        ),
-        v,
-    }))
-}
-
-/// The body alone, for live updates.
-pub async fn body(
-    viewer: Viewer,
-    State(st): State<Shared>,
-    Path((product, number)): Path<(String, String)>,
-) -> Result<Response, UiError> {
-    let (r, events) = load(&st, &product, &number).await?;
-    let flow_exists = st.engine.config().config.flow(&r.flow).is_some();
-    let mut v = view(&r, &events, &viewer, flow_exists);
-    super::resume::offer(&mut v, &r);
-    if st.demo {
-        super::merge::offer(&mut v, &r);
-    }
-    Ok(page(&ReleaseBody { v }).into_response())
 }

@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::layout::{Layout, UiError, Viewer, page};
+use crate::layout::{Layout, UiError, Viewer, page};
 use ferry_api::error::ApiQuery;
 use ferry_api::{Reader, Shared, products as api};
 

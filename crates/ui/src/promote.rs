@@ -13,8 +13,8 @@ use ferry_engine::PromotionRequest;
 use ferry_model::resource::{Action, PolicySettings};
 use serde::Deserialize;
 
-use super::dryrun::{self, AppDiff};
-use super::layout::{Layout, UiError, Viewer, page, query_value, seg};
+use crate::dryrun::{self, AppDiff};
+use crate::layout::{Layout, UiError, Viewer, page, query_value, seg};
 use ferry_api::Shared;
 use ferry_api::csrf;
 use ferry_api::error::ApiError;
