@@ -433,3 +433,42 @@ spec:
         Some("step exceeded its timeout (300ms) and was killed")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_expression_policy_and_capped_backoff() {
+    let dir = tempfile::tempdir().unwrap();
+    // Exit 2, then 3: the expression retries only exit code 2.
+    let yaml = format!(
+        r#"
+kind: WorkflowTemplate
+metadata: {{name: retry}}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    retryStrategy:
+      limit: "5"
+      expression: "asInt(lastRetry.exitCode) == 2 && lastRetry.status == 'Failed'"
+      backoff: {{duration: 50ms, factor: "10", cap: 100ms, maxDuration: 1m}}
+    container: {{command: [sh, -c, "echo x >> {d}/n; exit $(( $(wc -l < {d}/n) + 1 ))"]}}
+"#,
+        d = dir.path().display()
+    );
+    let started = std::time::Instant::now();
+    let (_e, id, o, u) = run_local(&yaml, &[]).await;
+    assert_eq!(o.status, StepStatus::Failed);
+    assert_eq!(o.message.as_deref(), Some("exit code 3 (after 2 attempts)"));
+    assert_eq!(last(&u, &id.0).attempt, 2);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+
+    // OnError does not retry a failed command; the default policy does.
+    let failing = |policy: &str| {
+        format!(
+            "kind: WorkflowTemplate\nmetadata: {{name: p}}\nspec:\n  entrypoint: main\n  templates:\n  - name: main\n    retryStrategy: {{limit: 2{policy}}}\n    container: {{command: [sh, -c, \"exit 1\"]}}\n"
+        )
+    };
+    let (_e, id, _o, u) = run_local(&failing(", retryPolicy: OnError"), &[]).await;
+    assert_eq!(last(&u, &id.0).attempt, 1);
+    let (_e, id, _o, u) = run_local(&failing(""), &[]).await;
+    assert_eq!(last(&u, &id.0).attempt, 3);
+}

@@ -197,7 +197,12 @@ fn launch_one(
             let ctx = ctx.clone();
             let limits = limits.clone();
             let hooks = c.hooks.clone();
-            let scope = scope.clone();
+            // Only hooks read the caller's scope after the call.
+            let scope = if hooks.is_empty() {
+                Scope::new()
+            } else {
+                scope.clone()
+            };
             // Suspend nodes are not children that count against
             // `parallelism` (Argo counts pods, steps and DAGs).
             let slot = limits

@@ -23,7 +23,7 @@ pub(super) struct HookSet {
 }
 
 impl HookSet {
-    fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.hooks.is_empty() && self.on_exit.is_none()
     }
 }
