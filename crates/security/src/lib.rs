@@ -5,11 +5,13 @@
 //! [`guard()`] — and the masking of secrets wherever text leaves ferry:
 //! the process-wide registry ([`register_secret`], [`redact`]), workflow
 //! logs and messages ([`redacting_runner`]), log lines
-//! ([`redacting_writer`]) and the JSON error body ([`json_error`]).
+//! ([`redacting_writer`]) and the JSON error body ([`json_error`]); and
+//! the accept loop's limits on slow clients ([`conn`]).
 //!
 //! It knows HTTP and the workflow runner's interface, not the API's state:
 //! the guard's state is [`Security`] alone.
 
+pub mod conn;
 pub mod depth;
 mod error_body;
 mod guard;
@@ -20,6 +22,7 @@ pub mod redacting_writer;
 pub mod remote;
 mod secrets;
 
+pub use conn::{ConnLimits, serve};
 pub use error_body::json_error;
 pub use guard::{BODY_LIMIT, Security, WEBHOOK_BODY_LIMIT, WEBHOOKS_PREFIX, guard, too_many};
 pub use rate::RateLimiter;

@@ -23,6 +23,10 @@
 //! | `workflowSecrets`    | `FERRY_WORKFLOW_SECRETS` (names) |                | none                          |
 //! | `demo`               | `FERRY_DEMO`                 |                    | false (`ferry demo` sets it)  |
 //! | `runtime`            | `FERRY_RUNTIME`              |                    | `ferry` (workflows' `RUNTIME`) |
+//! | `httpHeaderTimeout`  | `FERRY_HTTP_HEADER_TIMEOUT`  |                    | 10 s                          |
+//! | `httpBodyTimeout`    | `FERRY_HTTP_BODY_TIMEOUT`    |                    | 10 s                          |
+//! | `httpBodyMinRate`    | `FERRY_HTTP_BODY_MIN_RATE`   |                    | 1024 bytes/s (0 = off)        |
+//! | `httpMaxConnectionsPerClient` | `FERRY_HTTP_MAX_CONNECTIONS_PER_CLIENT` |  | 256                  |
 //!
 //! Promotion workflows on an Argo Workflows server (`[argoWorkflows]`):
 //! see [`workflows`].

@@ -58,6 +58,11 @@ struct FileSettings {
     registry_timeout: Option<u64>,
     notes_first_release_limit: Option<u64>,
     notes_refresh_interval: Option<u64>,
+    // Slow clients (issue 23).
+    http_header_timeout: Option<u64>,
+    http_body_timeout: Option<u64>,
+    http_body_min_rate: Option<u64>,
+    http_max_connections_per_client: Option<u64>,
 }
 
 /// Values given on the command line; they win over the file and the
@@ -120,6 +125,8 @@ pub struct Settings {
     pub demo: bool,
     /// Registries and limits of release notes.
     pub release_notes: ReleaseNotesSettings,
+    /// Limits on slow and greedy HTTP clients (`http*` keys).
+    pub http: ferry_security::ConnLimits,
 }
 
 impl Default for Settings {
@@ -145,6 +152,7 @@ impl Default for Settings {
             argo_workflows: None,
             demo: false,
             release_notes: Default::default(),
+            http: ferry_security::ConnLimits::default(),
         }
     }
 }
@@ -194,6 +202,28 @@ impl Settings {
         }
         if let Some(v) = env("FERRY_CONFIG_POLL_INTERVAL") {
             fs.config_poll_interval = Some(parse_seconds("FERRY_CONFIG_POLL_INTERVAL", &v)?);
+        }
+        for (name, key) in [
+            ("FERRY_HTTP_HEADER_TIMEOUT", &mut fs.http_header_timeout),
+            ("FERRY_HTTP_BODY_TIMEOUT", &mut fs.http_body_timeout),
+        ] {
+            if let Some(v) = env(name) {
+                *key = Some(parse_seconds(name, &v)?);
+            }
+        }
+        for (name, key) in [
+            ("FERRY_HTTP_BODY_MIN_RATE", &mut fs.http_body_min_rate),
+            (
+                "FERRY_HTTP_MAX_CONNECTIONS_PER_CLIENT",
+                &mut fs.http_max_connections_per_client,
+            ),
+        ] {
+            if let Some(v) = env(name) {
+                *key = Some(v.trim().parse().map_err(|_| SettingsError::Env {
+                    name: name.into(),
+                    message: format!("`{v}` is not a whole number"),
+                })?);
+            }
         }
         if let Some(v) = env("FERRY_ANONYMOUS_READ") {
             fs.anonymous_read = Some(parse_bool("FERRY_ANONYMOUS_READ", &v)?);
@@ -270,6 +300,37 @@ impl Settings {
             Some(0) => None,
             Some(n) => Some(Duration::from_secs(n)),
         };
+        let http = {
+            let dh = d.http;
+            let at_least_1 = |v: Option<u64>, default: Duration, key: &'static str| match v {
+                None => Ok(default),
+                Some(0) => Err(SettingsError::Value {
+                    key,
+                    message: "must be at least 1 second".into(),
+                }),
+                Some(n) => Ok(Duration::from_secs(n)),
+            };
+            ferry_security::ConnLimits {
+                header_timeout: at_least_1(
+                    fs.http_header_timeout,
+                    dh.header_timeout,
+                    "httpHeaderTimeout",
+                )?,
+                body_timeout: at_least_1(fs.http_body_timeout, dh.body_timeout, "httpBodyTimeout")?,
+                body_min_rate: fs.http_body_min_rate.unwrap_or(dh.body_min_rate),
+                body_rate_grace: dh.body_rate_grace,
+                max_connections_per_ip: match fs.http_max_connections_per_client {
+                    None => dh.max_connections_per_ip,
+                    Some(0) => {
+                        return Err(SettingsError::Value {
+                            key: "httpMaxConnectionsPerClient",
+                            message: "must be at least 1".into(),
+                        });
+                    }
+                    Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+                },
+            }
+        };
         let settings = Settings {
             listen: flags.listen.or(fs.listen).unwrap_or(d.listen),
             database_url: flags.database_url.or(fs.database_url),
@@ -297,6 +358,7 @@ impl Settings {
             argo_workflows: fs.argo_workflows,
             demo: fs.demo.unwrap_or(d.demo),
             release_notes,
+            http,
         };
         check_argocd(&settings.argocd)?;
         if let Some(a) = &settings.argo_workflows {
@@ -734,6 +796,36 @@ mod tests {
             credentials_for(&entries, "/local/repo"),
             ferry_git::Credentials::None
         ));
+    }
+
+    #[test]
+    fn slow_client_limits() {
+        let d = Settings::load(None, |_| None, Overrides::default()).unwrap();
+        assert_eq!(d.http, ferry_security::ConnLimits::default());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ferry.toml");
+        std::fs::write(
+            &path,
+            "httpHeaderTimeout = 3\nhttpBodyMinRate = 0\nhttpMaxConnectionsPerClient = 1000\n",
+        )
+        .unwrap();
+        let env = |k: &str| (k == "FERRY_HTTP_BODY_TIMEOUT").then(|| "7s".to_string());
+        let s = Settings::load(Some(&path), env, Overrides::default()).unwrap();
+        assert_eq!(s.http.header_timeout, Duration::from_secs(3));
+        assert_eq!(s.http.body_timeout, Duration::from_secs(7));
+        assert_eq!(s.http.body_min_rate, 0);
+        assert_eq!(s.http.max_connections_per_ip, 1000);
+        std::fs::write(&path, "httpHeaderTimeout = 0\n").unwrap();
+        let e = Settings::load(Some(&path), |_| None, Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("httpHeaderTimeout"), "{e}");
+        let env =
+            |k: &str| (k == "FERRY_HTTP_MAX_CONNECTIONS_PER_CLIENT").then(|| "many".to_string());
+        let e = Settings::load(None, env, Overrides::default()).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("FERRY_HTTP_MAX_CONNECTIONS_PER_CLIENT"),
+            "{e}"
+        );
     }
 
     #[test]
