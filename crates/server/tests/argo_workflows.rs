@@ -7,11 +7,14 @@
 //! succeeds in qa, one that fails in prod with its pod's log in the issue.
 //! A ferry restarted while a workflow runs follows that same workflow
 //! instead of submitting it again; terminating the release stops it.
+//! Every request ferry sends and every answer the fake gives is also checked
+//! against Argo Workflows' published API description (vendored in
+//! `crates/workflow/tests/data/argo-workflows/`).
 
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -48,6 +51,17 @@ type Shared = Arc<Mutex<Fake>>;
 
 fn lock(f: &Shared) -> std::sync::MutexGuard<'_, Fake> {
     f.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Argo Workflows' API description, as vendored by ferry-workflow.
+fn swagger() -> &'static ferry_apicheck::Swagger {
+    static SWAGGER: LazyLock<ferry_apicheck::Swagger> = LazyLock::new(|| {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../workflow/tests/data/argo-workflows");
+        ferry_apicheck::Swagger::load(&dir)
+            .unwrap_or_else(|e| panic!("vendored Argo Workflows swagger: {e}"))
+    });
+    &SWAGGER
 }
 
 /// Argo's pod name for a node (POD_NAMES=v2): workflow, template, FNV-1a
@@ -109,9 +123,27 @@ fn document(name: &str, wf: &Workflow, hold: bool) -> Value {
     } else if fails && phase == "Failed" {
         status["message"] = json!("child 'check' failed");
     }
-    json!({"metadata": {"name": name, "namespace": NS}, "status": status})
+    // A workflow submitted from a template: its spec refers to the
+    // template (Argo's `Workflow` has `metadata` and `spec`).
+    json!({
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"workflowTemplateRef": {"name": wf.template}},
+        "status": status
+    })
 }
 
+/// An answer of the fake: a JSON document, or the lines of a stream.
+enum Reply {
+    Json(StatusCode, Value),
+    Lines(Vec<Value>),
+}
+
+fn error(status: StatusCode, code: u32, message: &str) -> Reply {
+    Reply::Json(status, json!({"code": code, "message": message}))
+}
+
+/// Serves a request, checking it and the answer against Argo's API
+/// description.
 async fn handle(
     State(fake): State<Shared>,
     method: Method,
@@ -119,7 +151,44 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut f = lock(&fake);
+    let path = uri.path().to_owned();
+    let query = ferry_apicheck::parse_query(uri.query().unwrap_or_default());
+    let json: Option<Value> = serde_json::from_slice(&body).ok();
+    let mut problems = swagger().check_request(&ferry_apicheck::Request {
+        method: method.as_str(),
+        path: &path,
+        query: &query,
+        body: json.as_ref(),
+    });
+    let response = match serve(&fake, &method, &uri, &headers, &body) {
+        Reply::Json(status, doc) => {
+            problems.extend(swagger().check_response(
+                method.as_str(),
+                &path,
+                status.as_u16(),
+                &doc,
+            ));
+            (status, axum::Json(doc)).into_response()
+        }
+        Reply::Lines(lines) => {
+            for l in &lines {
+                problems.extend(swagger().check_response(method.as_str(), &path, 200, l));
+            }
+            lines
+                .iter()
+                .map(|l| format!("{l}\n"))
+                .collect::<String>()
+                .into_response()
+        }
+    };
+    lock(&fake)
+        .violations
+        .extend(problems.into_iter().map(|p| format!("swagger: {p}")));
+    response
+}
+
+fn serve(fake: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Reply {
+    let mut f = lock(fake);
     let path = uri.path().to_owned();
     let query = uri.query().unwrap_or_default().to_owned();
     if headers.get("authorization").and_then(|v| v.to_str().ok())
@@ -127,16 +196,12 @@ async fn handle(
     {
         f.violations
             .push(format!("{method} {path}: missing or wrong Authorization"));
-        return (
-            StatusCode::UNAUTHORIZED,
-            "{\"code\":16,\"message\":\"token not valid\"}",
-        )
-            .into_response();
+        return error(StatusCode::UNAUTHORIZED, 16, "token not valid");
     }
     let prefix = format!("/api/v1/workflows/{NS}/");
     let Some(rest) = path.strip_prefix(&prefix) else {
         f.violations.push(format!("unexpected {method} {path}"));
-        return StatusCode::NOT_FOUND.into_response();
+        return error(StatusCode::NOT_FOUND, 5, "Not Found");
     };
     match (method.as_str(), rest.split_once('/')) {
         ("POST", None) if rest == "submit" => {
@@ -144,12 +209,12 @@ async fn handle(
                 .get("content-type")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
-            let b: Value = match serde_json::from_slice(&body) {
+            let b: Value = match serde_json::from_slice(body) {
                 Ok(b) if ct == "application/json" => b,
                 other => {
                     f.violations
                         .push(format!("submit: content-type {ct:?}, body {other:?}"));
-                    return StatusCode::BAD_REQUEST.into_response();
+                    return error(StatusCode::BAD_REQUEST, 3, "bad request body");
                 }
             };
             let template = b["resourceName"].as_str().unwrap_or_default().to_owned();
@@ -182,7 +247,7 @@ async fn handle(
             let mut doc = document(&name, &wf, true);
             doc["status"] = json!({});
             f.workflows.insert(name, wf);
-            axum::Json(doc).into_response()
+            Reply::Json(StatusCode::OK, doc)
         }
         ("GET", None) => {
             if !query.is_empty() {
@@ -193,26 +258,24 @@ async fn handle(
             match f.workflows.get_mut(rest) {
                 Some(wf) => {
                     wf.polls += 1;
-                    axum::Json(document(rest, wf, hold)).into_response()
+                    Reply::Json(StatusCode::OK, document(rest, wf, hold))
                 }
-                None => (
-                    StatusCode::NOT_FOUND,
-                    "{\"code\":5,\"message\":\"workflow not found\"}",
-                )
-                    .into_response(),
+                None => error(StatusCode::NOT_FOUND, 5, "workflow not found"),
             }
         }
         ("PUT", Some((name, "terminate"))) => {
-            let b: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let b: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
             if b != json!({"name": name, "namespace": NS}) {
                 f.violations.push(format!("terminate body {b}"));
             }
+            let hold = f.hold;
             match f.workflows.get_mut(name) {
                 Some(wf) => {
                     wf.terminated = true;
-                    axum::Json(json!({"metadata": {"name": name, "namespace": NS}})).into_response()
+                    // Argo answers with the workflow as the terminate left it.
+                    Reply::Json(StatusCode::OK, document(name, wf, hold))
                 }
-                None => StatusCode::NOT_FOUND.into_response(),
+                None => error(StatusCode::NOT_FOUND, 5, "workflow not found"),
             }
         }
         ("GET", Some((name, "log"))) => {
@@ -222,18 +285,14 @@ async fn handle(
                 f.violations
                     .push(format!("log query {query:?} != {want:?}"));
             }
-            [
+            Reply::Lines(vec![
                 json!({"result": {"content": "verifying api-prod", "podName": pod}}),
                 json!({"result": {"content": "api-prod answers 503", "podName": pod}}),
-            ]
-            .iter()
-            .map(|l| format!("{l}\n"))
-            .collect::<String>()
-            .into_response()
+            ])
         }
         _ => {
             f.violations.push(format!("unexpected {method} {path}"));
-            StatusCode::NOT_FOUND.into_response()
+            error(StatusCode::NOT_FOUND, 5, "Not Found")
         }
     }
 }
