@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::CancelFlag;
+use crate::cancel::CancelFlag;
 
 /// How long a probe may take before the storage counts as down.
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(700);
