@@ -132,7 +132,7 @@ impl Metrics {
         }
         if let Some(p) = &self.statuses {
             let st = p.stats();
-            out.push_str("# HELP ferry_commit_statuses_total Commit statuses by outcome: delivered, or abandoned (permanent error or attempts exhausted).\n# TYPE ferry_commit_statuses_total counter\n");
+            out.push_str("# HELP ferry_commit_statuses_total Commit statuses by outcome: delivered; refused (a transition the forge's state machine does not take, GitLab); abandoned (an error retrying cannot fix).\n# TYPE ferry_commit_statuses_total counter\n");
             let _ = writeln!(
                 out,
                 "ferry_commit_statuses_total{{outcome=\"delivered\"}} {}",
@@ -140,8 +140,25 @@ impl Metrics {
             );
             let _ = writeln!(
                 out,
+                "ferry_commit_statuses_total{{outcome=\"refused\"}} {}",
+                st.refused
+            );
+            let _ = writeln!(
+                out,
                 "ferry_commit_statuses_total{{outcome=\"abandoned\"}} {}",
                 st.abandoned
+            );
+        }
+        out.push_str("# HELP ferry_forge_status_refused_total Commit statuses not delivered because the forge's state machine does not take the transition (GitLab), by forge.\n# TYPE ferry_forge_status_refused_total counter\n");
+        for forge in ferry_forge::ForgeKind::ALL {
+            let n = ferry_forge::stats::refused()
+                .get(forge.as_str())
+                .copied()
+                .unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "ferry_forge_status_refused_total{{forge=\"{}\"}} {n}",
+                forge.as_str()
             );
         }
         let steps = ferry_engine::step_stats();
@@ -220,6 +237,7 @@ mod tests {
         for family in [
             "# TYPE ferry_forge_requests_total counter",
             "# TYPE ferry_forge_request_duration_seconds summary",
+            "# TYPE ferry_forge_status_refused_total counter",
             "# TYPE ferry_git_commands_total counter",
             "# TYPE ferry_step_duration_seconds histogram",
             "# TYPE ferry_git_command_seconds_total counter",

@@ -1,21 +1,32 @@
-//! `POST /api/v1/webhooks/{github|gitlab|gitea|bitbucket}` (SPEC §8, §9).
+//! `POST /api/v1/webhooks/{github|gitlab|gitea|forgejo|bitbucket|azuredevops}`
+//! (SPEC §8, §9, §12).
 //!
-//! A delivery is authenticated by the forge's signature or token before
-//! anything in it is read (401 otherwise), parsed (400 when malformed),
-//! and recorded by its delivery id in the store: a replayed delivery is
-//! answered 200 and changes nothing, on every replica. Push events start
-//! the trigger poll of their repository at once (the poller is the
-//! fallback); pull-request events wake the promotions waiting on them.
-//! Nothing here needs an API token: the forge cannot send one.
+//! A delivery is authenticated by the forge's signature, token or basic
+//! auth before anything in it is read, parsed (400 when malformed), and
+//! recorded by its delivery id in the store: a replayed delivery changes
+//! nothing, on every replica. Push events start the trigger poll of their
+//! repository at once (the poller is the fallback); pull-request events
+//! wake the promotions waiting on them. Nothing here needs an API token:
+//! the forge cannot send one.
+//!
+//! Answers (SPEC §12): only a delivery that fails verification is 401 —
+//! 429 once its client has failed too often (`Security::webhooks`); a
+//! verified delivery is never rate limited and never refused for what it
+//! is about: one ferry does not act on (a repository outside every
+//! `repoPrefix`, as group and organisation webhooks send; an event ferry
+//! does not use; a replay) is answered 200 with the reason, one it acts on
+//! 202. Forges disable hooks that keep getting 4xx (GitLab after four).
+//! Bodies up to the forge's documented maximum are read
+//! ([`ForgeKind::max_webhook_body`], 25 MB), not the API's 1 MiB.
 
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use ferry_forge::{ForgeKind, WebhookError, WebhookEvent, repo_key};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::error::ApiError;
 use crate::state::Shared;
@@ -23,26 +34,44 @@ use crate::state::Shared;
 pub async fn receive(
     State(st): State<Shared>,
     Path(forge): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+    req: Request,
+) -> Result<Response, ApiError> {
     let kind = ForgeKind::parse(&forge).ok_or_else(|| {
         ApiError::not_found(format!(
-            "no webhook endpoint for `{forge}`: github, gitlab, gitea or bitbucket"
+            "no webhook endpoint for `{forge}`: {}",
+            ForgeKind::NAMES
         ))
     })?;
-    let delivery = st
-        .forges
-        .authenticate(kind, &headers, &body)
-        .map_err(|e| match e {
-            WebhookError::Unauthenticated(m) => {
-                tracing::warn!(forge = %kind, reason = %m, "webhook refused");
-                ApiError::new(StatusCode::UNAUTHORIZED, format!("unauthenticated: {m}"))
+    let (parts, body) = req.into_parts();
+    let limit = kind.max_webhook_body();
+    let body = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "{kind} delivery: larger than {limit} bytes (the forge's maximum) or unreadable"
+            ),
+        )
+    })?;
+    let headers = &parts.headers;
+    let delivery = match st.forges.authenticate(kind, headers, &body) {
+        Ok(d) => d,
+        Err(WebhookError::Unauthenticated(m)) => {
+            tracing::warn!(forge = %kind, reason = %m, "webhook refused");
+            // Failed verifications are what the per-client limit counts.
+            if let Some(too_many) = st.security.webhook_refused(&parts) {
+                return Ok(too_many);
             }
-            WebhookError::Malformed(m) => {
-                ApiError::bad_request(format!("malformed {kind} delivery: {m}"))
-            }
-        })?;
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                format!("unauthenticated: {m}"),
+            ));
+        }
+        Err(WebhookError::Malformed(m)) => {
+            return Err(ApiError::bad_request(format!(
+                "malformed {kind} delivery: {m}"
+            )));
+        }
+    };
     if !st
         .store
         .record_delivery(kind.as_str(), &delivery.id)
@@ -50,8 +79,13 @@ pub async fn receive(
     {
         return Ok((
             StatusCode::OK,
-            Json(json!({"delivery": delivery.id, "status": "duplicate"})),
-        ));
+            Json(json!({
+                "delivery": delivery.id,
+                "status": "duplicate",
+                "ignored": ["this delivery was received before; nothing changes"],
+            })),
+        )
+            .into_response());
     }
     let mut pushes = Vec::new();
     let mut woken = 0;
@@ -103,15 +137,25 @@ pub async fn receive(
             }
         });
     }
+    let acted = polling || woken > 0 || config_pushed;
+    let (code, status) = if acted || ignored.is_empty() {
+        (StatusCode::ACCEPTED, "accepted")
+    } else {
+        for reason in &ignored {
+            tracing::info!(forge = %kind, delivery = %delivery.id, %reason, "webhook delivery ignored");
+        }
+        (StatusCode::OK, "ignored")
+    };
     Ok((
-        StatusCode::ACCEPTED,
+        code,
         Json(json!({
             "delivery": delivery.id,
-            "status": "accepted",
+            "status": status,
             "triggersPolled": polling,
             "configurationChecked": config_pushed,
             "pullRequestWaitsWoken": woken,
             "ignored": ignored,
         })),
-    ))
+    )
+        .into_response())
 }

@@ -17,7 +17,8 @@ use crate::headers;
 use crate::rate::RateLimiter;
 use crate::remote::{TrustedProxies, client_address};
 
-/// Path prefix of the inbound forge webhooks, rate limited per client.
+/// Path prefix of the inbound forge webhooks (bodies up to
+/// [`WEBHOOK_BODY_LIMIT`]; failed verifications rate limited per client).
 pub const WEBHOOKS_PREFIX: &str = "/api/v1/webhooks/";
 
 /// What the protective layers need, shared through the app state.
@@ -28,7 +29,9 @@ pub struct Security {
     /// Sign-in attempts per client: the UI's sign-in calls
     /// [`RateLimiter::check`] before it looks at a token.
     pub sign_in: RateLimiter,
-    /// Requests to `/api/v1/webhooks/*` per client.
+    /// Webhook deliveries per client that failed verification: verified
+    /// deliveries are never limited (SPEC §12; forges disable hooks that
+    /// keep getting 4xx, and their senders share addresses).
     pub webhooks: RateLimiter,
     /// The public base URL is https: cookies are `Secure` and browsers are
     /// told to stay on https (HSTS).
@@ -49,8 +52,22 @@ impl Security {
             .map_err(|wait| too_many(wait, "sign-in attempts"))
     }
 
+    /// For the webhook endpoint, after a delivery failed verification:
+    /// counts it against the calling client and answers 429 with
+    /// `Retry-After` once the client has failed too often (`None`: answer
+    /// 401 as usual).
+    pub fn webhook_refused(&self, parts: &axum::http::request::Parts) -> Option<Response> {
+        let client =
+            client_address(parts, &self.trusted_proxies).unwrap_or_else(|| "unknown".into());
+        self.webhooks
+            .check(&client)
+            .err()
+            .map(|wait| too_many(wait, "unauthenticated webhook deliveries"))
+    }
+
     /// Defaults: 10 sign-in attempts per client, refilled one per 6 s; 120
-    /// webhook deliveries per client in a burst, refilled 10 per second.
+    /// failed webhook verifications per client in a burst, refilled 10 per
+    /// second.
     pub fn new(trusted_proxies: TrustedProxies, https: bool) -> Security {
         Security {
             trusted_proxies,
@@ -65,15 +82,17 @@ impl Security {
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// Largest webhook body buffered for the depth check (GitHub's own cap on
-/// deliveries is 25 MB); the webhook routes set their own body limits.
+/// deliveries is 25 MB, the largest any forge documents); the webhook
+/// handler applies each forge's own maximum.
 pub const WEBHOOK_BODY_LIMIT: usize = 25 * 1024 * 1024;
 
-/// The router's outermost layer: rate limits on webhook paths, the JSON
-/// depth limit on request bodies, and security headers on every response
-/// (errors and 404s included).
+/// The router's outermost layer: the JSON depth limit on request bodies
+/// and security headers on every response (errors and 404s included).
+/// Webhook deliveries are not rate limited here: only the ones that fail
+/// verification are, by the handler ([`Security::webhook_refused`]).
 pub async fn guard(State(st): State<Arc<Security>>, req: Request, next: Next) -> Response {
     let https = st.https;
-    let mut response = match checked(&st, req).await {
+    let mut response = match checked(req).await {
         Ok(req) => next.run(req).await,
         Err(refusal) => refusal,
     };
@@ -92,16 +111,9 @@ pub async fn guard(State(st): State<Arc<Security>>, req: Request, next: Next) ->
     response
 }
 
-async fn checked(st: &Security, req: Request) -> Result<Request, Response> {
+async fn checked(req: Request) -> Result<Request, Response> {
     let webhook = req.uri().path().starts_with(WEBHOOKS_PREFIX);
     let (parts, body) = req.into_parts();
-    if webhook {
-        let client =
-            client_address(&parts, &st.trusted_proxies).unwrap_or_else(|| "unknown".into());
-        if let Err(wait) = st.webhooks.check(&client) {
-            return Err(too_many(wait, "webhook deliveries"));
-        }
-    }
     let has_body = matches!(parts.method, Method::POST | Method::PUT | Method::PATCH);
     let json = match parts.headers.get(header::CONTENT_TYPE) {
         None => true,

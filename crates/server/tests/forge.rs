@@ -624,3 +624,116 @@ async fn a_push_to_the_configuration_repository_reloads_it() {
     .await;
     server.stop().await;
 }
+
+/// A GitLab group webhook sends every project's events: deliveries for 50
+/// projects outside `repoPrefix` are verified and answered 200 with the
+/// reason — never 4xx, after four of which GitLab disables the hook. A
+/// delivery for the configured repository is acted on (202); a 2 MiB push
+/// is read (the forges' maximum is 25 MB, not the API's 1 MiB); verified
+/// deliveries are never rate limited, while a flood of wrong tokens is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_webhook_is_never_answered_4xx_for_other_projects() {
+    let f = common::fixture();
+    let mut s = common::settings(&f);
+    let parent = f.root.path().parent().unwrap();
+    s.forges = vec![ForgeEntry {
+        kind: Some(ForgeKind::Gitlab),
+        repo_prefix: format!("{}/", parent.display()),
+        api_url: Some("http://127.0.0.1:9/api/v4".into()),
+        token: Some(Secret::new("glpat")),
+        webhook_secret: Some(Secret::new(WEBHOOK_SECRET)),
+        ..ForgeEntry::default()
+    }];
+    let server = common::start(s).await;
+    let send = async |token: &str, id: String, body: &Value| {
+        let r = server
+            .http
+            .post(server.url("/api/v1/webhooks/gitlab"))
+            .header("x-gitlab-event", "Push Hook")
+            .header("x-gitlab-token", token)
+            .header("x-gitlab-event-uuid", id)
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(body).unwrap())
+            .send()
+            .await
+            .unwrap();
+        let code = r.status().as_u16();
+        (code, r.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    let push = |url: String, filler: usize| {
+        json!({"object_kind": "push", "ref": "refs/heads/main", "after": "1".repeat(40),
+               "project": {"git_http_url": url, "path_with_namespace": "elsewhere/x"},
+               "commits": [], "total_commits_count": 0, "filler": "x".repeat(filler)})
+    };
+    for i in 0..50 {
+        let (code, body) = send(
+            WEBHOOK_SECRET,
+            format!("other-{i}"),
+            &push(
+                format!("https://gitlab.example/elsewhere/project-{i}.git"),
+                0,
+            ),
+        )
+        .await;
+        assert_eq!(code, 200, "{body}");
+        assert_eq!(body["status"], "ignored");
+        assert!(
+            body["ignored"][0]
+                .as_str()
+                .unwrap()
+                .contains("outside every configured repoPrefix"),
+            "{body}"
+        );
+    }
+    // The configured repository, with a 2 MiB body.
+    let ours = f.bare.display().to_string();
+    let (code, body) = send(
+        WEBHOOK_SECRET,
+        "ours".into(),
+        &push(ours.clone(), 2 * 1024 * 1024),
+    )
+    .await;
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(body["triggersPolled"], true);
+    // A replay is 200 with the reason.
+    let (code, body) = send(WEBHOOK_SECRET, "ours".into(), &push(ours.clone(), 0)).await;
+    assert_eq!(
+        (code, body["status"].as_str()),
+        (200, Some("duplicate")),
+        "{body}"
+    );
+    // Larger than any forge sends: 413.
+    let (code, _) = send(WEBHOOK_SECRET, "huge".into(), &push(ours, 26 * 1024 * 1024)).await;
+    assert_eq!(code, 413);
+    // 300 verified deliveries in a burst: none is limited (the limit is 120
+    // failures per client in a burst).
+    for i in 0..300 {
+        let (code, body) = send(
+            WEBHOOK_SECRET,
+            format!("burst-{i}"),
+            &push(format!("https://gitlab.example/elsewhere/p-{i}"), 0),
+        )
+        .await;
+        assert_eq!(code, 200, "{body}");
+    }
+    // Wrong tokens: 401, then 429 once the client failed too often.
+    let mut codes = Vec::new();
+    for i in 0..200 {
+        codes.push(
+            send("wrong", format!("bad-{i}"), &push("x".into(), 0))
+                .await
+                .0,
+        );
+    }
+    assert_eq!(codes[0], 401);
+    assert!(codes.contains(&429), "{codes:?}");
+    // And the forge's own deliveries still pass.
+    let (code, _) = send(
+        WEBHOOK_SECRET,
+        "after-flood".into(),
+        &push("https://gitlab.example/elsewhere/p".into(), 0),
+    )
+    .await;
+    assert_eq!(code, 200);
+    server.stop().await;
+}

@@ -572,7 +572,7 @@ async fn deep_json_is_refused_before_parsing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn webhook_paths_are_rate_limited_per_client() {
+async fn unverified_webhook_deliveries_are_rate_limited_per_client() {
     let f = fixture();
     let s = start(settings(&f)).await;
     let mut limited = None;
@@ -596,7 +596,7 @@ async fn webhook_paths_are_rate_limited_per_client() {
             break;
         }
     }
-    let at = limited.expect("a flood of webhook deliveries is limited");
+    let at = limited.expect("a flood of unverified webhook deliveries is limited");
     assert!(
         at >= 100,
         "a burst of deliveries passes first (limited at {at})"

@@ -625,6 +625,36 @@ async fn in_chromium_live_updates_issues_terminate_and_deep_links() {
     s.stop().await;
 }
 
+/// A commit status's Details link (`…/releases/<n>#env-<env>`) opened
+/// without a session: sign-in comes first, then the browser lands on the
+/// environment, anchor included (issue 18).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_chromium_a_details_link_keeps_its_anchor_through_sign_in() {
+    let f = fixture();
+    let _gate = ui_config(&f);
+    let s = start(settings(&f)).await;
+    let first = promote(&s, "standard").await;
+    let n = first["number"].as_u64().unwrap();
+    let b = browser::Browser::start().await;
+    b.goto(&s.url(&format!("/products/p/releases/{n}#env-qa")))
+        .await;
+    b.wait_for("#token").await;
+    let at = b.url().await;
+    assert!(
+        at.contains("/signin?next=") && at.ends_with("#env-qa"),
+        "{at}"
+    );
+    b.type_into("#token", TOKEN).await;
+    b.click("form.signin button[type=submit]").await;
+    b.wait_for("#env-qa").await;
+    let landed = b.url().await;
+    assert!(
+        landed.ends_with(&format!("/products/p/releases/{n}#env-qa")),
+        "{landed}"
+    );
+    b.quit().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promote_with_the_diff_then_roll_back() {
     let f = fixture();

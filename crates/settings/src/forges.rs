@@ -29,7 +29,7 @@ pub(crate) fn forge_env(
         first.kind = Some(
             ferry_forge::ForgeKind::parse(&v).ok_or_else(|| SettingsError::Env {
                 name: "FERRY_FORGE_KIND".into(),
-                message: format!("`{v}` is not a forge (github, gitlab, gitea, bitbucket)"),
+                message: format!("`{v}` is not a forge ({})", ferry_forge::ForgeKind::NAMES),
             })?,
         );
     }

@@ -50,7 +50,7 @@
 //! `ssh://` and `git@host:path` URLs; host keys checked strictly).
 //!
 //! `[[forges]]` entries (SPEC §10; `FERRY_FORGE_*` set the first one): `kind` (github, gitlab,
-//! gitea, bitbucket), `repoPrefix`, `apiUrl`, exactly one of `token`,
+//! gitea, bitbucket, azuredevops), `repoPrefix`, `apiUrl`, exactly one of `token`,
 //! `tokenEnv` or `tokenFile`, and `webhookSecret` or `webhookSecretEnv`
 //! (see `ferry_forge::ForgeEntry`). Secrets are redacted in `Debug`.
 //! `[[argocd]]` entries, one per Argo CD instance (SPEC §6): `name`, `url`,
