@@ -65,6 +65,9 @@ impl From<ferry_engine::Error> for ApiError {
             E::Runner(ferry_workflow::RunnerError::UnknownRun(_)) => {
                 ApiError::not_found(e.to_string())
             }
+            E::Runner(ferry_workflow::RunnerError::Resume { .. }) => {
+                ApiError::bad_request(e.to_string())
+            }
             E::Runner(
                 ferry_workflow::RunnerError::NotSuspended { .. }
                 | ferry_workflow::RunnerError::UnknownStep { .. },

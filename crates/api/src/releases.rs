@@ -195,6 +195,9 @@ pub struct ResumeBody {
     /// The suspended step to resume; all suspended steps when absent.
     #[serde(default)]
     step: Option<String>,
+    /// Values of the suspended steps' `valueFrom.supplied` output parameters.
+    #[serde(default)]
+    parameters: ferry_workflow::Parameters,
 }
 
 pub async fn resume_workflow(
@@ -205,26 +208,26 @@ pub async fn resume_workflow(
 ) -> Result<StatusCode, ApiError> {
     // The body is optional: empty means "every suspended step". A bad body
     // is refused before anything is checked or recorded.
-    let step = if body.iter().all(u8::is_ascii_whitespace) {
-        None
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        ResumeBody::default()
     } else {
         serde_json::from_slice::<ResumeBody>(&body)
             .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?
-            .step
     };
-    resume_as(&st, &caller, &run, step.as_deref()).await?;
+    resume_as(&st, &caller, &run, body.step.as_deref(), &body.parameters).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Resumes the suspended steps (or `step`) of workflow run `run` for
-/// `caller`: the role check (promoting where the run's release writes)
-/// and the audit entry shared by the API and the release view's Resume
-/// button.
+/// `caller`, supplying `values` to their `valueFrom.supplied` outputs: the
+/// role check (promoting where the run's release writes) and the audit
+/// entry shared by the API and the release view's Resume button.
 pub async fn resume_as(
     st: &Shared,
     caller: &Authenticated,
     run: &str,
     step: Option<&str>,
+    values: &ferry_workflow::Parameters,
 ) -> Result<(), ApiError> {
     let mut audit = Audit::new(st, caller, "resume", run.to_owned());
     let allowed = match guard::release_of_run(st, run).await {
@@ -256,7 +259,7 @@ pub async fn resume_as(
     let audit = audit.check(allowed).await?;
     let result = st
         .engine
-        .resume_workflow(run, step)
+        .resume_workflow_with(run, step, values)
         .await
         .map_err(ApiError::from);
     let release_id = audit.release_id();

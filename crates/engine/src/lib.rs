@@ -453,8 +453,20 @@ impl Engine {
 
     /// Resumes a suspended workflow step.
     pub async fn resume_workflow(&self, run: &str, step: Option<&str>) -> Result<(), Error> {
+        self.resume_workflow_with(run, step, &ferry_workflow::Parameters::new())
+            .await
+    }
+
+    /// Resumes like [`Self::resume_workflow`], supplying the values of the
+    /// suspended steps' `valueFrom.supplied` output parameters.
+    pub async fn resume_workflow_with(
+        &self,
+        run: &str,
+        step: Option<&str>,
+        values: &ferry_workflow::Parameters,
+    ) -> Result<(), Error> {
         let run = ferry_workflow::RunId(run.to_owned());
-        self.inner.runner.resume(&run, step).await?;
+        self.inner.runner.resume_with(&run, step, values).await?;
         Ok(())
     }
 

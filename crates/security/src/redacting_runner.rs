@@ -71,6 +71,10 @@ fn error(e: RunnerError) -> RunnerError {
             path,
             message: redact(&message),
         },
+        RunnerError::Resume { run, message } => RunnerError::Resume {
+            run,
+            message: redact(&message),
+        },
         other => other,
     }
 }
@@ -121,6 +125,18 @@ impl WorkflowRunner for RedactingRunner {
 
     async fn resume(&self, run: &RunId, step: Option<&str>) -> Result<(), RunnerError> {
         self.inner.resume(run, step).await.map_err(error)
+    }
+
+    async fn resume_with(
+        &self,
+        run: &RunId,
+        step: Option<&str>,
+        values: &ferry_workflow::Parameters,
+    ) -> Result<(), RunnerError> {
+        self.inner
+            .resume_with(run, step, values)
+            .await
+            .map_err(error)
     }
 
     async fn forget(&self, run: &RunId) -> Result<(), RunnerError> {

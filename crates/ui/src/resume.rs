@@ -139,6 +139,6 @@ pub async fn resume(
     let (environment, _, _) =
         suspended_step(&r, &q.run).ok_or_else(|| not_suspended(&r, &q.run))?;
     let anchor = format!("{release_href}#env-{}", seg(environment));
-    ferry_api::releases::resume_as(&st, &caller, &q.run, None).await?;
+    ferry_api::releases::resume_as(&st, &caller, &q.run, None, &Default::default()).await?;
     Ok(Redirect::to(&anchor).into_response())
 }

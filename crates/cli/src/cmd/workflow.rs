@@ -1,6 +1,8 @@
 //! `ferry workflow run`: runs a WorkflowTemplate on this machine with the
 //! local executor, printing every step update as it happens — how people
 //! debug a promotion workflow before a release uses it (SPEC §5).
+//! `ferry workflow resume`: resumes a suspended step of a server's run,
+//! optionally supplying its `valueFrom.supplied` outputs.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -23,6 +25,23 @@ use super::{OutputFormat, SourceArgs};
 pub enum Command {
     /// Run a WorkflowTemplate locally and follow its steps.
     Run(RunArgs),
+    /// Resume a suspended workflow run on a server, optionally supplying
+    /// values of its `valueFrom.supplied` output parameters.
+    Resume(ResumeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ResumeArgs {
+    /// The workflow run (a release step's `runId`).
+    pub run: String,
+    /// The suspended step to resume (path or name); all of them by default.
+    #[arg(long)]
+    pub step: Option<String>,
+    /// A value for an output parameter with `valueFrom.supplied` (repeatable).
+    #[arg(short = 'p', long = "parameter", value_name = "KEY=VALUE")]
+    pub parameters: Vec<String>,
+    #[command(flatten)]
+    pub client: super::client::ClientArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -47,7 +66,10 @@ pub struct RunArgs {
 }
 
 pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
-    let Command::Run(args) = cmd;
+    let args = match cmd {
+        Command::Run(args) => args,
+        Command::Resume(args) => return resume(args),
+    };
     let template = find_template(&args)?;
     let parameters = parse_parameters(&args.parameters)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -55,6 +77,28 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(follow(template, parameters, args.output))
+}
+
+/// `POST /api/v1/workflows/{run}/resume` with the step and the values.
+fn resume(args: ResumeArgs) -> anyhow::Result<ExitCode> {
+    let values = parse_parameters(&args.parameters)?;
+    let mut body = serde_json::Map::new();
+    if let Some(step) = &args.step {
+        body.insert("step".into(), step.clone().into());
+    }
+    if !values.is_empty() {
+        body.insert("parameters".into(), serde_json::to_value(&values)?);
+    }
+    let client = super::client::Client::new(&args.client)?;
+    client.post(
+        &format!(
+            "/api/v1/workflows/{}/resume",
+            super::client::encode(&args.run)
+        ),
+        &serde_json::Value::Object(body),
+    )?;
+    crate::output::print(&format!("resumed {}\n", args.run))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The template the user named: from a file, or by name in a configuration.
