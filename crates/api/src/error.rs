@@ -10,6 +10,10 @@ use axum::response::{IntoResponse, Response};
 use ferry_security::redact;
 use serde::de::DeserializeOwned;
 
+/// `Retry-After` of a 503: the storage is probed every half second while
+/// it is down, so a few seconds is when a retry may succeed.
+pub const RETRY_AFTER_SECONDS: &str = "2";
+
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -32,6 +36,18 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, message)
     }
 
+    /// The storage cannot be written now (issue 23): 503, answered with
+    /// `Retry-After`; nothing was changed.
+    pub fn unavailable(message: impl std::fmt::Display) -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "ferry's storage cannot be written now; nothing was changed, try again shortly ({})",
+                redact(&message.to_string())
+            ),
+        )
+    }
+
     /// An internal failure: logged in full (already redacted by the
     /// layers below), answered with its message through the redactor.
     pub fn internal(context: &str, err: impl std::fmt::Display) -> ApiError {
@@ -48,7 +64,14 @@ impl IntoResponse for ApiError {
     /// The JSON error body, its message masked on the way out
     /// ([`ferry_security::json_error`]).
     fn into_response(self) -> Response {
-        ferry_security::json_error(self.status, &self.message)
+        let mut response = ferry_security::json_error(self.status, &self.message);
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
+        }
+        response
     }
 }
 
@@ -62,6 +85,16 @@ impl From<ferry_engine::Error> for ApiError {
             | E::BadRequest(_)
             | E::InvalidFlow { .. } => ApiError::bad_request(e.to_string()),
             E::Conflict { .. } => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            E::Unavailable(_) | E::ShuttingDown => ApiError::unavailable(e),
+            E::IdempotencyKeyReused(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+            }
+            E::Store(ref s)
+                if s.downcast_ref::<ferry_store::Error>()
+                    .is_some_and(ferry_store::Error::is_unavailable) =>
+            {
+                ApiError::unavailable(e)
+            }
             E::Runner(ferry_workflow::RunnerError::UnknownRun(_)) => {
                 ApiError::not_found(e.to_string())
             }
@@ -82,6 +115,7 @@ impl From<ferry_store::Error> for ApiError {
         match e {
             ferry_store::Error::BadCursor { .. } => ApiError::bad_request(e.to_string()),
             ferry_store::Error::NotFound { .. } => ApiError::not_found(e.to_string()),
+            ref unavailable if unavailable.is_unavailable() => ApiError::unavailable(e),
             other => ApiError::internal("storage", other),
         }
     }

@@ -30,9 +30,11 @@ pub mod routes;
 pub mod session;
 pub mod state;
 pub mod tokens;
+pub mod unavailable;
 pub mod view;
 pub mod webhooks;
 
 pub use extract::{Authenticated, Reader};
 pub use routes::{observe, routes, table};
 pub use state::{AppState, Shared};
+pub use unavailable::fail_fast;

@@ -21,18 +21,31 @@ pub async fn healthz() -> Json<Value> {
 /// configuration source and any errors of a rejected new configuration
 /// (the last good one stays active, so they do not make the server unready).
 pub async fn readyz(State(st): State<Shared>) -> impl IntoResponse {
-    let ready = st.ready.load(Ordering::SeqCst);
+    let started = st.ready.load(Ordering::SeqCst);
     let config = st.live.status();
+    // A one-row write, bounded (issue 23): ready means the store can be
+    // written, not only that the process runs.
+    let writable = st.health.probe(&st.store).await;
+    let ready = started && writable;
     let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    let storage = match st.health.down() {
+        None => serde_json::json!({"writable": true}),
+        Some((for_, why)) => serde_json::json!({
+            "writable": false,
+            "downForSeconds": for_.as_secs(),
+            "error": ferry_security::redact(&why),
+        }),
+    };
     (
         status,
         Json(serde_json::json!({
             "ready": ready,
-            "engine": if ready { "started" } else { "starting" },
+            "engine": if started { "started" } else { "starting" },
+            "storage": storage,
             "config": config,
         })),
     )

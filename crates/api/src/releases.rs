@@ -2,7 +2,8 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use ferry_engine::PromotionRequest;
 use ferry_release::ReleaseStatus;
 use serde::Deserialize;
@@ -97,12 +98,49 @@ pub async fn show(
     }
 }
 
+/// The request's `Idempotency-Key` (issue 23), checked: 1 to 255 visible
+/// ASCII characters.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    match v.to_str() {
+        Ok(k) if (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(k.to_owned()))
+        }
+        _ => Err(ApiError::bad_request(
+            "Idempotency-Key: 1 to 255 visible ASCII characters",
+        )),
+    }
+}
+
+/// A digest of what a request asks, to tell a repeat from another request
+/// under the same key.
+fn fingerprint(what: &impl std::fmt::Debug) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(format!("{what:?}").as_bytes()))
+}
+
+/// The answer to a request repeated with its `Idempotency-Key`: the
+/// release as it is now, with the first answer's status.
+fn replayed(status: u16, release: &ferry_release::Release) -> Result<Response, ApiError> {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let mut response = (status, Json(release_json(release)?)).into_response();
+    response.headers_mut().insert(
+        "idempotent-replayed",
+        axum::http::HeaderValue::from_static("true"),
+    );
+    Ok(response)
+}
+
 pub async fn promote(
     caller: Authenticated,
     State(st): State<Shared>,
     Path(product): Path<String>,
+    headers: HeaderMap,
     ApiJson(request): ApiJson<PromotionRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
     let targets = guard::promotion_targets(&st, &product, &request);
     let audit = Audit::new(&st, &caller, "promote", product.clone())
         .product(product.clone())
@@ -120,15 +158,80 @@ pub async fn promote(
                 .check_promote(&product, targets.iter().map(|(e, p)| (e.as_str(), *p))),
         )
         .await?;
-    let result = st
-        .engine
-        .promote(&product, request, &caller.name)
-        .await
-        .map_err(ApiError::from);
-    let release = audit
-        .finish(result, StatusCode::CREATED, |r| Some(r.id.clone()))
+    let result = match key {
+        None => st
+            .engine
+            .promote(&product, request, &caller.name)
+            .await
+            .map(ferry_engine::Promoted::Created),
+        // Remembered with the release, in one transaction: a repeat after
+        // a lost answer or a crash gets the same release.
+        Some(key) => {
+            let idempotent = ferry_store::IdempotentRequest {
+                scope: format!("{} POST /api/v1/products/{product}/promotions", caller.name),
+                key,
+                fingerprint: fingerprint(&request),
+                status: StatusCode::CREATED.as_u16(),
+            };
+            st.engine
+                .promote_idempotent(&product, request, &caller.name, &idempotent)
+                .await
+        }
+    }
+    .map_err(ApiError::from);
+    let promoted = audit
+        .finish(result, StatusCode::CREATED, |p| match p {
+            ferry_engine::Promoted::Created(r)
+            | ferry_engine::Promoted::Replayed { release: r, .. } => Some(r.id.clone()),
+        })
         .await?;
-    Ok((StatusCode::CREATED, Json(release_json(&release)?)))
+    match promoted {
+        ferry_engine::Promoted::Created(release) => {
+            Ok((StatusCode::CREATED, Json(release_json(&release)?)).into_response())
+        }
+        ferry_engine::Promoted::Replayed { release, status } => replayed(status, &release),
+    }
+}
+
+/// Runs `act` (terminate, retry) once per `Idempotency-Key`: a repeat
+/// within a day is answered with the release as it is now, and the first
+/// status. (The key is remembered after the operation, not in its
+/// transaction: a crash in between makes a repeat act again, which for
+/// these operations answers 409 rather than acting twice.)
+async fn once_per_key(
+    st: &Shared,
+    caller: &Authenticated,
+    headers: &HeaderMap,
+    action: &str,
+    id: &str,
+    act: impl std::future::Future<Output = Result<Json<Value>, ApiError>>,
+) -> Result<Response, ApiError> {
+    let Some(key) = idempotency_key(headers)? else {
+        return Ok(act.await?.into_response());
+    };
+    let request = ferry_store::IdempotentRequest {
+        scope: format!("{} POST /api/v1/releases/{id}/{action}", caller.name),
+        key,
+        fingerprint: String::new(),
+        status: StatusCode::OK.as_u16(),
+    };
+    if let Some(first) = st
+        .store
+        .idempotent_answer(&request.scope, &request.key)
+        .await?
+    {
+        let release = st
+            .engine
+            .release(&first.release_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("release `{id}` not found")))?;
+        return replayed(first.status, &release);
+    }
+    let answer = act.await?;
+    if let Err(e) = st.store.remember_answer(&request, id).await {
+        tracing::warn!(release = %id, error = %e, "remembering an idempotency key");
+    }
+    Ok(answer.into_response())
 }
 
 /// Loads a release for an action and checks the caller may act on it
@@ -159,34 +262,42 @@ pub async fn terminate(
     caller: Authenticated,
     State(st): State<Shared>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let audit = release_action(&st, &caller, "terminate", &id).await?;
-    let result = st
-        .engine
-        .terminate(&id, &caller.name)
-        .await
-        .map_err(ApiError::from);
-    let release = audit
-        .finish(result, StatusCode::OK, |r| Some(r.id.clone()))
-        .await?;
-    Ok(Json(release_json(&release)?))
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let act = async {
+        let audit = release_action(&st, &caller, "terminate", &id).await?;
+        let result = st
+            .engine
+            .terminate(&id, &caller.name)
+            .await
+            .map_err(ApiError::from);
+        let release = audit
+            .finish(result, StatusCode::OK, |r| Some(r.id.clone()))
+            .await?;
+        Ok(Json(release_json(&release)?))
+    };
+    once_per_key(&st, &caller, &headers, "terminate", &id, act).await
 }
 
 pub async fn retry(
     caller: Authenticated,
     State(st): State<Shared>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let audit = release_action(&st, &caller, "retry", &id).await?;
-    let result = st
-        .engine
-        .retry(&id, &caller.name)
-        .await
-        .map_err(ApiError::from);
-    let release = audit
-        .finish(result, StatusCode::OK, |r| Some(r.id.clone()))
-        .await?;
-    Ok(Json(release_json(&release)?))
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let act = async {
+        let audit = release_action(&st, &caller, "retry", &id).await?;
+        let result = st
+            .engine
+            .retry(&id, &caller.name)
+            .await
+            .map_err(ApiError::from);
+        let release = audit
+            .finish(result, StatusCode::OK, |r| Some(r.id.clone()))
+            .await?;
+        Ok(Json(release_json(&release)?))
+    };
+    once_per_key(&st, &caller, &headers, "retry", &id, act).await
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -40,6 +40,9 @@ pub struct AppState {
     pub demo: bool,
     /// Release-notes bodies served recently (checked against the stored ETag).
     pub notes_bodies: NotesBodies,
+    /// Whether the store can be written now (issue 23): `/readyz`, the
+    /// fail-fast 503 of mutating requests, the UI's banner.
+    pub health: ferry_wiring::StorageHealth,
 }
 
 pub type Shared = Arc<AppState>;

@@ -2,7 +2,9 @@
 //! - crash safety (issue 5): 20 releases running, the server killed with
 //!   SIGKILL at 10 random moments and restarted each time; afterwards every
 //!   release has finished, and every (release, environment, application) has
-//!   exactly one promotion commit, found by its trailers;
+//!   exactly one promotion commit, found by its trailers; a client sending
+//!   promotions with an `Idempotency-Key` through the kills, each again
+//!   until answered, sees each take effect exactly once (issue 23);
 //! - `ferry promote` and `ferry release show` against it.
 
 use std::path::Path;
@@ -12,6 +14,8 @@ use std::time::{Duration, Instant};
 const PRODUCTS: usize = 20;
 const ENVS: [&str; 3] = ["dev", "qa", "prod"];
 const TOKEN: &str = "crash-test-admin-token";
+/// Products that get a second promotion from the idempotent client.
+const IDEMPOTENT: usize = 10;
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
@@ -157,6 +161,7 @@ async fn releases_survive_sigkill_with_exactly_one_commit_each() {
     wait_ready(&client, &base).await;
 
     let mut ids = Vec::new();
+    let mut ids_extra: Vec<(usize, String)> = Vec::new();
     for p in 0..PRODUCTS {
         let resp = client
             .post(format!("{base}/api/v1/products/p{p}/promotions"))
@@ -174,6 +179,63 @@ async fn releases_survive_sigkill_with_exactly_one_commit_each() {
         let r: serde_json::Value = resp.json().await.unwrap();
         ids.push(r["id"].as_str().unwrap().to_owned());
     }
+    // A client with an Idempotency-Key per request (issue 23): each of
+    // its promotions is sent until an answer arrives — again and again
+    // through the kills, always with the same key — and must take effect
+    // exactly once.
+    let idempotent = {
+        let (client, base) = (client.clone(), base.clone());
+        tokio::spawn(async move {
+            let mut answers = Vec::new();
+            for p in 0..IDEMPOTENT {
+                let key = format!("crash-test-{p}");
+                let mut ids = std::collections::BTreeSet::new();
+                let mut sends = 0;
+                loop {
+                    sends += 1;
+                    let resp = client
+                        .post(format!("{base}/api/v1/products/p{p}/promotions"))
+                        .bearer_auth(TOKEN)
+                        .header("Idempotency-Key", &key)
+                        .json(&serde_json::json!({"flow": "f"}))
+                        .timeout(Duration::from_secs(10))
+                        .send()
+                        .await;
+                    if let Ok(resp) = resp
+                        && resp.status().is_success()
+                        && let Ok(v) = resp.json::<serde_json::Value>().await
+                    {
+                        ids.insert(v["id"].as_str().unwrap_or_default().to_owned());
+                        // One more send after the answer: a repeat.
+                        if ids.len() == 1 && sends > 0 {
+                            let again: serde_json::Value = loop {
+                                if let Ok(r) = client
+                                    .post(format!("{base}/api/v1/products/p{p}/promotions"))
+                                    .bearer_auth(TOKEN)
+                                    .header("Idempotency-Key", &key)
+                                    .json(&serde_json::json!({"flow": "f"}))
+                                    .send()
+                                    .await
+                                    && r.status().is_success()
+                                    && let Ok(v) = r.json().await
+                                {
+                                    break v;
+                                }
+                                tokio::time::sleep(Duration::from_millis(100)).await;
+                            };
+                            ids.insert(again["id"].as_str().unwrap_or_default().to_owned());
+                        }
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                answers.push((p, ids, sends));
+                // Spread over the kills.
+                tokio::time::sleep(Duration::from_millis(400)).await;
+            }
+            answers
+        })
+    };
     for _ in 0..10 {
         tokio::time::sleep(Duration::from_millis(100 + rng.next() % 600)).await;
         server.kill().unwrap();
@@ -181,9 +243,41 @@ async fn releases_survive_sigkill_with_exactly_one_commit_each() {
         server = start(dir.path(), &config, port);
         wait_ready(&client, &base).await;
     }
+    let answers = idempotent.await.unwrap();
+    let mut resent = 0;
+    for (p, ids, sends) in &answers {
+        assert_eq!(
+            ids.len(),
+            1,
+            "p{p}: the idempotent promotion was answered with several releases {ids:?}; seed {seed}"
+        );
+        resent += sends - 1;
+        ids_extra.push((*p, ids.iter().next().unwrap().clone()));
+    }
+    println!("idempotent promotions: {IDEMPOTENT}, sent again {resent} times through the kills");
+    // Every promotion the client sent took effect once: its product has
+    // its first release and exactly one more.
+    for p in 0..IDEMPOTENT {
+        let page: serde_json::Value = client
+            .get(format!("{base}/api/v1/products/p{p}/releases"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let n = page["items"].as_array().map_or(0, Vec::len);
+        assert_eq!(n, 2, "p{p} has {n} releases: {page:#}; seed {seed}");
+    }
+    let all: Vec<String> = ids
+        .iter()
+        .cloned()
+        .chain(ids_extra.iter().map(|(_, id)| id.clone()))
+        .collect();
     let deadline = Instant::now() + Duration::from_secs(180);
     let mut restarted_steps = 0;
-    for id in &ids {
+    for id in &all {
         loop {
             let r: serde_json::Value = client
                 .get(format!("{base}/api/v1/releases/{id}"))
@@ -227,7 +321,14 @@ async fn releases_survive_sigkill_with_exactly_one_commit_each() {
         .map(str::trim)
         .filter(|m| !m.is_empty())
         .collect();
-    for (p, id) in ids.iter().enumerate() {
+    // The client's releases promote what the first ones did: nothing to
+    // change, so no commit of their own — and never a second one.
+    let everything = ids
+        .iter()
+        .enumerate()
+        .map(|(p, id)| (p, id.clone(), 1))
+        .chain(ids_extra.iter().map(|(p, id)| (*p, id.clone(), 0)));
+    for (p, id, expected) in everything {
         for env in ["qa", "prod"] {
             let n = messages
                 .iter()
@@ -238,7 +339,7 @@ async fn releases_survive_sigkill_with_exactly_one_commit_each() {
                 })
                 .count();
             assert_eq!(
-                n, 1,
+                n, expected,
                 "release {id} (p{p}) has {n} commits for {env}; seed {seed}"
             );
         }

@@ -78,6 +78,7 @@ impl Server {
             notes: parts.notes,
             demo: settings.demo,
             notes_bodies: Default::default(),
+            health: ferry_wiring::StorageHealth::with_data_dir(&settings.data_dir),
         });
         Ok(Server {
             settings,
@@ -147,14 +148,14 @@ impl BoundServer {
         let app = router(Arc::clone(&state));
         let stop = state.stopping.clone();
         let stop_signal = stop.clone();
-        let http = tokio::spawn(
-            axum::serve(
-                self.listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move { stop_signal.cancelled().await })
-            .into_future(),
-        );
+        // Header, body and per-client limits on slow clients (issue 23).
+        let http = tokio::spawn(ferry_security::serve(
+            self.listener,
+            app,
+            self.server.settings.http,
+            async move { stop_signal.cancelled().await },
+        ));
+        state.health.spawn_prober(state.store.clone(), stop.clone());
         if let Some(publisher) = self.server.statuses.clone() {
             // Subscribed before the engine starts, so resumed releases'
             // events are published too.
@@ -182,7 +183,7 @@ impl BoundServer {
         state.engine.release_leases().await;
         stop.cancel();
         match http.await {
-            Ok(r) => r.map_err(ServerError::Serve),
+            Ok(()) => Ok(()),
             Err(e) => Err(ServerError::Serve(std::io::Error::other(e.to_string()))),
         }
     }
@@ -199,6 +200,10 @@ pub fn router(state: Shared) -> Router {
             ferry_api::observe,
         ))
         .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            ferry_api::fail_fast,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state.security),

@@ -25,12 +25,24 @@ pub struct Viewer {
     /// every request) and the client address: what the API's role checks
     /// and audit entries take. `None` when not signed in.
     pub caller: Option<std::sync::Arc<ferry_api::Authenticated>>,
+    /// Why the store cannot be written now, when it cannot (issue 23):
+    /// every page says so in a banner, since actions will be refused.
+    pub storage_down: Option<String>,
 }
 
 impl Viewer {
     pub fn signed_in(&self) -> bool {
         self.name.is_some()
     }
+}
+
+fn storage_down(state: &Shared) -> Option<String> {
+    state.health.down().map(|(for_, _)| {
+        format!(
+            "ferry's storage cannot be written (for {} s): promotions and other actions are refused until it can; releases resume by themselves then.",
+            for_.as_secs()
+        )
+    })
 }
 
 impl FromRequestParts<Shared> for Viewer {
@@ -68,6 +80,7 @@ impl FromRequestParts<Shared> for Viewer {
                             &state.security.trusted_proxies,
                         ),
                     })),
+                    storage_down: storage_down(state),
                 });
             }
         }
@@ -77,6 +90,7 @@ impl FromRequestParts<Shared> for Viewer {
                 csrf: String::new(),
                 session_id: None,
                 caller: None,
+                storage_down: storage_down(state),
             });
         }
         let next = parts
@@ -96,6 +110,8 @@ pub struct Layout {
     pub csrf: String,
     /// Which main navigation entry is current (`products`, `releases`, …).
     pub nav: &'static str,
+    /// The storage banner's text, while the store cannot be written.
+    pub storage_down: Option<String>,
 }
 
 impl Layout {
@@ -105,6 +121,7 @@ impl Layout {
             viewer: viewer.name.clone(),
             csrf: viewer.csrf.clone(),
             nav,
+            storage_down: viewer.storage_down.clone(),
         }
     }
 
@@ -150,6 +167,7 @@ impl IntoResponse for UiError {
                 viewer: None,
                 csrf: String::new(),
                 nav: "",
+                storage_down: None,
             },
             status: status.as_u16(),
             reason: status.canonical_reason().unwrap_or("Error").to_owned(),

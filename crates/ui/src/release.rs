@@ -34,6 +34,7 @@ pub fn render_page(r: &Release, events: &[Event]) -> Result<String, askama::Erro
         csrf: String::new(),
         session_id: None,
         caller: None,
+        storage_down: None,
     };
     ReleasePage {
         layout: Layout::new(

@@ -59,6 +59,7 @@ fn form_page(
             viewer: None,
             csrf: String::new(),
             nav: "",
+            storage_down: None,
         },
         next,
         csrf: token.clone(),

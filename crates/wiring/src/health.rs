@@ -25,6 +25,10 @@ const PROBE_EVERY_WHILE_DOWN: Duration = Duration::from_millis(500);
 #[derive(Clone)]
 pub struct StorageHealth {
     tx: Arc<watch::Sender<State>>,
+    /// The data directory (Git mirrors, workflow scratch space), probed
+    /// with the store: a full disk may still take a SQLite write into
+    /// space its WAL already holds, but no Git fetch or commit.
+    data_dir: Option<Arc<std::path::Path>>,
 }
 
 /// Down since when, and why; `None`: writable.
@@ -37,11 +41,20 @@ impl Default for StorageHealth {
     fn default() -> Self {
         StorageHealth {
             tx: Arc::new(watch::channel(State::default()).0),
+            data_dir: None,
         }
     }
 }
 
 impl StorageHealth {
+    /// Probes `data_dir` too (a small file written and synced).
+    pub fn with_data_dir(data_dir: &std::path::Path) -> StorageHealth {
+        StorageHealth {
+            data_dir: Some(Arc::from(data_dir)),
+            ..StorageHealth::default()
+        }
+    }
+
     /// `Some((for how long, why))` while the storage cannot be written.
     pub fn down(&self) -> Option<(Duration, String)> {
         self.tx
@@ -88,7 +101,17 @@ impl StorageHealth {
     /// One probe, bounded by [`PROBE_TIMEOUT`]; records and returns
     /// whether the store could be written.
     pub async fn probe(&self, store: &ferry_store::Store) -> bool {
-        match tokio::time::timeout(PROBE_TIMEOUT, store.probe_write()).await {
+        let data_dir = self.data_dir.clone();
+        let both = async {
+            store.probe_write().await.map_err(|e| e.to_string())?;
+            if let Some(dir) = data_dir {
+                tokio::task::spawn_blocking(move || write_probe_file(&dir))
+                    .await
+                    .map_err(|e| e.to_string())??;
+            }
+            Ok::<(), String>(())
+        };
+        match tokio::time::timeout(PROBE_TIMEOUT, both).await {
             Ok(Ok(())) => {
                 self.mark_up();
                 true
@@ -107,7 +130,7 @@ impl StorageHealth {
         }
     }
 
-    /// Probes the store until `stop` is set.
+    /// Probes the store (and data directory) until `stop` is set.
     pub fn spawn_prober(&self, store: ferry_store::Store, stop: CancelFlag) {
         let health = self.clone();
         tokio::spawn(async move {
@@ -125,6 +148,21 @@ impl StorageHealth {
             }
         });
     }
+}
+
+/// Writes and syncs a small file in `dir`, then removes it.
+fn write_probe_file(dir: &std::path::Path) -> Result<(), String> {
+    use std::io::Write;
+    let path = dir.join(".ferry-write-probe");
+    let written = std::fs::File::create(&path)
+        .and_then(|mut f| f.write_all(&[0u8; 4096]).and_then(|()| f.sync_data()));
+    let _ = std::fs::remove_file(&path);
+    written.map_err(|e| {
+        format!(
+            "the data directory {} cannot be written: {e}",
+            dir.display()
+        )
+    })
 }
 
 #[cfg(test)]

@@ -91,6 +91,55 @@ impl Client {
         self.answer(path, r)
     }
 
+    /// A POST the server carries out at most once however often it is
+    /// sent (promote, retry, terminate; issue 23): it carries an
+    /// `Idempotency-Key`, and is sent again with the same key when the
+    /// connection is lost before the answer, or the server answers 503
+    /// (its storage unavailable for now; after its `Retry-After`), at
+    /// most [`ATTEMPTS`] times. A repeat the server already carried out is
+    /// answered with the first result.
+    pub fn post_idempotent(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let key = ulid::Ulid::new().to_string();
+        let mut attempt = 1;
+        loop {
+            let r = self
+                .request(reqwest::Method::POST, path)
+                .header("Idempotency-Key", &key)
+                .json(body)
+                .send();
+            let again = match &r {
+                Err(e) if e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() => {
+                    Some(backoff(attempt))
+                }
+                Ok(resp) if resp.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE => Some(
+                    resp.headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+                        .map_or_else(|| backoff(attempt), Duration::from_secs)
+                        .min(MAX_WAIT),
+                ),
+                _ => None,
+            };
+            match again {
+                Some(wait) if attempt < ATTEMPTS => {
+                    eprintln!(
+                        "{path}: {}; sending it again with the same Idempotency-Key in {} s \
+                         (attempt {} of {ATTEMPTS})",
+                        match &r {
+                            Err(_) => "no answer from the server".to_owned(),
+                            Ok(resp) => format!("server answered {}", resp.status().as_u16()),
+                        },
+                        wait.as_secs(),
+                        attempt + 1
+                    );
+                    std::thread::sleep(wait);
+                    attempt += 1;
+                }
+                _ => return self.answer(path, r),
+            }
+        }
+    }
+
     pub fn delete(&self, path: &str) -> anyhow::Result<Value> {
         let r = self.request(reqwest::Method::DELETE, path).send();
         self.answer(path, r)
@@ -119,6 +168,16 @@ impl Client {
     }
 }
 
+/// How often an idempotent request is sent at most, and the longest wait
+/// between two sends.
+pub const ATTEMPTS: u32 = 6;
+const MAX_WAIT: Duration = Duration::from_secs(10);
+
+/// 1 s, 2 s, 4 s, 8 s, then 10 s.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_secs(1u64 << attempt.saturating_sub(1).min(4)).min(MAX_WAIT)
+}
+
 /// Percent-encodes a path segment or query value.
 pub fn encode(s: &str) -> String {
     let mut out = String::new();
@@ -144,7 +203,7 @@ pub fn promote_via_server(
     output: OutputFormat,
 ) -> anyhow::Result<ExitCode> {
     let c = Client::new(client)?;
-    let release = c.post(
+    let release = c.post_idempotent(
         &format!("/api/v1/products/{}/promotions", encode(product)),
         request,
     )?;

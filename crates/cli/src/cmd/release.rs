@@ -119,7 +119,7 @@ fn show(a: ShowArgs) -> anyhow::Result<ExitCode> {
 
 fn act(a: IdArgs, action: &str) -> anyhow::Result<ExitCode> {
     let c = Client::new(&a.client)?;
-    let release = c.post(
+    let release = c.post_idempotent(
         &format!("/api/v1/releases/{}/{action}", encode(&a.id)),
         &Value::Object(Default::default()),
     )?;

@@ -138,6 +138,21 @@ impl Postgres {
         format!("postgres://ferry@127.0.0.1:{}/postgres", self.port)
     }
 
+    /// `pg_ctl <args…>` on this cluster (`restart`, `stop`, `start`), with
+    /// the options it was started with; waits for it to finish.
+    pub fn pg_ctl(&self, args: &[&str]) {
+        let data = self.data.to_str().unwrap().to_owned();
+        let base = self.data.parent().unwrap().to_str().unwrap().to_owned();
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -p {} -k {base} -c fsync=off",
+            self.port
+        );
+        let log = format!("{base}/postgres.log");
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["-D", &data, "-l", &log, "-o", &options, "-w"]);
+        self.run("pg_ctl", &all);
+    }
+
     /// A fresh database `name` (letters, digits, `_`); its URL.
     pub fn database(&self, name: &str) -> String {
         let status = Command::new(self.bin.join("psql"))
