@@ -76,7 +76,18 @@ pub async fn list_product(
     if q.product.is_some() {
         return Err(ApiError::bad_request("product: given in the path already"));
     }
-    list(&st, Some(product), q).await
+    let known = st.engine.membership().1.product(&product).is_some();
+    let first_page = q.cursor.as_deref().is_none_or(str::is_empty) && q.status.is_none();
+    let page = list(&st, Some(product.clone()), q).await?;
+    // A product neither configured nor with releases stored does not
+    // exist (issue 23); one removed from the configuration keeps its
+    // history readable.
+    if !known && first_page && page.0["items"].as_array().is_some_and(Vec::is_empty) {
+        return Err(ApiError::not_found(format!(
+            "product `{product}` does not exist (no Product, no application annotated with it, no release)"
+        )));
+    }
+    Ok(page)
 }
 
 pub async fn list_all(

@@ -280,6 +280,12 @@ async fn auth_and_bad_input() {
     assert_eq!(status, 404);
     let (status, _) = s.get("/api/v1/releases/01NOPE").await;
     assert_eq!(status, 404);
+    // Releases of a product that does not exist: 404, not an empty list;
+    // a configured product without releases: an empty list.
+    let (status, body) = s.get("/api/v1/products/nope/releases").await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = s.get("/api/v1/products/p/releases?status=FAILED").await;
+    assert_eq!(status, 200, "{body}");
     let (status, body) = s.get("/api/v1/releases?status=DONE").await;
     assert_eq!(status, 400, "{body}");
     let (status, _) = s.get("/api/v1/releases?limit=0").await;
