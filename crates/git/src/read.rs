@@ -23,35 +23,19 @@ pub struct GitTime {
 impl GitTime {
     /// RFC 3339 in the recorded offset, e.g. `2024-05-01T12:00:00+02:00`.
     pub fn to_rfc3339(&self) -> String {
-        let local = self.seconds + i64::from(self.offset_minutes) * 60;
-        let days = local.div_euclid(86_400);
-        let secs = local.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        let sign = if self.offset_minutes < 0 { '-' } else { '+' };
-        let off = self.offset_minutes.unsigned_abs();
-        format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{sign}{:02}:{:02}",
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60,
-            off / 60,
-            off % 60
-        )
+        let offset = time::UtcOffset::from_whole_seconds(self.offset_minutes.saturating_mul(60))
+            .unwrap_or(time::UtcOffset::UTC);
+        time::OffsetDateTime::from_unix_timestamp(self.seconds)
+            .map(|t| t.to_offset(offset))
+            .ok()
+            .and_then(|t| {
+                t.format(time::macros::format_description!(
+                    "[year]-[month]-[day]T[hour]:[minute]:[second][offset_hour sign:mandatory]:[offset_minute]"
+                ))
+                .ok()
+            })
+            .unwrap_or_default()
     }
-}
-
-/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// The author or committer of a commit.

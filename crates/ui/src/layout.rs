@@ -193,15 +193,11 @@ pub fn when(t: Timestamp) -> When {
     let iso = t
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
-    let text = format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
+    let text = t
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
+        ))
+        .unwrap_or_default();
     When { iso, text }
 }
 

@@ -1,155 +1,68 @@
 //! Wall-clock instants as RFC 3339 UTC, the form both Argo (`metav1.Time`) and the
-//! ferry API use. Hand-rolled to keep a date crate out of the dependency tree; only
-//! the UTC `Z` form (what Kubernetes emits) and numeric offsets are parsed.
+//! ferry API use, on the `time` crate (already the release record's clock).
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-/// A point in time with second-or-better precision, displayed as RFC 3339 UTC.
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{OffsetDateTime, UtcOffset};
+
+/// A point in time with second-or-better precision, displayed as RFC 3339 UTC
+/// with milliseconds (`2024-02-29T13:45:07.000Z`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Timestamp(SystemTime);
+pub struct Timestamp(OffsetDateTime);
 
 impl Timestamp {
     /// The current time.
     pub fn now() -> Self {
-        Timestamp(SystemTime::now())
+        Timestamp(OffsetDateTime::now_utc())
     }
 
     /// The underlying system time.
     pub fn as_system_time(&self) -> SystemTime {
+        self.0.into()
+    }
+
+    /// The instant in UTC, for calendar fields.
+    pub fn utc(&self) -> OffsetDateTime {
         self.0
     }
 
-    /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`; `None` when malformed.
+    /// Parses RFC 3339 (`YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`); `None` when
+    /// malformed.
     pub fn parse_rfc3339(s: &str) -> Option<Self> {
-        let b = s.as_bytes();
-        if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-            return None;
-        }
-        let num = |r: std::ops::Range<usize>| -> Option<i64> {
-            let part = s.get(r)?;
-            if !part.bytes().all(|c| c.is_ascii_digit()) {
-                return None;
-            }
-            part.parse().ok()
-        };
-        let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-        if b[13] != b':' || b[16] != b':' {
-            return None;
-        }
-        let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-        if !(1..=12).contains(&month)
-            || !(1..=31).contains(&day)
-            || hour > 23
-            || min > 59
-            || sec > 60
-        {
-            return None;
-        }
-        let mut rest = &s[19..];
-        let mut nanos: u32 = 0;
-        if let Some(frac) = rest.strip_prefix('.') {
-            let digits = frac.bytes().take_while(|c| c.is_ascii_digit()).count();
-            if digits == 0 {
-                return None;
-            }
-            let mut padded: String = frac[..digits.min(9)].to_string();
-            while padded.len() < 9 {
-                padded.push('0');
-            }
-            nanos = padded.parse().ok()?;
-            rest = &frac[digits..];
-        }
-        let offset_secs: i64 = match rest {
-            "Z" | "z" => 0,
-            o if o.len() == 6
-                && (o.starts_with('+') || o.starts_with('-'))
-                && o.get(3..4) == Some(":") =>
-            {
-                let h: i64 = o.get(1..3)?.parse().ok()?;
-                let m: i64 = o.get(4..6)?.parse().ok()?;
-                let v = h * 3600 + m * 60;
-                if o.starts_with('-') { -v } else { v }
-            }
-            _ => return None,
-        };
-        let days = days_from_civil(year, month, day);
-        let secs = days * 86_400 + hour * 3600 + min * 60 + sec - offset_secs;
-        let base = if secs >= 0 {
-            UNIX_EPOCH.checked_add(Duration::from_secs(secs as u64))?
-        } else {
-            UNIX_EPOCH.checked_sub(Duration::from_secs(secs.unsigned_abs()))?
-        };
-        Some(Timestamp(
-            base.checked_add(Duration::from_nanos(u64::from(nanos)))?,
-        ))
+        OffsetDateTime::parse(s, &Rfc3339)
+            .ok()
+            .map(|t| Timestamp(t.to_offset(UtcOffset::UTC)))
     }
-}
 
-/// Calendar fields of a [`Timestamp`] in UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Civil {
-    pub(crate) year: i64,
-    pub(crate) month: u32,
-    pub(crate) day: u32,
-    pub(crate) hour: u32,
-    pub(crate) minute: u32,
-    pub(crate) second: u32,
-    pub(crate) nanos: u32,
-    /// 0 = Sunday.
-    pub(crate) weekday: u32,
-    /// 1-based day of the year.
-    pub(crate) yearday: u32,
-    pub(crate) unix: i64,
-}
-
-impl Timestamp {
-    /// The UTC calendar fields (for Go-layout formatting).
-    pub(crate) fn civil(&self) -> Civil {
-        let (unix, nanos) = match self.0.duration_since(UNIX_EPOCH) {
-            Ok(d) => (d.as_secs() as i64, d.subsec_nanos()),
-            Err(e) => (-(e.duration().as_secs() as i64), 0),
-        };
-        let days = unix.div_euclid(86_400);
-        let tod = unix.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        Civil {
-            year: y,
-            month: m as u32,
-            day: d as u32,
-            hour: (tod / 3600) as u32,
-            minute: ((tod % 3600) / 60) as u32,
-            second: (tod % 60) as u32,
-            nanos,
-            weekday: (days + 4).rem_euclid(7) as u32,
-            yearday: (days - days_from_civil(y, 1, 1) + 1) as u32,
-            unix,
-        }
+    /// RFC 3339 to the second, as Argo writes `creationTimestamp`,
+    /// `startedAt` and `finishedAt` (`2024-02-29T13:45:07Z`).
+    pub fn to_rfc3339_seconds(&self) -> String {
+        self.0
+            .format(format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+            ))
+            .unwrap_or_default()
     }
 }
 
 impl From<SystemTime> for Timestamp {
     fn from(t: SystemTime) -> Self {
-        Timestamp(t)
+        Timestamp(OffsetDateTime::from(t).to_offset(UtcOffset::UTC))
     }
 }
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (secs, millis) = match self.0.duration_since(UNIX_EPOCH) {
-            Ok(d) => (d.as_secs() as i64, d.subsec_millis()),
-            Err(e) => (-(e.duration().as_secs() as i64), 0),
-        };
-        let days = secs.div_euclid(86_400);
-        let tod = secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-            tod / 3600,
-            (tod % 3600) / 60,
-            tod % 60
-        )
+        let text = self
+            .0
+            .format(format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+            ))
+            .map_err(|_| fmt::Error)?;
+        f.write_str(&text)
     }
 }
 
@@ -159,44 +72,23 @@ impl serde::Serialize for Timestamp {
     }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     #[test]
     fn round_trips_utc() {
         let t = Timestamp::parse_rfc3339("2024-02-29T13:45:07Z").unwrap();
         assert_eq!(t.to_string(), "2024-02-29T13:45:07.000Z");
+        assert_eq!(t.to_rfc3339_seconds(), "2024-02-29T13:45:07Z");
         let secs = t
             .as_system_time()
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_secs();
         assert_eq!(secs, 1_709_214_307);
+        assert_eq!(Timestamp::from(t.as_system_time()), t);
     }
 
     #[test]

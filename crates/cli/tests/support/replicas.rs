@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 pub const PRODUCTS: usize = 20;
 pub const ENVS: [&str; 3] = ["dev", "qa", "prod"];
@@ -34,11 +34,14 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 #[test]
 fn parses_event_times() {
     let t = parse_utc("2026-11-27T07:58:42.718848085Z").unwrap();
-    let d = t.duration_since(UNIX_EPOCH).unwrap();
+    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap();
     assert_eq!(d.as_secs(), 1_795_766_322);
     assert_eq!(d.subsec_nanos(), 718_848_085);
     let t = parse_utc("2000-03-01T00:00:00Z").unwrap();
-    assert_eq!(t.duration_since(UNIX_EPOCH).unwrap().as_secs(), 951_868_800);
+    assert_eq!(
+        t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
+        951_868_800
+    );
     assert_eq!(parse_utc("yesterday"), None);
 }
 
@@ -325,23 +328,9 @@ pub struct Seen {
 /// An RFC 3339 UTC time as the events carry it
 /// (`2026-11-27T07:58:42.718848085Z`).
 pub fn parse_utc(s: &str) -> Option<SystemTime> {
-    let s = s.strip_suffix('Z')?;
-    let (date, time) = s.split_once('T')?;
-    let mut d = date.split('-').map(|p| p.parse::<i64>());
-    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
-    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
-    let mut t = hms.split(':').map(|p| p.parse::<i64>());
-    let (hh, mm, ss) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
-    let nanos: u32 = format!("{frac:0<9}")[..9].parse().ok()?;
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).ok()?;
-    Some(UNIX_EPOCH + Duration::new(secs, nanos))
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(SystemTime::from)
 }
 
 pub fn is_final_release_event(e: &Seen) -> bool {

@@ -31,7 +31,9 @@ const DAYS: [&str; 7] = [
 
 /// Formats `t` (UTC) with a Go layout such as `2006-01-02T15:04:05Z07:00`.
 pub(crate) fn format_go_layout(layout: &str, t: Timestamp) -> String {
-    let c = t.civil();
+    let c = t.utc();
+    let (year, month, day) = (c.year(), u8::from(c.month()), c.day());
+    let (hour, minute, second) = (c.hour(), c.minute(), c.second());
     let mut out = String::new();
     let mut rest = layout;
     // Longest tokens first, as Go's nextStdChunk recognises them.
@@ -76,7 +78,7 @@ pub(crate) fn format_go_layout(layout: &str, t: Timestamp) -> String {
             let m = after.chars().take_while(|d| *d == '9').count();
             if n > 0 || m > 0 {
                 let digits = n.max(m);
-                let frac = format!("{:09}", c.nanos);
+                let frac = format!("{:09}", c.nanosecond());
                 let mut part = frac[..digits.min(9)].to_string();
                 if m > 0 {
                     while part.ends_with('0') {
@@ -93,33 +95,37 @@ pub(crate) fn format_go_layout(layout: &str, t: Timestamp) -> String {
         }
         match TOKENS.iter().find(|tok| rest.starts_with(**tok)) {
             Some(tok) => {
-                let hour12 = match c.hour % 12 {
+                let hour12 = match hour % 12 {
                     0 => 12,
                     h => h,
                 };
                 out.push_str(&match *tok {
-                    "January" => MONTHS[(c.month - 1) as usize].to_string(),
-                    "Jan" => MONTHS[(c.month - 1) as usize][..3].to_string(),
-                    "Monday" => DAYS[c.weekday as usize].to_string(),
-                    "Mon" => DAYS[c.weekday as usize][..3].to_string(),
+                    "January" => MONTHS[usize::from(month - 1)].to_string(),
+                    "Jan" => MONTHS[usize::from(month - 1)][..3].to_string(),
+                    "Monday" => {
+                        DAYS[usize::from(c.weekday().number_days_from_sunday())].to_string()
+                    }
+                    "Mon" => {
+                        DAYS[usize::from(c.weekday().number_days_from_sunday())][..3].to_string()
+                    }
                     "MST" => "UTC".into(),
-                    "2006" => format!("{:04}", c.year),
-                    "06" => format!("{:02}", c.year.rem_euclid(100)),
-                    "01" => format!("{:02}", c.month),
-                    "1" => c.month.to_string(),
-                    "02" => format!("{:02}", c.day),
-                    "2" => c.day.to_string(),
-                    "_2" => format!("{:>2}", c.day),
-                    "002" => format!("{:03}", c.yearday),
-                    "15" => format!("{:02}", c.hour),
+                    "2006" => format!("{year:04}"),
+                    "06" => format!("{:02}", year.rem_euclid(100)),
+                    "01" => format!("{month:02}"),
+                    "1" => month.to_string(),
+                    "02" => format!("{day:02}"),
+                    "2" => day.to_string(),
+                    "_2" => format!("{day:>2}"),
+                    "002" => format!("{:03}", c.ordinal()),
+                    "15" => format!("{hour:02}"),
                     "03" => format!("{hour12:02}"),
                     "3" => hour12.to_string(),
-                    "04" => format!("{:02}", c.minute),
-                    "4" => c.minute.to_string(),
-                    "05" => format!("{:02}", c.second),
-                    "5" => c.second.to_string(),
-                    "PM" => (if c.hour >= 12 { "PM" } else { "AM" }).into(),
-                    "pm" => (if c.hour >= 12 { "pm" } else { "am" }).into(),
+                    "04" => format!("{minute:02}"),
+                    "4" => minute.to_string(),
+                    "05" => format!("{second:02}"),
+                    "5" => second.to_string(),
+                    "PM" => (if hour >= 12 { "PM" } else { "AM" }).into(),
+                    "pm" => (if hour >= 12 { "pm" } else { "am" }).into(),
                     z if z.starts_with('Z') => "Z".into(),
                     "-07" => "+00".into(),
                     "-0700" => "+0000".into(),

@@ -65,14 +65,7 @@ pub(super) fn record_child(scope: &mut Scope, prefix: &str, name: &str, r: &Node
     scope.insert(format!("{base}.id"), base.clone());
     for (field, t) in [("startedAt", r.started), ("finishedAt", r.finished)] {
         if let Some(t) = t {
-            let c = t.civil();
-            scope.insert(
-                format!("{base}.{field}"),
-                format!(
-                    "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-                    c.year, c.month, c.day, c.hour, c.minute, c.second
-                ),
-            );
+            scope.insert(format!("{base}.{field}"), t.to_rfc3339_seconds());
         }
     }
 }

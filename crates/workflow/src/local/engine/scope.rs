@@ -137,14 +137,13 @@ pub(super) fn workflow_vars(
         vars.insert(format!("workflow.{kind}.json"), json);
     }
     // Argo's creationTimestamp is RFC 3339 to the second.
-    let c = started.civil();
-    let rfc3339 = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        c.year, c.month, c.day, c.hour, c.minute, c.second
-    );
+    let rfc3339 = started.to_rfc3339_seconds();
     vars.insert("workflow.creationTimestamp".into(), rfc3339.clone());
     vars.insert("workflow.creationTimestamp.RFC3339".into(), rfc3339);
-    vars.insert("workflow.creationTimestamp.s".into(), c.unix.to_string());
+    vars.insert(
+        "workflow.creationTimestamp.s".into(),
+        started.utc().unix_timestamp().to_string(),
+    );
     // strftime characters, as Argo's `workflow.creationTimestamp.<c>`.
     for (ch, layout) in [
         ("Y", "2006"),
