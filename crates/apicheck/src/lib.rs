@@ -1,6 +1,7 @@
-//! Checks HTTP requests and JSON documents against a published Swagger 2.0
-//! (OpenAPI v2) description, such as Argo CD's `assets/swagger.json` or
-//! Argo Workflows' `api/openapi-spec/swagger.json`.
+//! Checks HTTP requests and JSON documents against a published API
+//! description: Swagger 2.0 (OpenAPI v2), such as Argo CD's
+//! `assets/swagger.json` or Argo Workflows' `api/openapi-spec/swagger.json`,
+//! or OpenAPI 3.0/3.1, such as the document ferry generates for its own API.
 //!
 //! ferry's clients of those APIs are otherwise tested only against fakes
 //! written beside them, which agree with them by construction. With this
@@ -9,14 +10,19 @@
 //!
 //! - a request must match a documented operation; its query parameters must
 //!   be declared, well typed and not repeated unless the parameter is a
-//!   `multi` array; its body must match the body schema **with every object
-//!   closed** (a property the schema does not declare is an error, because
-//!   the server would drop it silently — a misspelt option is a no-op);
+//!   `multi` array (an exploded array in OpenAPI 3); its body must match the
+//!   body schema **with every object closed** (a property the schema does not
+//!   declare is an error, because the server would drop it silently — a
+//!   misspelt option is a no-op);
 //! - a response body must match the schema of its status (or `default`),
-//!   as published: objects stay open, as the vendor adds fields.
+//!   as published: objects stay open, as the vendor adds fields — unless the
+//!   description is [`Swagger::strict`], as ferry's own is: there a property
+//!   the document does not declare is an error in answers too (a field the
+//!   server writes but the document omits).
 //!
-//! Schemas are JSON Schema draft 4 (which Swagger 2.0 schemas are), with
-//! every `$ref` resolved inside the document (`#/definitions/...`).
+//! Swagger 2.0 schemas are JSON Schema draft 4, OpenAPI 3.0's draft 4 with
+//! `nullable`, OpenAPI 3.1's draft 2020-12; every `$ref` is resolved inside
+//! the document (`#/definitions/...`, `#/components/schemas/...`).
 //! Published descriptions are generated and sometimes describe a type
 //! differently from the JSON the server writes (Kubernetes' `IntOrString`
 //! is a JSON number or string, but appears as `string` or as a protobuf
@@ -41,11 +47,32 @@ impl std::fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// How objects are read: requests are closed (only the declared properties),
-/// responses open (as published).
+/// responses open (as published) unless the description is strict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mode {
     Request,
     Response,
+}
+
+/// Which kind of description, and so which JSON Schema dialect and where
+/// its named schemas live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    /// Swagger 2.0: draft 4, `#/definitions/`.
+    Swagger2,
+    /// OpenAPI 3.0: draft 4 plus `nullable`, `#/components/schemas/`.
+    OpenApi30,
+    /// OpenAPI 3.1: draft 2020-12, `#/components/schemas/`.
+    OpenApi31,
+}
+
+impl Dialect {
+    fn ref_prefix(self) -> &'static str {
+        match self {
+            Dialect::Swagger2 => "#/definitions/",
+            Dialect::OpenApi30 | Dialect::OpenApi31 => "#/components/schemas/",
+        }
+    }
 }
 
 /// One HTTP request as a client sent it.
@@ -84,29 +111,46 @@ struct Operation {
     params: Vec<Param>,
     /// `(required, schema)` of the body parameter.
     body: Option<(bool, Value)>,
-    /// Status (`"200"`, `"default"`) → schema.
+    /// Status (`"200"`, `"default"`) → schema of its JSON body.
     responses: Vec<(String, Value)>,
+    /// Statuses documented without a JSON body (`204`, `304`, a stream).
+    other_responses: Vec<String>,
 }
 
-/// A parsed description.
+/// A parsed description (Swagger 2.0 or OpenAPI 3).
 pub struct Swagger {
+    dialect: Dialect,
     definitions: Map<String, Value>,
     operations: Vec<Operation>,
+    /// Responses are checked closed, as requests are.
+    strict: bool,
     validators: Mutex<HashMap<(Mode, String), Arc<jsonschema::Validator>>>,
 }
 
 impl Swagger {
-    /// Reads a Swagger 2.0 document.
+    /// Reads a Swagger 2.0 or an OpenAPI 3.0/3.1 document.
     pub fn parse(text: &str) -> Result<Swagger, Error> {
         let doc: Value = serde_json::from_str(text).map_err(|e| Error(format!("not JSON: {e}")))?;
-        if doc.get("swagger").and_then(Value::as_str) != Some("2.0") {
-            return Err(Error("not a Swagger 2.0 document".into()));
+        let dialect = match (
+            doc.get("swagger").and_then(Value::as_str),
+            doc.get("openapi").and_then(Value::as_str),
+        ) {
+            (Some("2.0"), _) => Dialect::Swagger2,
+            (_, Some(v)) if v.starts_with("3.0.") => Dialect::OpenApi30,
+            (_, Some(v)) if v.starts_with("3.1.") => Dialect::OpenApi31,
+            _ => {
+                return Err(Error(
+                    "not a Swagger 2.0 or OpenAPI 3.0/3.1 document".into(),
+                ));
+            }
+        };
+        let definitions = match dialect {
+            Dialect::Swagger2 => doc.get("definitions"),
+            _ => doc.pointer("/components/schemas"),
         }
-        let definitions = doc
-            .get("definitions")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
         let mut operations = Vec::new();
         for (template, item) in doc
             .get("paths")
@@ -116,17 +160,41 @@ impl Swagger {
         {
             let shared = item.get("parameters").cloned().unwrap_or(json!([]));
             for (method, op) in item.as_object().into_iter().flatten() {
-                if method == "parameters" {
+                if !HTTP_METHODS.contains(&method.as_str()) {
                     continue;
                 }
-                operations.push(operation(template, method, op, &shared)?);
+                operations.push(match dialect {
+                    Dialect::Swagger2 => operation(template, method, op, &shared)?,
+                    _ => operation3(&doc, template, method, op, &shared)?,
+                });
             }
         }
         Ok(Swagger {
+            dialect,
             definitions,
             operations,
+            strict: false,
             validators: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Responses are checked like requests, every object closed: for a
+    /// description that must name every field its server writes (ferry's
+    /// own), where an undeclared property is an undocumented one.
+    pub fn strict(mut self) -> Swagger {
+        self.strict = true;
+        self.validators
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self
+    }
+
+    /// `(method, path template)` of every operation, methods in upper case.
+    pub fn operations(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.operations
+            .iter()
+            .map(|op| (op.method.as_str(), op.template.as_str()))
     }
 
     /// Reads a vendored description from `dir`: `swagger-subset.json`, with
@@ -285,7 +353,12 @@ impl Swagger {
             .find(|(s, _)| *s == code)
             .or_else(|| op.responses.iter().find(|(s, _)| s == "default"));
         let Some((_, schema)) = schema else {
-            return vec![format!("{at}: {} documents no such response", op.id)];
+            let what = if op.other_responses.contains(&code) {
+                "no JSON body for this status"
+            } else {
+                "no such response"
+            };
+            return vec![format!("{at}: {} documents {what}", op.id)];
         };
         self.validate(schema, body, Mode::Response)
             .into_iter()
@@ -293,12 +366,24 @@ impl Swagger {
             .collect()
     }
 
+    /// Whether the operation of `method path` documents `status` (with or
+    /// without a JSON body).
+    pub fn documents_status(&self, method: &str, path: &str, status: u16) -> bool {
+        let code = status.to_string();
+        self.find(method, path).is_some_and(|(op, _)| {
+            op.responses
+                .iter()
+                .any(|(s, _)| *s == code || s == "default")
+                || op.other_responses.contains(&code)
+        })
+    }
+
     /// Everything about `doc` that definition `name` does not allow.
     pub fn check_definition(&self, name: &str, doc: &Value, mode: Mode) -> Vec<String> {
         if !self.definitions.contains_key(name) {
             return vec![format!("no definition `{name}` in the description")];
         }
-        let schema = json!({"$ref": format!("#/definitions/{name}")});
+        let schema = json!({"$ref": format!("{}{name}", self.dialect.ref_prefix())});
         self.validate(&schema, doc, mode)
     }
 
@@ -339,15 +424,40 @@ impl Swagger {
         }
         let mut root = schema.clone();
         let mut definitions = Value::Object(self.definitions.clone());
-        if mode == Mode::Request {
+        if self.dialect == Dialect::OpenApi30 {
+            nullable_as_type(&mut root);
+            nullable_as_type(&mut definitions);
+        }
+        if mode == Mode::Request || self.strict {
             close_objects(&mut root);
             close_objects(&mut definitions);
         }
+        // A `$ref` next to other keywords is honoured by 2020-12 only; the
+        // root's own schema goes under `allOf` so the named schemas can sit
+        // beside it where the references expect them.
+        let mut root = match self.dialect {
+            Dialect::Swagger2 => {
+                if let Value::Object(m) = &mut root {
+                    m.insert("definitions".into(), definitions);
+                }
+                root
+            }
+            _ => json!({"allOf": [root], "components": {"schemas": definitions}}),
+        };
+        // Formats (`date-time`) are checked in ferry's own descriptions;
+        // Swagger 2.0 keeps the draft's default.
+        let options = match self.dialect {
+            Dialect::OpenApi31 => jsonschema::draft202012::options().should_validate_formats(true),
+            Dialect::OpenApi30 => jsonschema::draft4::options().should_validate_formats(true),
+            Dialect::Swagger2 => jsonschema::draft4::options(),
+        };
         if let Value::Object(m) = &mut root {
-            m.insert("definitions".into(), definitions);
+            // OpenAPI's `example(s)` and `discriminator` are annotations.
+            m.remove("$schema");
         }
         let v = Arc::new(
-            jsonschema::draft4::new(&root)
+            options
+                .build(&root)
                 .map_err(|e| format!("the schema does not compile: {e}"))?,
         );
         cache.insert(key, v.clone());
@@ -414,27 +524,38 @@ fn operation(template: &str, method: &str, op: &Value, shared: &Value) -> Result
             repeated: p.get("collectionFormat").and_then(Value::as_str) == Some("multi"),
         });
     }
-    let segments = template
-        .trim_start_matches('/')
-        .split('/')
-        .map(
-            |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(v) => Segment::Variable(v.to_owned()),
-                None => Segment::Literal(s.to_owned()),
-            },
-        )
-        .collect();
-    let responses = op
+    new_operation(template, method, op, params, body, |r| {
+        Ok(r.get("schema").cloned())
+    })
+}
+
+/// The operation, its responses sorted into those with a JSON body (by
+/// `json_body`) and those without.
+fn new_operation(
+    template: &str,
+    method: &str,
+    op: &Value,
+    params: Vec<Param>,
+    body: Option<(bool, Value)>,
+    json_body: impl Fn(&Value) -> Result<Option<Value>, Error>,
+) -> Result<Operation, Error> {
+    let mut responses = Vec::new();
+    let mut other_responses = Vec::new();
+    for (status, r) in op
         .get("responses")
         .and_then(Value::as_object)
         .into_iter()
         .flatten()
-        .filter_map(|(status, r)| r.get("schema").map(|s| (status.clone(), s.clone())))
-        .collect();
+    {
+        match json_body(r)? {
+            Some(schema) => responses.push((status.clone(), schema)),
+            None => other_responses.push(status.clone()),
+        }
+    }
     Ok(Operation {
         method: method.to_ascii_uppercase(),
         template: template.to_owned(),
-        segments,
+        segments: segments(template),
         id: op
             .get("operationId")
             .and_then(Value::as_str)
@@ -443,15 +564,140 @@ fn operation(template: &str, method: &str, op: &Value, shared: &Value) -> Result
         params,
         body,
         responses,
+        other_responses,
     })
+}
+
+const HTTP_METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+fn segments(template: &str) -> Vec<Segment> {
+    template
+        .trim_start_matches('/')
+        .split('/')
+        .map(
+            |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(v) => Segment::Variable(v.to_owned()),
+                None => Segment::Literal(s.to_owned()),
+            },
+        )
+        .collect()
+}
+
+/// Follows a local `$ref` (`#/components/parameters/x`) to what it names.
+fn deref<'a>(doc: &'a Value, v: &'a Value) -> Result<&'a Value, Error> {
+    match v.get("$ref").and_then(Value::as_str) {
+        None => Ok(v),
+        Some(r) => r
+            .strip_prefix('#')
+            .and_then(|pointer| doc.pointer(pointer))
+            .ok_or_else(|| Error(format!("unresolved $ref {r}"))),
+    }
+}
+
+/// The JSON schema of a media-type map (`content`): `application/json` or
+/// another JSON type (`…+json`).
+fn json_schema(content: Option<&Value>) -> Option<Value> {
+    let content = content?.as_object()?;
+    content
+        .iter()
+        .find(|(t, _)| {
+            let t = t.split(';').next().unwrap_or("").trim();
+            t == "application/json" || t.ends_with("+json")
+        })
+        .map(|(_, media)| media.get("schema").cloned().unwrap_or(json!({})))
+}
+
+/// An OpenAPI 3 operation: parameters with a `schema`, a `requestBody`,
+/// and responses by media type.
+fn operation3(
+    doc: &Value,
+    template: &str,
+    method: &str,
+    op: &Value,
+    shared: &Value,
+) -> Result<Operation, Error> {
+    let at = format!("{method} {template}");
+    let mut params = Vec::new();
+    let all = shared.as_array().into_iter().flatten().chain(
+        op.get("parameters")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten(),
+    );
+    for p in all {
+        let p = deref(doc, p)?;
+        let name = p
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error(format!("{at}: a parameter without a name")))?;
+        let location = p.get("in").and_then(Value::as_str).unwrap_or_default();
+        let schema = p.get("schema").cloned().unwrap_or(json!({}));
+        // Query arrays are `form`-style and exploded unless they say not.
+        let is_array = schema.get("type").and_then(Value::as_str) == Some("array");
+        let explode = p.get("explode").and_then(Value::as_bool).unwrap_or(true);
+        params.push(Param {
+            name: name.to_owned(),
+            location: location.to_owned(),
+            required: p.get("required").and_then(Value::as_bool).unwrap_or(false),
+            repeated: location == "query" && is_array && explode,
+            schema,
+        });
+    }
+    let body = match op.get("requestBody") {
+        None => None,
+        Some(b) => {
+            let b = deref(doc, b)?;
+            let required = b.get("required").and_then(Value::as_bool).unwrap_or(false);
+            Some((required, json_schema(b.get("content")).unwrap_or(json!({}))))
+        }
+    };
+    new_operation(template, method, op, params, body, |r| {
+        Ok(json_schema(deref(doc, r)?.get("content")))
+    })
+}
+
+/// OpenAPI 3.0's `nullable: true` as draft 4 says it: `null` among the
+/// types (and the enum).
+fn nullable_as_type(schema: &mut Value) {
+    match schema {
+        Value::Object(m) => {
+            if m.remove("nullable") == Some(Value::Bool(true)) {
+                match m.get_mut("type") {
+                    Some(Value::String(t)) => {
+                        let t = std::mem::take(t);
+                        m.insert("type".into(), json!([t, "null"]));
+                    }
+                    Some(Value::Array(ts)) => ts.push(json!("null")),
+                    _ => {}
+                }
+                if let Some(Value::Array(values)) = m.get_mut("enum") {
+                    values.push(Value::Null);
+                }
+            }
+            for (k, v) in m.iter_mut() {
+                if k != "enum" && k != "required" && k != "example" {
+                    nullable_as_type(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(nullable_as_type),
+        _ => {}
+    }
 }
 
 /// Whether a query or path value (text) is of the parameter's type.
 fn scalar_matches(schema: &Value, value: &str) -> Result<(), String> {
-    let ty = schema
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("string");
+    // OpenAPI 3.1 writes an optional value's type as `["integer", "null"]`.
+    let ty = match schema.get("type") {
+        Some(Value::Array(types)) => types
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| *t != "null")
+            .unwrap_or("string"),
+        other => other.and_then(Value::as_str).unwrap_or("string"),
+    };
     let format = schema.get("format").and_then(Value::as_str);
     let ok = match (ty, format) {
         ("boolean", _) => matches!(value, "true" | "false"),
@@ -487,8 +733,11 @@ fn close_objects(schema: &mut Value) {
                 m.insert("additionalProperties".into(), Value::Bool(false));
             }
             for (k, v) in m.iter_mut() {
-                // Property names and enum values are data, not schemas.
-                if k != "enum" && k != "required" {
+                // Property names, enum values and examples are data, not schemas.
+                if !matches!(
+                    k.as_str(),
+                    "enum" | "required" | "example" | "examples" | "default" | "const"
+                ) {
                     close_objects(v);
                 }
             }
@@ -783,6 +1032,145 @@ mod tests {
         assert_eq!(defs, ["Error", "IntOrString", "Submit", "Thing"]);
         assert!(sub["paths"]["/api/v1/things/{namespace}/{name}"].is_null());
         assert!(subset(DOC, &["GET /nope"], &[]).is_err());
+    }
+
+    const DOC3: &str = r##"{
+      "openapi": "3.1.0",
+      "info": {"title": "t", "version": "1"},
+      "paths": {
+        "/api/v1/things/{name}": {
+          "get": {"operationId": "get_thing", "parameters": [
+            {"name": "name", "in": "path", "required": true, "schema": {"type": "string"}},
+            {"name": "limit", "in": "query", "schema": {"type": ["integer", "null"], "minimum": 0}},
+            {"name": "tag", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}}],
+            "responses": {
+              "200": {"description": "", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Thing"}}}},
+              "304": {"description": "not modified"},
+              "404": {"$ref": "#/components/responses/NotFound"}}},
+          "put": {"operationId": "put_thing", "parameters": [
+            {"$ref": "#/components/parameters/Name"}],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Thing"}}}},
+            "responses": {"204": {"description": "done"}}}
+        }
+      },
+      "components": {
+        "parameters": {"Name": {"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}},
+        "responses": {"NotFound": {"description": "", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+        "schemas": {
+          "Thing": {"type": "object", "required": ["name", "at"], "properties": {
+            "name": {"type": "string"},
+            "at": {"type": "string", "format": "date-time"},
+            "owner": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/Owner"}]}}},
+          "Owner": {"type": "object", "properties": {"login": {"type": "string"}}},
+          "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+        }
+      }
+    }"##;
+
+    #[test]
+    fn openapi3_operations_parameters_and_bodies() {
+        let s = Swagger::parse(DOC3).unwrap();
+        assert_eq!(
+            s.operations().collect::<Vec<_>>(),
+            [
+                ("GET", "/api/v1/things/{name}"),
+                ("PUT", "/api/v1/things/{name}")
+            ]
+        );
+        let query = q(&[("limit", "5"), ("tag", "a"), ("tag", "b")]);
+        let ok = Request {
+            method: "GET",
+            path: "/api/v1/things/x",
+            query: &query,
+            body: None,
+        };
+        assert_eq!(s.check_request(&ok), Vec::<String>::new());
+        let query = q(&[("limit", "many")]);
+        let bad = s.check_request(&Request {
+            method: "GET",
+            path: "/api/v1/things/x",
+            query: &query,
+            body: None,
+        });
+        assert!(bad[0].contains("`many` is not a integer"), "{bad:?}");
+        let misspelt = json!({"name": "x", "at": "2024-01-01T00:00:00Z", "ownr": null});
+        let put = s.check_request(&Request {
+            method: "PUT",
+            path: "/api/v1/things/x",
+            query: &[],
+            body: Some(&misspelt),
+        });
+        assert!(put.len() == 1 && put[0].contains("ownr"), "{put:?}");
+    }
+
+    #[test]
+    fn openapi3_responses_by_status_formats_and_strictness() {
+        let s = Swagger::parse(DOC3).unwrap();
+        let thing =
+            json!({"name": "x", "at": "2024-01-01T00:00:00Z", "owner": {"login": "a"}, "extra": 1});
+        assert!(
+            s.check_response("GET", "/api/v1/things/x", 200, &thing)
+                .is_empty()
+        );
+        let bad_time = json!({"name": "x", "at": "yesterday"});
+        assert_eq!(
+            s.check_response("GET", "/api/v1/things/x", 200, &bad_time)
+                .len(),
+            1
+        );
+        assert!(
+            s.check_response("GET", "/api/v1/things/x", 404, &json!({"error": "no"}))
+                .is_empty()
+        );
+        assert!(s.documents_status("GET", "/api/v1/things/x", 304));
+        assert!(!s.documents_status("GET", "/api/v1/things/x", 500));
+        let no_body = s.check_response("GET", "/api/v1/things/x", 304, &json!({}));
+        assert!(no_body[0].contains("no JSON body"), "{no_body:?}");
+        // Strict: what the document does not name is an error, nested too.
+        let strict = Swagger::parse(DOC3).unwrap().strict();
+        let errors = strict.check_response("GET", "/api/v1/things/x", 200, &thing);
+        assert!(
+            errors.len() == 1 && errors[0].contains("extra"),
+            "{errors:?}"
+        );
+        let nested =
+            json!({"name": "x", "at": "2024-01-01T00:00:00Z", "owner": {"login": "a", "id": 1}});
+        let errors = strict.check_response("GET", "/api/v1/things/x", 200, &nested);
+        assert!(errors.len() == 1 && errors[0].contains("id"), "{errors:?}");
+        assert!(
+            strict
+                .check_response(
+                    "GET",
+                    "/api/v1/things/x",
+                    200,
+                    &json!({"name": "x", "at": "2024-01-01T00:00:00Z", "owner": null})
+                )
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn openapi30_nullable() {
+        let doc = DOC3
+            .replace("\"3.1.0\"", "\"3.0.3\"")
+            .replace(
+                r##"{"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/Owner"}]}"##,
+                r#"{"type": "object", "nullable": true, "properties": {"login": {"type": "string"}}}"#,
+            )
+            .replace(r#"{"type": ["integer", "null"], "minimum": 0}"#, r#"{"type": "integer"}"#);
+        let s = Swagger::parse(&doc).unwrap();
+        let thing = json!({"name": "x", "at": "2024-01-01T00:00:00Z", "owner": null});
+        assert_eq!(
+            s.check_response("GET", "/api/v1/things/x", 200, &thing),
+            Vec::<String>::new()
+        );
+        let wrong = json!({"name": "x", "at": "2024-01-01T00:00:00Z", "owner": 3});
+        assert_eq!(
+            s.check_response("GET", "/api/v1/things/x", 200, &wrong)
+                .len(),
+            1
+        );
+        assert!(Swagger::parse(r#"{"openapi": "2.9"}"#).is_err());
     }
 
     #[test]
