@@ -151,6 +151,7 @@ pub fn release(
     version: &str,
     apps: Vec<(&str, ApplicationSnapshot)>,
 ) -> Release {
+    let now = ferry_release::now();
     Release {
         id: ferry_release::new_release_id(),
         number,
@@ -159,8 +160,9 @@ pub fn release(
         kind: ReleaseKind::Automatic,
         status: ReleaseStatus::Succeeded,
         initiator: "ada".into(),
-        created_at: ferry_release::now(),
-        finished_at: None,
+        created_at: now,
+        // A terminal status goes with its finishedAt (the store refuses one without the other).
+        finished_at: Some(now),
         version: Some(version.into()),
         trigger: Trigger::default(),
         graph: FrozenFlow {
