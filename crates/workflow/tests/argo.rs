@@ -38,6 +38,8 @@ struct Fake {
     expected_parameters: Vec<String>,
     expected_selector: Option<String>,
     submit_status: Option<(StatusCode, Value)>,
+    /// Bodies of the `PUT …/set` requests Argo accepted.
+    set_bodies: Vec<Value>,
 }
 
 type Shared = Arc<Mutex<Fake>>;
@@ -208,6 +210,13 @@ fn serve_request(
                 f.script.front().cloned().unwrap_or(Value::Null),
             )
         }
+        ("PUT", p) if p == format!("{wf_base}/set") => match json_body() {
+            Ok(b) => set_suspended_node(&mut f, &b),
+            Err(e) => {
+                f.violations.push(format!("set body: {e}"));
+                Reply::Json(StatusCode::BAD_REQUEST, json!({"code": 3, "message": e}))
+            }
+        },
         ("GET", p) if p == format!("{wf_base}/log") => {
             let pod = format!("{WF}-check-{}", fnv32a(&format!("{WF}[0].check")));
             let want = format!("podName={pod}&logOptions.container=main");
@@ -229,6 +238,112 @@ fn serve_request(
             )
         }
     }
+}
+
+/// `PUT …/set` as Argo's server does it (`SetWorkflow` →
+/// `updateSuspendedNode`): only `Succeeded`/`Failed`/`Error` (or no) phase;
+/// only active suspend nodes matching the field selector; only outputs with
+/// `valueFrom.supplied`, which then take the value. Its refusals are gRPC
+/// `Internal` (500) like Argo's.
+fn set_suspended_node(f: &mut Fake, b: &Value) -> Reply {
+    let refuse = |status: StatusCode, code: u16, message: String| {
+        Reply::Json(status, json!({"code": code, "message": message}))
+    };
+    if b["name"] != json!(WF) || b["namespace"] != json!(NS) {
+        f.violations.push(format!("set body names {b}"));
+    }
+    let phase = b["phase"].as_str().unwrap_or("");
+    if !matches!(phase, "" | "Succeeded" | "Failed" | "Error") {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            3,
+            format!("{phase} is an invalid phase to set to"),
+        );
+    }
+    let outputs: std::collections::BTreeMap<String, String> =
+        match b["outputParameters"].as_str().filter(|s| !s.is_empty()) {
+            None => Default::default(),
+            Some(text) => match serde_json::from_str(text) {
+                Ok(o) => o,
+                Err(e) => {
+                    return refuse(
+                        StatusCode::BAD_REQUEST,
+                        3,
+                        format!("unable to parse output parameter set request: {e}"),
+                    );
+                }
+            },
+        };
+    let Some((field, want)) = b["nodeFieldSelector"]
+        .as_str()
+        .and_then(|sel| sel.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+    else {
+        return refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            13,
+            "'set' currently only targets suspend nodes, use a node field selector to target them"
+                .into(),
+        );
+    };
+    let Some(doc) = f.script.front_mut() else {
+        return refuse(StatusCode::NOT_FOUND, 5, "workflow not found".into());
+    };
+    let mut updated = false;
+    for node in doc["status"]["nodes"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|n| n.values_mut())
+    {
+        let active = node["type"] == json!("Suspend") && node["phase"] == json!("Running");
+        if !active || node[field.as_str()].as_str() != Some(want.as_str()) {
+            continue;
+        }
+        if !phase.is_empty() {
+            node["phase"] = json!(phase);
+            updated = true;
+        }
+        for (name, value) in &outputs {
+            let Some(params) = node["outputs"]["parameters"].as_array_mut() else {
+                return refuse(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    13,
+                    "cannot set output parameters because node is not expecting any raw parameters"
+                        .into(),
+                );
+            };
+            let Some(p) = params.iter_mut().find(|p| p["name"] == json!(name)) else {
+                return refuse(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    13,
+                    format!("node is not expecting output parameter '{name}'"),
+                );
+            };
+            if p["valueFrom"]["supplied"].is_null() {
+                return refuse(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    13,
+                    format!(
+                        "cannot set output parameter '{name}' because it does not use valueFrom.raw or it was already set"
+                    ),
+                );
+            }
+            p["value"] = json!(value);
+            p.as_object_mut().map(|o| o.remove("valueFrom"));
+            updated = true;
+        }
+    }
+    if !updated {
+        return refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            13,
+            format!(
+                "currently, set only targets suspend nodes: no suspend nodes matching nodeFieldSelector: {field}={want}"
+            ),
+        );
+    }
+    f.set_bodies.push(b.clone());
+    Reply::Json(StatusCode::OK, doc.clone())
 }
 
 async fn serve(fake: Fake) -> (String, Shared) {
@@ -528,6 +643,110 @@ async fn resume_targets_the_suspended_node() {
     exec.resume(&id, Some("approval")).await.unwrap();
     assert_eq!(exec.wait(&id).await.unwrap().status, StepStatus::Success);
     assert_eq!(fake.lock().unwrap().violations, Vec::<String>::new());
+}
+
+/// The approval of Argo's `examples/intermediate-parameters.yaml` as Argo
+/// reports it while it waits: inputs with their enum, an output supplied.
+fn approval_node(phase: &str) -> (String, Value) {
+    node(
+        &format!("{WF}[1].approval"),
+        "approval",
+        "Suspend",
+        "approval",
+        phase,
+        json!({
+            "inputs": {"parameters": [{"name": "approve", "default": "NO", "enum": ["YES", "NO"], "value": "NO"}]},
+            "outputs": {"parameters": [{"name": "approve", "valueFrom": {"supplied": {}}}]}
+        }),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_with_values_sets_the_supplied_outputs_then_resumes() {
+    let waiting = workflow(
+        "Running",
+        None,
+        vec![root("Running"), approval_node("Running")],
+        None,
+    );
+    let done = workflow(
+        "Succeeded",
+        None,
+        vec![root("Succeeded"), approval_node("Succeeded")],
+        None,
+    );
+    let (base, fake) = serve(Fake {
+        script: VecDeque::from([waiting]),
+        after_resume: Some(done),
+        expected_selector: Some("displayName=approval".into()),
+        ..Fake::default()
+    })
+    .await;
+    let exec = executor(&base);
+    let id = exec.start(&template(TEMPLATE), &params(&[])).await.unwrap();
+    let mut sub = exec.subscribe(&id).await.unwrap();
+    while let Some(u) = sub.next().await {
+        if u.suspended {
+            break;
+        }
+    }
+    // Refused before anything is sent: outside the input's enum, and a
+    // value no suspended step expects.
+    let err = exec
+        .resume_with(&id, Some("approval"), &params(&[("approve", "MAYBE")]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, RunnerError::Resume { message, .. } if message.contains("not one of YES, NO")),
+        "{err}"
+    );
+    let err = exec
+        .resume_with(&id, None, &params(&[("approve", "YES"), ("colour", "red")]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, RunnerError::Resume { message, .. } if message.contains("\"colour\"")),
+        "{err}"
+    );
+    let err = exec
+        .resume_with(&id, Some("deploy"), &params(&[("approve", "YES")]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RunnerError::NotSuspended { .. }), "{err}");
+    assert!(
+        !fake
+            .lock()
+            .unwrap()
+            .seen
+            .iter()
+            .any(|r| r.starts_with("PUT")),
+        "a refused resume sends nothing"
+    );
+
+    exec.resume_with(&id, Some("approval"), &params(&[("approve", "YES")]))
+        .await
+        .unwrap();
+    assert_eq!(exec.wait(&id).await.unwrap().status, StepStatus::Success);
+    let f = fake.lock().unwrap();
+    assert_eq!(f.violations, Vec::<String>::new());
+    let puts: Vec<&String> = f.seen.iter().filter(|r| r.starts_with("PUT")).collect();
+    assert_eq!(
+        puts,
+        [
+            &format!("PUT /api/v1/workflows/{NS}/{WF}/set"),
+            &format!("PUT /api/v1/workflows/{NS}/{WF}/resume")
+        ]
+    );
+    let node_id = approval_node("Running").0;
+    assert_eq!(
+        f.set_bodies,
+        [json!({
+            "name": WF,
+            "namespace": NS,
+            "nodeFieldSelector": format!("id={node_id}"),
+            "outputParameters": "{\"approve\":\"YES\"}"
+        })]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,8 @@
 //! The argo executor: submits WorkflowTemplates to an Argo Workflows server
 //! (`POST /api/v1/workflows/{ns}/submit`), polls the workflow
 //! (`GET /api/v1/workflows/{ns}/{name}`) and turns its node statuses into step
-//! updates, fetches pod logs, terminates and resumes.
+//! updates, fetches pod logs, terminates and resumes (handing suspended steps
+//! their supplied values first, `PUT …/set`).
 //!
 //! Polling rather than the watch stream: one GET per interval per running
 //! workflow is cheap, survives server restarts without reconnect logic, and
@@ -448,6 +449,46 @@ impl WorkflowRunner for ArgoExecutor {
             )
             .await?;
         Ok(())
+    }
+
+    /// Argo's own way, as its UI does it: `PUT …/set` hands each selected
+    /// suspend node the values of its `valueFrom.supplied` outputs, then
+    /// `PUT …/resume` wakes it.
+    async fn resume_with(
+        &self,
+        run: &RunId,
+        step: Option<&str>,
+        values: &Parameters,
+    ) -> Result<(), RunnerError> {
+        if values.is_empty() {
+            return self.resume(run, step).await;
+        }
+        let r = self.run(run)?;
+        let plans = nodes::supplied_outputs(&lock(&r.doc), step, values)
+            .map_err(|message| RunnerError::Resume {
+                run: run.clone(),
+                message,
+            })?
+            .ok_or_else(|| RunnerError::NotSuspended {
+                run: run.clone(),
+                step: step.map(String::from),
+            })?;
+        for (node_id, outputs) in plans {
+            let body = json!({
+                "name": run.0,
+                "namespace": self.shared.config.namespace,
+                "nodeFieldSelector": format!("id={node_id}"),
+                // Argo takes the values as one JSON object in a string.
+                "outputParameters": Value::Object(
+                    outputs.into_iter().map(|(k, v)| (k, Value::String(v))).collect()
+                ).to_string(),
+            });
+            self.shared
+                .client
+                .json(Method::PUT, &self.wf_path(&run.0, "/set"), &[], Some(&body))
+                .await?;
+        }
+        self.resume(run, step).await
     }
 
     async fn forget(&self, run: &RunId) -> Result<(), RunnerError> {

@@ -2,7 +2,7 @@
 //! workflow phase becomes the run outcome, and pod names are derived the way
 //! Argo names them (needed to ask for a step's log).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use serde_json::Value;
 
@@ -204,6 +204,77 @@ pub(crate) fn pod_name(wf: &Value, node_name: &str) -> Option<String> {
         prefix.truncate(cut);
     }
     Some(format!("{prefix}-{}", fnv32a(node_name)))
+}
+
+/// The values a resume hands to Argo's `PUT …/set` (as Argo's UI does
+/// before it resumes): for each active suspend node `step` selects (by node
+/// name or display name, every one when `None`), its node id and the `values`
+/// its `valueFrom.supplied` outputs take; `None` when no suspend node is
+/// selected. Refused, before anything is sent, when a value is expected by none of
+/// them, or when a value is outside the `enum` of the node's input of that
+/// name (Argo's server does not check it; its UI offers only those).
+pub(crate) fn supplied_outputs(
+    wf: &Value,
+    step: Option<&str>,
+    values: &BTreeMap<String, String>,
+) -> Result<Option<Vec<(String, BTreeMap<String, String>)>>, String> {
+    let mut plans = Vec::new();
+    let mut taken: HashSet<&str> = HashSet::new();
+    let Some(nodes) = wf.pointer("/status/nodes").and_then(Value::as_object) else {
+        return Ok(None);
+    };
+    for (id, node) in nodes {
+        let active = s(node, "type") == Some("Suspend") && s(node, "phase") == Some("Running");
+        let selected = step.is_none_or(|want| {
+            s(node, "name") == Some(want) || s(node, "displayName") == Some(want)
+        });
+        if !active || !selected {
+            continue;
+        }
+        let label = s(node, "displayName").or(s(node, "name")).unwrap_or(id);
+        let mut outputs = BTreeMap::new();
+        let params = node
+            .pointer("/outputs/parameters")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for p in params {
+            let Some(name) = s(p, "name") else { continue };
+            if p.pointer("/valueFrom/supplied").is_none() {
+                continue;
+            }
+            let Some(v) = values.get(name) else { continue };
+            let allowed: Option<Vec<&str>> = node
+                .pointer("/inputs/parameters")
+                .and_then(Value::as_array)
+                .and_then(|ins| ins.iter().find(|i| s(i, "name") == Some(name)))
+                .and_then(|i| i.get("enum"))
+                .and_then(Value::as_array)
+                .map(|e| e.iter().filter_map(Value::as_str).collect());
+            if let Some(allowed) = allowed
+                && !allowed.is_empty()
+                && !allowed.contains(&v.as_str())
+            {
+                return Err(format!(
+                    "value {v:?} of {name:?} is not one of {} (step {label})",
+                    allowed.join(", ")
+                ));
+            }
+            taken.insert(name);
+            outputs.insert(name.to_string(), v.clone());
+        }
+        plans.push((id.clone(), outputs));
+    }
+    if plans.is_empty() {
+        return Ok(None);
+    }
+    if let Some(name) = values.keys().find(|k| !taken.contains(k.as_str())) {
+        return Err(format!(
+            "no suspended step expects a value for {name:?} (an output parameter with valueFrom.supplied)"
+        ));
+    }
+    plans.retain(|(_, outputs)| !outputs.is_empty());
+    Ok(Some(plans))
 }
 
 #[cfg(test)]
