@@ -206,6 +206,9 @@ pub(crate) fn pod_name(wf: &Value, node_name: &str) -> Option<String> {
     Some(format!("{prefix}-{}", fnv32a(node_name)))
 }
 
+/// A suspend node's id and the values its supplied outputs take.
+pub(crate) type SuppliedOutputs = (String, BTreeMap<String, String>);
+
 /// The values a resume hands to Argo's `PUT …/set` (as Argo's UI does
 /// before it resumes): for each active suspend node `step` selects (by node
 /// name or display name, every one when `None`), its node id and the `values`
@@ -217,7 +220,7 @@ pub(crate) fn supplied_outputs(
     wf: &Value,
     step: Option<&str>,
     values: &BTreeMap<String, String>,
-) -> Result<Option<Vec<(String, BTreeMap<String, String>)>>, String> {
+) -> Result<Option<Vec<SuppliedOutputs>>, String> {
     let mut plans = Vec::new();
     let mut taken: HashSet<&str> = HashSet::new();
     let Some(nodes) = wf.pointer("/status/nodes").and_then(Value::as_object) else {
