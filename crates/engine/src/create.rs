@@ -23,6 +23,11 @@ use crate::{Error, Inner, PromotionRequest, blocking};
 /// The flow name shown for manual one-environment promotions and rollbacks.
 pub const MANUAL: &str = "Manual";
 
+/// The PromotionFlow label (value `"true"`) that makes its releases hotfix
+/// releases: delivery insights count the production deployment a hotfix
+/// follows as a failed deployment (issue 21).
+pub const HOTFIX_LABEL: &str = "ferry.io/hotfix";
+
 pub(crate) fn members<'m>(
     membership: &'m Membership,
     product: &str,
@@ -404,6 +409,14 @@ fn assemble(
             finished_at: None,
         });
     }
+    // A flow labelled as the hotfix path marks its releases (issue 21).
+    let hotfix = matches!(kind, ReleaseKind::Automatic | ReleaseKind::Flow)
+        && cfg.config.flow(&flow.name).is_some_and(|f| {
+            f.metadata
+                .labels
+                .get(HOTFIX_LABEL)
+                .is_some_and(|v| v == "true")
+        });
     Release {
         id: new_release_id(),
         number: 0,
@@ -421,6 +434,7 @@ fn assemble(
         environments,
         hooks: Vec::new(),
         termination: None,
+        hotfix,
     }
 }
 

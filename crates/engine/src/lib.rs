@@ -37,6 +37,7 @@ use serde::Deserialize;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+pub use create::HOTFIX_LABEL;
 pub use lease::{LeaseSettings, LeasedStore, Leases};
 pub use pullrequest::{
     OpenedPullRequest, PullRequestError, PullRequestSpec, PullRequestState, PullRequests,

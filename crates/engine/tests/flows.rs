@@ -775,3 +775,31 @@ async fn an_automatic_release_takes_the_trigger_applications_version() {
         .unwrap();
     assert_eq!(manual.version.as_deref(), Some("9.9.9"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_labelled_hotfix_makes_hotfix_releases() {
+    let product = SEQUENTIAL.replace(
+        "metadata: {name: hotfix}",
+        "metadata: {name: hotfix, labels: {ferry.io/hotfix: \"true\"}}",
+    );
+    assert_ne!(product, SEQUENTIAL);
+    let fx = Fixture::new(Setup {
+        environments: &["dev", "qa", "staging", "prod"],
+        product,
+    });
+    fx.commit_dev("main-bbbb", "1.1.0", "fix: checkout total");
+    let engine = fx.engine().await;
+    let hot = engine
+        .promote("shop", PromotionRequest::for_flow("hotfix"), "alice")
+        .await
+        .unwrap();
+    assert!(hot.hotfix);
+    let done = wait_final(&engine, &hot.id).await;
+    assert!(done.hotfix, "kept by the store");
+    let main = engine
+        .promote("shop", PromotionRequest::for_flow("main"), "alice")
+        .await
+        .unwrap();
+    assert!(!main.hotfix);
+    wait_final(&engine, &main.id).await;
+}

@@ -410,6 +410,11 @@ pub struct Release {
     pub hooks: Vec<StepRun>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub termination: Option<Termination>,
+    /// A hotfix release: its flow is labelled `ferry.io/hotfix: "true"`.
+    /// Fixed at creation; delivery insights count the production
+    /// deployment a hotfix follows as a failed one (issue 21).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hotfix: bool,
 }
 
 impl Release {

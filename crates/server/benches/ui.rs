@@ -222,6 +222,7 @@ fn release() -> Release {
         environments,
         hooks: vec![],
         termination: None,
+        hotfix: false,
     }
 }
 

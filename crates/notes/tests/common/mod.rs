@@ -180,6 +180,7 @@ pub fn release(
         environments: Vec::new(),
         hooks: Vec::new(),
         termination: None,
+        hotfix: false,
     }
 }
 

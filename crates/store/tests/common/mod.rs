@@ -204,6 +204,7 @@ pub fn release(product: &str) -> Release {
             by: "ferry".into(),
             at: created_at,
         }),
+        hotfix: true,
     }
 }
 
