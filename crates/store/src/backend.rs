@@ -247,6 +247,11 @@ fn sqlite_migrator() -> Migrator {
             "idempotency keys",
             include_str!("../migrations/sqlite/0023_idempotency.sql"),
         ),
+        (
+            24,
+            "delivery insights",
+            include_str!("../migrations/sqlite/0024_insights.sql"),
+        ),
     ])
 }
 
@@ -291,6 +296,11 @@ fn postgres_migrator() -> Migrator {
             23,
             "idempotency keys",
             include_str!("../migrations/postgres/0023_idempotency.sql"),
+        ),
+        (
+            24,
+            "delivery insights",
+            include_str!("../migrations/postgres/0024_insights.sql"),
         ),
     ])
 }

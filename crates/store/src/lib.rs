@@ -21,6 +21,7 @@ mod dedup;
 mod deliveries;
 mod error;
 mod idempotency;
+mod insights;
 mod invariant;
 mod lease;
 mod notes;
@@ -34,6 +35,7 @@ mod url;
 
 pub use error::{Error, Result};
 pub use idempotency::{IDEMPOTENCY_WINDOW, IdempotentRequest, Remembered};
+pub use insights::{INSIGHT_FACTS_VERSION, InsightFacts, ProductFilter};
 pub use invariant::Repaired;
 pub use lease::Lease;
 pub use notes::{NewRendition, NotesRendition, NotesValidator};

@@ -1,0 +1,431 @@
+//! Delivery insights' facts (issue 21, migration 24): environment runs,
+//! commit arrivals, when each environment was first seen, and which
+//! releases are recorded. The figures are computed by `ferry-insights`
+//! from what [`Store::insight_history`] loads; this module only stores and
+//! selects, with the few rules that make the result independent of the
+//! order facts arrive in (earliest arrival, earliest first run, a failure
+//! once recorded is kept).
+
+use crate::backend::{BeginWrite, RowExt, on_pool};
+use crate::columns::to_i64;
+use crate::error::{Error, Result, db};
+use crate::store::Store;
+use ferry_insights::{Arrival, EnvRun, FirstSeen, Millis, Period, Phase, Phases, RunStatus, facts};
+
+/// Version of the facts' shape: releases recorded with an older one are
+/// recorded again (see [`Store::insight_backlog`]).
+pub const INSIGHT_FACTS_VERSION: i64 = 1;
+
+/// The facts of a period, as `ferry_insights::History` wants them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InsightFacts {
+    pub runs: Vec<EnvRun>,
+    pub arrivals: Vec<Arrival>,
+    pub first_seen: Vec<FirstSeen>,
+}
+
+/// Which products [`Store::insight_history`] loads.
+#[derive(Debug, Clone, Copy)]
+pub enum ProductFilter<'a> {
+    All,
+    One(&'a str),
+}
+
+const PHASE_COLUMNS: [(Phase, &str); 8] = [
+    (Phase::Queue, "queue_ms"),
+    (Phase::Window, "window_ms"),
+    (Phase::PreAction, "pre_action_ms"),
+    (Phase::Commit, "commit_ms"),
+    (Phase::PullRequest, "pull_request_ms"),
+    (Phase::Sync, "sync_ms"),
+    (Phase::PostAction, "post_action_ms"),
+    (Phase::Hooks, "hooks_ms"),
+];
+
+const RUN_COLUMNS: &str = "release_id, environment, product, number, trigger_env, rollback, \
+     hotfix, status, termination, deployment, started_at, changed_at, running_at, finished_at, \
+     failed_at, queue_ms, window_ms, pre_action_ms, commit_ms, pull_request_ms, sync_ms, \
+     post_action_ms, hooks_ms";
+
+/// The earlier of two nullable instants, in SQL both backends accept.
+fn earliest(column: &str, table: &str) -> String {
+    format!(
+        "CASE WHEN excluded.{column} IS NULL THEN {table}.{column} \
+              WHEN {table}.{column} IS NULL OR excluded.{column} < {table}.{column} \
+              THEN excluded.{column} ELSE {table}.{column} END"
+    )
+}
+
+fn run_from_row(row: &impl RowExt) -> Result<EnvRun> {
+    let release_id = row.text("release_id")?;
+    let corrupt = |what: &'static str, value: String| Error::Corrupt {
+        what,
+        id: release_id.clone(),
+        reason: value,
+    };
+    let status = row.text("status")?;
+    let status = RunStatus::parse(&status).ok_or_else(|| corrupt("insight run status", status))?;
+    let termination = match row.opt_text("termination")? {
+        None => None,
+        Some(t) => Some(
+            facts::parse_termination(&t).ok_or_else(|| corrupt("insight run termination", t))?,
+        ),
+    };
+    let mut phases = Phases::default();
+    for (phase, column) in PHASE_COLUMNS {
+        phases.set(phase, row.opt_int(column)?);
+    }
+    Ok(EnvRun {
+        environment: row.text("environment")?,
+        product: row.text("product")?,
+        number: u64::try_from(row.int("number")?)
+            .map_err(|_| corrupt("insight run number", "negative".into()))?,
+        trigger: row.int("trigger_env")? != 0,
+        rollback: row.int("rollback")? != 0,
+        hotfix: row.int("hotfix")? != 0,
+        status,
+        termination,
+        started_at: row.opt_int("started_at")?,
+        changed_at: row.opt_int("changed_at")?,
+        running_at: row.opt_int("running_at")?,
+        finished_at: row.int("finished_at")?,
+        failed_at: row.opt_int("failed_at")?,
+        phases,
+        release_id,
+    })
+}
+
+fn arrival_from_row(row: &impl RowExt) -> Result<Arrival> {
+    Ok(Arrival {
+        product: row.text("product")?,
+        environment: row.text("environment")?,
+        sha: row.text("sha")?,
+        committed_at: row.int("committed_at")?,
+        arrived_at: row.int("arrived_at")?,
+        release_id: row.text("release_id")?,
+    })
+}
+
+impl Store {
+    /// Records the facts of release `release_id` of `product`: its runs
+    /// (`ferry_insights::runs_of`, replacing earlier facts of the same
+    /// runs, a recorded failure kept), when their environments were first
+    /// seen, and that the release is recorded as of `finished_at` (the
+    /// release's, `None` while it runs). One transaction.
+    pub async fn record_insight_runs(
+        &self,
+        release_id: &str,
+        product: &str,
+        finished_at: Option<Millis>,
+        runs: &[EnvRun],
+    ) -> Result<()> {
+        let upsert = format!(
+            "INSERT INTO insight_runs ({RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+             $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) \
+             ON CONFLICT (release_id, environment) DO UPDATE SET \
+             product = excluded.product, number = excluded.number, \
+             trigger_env = excluded.trigger_env, rollback = excluded.rollback, \
+             hotfix = excluded.hotfix, status = excluded.status, \
+             termination = excluded.termination, deployment = excluded.deployment, \
+             started_at = excluded.started_at, changed_at = excluded.changed_at, \
+             running_at = excluded.running_at, finished_at = excluded.finished_at, \
+             failed_at = {}, queue_ms = excluded.queue_ms, window_ms = excluded.window_ms, \
+             pre_action_ms = excluded.pre_action_ms, commit_ms = excluded.commit_ms, \
+             pull_request_ms = excluded.pull_request_ms, sync_ms = excluded.sync_ms, \
+             post_action_ms = excluded.post_action_ms, hooks_ms = excluded.hooks_ms",
+            earliest("failed_at", "insight_runs")
+        );
+        let first_seen = format!(
+            "INSERT INTO insight_environments (product, environment, first_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (product, environment) DO UPDATE SET first_at = {}",
+            earliest("first_at", "insight_environments")
+        );
+        let _gate = self.gate().await;
+        on_pool!(&self.backend, |pool| {
+            let mut tx = pool
+                .begin_write()
+                .await
+                .map_err(db("beginning to record insights"))?;
+            for r in runs {
+                let number = to_i64(r.number, release_id, "number")?;
+                let mut q = sqlx::query(&upsert)
+                    .bind(&r.release_id)
+                    .bind(&r.environment)
+                    .bind(&r.product)
+                    .bind(number)
+                    .bind(i64::from(r.trigger))
+                    .bind(i64::from(r.rollback))
+                    .bind(i64::from(r.hotfix))
+                    .bind(r.status.as_str())
+                    .bind(r.termination.map(facts::termination_str))
+                    .bind(i64::from(r.is_deployment()))
+                    .bind(r.started_at)
+                    .bind(r.changed_at)
+                    .bind(r.running_at)
+                    .bind(r.finished_at)
+                    .bind(r.failed_at);
+                for (phase, _) in PHASE_COLUMNS {
+                    q = q.bind(r.phases.get(phase));
+                }
+                q.execute(&mut *tx)
+                    .await
+                    .map_err(db("recording an environment run"))?;
+                sqlx::query(&first_seen)
+                    .bind(&r.product)
+                    .bind(&r.environment)
+                    .bind(facts::seen_at(r))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("recording when an environment was first seen"))?;
+            }
+            sqlx::query(
+                "INSERT INTO insight_releases (release_id, product, finished_at, version, arrivals) \
+                 VALUES ($1, $2, $3, $4, 0) ON CONFLICT (release_id) DO UPDATE SET \
+                 finished_at = excluded.finished_at, version = excluded.version",
+            )
+            .bind(release_id)
+            .bind(product)
+            .bind(finished_at)
+            .bind(INSIGHT_FACTS_VERSION)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("recording a release's insights"))?;
+            tx.commit()
+                .await
+                .map_err(db("committing a release's insights"))?;
+            Ok(())
+        })
+    }
+
+    /// Records when commits ran in environments; for a commit already
+    /// recorded in an environment the earlier arrival is kept. With
+    /// `complete_for`, that release's arrivals are marked recorded in the
+    /// same transaction.
+    pub async fn record_arrivals(
+        &self,
+        arrivals: &[Arrival],
+        complete_for: Option<&str>,
+    ) -> Result<()> {
+        let sql = "INSERT INTO insight_arrivals \
+             (product, environment, sha, committed_at, arrived_at, release_id) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (product, environment, sha) DO UPDATE SET \
+             committed_at = CASE WHEN excluded.arrived_at < insight_arrivals.arrived_at \
+                THEN excluded.committed_at ELSE insight_arrivals.committed_at END, \
+             release_id = CASE WHEN excluded.arrived_at < insight_arrivals.arrived_at \
+                THEN excluded.release_id ELSE insight_arrivals.release_id END, \
+             arrived_at = CASE WHEN excluded.arrived_at < insight_arrivals.arrived_at \
+                THEN excluded.arrived_at ELSE insight_arrivals.arrived_at END";
+        let _gate = self.gate().await;
+        on_pool!(&self.backend, |pool| {
+            let mut tx = pool
+                .begin_write()
+                .await
+                .map_err(db("beginning to record arrivals"))?;
+            for a in arrivals {
+                sqlx::query(sql)
+                    .bind(&a.product)
+                    .bind(&a.environment)
+                    .bind(&a.sha)
+                    .bind(a.committed_at)
+                    .bind(a.arrived_at)
+                    .bind(&a.release_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("recording a commit's arrival"))?;
+            }
+            if let Some(id) = complete_for {
+                sqlx::query("UPDATE insight_releases SET arrivals = 1 WHERE release_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("marking a release's arrivals recorded"))?;
+            }
+            tx.commit().await.map_err(db("committing arrivals"))?;
+            Ok(())
+        })
+    }
+
+    /// Releases whose insights need recording, oldest first, at most
+    /// `limit`: those finished (since `finished_since`, when given) that
+    /// are not recorded, were recorded while they ran or as of another
+    /// finish (a retry finished them again), in an older format, or
+    /// without their arrivals.
+    pub async fn insight_backlog(
+        &self,
+        finished_since: Option<Millis>,
+        limit: u32,
+    ) -> Result<Vec<String>> {
+        let since = if finished_since.is_some() {
+            "AND r.finished_at >= $2"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT r.id FROM releases r LEFT JOIN insight_releases i ON i.release_id = r.id \
+             WHERE r.finished_at IS NOT NULL {since} AND (i.release_id IS NULL \
+             OR i.finished_at IS NULL OR i.finished_at <> r.finished_at OR i.version < $1 \
+             OR i.arrivals = 0) ORDER BY r.id LIMIT {limit}"
+        );
+        on_pool!(&self.backend, |pool| {
+            let mut q = sqlx::query(&sql).bind(INSIGHT_FACTS_VERSION);
+            if let Some(since) = finished_since {
+                q = q.bind(since);
+            }
+            let rows = q
+                .fetch_all(pool)
+                .await
+                .map_err(db("listing releases whose insights are missing"))?;
+            rows.iter().map(|r| r.text("id")).collect()
+        })
+    }
+
+    /// The release whose successful deployment into `environment` of
+    /// `product` ended last before `before`: what the environment ran
+    /// before a deployment that ended then.
+    pub async fn previous_deployment(
+        &self,
+        product: &str,
+        environment: &str,
+        before: Millis,
+    ) -> Result<Option<String>> {
+        on_pool!(&self.backend, |pool| {
+            let row = sqlx::query(
+                "SELECT release_id FROM insight_runs WHERE product = $1 AND environment = $2 \
+                 AND deployment = 1 AND status = 'SUCCESSFUL' AND finished_at < $3 \
+                 ORDER BY finished_at DESC, number DESC LIMIT 1",
+            )
+            .bind(product)
+            .bind(environment)
+            .bind(before)
+            .fetch_optional(pool)
+            .await
+            .map_err(db("finding the previous deployment"))?;
+            row.map(|r| r.text("release_id")).transpose()
+        })
+    }
+
+    /// The facts `ferry_insights::compute` needs for `period`: the runs
+    /// that ended in it; per product and environment with a deployment in
+    /// it, the first deployment and the first successful deployment at or
+    /// after its end (whether a deployment of the period was rolled back or
+    /// followed by a hotfix, and when its failure recovered); the arrivals
+    /// of the period; and when each environment was first seen.
+    pub async fn insight_history(
+        &self,
+        products: ProductFilter<'_>,
+        period: Period,
+    ) -> Result<InsightFacts> {
+        let (where_product, product) = match products {
+            ProductFilter::All => ("", None),
+            ProductFilter::One(p) => ("product = $3 AND ", Some(p)),
+        };
+        let runs_sql = format!(
+            "SELECT {RUN_COLUMNS} FROM insight_runs \
+             WHERE {where_product}finished_at >= $1 AND finished_at < $2"
+        );
+        let arrivals_sql = format!(
+            "SELECT product, environment, sha, committed_at, arrived_at, release_id \
+             FROM insight_arrivals WHERE {where_product}arrived_at >= $1 AND arrived_at < $2"
+        );
+        let seen_sql = format!(
+            "SELECT product, environment, first_at FROM insight_environments{}",
+            if product.is_some() {
+                " WHERE product = $1"
+            } else {
+                ""
+            }
+        );
+        // The first deployment, and the first successful one, after the
+        // period, per environment: one indexed look-up each.
+        let after_sql = |successful: bool| {
+            format!(
+                "SELECT {RUN_COLUMNS} FROM insight_runs WHERE product = $1 AND environment = $2 \
+                 AND deployment = 1{} AND finished_at >= $3 ORDER BY finished_at, number LIMIT 1",
+                if successful {
+                    " AND status = 'SUCCESSFUL'"
+                } else {
+                    ""
+                }
+            )
+        };
+        let (next_any, next_ok) = (after_sql(false), after_sql(true));
+        on_pool!(&self.backend, |pool| {
+            let mut q = sqlx::query(&runs_sql).bind(period.from).bind(period.to);
+            if let Some(p) = product {
+                q = q.bind(p);
+            }
+            let mut runs: Vec<EnvRun> = q
+                .fetch_all(pool)
+                .await
+                .map_err(db("reading a period's environment runs"))?
+                .iter()
+                .map(run_from_row)
+                .collect::<Result<_>>()?;
+            let mut q = sqlx::query(&arrivals_sql).bind(period.from).bind(period.to);
+            if let Some(p) = product {
+                q = q.bind(p);
+            }
+            let arrivals: Vec<Arrival> = q
+                .fetch_all(pool)
+                .await
+                .map_err(db("reading a period's commit arrivals"))?
+                .iter()
+                .map(arrival_from_row)
+                .collect::<Result<_>>()?;
+            let mut q = sqlx::query(&seen_sql);
+            if let Some(p) = product {
+                q = q.bind(p);
+            }
+            let first_seen: Vec<FirstSeen> = q
+                .fetch_all(pool)
+                .await
+                .map_err(db("reading when environments were first seen"))?
+                .iter()
+                .map(|row| {
+                    Ok(FirstSeen {
+                        product: row.text("product")?,
+                        environment: row.text("environment")?,
+                        at: row.int("first_at")?,
+                    })
+                })
+                .collect::<Result<_>>()?;
+            // Only environments with a deployment in the period need the
+            // look-ups, and none when nothing ended after the period.
+            let last: Option<i64> =
+                sqlx::query("SELECT MAX(finished_at) AS last FROM insight_runs")
+                    .fetch_one(pool)
+                    .await
+                    .map_err(db("reading the last recorded run"))?
+                    .opt_int("last")?;
+            if last.is_some_and(|last| last >= period.to) {
+                let mut pairs: Vec<(String, String)> = runs
+                    .iter()
+                    .filter(|r| r.is_deployment())
+                    .map(|r| (r.product.clone(), r.environment.clone()))
+                    .collect();
+                pairs.sort_unstable();
+                pairs.dedup();
+                for (product, environment) in pairs {
+                    for sql in [&next_any, &next_ok] {
+                        let row = sqlx::query(sql)
+                            .bind(&product)
+                            .bind(&environment)
+                            .bind(period.to)
+                            .fetch_optional(pool)
+                            .await
+                            .map_err(db("reading the deployment after a period"))?;
+                        if let Some(row) = row {
+                            runs.push(run_from_row(&row)?);
+                        }
+                    }
+                }
+            }
+            Ok(InsightFacts {
+                runs,
+                arrivals,
+                first_seen,
+            })
+        })
+    }
+}
