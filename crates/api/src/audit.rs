@@ -11,7 +11,6 @@ use axum::http::StatusCode;
 use ferry_release::{EventKind, NewEvent};
 use ferry_store::{AuditFilter, NewAuditEntry};
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::auth::{Denied, Role};
 use crate::error::{ApiError, ApiQuery};
@@ -152,8 +151,9 @@ async fn note_in_history(st: &Shared, caller: &Authenticated, entry: &NewAuditEn
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     actor: Option<String>,
     action: Option<String>,
@@ -162,12 +162,21 @@ pub struct AuditQuery {
     cursor: Option<String>,
 }
 
-/// `GET /api/v1/audit?actor=&action=&release=&limit=&cursor=` (admin).
+/// The audit log (admin): every mutating call, newest first.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "admin",
+    security(("bearer" = [])),
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "A page of audit entries", body = ferry_store::AuditPage),
+        (status = 400, description = "A bad parameter", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No token, or one ferry does not know", body = crate::openapi::ErrorBody),
+        (status = 403, description = "Not an admin token", body = crate::openapi::ErrorBody),
+    ))]
 pub async fn list(
     caller: Authenticated,
     State(st): State<Shared>,
     ApiQuery(q): ApiQuery<AuditQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ferry_store::AuditPage>, ApiError> {
     caller.require(Role::Admin)?;
     let limit = match q.limit {
         None => ferry_store::DEFAULT_PAGE,
@@ -189,7 +198,5 @@ pub async fn list(
             cursor: q.cursor,
         })
         .await?;
-    Ok(Json(serde_json::to_value(page).map_err(|e| {
-        ApiError::internal("serialising the audit log", e)
-    })?))
+    Ok(Json(page))
 }

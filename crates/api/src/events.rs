@@ -22,6 +22,7 @@ use tokio::sync::broadcast::{Receiver, error::RecvError};
 
 use crate::error::{ApiError, ApiQuery};
 use crate::extract::Reader;
+use crate::openapi::{ErrorBody, ReadRefusals};
 use crate::state::Shared;
 
 #[derive(Debug, Default, Deserialize)]
@@ -66,6 +67,21 @@ fn to_sse(e: &Event) -> SseEvent {
     SseEvent::default().id(e.seq.to_string()).data(data)
 }
 
+/// Server-Sent Events: stored events after `Last-Event-ID` (or `after`),
+/// then live ones; the SSE id is the event's `seq`.
+#[utoipa::path(get, path = "/api/v1/releases/{id}/events", tag = "releases",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Release id"),
+        ("after" = Option<u64>, Query, description = "Replay the stored events after this seq"),
+        ("Last-Event-ID" = Option<u64>, Header, description = "As `after`, sent by a reconnecting browser"),
+    ),
+    responses(
+        (status = 200, description = "`text/event-stream` of events", content_type = "text/event-stream", body = ferry_release::Event),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+        ReadRefusals,
+        (status = 404, description = "No such release", body = ErrorBody),
+    ))]
 pub async fn stream(
     _: Reader,
     State(st): State<Shared>,

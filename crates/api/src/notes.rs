@@ -25,6 +25,7 @@ use crate::audit::Audit;
 use crate::auth::{Denied, Role};
 use crate::error::{ApiError, ApiQuery};
 use crate::extract::{Authenticated, Reader};
+use crate::openapi::{ErrorBody, ReadRefusals, WriteRefusals};
 use crate::state::Shared;
 
 #[derive(Debug, Default, Deserialize)]
@@ -50,6 +51,34 @@ impl NotesQuery {
 /// 304 when unchanged).
 const CACHE_POLICY: &str = "private, no-cache";
 
+/// Release notes: configuration commits, images and the code commits
+/// behind them, grouped (computed once per release, then cached).
+///
+/// Served as stored when the notes were computed: gzip-compressed
+/// (`Content-Encoding: gzip`) to clients that send `Accept-Encoding:
+/// gzip`, uncompressed to the others. Every answer carries a strong
+/// `ETag` (the gzip body's ends in `-gzip"`), `Vary: Accept-Encoding` and
+/// `Cache-Control: private, no-cache`; `If-None-Match` with either tag
+/// gets a 304. Notes that say something could not be found out (`notes`
+/// not empty) are computed again on read once older than the
+/// `notesRefreshInterval` setting.
+#[utoipa::path(get, path = "/api/v1/releases/{id}/notes", tag = "notes",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Release id"),
+        ("format" = Option<String>, Query, description = "`json` (default) or `markdown`"),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag of notes the client has"),
+    ),
+    responses(
+        (status = 200, description = "The notes", headers(("ETag" = String, description = "Strong; the gzip body's ends in `-gzip\"`")), content(
+            (ferry_notes::document::ReleaseNotes = "application/json"),
+            (String = "text/markdown"),
+        )),
+        (status = 304, description = "Not modified: the ETag named in If-None-Match is current"),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+        ReadRefusals,
+        (status = 404, description = "No such release", body = ErrorBody),
+    ))]
 pub async fn show(
     _: Reader,
     State(st): State<Shared>,
@@ -125,9 +154,26 @@ fn notes_response(
     with_validators(r, &tag)
 }
 
-/// `POST /api/v1/releases/{id}/notes/refresh?format=json|markdown`:
-/// computes the notes again, stores them, and answers them in `format`.
-/// Needs a token that may promote the release's product.
+/// Compute the release notes again (a registry or repository was
+/// unavailable the first time) and replace the cached ones.
+///
+/// Needs a token with the promoter role (or admin) whose scope includes
+/// the release's product. Audited (`notes.refresh`) and noted in the
+/// release history. Answers the new notes in `format`.
+#[utoipa::path(post, path = "/api/v1/releases/{id}/notes/refresh", tag = "notes",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Release id"),
+        ("format" = Option<String>, Query, description = "`json` (default) or `markdown`"),
+    ),
+    responses(
+        (status = 200, description = "The notes as computed now", headers(("ETag" = String, description = "Strong; the gzip body's ends in `-gzip\"`")), content(
+            (ferry_notes::document::ReleaseNotes = "application/json"),
+            (String = "text/markdown"),
+        )),
+        WriteRefusals,
+        (status = 404, description = "No such release", body = ErrorBody),
+    ))]
 pub async fn refresh(
     caller: Authenticated,
     State(st): State<Shared>,

@@ -1,6 +1,174 @@
-//! The OpenAPI 3 document, maintained by hand next to the router (a
-//! generator would add a heavy dependency); a test beside the route table
-//! (`routes.rs`) keeps the two in step: every route is documented with its
-//! path parameters, and the document names no route that does not exist.
+//! The OpenAPI 3.1 document (SPEC §9).
+//!
+//! [`document`] is generated (utoipa) from each handler's
+//! `#[utoipa::path]` annotation — path, method, parameters, answers —
+//! and from the types the handlers answer with (`ToSchema` on the
+//! release record, the store's lists, the notes document and the API's
+//! own views), so a field added to a type is documented with it.
+//! [`json`] is what `GET /api/openapi.json` serves. The server crate's
+//! tests read every answer of the API through a check against it
+//! (`tests/common`, with ferry-apicheck), every object closed: a field the
+//! server writes and the document does not name, or a status it does not
+//! list, fails there; `routes::tests` holds its operations to the router's.
 
-pub const DOCUMENT: &str = include_str!("openapi.json");
+use std::sync::LazyLock;
+
+use serde::Serialize;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
+
+use crate::view::ApiRelease;
+use crate::{audit, events, notes, ops, products, releases, tokens, webhooks};
+
+/// The JSON error body of every answer that is not a success, a
+/// handler's or a layer's (`ferry_security::json_error`).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// What went wrong, secrets masked.
+    pub error: String,
+    /// The HTTP status again.
+    pub status: u16,
+}
+
+/// The refusal of a read that needs a token.
+#[derive(IntoResponses)]
+pub enum ReadRefusals {
+    /// No token, or one ferry does not know (anonymous read is off).
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+}
+
+/// The refusals every mutating call may answer.
+#[derive(IntoResponses)]
+pub enum WriteRefusals {
+    /// A malformed body, parameter or `Idempotency-Key`.
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// No token, or one ferry does not know.
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// The token's role or scope does not allow it (the refusal is
+    /// audited).
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// ferry's storage cannot be written now: nothing was changed; retry
+    /// after `Retry-After` seconds (with the same `Idempotency-Key`).
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
+/// The refusals of a request body.
+#[derive(IntoResponses)]
+pub enum BodyRefusals {
+    /// The body is larger than 1 MiB.
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// The body is not declared as JSON.
+    #[response(status = 415)]
+    NotJson(ErrorBody),
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "ferry",
+        description = "Release engine API (SPEC §9). Mutating calls need `Authorization: Bearer <token>`; reads too unless anonymous read is on."
+    ),
+    paths(
+        products::list,
+        products::show,
+        releases::list_product,
+        releases::promote,
+        releases::list_all,
+        releases::show,
+        events::stream,
+        releases::terminate,
+        releases::retry,
+        notes::show,
+        notes::refresh,
+        releases::resume_workflow,
+        products::evaluate_policy,
+        ops::config_status,
+        tokens::list,
+        tokens::create,
+        tokens::revoke,
+        audit::list,
+        webhooks::receive,
+        ops::healthz,
+        ops::readyz,
+        ops::metrics,
+        ops::openapi,
+    ),
+    components(schemas(ErrorBody, ferry_release::EnvironmentStep)),
+    modifiers(&Bearer, &ApiRelease, &GenericOptions),
+    tags(
+        (name = "products", description = "Products, their environments and policies"),
+        (name = "releases", description = "Releases: lists, detail, promotions and actions"),
+        (name = "notes", description = "Release notes (SPEC §7)"),
+        (name = "admin", description = "API tokens and the audit log"),
+        (name = "webhooks", description = "Forge webhooks"),
+        (name = "operations", description = "Health, readiness, metrics, configuration, this document"),
+    )
+)]
+struct ApiDoc;
+
+/// The bearer token scheme the operations name.
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// `Option`s of a type parameter, which utoipa documents without their
+/// `null` (even with `#[schema(nullable)]`): the `value` of a policy
+/// field is `null` when no policy sets it.
+struct GenericOptions;
+
+impl Modify for GenericOptions {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::{Object, OneOfBuilder, Type};
+        let Some(components) = doc.components.as_mut() else {
+            return;
+        };
+        for name in ["Resolved_String", "Resolved_Action"] {
+            let Some(RefOr::T(utoipa::openapi::Schema::Object(o))) =
+                components.schemas.get_mut(name)
+            else {
+                continue;
+            };
+            if let Some(value) = o.properties.get_mut("value") {
+                *value = RefOr::T(utoipa::openapi::Schema::OneOf(
+                    OneOfBuilder::new()
+                        .item(Object::with_type(Type::Null))
+                        .item(value.clone())
+                        .build(),
+                ));
+            }
+        }
+    }
+}
+
+/// The generated document.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc
+}
+
+/// The generated document as served: generated once, on first use.
+pub fn json() -> &'static str {
+    static JSON: LazyLock<String> = LazyLock::new(|| {
+        // Serialising types utoipa built cannot fail (string keys, no
+        // non-finite numbers); an empty object would still be JSON.
+        serde_json::to_string(&document()).unwrap_or_else(|_| "{}".to_owned())
+    });
+    &JSON
+}

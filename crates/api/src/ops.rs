@@ -10,9 +10,12 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::extract::Reader;
+use crate::openapi::{ErrorBody, ReadRefusals};
 use crate::state::Shared;
 
 /// Alive: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Alive: `{\"status\": \"ok\"}`", body = Object)))]
 pub async fn healthz() -> Json<Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
@@ -20,6 +23,11 @@ pub async fn healthz() -> Json<Value> {
 /// Ready once the engine has started; 503 before. The detail names the
 /// configuration source and any errors of a rejected new configuration
 /// (the last good one stays active, so they do not make the server unready).
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Object),
+        (status = 503, description = "Starting, or the storage cannot be written", body = Object),
+    ))]
 pub async fn readyz(State(st): State<Shared>) -> impl IntoResponse {
     let started = st.ready.load(Ordering::SeqCst);
     let config = st.live.status();
@@ -51,6 +59,13 @@ pub async fn readyz(State(st): State<Shared>) -> impl IntoResponse {
     )
 }
 
+/// Active configuration and errors of a rejected new one.
+#[utoipa::path(get, path = "/api/v1/config/status", tag = "operations",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Status", body = ferry_wiring::live::ConfigStatus),
+        ReadRefusals,
+    ))]
 pub async fn config_status(
     _: Reader,
     State(st): State<Shared>,
@@ -58,6 +73,12 @@ pub async fn config_status(
     Json(st.live.status())
 }
 
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses(
+        (status = 200, description = "Exposition text", content_type = "text/plain", body = String),
+        (status = 500, description = "The store could not count the releases", body = ErrorBody),
+    ))]
 pub async fn metrics(State(st): State<Shared>) -> Result<impl IntoResponse, ApiError> {
     let counts = st.store.count_by_status().await?;
     let text = st.metrics.render(
@@ -74,9 +95,12 @@ pub async fn metrics(State(st): State<Shared>) -> Result<impl IntoResponse, ApiE
     ))
 }
 
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "operations",
+    responses((status = 200, description = "OpenAPI 3 document", body = Object)))]
 pub async fn openapi() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        crate::openapi::DOCUMENT,
+        crate::openapi::json(),
     )
 }

@@ -14,10 +14,11 @@ use std::collections::{BTreeMap, HashMap};
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiQuery};
 use crate::extract::Reader;
+use crate::openapi::ErrorBody;
 use crate::state::Shared;
 
 /// Releases read to find each application's latest state.
@@ -52,35 +53,80 @@ fn flows(loaded: &ferry_model::Loaded, product: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-pub async fn list(_: Reader, State(st): State<Shared>) -> Result<Json<Value>, ApiError> {
+/// Every product.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductList {
+    pub items: Vec<ProductItem>,
+}
+
+/// A product in the list.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductItem {
+    pub name: String,
+    /// Defined by a Product resource (else only by the
+    /// `codefresh.io/product` annotation of its applications).
+    pub defined: bool,
+    pub flows: Vec<String>,
+    /// The environments it has applications in, in order.
+    pub environments: Vec<String>,
+    /// How many applications it has.
+    pub applications: usize,
+    pub latest_release: Option<ferry_store::ReleaseSummary>,
+}
+
+/// Products with their environments and latest release.
+#[utoipa::path(get, path = "/api/v1/products", tag = "products",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Products", body = ProductList),
+        (status = 401, description = "No or a bad token (anonymous read is off)", body = ErrorBody),
+    ))]
+pub async fn list(_: Reader, State(st): State<Shared>) -> Result<Json<ProductList>, ApiError> {
     let (loaded, membership) = st.engine.membership();
-    let latest: HashMap<String, ferry_store::ReleaseSummary> = st
+    let mut latest: HashMap<String, ferry_store::ReleaseSummary> = st
         .store
         .latest_per_product()
         .await?
         .into_iter()
         .map(|s| (s.product.clone(), s))
         .collect();
-    let items: Vec<Value> = membership
+    let items = membership
         .products
         .values()
-        .map(|p| {
-            serde_json::json!({
-                "name": p.name,
-                "defined": p.defined,
-                "flows": flows(&loaded, &p.name),
-                "environments": product_environments(&loaded, p),
-                "applications": p.members.len(),
-                "latestRelease": latest.get(&p.name),
-            })
+        .map(|p| ProductItem {
+            name: p.name.clone(),
+            defined: p.defined,
+            flows: flows(&loaded, &p.name),
+            environments: product_environments(&loaded, p),
+            applications: p.members.len(),
+            latest_release: latest.remove(&p.name),
         })
         .collect();
-    Ok(Json(serde_json::json!({ "items": items })))
+    Ok(Json(ProductList { items }))
 }
 
-#[derive(Debug, Default, Clone, Serialize)]
+/// One product: its environments × applications.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductView {
+    pub name: String,
+    pub flows: Vec<String>,
+    pub environments: Vec<EnvironmentView>,
+}
+
+/// An environment of a product, in the configuration's order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnvironmentView {
+    pub name: String,
+    /// `PROD` or `NON_PROD`.
+    pub kind: String,
+    pub applications: Vec<AppView>,
+}
+
+/// An application of a product in one environment.
+#[derive(Debug, Default, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct AppView {
+pub struct AppView {
     name: String,
     key: String,
     repo_url: Option<String>,
@@ -88,34 +134,62 @@ struct AppView {
     target_revision: String,
     version: Option<String>,
     revision: Option<String>,
+    /// Argo CD's live sync status for applications bound to an instance;
+    /// else as the latest release recorded it.
     sync: Option<String>,
+    /// Argo CD's live health for applications bound to an instance; else
+    /// as the latest release recorded it.
     health: Option<String>,
     /// The release the state above comes from.
-    release: Option<Value>,
-    /// `git` (no cluster is watched) or `argocd`.
+    release: Option<ReleaseRef>,
+    /// Where deployment state comes from: `git` (no cluster is watched)
+    /// or `argocd`.
+    #[schema(value_type = String)]
     state_provider: &'static str,
-    /// Argo CD's live state, for applications bound to an instance.
+    /// Argo CD's state right now (null for the git provider or when Argo
+    /// CD did not answer).
     live: Option<LiveView>,
 }
 
+/// A release by id and number.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReleaseRef {
+    pub id: String,
+    pub number: u64,
+}
+
 /// What Argo CD reports right now about one application.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct LiveView {
+pub struct LiveView {
     instance: String,
+    /// `Synced`, `OutOfSync` or `Unknown`.
+    #[schema(value_type = String)]
     sync: &'static str,
+    /// `Healthy`, `Progressing`, `Degraded`, `Suspended`, `Missing` or `Unknown`.
+    #[schema(value_type = String)]
     health: &'static str,
     revision: Option<String>,
     message: Option<String>,
+    /// The application in Argo CD's UI.
     link: Option<String>,
     unhealthy_resources: Vec<String>,
 }
 
+/// Environments × applications: version, revision, sync, health.
+#[utoipa::path(get, path = "/api/v1/products/{product}", tag = "products",
+    security(("bearer" = [])),
+    params(("product" = String, Path, description = "Product name")),
+    responses(
+        (status = 200, description = "Product", body = ProductView),
+        (status = 401, description = "No or a bad token (anonymous read is off)", body = ErrorBody),
+        (status = 404, description = "No such product", body = ErrorBody),
+    ))]
 pub async fn show(
     _: Reader,
     State(st): State<Shared>,
     Path(product): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ProductView>, ApiError> {
     let (loaded, membership) = st.engine.membership();
     let Some(members) = membership.product(&product) else {
         return Err(ApiError::not_found(format!(
@@ -184,8 +258,10 @@ pub async fn show(
                     view.version = release.version.clone();
                     view.sync = app_run.sync.clone();
                     view.health = app_run.health.clone();
-                    view.release =
-                        Some(serde_json::json!({"id": release.id, "number": release.number}));
+                    view.release = Some(ReleaseRef {
+                        id: release.id.clone(),
+                        number: release.number,
+                    });
                     missing -= 1;
                 }
             }
@@ -195,15 +271,19 @@ pub async fn show(
     if let Some(argocd) = &st.argocd {
         live_state(argocd, &loaded, &mut envs).await;
     }
-    let environments: Vec<Value> = envs
+    let environments = envs
         .into_values()
-        .map(|(name, kind, apps)| serde_json::json!({"name": name, "kind": kind, "applications": apps}))
+        .map(|(name, kind, applications)| EnvironmentView {
+            name,
+            kind,
+            applications,
+        })
         .collect();
-    Ok(Json(serde_json::json!({
-        "name": product,
-        "flows": flows(&loaded, &product),
-        "environments": environments,
-    })))
+    Ok(Json(ProductView {
+        flows: flows(&loaded, &product),
+        name: product,
+        environments,
+    }))
 }
 
 /// Each application's own version (its template's `versionSource`) at the
@@ -315,13 +395,24 @@ async fn live_state(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EvaluateQuery {
     product: String,
     environment: String,
 }
 
+/// Effective policy for a product and environment.
+#[utoipa::path(get, path = "/api/v1/policies/evaluate", tag = "products",
+    security(("bearer" = [])),
+    params(EvaluateQuery),
+    responses(
+        (status = 200, description = "Evaluation", body = ferry_model::PolicyEvaluation),
+        (status = 400, description = "A parameter is missing or unknown", body = ErrorBody),
+        (status = 401, description = "No or a bad token (anonymous read is off)", body = ErrorBody),
+        (status = 404, description = "No such product or environment", body = ErrorBody),
+    ))]
 pub async fn evaluate_policy(
     _: Reader,
     State(st): State<Shared>,

@@ -8,12 +8,14 @@ use ferry_engine::PromotionRequest;
 use ferry_release::ReleaseStatus;
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::audit::Audit;
 use crate::auth::{Denied, Role};
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::extract::{Authenticated, Reader};
 use crate::guard;
+use crate::openapi::{BodyRefusals, ErrorBody, ReadRefusals, WriteRefusals};
 use crate::state::Shared;
 use crate::view::release_json;
 
@@ -67,6 +69,21 @@ async fn list(st: &Shared, product: Option<String>, q: ListQuery) -> Result<Json
     })?))
 }
 
+/// Releases of a product, newest first.
+#[utoipa::path(get, path = "/api/v1/products/{product}/releases", tag = "releases",
+    security(("bearer" = [])),
+    params(
+        ("product" = String, Path, description = "Product name"),
+        ("status" = Option<String>, Query, description = "Comma-separated release statuses"),
+        ("limit" = Option<u32>, Query, description = "1..200, default 50"),
+        ("cursor" = Option<String>, Query, description = "`nextCursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page", body = ferry_store::Page),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+        ReadRefusals,
+        (status = 404, description = "No such product (not configured, no release)", body = ErrorBody),
+    ))]
 pub async fn list_product(
     _: Reader,
     State(st): State<Shared>,
@@ -90,6 +107,20 @@ pub async fn list_product(
     Ok(page)
 }
 
+/// Releases of every product, newest first.
+#[utoipa::path(get, path = "/api/v1/releases", tag = "releases",
+    security(("bearer" = [])),
+    params(
+        ("product" = Option<String>, Query, description = "Only this product's releases"),
+        ("status" = Option<String>, Query, description = "Comma-separated release statuses"),
+        ("limit" = Option<u32>, Query, description = "1..200, default 50"),
+        ("cursor" = Option<String>, Query, description = "`nextCursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page", body = ferry_store::Page),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+        ReadRefusals,
+    ))]
 pub async fn list_all(
     _: Reader,
     State(st): State<Shared>,
@@ -98,6 +129,15 @@ pub async fn list_all(
     list(&st, None, q).await
 }
 
+/// A release.
+#[utoipa::path(get, path = "/api/v1/releases/{id}", tag = "releases",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Release id")),
+    responses(
+        (status = 200, description = "The release", body = ferry_release::Release),
+        ReadRefusals,
+        (status = 404, description = "No such release", body = ErrorBody),
+    ))]
 pub async fn show(
     _: Reader,
     State(st): State<Shared>,
@@ -144,6 +184,28 @@ fn replayed(status: u16, release: &ferry_release::Release) -> Result<Response, A
     Ok(response)
 }
 
+/// Promote by flow, to one environment, or roll back.
+///
+/// Needs the promoter role; a promoter scoped to products or to
+/// non-production environments is refused (403) outside its scope.
+/// Audited (`GET /api/v1/audit`) and noted in the release history with the
+/// caller's address.
+/// With an `Idempotency-Key`, a repeat within a day answers the release
+/// the first request created (header `Idempotent-Replayed: true`).
+#[utoipa::path(post, path = "/api/v1/products/{product}/promotions", tag = "releases",
+    security(("bearer" = [])),
+    params(
+        ("product" = String, Path, description = "Product name"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters: the same request sent again answers the first one's release"),
+    ),
+    request_body = PromotionRequest,
+    responses(
+        (status = 201, description = "The release", body = ferry_release::Release),
+        WriteRefusals,
+        (status = 404, description = "No such product or release to roll back to", body = ErrorBody),
+        BodyRefusals,
+        (status = 422, description = "The `Idempotency-Key` was used for another request", body = ErrorBody),
+    ))]
 pub async fn promote(
     caller: Authenticated,
     State(st): State<Shared>,
@@ -269,6 +331,24 @@ pub async fn release_action<'a>(
         .await
 }
 
+/// Terminate a release.
+///
+/// Needs the promoter role; a promoter scoped to products or to
+/// non-production environments is refused (403) outside its scope.
+/// Audited (`GET /api/v1/audit`) and noted in the release history with the
+/// caller's address.
+#[utoipa::path(post, path = "/api/v1/releases/{id}/terminate", tag = "releases",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Release id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A repeat within a day answers the release as it is now, with the first status"),
+    ),
+    responses(
+        (status = 200, description = "The release", body = ferry_release::Release),
+        WriteRefusals,
+        (status = 404, description = "No such release", body = ErrorBody),
+        (status = 409, description = "The release is finished", body = ErrorBody),
+    ))]
 pub async fn terminate(
     caller: Authenticated,
     State(st): State<Shared>,
@@ -290,6 +370,24 @@ pub async fn terminate(
     once_per_key(&st, &caller, &headers, "terminate", &id, act).await
 }
 
+/// Retry a FAILED or TERMINATED release from the point of failure.
+///
+/// Needs the promoter role; a promoter scoped to products or to
+/// non-production environments is refused (403) outside its scope.
+/// Audited (`GET /api/v1/audit`) and noted in the release history with the
+/// caller's address.
+#[utoipa::path(post, path = "/api/v1/releases/{id}/retry", tag = "releases",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Release id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A repeat within a day answers the release as it is now, with the first status"),
+    ),
+    responses(
+        (status = 200, description = "The release", body = ferry_release::Release),
+        WriteRefusals,
+        (status = 404, description = "No such release", body = ErrorBody),
+        (status = 409, description = "The release is not FAILED or TERMINATED", body = ErrorBody),
+    ))]
 pub async fn retry(
     caller: Authenticated,
     State(st): State<Shared>,
@@ -311,10 +409,11 @@ pub async fn retry(
     once_per_key(&st, &caller, &headers, "retry", &id, act).await
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ResumeRequest)]
 pub struct ResumeBody {
-    /// The suspended step to resume; all suspended steps when absent.
+    /// The suspended step (path or name); every suspended step when absent.
     #[serde(default)]
     step: Option<String>,
     /// Values of the suspended steps' `valueFrom.supplied` output parameters.
@@ -322,6 +421,24 @@ pub struct ResumeBody {
     parameters: ferry_workflow::Parameters,
 }
 
+/// Resume suspended steps of a workflow run.
+///
+/// Needs the promoter role; a promoter scoped to products or to
+/// non-production environments is refused (403) outside its scope.
+/// Audited (`GET /api/v1/audit`) and noted in the release history with the
+/// caller's address.
+/// The body is optional.
+#[utoipa::path(post, path = "/api/v1/workflows/{run}/resume", tag = "releases",
+    security(("bearer" = [])),
+    params(("run" = String, Path, description = "Workflow run")),
+    request_body(content = Option<ResumeBody>, description = "Which step, and values for its `valueFrom.supplied` outputs"),
+    responses(
+        (status = 204, description = "Resumed"),
+        WriteRefusals,
+        (status = 404, description = "No such workflow run", body = ErrorBody),
+        (status = 409, description = "Not suspended, or no such step", body = ErrorBody),
+        BodyRefusals,
+    ))]
 pub async fn resume_workflow(
     caller: Authenticated,
     State(st): State<Shared>,

@@ -7,22 +7,25 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use ferry_store::{NewToken, TokenRecord};
-use serde::Deserialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::audit::Audit;
 use crate::auth::{self, Role};
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::extract::Authenticated;
+use crate::openapi::{BodyRefusals, ErrorBody, WriteRefusals};
 use crate::state::Shared;
 
 /// Longest token name.
 const MAX_NAME: usize = 64;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = TokenRequest)]
 pub struct CreateBody {
-    /// Who uses the token: the initiator of what it does.
+    /// Who uses the token: the initiator of what it does. Letters,
+    /// digits, `.` `_` `@` `-`.
     name: String,
     /// `viewer`, `promoter` or `admin`.
     role: String,
@@ -70,16 +73,31 @@ fn validate(body: &CreateBody) -> Result<Role, ApiError> {
     Ok(role)
 }
 
-fn record_json(record: &TokenRecord) -> Result<Value, ApiError> {
-    serde_json::to_value(record).map_err(|e| ApiError::internal("serialising a token", e))
+/// A new token: the stored record and its value.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedToken {
+    #[serde(flatten)]
+    record: TokenRecord,
+    /// The token's value: shown only here.
+    token: String,
 }
 
-/// `POST /api/v1/tokens` → 201 with the token's value in `token`.
+/// Create an API token (admin); its value is in `token` of this answer
+/// only.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "admin",
+    security(("bearer" = [])),
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "The token, with its value shown once", body = CreatedToken),
+        WriteRefusals,
+        (status = 409, description = "A live token has this name", body = ErrorBody),
+        BodyRefusals,
+    ))]
 pub async fn create(
     caller: Authenticated,
     State(st): State<Shared>,
     ApiJson(body): ApiJson<CreateBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     let audit = Audit::new(&st, &caller, "token.create", body.name.clone())
         .detail(format!("role {}", body.role))
         .check(caller.principal.require(Role::Admin))
@@ -105,51 +123,71 @@ pub async fn create(
                 }
                 other => ApiError::from(other),
             })?;
-        let mut json = record_json(&record)?;
-        json["token"] = Value::String(secret);
-        Ok(json)
+        Ok(CreatedToken {
+            record,
+            token: secret,
+        })
     }
     .await;
-    let json = audit.finish(result, StatusCode::CREATED, |_| None).await?;
-    Ok((StatusCode::CREATED, Json(json)))
+    let created = audit.finish(result, StatusCode::CREATED, |_| None).await?;
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Include revoked tokens.
     all: Option<bool>,
 }
 
-/// `GET /api/v1/tokens[?all=true]`: names, roles, scopes — never a value
-/// or a hash.
+/// The tokens.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenList {
+    items: Vec<TokenRecord>,
+}
+
+/// List API tokens (admin): names, roles, scopes; never a token value or
+/// hash.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "admin",
+    security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "Tokens", body = TokenList),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+        (status = 401, description = "No token, or one ferry does not know", body = ErrorBody),
+        (status = 403, description = "Not an admin token", body = ErrorBody),
+    ))]
 pub async fn list(
     caller: Authenticated,
     State(st): State<Shared>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TokenList>, ApiError> {
     caller.require(Role::Admin)?;
-    let tokens = st.store.tokens(q.all.unwrap_or(false)).await?;
-    let items = tokens
-        .iter()
-        .map(record_json)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(serde_json::json!({ "items": items })))
+    let items = st.store.tokens(q.all.unwrap_or(false)).await?;
+    Ok(Json(TokenList { items }))
 }
 
-/// `DELETE /api/v1/tokens/{token}` (id or name): the token stops working
-/// at once.
+/// Revoke an API token (admin), by id or name; it stops working at once.
+#[utoipa::path(delete, path = "/api/v1/tokens/{token}", tag = "admin",
+    security(("bearer" = [])),
+    params(("token" = String, Path, description = "Token id or name")),
+    responses(
+        (status = 200, description = "The revoked token", body = TokenRecord),
+        WriteRefusals,
+        (status = 404, description = "No live token with this id or name", body = ErrorBody),
+    ))]
 pub async fn revoke(
     caller: Authenticated,
     State(st): State<Shared>,
     Path(token): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TokenRecord>, ApiError> {
     let audit = Audit::new(&st, &caller, "token.revoke", token.clone())
         .check(caller.principal.require(Role::Admin))
         .await?;
     let result = async {
         match st.store.token_revoke(&token, &caller.name).await? {
-            Some(record) => record_json(&record),
+            Some(record) => Ok(record),
             None => Err(ApiError::not_found(format!(
                 "no live token with id or name `{token}`"
             ))),

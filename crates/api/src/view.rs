@@ -6,8 +6,21 @@
 
 use ferry_release::Release;
 use serde_json::{Map, Value};
+use utoipa::openapi::schema::{ArrayBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
 
 use crate::error::ApiError;
+
+/// The fields [`release_json`] writes even when they are empty, by schema:
+/// required (and `null`) in the document.
+const ALWAYS: [(&str, &[&str]); 3] = [
+    ("Release", &["finishedAt", "version"]),
+    (
+        "ApplicationRun",
+        &["promotionCommit", "pullRequest", "sync", "health"],
+    ),
+    ("StepRun", &["startedAt", "finishedAt"]),
+];
 
 fn ensure(obj: &mut Map<String, Value>, keys: &[&str]) {
     for k in keys {
@@ -20,7 +33,7 @@ pub fn release_json(release: &Release) -> Result<Value, ApiError> {
     let mut v = serde_json::to_value(release)
         .map_err(|e| ApiError::internal("serialising a release", e))?;
     if let Some(top) = v.as_object_mut() {
-        ensure(top, &["finishedAt", "version"]);
+        ensure(top, ALWAYS[0].1);
         if let Some(envs) = top.get_mut("environments").and_then(Value::as_array_mut) {
             for (env, run) in envs
                 .iter_mut()
@@ -35,10 +48,10 @@ pub fn release_json(release: &Release) -> Result<Value, ApiError> {
                 );
                 if let Some(apps) = env.get_mut("applications").and_then(Value::as_array_mut) {
                     for app in apps.iter_mut().filter_map(Value::as_object_mut) {
-                        ensure(app, &["promotionCommit", "pullRequest", "sync", "health"]);
+                        ensure(app, ALWAYS[1].1);
                         if let Some(steps) = app.get_mut("steps").and_then(Value::as_array_mut) {
                             for step in steps.iter_mut().filter_map(Value::as_object_mut) {
-                                ensure(step, &["startedAt", "finishedAt"]);
+                                ensure(step, ALWAYS[2].1);
                             }
                         }
                     }
@@ -47,4 +60,39 @@ pub fn release_json(release: &Release) -> Result<Value, ApiError> {
         }
     }
     Ok(v)
+}
+
+/// What [`release_json`] adds to the release record, in the OpenAPI
+/// document: the fields it always writes are required, and every
+/// environment has its `steps` as a whole.
+pub struct ApiRelease;
+
+impl utoipa::Modify for ApiRelease {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = doc.components.as_mut() else {
+            return;
+        };
+        for (name, fields) in ALWAYS {
+            if let Some(RefOr::T(Schema::Object(o))) = components.schemas.get_mut(name) {
+                for f in fields {
+                    if !o.required.iter().any(|r| r == f) {
+                        o.required.push((*f).to_owned());
+                    }
+                }
+            }
+        }
+        if let Some(RefOr::T(Schema::Object(o))) = components.schemas.get_mut("EnvironmentRun") {
+            let mut steps = ArrayBuilder::new()
+                .items(Ref::from_schema_name("EnvironmentStep"))
+                .build();
+            steps.description = Some(
+                "The environment's steps as a whole: the same-named step of every application, \
+                 aggregated (any FAILED, else ERROR, TERMINATED, RUNNING, PENDING, else SUCCESS). \
+                 Release detail only."
+                    .into(),
+            );
+            o.properties.insert("steps".into(), steps.into());
+            o.required.push("steps".into());
+        }
+    }
 }

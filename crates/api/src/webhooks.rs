@@ -26,11 +26,62 @@ use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ferry_forge::{ForgeKind, WebhookError, WebhookEvent, repo_key};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
+use crate::openapi::ErrorBody;
 use crate::state::Shared;
 
+/// What ferry did with a verified delivery.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookResult {
+    /// The forge's delivery id.
+    delivery: String,
+    /// `accepted` (acted on), `ignored` (nothing to do: the reasons are in
+    /// `ignored`) or `duplicate` (received before; nothing changes).
+    #[schema(value_type = String)]
+    status: &'static str,
+    /// A push started the trigger poll of its repository.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    triggers_polled: Option<bool>,
+    /// A push to the configuration repository: it is read again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    configuration_checked: Option<bool>,
+    /// Promotions waiting on the pull request that were woken.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pull_request_waits_woken: Option<usize>,
+    /// Why (parts of) the delivery were not acted on.
+    ignored: Vec<String>,
+}
+
+/// Receive a forge webhook (push, pull request).
+///
+/// Authenticated by the forge: GitHub `X-Hub-Signature-256`,
+/// Gitea/Forgejo `X-Gitea-Signature`/`X-Forgejo-Signature` (HMAC-SHA256 of
+/// the body), GitLab `X-Gitlab-Token`, Bitbucket `X-Hub-Signature`
+/// (sha256), Azure DevOps basic authentication (the password is the
+/// secret). A push starts the trigger poll of its repository; a
+/// pull-request event wakes the promotion waiting on it. Only a delivery
+/// that fails verification is 401 (429 once its client failed too often);
+/// a verified delivery ferry does not act on (a repository outside every
+/// `repoPrefix`, an event it does not use, a replayed delivery id) is
+/// answered 200 with the reasons in `ignored`. Bodies up to the forge's
+/// maximum (25 MB) are read.
+#[utoipa::path(post, path = "/api/v1/webhooks/{forge}", tag = "webhooks",
+    params(("forge" = String, Path, description = "`github`, `gitlab`, `gitea`, `forgejo`, `bitbucket`, `azuredevops` (or `azure`)")),
+    request_body(content = Object, description = "The forge's delivery, as it sends it"),
+    responses(
+        (status = 200, description = "Verified but not acted on (replay, other repository, other event): the reasons are in `ignored`", body = WebhookResult),
+        (status = 202, description = "Accepted", body = WebhookResult),
+        (status = 400, description = "A malformed delivery", body = ErrorBody),
+        (status = 401, description = "The signature, token or password does not verify", body = ErrorBody),
+        (status = 404, description = "No such forge", body = ErrorBody),
+        (status = 413, description = "Larger than the forge's maximum", body = ErrorBody),
+        (status = 429, description = "Too many deliveries from this client failed verification (`Retry-After`)", body = ErrorBody),
+        (status = 503, description = "ferry's storage cannot be written now; the forge may deliver again", body = ErrorBody),
+    ))]
 pub async fn receive(
     State(st): State<Shared>,
     Path(forge): Path<String>,
@@ -79,11 +130,14 @@ pub async fn receive(
     {
         return Ok((
             StatusCode::OK,
-            Json(json!({
-                "delivery": delivery.id,
-                "status": "duplicate",
-                "ignored": ["this delivery was received before; nothing changes"],
-            })),
+            Json(WebhookResult {
+                delivery: delivery.id,
+                status: "duplicate",
+                triggers_polled: None,
+                configuration_checked: None,
+                pull_request_waits_woken: None,
+                ignored: vec!["this delivery was received before; nothing changes".into()],
+            }),
         )
             .into_response());
     }
@@ -148,14 +202,14 @@ pub async fn receive(
     };
     Ok((
         code,
-        Json(json!({
-            "delivery": delivery.id,
-            "status": status,
-            "triggersPolled": polling,
-            "configurationChecked": config_pushed,
-            "pullRequestWaitsWoken": woken,
-            "ignored": ignored,
-        })),
+        Json(WebhookResult {
+            delivery: delivery.id,
+            status,
+            triggers_polled: Some(polling),
+            configuration_checked: Some(config_pushed),
+            pull_request_waits_woken: Some(woken),
+            ignored,
+        }),
     )
         .into_response())
 }

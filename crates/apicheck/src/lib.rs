@@ -429,6 +429,9 @@ impl Swagger {
             nullable_as_type(&mut definitions);
         }
         if mode == Mode::Request || self.strict {
+            let named = definitions.clone();
+            merge_all_of(&mut root, &named);
+            merge_all_of(&mut definitions, &named);
             close_objects(&mut root);
             close_objects(&mut definitions);
         }
@@ -722,6 +725,65 @@ fn scalar_matches(schema: &Value, value: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Before objects are closed, an object composed of parts (`allOf`, as
+/// generated for a flattened field) becomes one object with the parts'
+/// properties: closed one by one, each part would refuse the others'.
+/// Parts are plain objects or local `$ref`s to them (`named` are the
+/// document's named schemas); other compositions are left as they are.
+fn merge_all_of(schema: &mut Value, named: &Value) {
+    match schema {
+        Value::Object(m) => {
+            let parts: Option<Vec<&Map<String, Value>>> = m
+                .get("allOf")
+                .and_then(Value::as_array)
+                .filter(|parts| parts.len() > 1)
+                .and_then(|parts| {
+                    parts
+                        .iter()
+                        .map(|p| {
+                            let p = match p.get("$ref").and_then(Value::as_str) {
+                                Some(r) => named.get(r.rsplit('/').next()?)?,
+                                None => p,
+                            };
+                            p.as_object().filter(|o| {
+                                o.contains_key("properties")
+                                    && !["allOf", "oneOf", "anyOf", "$ref"]
+                                        .iter()
+                                        .any(|k| o.contains_key(*k))
+                            })
+                        })
+                        .collect()
+                });
+            if let Some(parts) = parts {
+                let mut properties = Map::new();
+                let mut required = Vec::new();
+                for part in parts {
+                    if let Some(p) = part.get("properties").and_then(Value::as_object) {
+                        properties.extend(p.clone());
+                    }
+                    if let Some(r) = part.get("required").and_then(Value::as_array) {
+                        required.extend(r.iter().cloned());
+                    }
+                }
+                m.remove("allOf");
+                m.insert("type".into(), json!("object"));
+                m.insert("properties".into(), Value::Object(properties));
+                m.insert("required".into(), Value::Array(required));
+            }
+            for (k, v) in m.iter_mut() {
+                if !matches!(
+                    k.as_str(),
+                    "enum" | "required" | "example" | "examples" | "default" | "const"
+                ) {
+                    merge_all_of(v, named);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| merge_all_of(v, named)),
+        _ => {}
+    }
 }
 
 /// Request mode: an object schema that lists its properties admits no
@@ -1146,6 +1208,42 @@ mod tests {
                     &json!({"name": "x", "at": "2024-01-01T00:00:00Z", "owner": null})
                 )
                 .is_empty()
+        );
+    }
+
+    /// A flattened field's `allOf` is closed as one object: each part
+    /// admits the others' properties, and nothing else.
+    #[test]
+    fn strict_all_of_is_closed_as_a_whole() {
+        let doc = DOC3.replace(
+            r#""Error": {"#,
+            r##""Created": {"allOf": [{"$ref": "#/components/schemas/Thing"},
+                {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}}]},
+              "Error": {"##,
+        );
+        let doc = doc.replace(
+            r##""304": {"description": "not modified"},"##,
+            r##""201": {"description": "", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Created"}}}},
+              "304": {"description": "not modified"},"##,
+        );
+        let strict = Swagger::parse(&doc).unwrap().strict();
+        let created = json!({"name": "x", "at": "2024-01-01T00:00:00Z", "token": "t"});
+        assert_eq!(
+            strict.check_response("GET", "/api/v1/things/x", 201, &created),
+            Vec::<String>::new()
+        );
+        let extra = json!({"name": "x", "at": "2024-01-01T00:00:00Z", "token": "t", "secret": 1});
+        let errors = strict.check_response("GET", "/api/v1/things/x", 201, &extra);
+        assert!(
+            errors.len() == 1 && errors[0].contains("secret"),
+            "{errors:?}"
+        );
+        let missing = json!({"name": "x", "at": "2024-01-01T00:00:00Z"});
+        assert_eq!(
+            strict
+                .check_response("GET", "/api/v1/things/x", 201, &missing)
+                .len(),
+            1
         );
     }
 

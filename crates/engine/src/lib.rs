@@ -77,6 +77,7 @@ impl Default for EngineSettings {
 
 /// A request to promote (SPEC §3, manual triggers; §9 API body).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PromotionRequest {
     /// Run a flow from its trigger environment's current state.

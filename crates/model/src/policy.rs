@@ -38,8 +38,13 @@ impl Serialize for FieldSource {
 
 /// One effective field: its value (if any) and its source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Resolved<T> {
+    // `null` when unset: the API's OpenAPI document adds it (utoipa
+    // drops the `null` of an `Option` of a type parameter).
     pub value: Option<T>,
+    /// `PromotionPolicy/<name>`, `inline` or `default`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub source: Option<FieldSource>,
 }
 
@@ -54,6 +59,7 @@ impl<T> Resolved<T> {
 
 /// The effective policy for (product, environment).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyEvaluation {
     pub product: String,

@@ -12,6 +12,7 @@ pub const FORMAT_VERSION: u32 = 1;
 
 /// The changes that led to one release (SPEC §7).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ReleaseNotes {
     pub format_version: u32,
@@ -31,6 +32,8 @@ pub struct ReleaseNotes {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = NotesRelease))]
 #[serde(rename_all = "camelCase")]
 pub struct ReleaseRef {
     pub id: String,
@@ -42,6 +45,7 @@ pub struct ReleaseRef {
 
 /// Commits touching one application's source path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigChanges {
     pub application: String,
@@ -57,6 +61,7 @@ pub struct ConfigChanges {
 
 /// One promoted image value, old → new.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ImageChange {
     pub application: String,
@@ -73,6 +78,7 @@ pub struct ImageChange {
 
 /// Where an image's code came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ResolvedRange {
     pub repo_url: String,
@@ -83,6 +89,7 @@ pub struct ResolvedRange {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum SourceVia {
     Labels,
@@ -91,6 +98,7 @@ pub enum SourceVia {
 
 /// Code commits of one source repository between two revisions, grouped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SourceChanges {
     pub repo_url: String,
@@ -104,6 +112,8 @@ pub struct SourceChanges {
 
 /// Commits by kind. A breaking commit is listed under `breaking` only.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = NotesGroups))]
 #[serde(rename_all = "camelCase")]
 pub struct Groups {
     pub breaking: Vec<Commit>,
@@ -155,6 +165,8 @@ impl Groups {
 
 /// One commit as the notes show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = NotesCommit))]
 #[serde(rename_all = "camelCase")]
 pub struct Commit {
     pub sha: String,
@@ -177,6 +189,8 @@ pub struct Commit {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = NotesAuthor))]
 pub struct Author {
     pub name: String,
     pub email: String,

@@ -23,6 +23,7 @@ pub struct Conventional {
 
 /// An issue a commit links to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct IssueLink {
     /// As written: `#123`, `PROJ-123`, or the URL.

@@ -17,6 +17,7 @@ pub fn new_release_id() -> String {
 
 /// How the release was triggered (SPEC §3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum ReleaseKind {
     /// A commit in the trigger environment.
@@ -32,6 +33,7 @@ pub enum ReleaseKind {
 
 /// The trigger commit.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Trigger {
     pub repo_url: String,
@@ -46,6 +48,7 @@ pub struct Trigger {
 /// The flow as it was when the release was created, with each step's
 /// policy resolved; configuration changes never alter a running release.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct FrozenFlow {
     /// Flow name, or `Manual`.
@@ -62,6 +65,7 @@ pub struct FrozenFlow {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct FrozenStep {
     pub environment: String,
@@ -115,6 +119,7 @@ impl FrozenFlow {
 /// The promotable values of the product in the trigger environment at the
 /// trigger commit (SPEC §4.1), per application key.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Snapshot {
     /// The environment the values were read in.
@@ -123,6 +128,7 @@ pub struct Snapshot {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationSnapshot {
     /// The Application it was read from.
@@ -133,6 +139,7 @@ pub struct ApplicationSnapshot {
     pub revision: String,
     /// File → promotable values.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, Vec<Object>>))]
     pub values: BTreeMap<String, Vec<ferry_yamledit::PathValue>>,
     /// File → whole contents (files promoted whole, or every file when the
     /// template has no `promotion`).
@@ -142,6 +149,7 @@ pub struct ApplicationSnapshot {
 
 /// What stopped something (SPEC §4.4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Issue {
     pub kind: IssueKind,
@@ -161,10 +169,12 @@ pub struct Issue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: Timestamp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum IssueKind {
     Workflow,
@@ -177,6 +187,7 @@ pub enum IssueKind {
 
 /// Where in an application's promotion a step belongs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum StepPhase {
     PreAction,
@@ -190,6 +201,7 @@ pub enum StepPhase {
 
 /// One step: a workflow run, the Git action, or the sync wait.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StepRun {
     /// Workflow name, `commit`/`pr`/`none`, or `sync`; for hooks, e.g. `onStart: notify`.
@@ -201,12 +213,14 @@ pub struct StepRun {
         with = "time::serde::rfc3339::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub started_at: Option<Timestamp>,
     #[serde(
         default,
         with = "time::serde::rfc3339::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub finished_at: Option<Timestamp>,
     /// Workflow run id, for logs, resume and terminate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -223,6 +237,7 @@ pub struct StepRun {
 
 /// One step of a workflow run (a `steps` item or a DAG task).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowNode {
     pub name: String,
@@ -251,6 +266,7 @@ impl StepRun {
 
 /// A pull request opened by a `pr` action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PullRequest {
     pub number: u64,
@@ -265,6 +281,7 @@ pub struct PullRequest {
 
 /// One application's promotion in one environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationRun {
     pub name: String,
@@ -299,6 +316,7 @@ pub struct ApplicationRun {
 
 /// One environment of the release.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EnvironmentRun {
     pub name: String,
@@ -317,18 +335,21 @@ pub struct EnvironmentRun {
         with = "time::serde::rfc3339::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub started_at: Option<Timestamp>,
     #[serde(
         default,
         with = "time::serde::rfc3339::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub finished_at: Option<Timestamp>,
 }
 
 /// One step of an environment as a whole: the same-named step of every
 /// application, aggregated (SPEC §4.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EnvironmentStep {
     pub name: String,
@@ -366,6 +387,7 @@ impl EnvironmentRun {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum TerminationReason {
     User,
@@ -376,16 +398,19 @@ pub enum TerminationReason {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Termination {
     pub reason: TerminationReason,
     pub by: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: Timestamp,
 }
 
 /// A release (SPEC §4, JSON fields per §9).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Release {
     pub id: String,
@@ -397,8 +422,10 @@ pub struct Release {
     pub status: ReleaseStatus,
     pub initiator: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub finished_at: Option<Timestamp>,
     pub version: Option<String>,
     pub trigger: Trigger,

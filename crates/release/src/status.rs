@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// Status of a release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ReleaseStatus {
     Queued,
@@ -19,6 +20,7 @@ pub enum ReleaseStatus {
 
 /// Status of an environment within a release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EnvironmentStatus {
     Pending,
@@ -35,6 +37,7 @@ pub type ApplicationStatus = EnvironmentStatus;
 
 /// Status of a workflow step (and of the action and sync steps).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum StepStatus {
     Pending,

@@ -213,7 +213,7 @@ async fn auth_and_bad_input() {
         .unwrap();
     assert_eq!(r.status(), 401);
     assert!(r.headers().contains_key("www-authenticate"));
-    let body: Value = r.json().await.unwrap();
+    let (_, body) = common::documented("POST", &url, r).await;
     assert_eq!(body["status"], 401);
     let r = s
         .http
@@ -228,7 +228,8 @@ async fn auth_and_bad_input() {
     assert!(!text.contains(TOKEN) && !text.contains("wrong"), "{text}");
     // Reads need a token too while anonymous read is off.
     let r = s.http.get(s.url("/api/v1/releases")).send().await.unwrap();
-    assert_eq!(r.status(), 401);
+    let (status, _) = common::documented("GET", "/api/v1/releases", r).await;
+    assert_eq!(status, 401);
 
     // Malformed JSON, unknown fields, oversize bodies.
     let r = s
@@ -240,8 +241,8 @@ async fn auth_and_bad_input() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 400);
-    let body: Value = r.json().await.unwrap();
+    let (status, body) = common::documented("POST", &url, r).await;
+    assert_eq!(status, 400);
     assert_eq!(body["status"], 400);
     assert!(!body["error"].as_str().unwrap().is_empty());
     let (status, body) = s
@@ -403,7 +404,9 @@ async fn sse_stream_delivers_events_in_order() {
                     sse_id = Some(v.trim().parse::<u64>().unwrap());
                 }
                 if let Some(v) = line.strip_prefix("data:") {
-                    data = Some(serde_json::from_str::<Value>(v.trim()).unwrap());
+                    let event = serde_json::from_str::<Value>(v.trim()).unwrap();
+                    common::conforms("Event", &event);
+                    data = Some(event);
                 }
             }
             if let (Some(i), Some(d)) = (sse_id, data) {
@@ -460,7 +463,8 @@ async fn operational_endpoints() {
     let f = fixture();
     let s = start(settings(&f)).await;
     let r = s.http.get(s.url("/healthz")).send().await.unwrap();
-    assert_eq!(r.status(), 200);
+    let (status, _) = common::documented("GET", "/healthz", r).await;
+    assert_eq!(status, 200);
     let (status, ready) = s.get("/readyz").await;
     assert_eq!(status, 200);
     assert_eq!(ready["ready"], true);
@@ -612,7 +616,8 @@ async fn anonymous_read_when_enabled() {
     st.anonymous_read = true;
     let s = start(st).await;
     let r = s.http.get(s.url("/api/v1/products")).send().await.unwrap();
-    assert_eq!(r.status(), 200);
+    let (status, _) = common::documented("GET", "/api/v1/products", r).await;
+    assert_eq!(status, 200);
     let r = s
         .http
         .post(s.url("/api/v1/products/p/promotions"))
@@ -620,7 +625,8 @@ async fn anonymous_read_when_enabled() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 401, "writes still need a token");
+    let (status, _) = common::documented("POST", "/api/v1/products/p/promotions", r).await;
+    assert_eq!(status, 401, "writes still need a token");
     s.stop().await;
 }
 

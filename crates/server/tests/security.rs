@@ -32,7 +32,7 @@ impl Api<'_> {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut req = self.s.http.request(method, self.s.url(path));
+        let mut req = self.s.http.request(method.clone(), self.s.url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -40,8 +40,7 @@ impl Api<'_> {
             req = req.json(&b);
         }
         let r = req.send().await.unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        common::documented(method.as_str(), path, r).await
     }
 
     async fn create_token(&self, body: Value) -> String {

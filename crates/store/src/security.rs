@@ -29,6 +29,8 @@ pub struct NewToken {
 
 /// A stored token, without its hash (nothing outside the store needs it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = Token))]
 #[serde(rename_all = "camelCase")]
 pub struct TokenRecord {
     pub id: String,
@@ -38,8 +40,10 @@ pub struct TokenRecord {
     pub non_production: bool,
     pub created_by: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub revoked_at: Option<Timestamp>,
     #[serde(default)]
     pub revoked_by: Option<String>,
@@ -65,10 +69,12 @@ pub struct NewAuditEntry {
 
 /// A stored audit entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntry {
     pub id: u64,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: Timestamp,
     pub actor: String,
     pub action: String,
@@ -95,6 +101,7 @@ pub struct AuditFilter {
 
 /// One page of audit entries, newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AuditPage {
     pub items: Vec<AuditEntry>,

@@ -25,6 +25,7 @@ pub enum Created {
 
 /// One environment of a release in a list: enough for its status icon.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EnvironmentSummary {
     pub name: String,
@@ -34,6 +35,7 @@ pub struct EnvironmentSummary {
 /// A release in a list (SPEC §9 web UI releases list): the columns of the
 /// `releases` row, without the document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ReleaseSummary {
     pub id: String,
@@ -44,8 +46,10 @@ pub struct ReleaseSummary {
     pub initiator: String,
     /// Millisecond precision (the full value is in the release document).
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub finished_at: Option<Timestamp>,
     pub version: Option<String>,
     pub environments: Vec<EnvironmentSummary>,
@@ -69,6 +73,8 @@ pub const MAX_PAGE: u32 = 200;
 
 /// One page of releases, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = ReleasePage))]
 #[serde(rename_all = "camelCase")]
 pub struct Page {
     pub items: Vec<ReleaseSummary>,

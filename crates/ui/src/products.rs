@@ -69,8 +69,13 @@ struct ApiReleaseRef {
     number: u64,
 }
 
-fn decode<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, UiError> {
-    serde_json::from_value(v).map_err(|e| UiError(ApiError::internal("reading the API answer", e)))
+/// The API's answer read as the page needs it. The page reads the JSON
+/// the API writes (by the names the OpenAPI document gives), not the
+/// handler's Rust types, so the two stay one contract.
+fn decode<T: serde::de::DeserializeOwned>(v: impl serde::Serialize) -> Result<T, UiError> {
+    serde_json::to_value(v)
+        .and_then(serde_json::from_value)
+        .map_err(|e| UiError(ApiError::internal("reading the API answer", e)))
 }
 
 /// The latest release of a product, as the list shows it.

@@ -23,6 +23,7 @@ use serde::Serialize;
 
 /// What the API shows of the configuration.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigStatus {
     /// The source, credentials redacted.

@@ -59,6 +59,7 @@ pub struct FlowStep {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Hooks {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -61,6 +61,7 @@ pub struct EnvironmentSelector {
 /// The three policy fields. Each is optional: resolution takes every field
 /// from the first policy that sets it (SPEC §2).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PolicySettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,6 +74,7 @@ pub struct PolicySettings {
 
 /// How a promotion writes to Git.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// One commit on the target branch, pushed.

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use ferry_server::{Secret, Server, Settings};
@@ -13,6 +14,70 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 pub const TOKEN: &str = "test-admin-token-0123456789";
+
+/// ferry's OpenAPI document as the server generates it, strict: every
+/// object of an answer closed, so a field the server writes that the
+/// document does not name is an error.
+static DOCUMENT: LazyLock<ferry_apicheck::Swagger> = LazyLock::new(|| {
+    ferry_apicheck::Swagger::parse(ferry_api::openapi::json())
+        .expect("the generated OpenAPI document parses")
+        .strict()
+});
+
+/// Reads an answer of the API and checks it against the generated OpenAPI
+/// document: its status must be documented for the operation, and a JSON
+/// body must match that status's schema. Every answer the tests read
+/// through [`TestServer::get`], [`TestServer::post`] or this function is
+/// so checked, so a handler cannot answer what the document does not say.
+/// Pages of the web UI (paths outside `/api/`, the probes and `/metrics`)
+/// are not in the document and are not checked.
+pub async fn documented(method: &str, url: &str, r: reqwest::Response) -> (u16, Value) {
+    let status = r.status().as_u16();
+    let json = r
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    let bytes = r.bytes().await.unwrap_or_default();
+    let path = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+        .unwrap_or(url);
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let api = path.starts_with("/api/") || ["/healthz", "/readyz", "/metrics"].contains(&path);
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    if api {
+        let mut problems = if json || !DOCUMENT.documents_status(method, path, status) {
+            DOCUMENT.check_response(method, path, status, &body)
+        } else {
+            Vec::new()
+        };
+        let unrouted = problems
+            .iter()
+            .any(|p| p.ends_with("no such operation in the description"));
+        if unrouted && [404, 405].contains(&status) {
+            // No such route: the router's answer, in the error shape.
+            problems = DOCUMENT.check_definition("Error", &body, ferry_apicheck::Mode::Response);
+        }
+        assert!(
+            problems.is_empty(),
+            "the answer disagrees with the OpenAPI document:\n{}\nbody: {body:#}",
+            problems.join("\n")
+        );
+    }
+    (status, body)
+}
+
+/// Checks one JSON value against a named schema of the generated OpenAPI
+/// document (e.g. each `data:` of the event stream against `Event`).
+pub fn conforms(schema: &str, value: &Value) {
+    let problems = DOCUMENT.check_definition(schema, value, ferry_apicheck::Mode::Response);
+    assert!(
+        problems.is_empty(),
+        "{schema} disagrees with the OpenAPI document:\n{}\nvalue: {value:#}",
+        problems.join("\n")
+    );
+}
 
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
@@ -179,6 +244,8 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
+    /// `GET path` with the admin token; the answer checked against the
+    /// OpenAPI document ([`documented`]).
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let r = self
             .http
@@ -187,10 +254,11 @@ impl TestServer {
             .send()
             .await
             .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        documented("GET", path, r).await
     }
 
+    /// `POST path` with a JSON body and the admin token; the answer checked
+    /// against the OpenAPI document ([`documented`]).
     pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
         let r = self
             .http
@@ -200,8 +268,7 @@ impl TestServer {
             .send()
             .await
             .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        documented("POST", path, r).await
     }
 
     /// The body of `GET path` as text, without a token (e.g. `/metrics`).
