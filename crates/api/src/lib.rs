@@ -19,6 +19,7 @@ pub mod events;
 pub mod extract;
 pub mod guard;
 pub mod gzip;
+pub mod insights;
 pub mod metrics;
 pub mod notes;
 pub mod notes_bodies;

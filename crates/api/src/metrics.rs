@@ -186,6 +186,74 @@ impl Metrics {
     }
 }
 
+/// Gauges of the four DORA measures per product over the report's period
+/// (the last 30 days at scrape time). A product without a production
+/// environment, or a measure without data in the period, has no sample.
+pub fn render_insights(out: &mut String, report: &ferry_insights::Report) {
+    let families: [(&str, &str); 6] = [
+        (
+            "ferry_insights_deployments_per_day",
+            "Successful production deployments (releases) per day, last 30 days.",
+        ),
+        (
+            "ferry_insights_lead_time_seconds",
+            "Lead time for changes into production (commit to running), last 30 days.",
+        ),
+        (
+            "ferry_insights_change_failure_rate",
+            "Failed production deployments / production deployments (0-1), last 30 days.",
+        ),
+        (
+            "ferry_insights_recovery_time_seconds",
+            "Failed deployment recovery time in production, last 30 days.",
+        ),
+        (
+            "ferry_insights_deployments",
+            "Production deployments (releases) counted for the change failure rate, last 30 days.",
+        ),
+        (
+            "ferry_insights_failed_deployments",
+            "Failed production deployments (releases), last 30 days.",
+        ),
+    ];
+    for (i, (name, help)) in families.iter().enumerate() {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for p in &report.products {
+            let Some(m) = &p.measures else { continue };
+            let product = label_value(&p.product);
+            let mut sample = |labels: String, value: Option<f64>| {
+                if let Some(v) = value {
+                    let _ = writeln!(out, "{name}{{product=\"{product}\"{labels}}} {v}");
+                }
+            };
+            match i {
+                0 => sample(String::new(), m.deployment_frequency.per_day),
+                1 => {
+                    sample(",quantile=\"0.5\"".into(), m.lead_time.median_seconds);
+                    sample(",quantile=\"0.9\"".into(), m.lead_time.p90_seconds);
+                }
+                2 => sample(String::new(), m.change_failure_rate.rate),
+                3 => {
+                    sample(",quantile=\"0.5\"".into(), m.recovery_time.median_seconds);
+                    sample(",quantile=\"0.9\"".into(), m.recovery_time.p90_seconds);
+                }
+                4 => sample(
+                    String::new(),
+                    Some(m.change_failure_rate.deployments as f64),
+                ),
+                _ => sample(String::new(), Some(m.change_failure_rate.failed as f64)),
+            }
+        }
+    }
+}
+
+/// A label value escaped as the exposition format wants it.
+fn label_value(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 /// One histogram series: cumulative buckets, `+Inf`, sum and count.
 fn histogram(
     out: &mut String,

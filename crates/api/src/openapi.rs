@@ -18,7 +18,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
 use crate::view::ApiRelease;
-use crate::{audit, events, notes, ops, products, releases, tokens, webhooks};
+use crate::{audit, events, insights, notes, ops, products, releases, tokens, webhooks};
 
 /// The JSON error body of every answer that is not a success, a
 /// handler's or a layer's (`ferry_security::json_error`).
@@ -89,6 +89,7 @@ pub enum BodyRefusals {
         notes::refresh,
         releases::resume_workflow,
         products::evaluate_policy,
+        insights::show,
         ops::config_status,
         tokens::list,
         tokens::create,
@@ -108,6 +109,7 @@ pub enum BodyRefusals {
         (name = "notes", description = "Release notes (SPEC §7)"),
         (name = "admin", description = "API tokens and the audit log"),
         (name = "webhooks", description = "Forge webhooks"),
+        (name = "insights", description = "Delivery insights: DORA measures and where promotion time goes"),
         (name = "operations", description = "Health, readiness, metrics, configuration, this document"),
     )
 )]

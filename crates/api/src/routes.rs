@@ -10,7 +10,7 @@ use axum::response::Response;
 use axum::routing::{MethodRouter, get, post};
 
 use crate::state::Shared;
-use crate::{audit, events, notes, ops, products, releases, tokens, webhooks};
+use crate::{audit, events, insights, notes, ops, products, releases, tokens, webhooks};
 
 /// Every route with its method and handler. The router is built from
 /// this table and the OpenAPI test checks the document against it, so the
@@ -54,6 +54,7 @@ pub fn table() -> Vec<(&'static str, &'static str, MethodRouter<Shared>)> {
             "/api/v1/policies/evaluate",
             get(products::evaluate_policy),
         ),
+        ("get", "/api/v1/insights", get(insights::show)),
         ("get", "/api/v1/config/status", get(ops::config_status)),
         ("get", "/api/v1/tokens", get(tokens::list)),
         ("post", "/api/v1/tokens", post(tokens::create)),

@@ -43,6 +43,8 @@ pub struct AppState {
     /// Whether the store can be written now (issue 23): `/readyz`, the
     /// fail-fast 503 of mutating requests, the UI's banner.
     pub health: ferry_wiring::StorageHealth,
+    /// Delivery insights' facts and figures (issue 21).
+    pub insights: Arc<ferry_wiring::insights::InsightsKeeper>,
 }
 
 pub type Shared = Arc<AppState>;

@@ -405,6 +405,7 @@ fn no_secret_survives_a_whole_release() {
         "/api/v1/tokens?all=true",
         "/api/v1/config/status",
         "/api/v1/policies/evaluate?product=p&environment=qa",
+        "/api/v1/insights",
         "/metrics",
         "/api/openapi.json",
     ] {

@@ -19,6 +19,7 @@ use crate::facts::Millis;
 use crate::period::{DAY, HOUR, MONTH, WEEK};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Band {
     Elite,

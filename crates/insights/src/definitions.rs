@@ -7,7 +7,7 @@ pub const MEASURES: [(&str, &str, &str); 4] = [
     (
         "deploymentFrequency",
         "Deployment frequency",
-        "Successful production deployments per day over the period. A deployment is one release's run through one environment in which its change reached the environment (a promotion commit pushed, a pull request merged, or a `none` action passed); it is successful when the environment ended SUCCESSFUL, and it happened when the environment's run ended. For a product a release counts once, when at least one of its production deployments succeeded in the period. The days are counted from the first run of a production environment added during the period.",
+        "Successful production deployments per day over the period. A deployment is one release's run through one environment in which its change reached the environment (a promotion commit pushed, a pull request merged, or a `none` action passed); it is successful when the environment ended SUCCESSFUL, and it happened when the environment's run ended. For a product a release counts once, when at least one of its production deployments succeeded in the period. The days are counted from 00:00 UTC of the day a production environment added during the period first ran a release.",
     ),
     (
         "leadTime",

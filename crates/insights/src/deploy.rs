@@ -28,6 +28,7 @@ use crate::facts::{EnvRun, Millis, RunStatus};
 
 /// Why a deployment counts as failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum Cause {
     Failed,

@@ -30,6 +30,7 @@ pub fn millis(t: Timestamp) -> Millis {
 
 /// Where time goes: the kinds of wait and work a promotion consists of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum Phase {
     /// The release waited in its product's queue (created → first

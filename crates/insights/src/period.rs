@@ -86,6 +86,27 @@ impl Period {
     }
 }
 
+/// The period people name: `to` a date or RFC 3339 time (default `now`),
+/// `from` one too or a span before `to` (`30d`; default `default_span`).
+pub fn parse_period(
+    from: Option<&str>,
+    to: Option<&str>,
+    now: Millis,
+    default_span: Millis,
+) -> Result<Period, PeriodError> {
+    let to = match to.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(t) => parse_instant(t)?,
+        None => now,
+    };
+    match from.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Period::ending(to, default_span),
+        Some(f) => match parse_span(f) {
+            Ok(span) => Period::ending(to, span),
+            Err(_) => Period::new(parse_instant(f)?, to),
+        },
+    }
+}
+
 /// The Monday 00:00 UTC at or before `t`.
 pub fn week_start(t: Millis) -> Millis {
     t - (t - FIRST_MONDAY).rem_euclid(WEEK)
@@ -174,6 +195,26 @@ mod tests {
         assert!(parse_instant("31/01/2026").is_err());
         assert!(Period::new(5, 5).is_err());
         assert_eq!(format_instant(0), "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn periods_people_name() {
+        let now = parse_instant("2026-02-01").unwrap();
+        let p = parse_period(None, None, now, 30 * DAY).unwrap();
+        assert_eq!((p.from, p.to), (now - 30 * DAY, now));
+        let p = parse_period(Some("7d"), Some("2026-01-15"), now, 30 * DAY).unwrap();
+        assert_eq!(format_date(p.from), "2026-01-08");
+        assert_eq!(format_date(p.to), "2026-01-15");
+        let p = parse_period(Some("2026-01-01"), None, now, 30 * DAY).unwrap();
+        assert_eq!(p.days(), 31.0);
+        assert!(matches!(
+            parse_period(Some("2026-03-01"), None, now, DAY),
+            Err(PeriodError::Empty { .. })
+        ));
+        assert!(matches!(
+            parse_period(Some("yesterday"), None, now, DAY),
+            Err(PeriodError::Instant(_))
+        ));
     }
 
     #[test]

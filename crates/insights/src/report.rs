@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::band::{self, Band};
 use crate::deploy::{Cause, Deployment, deployments};
 use crate::facts::{Arrival, EnvRun, FirstSeen, Millis, Phase};
-use crate::period::{Period, format_date, format_instant};
+use crate::period::{DAY, Period, format_date, format_instant};
 use crate::stats::{Bucket, Summary, distribution};
 
 /// What to compute: a period, and the products with their environments
@@ -47,6 +47,7 @@ pub struct History<'a> {
 
 /// The figures of a period.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     pub from: String,
@@ -58,6 +59,7 @@ pub struct Report {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ProductReport {
     pub product: String,
@@ -81,6 +83,7 @@ pub struct ProductReport {
 pub const NO_PRODUCTION: &str = "no production environment";
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EnvironmentReport {
     pub name: String,
@@ -98,6 +101,7 @@ pub struct EnvironmentReport {
 
 /// The four DORA measures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Measures {
     pub deployment_frequency: Frequency,
@@ -107,13 +111,14 @@ pub struct Measures {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Frequency {
     /// Successful deployments in the period (for a product: releases with
     /// at least one successful production deployment in the period).
     pub deployments: u64,
-    /// Days measured: the period, from the first production run on when
-    /// the environment was added during it.
+    /// Days measured: the period, from 00:00 UTC of the day of the first
+    /// production run on when the environment was added during it.
     pub days: f64,
     pub per_day: Option<f64>,
     pub per_week: Option<f64>,
@@ -121,6 +126,7 @@ pub struct Frequency {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LeadTime {
     /// Commits that first ran there during the period (for a product: one
@@ -132,6 +138,7 @@ pub struct LeadTime {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct FailureRate {
     /// Deployments in the period (for a product: releases with at least
@@ -147,6 +154,7 @@ pub struct FailureRate {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CauseCount {
     pub cause: Cause,
@@ -154,6 +162,7 @@ pub struct CauseCount {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RecoveryTime {
     /// Failed deployments of the period.
@@ -166,6 +175,7 @@ pub struct RecoveryTime {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Week {
     /// The week's first instant in the period.
@@ -181,6 +191,7 @@ pub struct Week {
 
 /// Count, median and 90th percentile of durations, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Spread {
     pub count: u64,
@@ -199,6 +210,7 @@ impl From<Summary> for Spread {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PhaseReport {
     pub phase: Phase,
@@ -207,6 +219,13 @@ pub struct PhaseReport {
     pub runs: u64,
     pub median_seconds: Option<f64>,
     pub p90_seconds: Option<f64>,
+}
+
+/// 00:00 UTC of the day of `t`: an environment added later is measured
+/// from the start of the day it first ran a release, so one deployment
+/// minutes after it was added is not a rate of thousands per day.
+fn day_start(t: Millis) -> Millis {
+    t - t.rem_euclid(DAY)
 }
 
 fn seconds(ms: Millis) -> f64 {
@@ -301,7 +320,7 @@ fn product_report(
             &deps,
             env_arrivals,
             period,
-            since.map_or(Some(period), |s| period.from_on(s)),
+            since.map_or(Some(period), |s| period.from_on(day_start(s))),
         );
         let mut phases: BTreeMap<Phase, Vec<Millis>> = BTreeMap::new();
         for r in env_runs.iter().filter(|r| period.contains(r.finished_at)) {
@@ -348,10 +367,10 @@ fn product_report(
     let (measures, note, weeks, lead_time_distribution) = if production_environments.is_empty() {
         (None, Some(NO_PRODUCTION), Vec::new(), Vec::new())
     } else {
-        // Measured from the first production run on (a production
-        // environment added during the period); the whole period when
-        // the store knows of none yet.
-        let measured = |p: Period| production_since.map_or(Some(p), |s| p.from_on(s));
+        // Measured from the UTC day of the first production run on (a
+        // production environment added during the period); the whole
+        // period when the store knows of none yet.
+        let measured = |p: Period| production_since.map_or(Some(p), |s| p.from_on(day_start(s)));
         let m = measures(
             &production_deps,
             &production_arrivals,

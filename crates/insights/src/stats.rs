@@ -42,6 +42,7 @@ pub fn percentile(sorted: &[Millis], p: u32) -> Option<Millis> {
 
 /// One bar of a distribution: the values in `[from, to)`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Bucket {
     pub label: &'static str,

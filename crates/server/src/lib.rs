@@ -79,6 +79,7 @@ impl Server {
             demo: settings.demo,
             notes_bodies: Default::default(),
             health: ferry_wiring::StorageHealth::with_data_dir(&settings.data_dir),
+            insights: parts.insights,
         });
         Ok(Server {
             settings,
@@ -168,6 +169,7 @@ impl BoundServer {
         }
         state.engine.start().await?;
         ferry_wiring::replica::spawn_relay(state.store.clone(), state.engine.clone(), stop.clone());
+        Arc::clone(&state.insights).spawn(state.engine.clone(), stop.clone());
         state.ready.store(true, Ordering::SeqCst);
         tracing::info!(addr = %self.addr, "ferry is serving");
         if let Some(a) = &state.argocd {

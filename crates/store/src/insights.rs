@@ -246,29 +246,32 @@ impl Store {
         })
     }
 
-    /// Releases whose insights need recording, oldest first, at most
-    /// `limit`: those finished (since `finished_since`, when given) that
+    /// Releases whose insights need recording, oldest first (by id, after
+    /// `after` when given: paging), at most `limit`: those finished (since `finished_since`, when given) that
     /// are not recorded, were recorded while they ran or as of another
     /// finish (a retry finished them again), in an older format, or
     /// without their arrivals.
     pub async fn insight_backlog(
         &self,
         finished_since: Option<Millis>,
+        after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<String>> {
         let since = if finished_since.is_some() {
-            "AND r.finished_at >= $2"
+            "AND r.finished_at >= $3"
         } else {
             ""
         };
         let sql = format!(
             "SELECT r.id FROM releases r LEFT JOIN insight_releases i ON i.release_id = r.id \
-             WHERE r.finished_at IS NOT NULL {since} AND (i.release_id IS NULL \
+             WHERE r.finished_at IS NOT NULL AND r.id > $2 {since} AND (i.release_id IS NULL \
              OR i.finished_at IS NULL OR i.finished_at <> r.finished_at OR i.version < $1 \
              OR i.arrivals = 0) ORDER BY r.id LIMIT {limit}"
         );
         on_pool!(&self.backend, |pool| {
-            let mut q = sqlx::query(&sql).bind(INSIGHT_FACTS_VERSION);
+            let mut q = sqlx::query(&sql)
+                .bind(INSIGHT_FACTS_VERSION)
+                .bind(after.unwrap_or(""));
             if let Some(since) = finished_since {
                 q = q.bind(since);
             }
@@ -280,18 +283,18 @@ impl Store {
         })
     }
 
-    /// The release whose successful deployment into `environment` of
-    /// `product` ended last before `before`: what the environment ran
-    /// before a deployment that ended then.
+    /// The release (id, number) whose successful deployment into
+    /// `environment` of `product` ended last before `before`: what the
+    /// environment ran before a deployment that ended then.
     pub async fn previous_deployment(
         &self,
         product: &str,
         environment: &str,
         before: Millis,
-    ) -> Result<Option<String>> {
+    ) -> Result<Option<(String, u64)>> {
         on_pool!(&self.backend, |pool| {
             let row = sqlx::query(
-                "SELECT release_id FROM insight_runs WHERE product = $1 AND environment = $2 \
+                "SELECT release_id, number FROM insight_runs WHERE product = $1 AND environment = $2 \
                  AND deployment = 1 AND status = 'SUCCESSFUL' AND finished_at < $3 \
                  ORDER BY finished_at DESC, number DESC LIMIT 1",
             )
@@ -301,7 +304,16 @@ impl Store {
             .fetch_optional(pool)
             .await
             .map_err(db("finding the previous deployment"))?;
-            row.map(|r| r.text("release_id")).transpose()
+            row.map(|r| {
+                let id = r.text("release_id")?;
+                let number = u64::try_from(r.int("number")?).map_err(|_| Error::Corrupt {
+                    what: "insight run number",
+                    id: id.clone(),
+                    reason: "negative".into(),
+                })?;
+                Ok((id, number))
+            })
+            .transpose()
         })
     }
 

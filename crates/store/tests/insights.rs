@@ -278,8 +278,9 @@ async fn order_independent_rules(url: &str) {
             .previous_deployment("web", "prod", T0 + 3 * HOUR + 1)
             .await
             .unwrap()
-            .as_deref(),
-        Some("web-001")
+            .as_ref()
+            .map(|(id, n)| (id.as_str(), *n)),
+        Some(("web-001", 1))
     );
     assert_eq!(
         store
@@ -303,7 +304,11 @@ async fn backlog_names_missing_and_stale_facts(url: &str) {
         ids.push(created);
     }
     assert!(
-        store.insight_backlog(None, 100).await.unwrap().is_empty(),
+        store
+            .insight_backlog(None, None, 100)
+            .await
+            .unwrap()
+            .is_empty(),
         "none finished"
     );
     let finish = |mut r: ferry_release::Release, minutes: i64| {
@@ -319,7 +324,18 @@ async fn backlog_names_missing_and_stale_facts(url: &str) {
     }
     let mut expected: Vec<String> = done.iter().map(|r| r.id.clone()).collect();
     expected.sort();
-    assert_eq!(store.insight_backlog(None, 100).await.unwrap(), expected);
+    assert_eq!(
+        store.insight_backlog(None, None, 100).await.unwrap(),
+        expected
+    );
+    // Paged by id.
+    assert_eq!(
+        store
+            .insight_backlog(None, Some(&expected[0]), 100)
+            .await
+            .unwrap(),
+        expected[1..]
+    );
     let finished = |r: &ferry_release::Release| ferry_insights::millis(r.finished_at.unwrap());
     // Recorded, but not its arrivals yet: still listed; then done.
     store
@@ -328,14 +344,14 @@ async fn backlog_names_missing_and_stale_facts(url: &str) {
         .unwrap();
     assert!(
         store
-            .insight_backlog(None, 100)
+            .insight_backlog(None, None, 100)
             .await
             .unwrap()
             .contains(&done[0].id)
     );
     store.record_arrivals(&[], Some(&done[0].id)).await.unwrap();
     assert_eq!(
-        store.insight_backlog(None, 100).await.unwrap(),
+        store.insight_backlog(None, None, 100).await.unwrap(),
         [done[1].id.clone()]
     );
     // Finished again later (a retry): stale.
@@ -343,7 +359,7 @@ async fn backlog_names_missing_and_stale_facts(url: &str) {
     store.save(&again, vec![]).await.unwrap();
     assert!(
         store
-            .insight_backlog(None, 100)
+            .insight_backlog(None, None, 100)
             .await
             .unwrap()
             .contains(&done[0].id)
@@ -356,7 +372,7 @@ async fn backlog_names_missing_and_stale_facts(url: &str) {
     store.record_arrivals(&[], Some(&ids[2].id)).await.unwrap();
     assert!(
         !store
-            .insight_backlog(None, 100)
+            .insight_backlog(None, None, 100)
             .await
             .unwrap()
             .contains(&ids[2].id)
@@ -367,7 +383,7 @@ async fn backlog_names_missing_and_stale_facts(url: &str) {
         .unwrap();
     assert!(
         store
-            .insight_backlog(None, 100)
+            .insight_backlog(None, None, 100)
             .await
             .unwrap()
             .contains(&ids[2].id)
@@ -375,10 +391,10 @@ async fn backlog_names_missing_and_stale_facts(url: &str) {
     // Only those finished since an instant, and at most `limit`.
     let since = finished(&again);
     assert_eq!(
-        store.insight_backlog(Some(since), 100).await.unwrap(),
+        store.insight_backlog(Some(since), None, 100).await.unwrap(),
         [done[0].id.clone()]
     );
-    assert_eq!(store.insight_backlog(None, 1).await.unwrap().len(), 1);
+    assert_eq!(store.insight_backlog(None, None, 1).await.unwrap().len(), 1);
     store.close().await;
 }
 

@@ -11,12 +11,14 @@
 //! registered for masking. The tasks that keep the parts current run
 //! until a [`CancelFlag`] is set: live configuration ([`live`]), Argo CD
 //! discovery, the commit-status publisher ([`forges`]) and the relay of
-//! other replicas' events ([`replica`]), and the store's write probe
-//! ([`health`]). [`demo`] stands in for a forge
+//! other replicas' events ([`replica`]), the store's write probe
+//! ([`health`]) and the recording of delivery insights' facts
+//! ([`insights`]). [`demo`] stands in for a forge
 //! when the GitOps repositories are local (`ferry demo`).
 //!
 //! Modules form a DAG: `parts` → `error` → `live` → `argocd` → `cancel`,
-//! `parts` → `forges`, `replica` → `cancel`, `health` → `cancel`; `demo` stands alone.
+//! `parts` → `forges`, `parts` → `insights` → `cancel`, `replica` → `cancel`,
+//! `health` → `cancel`; `demo` stands alone.
 
 pub mod argocd;
 pub mod cancel;
@@ -24,6 +26,7 @@ pub mod demo;
 pub mod error;
 pub mod forges;
 pub mod health;
+pub mod insights;
 pub mod live;
 pub mod parts;
 pub mod replica;

@@ -10,6 +10,7 @@ use ferry_settings::{Settings, SettingsError};
 use crate::argocd::ArgoCd;
 use crate::error::BuildError;
 use crate::forges::{ForgePullRequests, PullRequestNotes};
+use crate::insights::InsightsKeeper;
 use crate::live::{self, LiveConfig};
 use crate::replica;
 
@@ -30,6 +31,8 @@ pub struct Parts {
     pub notes: Arc<ferry_notes::NotesBuilder>,
     /// Trusted proxies, rate limiters, https (issue 10).
     pub security: Arc<ferry_security::Security>,
+    /// Delivery insights' facts and figures (issue 21).
+    pub insights: Arc<InsightsKeeper>,
 }
 
 impl Parts {
@@ -192,7 +195,9 @@ impl Parts {
                 ferry_forge::RetryPolicy::default(),
             )
         });
+        let insights = Arc::new(InsightsKeeper::new(store.clone(), Arc::clone(&notes)));
         Ok(Parts {
+            insights,
             engine,
             store,
             live: Arc::new(LiveConfig::new(source).with_argocd(argocd.clone())),

@@ -1,0 +1,355 @@
+//! Delivery insights (issue 21): the keeper that records the facts
+//! `ferry-insights` computes from, and the query every surface (API, web
+//! UI, CLI through the API, metrics) asks.
+//!
+//! Facts are recorded incrementally: [`InsightsKeeper::catch_up`] records
+//! every finished release the store lists as missing or stale
+//! ([`ferry_store::Store::insight_backlog`]) — its environment runs
+//! ([`ferry_insights::runs_of`]) and when the commits its deployments
+//! brought first ran in each environment (from the release notes). It runs
+//! before every query, so figures include every release finished by then,
+//! and in the background ([`InsightsKeeper::spawn`]) so queries rarely
+//! wait. After a full pass only releases finished since a watermark are
+//! looked at (an indexed range), with a margin for replicas' clocks; a
+//! full pass is repeated every [`FULL_PASS_EVERY`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ferry_insights::period::{MINUTE, parse_instant};
+use ferry_insights::{
+    Arrival, EnvRun, EnvScope, History, Millis, Period, ProductScope, Query, Report, RunStatus,
+    compute, millis, runs_of,
+};
+use ferry_model::resource::EnvironmentKind;
+use ferry_model::{Loaded, membership::Membership};
+use ferry_notes::{NotesBuilder, ReleaseNotes};
+use ferry_release::Release;
+use ferry_store::{ProductFilter, Store};
+
+use crate::cancel::CancelFlag;
+
+/// Environment label overriding `spec.kind` for insights: `"true"` makes a
+/// NON_PROD environment count as production, `"false"` a PROD one not.
+pub const PRODUCTION_LABEL: &str = "ferry.io/production";
+
+/// Releases recorded per backlog page.
+const PAGE: u32 = 200;
+/// Release notes kept during a pass (a release's notes serve the
+/// deployments of the releases after it).
+const NOTES_CACHE: usize = 1000;
+/// How far before the watermark a pass looks (replicas' clocks differ).
+const CLOCK_MARGIN: Millis = 10 * MINUTE;
+/// Releases between a deployment and the one its environment ran before,
+/// whose commits it brought (beyond this, older commits are not credited).
+const CHAIN_LIMIT: u32 = 50;
+/// How often the whole releases table is checked again.
+pub const FULL_PASS_EVERY: Duration = Duration::from_secs(3600);
+/// How often the background task catches up.
+pub const BACKGROUND_EVERY: Duration = Duration::from_secs(20);
+
+#[derive(Debug, thiserror::Error)]
+pub enum InsightsError {
+    #[error("store: {0}")]
+    Store(#[from] ferry_store::Error),
+    #[error("no product {0}")]
+    NoProduct(String),
+}
+
+impl InsightsError {
+    /// The storage is down for now (the API answers 503).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, InsightsError::Store(e) if e.is_unavailable())
+    }
+}
+
+/// Records insight facts and answers queries.
+pub struct InsightsKeeper {
+    store: Store,
+    notes: Arc<NotesBuilder>,
+    /// One pass at a time (a query waits for the running pass).
+    pass: tokio::sync::Mutex<()>,
+    /// Releases finished before this were all recorded, and when the last
+    /// full pass ran.
+    watermark: Mutex<Option<(Millis, Instant)>>,
+}
+
+impl InsightsKeeper {
+    pub fn new(store: Store, notes: Arc<NotesBuilder>) -> InsightsKeeper {
+        InsightsKeeper {
+            store,
+            notes,
+            pass: tokio::sync::Mutex::new(()),
+            watermark: Mutex::new(None),
+        }
+    }
+
+    /// Records the facts of every finished release not recorded yet (or
+    /// recorded from an older state); returns how many were recorded.
+    pub async fn catch_up(&self, loaded: &Loaded) -> Result<usize, InsightsError> {
+        let _pass = self.pass.lock().await;
+        let started = now_millis();
+        let since = {
+            let w = self.watermark.lock().unwrap_or_else(|p| p.into_inner());
+            w.filter(|(_, full)| full.elapsed() < FULL_PASS_EVERY)
+                .map(|(at, _)| at - CLOCK_MARGIN)
+        };
+        let mut recorded = 0;
+        let mut notes_cache: HashMap<String, Option<ReleaseNotes>> = HashMap::new();
+        let mut after: Option<String> = None;
+        loop {
+            let ids = self
+                .store
+                .insight_backlog(since, after.as_deref(), PAGE)
+                .await?;
+            let Some(last) = ids.last().cloned() else {
+                break;
+            };
+            for id in ids {
+                let Some(release) = self.store.get(&id).await? else {
+                    continue;
+                };
+                // A release whose arrivals could not all be found (notes
+                // degraded) stays in the backlog for the next pass.
+                self.record(loaded, &release, &mut notes_cache).await?;
+                recorded += 1;
+            }
+            if notes_cache.len() > NOTES_CACHE {
+                notes_cache.clear();
+            }
+            after = Some(last);
+        }
+        let full = {
+            let w = self.watermark.lock().unwrap_or_else(|p| p.into_inner());
+            match (*w, since) {
+                (Some((_, full)), Some(_)) => full,
+                _ => Instant::now(),
+            }
+        };
+        *self.watermark.lock().unwrap_or_else(|p| p.into_inner()) = Some((started, full));
+        Ok(recorded)
+    }
+
+    /// Records one release; `false` when its arrivals could not all be
+    /// found (notes degraded or not computable).
+    async fn record(
+        &self,
+        loaded: &Loaded,
+        release: &Release,
+        notes_cache: &mut HashMap<String, Option<ReleaseNotes>>,
+    ) -> Result<bool, InsightsError> {
+        let runs = runs_of(release);
+        let finished = release.finished_at.map(millis);
+        self.store
+            .record_insight_runs(&release.id, &release.product, finished, &runs)
+            .await?;
+        let mut arrivals = Vec::new();
+        let mut complete = true;
+        for run in runs.iter().filter(|r| r.status == RunStatus::Successful) {
+            let Some(running_at) = run.running_at else {
+                continue;
+            };
+            let (found, ok) = self
+                .arrivals_of(loaded, release, run, running_at, notes_cache)
+                .await?;
+            arrivals.extend(found);
+            complete &= ok;
+        }
+        self.store
+            .record_arrivals(&arrivals, complete.then_some(release.id.as_str()))
+            .await?;
+        Ok(complete)
+    }
+
+    /// The commits `run` brought into its environment: those of its
+    /// release's notes and of the releases between it and the one the
+    /// environment ran before (their commits first ran there now).
+    async fn arrivals_of(
+        &self,
+        loaded: &Loaded,
+        release: &Release,
+        run: &EnvRun,
+        running_at: Millis,
+        notes_cache: &mut HashMap<String, Option<ReleaseNotes>>,
+    ) -> Result<(Vec<Arrival>, bool), InsightsError> {
+        let previous = self
+            .store
+            .previous_deployment(&release.product, &run.environment, run.finished_at)
+            .await?;
+        // This release, and those numbered between it and the previous
+        // deployment's (their commits first ran here now).
+        let floor = previous.map_or(0, |(_, n)| n);
+        let mut chain = vec![release.id.clone()];
+        if release.number > floor + 1 {
+            for earlier in self
+                .store
+                .releases_before(
+                    &release.product,
+                    release.number,
+                    u32::try_from(release.number - floor - 1)
+                        .unwrap_or(CHAIN_LIMIT)
+                        .min(CHAIN_LIMIT),
+                )
+                .await?
+            {
+                if earlier.number <= floor {
+                    break;
+                }
+                chain.push(earlier.id);
+            }
+        }
+        let mut out = Vec::new();
+        let mut complete = true;
+        for id in chain {
+            if !notes_cache.contains_key(&id) {
+                let notes = ferry_notes::notes_for_release(&self.store, &self.notes, &id, |p| {
+                    loaded
+                        .config
+                        .product(p)
+                        .and_then(|p| p.spec.release_notes.clone())
+                })
+                .await;
+                let notes = match notes {
+                    Ok(n) => Some(n),
+                    Err(ferry_notes::Error::Store(e)) => return Err(e.into()),
+                    Err(e) => {
+                        tracing::warn!(release = %id, error = %e, "insights: release notes unavailable");
+                        None
+                    }
+                };
+                notes_cache.insert(id.clone(), notes);
+            }
+            let Some(notes) = notes_cache.get(&id).and_then(Option::as_ref) else {
+                complete = false;
+                continue;
+            };
+            if ferry_notes::is_degraded(notes) {
+                complete = false;
+            }
+            for c in commits(notes) {
+                let Ok(committed_at) = parse_instant(&c.date) else {
+                    continue;
+                };
+                out.push(Arrival {
+                    product: release.product.clone(),
+                    environment: run.environment.clone(),
+                    sha: c.sha.clone(),
+                    committed_at,
+                    arrived_at: running_at,
+                    release_id: release.id.clone(),
+                });
+            }
+        }
+        Ok((out, complete))
+    }
+
+    /// The figures of `period` for one product or all, after catching up.
+    pub async fn report(
+        &self,
+        loaded: &Loaded,
+        membership: &Membership,
+        product: Option<&str>,
+        period: Period,
+    ) -> Result<Report, InsightsError> {
+        self.catch_up(loaded).await?;
+        self.report_recorded(loaded, membership, product, period)
+            .await
+    }
+
+    /// The figures of `period` from the facts recorded so far.
+    pub async fn report_recorded(
+        &self,
+        loaded: &Loaded,
+        membership: &Membership,
+        product: Option<&str>,
+        period: Period,
+    ) -> Result<Report, InsightsError> {
+        let filter = product.map_or(ProductFilter::All, ProductFilter::One);
+        let facts = self.store.insight_history(filter, period).await?;
+        let mut products = scopes(loaded, membership);
+        if let Some(p) = product {
+            products.retain(|s| s.name == p);
+            if products.is_empty() {
+                // A product no longer configured keeps its history.
+                if facts.first_seen.is_empty() {
+                    return Err(InsightsError::NoProduct(p.to_owned()));
+                }
+                products.push(ProductScope {
+                    name: p.to_owned(),
+                    environments: Vec::new(),
+                });
+            }
+        }
+        Ok(compute(
+            &Query { period, products },
+            &History {
+                runs: &facts.runs,
+                arrivals: &facts.arrivals,
+                first_seen: &facts.first_seen,
+            },
+        ))
+    }
+
+    /// Catches up every [`BACKGROUND_EVERY`] until `stop`.
+    pub fn spawn(self: Arc<Self>, engine: ferry_engine::Engine, stop: CancelFlag) {
+        tokio::spawn(async move {
+            loop {
+                let loaded = engine.config();
+                if let Err(e) = self.catch_up(&loaded).await {
+                    tracing::warn!(error = %e, "insights: recording facts failed; retried");
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(BACKGROUND_EVERY) => {}
+                }
+            }
+        });
+    }
+}
+
+/// Every configured product with its environments in dashboard order;
+/// production: `spec.kind: PROD`, unless labelled [`PRODUCTION_LABEL`].
+pub fn scopes(loaded: &Loaded, membership: &Membership) -> Vec<ProductScope> {
+    let envs = loaded.config.environments_in_order();
+    membership
+        .products
+        .values()
+        .map(|p| ProductScope {
+            name: p.name.clone(),
+            environments: envs
+                .iter()
+                .filter(|e| p.in_environment(e.name()).next().is_some())
+                .map(|e| EnvScope {
+                    name: e.name().to_owned(),
+                    production: match e.metadata.labels.get(PRODUCTION_LABEL).map(String::as_str) {
+                        Some("true") => true,
+                        Some("false") => false,
+                        _ => e.spec.kind == EnvironmentKind::Prod,
+                    },
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The code and configuration commits of a release's notes.
+fn commits(notes: &ReleaseNotes) -> impl Iterator<Item = &ferry_notes::Commit> {
+    notes
+        .configuration
+        .iter()
+        .flat_map(|c| &c.commits)
+        .chain(notes.sources.iter().flat_map(|s| {
+            let g = &s.groups;
+            g.breaking
+                .iter()
+                .chain(&g.features)
+                .chain(&g.fixes)
+                .chain(&g.performance)
+                .chain(&g.other)
+        }))
+}
+
+fn now_millis() -> Millis {
+    millis(time::OffsetDateTime::now_utc())
+}
