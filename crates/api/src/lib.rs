@@ -2,7 +2,8 @@
 //!
 //! Everything under `/api/v1`; `/healthz`, `/readyz` and `/metrics` at the
 //! root where probes and scrapers expect them; the OpenAPI document at
-//! `/api/openapi.json`.
+//! `/api/openapi.json` (generated, [`openapi`]) and its interactive
+//! reference at `/api/docs` ([`reference`]).
 
 //!
 //! Handlers are one file per resource; what they share sits below them:
@@ -11,6 +12,7 @@
 //! mutating call recorded), [`error`] (the JSON errors), [`view`] (the
 //! release as the API shows it). [`routes`] puts the handlers in one table.
 
+pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod csrf;
@@ -26,6 +28,7 @@ pub mod notes_bodies;
 pub mod openapi;
 pub mod ops;
 pub mod products;
+pub mod reference;
 pub mod releases;
 pub mod routes;
 pub mod session;

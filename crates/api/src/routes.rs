@@ -72,10 +72,10 @@ pub fn table() -> Vec<(&'static str, &'static str, MethodRouter<Shared>)> {
     ]
 }
 
-/// The API's routes, from [`table`] (the web UI's and the layers are
-/// added by the server).
+/// The API's routes, from [`table`], and its reference page (the web
+/// UI's and the layers are added by the server).
 pub fn routes() -> Router<Shared> {
-    let mut router = Router::new();
+    let mut router = crate::reference::routes();
     for (_, path, handler) in table() {
         router = router.route(path, handler);
     }
