@@ -324,7 +324,9 @@ async fn own_versions(
         jobs.into_iter()
             .filter_map(|(i, j, repo, rev, path, vs)| {
                 let mirror = workspace.opened(&repo)?;
-                let reader = mirror.at(&rev).ok()?;
+                // A page never waits on the network: what a partial mirror
+                // has not fetched yet is not shown from the mirror.
+                let reader = mirror.at_offline(&rev).ok()?;
                 let tip = reader.commit_id().to_string();
                 let version = ferry_gitops::read_version(&reader, path.trim_matches('/'), &vs)
                     .ok()

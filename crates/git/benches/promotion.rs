@@ -8,9 +8,16 @@
 //! - baseline: `scripts/clone-edit-commit-push.sh` (git clone, edit,
 //!   git commit, git push), what other GitOps tools do.
 //!
+//! And, for issue 24, a **cold** promotion: a fresh mirror cache (as after
+//! a fresh data directory) — `Mirror::open` clones (partial: the remote
+//! allows filters, `uploadpack.allowFilter`), the snapshot's two source
+//! files are read, two target files are written over (read first) and
+//! pushed — against the same baseline, and against `git clone --bare` of
+//! the remote alone (what a cold mirror cost before partial clones).
+//!
 //! Runs are interleaved (one of each per round) so machine noise hits all
-//! three alike; each variant pushes to its own branch so none races another.
-//! One extra untimed warm-up round comes first.
+//! variants alike; each variant pushes to its own branch so none races
+//! another. One extra untimed warm-up round comes first.
 //!
 //! `cargo bench -p ferry-git --bench promotion` — env `FERRY_BENCH_RUNS`
 //! (default 10), `FERRY_BENCH_FILES` (20000), `FERRY_BENCH_COMMITS` (5000).
@@ -117,9 +124,11 @@ fn generate(remote: &Path, files: usize, commits: usize) {
     }
     drop(w);
     assert!(child.wait().unwrap().success(), "fast-import failed");
-    for branch in ["ferry", "floor", "baseline"] {
+    for branch in ["ferry", "floor", "baseline", "cold"] {
         git(remote, &["branch", branch, "main"]);
     }
+    // What GitHub, GitLab and Gitea do: serve partial clones.
+    git(remote, &["config", "uploadpack.allowFilter", "true"]);
 }
 
 fn median(v: &mut [Duration]) -> Duration {
@@ -193,6 +202,9 @@ fn main() {
     let (p1, p2) = (file_path(41), file_path(42)); // apps/app-001/envs/dev/values.yaml, version.yaml
     let author = Signature::new("Ferry Bot", "ferry@example.com");
     let (mut ferry, mut floor, mut baseline) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut cold, mut full_clone) = (Vec::new(), Vec::new());
+    // The cold promotion reads the dev files and writes the qa ones.
+    let (q1, q2) = (file_path(51), file_path(52));
     for run in 0..=runs {
         let c1 = format!("image:\n  tag: \"3.{run}\"\n");
         let c2 = format!("version: 3.{run}\n");
@@ -282,6 +294,63 @@ fn main() {
         // round's measurements.
         let _ = Command::new("sync").status();
 
+        // cold: a fresh cache, snapshot read, commit, push
+        let cold_cache = root.join(format!("cold-{run}"));
+        let t = Instant::now();
+        let cold_mirror = Mirror::open(&cold_cache, mirror.remote().clone()).unwrap();
+        let source = cold_mirror.at("main").unwrap();
+        source.prefetch(&[p1.as_str(), p2.as_str()], &[]).unwrap();
+        let snapshot = (
+            source.read_file(&p1).unwrap().unwrap(),
+            source.read_file(&p2).unwrap().unwrap(),
+        );
+        let spec = CommitSpec {
+            author: author.clone(),
+            committer: None,
+            message: promotion_message(
+                "bench",
+                &format!("3.{run}"),
+                "qa",
+                "app-001-qa",
+                &format!("cold-{run}"),
+            ),
+        };
+        let outcome = cold_mirror
+            .commit_and_push(
+                &PushTarget::branch("cold"),
+                &spec,
+                &PushOptions::default(),
+                |tree| {
+                    tree.prefetch(&[q1.as_str(), q2.as_str()], &[])?;
+                    assert!(tree.read_file(&q1)?.is_some(), "{q1} exists");
+                    assert!(tree.read_file(&q2)?.is_some(), "{q2} exists");
+                    let mut v1 = snapshot.0.clone();
+                    v1.extend_from_slice(format!("# {run}\n").as_bytes());
+                    Ok::<_, ferry_git::Error>(vec![
+                        Change::write(q1.as_str(), v1),
+                        Change::write(q2.as_str(), snapshot.1.clone()),
+                    ])
+                },
+            )
+            .unwrap();
+        cold.push(t.elapsed());
+        assert!(cold_mirror.is_partial(), "the remote allows filters");
+        assert_eq!(
+            outcome.commit.unwrap().to_string(),
+            git(&remote, &["rev-parse", "cold"])
+        );
+        drop((cold_mirror, source));
+        let _ = std::fs::remove_dir_all(&cold_cache);
+        // What a cold mirror cost before: a full bare clone alone.
+        let full = root.join(format!("full-{run}.git"));
+        let t = Instant::now();
+        git(
+            &root,
+            &["clone", "--quiet", "--bare", &url, full.to_str().unwrap()],
+        );
+        full_clone.push(t.elapsed());
+        let _ = std::fs::remove_dir_all(&full);
+
         // Same content on all three branches.
         for branch in ["ferry", "floor", "baseline"] {
             assert_eq!(
@@ -295,16 +364,28 @@ fn main() {
             format!("run {run}")
         };
         eprintln!(
-            "{label}: ferry {:.1} ms, plumbing floor {:.1} ms, baseline {:.1} ms",
+            "{label}: ferry {:.1} ms, plumbing floor {:.1} ms, baseline {:.1} ms, cold {:.1} ms, full clone {:.1} ms",
             ms(ferry[run]),
             ms(floor[run]),
-            ms(baseline[run])
+            ms(baseline[run]),
+            ms(cold[run]),
+            ms(full_clone[run])
         );
     }
     // Round 0 warmed caches (pack indexes, page cache) for every variant.
-    for v in [&mut ferry, &mut floor, &mut baseline] {
+    for v in [
+        &mut ferry,
+        &mut floor,
+        &mut baseline,
+        &mut cold,
+        &mut full_clone,
+    ] {
         v.remove(0);
     }
+    let mut cold_vs_baseline: Vec<f64> = (0..runs)
+        .map(|i| baseline[i].as_secs_f64() / cold[i].as_secs_f64())
+        .collect();
+    let paired_cold = median_f64(&mut cold_vs_baseline);
     // Paired ratios (same round, same machine load), before sorting.
     let mut vs_baseline: Vec<f64> = (0..runs)
         .map(|i| baseline[i].as_secs_f64() / ferry[i].as_secs_f64())
@@ -348,6 +429,24 @@ fn main() {
     println!(
         "  per-round ratios, median (min): baseline/ferry {paired_baseline:.1}x ({:.1}x), floor/ferry {paired_floor:.2}x ({:.2}x)",
         vs_baseline[0], vs_floor[0]
+    );
+    let (mc, mfc) = (median(&mut cold), median(&mut full_clone));
+    println!(
+        "  ferry cold (fresh cache: partial clone, read, commit, push) {:.1} ms  ({:.1}..{:.1})  (goal <= 500 ms)",
+        ms(mc),
+        ms(cold[0]),
+        ms(cold[runs - 1])
+    );
+    println!(
+        "  git clone --bare alone (the cold mirror before issue 24) {:.1} ms  ({:.1}..{:.1})",
+        ms(mfc),
+        ms(full_clone[0]),
+        ms(full_clone[runs - 1])
+    );
+    println!(
+        "  ratio baseline / ferry cold  {:>9.1}x   (goal >= 50x); per-round median {paired_cold:.1}x (min {:.1}x)",
+        mb.as_secs_f64() / mc.as_secs_f64(),
+        cold_vs_baseline[0]
     );
     if std::env::var_os("FERRY_BENCH_KEEP").is_none() {
         let _ = std::fs::remove_dir_all(&root);

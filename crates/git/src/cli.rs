@@ -9,7 +9,7 @@
 //! mirror lock (and with it every promotion to that repository) forever.
 
 use std::ffi::OsStr;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{ExitStatus, Output, Stdio};
@@ -31,7 +31,23 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let output = spawn(remote, dir, operation, args)?;
+    run_with_input(remote, dir, operation, args, None)
+}
+
+/// [`run`] with `input` written to the command's standard input (object
+/// ids for `fetch --stdin`: a list of thousands would not fit in argv).
+pub(crate) fn run_with_input<I, S>(
+    remote: &Remote,
+    dir: &Path,
+    operation: &'static str,
+    args: I,
+    input: Option<Vec<u8>>,
+) -> Result<Output>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let output = spawn_with_input(remote, dir, operation, args, input)?;
     if output.status.success() {
         Ok(output)
     } else {
@@ -51,13 +67,31 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    spawn_with_input(remote, dir, operation, args, None)
+}
+
+fn spawn_with_input<I, S>(
+    remote: &Remote,
+    dir: &Path,
+    operation: &'static str,
+    args: I,
+    input: Option<Vec<u8>>,
+) -> Result<Output>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let spawn_error = |source| Error::Spawn { operation, source };
     let _record = Record(std::time::Instant::now());
     let mut child = remote
         .git_command()
         .current_dir(dir)
         .args(args)
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         // Its own group, so a timeout kills git's helpers (ssh, git-remote-https) too.
@@ -65,6 +99,13 @@ where
         .spawn()
         .map_err(spawn_error)?;
     let pid = child.id();
+    // Written on its own thread: git may answer before it has read all of it.
+    let feeder = match (input, child.stdin.take()) {
+        (Some(bytes), Some(mut stdin)) => Some(thread::spawn(move || {
+            let _ = stdin.write_all(&bytes);
+        })),
+        _ => None,
+    };
     let stdout = drain(child.stdout.take());
     let stderr = drain(child.stderr.take());
     let (tx, rx) = mpsc::channel::<std::io::Result<ExitStatus>>();
@@ -85,6 +126,9 @@ where
         }
     };
     let _ = waiter.join();
+    if let Some(feeder) = feeder {
+        let _ = feeder.join();
+    }
     Ok(Output {
         status,
         stdout: stdout.join().unwrap_or_default(),

@@ -95,6 +95,21 @@ pub enum Error {
     #[error("invalid trailer `{key}`: {reason}")]
     InvalidTrailer { key: String, reason: &'static str },
 
+    /// The fetch that was to serve this call (another caller's, see
+    /// `Mirror::fetch_since`) failed.
+    #[error("fetch of {url} failed: {message}")]
+    SharedFetch {
+        url: String,
+        message: String,
+        transient: bool,
+    },
+
+    /// A partial mirror asked its remote for an object it lacks, and the
+    /// remote did not send it (history rewritten and collected meanwhile,
+    /// or a server that serves objects by id only when reachable).
+    #[error("{url} did not send object {id}, which the mirror needs and does not have")]
+    ObjectNotSent { url: String, id: String },
+
     /// libgit2 failed on the local mirror.
     #[error("{operation} in mirror {mirror}: {source}")]
     Library {
@@ -132,6 +147,9 @@ impl Error {
     /// Whether retrying later may help (network trouble, lost races), as
     /// opposed to errors that need a person (bad credentials, bad paths).
     pub fn is_transient(&self) -> bool {
+        if let Error::SharedFetch { transient, .. } = self {
+            return *transient;
+        }
         matches!(
             self,
             Error::Command { .. }

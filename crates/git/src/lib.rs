@@ -36,8 +36,10 @@
 
 mod cli;
 mod error;
+mod flight;
 mod merge;
 mod mirror;
+mod partial;
 mod path;
 mod pool;
 mod push;

@@ -18,12 +18,15 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Once};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use git2::Repository;
 
 use crate::cli;
 use crate::error::{Error, Result};
+use crate::flight::Flight;
+use crate::partial::{CLONE_FILTERS, Objects, is_filter_refusal};
 use crate::pool::{PooledRepo, RepoPool};
 use crate::transport::Remote;
 
@@ -43,6 +46,10 @@ pub struct Mirror {
     pool: RepoPool,
     /// Touched when a push from this mirror loses a race (see `push`).
     contended_path: PathBuf,
+    /// Where the objects a partial mirror lacks come from.
+    objects: Arc<Objects>,
+    /// This process's fetches of the mirror (single-flight).
+    flight: Arc<Flight>,
 }
 
 /// Held while a mirror is being changed; released on drop.
@@ -61,9 +68,13 @@ impl Mirror {
             path: cache_dir.display().to_string(),
             source,
         })?;
+        allow_partial_clones();
         let key = mirror_key(remote.url())?;
+        let path = cache_dir.join(format!("{key}.git"));
         let mirror = Mirror {
-            path: cache_dir.join(format!("{key}.git")),
+            objects: Arc::new(Objects::new(remote.clone(), path.clone())),
+            flight: crate::flight::of(&path),
+            path,
             lock_path: cache_dir.join(format!("{key}.lock")),
             marker_path: cache_dir.join(format!("{key}.fetched")),
             contended_path: cache_dir.join(format!("{key}.contended")),
@@ -114,13 +125,22 @@ impl Mirror {
     /// Makes sure the mirror reflects a fetch that started at or after
     /// `since`; fetches only when the last one started earlier. Many tasks
     /// reacting to the same push event share one fetch this way.
+    ///
+    /// In this process one fetch runs at a time per mirror and serves every
+    /// caller waiting for it (see [`crate::flight`]); between processes the
+    /// lock and the fetch marker do the same.
     pub fn fetch_since(&self, since: SystemTime) -> Result<bool> {
-        let _lock = self.lock()?;
-        if self.last_fetch_started().is_some_and(|last| last >= since) {
-            return Ok(false);
-        }
-        self.fetch_locked()?;
-        Ok(true)
+        let url = self.remote.display_url();
+        self.flight.since(since, &url, |started| {
+            let _lock = self.lock()?;
+            if let Some(last) = self.last_fetch_started().filter(|last| *last >= since) {
+                started(last);
+                return Ok(false);
+            }
+            started(SystemTime::now());
+            self.fetch_locked()?;
+            Ok(true)
+        })
     }
 
     /// When the last successful clone or fetch started, if known.
@@ -177,22 +197,20 @@ impl Mirror {
         }
         let tmp_arg = tmp.to_string_lossy().into_owned();
         let started = SystemTime::now();
-        let result = cli::run(
-            &self.remote,
-            cache_dir,
-            "clone",
-            [
-                "clone",
-                "--bare",
-                "--quiet",
-                "--",
-                self.remote.url(),
-                tmp_arg.as_str(),
-            ],
-        );
-        if let Err(e) = result {
-            let _ = fs::remove_dir_all(&tmp);
-            return Err(e);
+        // Commits only; trees and blobs come when read (see `partial`).
+        for filter in CLONE_FILTERS {
+            let mut args = vec!["clone", "--bare", "--quiet"];
+            args.extend(filter);
+            args.extend(["--", self.remote.url(), tmp_arg.as_str()]);
+            match cli::run(&self.remote, cache_dir, "clone", args) {
+                Ok(_) => break,
+                Err(e) => {
+                    let _ = fs::remove_dir_all(&tmp);
+                    if filter.is_none() || !is_filter_refusal(&e) {
+                        return Err(e);
+                    }
+                }
+            }
         }
         {
             let repo = Repository::open_bare(&tmp)
@@ -205,6 +223,20 @@ impl Mirror {
             config
                 .set_bool("core.logAllRefUpdates", false)
                 .map_err(|e| self.git_error("configuring the mirror", e))?;
+            if !filter_honoured(&repo) {
+                // The server sent everything (it refuses filters, e.g.
+                // `uploadpack.allowFilter` off): a full mirror, which git
+                // still marks as partial. Say what it is, so no read ever
+                // waits for an object fetch that cannot be needed.
+                for key in ["remote.origin.promisor", "remote.origin.partialclonefilter"] {
+                    match config.remove(key) {
+                        Err(e) if e.code() != git2::ErrorCode::NotFound => {
+                            return Err(self.git_error("configuring the mirror", e));
+                        }
+                        _ => {}
+                    }
+                }
+            }
         }
         fs::rename(&tmp, &self.path).map_err(|source| {
             self.io_error("moving the new mirror into place", &self.path, source)
@@ -212,7 +244,17 @@ impl Mirror {
         self.record_fetch_started(started)
     }
 
-    /// Opens the mirror's repository with libgit2.
+    /// Where this mirror's missing objects come from.
+    pub(crate) fn objects(&self) -> &Arc<Objects> {
+        &self.objects
+    }
+
+    /// Whether the mirror is partial: cloned with a filter the server
+    /// honoured, so trees and blobs are fetched when first read.
+    pub fn is_partial(&self) -> bool {
+        self.objects.is_partial()
+    }
+
     /// A libgit2 handle on the mirror (pooled: see [`crate::pool`]).
     pub(crate) fn repo(&self) -> Result<PooledRepo> {
         self.pool
@@ -235,6 +277,43 @@ impl Mirror {
             source,
         }
     }
+}
+
+/// Whether a clone asked with a filter left objects out: the tip's tree is
+/// missing (`tree:0`), or a blob in it is (`blob:none`). (A repository
+/// without commits or files counts as filtered; nothing can be missing
+/// from it anyway.)
+fn filter_honoured(repo: &Repository) -> bool {
+    let Ok(tree) = repo.head().and_then(|head| head.peel_to_tree()) else {
+        return true;
+    };
+    let Ok(odb) = repo.odb() else {
+        return true;
+    };
+    let has = |oid| odb.exists_ext(oid, git2::OdbLookupFlags::NO_REFRESH);
+    let mut first_blob = None;
+    let _ = tree.walk(git2::TreeWalkMode::PreOrder, |_, entry| {
+        if entry.kind() == Some(git2::ObjectType::Blob) {
+            first_blob = Some(entry.id());
+            git2::TreeWalkResult::Abort
+        } else {
+            git2::TreeWalkResult::Ok
+        }
+    });
+    first_blob.is_none_or(|blob| !has(blob))
+}
+
+/// Lets libgit2 open repositories that git marks as partial clones (git
+/// before 2.45 writes `extensions.partialclone`, which libgit2 refuses
+/// unless told it is supported): ferry fetches what they lack itself.
+fn allow_partial_clones() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: libgit2's option setters are not synchronised with
+        // repository opens on other threads; this runs once, on the first
+        // `Mirror::open`, which every read of a mirror follows.
+        let _ = unsafe { git2::opts::set_extensions(&["partialclone"]) };
+    });
 }
 
 /// The mirror's directory name: a hash of the credential-free URL.

@@ -253,8 +253,14 @@ impl Mirror {
                     url: self.remote().display_url(),
                     rev: target.base.clone(),
                 })?;
-            let reader = TreeReader::new(repo, base, self.remote().display_url())?;
+            let reader = TreeReader::new(
+                repo,
+                base,
+                self.remote().display_url(),
+                Some(std::sync::Arc::clone(self.objects())),
+            )?;
             let changes = compute(&reader).map_err(|e| Error::Changes { source: e.into() })?;
+            reader.prepare_changes(&changes)?;
             let repo = reader.repo();
             let new_tree = apply_changes(repo, reader.tree_id(), &changes)?;
             if new_tree == reader.tree_id() {

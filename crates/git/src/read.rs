@@ -4,11 +4,14 @@
 //! Everything is read in-process with libgit2 from the object store; no
 //! working tree exists.
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
 use git2::{ObjectType, Oid, Repository, Sort, Tree};
-use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::mirror::Mirror;
+use crate::partial::{Need, Objects, Target};
 use crate::path::{self, RepoPath};
 use crate::pool::PooledRepo;
 
@@ -100,11 +103,18 @@ pub struct DirEntry {
 }
 
 /// A read-only view of the tree of one commit.
+///
+/// On a partial mirror (see [`crate::partial`]) a tree or blob the mirror
+/// has not fetched yet is fetched when first met; [`TreeReader::prefetch`]
+/// fetches what a whole read needs in a few batches first.
 pub struct TreeReader {
     repo: PooledRepo,
     commit: Oid,
     tree: Oid,
     url: String,
+    /// Where missing objects come from; `None` for a full mirror and for a
+    /// reader that must not use the network ([`Mirror::at_offline`]).
+    objects: Option<Arc<Objects>>,
 }
 
 impl std::fmt::Debug for TreeReader {
@@ -115,8 +125,21 @@ impl std::fmt::Debug for TreeReader {
     }
 }
 
+/// A tree entry found at a path.
+#[derive(Clone, Copy)]
+struct Found {
+    id: Oid,
+    mode: i32,
+    kind: Option<ObjectType>,
+}
+
 impl TreeReader {
-    pub(crate) fn new(repo: PooledRepo, commit: Oid, url: String) -> Result<TreeReader> {
+    pub(crate) fn new(
+        repo: PooledRepo,
+        commit: Oid,
+        url: String,
+        objects: Option<Arc<Objects>>,
+    ) -> Result<TreeReader> {
         let tree = repo
             .find_commit(commit)
             .map_err(|e| lib_error(&url, "reading a commit", e))?
@@ -126,6 +149,7 @@ impl TreeReader {
             commit,
             tree,
             url,
+            objects: objects.filter(|o| o.is_partial()),
         })
     }
 
@@ -143,30 +167,133 @@ impl TreeReader {
         &self.repo
     }
 
+    /// Fetches, in as few round trips as the tree's depth allows, what
+    /// reading the `files` and everything under the directories `dirs`
+    /// will need from a partial mirror (nothing for a full one). Reads work
+    /// without it — each missing object is fetched when met — only with
+    /// one round trip per object instead of a few for all of them.
+    pub fn prefetch(&self, files: &[&str], dirs: &[&str]) -> Result<()> {
+        let Some(objects) = &self.objects else {
+            return Ok(());
+        };
+        let parse = |paths: &[&str]| -> Result<Vec<RepoPath>> {
+            paths.iter().map(|p| RepoPath::parse(p)).collect()
+        };
+        let (files, dirs) = (parse(files)?, parse(dirs)?);
+        let targets: Vec<Target<'_>> = files
+            .iter()
+            .map(|path| (path, Need::File))
+            .chain(dirs.iter().map(|path| (path, Need::Contents)))
+            .map(|(path, need)| Target {
+                root: self.tree,
+                path,
+                need,
+            })
+            .collect();
+        objects.ensure(&self.repo, &targets)
+    }
+
+    /// Makes sure the trees on the paths of `changes` are here (before a
+    /// commit is built on this tree).
+    pub(crate) fn prepare_changes(&self, changes: &[crate::tree_edit::Change]) -> Result<()> {
+        let Some(objects) = &self.objects else {
+            return Ok(());
+        };
+        let paths = changes
+            .iter()
+            .map(|c| RepoPath::parse(c.path()))
+            .collect::<Result<Vec<_>>>()?;
+        let targets: Vec<Target<'_>> = paths
+            .iter()
+            .map(|path| Target {
+                root: self.tree,
+                path,
+                need: Need::Entry,
+            })
+            .collect();
+        objects.ensure(&self.repo, &targets)
+    }
+
+    /// The tree `oid`, fetched first when a partial mirror lacks it.
+    fn find_tree(&self, oid: Oid) -> Result<Tree<'_>> {
+        match self.repo.find_tree(oid) {
+            Err(e) if e.code() == git2::ErrorCode::NotFound && self.objects.is_some() => {
+                if let Some(objects) = &self.objects {
+                    objects.fetch_one(&self.repo, oid)?;
+                }
+                self.repo
+                    .find_tree(oid)
+                    .map_err(|e| lib_error(&self.url, "reading a tree", e))
+            }
+            found => found.map_err(|e| lib_error(&self.url, "reading a tree", e)),
+        }
+    }
+
+    /// The blob `oid`, fetched first when a partial mirror lacks it.
+    fn find_blob(&self, oid: Oid) -> Result<git2::Blob<'_>> {
+        match self.repo.find_blob(oid) {
+            Err(e) if e.code() == git2::ErrorCode::NotFound && self.objects.is_some() => {
+                if let Some(objects) = &self.objects {
+                    objects.fetch_one(&self.repo, oid)?;
+                }
+                self.repo
+                    .find_blob(oid)
+                    .map_err(|e| lib_error(&self.url, "reading a blob", e))
+            }
+            found => found.map_err(|e| lib_error(&self.url, "reading a blob", e)),
+        }
+    }
+
     fn root(&self) -> Result<Tree<'_>> {
-        self.repo
-            .find_tree(self.tree)
-            .map_err(|e| lib_error(&self.url, "reading a tree", e))
+        self.find_tree(self.tree)
+    }
+
+    /// The entry at `path`, `None` when nothing is there. Walked one
+    /// directory at a time (not `Tree::get_path`): in a partial mirror a
+    /// tree not fetched yet must be fetched, not taken for an absent path.
+    /// With `stop_at_link`, the first symbolic link on the way is returned
+    /// instead of going on.
+    fn lookup(&self, path: &RepoPath, stop_at_link: bool) -> Result<Option<(String, Found)>> {
+        let mut tree = self.root()?;
+        let mut prefix = String::new();
+        let mut components = path.components().peekable();
+        while let Some(name) = components.next() {
+            prefix = path::join(&prefix, name);
+            let Some(found) = tree.get_name(name).map(|entry| Found {
+                id: entry.id(),
+                mode: entry.filemode(),
+                kind: entry.kind(),
+            }) else {
+                return Ok(None);
+            };
+            if components.peek().is_none() || (stop_at_link && found.mode == 0o120000) {
+                return Ok(Some((prefix, found)));
+            }
+            if found.kind != Some(ObjectType::Tree) {
+                // A file where the path wants a directory.
+                return Ok(None);
+            }
+            tree = self.find_tree(found.id)?;
+        }
+        Ok(Some((
+            prefix,
+            Found {
+                id: self.tree,
+                mode: 0o040000,
+                kind: Some(ObjectType::Tree),
+            },
+        )))
     }
 
     /// The contents of the file at `path`, or `None` when nothing is there.
     /// A directory at `path` is an error (it is not a file).
     pub fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>> {
         let path = RepoPath::parse(path)?;
-        let root = self.root()?;
-        let entry = match root.get_path(path.as_std()) {
-            Ok(entry) => entry,
-            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
-            Err(e) => return Err(lib_error(&self.url, "looking up a path", e)),
+        let Some((_, entry)) = self.lookup(&path, false)? else {
+            return Ok(None);
         };
-        match entry.kind() {
-            Some(ObjectType::Blob) => {
-                let blob = self
-                    .repo
-                    .find_blob(entry.id())
-                    .map_err(|e| lib_error(&self.url, "reading a blob", e))?;
-                Ok(Some(blob.content().to_vec()))
-            }
+        match entry.kind {
+            Some(ObjectType::Blob) => Ok(Some(self.find_blob(entry.id)?.content().to_vec())),
             _ => Err(Error::PathConflict {
                 path: path.to_string(),
                 reason: format!("is a directory at {}, not a file", self.commit),
@@ -181,19 +308,10 @@ impl TreeReader {
     /// outside the repository — so callers refuse such paths by name.
     pub fn symlink_on_path(&self, path: &str) -> Result<Option<String>> {
         let path = RepoPath::parse(path)?;
-        let root = self.root()?;
-        let mut prefix = String::new();
-        for component in path.components() {
-            prefix = path::join(&prefix, component);
-            match root.get_path(Path::new(&prefix)) {
-                Ok(entry) if entry.filemode() == 0o120000 => return Ok(Some(prefix)),
-                Ok(entry) if entry.kind() == Some(ObjectType::Tree) => {}
-                Ok(_) => return Ok(None),
-                Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
-                Err(e) => return Err(lib_error(&self.url, "looking up a path", e)),
-            }
-        }
-        Ok(None)
+        Ok(self
+            .lookup(&path, true)?
+            .filter(|(_, found)| found.mode == 0o120000)
+            .map(|(prefix, _)| prefix))
     }
 
     /// Whether anything (file or directory) exists at `path`.
@@ -202,7 +320,7 @@ impl TreeReader {
         if path.is_root() {
             return Ok(true);
         }
-        Ok(self.root()?.get_path(path.as_std()).is_ok())
+        Ok(self.lookup(&path, false)?.is_some())
     }
 
     /// The entries under the directory `path` (`""` is the root), sorted by
@@ -210,26 +328,31 @@ impl TreeReader {
     /// directories themselves are not).
     pub fn list_dir(&self, path: &str, recursive: bool) -> Result<Vec<DirEntry>> {
         let path = RepoPath::parse(path)?;
-        let root = self.root()?;
-        let tree = if path.is_root() {
-            root
-        } else {
-            let entry = root
-                .get_path(path.as_std())
-                .map_err(|_| Error::PathNotFound {
-                    url: self.url.clone(),
-                    rev: self.commit.to_string(),
-                    path: path.to_string(),
-                })?;
-            if entry.kind() != Some(ObjectType::Tree) {
+        if recursive && let Some(objects) = &self.objects {
+            objects.ensure(
+                &self.repo,
+                &[Target {
+                    root: self.tree,
+                    path: &path,
+                    need: Need::Listing,
+                }],
+            )?;
+        }
+        let tree = match self.lookup(&path, false)? {
+            Some((_, found)) if found.kind == Some(ObjectType::Tree) => self.find_tree(found.id)?,
+            Some(_) => {
                 return Err(Error::PathConflict {
                     path: path.to_string(),
                     reason: format!("is a file at {}, not a directory", self.commit),
                 });
             }
-            self.repo
-                .find_tree(entry.id())
-                .map_err(|e| lib_error(&self.url, "reading a tree", e))?
+            None => {
+                return Err(Error::PathNotFound {
+                    url: self.url.clone(),
+                    rev: self.commit.to_string(),
+                    path: path.to_string(),
+                });
+            }
         };
         let mut out = Vec::new();
         self.collect(&tree, path.as_str(), recursive, &mut out)?;
@@ -243,6 +366,22 @@ impl TreeReader {
     /// commit. Writes the new objects into the mirror (unreferenced, so
     /// harmless and collected by `git gc`).
     pub fn diff(&self, changes: &[crate::tree_edit::Change]) -> Result<String> {
+        let paths: Vec<&str> = changes.iter().map(|c| c.path()).collect();
+        // The old side of every changed file (the diff reads it), and every
+        // tree under the directory the changes share: libgit2's tree diff
+        // walks the trees it compares whole, in the range of its pathspec.
+        self.prefetch(&paths, &[])?;
+        if let Some(objects) = &self.objects {
+            let common = RepoPath::parse(common_dir(&paths))?;
+            objects.ensure(
+                &self.repo,
+                &[Target {
+                    root: self.tree,
+                    path: &common,
+                    need: Need::Listing,
+                }],
+            )?;
+        }
         let new_tree = crate::tree_edit::apply_changes(&self.repo, self.tree, changes)?;
         if new_tree == self.tree {
             return Ok(String::new());
@@ -250,9 +389,14 @@ impl TreeReader {
         let lib = |e| lib_error(&self.url, "diffing trees", e);
         let old = self.repo.find_tree(self.tree).map_err(lib)?;
         let new = self.repo.find_tree(new_tree).map_err(lib)?;
+        let mut options = git2::DiffOptions::new();
+        options.disable_pathspec_match(true);
+        for path in &paths {
+            options.pathspec(*path);
+        }
         let diff = self
             .repo
-            .diff_tree_to_tree(Some(&old), Some(&new), Some(&mut git2::DiffOptions::new()))
+            .diff_tree_to_tree(Some(&old), Some(&new), Some(&mut options))
             .map_err(lib)?;
         let mut out = Vec::new();
         diff.print(git2::DiffFormat::Patch, |_, _, line| {
@@ -278,10 +422,7 @@ impl TreeReader {
             let full = path::join(prefix, &name);
             let kind = entry_kind(entry.filemode());
             if recursive && kind == EntryKind::Directory {
-                let sub = self
-                    .repo
-                    .find_tree(entry.id())
-                    .map_err(|e| lib_error(&self.url, "reading a tree", e))?;
+                let sub = self.find_tree(entry.id())?;
                 self.collect(&sub, &full, true, out)?;
             } else {
                 out.push(DirEntry {
@@ -293,6 +434,24 @@ impl TreeReader {
         }
         Ok(())
     }
+}
+
+/// The longest directory every path is in (`""`: the root).
+fn common_dir<'p>(paths: &[&'p str]) -> &'p str {
+    let Some(first) = paths.first() else {
+        return "";
+    };
+    let mut common = first.rsplit_once('/').map_or("", |(dir, _)| dir);
+    for path in &paths[1..] {
+        let inside = |dir: &str| {
+            dir.is_empty()
+                || (path.starts_with(dir) && path.as_bytes().get(dir.len()) == Some(&b'/'))
+        };
+        while !inside(common) {
+            common = common.rsplit_once('/').map_or("", |(dir, _)| dir);
+        }
+    }
+    common
 }
 
 fn entry_kind(mode: i32) -> EntryKind {
@@ -385,12 +544,30 @@ impl Mirror {
     pub fn at(&self, rev: &str) -> Result<TreeReader> {
         let repo = self.repo()?;
         let (oid, _) = self.resolve_in(&repo, rev)?;
-        TreeReader::new(repo, oid, self.remote().display_url())
+        TreeReader::new(
+            repo,
+            oid,
+            self.remote().display_url(),
+            Some(Arc::clone(self.objects())),
+        )
+    }
+
+    /// [`Mirror::at`] for readers that must not wait on the network (a
+    /// page): what a partial mirror has not fetched yet is an error.
+    pub fn at_offline(&self, rev: &str) -> Result<TreeReader> {
+        let repo = self.repo()?;
+        let (oid, _) = self.resolve_in(&repo, rev)?;
+        TreeReader::new(repo, oid, self.remote().display_url(), None)
     }
 
     /// A view of the tree of commit `commit`.
     pub fn at_commit(&self, commit: Oid) -> Result<TreeReader> {
-        TreeReader::new(self.repo()?, commit, self.remote().display_url())
+        TreeReader::new(
+            self.repo()?,
+            commit,
+            self.remote().display_url(),
+            Some(Arc::clone(self.objects())),
+        )
     }
 
     /// The file at `path` in revision `rev`, `None` if absent.
@@ -454,30 +631,63 @@ impl Mirror {
             walk.hide(from)
                 .map_err(|e| self.git_error("walking history", e))?;
         }
+        let partial = self.is_partial();
         let mut out = Vec::new();
-        for oid in walk {
-            if out.len() >= limit {
-                break;
-            }
-            let oid = oid.map_err(|e| self.git_error("walking history", e))?;
-            let commit = repo
-                .find_commit(oid)
+        let mut walk = walk.peekable();
+        while out.len() < limit && walk.peek().is_some() {
+            // In chunks, so that a partial mirror fetches the trees on
+            // `path` of a chunk's commits and their parents in one go.
+            let chunk: Vec<Oid> = walk
+                .by_ref()
+                .take(if partial { HISTORY_CHUNK } else { 1 })
+                .collect::<Result<_, _>>()
+                .map_err(|e| self.git_error("walking history", e))?;
+            let commits = chunk
+                .iter()
+                .map(|oid| repo.find_commit(*oid))
+                .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| self.git_error("reading a commit", e))?;
-            let here = id_at(&repo, commit.tree_id(), &path);
-            let touched = if commit.parent_count() == 0 {
-                here.is_some()
-            } else {
-                commit
-                    .parents()
-                    .all(|parent| id_at(&repo, parent.tree_id(), &path) != here)
-            };
-            if touched {
-                out.push(info_of(&commit));
+            if partial && !path.is_root() {
+                let roots: BTreeSet<Oid> = commits
+                    .iter()
+                    .flat_map(|c| {
+                        std::iter::once(c.tree_id()).chain(c.parents().map(|p| p.tree_id()))
+                    })
+                    .collect();
+                let targets: Vec<Target<'_>> = roots
+                    .into_iter()
+                    .map(|root| Target {
+                        root,
+                        path: &path,
+                        need: Need::Entry,
+                    })
+                    .collect();
+                self.objects().ensure(&repo, &targets)?;
+            }
+            for commit in commits {
+                if out.len() >= limit {
+                    break;
+                }
+                let here = id_at(&repo, commit.tree_id(), &path);
+                let touched = if commit.parent_count() == 0 {
+                    here.is_some()
+                } else {
+                    commit
+                        .parents()
+                        .all(|parent| id_at(&repo, parent.tree_id(), &path) != here)
+                };
+                if touched {
+                    out.push(info_of(&commit));
+                }
             }
         }
         Ok(out)
     }
 }
+
+/// Commits whose trees a partial mirror fetches together when walking the
+/// history of a path.
+const HISTORY_CHUNK: usize = 256;
 
 /// The object id at `path` in tree `tree`, `None` if absent.
 fn id_at(repo: &Repository, tree: Oid, path: &RepoPath) -> Option<Oid> {
@@ -513,6 +723,15 @@ fn info_of(commit: &git2::Commit<'_>) -> CommitInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_directory_paths_share() {
+        assert_eq!(common_dir(&["a/b/c.yaml", "a/b/d.yaml"]), "a/b");
+        assert_eq!(common_dir(&["a/b/c.yaml", "a/bc/d.yaml"]), "a");
+        assert_eq!(common_dir(&["a/b/c.yaml", "x.yaml"]), "");
+        assert_eq!(common_dir(&["a/b/c.yaml"]), "a/b");
+        assert_eq!(common_dir(&[]), "");
+    }
 
     #[test]
     fn rfc3339_formatting() {

@@ -29,6 +29,15 @@ pub fn plan_changes(
 ) -> Result<Vec<FileChange>> {
     let revision = reader.commit_id().to_string();
     let dir = target_path.trim_matches('/');
+    // Every target file in one batch from a partial mirror.
+    let files: Vec<String> = snapshot
+        .values
+        .keys()
+        .chain(snapshot.files.keys())
+        .filter_map(|file| join(dir, file, PROMOTION).ok())
+        .collect();
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    reader.prefetch(&files, &[])?;
     let mut out = Vec::new();
     for (file, values) in &snapshot.values {
         let path = join(dir, file, PROMOTION)?;

@@ -63,6 +63,7 @@ pub fn read_snapshot(
         files: BTreeMap::new(),
     };
     let dir = src.path.trim_matches('/');
+    prefetch(reader, dir, template)?;
     match &template.promotion {
         None => {
             // No promotion section: every file of the directory is promoted whole.
@@ -132,6 +133,30 @@ pub fn read_snapshot(
         None => None,
     };
     Ok(ReadSnapshot { snapshot, version })
+}
+
+/// Fetches what [`read_snapshot`] will read from a partial mirror in a few
+/// batches (see [`TreeReader::prefetch`]). A file name the template gets
+/// wrong is left for the read itself to report.
+fn prefetch(reader: &TreeReader, dir: &str, template: &TemplateBody) -> Result<()> {
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
+    match &template.promotion {
+        None => dirs.push(dir.to_owned()),
+        Some(promoted) => files.extend(
+            promoted
+                .keys()
+                .filter_map(|file| join(dir, file, PROMOTION).ok()),
+        ),
+    }
+    if let Some(vs) = &template.version_source
+        && let Ok(path) = join(dir, &vs.file, VERSION_SOURCE)
+    {
+        files.push(path);
+    }
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    let dirs: Vec<&str> = dirs.iter().map(String::as_str).collect();
+    Ok(reader.prefetch(&files, &dirs)?)
 }
 
 /// The application's version (`versionSource`), as written; `None` when the
