@@ -78,6 +78,7 @@ const CACHE_POLICY: &str = "private, no-cache";
         (status = 400, description = "A bad parameter", body = ErrorBody),
         ReadRefusals,
         (status = 404, description = "No such release", body = ErrorBody),
+        (status = 409, description = "The release has not read its snapshot yet", body = ErrorBody),
     ))]
 pub async fn show(
     _: Reader,
@@ -173,6 +174,7 @@ fn notes_response(
         )),
         WriteRefusals,
         (status = 404, description = "No such release", body = ErrorBody),
+        (status = 409, description = "The release has not read its snapshot yet", body = ErrorBody),
     ))]
 pub async fn refresh(
     caller: Authenticated,
@@ -281,6 +283,9 @@ fn matches(if_none_match: &str, etag: &str) -> bool {
 pub fn notes_error(e: ferry_notes::Error) -> ApiError {
     match e {
         ferry_notes::Error::NoRelease(id) => ApiError::not_found(format!("no release `{id}`")),
+        e @ ferry_notes::Error::SnapshotPending(_) => {
+            ApiError::new(axum::http::StatusCode::CONFLICT, e.to_string())
+        }
         ferry_notes::Error::Store(e) => e.into(),
         other => ApiError::internal("computing release notes", other),
     }

@@ -192,6 +192,13 @@ fn replayed(status: u16, release: &ferry_release::Release) -> Result<Response, A
 /// caller's address.
 /// With an `Idempotency-Key`, a repeat within a day answers the release
 /// the first request created (header `Idempotent-Replayed: true`).
+/// Answered without waiting on Git: the request is checked against the
+/// active configuration and the release stored. A promotion by flow or to
+/// one environment reads its snapshot in the release's driver, after a
+/// fetch: until then `snapshot.pending` is true, `trigger.sha` is empty
+/// and `version` is null (a rollback reuses the earlier release's
+/// snapshot). A snapshot that cannot be read fails the trigger
+/// environment with the reason.
 #[utoipa::path(post, path = "/api/v1/products/{product}/promotions", tag = "releases",
     security(("bearer" = [])),
     params(

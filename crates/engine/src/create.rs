@@ -97,11 +97,15 @@ pub(crate) async fn manual(
             earlier.trigger.clone(),
         ),
         None => {
+            // Accept, then work (issue 24): the snapshot, trigger commit
+            // and version are read by the driver, after a fetch; the
+            // request is answered without waiting on Git.
             let apps: Vec<Member> = pm
                 .in_environment(&flow.trigger_environment)
                 .cloned()
                 .collect();
-            take_snapshot(inner, &cfg, &flow.trigger_environment, apps, None, None).await?
+            check_members(&flow.trigger_environment, &apps)?;
+            pending(&cfg, &flow.trigger_environment, &apps)
         }
     };
     let release = assemble(
@@ -253,36 +257,93 @@ fn single_step(
     })
 }
 
+/// What the trigger environment holds: the snapshot, the release version
+/// and the trigger commit (SPEC §4.1).
+pub(crate) type TriggerState = (Snapshot, Option<String>, Trigger);
+
+/// What can be said of the trigger environment's applications from the
+/// configuration alone: there is one, and no two share a key.
+fn check_members(environment: &str, apps: &[Member]) -> Result<(), Error> {
+    if apps.is_empty() {
+        return Err(Error::BadRequest(format!(
+            "the product has no application in the trigger environment `{environment}`"
+        )));
+    }
+    let mut keys = std::collections::BTreeSet::new();
+    for m in apps {
+        if !keys.insert(m.key.as_str()) {
+            return Err(duplicate_key(&m.key));
+        }
+    }
+    Ok(())
+}
+
+fn duplicate_key(key: &str) -> Error {
+    Error::BadRequest(format!(
+        "two applications of the trigger environment share the key `{key}`; label them `ferry.io/application`"
+    ))
+}
+
+/// A snapshot still to be read by the driver: nothing of Git is known
+/// yet but the repository of the first application.
+fn pending(cfg: &Loaded, environment: &str, apps: &[Member]) -> TriggerState {
+    let repo_url = apps
+        .iter()
+        .find_map(|m| cfg.config.applications[m.app].promoted_source())
+        .map(|s| s.repo_url.clone())
+        .unwrap_or_default();
+    let snapshot = Snapshot {
+        environment: environment.to_owned(),
+        applications: BTreeMap::new(),
+        pending: true,
+    };
+    let trigger = Trigger {
+        repo_url,
+        sha: String::new(),
+        message: String::new(),
+        author: String::new(),
+        date: String::new(),
+        branch: String::new(),
+    };
+    (snapshot, None, trigger)
+}
+
 /// Reads the snapshot of every application of the trigger environment. For
 /// an automatic trigger the trigger application is read at the trigger
-/// commit; everything else at its branch tip (after a fetch).
-async fn take_snapshot(
+/// commit; everything else at its branch tip (after a fetch, shared with
+/// every other release that needs one of the same repository: see
+/// `ferry_git::Mirror::fetch_since`).
+pub(crate) async fn take_snapshot(
     inner: &Arc<Inner>,
     cfg: &Arc<Loaded>,
     environment: &str,
     apps: Vec<Member>,
     trigger: Option<Trigger>,
     version_from: Option<&str>,
-) -> Result<(Snapshot, Option<String>, Trigger), Error> {
-    if apps.is_empty() {
-        return Err(Error::BadRequest(format!(
-            "the product has no application in the trigger environment `{environment}`"
-        )));
-    }
+) -> Result<TriggerState, Error> {
+    check_members(environment, &apps)?;
     let workspace = Arc::clone(&inner.workspace);
     let cfg = Arc::clone(cfg);
     let environment = environment.to_owned();
     let version_from = version_from.map(str::to_owned);
     blocking(move || {
-        let mut snapshot = Snapshot { environment, applications: BTreeMap::new() };
+        let since = std::time::SystemTime::now();
+        let mut snapshot = Snapshot {
+            environment,
+            applications: BTreeMap::new(),
+            pending: false,
+        };
         let mut version = None;
         let mut trigger_out = trigger.clone();
         for m in &apps {
             let app = &cfg.config.applications[m.app];
-            let Some(source) = app.promoted_source() else { continue };
+            let Some(source) = app.promoted_source() else {
+                continue;
+            };
             let path = source.path.clone().unwrap_or_default();
             let mirror = workspace.mirror(&source.repo_url)?;
-            mirror.fetch()?;
+            // One fetch per repository however many applications it holds.
+            mirror.fetch_since(since)?;
             let rev = match &trigger {
                 Some(t) if t.repo_url == source.repo_url => t.sha.clone(),
                 _ => app.target_revision().to_owned(),
@@ -290,7 +351,11 @@ async fn take_snapshot(
             let reader = mirror.at(&rev)?;
             let read = read_snapshot(
                 &reader,
-                AppSource { application: app.name(), repo_url: &source.repo_url, path: &path },
+                AppSource {
+                    application: app.name(),
+                    repo_url: &source.repo_url,
+                    path: &path,
+                },
                 &m.template.body,
             )?;
             // The trigger application's version wins; otherwise the first
@@ -312,11 +377,12 @@ async fn take_snapshot(
                         .unwrap_or_else(|_| app.target_revision().to_owned()),
                 });
             }
-            if snapshot.applications.insert(m.key.clone(), read.snapshot).is_some() {
-                return Err(Error::BadRequest(format!(
-                    "two applications of the trigger environment share the key `{}`; label them `ferry.io/application`",
-                    m.key
-                )));
+            if snapshot
+                .applications
+                .insert(m.key.clone(), read.snapshot)
+                .is_some()
+            {
+                return Err(duplicate_key(&m.key));
             }
         }
         let trigger = trigger_out.ok_or_else(|| Error::Internal("no trigger commit".into()))?;

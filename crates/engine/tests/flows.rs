@@ -43,14 +43,24 @@ async fn sequential_flow_promotes_every_environment_once() {
         environments: &["dev", "qa", "staging", "prod"],
         product: SEQUENTIAL.into(),
     });
-    fx.commit_dev("main-bbbb", "1.1.0", "feat: new checkout");
+    let head = fx.commit_dev("main-bbbb", "1.1.0", "feat: new checkout");
     let engine = fx.engine().await;
     let release = engine
         .promote("shop", PromotionRequest::for_flow("main"), "alice")
         .await
         .unwrap();
     assert_eq!(release.number, 1);
-    assert_eq!(release.version.as_deref(), Some("1.1.0"));
+    // Answered before any Git work: the driver reads the snapshot.
+    assert!(release.snapshot.pending, "{release:?}");
+    assert!(release.snapshot.applications.is_empty());
+    assert_eq!(release.version, None);
+    assert_eq!(release.trigger.sha, "");
+    let read = wait_snapshot(&engine, &release.id).await;
+    assert_eq!(read.version.as_deref(), Some("1.1.0"));
+    assert_eq!(read.trigger.sha, head);
+    assert_eq!(read.trigger.message.trim_end(), "feat: new checkout");
+    assert_eq!(read.trigger.branch, "main");
+    assert!(read.snapshot.applications.contains_key("web"), "{read:?}");
     let done = wait_final(&engine, &release.id).await;
     assert_eq!(
         done.status,
@@ -713,6 +723,7 @@ async fn target_revision_head_is_the_default_branch() {
         .promote("shop", PromotionRequest::for_flow("up"), "hana")
         .await
         .unwrap();
+    let release = wait_snapshot(&engine, &release.id).await;
     assert_eq!(release.trigger.branch, "main");
     let suspended = wait_for(&engine, &release.id, 30, |r| {
         r.status == ReleaseStatus::Suspended
@@ -773,6 +784,7 @@ async fn an_automatic_release_takes_the_trigger_applications_version() {
         .promote("shop", PromotionRequest::for_flow("up"), "ida")
         .await
         .unwrap();
+    let manual = wait_snapshot(&engine, &manual.id).await;
     assert_eq!(manual.version.as_deref(), Some("9.9.9"));
 }
 

@@ -45,7 +45,7 @@ pub async fn previous_release(store: &Store, release: &Release) -> Result<Option
         .await?;
     Ok(earlier
         .into_iter()
-        .find(|r| r.snapshot.environment == release.snapshot.environment))
+        .find(|r| !r.snapshot.pending && r.snapshot.environment == release.snapshot.environment))
 }
 
 /// One format of a release's notes as served, in one encoding.
@@ -306,6 +306,9 @@ async fn compute(
         .get(id)
         .await?
         .ok_or_else(|| Error::NoRelease(id.to_owned()))?;
+    if release.snapshot.pending {
+        return Err(Error::SnapshotPending(id.to_owned()));
+    }
     let previous = previous_release(store, &release).await?;
     let spec = spec(&release.product);
     let notes = builder

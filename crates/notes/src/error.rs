@@ -33,6 +33,10 @@ pub enum Error {
     Cache(String),
     #[error("no release {0}")]
     NoRelease(String),
+    /// The release's snapshot is not read yet (its driver reads it first,
+    /// issue 24): its notes cannot be told yet.
+    #[error("release {0} has not read its snapshot yet; its notes follow once it has")]
+    SnapshotPending(String),
     #[error("internal: {0}")]
     Internal(String),
 }

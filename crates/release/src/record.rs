@@ -125,6 +125,13 @@ pub struct Snapshot {
     /// The environment the values were read in.
     pub environment: String,
     pub applications: BTreeMap<String, ApplicationSnapshot>,
+    /// Not read yet (issue 24): a manual promotion is stored and answered
+    /// without waiting on Git, and its driver reads the snapshot — after a
+    /// fetch — before anything else runs. Until then `applications` is
+    /// empty and the release's trigger commit and version are unknown
+    /// (empty SHA, no version). Read once, then never changed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -218,6 +218,7 @@ fn release() -> Release {
         snapshot: Snapshot {
             environment: "dev".into(),
             applications: BTreeMap::new(),
+            pending: false,
         },
         environments,
         hooks: vec![],

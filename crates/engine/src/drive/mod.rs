@@ -10,7 +10,8 @@
 //!
 //! ```text
 //! release ──► environment ──► application ──► workflow, action, sync
-//!    └────────────┴──► hooks ──► workflow
+//!    ├────────────┴──► hooks ──► workflow
+//!    └──► snapshot
 //! ```
 //!
 //! - [`release`]: start, resume after a restart, the queue hand-over,
@@ -22,6 +23,7 @@
 //!   workflow run into the release (also for hooks);
 //! - [`action`]: the promotion action (commit, pull request, none);
 //! - [`sync`]: waiting until the application is synced and healthy;
+//! - [`snapshot`]: reading a manual release's snapshot before it runs;
 //! - [`hooks`]: release and environment hooks;
 //! - [`record`]: reading and editing the release record, shared by all.
 //!
@@ -33,6 +35,7 @@ mod environment;
 mod hooks;
 mod record;
 mod release;
+mod snapshot;
 mod sync;
 mod workflow;
 

@@ -445,7 +445,12 @@ async fn run_release(
             }
         });
     }
+    // Accept, then work (issue 24): a manual release reads its snapshot
+    // here, before anything runs.
+    let snapshot_read = release.termination.is_some()
+        || super::snapshot::read_pending(inner, handle, &cancel).await?;
     if release.termination.is_none()
+        && snapshot_read
         && let Some(hook) = release.graph.hooks.on_start.clone()
         && !run_hook(inner, handle, None, "onStart", &hook, None, &cancel).await?
     {

@@ -429,6 +429,12 @@ pub async fn wait_for(
     }
 }
 
+/// The release once its driver has read its snapshot (issue 24: a manual
+/// promotion is answered before).
+pub async fn wait_snapshot(engine: &Engine, id: &str) -> Release {
+    wait_for(engine, id, 30, |r| !r.snapshot.pending).await
+}
+
 pub async fn wait_final(engine: &Engine, id: &str) -> Release {
     wait_for(engine, id, 60, |r| {
         r.finished_at.is_some() && r.status.is_final()

@@ -176,6 +176,7 @@ pub fn release(
         snapshot: Snapshot {
             environment: "dev".into(),
             applications: apps.into_iter().map(|(k, a)| (k.to_owned(), a)).collect(),
+            pending: false,
         },
         environments: Vec::new(),
         hooks: Vec::new(),

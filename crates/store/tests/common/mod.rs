@@ -81,6 +81,7 @@ pub fn release(product: &str) -> Release {
                 )
             })
             .collect(),
+        pending: false,
     };
     let environments = ENVIRONMENTS
         .iter()
