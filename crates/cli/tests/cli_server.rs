@@ -120,6 +120,51 @@ fn serve_refuses_an_invalid_configuration() {
     );
 }
 
+/// `ferry serve` loads its configuration within the `configMax*` limits of
+/// its settings (issue 23): a source over them is refused before any file is
+/// read, and a file of a kind ferry reads past the node limit is an error
+/// at its line and column.
+#[test]
+fn serve_loads_the_configuration_within_its_limits() {
+    let root = tempfile::tempdir().unwrap();
+    let config = root.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("env.yaml"),
+        "apiVersion: ferry.io/v1alpha1\nkind: Environment\nmetadata:\n  name: dev\n  labels: {a: '1', b: '2', c: '3'}\nspec:\n  kind: NON_PROD\n  clusters: [{name: in-cluster}]\n",
+    )
+    .unwrap();
+    std::fs::write(config.join("values.yaml"), "replicas: 3\n").unwrap();
+    let serve = |settings: &str| {
+        let file = root.path().join("ferry.toml");
+        std::fs::write(&file, settings).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(root.path().join("data"))
+            .arg("--settings")
+            .arg(&file)
+            .env("FERRY_ADMIN_TOKEN", TOKEN)
+            .output()
+            .unwrap()
+    };
+    let out = serve("configMaxFiles = 1\n");
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("2 YAML files") && err.contains("(1 files,") && err.contains("configMaxFiles"),
+        "{err}"
+    );
+    let out = serve("configMaxDocumentNodes = 12\n");
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("env.yaml:5:") && err.contains("more than 12 YAML nodes"),
+        "{err}"
+    );
+}
+
 /// Without a configured token, the first start generates one, prints it
 /// once and stores only its hash; the printed token works.
 #[test]

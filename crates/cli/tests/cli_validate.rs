@@ -275,3 +275,45 @@ fn local_executor_problems_are_warnings_at_their_line() {
     let text = stdout(&out);
     assert!(!text.contains("local executor"), "{text}");
 }
+
+/// The configuration limits (issue 23) as `ferry validate` takes them: a
+/// file that is not a resource is refused at its first line however large
+/// it is, a file over `--config-max-file-bytes` is refused unread, and a
+/// source over `FERRY_CONFIG_MAX_BYTES` is refused as a whole (exit 2).
+#[test]
+fn configuration_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let numbers: String = (0..250_000).map(|i| format!("- {}\n", i % 10)).collect();
+    std::fs::write(dir.path().join("numbers.yaml"), &numbers).unwrap();
+    std::fs::write(dir.path().join("values.yaml"), "replicas: 3\n").unwrap();
+    let path = dir.path().to_str().unwrap();
+    let root = dir.path().display().to_string();
+
+    let out = ferry(&["validate", path]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("{root}/numbers.yaml:1:1: error: expected a Kubernetes resource (a mapping with `apiVersion`, `kind`, `metadata` and `spec`), found a list")),
+        "{text}"
+    );
+
+    let out = ferry(&["validate", path, "--config-max-file-bytes", "100000"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("{root}/numbers.yaml:0:0: error: file is larger than 100000 bytes (`configMaxFileBytes`); not read")),
+        "{text}"
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["validate", path])
+        .env("FERRY_CONFIG_MAX_BYTES", "1000")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("2 YAML files of 1000012 bytes in total are more than it may read (100000 files, 1000 bytes)"),
+        "{err}"
+    );
+}

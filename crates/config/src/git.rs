@@ -4,13 +4,19 @@
 //! repositories are small and read rarely, so this favours simplicity; the
 //! server's long-lived reader keeps a mirror instead (ferry-git).
 
-use crate::{ConfigError, SourceFiles, dir, redact_url};
+use ferry_model::Loaded;
 
-pub(crate) fn read_repository(
+use crate::{Budget, ConfigError, ConfigSource, dir, redact_url};
+
+/// Clones the repository, then loads the files at `path` within `budget`;
+/// the checkout is removed when loading is done.
+pub(crate) fn load_repository(
+    source: &ConfigSource,
     url: &str,
     branch: Option<&str>,
     path: Option<&str>,
-) -> Result<SourceFiles, ConfigError> {
+    budget: &Budget,
+) -> Result<Loaded, ConfigError> {
     let tmp = tempfile::tempdir()?;
     let checkout = tmp.path().join("config");
     let mut cmd = crate::timeout::git_command();
@@ -61,16 +67,13 @@ pub(crate) fn read_repository(
             path: sub.unwrap_or("").to_owned(),
         });
     }
-    let mut files = dir::read_tree(&root)?;
+    let mut entries = dir::list(&root)?;
     // Show paths relative to the repository, not the temporary checkout.
     let prefix = checkout.display().to_string();
-    for f in &mut files.files {
-        f.path = strip(&f.path, &prefix);
+    for e in &mut entries {
+        e.display = strip(&e.display, &prefix);
     }
-    for (p, _) in &mut files.unreadable {
-        *p = strip(p, &prefix);
-    }
-    Ok(files)
+    dir::load(&source.describe(), &entries, budget)
 }
 
 fn strip(path: &str, prefix: &str) -> String {

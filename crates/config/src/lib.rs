@@ -13,7 +13,7 @@ pub mod timeout;
 
 use std::path::PathBuf;
 
-use ferry_model::{Loaded, SourceFile};
+use ferry_model::Loaded;
 
 /// The one redaction of credentials in URLs (user info, token query
 /// parameters), shared with the Git layer.
@@ -103,37 +103,82 @@ pub enum ConfigError {
         branch: String,
         path: String,
     },
+    #[error(
+        "configuration {what}: {files} YAML files of {} in total are more than it may read ({max_files} files, {}); \
+         raise `configMaxFiles` / `configMaxBytes` (FERRY_CONFIG_MAX_FILES, FERRY_CONFIG_MAX_BYTES) if this is meant",
+        show_bytes(*.bytes),
+        show_bytes(*.max_bytes)
+    )]
+    Budget {
+        what: String,
+        files: usize,
+        bytes: u64,
+        max_files: usize,
+        max_bytes: u64,
+    },
     #[error("configuration: {0}")]
     Io(#[from] std::io::Error),
 }
 
-/// The files of a source, plus problems with individual files (reported as
-/// diagnostics by [`load`]).
-#[derive(Debug, Default)]
-pub struct SourceFiles {
-    pub files: Vec<SourceFile>,
-    pub unreadable: Vec<(String, String)>,
+/// How much of a configuration source is read at most, so that memory
+/// and time stay bounded whatever the source holds (docs/settings.md,
+/// "Configuration limits"). The defaults fit 50,000 Applications of up to
+/// about 2.5 KB each with room to spare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// YAML files in the source (`configMaxFiles`).
+    pub max_files: usize,
+    /// Bytes of all YAML files together (`configMaxBytes`).
+    pub max_bytes: u64,
+    /// Bytes of one file (`configMaxFileBytes`); a larger file is reported
+    /// and not read.
+    pub max_file_bytes: u64,
+    /// YAML nodes of one document of a kind ferry reads
+    /// (`configMaxDocumentNodes`); documents of other kinds are scanned
+    /// without being built, so they have no such limit.
+    pub max_document_nodes: usize,
 }
 
-/// Reads and validates a configuration source.
-pub fn load(source: &ConfigSource) -> Result<Loaded, ConfigError> {
-    let files = match source {
-        ConfigSource::Dir(path) => dir::read_tree(path)?,
-        ConfigSource::Git { url, branch, path } => {
-            git::read_repository(url, branch.as_deref(), path.as_deref())?
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            max_files: 100_000,
+            max_bytes: 128 * 1024 * 1024,
+            max_file_bytes: 16 * 1024 * 1024,
+            max_document_nodes: ferry_model::yaml::DEFAULT_MAX_NODES,
         }
-    };
-    let mut loaded = ferry_model::load(&files.files);
-    for (file, message) in files.unreadable {
-        let origin = ferry_model::Origin {
-            file,
-            pos: Default::default(),
-        };
-        loaded
-            .diagnostics
-            .insert(0, ferry_model::Diagnostic::error(&origin, "", message));
     }
-    Ok(loaded)
+}
+
+/// A byte count for messages: `16 MiB`, `1.5 MiB`, `300 bytes`.
+pub fn show_bytes(n: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if n >= MIB && n.is_multiple_of(MIB) {
+        format!("{} MiB", n / MIB)
+    } else if n >= MIB {
+        format!("{:.1} MiB", n as f64 / MIB as f64)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// Reads and validates a configuration source within the default [`Budget`].
+pub fn load(source: &ConfigSource) -> Result<Loaded, ConfigError> {
+    load_with(source, &Budget::default())
+}
+
+/// Reads and validates a configuration source within `budget`: a source
+/// over its file or byte budget is refused before any file is read.
+pub fn load_with(source: &ConfigSource, budget: &Budget) -> Result<Loaded, ConfigError> {
+    match source {
+        ConfigSource::Dir(path) => {
+            let entries = dir::list(path)?;
+            dir::load(&source.describe(), &entries, budget)
+        }
+        ConfigSource::Git { url, branch, path } => {
+            git::load_repository(source, url, branch.as_deref(), path.as_deref(), budget)
+        }
+    }
 }
 
 #[cfg(test)]

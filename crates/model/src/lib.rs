@@ -25,6 +25,7 @@ mod validate;
 pub use config::Config;
 pub use diagnostic::{Diagnostic, Origin, Severity};
 pub use flowgraph::FlowGraph;
-pub use load::{Loaded, SourceFile, load};
+pub use load::{FileInput, Loaded, SourceFile, load, load_each};
 pub use membership::Membership;
 pub use policy::{PolicyEvaluation, evaluate};
+pub use yaml::Limits;

@@ -16,7 +16,7 @@ use crate::resource::{
 };
 use crate::validate;
 use crate::yaml::de::{DeError, UnknownField, from_node, one_of};
-use crate::yaml::{Node, NodeKind, Pos, parse_documents};
+use crate::yaml::{Body, DocumentRead, Head, Limits, Node, NodeKind, Pos, read_documents};
 
 /// One configuration file: its display path (relative to the source root)
 /// and its text.
@@ -80,73 +80,130 @@ const REFUSED: &[(&str, &str, &str)] = &[(
     "`postTrigger` is deprecated by Codefresh and not supported: name the workflow in `hooks.onStart` (run when the release starts) or `triggerPolicy.postAction` (run in the trigger environment before the first step)",
 )];
 
-/// Document nodes kept for validation messages that point inside a
-/// resource (e.g. at `spec.steps[2].dependsOn[0]`). Indexes match the
-/// resource lists of [`Config`].
-#[derive(Debug, Default)]
-pub(crate) struct Nodes {
-    pub environments: Vec<Node>,
-    pub products: Vec<Node>,
-    pub flows: Vec<Node>,
-    pub policies: Vec<Node>,
-    pub templates: Vec<Node>,
-    /// For Applications only a few positions, as there may be tens of thousands.
-    pub applications: Vec<AppPositions>,
+/// Where a resource was read: the file (its index in loading order) and
+/// the document in it. Trees are dropped as soon as a document is read;
+/// a diagnostic that points inside a resource finds its position by
+/// reading that document again ([`locate_pending`]), so a valid
+/// configuration keeps nothing of its YAML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct DocRef {
+    pub file: u32,
+    pub doc: u32,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct AppPositions {
-    pub name: Pos,
-    pub destination: Pos,
-    pub environment_label: Option<Pos>,
-    pub product_annotation: Option<Pos>,
-    pub source: Pos,
+/// The documents of the resources of [`Config`], index for index.
+#[derive(Debug, Default)]
+pub(crate) struct Sources {
+    pub environments: Vec<DocRef>,
+    pub products: Vec<DocRef>,
+    pub flows: Vec<DocRef>,
+    pub policies: Vec<DocRef>,
+    pub templates: Vec<DocRef>,
+    pub applications: Vec<DocRef>,
 }
 
 /// Loads every document of every file (in the order given; callers pass
-/// files sorted by path) and validates the whole.
+/// files sorted by path) and validates the whole, with the default
+/// [`Limits`].
 pub fn load(files: &[SourceFile]) -> Loaded {
-    // Parsing dominates loading time and files are independent: parse
-    // contiguous chunks on every core, then merge in file order so the
-    // result is the same as a sequential load.
+    // Small inputs load on the calling thread (`de::record_fields` relies
+    // on it); thread start-up would cost more than it saves.
+    let total: usize = files.iter().map(|f| f.text.len()).sum();
+    load_each(files.len(), Limits::default(), total >= 256 * 1024, |i| {
+        FileInput {
+            path: files[i].path.clone(),
+            text: Ok(std::borrow::Cow::Borrowed(files[i].text.as_str())),
+        }
+    })
+}
+
+/// One file as a source hands it to [`load_each`]: its display path and
+/// its text, or why it could not be read (reported as an error at the file).
+pub struct FileInput<'a> {
+    pub path: String,
+    pub text: Result<std::borrow::Cow<'a, str>, String>,
+}
+
+/// Loads `count` files, asking `read` for each in turn (by index, in the
+/// order that decides environment matching), and validates the whole.
+///
+/// Texts are read, parsed and dropped one file at a time, so memory holds
+/// what the configuration contains (its resources, compactly), not the
+/// files: with `parallel`, files are parsed on every core in contiguous
+/// chunks and merged in order, so the result is the same as a sequential
+/// load.
+pub fn load_each<'a>(
+    count: usize,
+    limits: Limits,
+    parallel: bool,
+    read: impl Fn(usize) -> FileInput<'a> + Sync,
+) -> Loaded {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
-    let total: usize = files.iter().map(|f| f.text.len()).sum();
-    let partials: Vec<Loader> = if threads <= 1 || files.len() < 2 || total < 256 * 1024 {
-        vec![load_files(files)]
-    } else {
-        let chunk = files.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = files
-                .chunks(chunk)
-                .map(|part| scope.spawn(move || load_files(part)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
-        })
+    let load_range = |range: std::ops::Range<usize>| {
+        let mut loader = Loader::default();
+        for i in range {
+            let input = read(i);
+            loader.paths.push(input.path.clone());
+            match input.text {
+                Ok(text) => loader.file(&input.path, i, &text, limits),
+                Err(message) => {
+                    let origin = Origin {
+                        file: input.path,
+                        pos: Pos::default(),
+                    };
+                    loader
+                        .diagnostics
+                        .push(Diagnostic::error(&origin, "", message));
+                }
+            }
+        }
+        loader
     };
-    let mut merged = Loader::default();
-    for part in partials {
-        merged.absorb(part);
-    }
+    let merged = if !parallel || threads <= 1 || count < 2 {
+        load_range(0..count)
+    } else {
+        // Small chunks taken in turn, so no core idles behind a slow one;
+        // each is merged as soon as those before it are, so finished
+        // chunks do not pile up beside the merged result.
+        let chunk = count.div_ceil(threads * 16).max(1);
+        let chunks = count.div_ceil(chunk);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let merging = std::sync::Mutex::new(Merge::default());
+        std::thread::scope(|scope| {
+            for _ in 0..threads.min(chunks) {
+                scope.spawn(|| {
+                    loop {
+                        let c = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if c >= chunks {
+                            break;
+                        }
+                        let part = load_range(c * chunk..((c + 1) * chunk).min(count));
+                        merging
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .add(c, part);
+                    }
+                });
+            }
+        });
+        merging.into_inner().unwrap_or_else(|p| p.into_inner()).done
+    };
     let Loader {
         mut config,
         mut diagnostics,
         nodes,
-    } = merged;
+        paths,
+    } = merged.shrunk();
     config.reindex();
-    validate::run(&config, &nodes, &mut diagnostics);
+    let pending = validate::run(&config, &nodes, &mut diagnostics);
+    locate_pending(&mut diagnostics, pending, limits, &read);
     // Report in reading order; files keep the order they were given in.
-    let file_rank: std::collections::HashMap<&str, usize> = files
+    let file_rank: std::collections::HashMap<&str, usize> = paths
         .iter()
         .enumerate()
-        .map(|(i, f)| (f.path.as_str(), i))
+        .map(|(i, f)| (f.as_str(), i))
         .collect();
     diagnostics.sort_by_key(|d| {
         (
@@ -164,22 +221,97 @@ pub fn load(files: &[SourceFile]) -> Loaded {
     }
 }
 
+/// Chunks loaded in parallel, merged in order as they arrive.
+#[derive(Default)]
+struct Merge {
+    done: Loader,
+    /// Index of the next chunk to merge.
+    next: usize,
+    waiting: std::collections::BTreeMap<usize, Loader>,
+}
+
+impl Merge {
+    fn add(&mut self, index: usize, part: Loader) {
+        self.waiting.insert(index, part);
+        while let Some(part) = self.waiting.remove(&self.next) {
+            self.done.absorb(part);
+            self.next += 1;
+        }
+    }
+}
+
+/// What a document is, from its top level.
+enum Class<'h> {
+    /// Not a mapping.
+    NotResource,
+    /// A mapping without `kind`.
+    NoKind,
+    /// `kind` without `apiVersion`.
+    NoApiVersion(&'h str),
+    /// A kind ferry does not read.
+    Ignored(&'h str, &'h str),
+    /// A kind ferry reads, in a version it does not.
+    BadVersion {
+        kind: &'h str,
+        api_version: &'h str,
+        pos: Pos,
+        group: &'h str,
+        versions: &'static [&'static str],
+    },
+    /// A kind ferry reads.
+    Read(&'h str),
+}
+
+fn classify(head: &Head) -> Class<'_> {
+    if !head.is_mapping() {
+        return Class::NotResource;
+    }
+    let Some(kind) = head.kind.as_deref() else {
+        return Class::NoKind;
+    };
+    let Some((api_version, pos)) = head.api_version.as_ref() else {
+        return Class::NoApiVersion(kind);
+    };
+    let (group, version) = api_version
+        .split_once('/')
+        .unwrap_or(("", api_version.as_str()));
+    let Some(&(_, _, versions)) = KINDS.iter().find(|(g, k, _)| *g == group && *k == kind) else {
+        return Class::Ignored(kind, api_version);
+    };
+    if !versions.contains(&version) {
+        return Class::BadVersion {
+            kind,
+            api_version,
+            pos: *pos,
+            group,
+            versions,
+        };
+    }
+    Class::Read(kind)
+}
+
 #[derive(Default)]
 struct Loader {
     config: Config,
     diagnostics: Vec<Diagnostic>,
-    nodes: Nodes,
-}
-
-fn load_files(files: &[SourceFile]) -> Loader {
-    let mut loader = Loader::default();
-    for file in files {
-        loader.file(file);
-    }
-    loader
+    nodes: Sources,
+    /// The files read, in order.
+    paths: Vec<String>,
 }
 
 impl Loader {
+    /// Without the spare capacity the lists grew with.
+    fn shrunk(mut self) -> Loader {
+        let c = &mut self.config;
+        c.applications.shrink_to_fit();
+        c.products.shrink_to_fit();
+        c.flows.shrink_to_fit();
+        self.nodes.applications.shrink_to_fit();
+        self.nodes.products.shrink_to_fit();
+        self.nodes.flows.shrink_to_fit();
+        self
+    }
+
     /// Appends another loader's results after this one's.
     fn absorb(&mut self, other: Loader) {
         let c = &mut self.config;
@@ -193,6 +325,7 @@ impl Loader {
         c.workflow_templates.extend(o.workflow_templates);
         c.ignored.extend(o.ignored);
         self.diagnostics.extend(other.diagnostics);
+        self.paths.extend(other.paths);
         let n = &mut self.nodes;
         n.environments.extend(other.nodes.environments);
         n.products.extend(other.nodes.products);
@@ -202,12 +335,23 @@ impl Loader {
         n.applications.extend(other.nodes.applications);
     }
 
-    fn file(&mut self, file: &SourceFile) {
-        let docs = match parse_documents(&file.text) {
-            Ok(docs) => docs,
+    /// Reads one file. A YAML syntax error anywhere in it is the only
+    /// thing reported for the file (as before streaming): its documents
+    /// are kept aside until the whole file has parsed.
+    fn file(&mut self, path: &str, index: usize, text: &str, limits: Limits) {
+        let file = u32::try_from(index).unwrap_or(u32::MAX);
+        let mut part = Loader::default();
+        let result = read_documents(
+            text,
+            limits,
+            |head| matches!(classify(head), Class::Read(_)),
+            |doc| part.document(path, file, doc, limits),
+        );
+        match result {
+            Ok(()) => self.absorb(part),
             Err(e) => {
                 let origin = Origin {
-                    file: file.path.clone(),
+                    file: path.to_owned(),
                     pos: e.pos,
                 };
                 self.diagnostics.push(Diagnostic::error(
@@ -215,88 +359,117 @@ impl Loader {
                     "",
                     format!("YAML syntax error: {}", e.message),
                 ));
-                return;
             }
-        };
-        for doc in docs {
-            self.document(&file.path, doc.root);
         }
     }
 
-    fn document(&mut self, file: &str, root: Node) {
+    fn document(&mut self, file: &str, file_index: u32, doc: DocumentRead, limits: Limits) {
+        let at = DocRef {
+            file: file_index,
+            doc: u32::try_from(doc.index).unwrap_or(u32::MAX),
+        };
+        let head = &doc.head;
         let origin = Origin {
             file: file.to_owned(),
-            pos: root.pos,
+            pos: head.pos,
         };
-        if !matches!(root.kind, NodeKind::Map(_)) {
-            self.diagnostics.push(Diagnostic::error(
-                &origin,
-                "",
-                format!(
-                    "expected a Kubernetes resource (a mapping with `apiVersion`, `kind`, `metadata` and `spec`), found {}",
-                    root.describe()
-                ),
-            ));
-            return;
-        }
-        let text_of = |key: &str| root.get(key).and_then(Node::as_str).map(str::to_owned);
-        // YAML that is not a Kubernetes resource at all (Helm values, CI
-        // files, Chart.yaml) often lives beside the manifests: note it and move on.
-        let Some(kind) = text_of("kind") else {
-            self.diagnostics.push(Diagnostic::note(
-                &origin,
-                "",
-                "ignored: not a Kubernetes resource (no `kind`)",
-            ));
-            self.config.ignored.push(IgnoredDocument {
-                api_version: text_of("apiVersion").unwrap_or_default(),
-                kind: String::new(),
-                origin,
-            });
-            return;
-        };
-        let Some(api_version) = text_of("apiVersion") else {
-            self.diagnostics.push(Diagnostic::error(
-                &origin,
-                "apiVersion",
-                format!("required field is missing: `{kind}` needs an `apiVersion` (e.g. `codefresh.io/v1beta1`)"),
-            ));
-            return;
-        };
-        let (group, version) = api_version
-            .split_once('/')
-            .unwrap_or(("", api_version.as_str()));
-        let Some(&(_, _, versions)) = KINDS.iter().find(|(g, k, _)| *g == group && *k == kind)
-        else {
-            self.diagnostics.push(Diagnostic::note(
-                &origin,
-                "kind",
-                format!("ignored: `{kind}` ({api_version}) is not a kind ferry reads"),
-            ));
-            self.config.ignored.push(IgnoredDocument {
-                api_version,
+        let kind = match classify(head) {
+            Class::NotResource => {
+                self.diagnostics.push(Diagnostic::error(
+                    &origin,
+                    "",
+                    format!(
+                        "expected a Kubernetes resource (a mapping with `apiVersion`, `kind`, `metadata` and `spec`), found {}",
+                        head.root
+                    ),
+                ));
+                return;
+            }
+            // YAML that is not a Kubernetes resource at all (Helm values, CI
+            // files, Chart.yaml) often lives beside the manifests: note it and move on.
+            Class::NoKind => {
+                self.diagnostics.push(Diagnostic::note(
+                    &origin,
+                    "",
+                    "ignored: not a Kubernetes resource (no `kind`)",
+                ));
+                self.config.ignored.push(IgnoredDocument {
+                    api_version: head
+                        .api_version
+                        .as_ref()
+                        .map(|(v, _)| v.clone())
+                        .unwrap_or_default(),
+                    kind: String::new(),
+                    origin,
+                });
+                return;
+            }
+            Class::NoApiVersion(kind) => {
+                self.diagnostics.push(Diagnostic::error(
+                    &origin,
+                    "apiVersion",
+                    format!("required field is missing: `{kind}` needs an `apiVersion` (e.g. `codefresh.io/v1beta1`)"),
+                ));
+                return;
+            }
+            Class::Ignored(kind, api_version) => {
+                self.diagnostics.push(Diagnostic::note(
+                    &origin,
+                    "kind",
+                    format!("ignored: `{kind}` ({api_version}) is not a kind ferry reads"),
+                ));
+                self.config.ignored.push(IgnoredDocument {
+                    api_version: api_version.to_owned(),
+                    kind: kind.to_owned(),
+                    origin,
+                });
+                return;
+            }
+            Class::BadVersion {
                 kind,
-                origin,
-            });
-            return;
+                api_version,
+                pos,
+                group,
+                versions,
+            } => {
+                let expected: Vec<String> =
+                    versions.iter().map(|v| format!("{group}/{v}")).collect();
+                let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+                self.diagnostics.push(Diagnostic::error(
+                    &Origin {
+                        file: file.to_owned(),
+                        pos,
+                    },
+                    "apiVersion",
+                    format!(
+                        "unsupported apiVersion `{api_version}` for {kind}: expected {}",
+                        one_of(&expected)
+                    ),
+                ));
+                return;
+            }
+            Class::Read(kind) => kind.to_owned(),
         };
-        if !versions.contains(&version) {
-            let pos = root.get("apiVersion").map_or(root.pos, |n| n.pos);
-            let expected: Vec<String> = versions.iter().map(|v| format!("{group}/{v}")).collect();
-            let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
-            self.diagnostics.push(Diagnostic::error(
-                &Origin {
-                    file: file.to_owned(),
-                    pos,
-                },
-                "apiVersion",
-                format!(
-                    "unsupported apiVersion `{api_version}` for {kind}: expected {}",
-                    one_of(&expected)
-                ),
-            ));
-            return;
-        }
+        let root = match doc.body {
+            Body::Tree(root) => root,
+            Body::TooLarge(pos) => {
+                self.diagnostics.push(Diagnostic::error(
+                    &Origin {
+                        file: file.to_owned(),
+                        pos,
+                    },
+                    "",
+                    format!(
+                        "this {kind} is too large to read: it has more than {} YAML nodes, the limit of one document (`configMaxDocumentNodes`)",
+                        limits.max_nodes
+                    ),
+                ));
+                return;
+            }
+            // `wanted` accepts exactly the documents classified `Read`, so
+            // a skipped document never gets here; nothing to load if it did.
+            Body::Skipped => return,
+        };
         let name_pos = root
             .get("metadata")
             .and_then(|m| m.get("name"))
@@ -310,7 +483,7 @@ impl Loader {
                 let Some((metadata, spec)) = self.envelope::<ApplicationSpec>(file, &root) else {
                     return;
                 };
-                self.nodes.applications.push(app_positions(&root));
+                self.nodes.applications.push(at);
                 self.config.applications.push(Application {
                     metadata,
                     spec,
@@ -326,7 +499,7 @@ impl Loader {
                     spec,
                     origin,
                 });
-                self.nodes.environments.push(root);
+                self.nodes.environments.push(at);
             }
             "Product" => {
                 let Some((metadata, spec)) = self.envelope::<ProductSpec>(file, &root) else {
@@ -337,7 +510,7 @@ impl Loader {
                     spec,
                     origin,
                 });
-                self.nodes.products.push(root);
+                self.nodes.products.push(at);
             }
             "PromotionTemplate" => {
                 let Some((metadata, spec)) = self.envelope::<PromotionTemplateSpec>(file, &root)
@@ -349,7 +522,7 @@ impl Loader {
                     spec,
                     origin,
                 });
-                self.nodes.templates.push(root);
+                self.nodes.templates.push(at);
             }
             "PromotionPolicy" => {
                 let Some((metadata, spec)) = self.envelope::<PromotionPolicySpec>(file, &root)
@@ -361,9 +534,9 @@ impl Loader {
                     spec,
                     origin,
                 });
-                self.nodes.policies.push(root);
+                self.nodes.policies.push(at);
             }
-            "PromotionFlow" => self.flow(file, root, origin),
+            "PromotionFlow" => self.flow(file, at, &root, origin),
             "WorkflowTemplate" => {
                 let Some((metadata, _)) = self.envelope::<IgnoredAny>(file, &root) else {
                     return;
@@ -382,8 +555,8 @@ impl Loader {
 
     /// PromotionFlow accepts two layouts: the flow body directly under
     /// `spec`, or (older) under `spec.properties`.
-    fn flow(&mut self, file: &str, root: Node, origin: Origin) {
-        let Some((metadata, _)) = self.envelope::<IgnoredAny>(file, &root) else {
+    fn flow(&mut self, file: &str, at: DocRef, root: &Node, origin: Origin) {
+        let Some((metadata, _)) = self.envelope::<IgnoredAny>(file, root) else {
             return;
         };
         let Some(spec) = root.get("spec") else { return };
@@ -416,7 +589,7 @@ impl Loader {
             },
             origin,
         });
-        self.nodes.flows.push(root);
+        self.nodes.flows.push(at);
     }
 
     fn envelope<S: DeserializeOwned>(
@@ -471,27 +644,44 @@ impl Loader {
     }
 }
 
-fn app_positions(root: &Node) -> AppPositions {
-    let at = |path: &[&str]| -> Option<Pos> {
-        let mut node = root;
-        for key in path {
-            node = node.get(key)?;
-        }
-        Some(node.pos)
-    };
-    let spec = at(&["spec"]).unwrap_or(root.pos);
-    AppPositions {
-        name: at(&["metadata", "name"]).unwrap_or(root.pos),
-        destination: at(&["spec", "destination"]).unwrap_or(spec),
-        environment_label: at(&["metadata", "labels", crate::membership::ENVIRONMENT_LABEL]),
-        product_annotation: at(&[
-            "metadata",
-            "annotations",
-            crate::membership::PRODUCT_ANNOTATION,
-        ]),
-        source: at(&["spec", "source"])
-            .or_else(|| at(&["spec", "sources"]))
-            .unwrap_or(spec),
+/// Finds the positions of `pending` diagnostics by reading their
+/// documents again, one file at a time. A file that cannot be read again
+/// or has changed keeps the resource's own position for its diagnostics.
+fn locate_pending<'a>(
+    diagnostics: &mut [Diagnostic],
+    mut pending: Vec<validate::Pending>,
+    limits: Limits,
+    read: &impl Fn(usize) -> FileInput<'a>,
+) {
+    pending.sort_by_key(|(_, at, _)| *at);
+    let mut rest = pending.as_slice();
+    while let Some((_, first, _)) = rest.first() {
+        let file = first.file;
+        let n = rest.iter().take_while(|(_, at, _)| at.file == file).count();
+        let (in_file, later) = rest.split_at(n);
+        rest = later;
+        let Ok(text) = read(file as usize).text else {
+            continue;
+        };
+        let docs: std::collections::BTreeSet<u32> =
+            in_file.iter().map(|(_, at, _)| at.doc).collect();
+        // A syntax error now means the file changed: positions stay as they are.
+        let _ = read_documents(
+            &text,
+            limits,
+            |head| u32::try_from(head.index).is_ok_and(|i| docs.contains(&i)),
+            |doc| {
+                let Body::Tree(root) = doc.body else { return };
+                let index = u32::try_from(doc.index).unwrap_or(u32::MAX);
+                for (d, _, want) in in_file.iter().filter(|(_, at, _)| at.doc == index) {
+                    if let Some(diagnostic) = diagnostics.get_mut(*d) {
+                        let pos = want.find(&root);
+                        diagnostic.line = pos.line;
+                        diagnostic.column = pos.col;
+                    }
+                }
+            },
+        );
     }
 }
 

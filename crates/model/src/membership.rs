@@ -2,12 +2,13 @@
 //! PromotionTemplate applies to each (SPEC §1.1, §1.3, §1.4).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::glob;
-use crate::resource::{Application, Cluster, Destination, Environment, TemplateBody};
+use crate::resource::{Application, Cluster, Destination, Environment, StringMap, TemplateBody};
 
 /// Product membership annotation (Codefresh's).
 pub const PRODUCT_ANNOTATION: &str = "codefresh.io/product";
@@ -115,7 +116,7 @@ pub fn application_key(app: &Application, environment: Option<&str>) -> String {
 }
 
 /// Where an application's promotion template came from (SPEC §1.3/1.4).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "kind", content = "name", rename_all = "camelCase")]
 pub enum TemplateSource {
     /// The Product's inline `promotionTemplate`.
@@ -192,7 +193,8 @@ pub struct Member {
     pub name: String,
     pub environment: EnvironmentMatch,
     pub key: String,
-    pub template: TemplateChoice,
+    /// Shared by every member with the same product and labels.
+    pub template: Arc<TemplateChoice>,
 }
 
 /// A product and its applications.
@@ -238,7 +240,9 @@ impl Membership {
             .collect();
         // Template choice depends on the product and the app's labels only;
         // memoise per (product, label set) for configurations with many apps.
-        let mut cache: HashMap<(String, Vec<(String, String)>), TemplateChoice> = HashMap::new();
+        let mut cache: HashMap<(&str, &StringMap), Arc<TemplateChoice>> = HashMap::new();
+        let mut shared: HashMap<(Option<&str>, TemplateSource), Arc<TemplateChoice>> =
+            HashMap::new();
         for (i, app) in config.applications.iter().enumerate() {
             let Some(product_name) = app.metadata.annotations.get(PRODUCT_ANNOTATION) else {
                 continue;
@@ -246,16 +250,20 @@ impl Membership {
             let product = config.product(product_name);
             let environment = environment_of(config, app);
             let key = application_key(app, environment.name());
-            let labels: Vec<(String, String)> = app
-                .metadata
-                .labels
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            let template = cache
-                .entry((product_name.clone(), labels))
-                .or_insert_with(|| template_for(config, product, app))
-                .clone();
+            let template = Arc::clone(
+                cache
+                    .entry((product_name.as_str(), &app.metadata.labels))
+                    .or_insert_with(|| {
+                        // One copy per template, not per (product, labels).
+                        let choice = template_for(config, product, app);
+                        let key = (
+                            (choice.source == TemplateSource::Inline)
+                                .then_some(product_name.as_str()),
+                            choice.source.clone(),
+                        );
+                        Arc::clone(shared.entry(key).or_insert_with(|| Arc::new(choice)))
+                    }),
+            );
             products
                 .entry(product_name.clone())
                 .or_insert_with(|| ProductMembers {

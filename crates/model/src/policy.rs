@@ -87,7 +87,7 @@ impl PolicyEvaluation {
     }
 }
 
-fn tag_matches(tag: &str, labels: &std::collections::BTreeMap<String, String>) -> bool {
+fn tag_matches(tag: &str, labels: &crate::resource::StringMap) -> bool {
     match tag.split_once('=') {
         Some((k, v)) => labels.get(k).is_some_and(|l| l == v),
         None => labels.contains_key(tag),

@@ -5,10 +5,11 @@
 use std::collections::HashMap;
 
 use crate::config::Config;
+use crate::diagnostic::Severity;
 use crate::diagnostic::{Diagnostic, Origin};
 use crate::flowgraph::FlowGraph;
 use crate::jsonpath;
-use crate::load::Nodes;
+use crate::load::{DocRef, Sources};
 use crate::membership::{
     EnvironmentMatch, PRODUCT_ANNOTATION, TemplateSource, environment_of, template_for,
 };
@@ -16,67 +17,217 @@ use crate::policy::workflow_warning;
 use crate::resource::{PolicySettings, TemplateBody};
 use crate::yaml::{Node, NodeKind, Pos};
 
+/// One step of a field path.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// Splits a field path as [`crate::yaml::de::child`] writes it:
+/// `spec.steps[2].dependsOn[0]`, `spec.promotion["values.yaml"].jsonPaths[1]`.
+/// `None` for a path it cannot read.
+fn steps(path: &str) -> Option<Vec<Step>> {
+    let mut out = Vec::new();
+    let mut rest = path;
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('.') {
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("[\"") {
+            // A quoted key, escaped as Rust's `{:?}` does.
+            let mut key = String::new();
+            let mut chars = r.char_indices();
+            let end = loop {
+                match chars.next()? {
+                    (i, '"') => break i,
+                    (_, '\\') => match chars.next()?.1 {
+                        'n' => key.push('\n'),
+                        't' => key.push('\t'),
+                        'r' => key.push('\r'),
+                        '0' => key.push('\0'),
+                        c => key.push(c),
+                    },
+                    (_, c) => key.push(c),
+                }
+            };
+            rest = r[end + 1..].strip_prefix(']')?;
+            out.push(Step::Key(key));
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let close = r.find(']')?;
+            out.push(Step::Index(r[..close].parse().ok()?));
+            rest = &r[close + 1..];
+        } else {
+            let end = rest.find(['.', '[']).unwrap_or(rest.len());
+            out.push(Step::Key(rest[..end].to_owned()));
+            rest = &rest[end..];
+        }
+    }
+    Some(out)
+}
+
+/// The node at `path` inside `root` and whether all of the path exists;
+/// else its deepest existing ancestor.
+fn walk<'n>(root: &'n Node, path: &str) -> (&'n Node, bool) {
+    let Some(steps) = steps(path) else {
+        return (root, false);
+    };
+    let mut node = root;
+    for step in steps {
+        let next = match (&step, &node.kind) {
+            (Step::Key(k), _) => node.get(k),
+            (Step::Index(i), NodeKind::Seq(items)) => items.get(*i),
+            _ => None,
+        };
+        match next {
+            Some(n) => node = n,
+            None => return (node, false),
+        }
+    }
+    (node, true)
+}
+
 /// Position of `path` (e.g. `spec.steps[2].dependsOn[0]`) inside `root`, or
 /// of its deepest existing ancestor.
 pub(crate) fn locate(root: &Node, path: &str) -> Pos {
+    walk(root, path).0.pos
+}
+
+/// Position of the key that ends `path` (`spec.promotion["values.yaml"]`),
+/// when it exists.
+fn locate_key(root: &Node, path: &str) -> Option<Pos> {
+    let mut steps = steps(path)?;
+    let Some(Step::Key(last)) = steps.pop() else {
+        return None;
+    };
     let mut node = root;
-    for part in path.split('.') {
-        let (key, indexes) = match part.find('[') {
-            Some(i) => (&part[..i], &part[i..]),
-            None => (part, ""),
+    for step in steps {
+        node = match (&step, &node.kind) {
+            (Step::Key(k), _) => node.get(k)?,
+            (Step::Index(i), NodeKind::Seq(items)) => items.get(*i)?,
+            _ => return None,
         };
-        if !key.is_empty() {
-            match node.get(key) {
-                Some(n) => node = n,
-                None => return node.pos,
-            }
-        }
-        for idx in indexes.split('[').filter(|s| !s.is_empty()) {
-            let Ok(i) = idx.trim_end_matches(']').parse::<usize>() else {
-                return node.pos;
-            };
-            match &node.kind {
-                NodeKind::Seq(items) if i < items.len() => node = &items[i],
-                _ => return node.pos,
-            }
+    }
+    match &node.kind {
+        NodeKind::Map(entries) => entries
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(last.as_str()))
+            .map(|(k, _)| k.pos),
+        _ => None,
+    }
+}
+
+/// Where a diagnostic points inside its resource, resolved once
+/// validation is done (the trees are not kept; see [`crate::load`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Want {
+    /// Tried in order, each only if it exists: `(path, the key rather than the value)`.
+    pub exact: Vec<(String, bool)>,
+    /// Otherwise: this node, or its deepest existing ancestor.
+    pub near: String,
+}
+
+impl Want {
+    pub(crate) fn at(path: impl Into<String>) -> Want {
+        Want {
+            exact: Vec::new(),
+            near: path.into(),
         }
     }
-    node.pos
+
+    /// The position `self` names inside `root`.
+    pub(crate) fn find(&self, root: &Node) -> Pos {
+        for (path, key) in &self.exact {
+            let found = if *key {
+                locate_key(root, path)
+            } else {
+                match walk(root, path) {
+                    (n, true) => Some(n.pos),
+                    _ => None,
+                }
+            };
+            if let Some(p) = found {
+                return p;
+            }
+        }
+        locate(root, &self.near)
+    }
 }
+
+/// A diagnostic whose position is still to be found: its index in the
+/// list, the document, and where in it.
+pub(crate) type Pending = (usize, DocRef, Want);
 
 struct Ctx<'a> {
     config: &'a Config,
     out: &'a mut Vec<Diagnostic>,
+    pending: Vec<Pending>,
 }
 
 impl Ctx<'_> {
-    fn at(&self, origin: &Origin, root: &Node, field: &str) -> Origin {
-        Origin {
-            file: origin.file.clone(),
-            pos: locate(root, field),
-        }
+    /// Adds a diagnostic at `want` inside the document `doc` (placed at the
+    /// resource's origin until the position is resolved).
+    fn push(
+        &mut self,
+        severity: Severity,
+        origin: &Origin,
+        doc: DocRef,
+        want: Want,
+        field: String,
+        message: String,
+    ) {
+        self.pending.push((self.out.len(), doc, want));
+        self.out
+            .push(Diagnostic::new(severity, origin, field, message));
     }
 
-    fn error(&mut self, origin: &Origin, root: &Node, field: &str, message: String) {
-        let o = self.at(origin, root, field);
-        self.out.push(Diagnostic::error(&o, field, message));
+    fn error(&mut self, origin: &Origin, doc: DocRef, field: &str, message: String) {
+        self.push(
+            Severity::Error,
+            origin,
+            doc,
+            Want::at(field),
+            field.to_owned(),
+            message,
+        );
     }
 
-    fn warning(&mut self, origin: &Origin, root: &Node, field: &str, message: String) {
-        let o = self.at(origin, root, field);
-        self.out.push(Diagnostic::warning(&o, field, message));
+    fn warning(&mut self, origin: &Origin, doc: DocRef, field: &str, message: String) {
+        self.push(
+            Severity::Warning,
+            origin,
+            doc,
+            Want::at(field),
+            field.to_owned(),
+            message,
+        );
     }
 
-    fn note(&mut self, origin: &Origin, root: &Node, field: &str, message: String) {
-        let o = self.at(origin, root, field);
-        self.out.push(Diagnostic::note(&o, field, message));
+    fn note(&mut self, origin: &Origin, doc: DocRef, field: &str, message: String) {
+        self.push(
+            Severity::Note,
+            origin,
+            doc,
+            Want::at(field),
+            field.to_owned(),
+            message,
+        );
     }
 }
 
-pub(crate) fn run(config: &Config, nodes: &Nodes, out: &mut Vec<Diagnostic>) {
-    let mut cx = Ctx { config, out };
+/// Cross-resource validation; returns the diagnostics whose positions are
+/// to be found in their documents.
+pub(crate) fn run(config: &Config, nodes: &Sources, out: &mut Vec<Diagnostic>) -> Vec<Pending> {
+    let mut cx = Ctx {
+        config,
+        out,
+        pending: Vec::new(),
+    };
     duplicates(&mut cx);
-    for (env, root) in config.environments.iter().zip(&nodes.environments) {
+    for (env, root) in config
+        .environments
+        .iter()
+        .zip(nodes.environments.iter().copied())
+    {
         if env.spec.clusters.is_empty() {
             cx.warning(&env.origin, root, "spec.clusters", format!(
                 "environment `{}` lists no clusters: only applications labelled `ferry.io/environment: {}` belong to it",
@@ -94,7 +245,7 @@ pub(crate) fn run(config: &Config, nodes: &Nodes, out: &mut Vec<Diagnostic>) {
             }
         }
     }
-    for (t, root) in config.templates.iter().zip(&nodes.templates) {
+    for (t, root) in config.templates.iter().zip(nodes.templates.iter().copied()) {
         if let Some(sel) = &t.spec.application_source_selector {
             for (field, msg) in sel.problems() {
                 cx.error(
@@ -116,7 +267,7 @@ pub(crate) fn run(config: &Config, nodes: &Nodes, out: &mut Vec<Diagnostic>) {
         }
         template_body(&mut cx, &t.origin, root, "spec", &t.body());
     }
-    for (p, root) in config.products.iter().zip(&nodes.products) {
+    for (p, root) in config.products.iter().zip(nodes.products.iter().copied()) {
         if let Some(body) = &p.spec.promotion_template {
             template_body(&mut cx, &p.origin, root, "spec.promotionTemplate", body);
         }
@@ -177,7 +328,7 @@ pub(crate) fn run(config: &Config, nodes: &Nodes, out: &mut Vec<Diagnostic>) {
             }
         }
     }
-    for (f, root) in config.flows.iter().zip(&nodes.flows) {
+    for (f, root) in config.flows.iter().zip(nodes.flows.iter().copied()) {
         let base = if f.spec.legacy_layout {
             "spec.properties"
         } else {
@@ -249,7 +400,7 @@ pub(crate) fn run(config: &Config, nodes: &Nodes, out: &mut Vec<Diagnostic>) {
             }
         }
     }
-    for (p, root) in config.policies.iter().zip(&nodes.policies) {
+    for (p, root) in config.policies.iter().zip(nodes.policies.iter().copied()) {
         policy_workflows(&mut cx, &p.origin, root, "spec.policy", &p.spec.policy);
         if let Some(sel) = &p.spec.selector.product {
             for (i, n) in sel.names.iter().enumerate() {
@@ -282,6 +433,7 @@ pub(crate) fn run(config: &Config, nodes: &Nodes, out: &mut Vec<Diagnostic>) {
         }
     }
     applications(&mut cx, nodes);
+    cx.pending
 }
 
 /// `timeout` (a Go duration) and Codefresh's `promotionTimeoutLimit`
@@ -291,7 +443,7 @@ pub(crate) fn run(config: &Config, nodes: &Nodes, out: &mut Vec<Diagnostic>) {
 fn flow_timeout(
     cx: &mut Ctx<'_>,
     origin: &Origin,
-    root: &Node,
+    root: DocRef,
     base: &str,
     body: &crate::resource::FlowBody,
 ) {
@@ -339,7 +491,7 @@ fn flow_timeout(
 fn release_notes(
     cx: &mut Ctx<'_>,
     origin: &Origin,
-    root: &Node,
+    root: DocRef,
     notes: &crate::resource::ReleaseNotesSpec,
 ) {
     let base = "spec.releaseNotes";
@@ -474,10 +626,8 @@ fn duplicates(cx: &mut Ctx<'_>) {
 
 /// Checks file names and JSONPaths of a template body. A problem with a
 /// promoted file is reported at that file's key, one with a JSONPath at
-/// the list item itself (`spec.promotion["values.yaml"].jsonPaths[1]`):
-/// file names hold dots, so these are located by walking the nodes rather
-/// than with [`locate`].
-fn template_body(cx: &mut Ctx<'_>, origin: &Origin, root: &Node, base: &str, body: &TemplateBody) {
+/// the list item itself (`spec.promotion["values.yaml"].jsonPaths[1]`).
+fn template_body(cx: &mut Ctx<'_>, origin: &Origin, root: DocRef, base: &str, body: &TemplateBody) {
     if let Some(vs) = &body.version_source {
         if let Err(msg) = relative_path(&vs.file) {
             cx.error(origin, root, &format!("{base}.versionSource.file"), msg);
@@ -490,35 +640,25 @@ fn template_body(cx: &mut Ctx<'_>, origin: &Origin, root: &Node, base: &str, bod
         return;
     };
     let promotion_field = format!("{base}.promotion");
-    let promotion_node = base
-        .split('.')
-        .try_fold(root, |n, key| n.get(key))
-        .and_then(|n| n.get("promotion"));
-    let mut report = |pos: Option<Pos>, field: String, message: String| {
-        let at = Origin {
-            file: origin.file.clone(),
-            pos: pos.unwrap_or_else(|| locate(root, &promotion_field)),
+    // The first of `exact` that exists, else the `promotion` mapping.
+    let mut report = |exact: Vec<(String, bool)>, field: String, message: String| {
+        let want = Want {
+            exact,
+            near: promotion_field.clone(),
         };
-        cx.out.push(Diagnostic::error(&at, field, message));
+        cx.push(Severity::Error, origin, root, want, field, message);
     };
     for (file, spec) in promotion {
         let field = crate::yaml::de::child(&promotion_field, file);
-        let (key_node, value_node) = match promotion_node.map(|n| &n.kind) {
-            Some(NodeKind::Map(entries)) => entries
-                .iter()
-                .find(|(k, _)| k.as_str() == Some(file.as_str()))
-                .map_or((None, None), |(k, v)| (Some(k), Some(v))),
-            _ => (None, None),
-        };
-        let key_pos = key_node.map(|k| k.pos);
+        let key = (field.clone(), true);
         if let Err(msg) = relative_path(file) {
-            report(key_pos, field.clone(), msg);
+            report(vec![key.clone()], field.clone(), msg);
         }
         let paths_field = format!("{field}.jsonPaths");
-        let paths_node = value_node.and_then(|v| v.get("jsonPaths"));
+        let paths = (paths_field.clone(), false);
         if spec.json_paths.is_empty() {
             report(
-                paths_node.map(|n| n.pos).or(key_pos),
+                vec![paths.clone(), key.clone()],
                 paths_field.clone(),
                 "must list at least one path (or `*` for the whole file)".into(),
             );
@@ -526,7 +666,7 @@ fn template_body(cx: &mut Ctx<'_>, origin: &Origin, root: &Node, base: &str, bod
         let has_star = spec.json_paths.iter().any(|p| p.trim() == "*");
         if has_star && spec.json_paths.len() > 1 {
             report(
-                paths_node.map(|n| n.pos).or(key_pos),
+                vec![paths.clone(), key.clone()],
                 paths_field.clone(),
                 "`*` promotes the whole file and cannot be combined with other paths".into(),
             );
@@ -536,11 +676,8 @@ fn template_body(cx: &mut Ctx<'_>, origin: &Origin, root: &Node, base: &str, bod
                 continue;
             }
             if let Err(msg) = jsonpath::check(p) {
-                let item = match paths_node.map(|n| &n.kind) {
-                    Some(NodeKind::Seq(items)) => items.get(i).map(|n| n.pos),
-                    _ => None,
-                };
-                report(item.or(key_pos), format!("{paths_field}[{i}]"), msg);
+                let item = format!("{paths_field}[{i}]");
+                report(vec![(item.clone(), false), key.clone()], item, msg);
             }
         }
     }
@@ -568,7 +705,7 @@ fn relative_path(path: &str) -> Result<(), String> {
 fn policy_workflows(
     cx: &mut Ctx<'_>,
     origin: &Origin,
-    root: &Node,
+    root: DocRef,
     base: &str,
     p: &PolicySettings,
 ) {
@@ -581,85 +718,115 @@ fn policy_workflows(
     }
 }
 
-fn hook_workflow(cx: &mut Ctx<'_>, origin: &Origin, root: &Node, field: &str, name: &str) {
+fn hook_workflow(cx: &mut Ctx<'_>, origin: &Origin, root: DocRef, field: &str, name: &str) {
     if let Some(w) = workflow_warning(cx.config, "hook", name) {
         cx.warning(origin, root, field, w);
     }
 }
 
-fn applications(cx: &mut Ctx<'_>, nodes: &Nodes) {
+fn applications(cx: &mut Ctx<'_>, nodes: &Sources) {
     let config = cx.config;
-    for (app, pos) in config.applications.iter().zip(&nodes.applications) {
+    // Whether a template applies depends on the product and the labels only.
+    let mut has_template: HashMap<(&str, &crate::resource::StringMap), bool> = HashMap::new();
+    for (app, doc) in config
+        .applications
+        .iter()
+        .zip(nodes.applications.iter().copied())
+    {
         let Some(product) = app.metadata.annotations.get(PRODUCT_ANNOTATION) else {
             continue;
         };
-        let at = |p: Pos| Origin {
-            file: app.origin.file.clone(),
-            pos: p,
+        // Where in the Application each finding points.
+        let source = || Want {
+            exact: vec![
+                ("spec.source".into(), false),
+                ("spec.sources".into(), false),
+            ],
+            near: "spec".into(),
         };
+        let or_name = |path: String| Want {
+            exact: vec![(path, false)],
+            near: "metadata.name".into(),
+        };
+        let origin = &app.origin;
         match app.promoted_source() {
-            None => cx.out.push(Diagnostic::error(
-                &at(pos.source),
-                "spec.source",
+            None => cx.push(
+                Severity::Error,
+                origin,
+                doc,
+                source(),
+                "spec.source".into(),
                 format!(
                     "application `{}` of product `{product}` has no source with a path to promote",
                     app.name()
                 ),
-            )),
+            ),
             Some(s) if s.path.as_deref().is_none_or(|p| p.trim().is_empty()) => {
                 let what = if s.chart.is_some() {
                     "a Helm chart source (no path)"
                 } else {
                     "a source without `path`"
                 };
-                cx.out.push(Diagnostic::error(&at(pos.source), "spec.source.path", format!(
+                cx.push(Severity::Error, origin, doc, source(), "spec.source.path".into(), format!(
                     "application `{}` of product `{product}` has {what}; ferry promotes files under the source path", app.name()
-                )));
+                ));
             }
             Some(_) => {}
         }
         if let Some(s) = app.promoted_source()
             && let Some(shown) = credentials_in_url(&s.repo_url)
         {
-            cx.out.push(Diagnostic::error(
-                &at(pos.source),
-                "spec.source.repoURL",
+            cx.push(
+                Severity::Error,
+                origin,
+                doc,
+                source(),
+                "spec.source.repoURL".into(),
                 format!(
                     "application `{}` has credentials in its repoURL (`{shown}`); ferry would keep \
                      them in every release record — put them in ferry's `gitCredentials` settings \
                      instead",
                     app.name()
                 ),
-            ));
+            );
         }
         match environment_of(config, app) {
             EnvironmentMatch::UnknownLabel(env) => {
-                let p = pos.environment_label.unwrap_or(pos.name);
-                cx.out.push(Diagnostic::error(
-                    &at(p),
-                    format!(
-                        "metadata.labels[\"{}\"]",
-                        crate::membership::ENVIRONMENT_LABEL
-                    ),
+                let field = format!(
+                    "metadata.labels[\"{}\"]",
+                    crate::membership::ENVIRONMENT_LABEL
+                );
+                cx.push(
+                    Severity::Error,
+                    origin,
+                    doc,
+                    or_name(field.clone()),
+                    field,
                     format!("environment `{env}` does not exist"),
-                ));
+                );
             }
             EnvironmentMatch::None => {
                 let d = &app.spec.destination;
-                cx.out.push(Diagnostic::warning(&at(pos.destination), "spec.destination", format!(
+                cx.push(Severity::Warning, origin, doc, Want::at("spec.destination"), "spec.destination".into(), format!(
                     "application `{}` belongs to no environment: destination {}/{} matches no Environment's clusters and namespaces",
                     app.name(),
                     d.name.as_deref().or(d.server.as_deref()).unwrap_or("?"),
                     d.namespace.as_deref().unwrap_or("")
-                )));
+                ));
             }
             _ => {}
         }
-        if template_for(config, config.product(product), app).source == TemplateSource::None {
-            cx.out.push(Diagnostic::warning(&at(pos.product_annotation.unwrap_or(pos.name)), "metadata.labels", format!(
+        let applies = *has_template
+            .entry((product.as_str(), &app.metadata.labels))
+            .or_insert_with(|| {
+                template_for(config, config.product(product), app).source != TemplateSource::None
+            });
+        if !applies {
+            let annotation = format!("metadata.annotations[\"{PRODUCT_ANNOTATION}\"]");
+            cx.push(Severity::Warning, origin, doc, or_name(annotation), "metadata.labels".into(), format!(
                 "no PromotionTemplate applies to application `{}`: every file of its source path is promoted and its version is unknown",
                 app.name()
-            )));
+            ));
         }
     }
 }

@@ -70,6 +70,7 @@
 //! [`forges`], [`argocd`], [`notes`], [`workflows`].
 
 pub mod argocd;
+mod budget;
 pub mod error;
 pub mod forges;
 pub mod git;

@@ -37,6 +37,10 @@ struct FileSettings {
     admin_token: Option<Secret>,
     poll_interval: Option<u64>,
     config_poll_interval: Option<u64>,
+    config_max_files: Option<u64>,
+    config_max_bytes: Option<u64>,
+    config_max_file_bytes: Option<u64>,
+    config_max_document_nodes: Option<u64>,
     anonymous_read: Option<bool>,
     demo: Option<bool>,
     runtime: Option<String>,
@@ -102,6 +106,8 @@ pub struct Settings {
     /// How often the configuration source is checked for changes; `None`
     /// (0) disables live configuration.
     pub config_poll_interval: Option<Duration>,
+    /// How much of the configuration source is read at most.
+    pub config_budget: ferry_config::Budget,
     /// Reads without a token.
     pub anonymous_read: bool,
     /// The `RUNTIME` argument of pre- and post-action workflows (Codefresh
@@ -142,6 +148,7 @@ impl Default for Settings {
             admin_token: None,
             poll_interval: Some(Duration::from_secs(30)),
             config_poll_interval: Some(Duration::from_secs(10)),
+            config_budget: ferry_config::Budget::default(),
             anonymous_read: false,
             runtime: "ferry".into(),
             git_credentials: Vec::new(),
@@ -294,6 +301,15 @@ impl Settings {
             },
             &env,
         )?;
+        let config_budget = crate::budget::load(
+            crate::budget::BudgetKeys {
+                max_files: fs.config_max_files,
+                max_bytes: fs.config_max_bytes,
+                max_file_bytes: fs.config_max_file_bytes,
+                max_document_nodes: fs.config_max_document_nodes,
+            },
+            &env,
+        )?;
         let d = Settings::default();
         let secs = |v: Option<u64>, default: Option<Duration>| match v {
             None => default,
@@ -342,6 +358,7 @@ impl Settings {
             admin_token: fs.admin_token.filter(|t| !t.0.is_empty()),
             poll_interval: secs(fs.poll_interval, d.poll_interval),
             config_poll_interval: secs(fs.config_poll_interval, d.config_poll_interval),
+            config_budget,
             anonymous_read: flags
                 .anonymous_read
                 .or(fs.anonymous_read)

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use crate::argocd::ArgoCd;
 use crate::cancel::CancelFlag;
-use ferry_config::ConfigSource;
+use ferry_config::{Budget, ConfigSource};
 use ferry_engine::Engine;
 use ferry_model::Loaded;
 use serde::Serialize;
@@ -44,6 +44,7 @@ pub struct ConfigStatus {
 /// Shared state of the watcher.
 pub struct LiveConfig {
     source: ConfigSource,
+    budget: Budget,
     status: RwLock<ConfigStatus>,
     fingerprint: RwLock<Option<u64>>,
     argocd: Option<Arc<ArgoCd>>,
@@ -67,9 +68,10 @@ impl LoadError {
     }
 }
 
-/// Loads and validates `source`: errors (not warnings) reject it.
-pub fn load_valid(source: &ConfigSource) -> Result<Loaded, LoadError> {
-    let loaded = ferry_config::load(source)?;
+/// Loads and validates `source` within `budget`: errors (not warnings)
+/// reject it.
+pub fn load_valid(source: &ConfigSource, budget: &Budget) -> Result<Loaded, LoadError> {
+    let loaded = ferry_config::load_with(source, budget)?;
     let errors: Vec<String> = loaded.errors().map(|d| d.to_string()).collect();
     if errors.is_empty() {
         Ok(loaded)
@@ -98,8 +100,15 @@ impl LiveConfig {
             }),
             fingerprint: RwLock::new(fp),
             source,
+            budget: Budget::default(),
             argocd: None,
         }
+    }
+
+    /// Reloads within `budget` (the settings' `configMax*`) rather than the default.
+    pub fn with_budget(mut self, budget: Budget) -> LiveConfig {
+        self.budget = budget;
+        self
     }
 
     /// Merges discovered Argo CD applications into every configuration
@@ -144,7 +153,10 @@ impl LiveConfig {
             if previous == Some(fp) {
                 return None;
             }
-            Some((Some(fp), load_valid(&this.source).map_err(|e| e.messages())))
+            Some((
+                Some(fp),
+                load_valid(&this.source, &this.budget).map_err(|e| e.messages()),
+            ))
         })
         .await;
         let mut status = self.status.write().unwrap_or_else(|p| p.into_inner());

@@ -51,7 +51,8 @@ impl Parts {
         let source_name = source.describe();
         let loaded = {
             let source = source.clone();
-            tokio::task::spawn_blocking(move || live::load_valid(&source))
+            let budget = settings.config_budget;
+            tokio::task::spawn_blocking(move || live::load_valid(&source, &budget))
                 .await
                 .map_err(|e| BuildError::Setup(std::io::Error::other(e.to_string())))?
                 .map_err(|error| BuildError::Config {
@@ -200,7 +201,11 @@ impl Parts {
             insights,
             engine,
             store,
-            live: Arc::new(LiveConfig::new(source).with_argocd(argocd.clone())),
+            live: Arc::new(
+                LiveConfig::new(source)
+                    .with_budget(settings.config_budget)
+                    .with_argocd(argocd.clone()),
+            ),
             argocd,
             forges,
             statuses,

@@ -56,8 +56,8 @@ pub fn discover(
                 metadata: ObjectMeta {
                     name: doc.metadata.name.clone(),
                     namespace: doc.metadata.namespace.clone(),
-                    labels: doc.metadata.labels.clone().unwrap_or_default(),
-                    annotations: doc.metadata.annotations.clone().unwrap_or_default(),
+                    labels: doc.metadata.labels.clone().unwrap_or_default().into(),
+                    annotations: doc.metadata.annotations.clone().unwrap_or_default().into(),
                     ..ObjectMeta::default()
                 },
                 spec,

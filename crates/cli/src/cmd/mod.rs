@@ -22,6 +22,34 @@ pub struct SourceArgs {
     /// Path inside the configuration repository.
     #[arg(long)]
     pub path: Option<String>,
+    /// Most YAML files the configuration may have [default: 100000].
+    #[arg(long, env = "FERRY_CONFIG_MAX_FILES", value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Configuration limits")]
+    pub config_max_files: Option<u64>,
+    /// Most bytes of all its YAML files together [default: 134217728, 128 MiB].
+    #[arg(long, env = "FERRY_CONFIG_MAX_BYTES", value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Configuration limits")]
+    pub config_max_bytes: Option<u64>,
+    /// Most bytes of one file; a larger file is an error and not read [default: 16777216, 16 MiB].
+    #[arg(long, env = "FERRY_CONFIG_MAX_FILE_BYTES", value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Configuration limits")]
+    pub config_max_file_bytes: Option<u64>,
+    /// Most YAML nodes of one document of a kind ferry reads [default: 100000].
+    #[arg(long, env = "FERRY_CONFIG_MAX_DOCUMENT_NODES", value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Configuration limits")]
+    pub config_max_document_nodes: Option<u64>,
+}
+
+impl SourceArgs {
+    /// How much of the source is read at most.
+    pub fn budget(&self) -> ferry_config::Budget {
+        let d = ferry_config::Budget::default();
+        let count = |v: Option<u64>, default: usize| {
+            v.map_or(default, |n| usize::try_from(n).unwrap_or(usize::MAX))
+        };
+        ferry_config::Budget {
+            max_files: count(self.config_max_files, d.max_files),
+            max_bytes: self.config_max_bytes.unwrap_or(d.max_bytes),
+            max_file_bytes: self.config_max_file_bytes.unwrap_or(d.max_file_bytes),
+            max_document_nodes: count(self.config_max_document_nodes, d.max_document_nodes),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

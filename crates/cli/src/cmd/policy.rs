@@ -35,7 +35,7 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
     let Command::Evaluate(args) = cmd;
     let source =
         ConfigSource::from_arg(&args.config, args.src.branch.clone(), args.src.path.clone());
-    let loaded = ferry_config::load(&source)?;
+    let loaded = ferry_config::load_with(&source, &args.src.budget())?;
     let errors = loaded.errors().count();
     if errors > 0 {
         eprintln!("warning: the configuration has {errors} error(s); `ferry validate` lists them");

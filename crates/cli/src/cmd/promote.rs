@@ -181,7 +181,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let source =
         ConfigSource::from_arg(&config_arg, args.src.branch.clone(), args.src.path.clone());
-    let loaded = ferry_config::load(&source)?;
+    let loaded = ferry_config::load_with(&source, &args.src.budget())?;
     let errors = loaded.errors().count();
     if errors > 0 {
         eprintln!("warning: the configuration has {errors} error(s); `ferry validate` lists them");

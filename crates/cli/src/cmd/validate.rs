@@ -51,7 +51,7 @@ pub enum Executor {
     Argo,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Report<'a> {
     source: String,
@@ -61,41 +61,116 @@ struct Report<'a> {
     errors: usize,
     warnings: usize,
     diagnostics: &'a [Diagnostic],
-    products: Vec<ProductRow>,
+    products: Products<'a>,
 }
 
-#[derive(Debug, Serialize)]
+/// The product table, built one product at a time while it is written:
+/// with tens of thousands of applications a table built whole would take
+/// more memory than the configuration itself.
+struct Products<'a> {
+    config: &'a Config,
+    membership: Membership,
+    /// Environment names in dashboard order.
+    order: Vec<&'a str>,
+}
+
+impl<'a> Products<'a> {
+    fn new(config: &'a Config) -> Products<'a> {
+        Products {
+            config,
+            membership: Membership::compute(config),
+            order: config
+                .environments_in_order()
+                .iter()
+                .map(|e| e.name())
+                .collect(),
+        }
+    }
+
+    fn rows(&self) -> impl Iterator<Item = ProductRow<'_>> {
+        self.membership.products.values().map(|p| {
+            let mut by_env: BTreeMap<Option<usize>, (Option<&str>, Vec<ApplicationRow<'_>>)> =
+                BTreeMap::new();
+            for m in &p.members {
+                let env = m.environment.name();
+                let idx = env.and_then(|e| self.order.iter().position(|o| *o == e));
+                by_env
+                    .entry(idx.or(Some(usize::MAX)).filter(|_| env.is_some()))
+                    .or_insert_with(|| (env, Vec::new()))
+                    .1
+                    .push(app_row(m));
+            }
+            let flows = self
+                .config
+                .product(&p.name)
+                .map(|prod| {
+                    prod.spec
+                        .promotion_flows
+                        .iter()
+                        .map(|f| f.name.as_str())
+                        .collect()
+                })
+                .unwrap_or_default();
+            ProductRow {
+                name: &p.name,
+                defined: p.defined,
+                flows,
+                environments: by_env
+                    .into_values()
+                    .map(|(name, applications)| EnvironmentRow { name, applications })
+                    .collect(),
+            }
+        })
+    }
+}
+
+impl Serialize for Products<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.rows())
+    }
+}
+
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ProductRow {
-    name: String,
+struct ProductRow<'a> {
+    name: &'a str,
     defined: bool,
-    flows: Vec<String>,
-    environments: Vec<EnvironmentRow>,
+    flows: Vec<&'a str>,
+    environments: Vec<EnvironmentRow<'a>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct EnvironmentRow {
+struct EnvironmentRow<'a> {
     /// `null` for applications that belong to no environment.
-    name: Option<String>,
-    applications: Vec<ApplicationRow>,
+    name: Option<&'a str>,
+    applications: Vec<ApplicationRow<'a>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ApplicationRow {
-    name: String,
-    key: String,
-    template: TemplateSource,
+struct ApplicationRow<'a> {
+    name: &'a str,
+    key: &'a str,
+    template: &'a TemplateSource,
     version_source: Option<String>,
     /// File → promotable paths; `null` when every file is promoted.
-    promotion: Option<BTreeMap<String, Vec<String>>>,
+    promotion: Option<Promotion<'a>>,
+}
+
+/// A template's `promotion`, written as file → paths.
+struct Promotion<'a>(&'a BTreeMap<String, ferry_model::resource::PromotionFile>);
+
+impl Serialize for Promotion<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(f, spec)| (f, &spec.json_paths)))
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let source =
         ConfigSource::from_arg(&args.source, args.src.branch.clone(), args.src.path.clone());
-    let mut loaded = ferry_config::load(&source)?;
+    let mut loaded = ferry_config::load_with(&source, &args.src.budget())?;
     if let Some(url) = &args.argocd {
         discover(&args, url, &mut loaded)?;
     }
@@ -111,11 +186,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         loaded.diagnostics.extend(found);
     }
     let report = build(&source, &loaded);
+    let valid = report.valid;
     match args.output {
-        OutputFormat::Json => crate::output::print_json(&report)?,
+        OutputFormat::Json => crate::output::write_json(&report)?,
         OutputFormat::Human => crate::output::print(&human(&report, &loaded, args.verbose))?,
     }
-    Ok(if report.valid {
+    Ok(if valid {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -197,7 +273,6 @@ fn discover(args: &Args, url: &str, loaded: &mut Loaded) -> anyhow::Result<()> {
 
 fn build<'a>(source: &ConfigSource, loaded: &'a Loaded) -> Report<'a> {
     let config = &loaded.config;
-    let membership = Membership::compute(config);
     let count = |s| {
         loaded
             .diagnostics
@@ -213,69 +288,21 @@ fn build<'a>(source: &ConfigSource, loaded: &'a Loaded) -> Report<'a> {
         errors: count(Severity::Error),
         warnings: count(Severity::Warning),
         diagnostics: &loaded.diagnostics,
-        products: products(config, &membership),
+        products: Products::new(config),
     }
 }
 
-fn products(config: &Config, membership: &Membership) -> Vec<ProductRow> {
-    let order: Vec<&str> = config
-        .environments_in_order()
-        .iter()
-        .map(|e| e.name())
-        .collect();
-    membership
-        .products
-        .values()
-        .map(|p| {
-            let mut by_env: BTreeMap<Option<usize>, (Option<String>, Vec<ApplicationRow>)> =
-                BTreeMap::new();
-            for m in &p.members {
-                let env = m.environment.name();
-                let idx = env.and_then(|e| order.iter().position(|o| *o == e));
-                by_env
-                    .entry(idx.or(Some(usize::MAX)).filter(|_| env.is_some()))
-                    .or_insert_with(|| (env.map(str::to_owned), Vec::new()))
-                    .1
-                    .push(app_row(m));
-            }
-            let flows = config
-                .product(&p.name)
-                .map(|prod| {
-                    prod.spec
-                        .promotion_flows
-                        .iter()
-                        .map(|f| f.name.clone())
-                        .collect()
-                })
-                .unwrap_or_default();
-            ProductRow {
-                name: p.name.clone(),
-                defined: p.defined,
-                flows,
-                environments: by_env
-                    .into_values()
-                    .map(|(name, applications)| EnvironmentRow { name, applications })
-                    .collect(),
-            }
-        })
-        .collect()
-}
-
-fn app_row(m: &Member) -> ApplicationRow {
+fn app_row(m: &Member) -> ApplicationRow<'_> {
     let body = &m.template.body;
     ApplicationRow {
-        name: m.name.clone(),
-        key: m.key.clone(),
-        template: m.template.source.clone(),
+        name: &m.name,
+        key: &m.key,
+        template: &m.template.source,
         version_source: body
             .version_source
             .as_ref()
             .map(|v| format!("{} {}", v.file, v.json_path)),
-        promotion: body.promotion.as_ref().map(|p| {
-            p.iter()
-                .map(|(f, spec)| (f.clone(), spec.json_paths.clone()))
-                .collect()
-        }),
+        promotion: body.promotion.as_ref().map(Promotion),
     }
 }
 
@@ -308,7 +335,7 @@ fn human(report: &Report<'_>, loaded: &Loaded, verbose: bool) -> String {
         out.push('\n');
     }
     let mut rows = Vec::new();
-    for p in &report.products {
+    for p in report.products.rows() {
         for e in &p.environments {
             for a in &e.applications {
                 let template = match &a.template {
@@ -320,15 +347,16 @@ fn human(report: &Report<'_>, loaded: &Loaded, verbose: bool) -> String {
                 let paths = match &a.promotion {
                     None => "every file".to_owned(),
                     Some(files) => files
+                        .0
                         .iter()
-                        .map(|(f, p)| format!("{f}: {}", p.join(", ")))
+                        .map(|(f, p)| format!("{f}: {}", p.json_paths.join(", ")))
                         .collect::<Vec<_>>()
                         .join("; "),
                 };
                 rows.push(vec![
-                    p.name.clone(),
-                    e.name.clone().unwrap_or_else(|| "(none)".into()),
-                    a.name.clone(),
+                    p.name.to_owned(),
+                    e.name.unwrap_or("(none)").to_owned(),
+                    a.name.to_owned(),
                     template,
                     a.version_source.clone().unwrap_or_else(|| "—".into()),
                     paths,

@@ -127,7 +127,7 @@ fn find_template(args: &RunArgs) -> anyhow::Result<WorkflowTemplate> {
             );
         };
         let source = ConfigSource::from_arg(config, args.src.branch.clone(), args.src.path.clone());
-        let loaded = ferry_config::load(&source)?;
+        let loaded = ferry_config::load_with(&source, &args.src.budget())?;
         (
             loaded.config.workflow_templates,
             Some(args.template.clone()),

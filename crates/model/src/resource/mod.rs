@@ -11,6 +11,7 @@ mod flow;
 mod policy;
 mod product;
 mod selector;
+mod string_map;
 mod template;
 mod workflow_template;
 
@@ -29,12 +30,11 @@ pub use product::{
     ReleaseNotesSpec, SelectorKey, SelectorOperator, TriggerSelector,
 };
 pub use selector::{LabelSelector, LabelSelectorRequirement, SelectorOperatorKind};
+pub use string_map::StringMap;
 pub use template::{
     PromotionFile, PromotionTemplate, PromotionTemplateSpec, TemplateBody, VersionSource,
 };
 pub use workflow_template::{PROMOTION_ORIGIN_ANNOTATION, WorkflowTemplate};
-
-use std::collections::BTreeMap;
 
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
@@ -47,10 +47,10 @@ pub struct ObjectMeta {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "StringMap::is_empty")]
+    pub labels: StringMap,
+    #[serde(default, skip_serializing_if = "StringMap::is_empty")]
+    pub annotations: StringMap,
     #[serde(default, skip_serializing)]
     pub uid: Option<IgnoredAny>,
     #[serde(default, skip_serializing)]

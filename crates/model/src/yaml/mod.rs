@@ -10,7 +10,10 @@
 pub mod de;
 mod parse;
 
-pub use parse::{Document, YamlError, parse_documents};
+pub use parse::{
+    Body, DEFAULT_MAX_NODES, Document, DocumentRead, Head, Limits, MAX_DEPTH, YamlError,
+    parse_documents, read_documents,
+};
 
 use std::fmt;
 
