@@ -49,6 +49,8 @@ enum Command {
     /// One release on a server: show (--watch), terminate, retry.
     #[command(subcommand)]
     Release(cmd::release::Command),
+    /// Delivery insights of a server: DORA measures and where promotion time goes.
+    Insights(cmd::insights::Args),
     /// API tokens on a server (admin): create, list, revoke.
     #[command(subcommand)]
     Token(cmd::token::Command),
@@ -72,6 +74,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Docs(cmd) => cmd::docs::run(cmd, Cli::command()),
         Command::Token(cmd) => cmd::token::run(cmd),
+        Command::Insights(args) => cmd::insights::run(args),
     };
     match result {
         Ok(code) => code,

@@ -30,7 +30,7 @@ pub const MEASURES: [(&str, &str, &str); 4] = [
 pub const PHASES: &str = "Where time goes: for each environment run that ended in the period, the time of each phase: queued (the release waited in its product's queue, from creation to its first environment's start), waiting to start (from the moment every environment it depends on had finished to its own start: promotion windows and freezes hold a release here), pre-action, commit or pull request (from opening the pull request to its merge), sync and health (until the applications are synced at the promotion commit and healthy), post-action and hooks. A phase's time is the span from the first of its steps starting to the last one ending, over the environment's applications (they run in parallel). Median and 90th percentile per environment and phase.";
 
 /// What counts as production.
-pub const PRODUCTION: &str = "Production environments are those of kind PROD, unless the settings name them (`[insights] productionEnvironments`). A product with none shows \"no production environment\" instead of the four measures.";
+pub const PRODUCTION: &str = "Production environments are those of kind PROD; an Environment labelled `ferry.io/production: \"true\"` counts as production whatever its kind, one labelled `\"false\"` does not. A product with none shows \"no production environment\" instead of the four measures.";
 
 /// Percentiles.
 pub const PERCENTILES: &str = "Percentiles are nearest-rank: the p-th percentile of n values is the value at rank ⌈p·n/100⌉ in ascending order; the median is the 50th percentile, so with an even count it is the lower middle value.";
