@@ -1,25 +1,20 @@
-//! The router's outer layer and what it needs: rate limits on the webhook
-//! paths and sign-in, the JSON depth limit on request bodies, and the
-//! security headers on every response (errors and 404s included).
+//! What ferry checks itself, beside tower-http's layers: rate limits on
+//! sign-in and on webhook deliveries that fail verification, the JSON
+//! depth limit on request bodies, and ferry's error body on refusals.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::depth;
 use crate::error_body::json_error;
-use crate::headers;
+use crate::limit::body_limit;
 use crate::rate::RateLimiter;
 use crate::remote::{TrustedProxies, client_address};
-
-/// Path prefix of the inbound forge webhooks (bodies up to
-/// [`WEBHOOK_BODY_LIMIT`]; failed verifications rate limited per client).
-pub const WEBHOOKS_PREFIX: &str = "/api/v1/webhooks/";
 
 /// What the protective layers need, shared through the app state.
 #[derive(Debug)]
@@ -78,41 +73,51 @@ impl Security {
     }
 }
 
-/// Largest request body accepted (the API's default body limit too).
-pub const BODY_LIMIT: usize = 1024 * 1024;
-
-/// Largest webhook body buffered for the depth check (GitHub's own cap on
-/// deliveries is 25 MB, the largest any forge documents); the webhook
-/// handler applies each forge's own maximum.
-pub const WEBHOOK_BODY_LIMIT: usize = 25 * 1024 * 1024;
-
-/// The router's outermost layer: the JSON depth limit on request bodies
-/// and security headers on every response (errors and 404s included).
-/// Webhook deliveries are not rate limited here: only the ones that fail
-/// verification are, by the handler ([`Security::webhook_refused`]).
-pub async fn guard(State(st): State<Arc<Security>>, req: Request, next: Next) -> Response {
-    let https = st.https;
-    let mut response = match checked(req).await {
+/// The JSON nesting limit on request bodies (tower-http has no such
+/// layer): a JSON body — a POST, PUT or PATCH whose content type says
+/// JSON, or says nothing — is read whole (under the body limit of
+/// [`crate::limit`], which runs before this) and refused with 400 when it
+/// nests deeper than [`depth::MAX_JSON_DEPTH`], before a parser recurses
+/// into it.
+pub async fn json_depth(req: Request, next: Next) -> Response {
+    match checked(req).await {
         Ok(req) => next.run(req).await,
         Err(refusal) => refusal,
-    };
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE
-        || response.status() == StatusCode::TOO_MANY_REQUESTS
-    {
-        // The rest of the request body was never read, so hyper closes
-        // the connection after this response. Saying so lets a client
-        // drop it from its pool instead of sending its next request
-        // into a socket that is about to close (a broken pipe).
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
-    headers::apply(&mut response, https);
+}
+
+/// Refusals made by layers that know nothing of ferry's error body
+/// (tower-http's 413 for a declared `Content-Length` over the limit) get
+/// it, and a 413 or 429 says `Connection: close`: the rest of the request
+/// body was never read, so hyper closes the connection after this
+/// response, and saying so lets a client drop it from its pool instead of
+/// sending its next request into a socket that is about to close (a
+/// broken pipe).
+pub async fn refusals(req: Request, next: Next) -> Response {
+    let limit = body_limit(req.uri().path());
+    let response = next.run(req).await;
+    let status = response.status();
+    if status != StatusCode::PAYLOAD_TOO_LARGE && status != StatusCode::TOO_MANY_REQUESTS {
+        return response;
+    }
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.contains("json"));
+    let mut response = if json {
+        response
+    } else {
+        json_error(status, &format!("request body: larger than {limit} bytes"))
+    };
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }
 
 async fn checked(req: Request) -> Result<Request, Response> {
-    let webhook = req.uri().path().starts_with(WEBHOOKS_PREFIX);
+    let limit = body_limit(req.uri().path());
     let (parts, body) = req.into_parts();
     let has_body = matches!(parts.method, Method::POST | Method::PUT | Method::PATCH);
     let json = match parts.headers.get(header::CONTENT_TYPE) {
@@ -125,11 +130,6 @@ async fn checked(req: Request) -> Result<Request, Response> {
     if !has_body || !json {
         return Ok(Request::from_parts(parts, body));
     }
-    let limit = if webhook {
-        WEBHOOK_BODY_LIMIT
-    } else {
-        BODY_LIMIT
-    };
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => {

@@ -1,21 +1,24 @@
 //! Request-level protections (SPEC §10; issue 10), applied by the router
-//! as layers so no handler can forget one: who the client is
-//! ([`remote`]), rate limits ([`rate`]), JSON nesting limits ([`depth`]),
-//! security headers on every response ([`headers`]) — put together by
-//! [`guard()`] — and the masking of secrets wherever text leaves ferry:
+//! as layers so no handler can forget one — put together by [`protect`]
+//! ([`layers`]): request ids and spans, security headers ([`headers`]),
+//! body limits ([`limit`]) — tower-http's layers — and JSON nesting
+//! limits ([`depth`]); who the client is ([`remote`]) and rate limits
+//! ([`rate`]) for the handlers; and the masking of secrets wherever text
+//! leaves ferry:
 //! the process-wide registry ([`register_secret`], [`redact`]), workflow
 //! logs and messages ([`redacting_runner`]), log lines
 //! ([`redacting_writer`]) and the JSON error body ([`json_error`]); and
 //! the accept loop's limits on slow clients ([`conn`]).
 //!
-//! It knows HTTP and the workflow runner's interface, not the API's state:
-//! the guard's state is [`Security`] alone.
+//! It knows HTTP and the workflow runner's interface, not the API's state.
 
 pub mod conn;
 pub mod depth;
 mod error_body;
 mod guard;
 pub mod headers;
+pub mod layers;
+pub mod limit;
 pub mod rate;
 pub mod redacting_runner;
 pub mod redacting_writer;
@@ -24,7 +27,9 @@ mod secrets;
 
 pub use conn::{ConnLimits, serve};
 pub use error_body::json_error;
-pub use guard::{BODY_LIMIT, Security, WEBHOOK_BODY_LIMIT, WEBHOOKS_PREFIX, guard, too_many};
+pub use guard::{Security, too_many};
+pub use layers::{REQUEST_ID, protect};
+pub use limit::{BODY_LIMIT, WEBHOOK_BODY_LIMIT, WEBHOOKS_PREFIX};
 pub use rate::RateLimiter;
 pub use redacting_writer::RedactingWriter;
 pub use remote::{TrustedProxies, client_address};

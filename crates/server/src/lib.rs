@@ -6,8 +6,8 @@
 //!   state provider, forges, notes, engine), the admin token, and the API's
 //!   state ([`ferry_api::AppState`]);
 //! - [`router`]: the JSON API's routes ([`ferry_api::routes`]) and the web
-//!   UI's ([`ferry_ui::routes`]) behind the security layers
-//!   ([`ferry_security::guard`]);
+//!   UI's ([`ferry_ui::routes`]) behind the protective layers
+//!   ([`ferry_security::protect`]);
 //! - [`Server::bind`] + [`BoundServer::run`]: serve until shutdown, with
 //!   the tasks that keep the parts current. The engine is started only
 //!   after the listener is bound, so `/readyz` answers 503 while
@@ -24,7 +24,6 @@ use axum::middleware;
 use ferry_api::error::ApiError;
 use ferry_api::{AppState, Shared, auth, metrics};
 use ferry_engine::Engine;
-use ferry_security::BODY_LIMIT;
 use ferry_wiring::{BuildError, CancelFlag, Parts};
 
 pub use ferry_settings::{GitCredential, Overrides, Secret, Settings, SettingsError};
@@ -192,10 +191,11 @@ impl BoundServer {
 }
 
 /// The whole router: the API's routes and the web UI's, counted and timed
-/// ([`ferry_api::observe`]), a JSON 404 for anything else, the body limit,
-/// and the security layers outermost ([`ferry_security::guard`]).
+/// ([`ferry_api::observe`]), a JSON 404 for anything else, and the
+/// protective layers outermost ([`ferry_security::protect`]: request ids,
+/// spans, security headers, body limits).
 pub fn router(state: Shared) -> Router {
-    ferry_api::routes()
+    let app = ferry_api::routes()
         .merge(ferry_ui::routes())
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -206,12 +206,10 @@ pub fn router(state: Shared) -> Router {
             Arc::clone(&state),
             ferry_api::fail_fast,
         ))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(&state.security),
-            ferry_security::guard,
-        ))
-        .with_state(state)
+        // tower-http's limit (in `protect`) bounds every body; axum's own
+        // default (2 MB, for its extractors) would only repeat it.
+        .layer(DefaultBodyLimit::disable());
+    ferry_security::protect(app, state.security.https).with_state(state)
 }
 
 /// SIGTERM or Ctrl-C.

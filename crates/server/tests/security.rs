@@ -505,7 +505,24 @@ async fn security_headers_on_every_response() {
             !h.contains_key("strict-transport-security"),
             "no HSTS over http"
         );
+        // Every answer carries its request id (a new UUID here).
+        let id = h
+            .get("x-request-id")
+            .unwrap_or_else(|| panic!("{method} {path}: no request id"))
+            .to_str()
+            .unwrap();
+        assert_eq!(id.len(), 36, "{id}");
+        assert_eq!(id.matches('-').count(), 4, "{id}");
     }
+    // A request id given by the client (or a proxy) is kept.
+    let r = s
+        .http
+        .get(s.url("/healthz"))
+        .header("x-request-id", "from-the-proxy-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "from-the-proxy-42");
     s.stop().await;
 
     // HSTS once the public base URL is https.
@@ -567,6 +584,39 @@ async fn deep_json_is_refused_before_parsing() {
         .await
         .unwrap();
     assert_eq!(r.status(), 413);
+    assert_eq!(r.headers()["connection"], "close");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["status"], 413, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 1048576 bytes"),
+        "{v}"
+    );
+    // The same without a Content-Length (chunked): cut off while read
+    // (just over the limit, so the client has sent it all by then).
+    let chunks = (0..17).map(|_| Ok::<_, std::io::Error>(vec![b' '; 64 * 1024]));
+    let r = s
+        .http
+        .post(s.url("/api/v1/products/p/promotions"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 1048576 bytes"),
+        "{v}"
+    );
     s.stop().await;
 }
 
