@@ -169,3 +169,80 @@ pub async fn stream(
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllEventsQuery {
+    /// Only the releases of this product.
+    product: Option<String>,
+}
+
+/// Every release's events as they happen (live only, no replay),
+/// optionally of one product — what the releases list and the dashboards
+/// follow to update without a reload. A subscriber that falls behind gets
+/// one `lagged` event (with no id) instead of the events it missed: it
+/// reads the state again.
+#[utoipa::path(get, path = "/api/v1/events", tag = "releases",
+    security(("bearer" = [])),
+    params(
+        ("product" = Option<String>, Query, description = "Only the events of this product's releases"),
+    ),
+    responses(
+        (status = 200, description = "`text/event-stream` of events (and `lagged` when some were missed)", content_type = "text/event-stream", body = ferry_release::Event),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+        ReadRefusals,
+    ))]
+pub async fn stream_all(
+    _: Reader,
+    State(st): State<Shared>,
+    ApiQuery(q): ApiQuery<AllEventsQuery>,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    struct All {
+        st: Shared,
+        rx: Receiver<Event>,
+        product: Option<String>,
+        /// Release id → product, learnt once per release.
+        products: std::collections::HashMap<String, String>,
+    }
+    let all = All {
+        rx: st.engine.subscribe(),
+        st,
+        product: q.product,
+        products: std::collections::HashMap::new(),
+    };
+    let events = futures_util::stream::unfold(all, |mut a| async move {
+        loop {
+            let received = tokio::select! {
+                r = a.rx.recv() => r,
+                _ = a.st.stopping.cancelled() => return None,
+            };
+            match received {
+                Ok(e) => {
+                    if let Some(want) = &a.product {
+                        if !a.products.contains_key(&e.release_id) {
+                            let product = match a.st.engine.release(&e.release_id).await {
+                                Ok(Some(r)) => r.product,
+                                Ok(None) => String::new(),
+                                Err(x) => {
+                                    tracing::warn!(error = %x, "event stream: reading a release's product failed");
+                                    return None;
+                                }
+                            };
+                            a.products.insert(e.release_id.clone(), product);
+                        }
+                        if a.products.get(&e.release_id) != Some(want) {
+                            continue;
+                        }
+                    }
+                    return Some((Ok(to_sse(&e)), a));
+                }
+                Err(RecvError::Lagged(_)) => {
+                    let lagged = SseEvent::default().event("lagged").data("{}");
+                    return Some((Ok(lagged), a));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

@@ -184,6 +184,42 @@ fn replayed(status: u16, release: &ferry_release::Release) -> Result<Response, A
     Ok(response)
 }
 
+/// A release by its number in its product (`shop#2`), as people and the
+/// CLI name it.
+#[utoipa::path(get, path = "/api/v1/products/{product}/releases/{number}", tag = "releases",
+    security(("bearer" = [])),
+    params(
+        ("product" = String, Path, description = "Product name"),
+        ("number" = u64, Path, description = "The release's number in its product (1, 2, …)"),
+    ),
+    responses(
+        (status = 200, description = "The release", body = ferry_release::Release),
+        (status = 400, description = "Not a release number", body = ErrorBody),
+        ReadRefusals,
+        (status = 404, description = "No such release", body = ErrorBody),
+    ))]
+pub async fn show_by_number(
+    _: Reader,
+    State(st): State<Shared>,
+    Path((product, number)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let n: u64 = number.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "number: `{number}` is not a release number (1, 2, …)"
+        ))
+    })?;
+    let not_found =
+        || ApiError::not_found(format!("release #{n} of product `{product}` not found"));
+    let stored = st
+        .store
+        .get_by_number(&product, n)
+        .await?
+        .ok_or_else(not_found)?;
+    // The driving engine's copy is the newest.
+    let r = st.engine.release(&stored.id).await?.unwrap_or(stored);
+    Ok(Json(release_json(&r)?))
+}
+
 /// Promote by flow, to one environment, or roll back.
 ///
 /// Needs the promoter role; a promoter scoped to products or to

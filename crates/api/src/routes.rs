@@ -25,6 +25,11 @@ pub fn table() -> Vec<(&'static str, &'static str, MethodRouter<Shared>)> {
             get(releases::list_product),
         ),
         (
+            "get",
+            "/api/v1/products/{product}/releases/{number}",
+            get(releases::show_by_number),
+        ),
+        (
             "post",
             "/api/v1/products/{product}/promotions",
             post(releases::promote),
@@ -32,6 +37,7 @@ pub fn table() -> Vec<(&'static str, &'static str, MethodRouter<Shared>)> {
         ("get", "/api/v1/releases", get(releases::list_all)),
         ("get", "/api/v1/releases/{id}", get(releases::show)),
         ("get", "/api/v1/releases/{id}/events", get(events::stream)),
+        ("get", "/api/v1/events", get(events::stream_all)),
         (
             "post",
             "/api/v1/releases/{id}/terminate",
