@@ -65,8 +65,37 @@ fn serve_then_client_commands() {
     let release: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(release["initiator"], "admin");
 
+    // The same release by its number in its product, either way.
+    for by_number in [&["p#1"][..], &["1", "--product", "p"][..]] {
+        let out = ferry(
+            &[
+                &["release", "show"][..],
+                by_number,
+                &base,
+                &["--output", "json"],
+            ]
+            .concat(),
+        );
+        assert!(out.status.success(), "{by_number:?}: {}", stderr(&out));
+        let same: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(same["id"], id.as_str(), "{by_number:?}");
+    }
+    let out = ferry(&[&["release", "show", "p#9"][..], &base].concat());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("release #9 of product `p` not found"),
+        "{}",
+        stderr(&out)
+    );
+    let out = ferry(&[&["release", "show", "1"][..], &base].concat());
+    assert!(
+        stderr(&out).contains("name its product"),
+        "{}",
+        stderr(&out)
+    );
+
     // A finished release cannot be terminated: the server's message shows.
-    let out = ferry(&[&["release", "terminate", id.as_str()][..], &base].concat());
+    let out = ferry(&[&["release", "terminate", "p#1"][..], &base].concat());
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("409"), "{}", stderr(&out));
     assert!(!stderr(&out).contains(TOKEN));

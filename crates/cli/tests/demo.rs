@@ -200,9 +200,10 @@ fn a_failing_environment_on_demand_then_fixed_retried_and_merged() {
         {
             token = Some(t.trim().to_owned());
         }
-        let serving = line.starts_with("ferry is serving on ");
+        // The last line printed before serving: the last follow-up command.
+        let last = line.starts_with("  ferry release show");
         printed.push(line);
-        if serving {
+        if last {
             break;
         }
     }
@@ -225,6 +226,33 @@ fn a_failing_environment_on_demand_then_fixed_retried_and_merged() {
         "{printed}"
     );
     assert!(printed.contains("it fails in staging"), "{printed}");
+    assert!(
+        printed.contains(&format!(
+            "releases of shop: http://{addr}/products/shop/releases"
+        )),
+        "{printed}"
+    );
+    // The follow-up commands are the README's, word for word (this demo
+    // listens on another port, so they also name the server).
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README.md");
+    let commands: Vec<String> = printed
+        .lines()
+        .filter(|l| l.starts_with("  ferry "))
+        .map(|l| l.replace(&format!(" --server http://{addr}"), ""))
+        .collect();
+    assert_eq!(commands.len(), 6, "{printed}");
+    for c in &commands {
+        let c = c.split(" # ").next().unwrap().trim_end();
+        let in_readme = readme
+            .lines()
+            .any(|l| l.split(" # ").next().unwrap().trim_end() == c);
+        assert!(in_readme, "the README lists `{c}` as the demo prints it");
+    }
+    assert!(
+        printed.contains("ferry release show shop#1 --watch --server"),
+        "{printed}"
+    );
     let api = Api {
         base: format!("http://{addr}"),
         token: token.expect("the admin token is printed"),

@@ -22,9 +22,11 @@ use crate::progress::Progress;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Where the demo keeps its repositories, configuration and data.
-    #[arg(long, default_value = "ferry-demo")]
-    pub dir: PathBuf,
+    /// Where the demo keeps its repositories, configuration and data
+    /// [default: ferry-demo]. Give the same `--dir` to the commands that
+    /// act on a running demo (`--commit`, `--merge`, `--fail`, `--fix`).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080", env = "FERRY_LISTEN")]
     pub listen: String,
@@ -56,16 +58,53 @@ pub struct Args {
     pub no_serve: bool,
 }
 
+const DEFAULT_DIR: &str = "ferry-demo";
+
+impl Args {
+    fn dir(&self) -> PathBuf {
+        self.dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR))
+    }
+
+    /// `ferry demo …` as the reader types it next: with `--dir` when they
+    /// gave one (as they gave it, quoted for a shell when needed).
+    fn command(&self, rest: &str) -> String {
+        match &self.dir {
+            Some(d) => format!(
+                "ferry demo --dir {} {rest}",
+                shell_word(&d.display().to_string())
+            ),
+            None => format!("ferry demo {rest}"),
+        }
+    }
+}
+
+/// `s` as one shell word.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-~+:=@".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 /// The demo in `dir`, which must exist (the commands for a running demo).
 fn existing(args: &Args) -> anyhow::Result<DemoLayout> {
-    Ok(DemoLayout::at(&args.dir.canonicalize().with_context(
-        || {
-            format!(
-                "no demo in {} (start one with `ferry demo`)",
-                args.dir.display()
-            )
-        },
-    )?))
+    let dir = args.dir();
+    Ok(DemoLayout::at(&dir.canonicalize().with_context(|| {
+        let start = match &args.dir {
+            Some(d) => format!("ferry demo --dir {}", shell_word(&d.display().to_string())),
+            None => "ferry demo".to_owned(),
+        };
+        format!(
+            "no demo in {} (start one with `{start}`; a demo started with --dir needs the same --dir here)",
+            dir.display()
+        )
+    })?))
 }
 
 fn short(sha: &str) -> &str {
@@ -106,7 +145,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             );
         } else {
             println!(
-                "checkout scaled back up in {}; retry the failed release (web UI: Retry…, or `ferry release retry <id>`)",
+                "checkout scaled back up in {}; retry the failed release (web UI: Retry…, or `ferry release retry shop#<number>`)",
                 fixed.join(", ")
             );
         }
@@ -131,14 +170,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         tracing_subscriber::filter::LevelFilter::WARN,
         super::LogFormat::Text,
     );
-    let first_release = !args.dir.join("data/demo-first-release").exists();
+    let dir = args.dir();
+    let first_release = !dir.join("data/demo-first-release").exists();
     let mut progress = Progress::new(
-        DemoLayout::prepare_steps(&args.dir)
+        DemoLayout::prepare_steps(&dir)
             + usize::from(args.fail.is_some())
             + 1
             + usize::from(first_release),
     );
-    let layout = DemoLayout::prepare(&args.dir, &mut progress)?;
+    let layout = DemoLayout::prepare(&dir, &mut progress)?;
     if let Some(env) = &args.fail {
         progress.step(&format!(
             "breaking checkout in {env} (--fail): a commit that scales it to 0 replicas"
@@ -196,19 +236,43 @@ async fn serve(layout: DemoLayout, args: Args, mut progress: Progress) -> anyhow
             "the next release"
         };
         println!(
-            "{which} fails in {env} (checkout has no replicas there); `ferry demo --dir {} --fix`, then Retry",
-            layout.dir.display()
+            "{which} fails in {env} (checkout has no replicas there); `{}`, then Retry",
+            args.command("--fix")
         );
     }
     println!("ferry is serving on http://{addr}  (API: http://{addr}/api/v1/products)");
-    let dir = layout.dir.display();
-    println!("next release: `ferry demo --dir {dir} --commit` in another terminal");
-    println!(
-        "a failing environment: `ferry demo --dir {dir} --commit --fail staging`; `--fix` repairs it"
-    );
-    println!(
-        "production promotes through pull requests: merge them on the release view (signed in), or `ferry demo --dir {dir} --merge`"
-    );
+    println!("releases of shop: http://{addr}/products/shop/releases");
+    let server = if addr.to_string() == "127.0.0.1:8080" {
+        String::new()
+    } else {
+        format!(" --server http://{addr}")
+    };
+    println!("in another terminal:");
+    for (command, why) in [
+        (
+            args.command("--commit"),
+            "a new build in dev: the server creates the next release within seconds",
+        ),
+        (
+            args.command("--merge"),
+            "production promotes through pull requests: merge them (or on the release view, signed in)",
+        ),
+        (
+            args.command("--commit --fail staging"),
+            "the next release fails in staging…",
+        ),
+        (args.command("--fix"), "…until this repairs it: then Retry"),
+        (
+            format!("ferry releases --product shop{server}"),
+            "the release list",
+        ),
+        (
+            format!("ferry release show shop#1 --watch{server}"),
+            "follow release #1 until it finishes",
+        ),
+    ] {
+        println!("  {command:<40} # {why}");
+    }
     if args.no_serve {
         return Ok(ExitCode::SUCCESS);
     }

@@ -1,4 +1,4 @@
-//! `ferry release notes <id> [--format markdown|json] [--refresh]`: a
+//! `ferry release notes <RELEASE> [--format markdown|json] [--refresh]`: a
 //! release's notes from the server (SPEC §7, §9). Markdown is rendered
 //! here from the JSON document with the same renderer the server uses, so
 //! both read alike. `--refresh` has the server compute them again first
@@ -23,7 +23,12 @@ pub enum NotesFormat {
 
 #[derive(Debug, clap::Args)]
 pub struct NotesArgs {
+    /// The release: `PRODUCT#N` (e.g. `shop#2`), `N` with --product, or its id.
+    #[arg(value_name = "RELEASE")]
     pub id: String,
+    /// The product of a release given by its number.
+    #[arg(long)]
+    pub product: Option<String>,
     #[arg(long, alias = "output", value_enum, default_value = "markdown")]
     pub format: NotesFormat,
     /// Compute the notes again instead of reading the cached ones (e.g. a
@@ -37,7 +42,8 @@ pub struct NotesArgs {
 
 pub fn run(a: NotesArgs) -> anyhow::Result<ExitCode> {
     let c = Client::new(&a.client)?;
-    let path = format!("/api/v1/releases/{}/notes", encode(&a.id));
+    let id = super::release::ReleaseName::parse(&a.id, a.product.as_deref())?.id(&c)?;
+    let path = format!("/api/v1/releases/{}/notes", encode(&id));
     let doc = if a.refresh {
         c.post(&format!("{path}/refresh"), &serde_json::json!({}))?
     } else {

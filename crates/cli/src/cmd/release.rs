@@ -1,4 +1,6 @@
-//! `ferry release show|terminate|retry|notes`: one release on a server.
+//! `ferry release show|terminate|retry|notes`: one release on a server,
+//! named by its id, as `PRODUCT#N` (`shop#2`), or as `N` with `--product`
+//! (looked up with `GET /api/v1/products/{product}/releases/{number}`).
 //! `show --watch` follows the release's event stream and prints every
 //! change until the release finishes.
 
@@ -24,9 +26,90 @@ pub enum Command {
     Notes(super::notes::NotesArgs),
 }
 
+/// How a release is named on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReleaseName {
+    Id(String),
+    Number { product: String, number: u64 },
+}
+
+impl ReleaseName {
+    /// `shop#2`, `2` or `#2` with `--product shop`, or an id.
+    pub fn parse(release: &str, product: Option<&str>) -> anyhow::Result<ReleaseName> {
+        let release = release.trim();
+        let number = |n: &str| -> anyhow::Result<u64> {
+            n.parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| anyhow::anyhow!("`{n}` is not a release number (1, 2, …)"))
+        };
+        if let Some((p, n)) = release.split_once('#') {
+            let p = match (p.is_empty(), product) {
+                (false, Some(given)) if given != p => {
+                    anyhow::bail!("`{release}` names product `{p}`, but --product says `{given}`")
+                }
+                (false, _) => p,
+                (true, Some(given)) => given,
+                (true, None) => {
+                    anyhow::bail!("`{release}` has no product: write `PRODUCT#N` or add --product")
+                }
+            };
+            return Ok(ReleaseName::Number {
+                product: p.to_owned(),
+                number: number(n)?,
+            });
+        }
+        if release.chars().all(|c| c.is_ascii_digit()) && !release.is_empty() {
+            return match product {
+                Some(p) => Ok(ReleaseName::Number {
+                    product: p.to_owned(),
+                    number: number(release)?,
+                }),
+                None => anyhow::bail!(
+                    "`{release}` is a release number: name its product (`PRODUCT#{release}` or `{release} --product PRODUCT`)"
+                ),
+            };
+        }
+        if product.is_some() {
+            anyhow::bail!("--product goes with a release number, not with the id `{release}`");
+        }
+        Ok(ReleaseName::Id(release.to_owned()))
+    }
+
+    /// The release's id, asking the server for a numbered one.
+    pub fn id(&self, c: &Client) -> anyhow::Result<String> {
+        match self {
+            ReleaseName::Id(id) => Ok(id.clone()),
+            ReleaseName::Number { .. } => {
+                let r = self.fetch(c)?;
+                r["id"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .context("the server's release has no id")
+            }
+        }
+    }
+
+    /// The release as the server has it.
+    pub fn fetch(&self, c: &Client) -> anyhow::Result<Value> {
+        match self {
+            ReleaseName::Id(id) => c.get(&format!("/api/v1/releases/{}", encode(id))),
+            ReleaseName::Number { product, number } => c.get(&format!(
+                "/api/v1/products/{}/releases/{number}",
+                encode(product)
+            )),
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct ShowArgs {
+    /// The release: `PRODUCT#N` (e.g. `shop#2`), `N` with --product, or its id.
+    #[arg(value_name = "RELEASE")]
     pub id: String,
+    /// The product of a release given by its number.
+    #[arg(long)]
+    pub product: Option<String>,
     /// Follow the release live until it finishes.
     #[arg(long)]
     pub watch: bool,
@@ -38,7 +121,12 @@ pub struct ShowArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct IdArgs {
+    /// The release: `PRODUCT#N` (e.g. `shop#2`), `N` with --product, or its id.
+    #[arg(value_name = "RELEASE")]
     pub id: String,
+    /// The product of a release given by its number.
+    #[arg(long)]
+    pub product: Option<String>,
     #[command(flatten)]
     pub client: ClientArgs,
     #[arg(long, value_enum, default_value = "human")]
@@ -72,8 +160,13 @@ fn exit_for(release: &Value) -> ExitCode {
 
 fn show(a: ShowArgs) -> anyhow::Result<ExitCode> {
     let c = Client::new(&a.client)?;
-    let path = format!("/api/v1/releases/{}", encode(&a.id));
-    let release = c.get(&path)?;
+    let name = ReleaseName::parse(&a.id, a.product.as_deref())?;
+    let release = name.fetch(&c)?;
+    let id = release["id"]
+        .as_str()
+        .context("the server's release has no id")?
+        .to_owned();
+    let path = format!("/api/v1/releases/{}", encode(&id));
     if !a.watch || !release["finishedAt"].is_null() {
         print(&release, a.output)?;
         return Ok(exit_for(&release));
@@ -81,7 +174,7 @@ fn show(a: ShowArgs) -> anyhow::Result<ExitCode> {
     if a.output == OutputFormat::Human {
         crate::output::print(&render(&release))?;
     }
-    let stream = c.events(&a.id)?;
+    let stream = c.events(&id)?;
     let reader = std::io::BufReader::new(stream);
     let mut data = String::new();
     for line in reader.lines() {
@@ -119,8 +212,9 @@ fn show(a: ShowArgs) -> anyhow::Result<ExitCode> {
 
 fn act(a: IdArgs, action: &str) -> anyhow::Result<ExitCode> {
     let c = Client::new(&a.client)?;
+    let id = ReleaseName::parse(&a.id, a.product.as_deref())?.id(&c)?;
     let release = c.post_idempotent(
-        &format!("/api/v1/releases/{}/{action}", encode(&a.id)),
+        &format!("/api/v1/releases/{}/{action}", encode(&id)),
         &Value::Object(Default::default()),
     )?;
     print(&release, a.output)?;
@@ -231,4 +325,42 @@ pub fn render(r: &Value) -> String {
         &rows,
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn releases_are_named_by_number_or_id() {
+        let n = |p: &str, k: u64| ReleaseName::Number {
+            product: p.into(),
+            number: k,
+        };
+        assert_eq!(ReleaseName::parse("shop#2", None).unwrap(), n("shop", 2));
+        assert_eq!(ReleaseName::parse("2", Some("shop")).unwrap(), n("shop", 2));
+        assert_eq!(
+            ReleaseName::parse("#2", Some("shop")).unwrap(),
+            n("shop", 2)
+        );
+        assert_eq!(
+            ReleaseName::parse("shop#2", Some("shop")).unwrap(),
+            n("shop", 2)
+        );
+        assert_eq!(
+            ReleaseName::parse("01JABCDEF", None).unwrap(),
+            ReleaseName::Id("01JABCDEF".into())
+        );
+        for (bad, product, says) in [
+            ("2", None, "name its product"),
+            ("#2", None, "has no product"),
+            ("shop#x", None, "not a release number"),
+            ("shop#0", None, "not a release number"),
+            ("shop#2", Some("web"), "--product says `web`"),
+            ("01JABCDEF", Some("shop"), "goes with a release number"),
+        ] {
+            let e = ReleaseName::parse(bad, product).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
 }
