@@ -326,6 +326,11 @@ async fn every_page_is_well_formed_escaped_and_accessible() {
         "/environments",
         "/products/p/releases/2/retry",
         "/products/p/releases/1/notes",
+        "/products/p/releases/1/timeline",
+        "/products/p/releases/2/timeline?before=3",
+        "/products/p/promote",
+        "/products/p/promote?target=qa",
+        "/products/p/promote?flow=standard",
         "/signin",
     ];
     let mut bodies = HashMap::new();
@@ -349,7 +354,7 @@ async fn every_page_is_well_formed_escaped_and_accessible() {
     let one = &bodies["/products/p/releases/1"];
     assert!(!one.contains("<script>alert"), "markup from Git is text");
     assert!(
-        one.contains("&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62; &#38; &#34;quoted&#34;"),
+        one.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;quoted&quot;"),
         "escaped commit message in:\n{one}"
     );
     for env in ["dev", "qa", "prod"] {
@@ -366,7 +371,7 @@ async fn every_page_is_well_formed_escaped_and_accessible() {
     assert!(notes.contains("Release notes: p #1"), "{notes}");
     assert!(notes.contains("Configuration changes"), "{notes}");
     assert!(
-        !notes.contains("<script>alert") && notes.contains("&#60;script&#62;alert"),
+        !notes.contains("<script>alert") && notes.contains("&lt;script&gt;alert"),
         "the trigger commit is listed, as text:\n{notes}"
     );
     let two = &bodies["/products/p/releases/2"];
@@ -375,9 +380,80 @@ async fn every_page_is_well_formed_escaped_and_accessible() {
         "the failing step's log:\n{two}"
     );
     assert!(two.contains("Retry…") && !two.contains("Terminate…"));
+    // What is happening, at the top: where it failed and the log's head.
+    assert!(two.contains("<section class=\"now st-fail\""), "{two}");
+    assert!(
+        two.contains("Failed in <strong>qa</strong>: api-qa, pre-action <code>smoke</code>"),
+        "{two}"
+    );
+    let panel = &two[two.find("class=\"now").unwrap()..two.find("<dl class=\"facts\"").unwrap()];
+    assert!(
+        panel.contains("<pre class=\"log head\">smoke test failed: 503 from /health</pre>"),
+        "{panel}"
+    );
+    assert!(panel.contains("href=\"#issue-qa-1\""), "{panel}");
+    assert!(two.contains("id=\"issue-qa-1\""));
+    assert!(
+        two.contains("<details class=\"env st-fail\" id=\"env-qa\" open>"),
+        "the failed environment is open: {two}"
+    );
+    // Successful environments fold to one line.
+    assert!(
+        one.contains("<details class=\"env st-ok\" id=\"env-prod\">\n<summary>"),
+        "{one}"
+    );
+    assert!(one.contains("Succeeded: 3 environments in "), "{one}");
+    // Icons are inline SVG, not font glyphs.
+    for glyph in ['\u{2714}', '\u{2716}', '\u{23F8}', '\u{25B6}'] {
+        assert!(!one.contains(glyph) && !two.contains(glyph), "{glyph}");
+    }
+    assert!(one.contains("<use href=\"#i-ok\"/>") && one.contains("<symbol id=\"i-ok\""));
+    // Retry is not drawn like Terminate.
+    assert!(two.contains("<a class=\"button primary\" href=\"/products/p/releases/2/retry\">"));
+    let retry = &bodies["/products/p/releases/2/retry"];
+    assert!(
+        retry.contains("<button type=\"submit\" class=\"primary\">"),
+        "{retry}"
+    );
+    // The timeline pages through every event, grouped by second.
+    let timeline = &bodies["/products/p/releases/1/timeline"];
+    assert!(timeline.contains("<ol class=\"timeline\">"), "{timeline}");
+    assert!(timeline.contains("<time class=\"rel\""), "{timeline}");
+    // The promote form preselects the environment after the newest
+    // release's (release 2 got to dev only: qa is next).
+    let form = &bodies["/products/p/promote"];
+    assert!(form.contains("<option selected>qa</option>"), "{form}");
+    // qa holds dev's values already (release 1): an explicit "no change".
+    let review = &bodies["/products/p/promote?target=qa"];
+    assert!(
+        review.contains("No change: api-qa already holds these values"),
+        "{review}"
+    );
+    assert!(
+        review.contains("Start the release (nothing to change)"),
+        "{review}"
+    );
+    let flow = &bodies["/products/p/promote?flow=standard"];
+    assert!(flow.contains("aria-label=\"Changes in prod\""), "{flow}");
+    // The Markdown export is the notes crate's, for the signed-in person.
+    let md = c.get("/products/p/releases/1/notes.md").await;
+    assert_eq!(md.status, 200);
+    assert!(md.body.starts_with("# Release notes: p #1"), "{}", md.body);
     let list = &bodies["/products/p/releases?status=FAILED"];
     assert!(list.contains("#2") && !list.contains(">#1<"), "{list}");
-    assert!(bodies["/products/p/releases"].contains("title=\"qa: FAILED\""));
+    // One column per environment, named in the header; the failed
+    // release says where it failed.
+    let releases = &bodies["/products/p/releases"];
+    for env in ["dev", "qa", "prod"] {
+        assert!(
+            releases.contains(&format!("<th scope=\"col\" class=\"env-col\">{env}</th>")),
+            "{releases}"
+        );
+    }
+    assert!(
+        releases.contains("<span class=\"where\">in qa</span>"),
+        "{releases}"
+    );
     let policy = &bodies["/policies?product=p&environment=qa"];
     assert!(
         policy.contains("preAction") && policy.contains("<td>commit</td><td>default</td>"),
@@ -550,9 +626,9 @@ async fn in_chromium_live_updates_issues_terminate_and_deep_links() {
     assert!(t.contains("ago") || t.contains("in "), "{t}");
     b.screenshot("06-release-succeeded").await;
 
-    // Hooks toggle: the button is there with script.
+    // Hooks toggle: a release without hooks has none to toggle.
     assert_eq!(
-        b.eval("var x = document.querySelector('.toggle-hooks'); return !!x && !x.hidden;")
+        b.eval("return !document.querySelector('.toggle-hooks');")
             .await,
         json!(true)
     );
@@ -696,6 +772,27 @@ async fn promote_with_the_diff_then_roll_back() {
     );
     assert!(review.body.contains("+version: 1.2.0"));
     let before = git(&f.bare, &["rev-parse", "main"]);
+    // The diff is coloured line by line, at full length.
+    assert!(
+        review
+            .body
+            .contains("<span class=\"del\">-image: registry.example/shop/api:1.0.0</span>"),
+        "{}",
+        review.body
+    );
+    // Without a diff (no application to promote from), no Confirm.
+    let blind = c.get("/products/p/promote?target=qa&source=nowhere").await;
+    assert_eq!(blind.status, 200, "{}", blind.body);
+    assert!(
+        blind.body.contains("Cannot show the diff"),
+        "{}",
+        blind.body
+    );
+    assert!(
+        !blind.body.contains("type=\"submit\" class=\"primary\""),
+        "{}",
+        blind.body
+    );
     // Bad combinations are named, not guessed.
     let bad = c.get("/products/p/promote?flow=standard&target=qa").await;
     assert_eq!(bad.status, 400);
@@ -726,7 +823,8 @@ async fn promote_with_the_diff_then_roll_back() {
     // Roll back: the finished release offers it; review, confirm.
     let view = c.get("/products/p/releases/1").await;
     assert!(
-        view.body.contains("Roll back: promote this release"),
+        view.body
+            .contains("Roll back to #1: promote its snapshot to"),
         "{}",
         view.body
     );
@@ -734,6 +832,25 @@ async fn promote_with_the_diff_then_roll_back() {
     let review = c.get(&path).await;
     assert_eq!(review.status, 200, "{}", review.body);
     checked(&path, &review.body);
+    // The rollback's review names the release by number and shows its diff.
+    assert!(
+        review.body.contains("Roll prod back to release #1"),
+        "{}",
+        review.body
+    );
+    assert!(
+        review.body.contains("<dd>#1 (1.2.0)</dd>"),
+        "{}",
+        review.body
+    );
+    assert!(
+        review
+            .body
+            .contains("<span class=\"add\">+image: registry.example/shop/api:1.2.0</span>"),
+        "{}",
+        review.body
+    );
+    assert!(review.body.contains("Confirm and start the release"));
     let token = hidden(&review.body, "csrf");
     let r = c
         .post(
@@ -853,8 +970,9 @@ async fn the_demo_merge_button_merges_the_promotion_branch_and_the_release_goes_
         "{}",
         view.body
     );
-    // Only the application that waits has one (qa is done).
-    assert_eq!(view.body.matches(MERGE_BUTTON).count(), 1);
+    // Only the application that waits has one (qa is done), offered in
+    // the "what is happening" panel and in prod's details.
+    assert_eq!(view.body.matches(MERGE_BUTTON).count(), 2);
 
     // The confirmation asks before merging; someone not signed in signs in first.
     let mut stranger = Client::new(&s.base);

@@ -29,6 +29,15 @@ impl Operation {
         }
     }
 
+    /// Terminate stops work and is drawn as a warning; Retry carries
+    /// the release on and is the page's main action.
+    fn class(self) -> &'static str {
+        match self {
+            Operation::Terminate => "danger",
+            Operation::Retry => "primary",
+        }
+    }
+
     fn explain(self) -> &'static str {
         match self {
             Operation::Terminate => {
@@ -46,6 +55,7 @@ impl Operation {
 struct ConfirmPage {
     layout: Layout,
     verb: &'static str,
+    class: &'static str,
     explain: &'static str,
     product: String,
     number: u64,
@@ -83,6 +93,7 @@ async fn confirm(
             "releases",
         ),
         verb: op.verb(),
+        class: op.class(),
         explain: op.explain(),
         product,
         number: r.number,

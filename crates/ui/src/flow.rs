@@ -48,12 +48,14 @@ pub async fn show(
                 depends_on: vec![],
                 status: None,
                 trigger: true,
+                detail: svg::Detail::default(),
             }];
             nodes.extend(g.steps.iter().map(|s| svg::Node {
                 name: s.environment.clone(),
                 depends_on: s.depends_on.clone(),
                 status: None,
                 trigger: false,
+                detail: svg::Detail::default(),
             }));
             let steps = g
                 .steps

@@ -125,6 +125,11 @@ impl Layout {
         }
     }
 
+    /// The icons every page references (see [`crate::status::SPRITE`]).
+    pub fn sprite(&self) -> &'static str {
+        crate::status::SPRITE
+    }
+
     /// `aria-current` for a navigation entry.
     pub fn current(&self, entry: &str) -> &'static str {
         if self.nav == entry { "page" } else { "false" }

@@ -25,8 +25,10 @@ mod assets;
 mod dryrun;
 mod flow;
 pub mod layout;
+pub mod links;
 mod merge;
 mod notes;
+mod now;
 mod policy;
 mod products;
 mod promote;
@@ -37,6 +39,8 @@ mod resume;
 mod signin;
 pub mod status;
 pub mod svg;
+mod text;
+mod timeline;
 
 use axum::Router;
 use axum::http::header::CONTENT_TYPE;
@@ -78,6 +82,10 @@ pub fn routes() -> Router<Shared> {
             get(release::body),
         )
         .route(
+            "/products/{product}/releases/{number}/timeline",
+            get(release::timeline_page),
+        )
+        .route(
             "/products/{product}/releases/{number}/terminate",
             get(actions::terminate_confirm).post(actions::terminate),
         )
@@ -96,6 +104,10 @@ pub fn routes() -> Router<Shared> {
         .route(
             "/products/{product}/releases/{number}/notes",
             get(notes::show),
+        )
+        .route(
+            "/products/{product}/releases/{number}/notes.md",
+            get(notes::markdown),
         )
         .route(
             "/products/{product}/releases/{number}/notes/refresh",

@@ -1,18 +1,22 @@
 //! The release notes page (SPEC §7): every change that led to a release —
-//! configuration commits, images and the code commits behind them —
-//! grouped as the JSON and Markdown notes are (`ferry-notes`), computed
-//! once per release and then read from the store.
+//! code commits behind its images, configuration commits, images —
+//! grouped as breaking changes, features, fixes and other changes
+//! (Conventional Commits, as `ferry-notes` groups code commits). A
+//! configuration commit touching several applications is listed once,
+//! naming them. What could not be read (a registry, a repository) is
+//! folded at the bottom, with Refresh. `…/notes.md` serves the Markdown
+//! export (the notes crate's rendering, unchanged) for people signed in to
+//! the UI. Notes are computed once per release and read from the store.
 
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use ferry_notes::document::{Commit, ReleaseNotes};
+use ferry_notes::document::{Commit, Groups, ReleaseNotes};
 
 use crate::actions::ActionForm;
-use crate::layout::{
-    Layout, UiError, Viewer, commit_link, page, query_value, repo_shown, seg, short_sha,
-};
+use crate::layout::{Layout, UiError, Viewer, page, query_value, repo_shown, seg, short_sha};
+use crate::links::Links;
 use crate::release_view::load;
 use ferry_api::Shared;
 use ferry_api::csrf;
@@ -21,7 +25,10 @@ use ferry_api::csrf;
 pub struct CommitRow {
     pub sha: String,
     pub href: Option<String>,
+    /// HTML: escaped, `code` spans.
     pub subject: String,
+    /// The applications a configuration commit touches.
+    pub apps: Vec<String>,
     pub scope: String,
     pub author: String,
     pub date: String,
@@ -31,10 +38,16 @@ pub struct CommitRow {
 
 impl CommitRow {
     fn of(repo_url: &str, c: &Commit) -> CommitRow {
+        // In a group the type is the heading: `scope: description`.
+        let subject = match (&c.kind, c.subject.split_once(": ")) {
+            (Some(_), Some((_, rest))) => rest,
+            _ => c.subject.as_str(),
+        };
         CommitRow {
             sha: short_sha(&c.sha),
-            href: commit_link(repo_url, &c.sha),
-            subject: c.subject.clone(),
+            href: Links::default().commit(repo_url, &c.sha),
+            subject: crate::text::code_spans(subject),
+            apps: Vec::new(),
             scope: c.scope.clone().unwrap_or_default(),
             author: c.author.name.clone(),
             date: c.date.clone(),
@@ -89,7 +102,7 @@ struct NotesPage {
     signin_href: String,
     csrf: String,
     remarks: Vec<String>,
-    configuration: Vec<Section>,
+    configuration: Option<Section>,
     images: Vec<ImageRow>,
     sources: Vec<Section>,
 }
@@ -118,10 +131,7 @@ pub async fn show(
             &viewer,
             "releases",
         ),
-        markdown_href: format!(
-            "/api/v1/releases/{}/notes?format=markdown",
-            seg(&release.id)
-        ),
+        markdown_href: format!("{release_href}/notes.md"),
         previous: notes.previous_release.as_ref().map(|p| {
             (
                 p.number,
@@ -177,24 +187,97 @@ pub async fn refresh(
     Ok(Redirect::to(&notes_href).into_response())
 }
 
-fn configuration(notes: &ReleaseNotes) -> Vec<Section> {
-    notes
-        .configuration
-        .iter()
-        .map(|c| Section {
-            title: c.application.clone(),
-            subtitle: format!("{} · {}", repo_shown(&c.repo_url), c.path),
-            groups: vec![Group {
-                title: "Commits",
-                commits: c
-                    .commits
+/// Every configuration commit once (newest first, as listed per
+/// application), with the applications it touches, grouped by kind.
+fn configuration(notes: &ReleaseNotes) -> Option<Section> {
+    let mut order: Vec<(&Commit, &str)> = Vec::new();
+    let mut apps: std::collections::HashMap<&str, Vec<String>> = std::collections::HashMap::new();
+    let mut truncated = false;
+    let mut paths = Vec::new();
+    for c in &notes.configuration {
+        truncated |= c.truncated;
+        if !c.commits.is_empty() {
+            paths.push(format!("{} ({})", c.application, c.path));
+        }
+        for k in &c.commits {
+            let list = apps.entry(k.sha.as_str()).or_default();
+            if list.is_empty() {
+                order.push((k, c.repo_url.as_str()));
+            }
+            if !list.contains(&c.application) {
+                list.push(c.application.clone());
+            }
+        }
+    }
+    if order.is_empty() {
+        return None;
+    }
+    let repo_of: std::collections::HashMap<&str, &str> =
+        order.iter().map(|(k, r)| (k.sha.as_str(), *r)).collect();
+    let groups = Groups::of(order.iter().map(|(k, _)| (*k).clone()).collect());
+    Some(Section {
+        title: "Configuration changes".into(),
+        subtitle: format!(
+            "Commits to the GitOps repository since the previous release: {}",
+            paths.join(", ")
+        ),
+        groups: groups
+            .named()
+            .into_iter()
+            .filter(|(_, commits)| !commits.is_empty())
+            .map(|(title, commits)| Group {
+                title,
+                commits: commits
                     .iter()
-                    .map(|k| CommitRow::of(&c.repo_url, k))
+                    .map(|c| {
+                        let mut row =
+                            CommitRow::of(repo_of.get(c.sha.as_str()).copied().unwrap_or(""), c);
+                        row.apps = apps.remove(c.sha.as_str()).unwrap_or_default();
+                        row
+                    })
                     .collect(),
-            }],
-            truncated: c.truncated,
-        })
-        .collect()
+            })
+            .collect(),
+        truncated,
+    })
+}
+
+/// `GET …/notes.md`: the Markdown export (what the API serves with
+/// `?format=markdown`), for people signed in to the UI.
+pub async fn markdown(
+    _viewer: Viewer,
+    State(st): State<Shared>,
+    Path((product, number)): Path<(String, String)>,
+) -> Result<Response, UiError> {
+    let (release, _) = load(&st, &product, &number).await?;
+    let loaded = st.engine.config();
+    let spec = |p: &str| {
+        loaded
+            .config
+            .product(p)
+            .and_then(|p| p.spec.release_notes.clone())
+    };
+    let notes = ferry_notes::notes_for_release(&st.store, &st.notes, &release.id, spec)
+        .await
+        .map_err(ferry_api::notes::notes_error)?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/markdown; charset=utf-8".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!(
+                    "inline; filename=\"{}-{}-notes.md\"",
+                    seg(&release.product),
+                    release.number
+                ),
+            ),
+        ],
+        ferry_notes::markdown(&notes),
+    )
+        .into_response())
 }
 
 fn images(notes: &ReleaseNotes) -> Vec<ImageRow> {

@@ -62,6 +62,13 @@ struct ApiApp {
     /// `git` (no cluster watched) or `argocd`.
     #[serde(default)]
     state_provider: String,
+    #[serde(default)]
+    live: Option<ApiLive>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct ApiLive {
+    link: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -83,6 +90,9 @@ pub struct LatestView {
     pub number: u64,
     pub href: String,
     pub status: Shown,
+    /// `in staging`: where it failed, waits or runs.
+    pub where_: String,
+    pub version: String,
     pub when: When,
     pub initiator: String,
 }
@@ -102,6 +112,7 @@ pub struct ProductRow {
 struct ProductsPage {
     layout: Layout,
     rows: Vec<ProductRow>,
+    live: &'static str,
 }
 
 pub fn latest_view(product: &str, s: &ferry_store::ReleaseSummary) -> LatestView {
@@ -109,6 +120,8 @@ pub fn latest_view(product: &str, s: &ferry_store::ReleaseSummary) -> LatestView
         number: s.number,
         href: format!("/products/{}/releases/{}", seg(product), s.number),
         status: status::release(s.status),
+        where_: crate::releases::where_(s),
+        version: s.version.clone().unwrap_or_default(),
         when: when(s.created_at),
         initiator: s.initiator.clone(),
     }
@@ -133,6 +146,7 @@ pub async fn list(viewer: Viewer, State(st): State<Shared>) -> Result<Response, 
     Ok(page(&ProductsPage {
         layout: Layout::new("Products", &viewer, "products"),
         rows,
+        live: "/api/v1/events",
     }))
 }
 
@@ -143,9 +157,108 @@ pub struct Cell {
     pub version: String,
     pub revision: String,
     pub sync: String,
-    pub health: String,
+    /// Health as a status to draw (colour, icon and the word).
+    pub state: Option<Shown>,
     pub release_href: String,
     pub release_number: u64,
+    /// Argo CD's page of the application, when it watches it.
+    pub argocd_href: String,
+    /// `behind qa (1.5.0)`: an upstream environment of the product's
+    /// flows runs another version.
+    pub drift: String,
+}
+
+/// Argo CD's health words, drawn like statuses.
+fn health_shown(health: &str) -> Option<Shown> {
+    let (text, icon, class) = match health {
+        "Healthy" => ("Healthy", "i-ok", "st-ok"),
+        "Progressing" => ("Progressing", "i-run", "st-run"),
+        "Degraded" => ("Degraded", "i-fail", "st-fail"),
+        "Suspended" => ("Suspended", "i-wait", "st-wait"),
+        "Missing" => ("Missing", "i-stop", "st-stop"),
+        "Unknown" => ("Unknown", "i-pend", "st-pend"),
+        _ => return None,
+    };
+    Some(Shown { text, icon, class })
+}
+
+/// Dotted versions compared by their numbers (`1.10.0` > `1.9.2`);
+/// `None` when either has no number to compare.
+fn version_order(a: &str, b: &str) -> Option<std::cmp::Ordering> {
+    let nums = |v: &str| -> Vec<u64> {
+        v.split(|c: char| !c.is_ascii_digit())
+            .filter(|p| !p.is_empty())
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    };
+    let (x, y) = (nums(a), nums(b));
+    (!x.is_empty() && !y.is_empty()).then(|| x.cmp(&y))
+}
+
+/// Each environment's upstream environments over the product's flows.
+fn upstreams(loaded: &ferry_model::Loaded, product: &str) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let Some(p) = loaded.config.product(product) else {
+        return out;
+    };
+    for f in &p.spec.promotion_flows {
+        let Some(flow) = loaded.config.flow(&f.name) else {
+            continue;
+        };
+        let body = &flow.spec.body;
+        for step in &body.steps {
+            let deps = if step.depends_on.is_empty() {
+                vec![body.trigger_environment.clone()]
+            } else {
+                step.depends_on.clone()
+            };
+            let list = out.entry(step.environment.clone()).or_default();
+            for d in deps {
+                if !list.contains(&d) {
+                    list.push(d);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Marks cells whose upstream environment runs another version (and not
+/// an older one).
+fn mark_drift(envs: &[EnvHead], rows: &mut [DashRow], up: &BTreeMap<String, Vec<String>>) {
+    for row in rows.iter_mut() {
+        let versions: Vec<Option<String>> = row
+            .cells
+            .iter()
+            .map(|c| {
+                c.as_ref()
+                    .map(|c| c.version.clone())
+                    .filter(|v| !v.is_empty())
+            })
+            .collect();
+        for (i, e) in envs.iter().enumerate() {
+            let Some(cell) = row.cells[i].as_mut() else {
+                continue;
+            };
+            for u in up.get(&e.name).into_iter().flatten() {
+                let Some(j) = envs.iter().position(|x| &x.name == u) else {
+                    continue;
+                };
+                let Some(theirs) = &versions[j] else {
+                    continue;
+                };
+                let behind = match versions[i].as_deref() {
+                    None => true,
+                    Some(mine) if mine == theirs => false,
+                    Some(mine) => version_order(mine, theirs) != Some(std::cmp::Ordering::Greater),
+                };
+                if behind {
+                    cell.drift = format!("behind {u} ({theirs})");
+                    break;
+                }
+            }
+        }
+    }
 }
 
 pub struct DashRow {
@@ -177,15 +290,25 @@ struct ProductPage {
     /// Applications whose state comes from Git alone (no cluster is
     /// watched for them, SPEC §6): the page says so plainly.
     unwatched: usize,
+    /// The event stream the page follows.
+    live: String,
 }
 
 fn cell(product: &str, a: &ApiApp) -> Cell {
+    let health = a.health.clone().unwrap_or_default();
     Cell {
         app: a.name.clone(),
         version: a.version.clone().unwrap_or_default(),
         revision: a.revision.as_deref().map(short_sha).unwrap_or_default(),
         sync: a.sync.clone().unwrap_or_default(),
-        health: a.health.clone().unwrap_or_default(),
+        state: health_shown(&health),
+        argocd_href: a
+            .live
+            .as_ref()
+            .and_then(|l| l.link.as_deref())
+            .and_then(crate::links::Links::web)
+            .unwrap_or_default(),
+        drift: String::new(),
         release_href: a
             .release
             .as_ref()
@@ -228,7 +351,8 @@ pub async fn show(
 ) -> Result<Response, UiError> {
     let Json(v) = api::show(Reader, State(st.clone()), Path(product.clone())).await?;
     let d: ApiDashboard = decode(v)?;
-    let (envs, rows) = grid(&product, &d);
+    let (envs, mut rows) = grid(&product, &d);
+    mark_drift(&envs, &mut rows, &upstreams(&st.engine.config(), &product));
     let unwatched = d
         .environments
         .iter()
@@ -250,6 +374,10 @@ pub async fn show(
         .collect();
     Ok(page(&ProductPage {
         layout: Layout::new(format!("Product {product}"), &viewer, "products"),
+        live: format!(
+            "/api/v1/events?product={}",
+            crate::layout::query_value(&product)
+        ),
         unwatched,
         releases_href: format!("/products/{}/releases", seg(&product)),
         promote_href: format!("/products/{}/promote", seg(&product)),
@@ -286,6 +414,7 @@ struct EnvironmentsPage {
     layout: Layout,
     envs: Vec<EnvHead>,
     rows: Vec<EnvProductRow>,
+    live: &'static str,
 }
 
 /// Every environment (configuration order) × every product: what runs
@@ -334,5 +463,6 @@ pub async fn environments(viewer: Viewer, State(st): State<Shared>) -> Result<Re
         layout: Layout::new("Environments", &viewer, "environments"),
         envs,
         rows,
+        live: "/api/v1/events",
     }))
 }

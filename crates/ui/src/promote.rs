@@ -13,7 +13,7 @@ use ferry_engine::PromotionRequest;
 use ferry_model::resource::{Action, PolicySettings};
 use serde::Deserialize;
 
-use crate::dryrun::{self, AppDiff};
+use crate::dryrun::{self, EnvDiff};
 use crate::layout::{Layout, UiError, Viewer, page, query_value, seg};
 use ferry_api::Shared;
 use ferry_api::csrf;
@@ -86,9 +86,12 @@ impl Ask {
         }
     }
 
-    fn summary(&self) -> String {
+    fn summary(&self, rollback_number: Option<u64>) -> String {
         if !self.rollback.is_empty() {
-            format!("Roll back {} to release {}", self.target, self.rollback)
+            match rollback_number {
+                Some(n) => format!("Roll {} back to release #{n}", self.target),
+                None => format!("Roll {} back to an earlier release", self.target),
+            }
         } else if !self.flow.is_empty() {
             format!("Run flow {}", self.flow)
         } else {
@@ -105,6 +108,14 @@ impl Ask {
 pub struct Field {
     pub name: &'static str,
     pub value: String,
+    /// What the page shows for it (`#1` for a rollback's release id).
+    pub shown: String,
+}
+
+/// An environment of the form's target list.
+pub struct Choice {
+    pub name: String,
+    pub selected: bool,
 }
 
 #[derive(Template)]
@@ -115,23 +126,44 @@ struct PromotePage {
     product_href: String,
     action: String,
     flows: Vec<String>,
+    targets: Vec<Choice>,
     environments: Vec<String>,
+    /// Why the target is preselected.
+    default_note: String,
     /// Set on the review step.
     review: bool,
     summary: String,
     fields: Vec<Field>,
-    diffs: Vec<AppDiff>,
+    diffs: Vec<EnvDiff>,
     diff_note: String,
+    /// Every application has its diff or an explicit "no change": the
+    /// person saw what will be committed, so Confirm is offered.
+    confirmable: bool,
+    /// Nothing changes anywhere.
+    no_change: bool,
     error: String,
+}
+
+/// The flow a product's one-environment promotions follow: its first.
+fn first_flow<'a>(
+    loaded: &'a ferry_model::Loaded,
+    product: &str,
+) -> Option<&'a ferry_model::resource::FlowBody> {
+    let p = loaded.config.product(product)?;
+    Some(
+        &loaded
+            .config
+            .flow(&p.spec.promotion_flows.first()?.name)?
+            .spec
+            .body,
+    )
 }
 
 /// The environment a one-environment promotion takes its values from
 /// when none is given: what the target depends on in the product's first
 /// flow (the engine's default).
 fn default_source(loaded: &ferry_model::Loaded, product: &str, target: &str) -> Option<String> {
-    let p = loaded.config.product(product)?;
-    let flow = loaded.config.flow(&p.spec.promotion_flows.first()?.name)?;
-    let body = &flow.spec.body;
+    let body = first_flow(loaded, product)?;
     let step = body.steps.iter().find(|s| s.environment == target)?;
     Some(
         step.depends_on
@@ -139,6 +171,55 @@ fn default_source(loaded: &ferry_model::Loaded, product: &str, target: &str) -> 
             .cloned()
             .unwrap_or_else(|| body.trigger_environment.clone()),
     )
+}
+
+/// The next environment downstream of the product's newest release: the
+/// first environment of the product's first flow that depends on the
+/// last environment that release finished successfully.
+async fn default_target(
+    st: &Shared,
+    loaded: &ferry_model::Loaded,
+    product: &str,
+) -> Result<Option<(String, String)>, UiError> {
+    let newest = st
+        .store
+        .list(&ferry_store::ListFilter {
+            product: Some(product.to_owned()),
+            statuses: vec![],
+            limit: 1,
+            cursor: None,
+        })
+        .await?;
+    let Some(r) = newest.items.first() else {
+        return Ok(None);
+    };
+    let Some(reached) = r
+        .environments
+        .iter()
+        .rev()
+        .find(|e| e.status == ferry_release::EnvironmentStatus::Successful)
+    else {
+        return Ok(None);
+    };
+    let Some(body) = first_flow(loaded, product) else {
+        return Ok(None);
+    };
+    let next = body.steps.iter().find(|s| {
+        if s.depends_on.is_empty() {
+            body.trigger_environment == reached.name
+        } else {
+            s.depends_on.contains(&reached.name)
+        }
+    });
+    Ok(next.map(|s| {
+        (
+            s.environment.clone(),
+            format!(
+                "{} is next after {}, where release #{} got to",
+                s.environment, reached.name, r.number
+            ),
+        )
+    }))
 }
 
 pub async fn show(
@@ -174,18 +255,33 @@ pub async fn show(
                 .collect()
         })
         .unwrap_or_default();
+    let (default, default_note) = if ask.is_empty() {
+        default_target(&st, &loaded, &product).await?.unzip()
+    } else {
+        (None, None)
+    };
     let mut page_data = PromotePage {
         layout: Layout::new(format!("Promote {product}"), &viewer, "products"),
         product_href: format!("/products/{}", seg(&product)),
         product: product.clone(),
         action,
         flows,
+        targets: environments
+            .iter()
+            .map(|e| Choice {
+                name: e.clone(),
+                selected: default.as_deref() == Some(e.as_str()),
+            })
+            .collect(),
         environments,
+        default_note: default_note.unwrap_or_default(),
         review: false,
         summary: String::new(),
         fields: Vec::new(),
         diffs: Vec::new(),
         diff_note: String::new(),
+        confirmable: false,
+        no_change: false,
         error: String::new(),
     };
     if ask.is_empty() {
@@ -197,8 +293,24 @@ pub async fn show(
         *r.status_mut() = StatusCode::BAD_REQUEST;
         return Ok(r);
     }
+    let rollback_of = if ask.rollback.is_empty() {
+        None
+    } else {
+        let earlier = st
+            .store
+            .get(ask.rollback.trim())
+            .await?
+            .filter(|r| r.product == product)
+            .ok_or_else(|| {
+                ApiError::not_found(format!(
+                    "release `{}` of product `{product}` not found",
+                    ask.rollback
+                ))
+            })?;
+        Some(earlier)
+    };
     page_data.review = true;
-    page_data.summary = ask.summary();
+    page_data.summary = ask.summary(rollback_of.as_ref().map(|r| r.number));
     page_data.fields = [
         ("flow", &ask.flow),
         ("target", &ask.target),
@@ -213,9 +325,51 @@ pub async fn show(
     .map(|(name, v)| Field {
         name,
         value: v.clone(),
+        shown: match (&rollback_of, name) {
+            (Some(r), "rollback") => match &r.version {
+                Some(version) => format!("#{} ({version})", r.number),
+                None => format!("#{}", r.number),
+            },
+            _ => v.clone(),
+        },
     })
     .collect();
-    if ask.flow.is_empty() && ask.rollback.is_empty() {
+    let ws = st.engine.workspace().clone();
+    if let Some(earlier) = rollback_of {
+        page_data.diffs = dryrun::plan_snapshot(
+            loaded.clone(),
+            ws,
+            product.clone(),
+            earlier.snapshot.clone(),
+            ask.target.clone(),
+        )
+        .await;
+        page_data.diff_note = format!(
+            "Release #{}'s snapshot (taken in {}) written into {}:",
+            earlier.number, earlier.snapshot.environment, ask.target
+        );
+    } else if !ask.flow.is_empty() {
+        match loaded.config.flow(&ask.flow) {
+            Some(flow) => {
+                let body = &flow.spec.body;
+                let targets: Vec<String> =
+                    body.steps.iter().map(|s| s.environment.clone()).collect();
+                page_data.diffs = dryrun::plan(
+                    loaded.clone(),
+                    ws,
+                    product.clone(),
+                    body.trigger_environment.clone(),
+                    targets,
+                )
+                .await;
+                page_data.diff_note = format!(
+                    "The flow carries {}'s values (as they are now) into each environment, in order:",
+                    body.trigger_environment
+                );
+            }
+            None => page_data.diff_note = format!("Flow `{}` does not exist.", ask.flow),
+        }
+    } else {
         let source = if ask.source.is_empty() {
             default_source(&loaded, &product, &ask.target)
         } else {
@@ -225,10 +379,10 @@ pub async fn show(
             Some(from) => {
                 page_data.diffs = dryrun::plan(
                     loaded.clone(),
-                    st.engine.workspace().clone(),
+                    ws,
                     product.clone(),
                     from.clone(),
-                    ask.target.clone(),
+                    vec![ask.target.clone()],
                 )
                 .await;
                 page_data.diff_note = format!("Changes from {from} to {}:", ask.target);
@@ -238,12 +392,13 @@ pub async fn show(
                     "Pick a source environment to see the diff before promoting.".into()
             }
         }
-    } else if !ask.flow.is_empty() {
-        page_data.diff_note = "A flow snapshots its trigger environment when it starts; each environment's commit is shown on the release view.".into();
-    } else {
-        page_data.diff_note =
-            "The release's stored snapshot is written to the target environment.".into();
     }
+    page_data.confirmable = !page_data.diffs.is_empty()
+        && page_data
+            .diffs
+            .iter()
+            .all(|d| d.complete() && !d.apps.is_empty());
+    page_data.no_change = page_data.confirmable && page_data.diffs.iter().all(|d| d.changes() == 0);
     Ok(page(&page_data))
 }
 

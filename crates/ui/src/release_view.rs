@@ -1,33 +1,37 @@
 //! The release as its pages show it: the view model of the release view
-//! (header, flow graph, environments with applications, steps, hooks and
-//! issues, the event timeline) and the loading of a release with its
-//! events. The pages that act on a release (terminate, retry, resume,
-//! merge, notes) read it from here.
+//! (header, flow graph,
+//! environments with applications, steps, hooks and issues, the newest
+//! events) and the loading of a release with its events. The pages that
+//! act on a release (terminate, retry, resume, merge, notes) read it from
+//! here.
 
 use ferry_release::{
-    EnvironmentStatus, Event, Release, ReleaseKind, ReleaseStatus, StepPhase, StepRun,
+    EnvironmentRun, EnvironmentStatus, Event, Release, ReleaseKind, ReleaseStatus, StepPhase,
+    StepRun, Timestamp,
 };
 
-use crate::layout::{
-    UiError, Viewer, When, commit_link, duration, repo_shown, seg, short_sha, when,
-};
+use crate::layout::{UiError, Viewer, When, duration, repo_shown, seg, short_sha, when};
+use crate::links::{Links, is_local};
 use crate::status::{self, Shown};
 use crate::svg;
+use crate::text::code_spans;
+use crate::timeline::{self, Timeline};
 use ferry_api::Shared;
 use ferry_api::error::ApiError;
-
-/// Newest events shown in the timeline (older ones are counted).
-pub const TIMELINE: usize = 100;
 
 pub struct TriggerView {
     pub sha: String,
     pub short: String,
     pub link: String,
-    pub message: String,
+    /// The message's first line (HTML: escaped, `code` spans), and the rest.
+    pub subject: String,
+    pub body: String,
     pub author: String,
     pub date: String,
     pub branch: String,
+    /// The repository: a link to its web page, or (local) its path.
     pub repo: String,
+    pub repo_href: String,
 }
 
 pub struct NodeView {
@@ -41,29 +45,48 @@ pub struct StepView {
     pub phase: &'static str,
     pub status: Shown,
     pub duration: String,
+    /// HTML (escaped, `code` spans).
     pub message: String,
     pub attempts: u32,
     pub nodes: Vec<NodeView>,
     /// The Resume confirmation, while the step's workflow is suspended.
     pub resume_href: String,
+    /// Where its log is shown: the issue holding it, when there is one.
+    pub log_href: String,
+}
+
+pub struct PullRequestView {
+    /// 0: a branch waiting to be merged, no forge's pull request.
+    pub number: u64,
+    /// The forge's page, when it has one.
+    pub href: String,
+    pub branch: String,
 }
 
 pub struct AppView {
     pub name: String,
     pub status: Shown,
+    /// Shown unfolded: not a success beside trouble in its environment.
+    pub open: bool,
+    /// Its anchor (`app-<env>-<app>`).
+    pub id: String,
     pub commit: String,
     pub commit_href: String,
-    pub pr_number: u64,
-    pub pr_href: String,
+    pub pull_request: Option<PullRequestView>,
     pub sync: String,
     pub health: String,
+    /// The application in Argo CD's UI, when Argo CD watches it.
+    pub argocd_href: String,
     pub steps: Vec<StepView>,
     /// The demo's "Merge pull request" confirmation (demo mode only).
     pub merge_href: String,
 }
 
 pub struct IssueView {
+    /// Its anchor (`issue-<env>-<n>`).
+    pub id: String,
     pub kind: String,
+    /// HTML (escaped, `code` spans).
     pub message: String,
     pub application: String,
     pub step: String,
@@ -77,23 +100,16 @@ pub struct EnvView {
     pub name: String,
     pub status: Shown,
     pub trigger: bool,
-    pub depends_on: String,
-    pub duration: String,
+    /// Shown expanded: something is happening or went wrong there.
+    pub open: bool,
+    /// The collapsed line: applications, duration, commit.
+    pub line: String,
     pub apps: Vec<AppView>,
     /// The environment's steps over all its applications (SPEC §4.3),
     /// shown when it has more than one application.
     pub steps: Vec<(String, Shown)>,
     pub hooks: Vec<StepView>,
     pub issues: Vec<IssueView>,
-}
-
-pub struct EventView {
-    pub at: When,
-    pub kind: String,
-    pub subject: String,
-    pub status: Option<Shown>,
-    pub status_text: String,
-    pub message: String,
 }
 
 pub struct Count {
@@ -114,6 +130,8 @@ pub struct ReleaseView {
     pub flow: String,
     pub flow_href: String,
     pub kind: String,
+    /// `#N` of the release a rollback restores, and its page.
+    pub rollback_of: Option<(u64, String)>,
     pub initiator: String,
     pub created: When,
     pub finished_at: Option<When>,
@@ -124,14 +142,16 @@ pub struct ReleaseView {
     pub envs: Vec<EnvView>,
     pub hooks: Vec<StepView>,
     pub termination: String,
-    pub timeline: Vec<EventView>,
-    pub timeline_omitted: usize,
+    pub timeline: Timeline,
     pub last_seq: u64,
     pub can_terminate: bool,
     pub can_retry: bool,
     pub signed_in: bool,
-    /// Environments a rollback to this release can target.
+    /// Environments a rollback to this release can target: those it
+    /// finished successfully (its snapshot is known to have run there).
     pub rollback_targets: Vec<String>,
+    /// Whether any hook ran or is to run (the Show hooks toggle).
+    pub has_hooks: bool,
 }
 
 fn phase(p: StepPhase) -> &'static str {
@@ -144,13 +164,22 @@ fn phase(p: StepPhase) -> &'static str {
     }
 }
 
+/// How a step is named in a sentence: `post-action health-check`.
+pub fn step_words(s: &StepRun) -> String {
+    match s.phase {
+        StepPhase::Hook => s.name.clone(),
+        StepPhase::Sync => "sync".to_owned(),
+        p => format!("{} {}", phase(p), s.name),
+    }
+}
+
 fn step_view(s: &StepRun) -> StepView {
     StepView {
         name: s.name.clone(),
         phase: phase(s.phase),
         status: status::step(s.status),
         duration: duration(s.started_at, s.finished_at),
-        message: s.message.clone().unwrap_or_default(),
+        message: s.message.as_deref().map(code_spans).unwrap_or_default(),
         attempts: s.attempts,
         // A workflow of one node that says what its step says adds
         // nothing but bytes (a 30 × 10 release has hundreds of them).
@@ -169,44 +198,181 @@ fn step_view(s: &StepRun) -> StepView {
             })
             .collect(),
         resume_href: String::new(),
+        log_href: String::new(),
     }
 }
 
-fn event_view(e: &Event) -> EventView {
-    let subject = [&e.environment, &e.application, &e.step]
-        .into_iter()
-        .flatten()
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(" / ");
-    let kind = serde_json::to_value(e.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    EventView {
-        at: when(e.at),
-        kind,
-        subject,
-        status: status::any(&e.status),
-        status_text: e.status.clone(),
-        message: e.message.clone().unwrap_or_default(),
-    }
+fn issue_anchor(env: &str, index: usize) -> String {
+    format!("issue-{env}-{}", index + 1)
+}
+
+/// `HH:MM UTC` for SVG text (the script shows it in local time).
+fn clock(t: Timestamp) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!("{:02}:{:02}:{:02} UTC", t.hour(), t.minute(), t.second())
 }
 
 fn graph_nodes(r: &Release) -> Vec<svg::Node> {
+    let version = r.version.clone().unwrap_or_default();
     r.environments
         .iter()
-        .map(|e| svg::Node {
-            name: e.name.clone(),
-            depends_on: e.depends_on.clone(),
-            status: Some(status::environment(e.status)),
-            trigger: e.trigger,
+        .map(|e| {
+            let took = duration(
+                e.started_at,
+                e.finished_at.or(e.started_at.map(|_| ferry_release::now())),
+            );
+            let carried = match e.status {
+                EnvironmentStatus::Successful => version.clone(),
+                EnvironmentStatus::Pending => String::new(),
+                _ if version.is_empty() => String::new(),
+                _ => format!("\u{2192} {version}"),
+            };
+            svg::Node {
+                name: e.name.clone(),
+                depends_on: e.depends_on.clone(),
+                status: Some(status::environment(e.status)),
+                trigger: e.trigger,
+                detail: svg::Detail {
+                    duration: took,
+                    version: carried,
+                    started: e.started_at.map(|t| (when(t).iso, clock(t))),
+                },
+            }
         })
         .collect()
 }
 
-/// The view of `r` with its (newest [`TIMELINE`]) events.
-pub fn view(r: &Release, events: &[Event], viewer: &Viewer, flow_exists: bool) -> ReleaseView {
+fn env_line(e: &EnvironmentRun) -> String {
+    let mut parts = Vec::new();
+    match e.applications.len() {
+        0 => {}
+        1 => parts.push(e.applications[0].name.clone()),
+        n => parts.push(format!("{n} applications")),
+    }
+    let took = duration(e.started_at, e.finished_at);
+    if !took.is_empty() {
+        parts.push(format!("took {took}"));
+    }
+    let commits: Vec<&str> = e
+        .applications
+        .iter()
+        .filter_map(|a| a.promotion_commit.as_deref())
+        .collect();
+    if let [one, rest @ ..] = commits.as_slice()
+        && rest.iter().all(|c| c == one)
+    {
+        parts.push(format!("commit {}", short_sha(one)));
+    }
+    if !e.depends_on.is_empty() {
+        parts.push(format!("after {}", e.depends_on.join(", ")));
+    }
+    parts.join(" · ")
+}
+
+fn env_view(e: &EnvironmentRun, links: &Links) -> EnvView {
+    let issues: Vec<IssueView> = e
+        .issues
+        .iter()
+        .enumerate()
+        .map(|(n, i)| IssueView {
+            id: issue_anchor(&e.name, n),
+            kind: serde_json::to_value(i.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            message: code_spans(&i.message),
+            application: i.application.clone().unwrap_or_default(),
+            step: i.step.clone().unwrap_or_default(),
+            details: i.details.clone().unwrap_or_default(),
+            manifest: i.manifest.clone().unwrap_or_default(),
+            link: i.link.as_deref().and_then(Links::web).unwrap_or_default(),
+            at: when(i.at),
+        })
+        .collect();
+    let apps = e
+        .applications
+        .iter()
+        .map(|a| {
+            let commit = a.promotion_commit.clone().unwrap_or_default();
+            let steps = a
+                .steps
+                .iter()
+                .map(|s| {
+                    let mut v = step_view(s);
+                    // The newest issue about this step holds its log.
+                    if let Some(n) = e.issues.iter().rposition(|i| {
+                        i.details.is_some()
+                            && i.step.as_deref() == Some(s.name.as_str())
+                            && i.application.as_deref().is_none_or(|x| x == a.name)
+                    }) {
+                        v.log_href = format!("#{}", issue_anchor(&e.name, n));
+                    }
+                    v
+                })
+                .collect();
+            AppView {
+                name: a.name.clone(),
+                status: status::environment(a.status),
+                // In an environment that needs attention, the applications
+                // that succeeded fold away; elsewhere everything shows.
+                open: a.status != EnvironmentStatus::Successful
+                    || e.status == EnvironmentStatus::Successful
+                    || e.applications.len() == 1,
+                id: format!("app-{}-{}", e.name, a.name),
+                commit_href: links.commit(&a.repo_url, &commit).unwrap_or_default(),
+                commit: short_sha(&commit),
+                pull_request: a.pull_request.as_ref().map(|p| PullRequestView {
+                    number: p.number,
+                    href: Links::web(&p.url).unwrap_or_default(),
+                    branch: p.branch.clone(),
+                }),
+                sync: a.sync.clone().unwrap_or_default(),
+                health: a.health.clone().unwrap_or_default(),
+                argocd_href: links.argocd(&a.name).unwrap_or_default().to_owned(),
+                steps,
+                merge_href: String::new(),
+            }
+        })
+        .collect();
+    EnvView {
+        name: e.name.clone(),
+        status: status::environment(e.status),
+        trigger: e.trigger,
+        open: match e.status {
+            EnvironmentStatus::Running
+            | EnvironmentStatus::Suspended
+            | EnvironmentStatus::Failed => true,
+            EnvironmentStatus::Terminated => !e.issues.is_empty(),
+            EnvironmentStatus::Successful | EnvironmentStatus::Pending => false,
+        },
+        line: env_line(e),
+        apps,
+        steps: if e.applications.len() > 1 {
+            e.steps()
+                .into_iter()
+                .map(|s| (s.name, status::step(s.status)))
+                .collect()
+        } else {
+            Vec::new()
+        },
+        hooks: e.hooks.iter().map(step_view).collect(),
+        issues,
+    }
+}
+
+/// The view of `r` with its events (the newest [`timeline::RECENT`] in
+/// the timeline). `rollback_of` is the number of the release a rollback
+/// restores, when known. The "what is happening" panel
+/// ([`crate::now`]) is made from it once the pages have added their
+/// actions (resume, merge).
+pub fn view(
+    r: &Release,
+    events: &[Event],
+    viewer: &Viewer,
+    flow_exists: bool,
+    links: &Links,
+    rollback_of: Option<u64>,
+) -> ReleaseView {
     let product_href = format!("/products/{}", seg(&r.product));
     let href = format!("{product_href}/releases/{}", r.number);
     let mut counts = Vec::new();
@@ -226,72 +392,12 @@ pub fn view(r: &Release, events: &[Event], viewer: &Viewer, flow_exists: bool) -
             });
         }
     }
-    let envs = r
-        .environments
-        .iter()
-        .map(|e| EnvView {
-            name: e.name.clone(),
-            status: status::environment(e.status),
-            trigger: e.trigger,
-            depends_on: e.depends_on.join(", "),
-            duration: duration(e.started_at, e.finished_at),
-            apps: e
-                .applications
-                .iter()
-                .map(|a| {
-                    let commit = a.promotion_commit.clone().unwrap_or_default();
-                    AppView {
-                        name: a.name.clone(),
-                        status: status::environment(a.status),
-                        commit_href: commit_link(&a.repo_url, &commit).unwrap_or_default(),
-                        commit: short_sha(&commit),
-                        pr_number: a.pull_request.as_ref().map_or(0, |p| p.number),
-                        pr_href: a
-                            .pull_request
-                            .as_ref()
-                            .map(|p| repo_shown(&p.url))
-                            .unwrap_or_default(),
-                        sync: a.sync.clone().unwrap_or_default(),
-                        health: a.health.clone().unwrap_or_default(),
-                        steps: a.steps.iter().map(step_view).collect(),
-                        merge_href: String::new(),
-                    }
-                })
-                .collect(),
-            steps: if e.applications.len() > 1 {
-                e.steps()
-                    .into_iter()
-                    .map(|s| (s.name, status::step(s.status)))
-                    .collect()
-            } else {
-                Vec::new()
-            },
-            hooks: e.hooks.iter().map(step_view).collect(),
-            issues: e
-                .issues
-                .iter()
-                .map(|i| IssueView {
-                    kind: serde_json::to_value(i.kind)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default(),
-                    message: i.message.clone(),
-                    application: i.application.clone().unwrap_or_default(),
-                    step: i.step.clone().unwrap_or_default(),
-                    details: i.details.clone().unwrap_or_default(),
-                    manifest: i.manifest.clone().unwrap_or_default(),
-                    link: i.link.as_deref().map(repo_shown).unwrap_or_default(),
-                    at: when(i.at),
-                })
-                .collect(),
-        })
-        .collect();
-    let start = events.len().saturating_sub(TIMELINE);
+    let envs = r.environments.iter().map(|e| env_view(e, links)).collect();
     let kind = match &r.kind {
         ReleaseKind::Automatic => "automatic".to_owned(),
         ReleaseKind::Manual => "manual".to_owned(),
         ReleaseKind::Flow => "flow".to_owned(),
-        ReleaseKind::Rollback { from_release } => format!("rollback to {from_release}"),
+        ReleaseKind::Rollback { .. } => "rollback".to_owned(),
     };
     let termination = r
         .termination
@@ -304,6 +410,16 @@ pub fn view(r: &Release, events: &[Event], viewer: &Viewer, flow_exists: bool) -
             format!("Terminated by {} ({reason})", t.by)
         })
         .unwrap_or_default();
+    let message = r.trigger.message.trim_end();
+    let (subject, body) = message.split_once('\n').unwrap_or((message, ""));
+    let (repo, repo_href) = if is_local(&r.trigger.repo_url) {
+        (r.trigger.repo_url.clone(), String::new())
+    } else {
+        (
+            repo_shown(&r.trigger.repo_url),
+            crate::links::repo_web(&r.trigger.repo_url).unwrap_or_default(),
+        )
+    };
     ReleaseView {
         id: r.id.clone(),
         product: r.product.clone(),
@@ -318,6 +434,7 @@ pub fn view(r: &Release, events: &[Event], viewer: &Viewer, flow_exists: bool) -
             String::new()
         },
         kind,
+        rollback_of: rollback_of.map(|n| (n, format!("{product_href}/releases/{n}"))),
         initiator: r.initiator.clone(),
         created: when(r.created_at),
         finished_at: r.finished_at.map(when),
@@ -326,14 +443,18 @@ pub fn view(r: &Release, events: &[Event], viewer: &Viewer, flow_exists: bool) -
             r.finished_at.or_else(|| Some(ferry_release::now())),
         ),
         trigger: TriggerView {
-            link: commit_link(&r.trigger.repo_url, &r.trigger.sha).unwrap_or_default(),
+            link: links
+                .commit(&r.trigger.repo_url, &r.trigger.sha)
+                .unwrap_or_default(),
             short: short_sha(&r.trigger.sha),
             sha: r.trigger.sha.clone(),
-            message: r.trigger.message.trim_end().to_owned(),
+            subject: code_spans(subject.trim_end()),
+            body: body.trim().to_owned(),
             author: r.trigger.author.clone(),
             date: r.trigger.date.clone(),
             branch: r.trigger.branch.clone(),
-            repo: repo_shown(&r.trigger.repo_url),
+            repo,
+            repo_href,
         },
         counts,
         graph: svg::render(
@@ -344,8 +465,7 @@ pub fn view(r: &Release, events: &[Event], viewer: &Viewer, flow_exists: bool) -
         envs,
         hooks: r.hooks.iter().map(step_view).collect(),
         termination,
-        timeline: events[start..].iter().map(event_view).collect(),
-        timeline_omitted: start,
+        timeline: timeline::page(events, r.created_at, 0, timeline::RECENT),
         last_seq: events.last().map_or(0, |e| e.seq),
         can_terminate: !r.status.is_final() && r.status != ReleaseStatus::Terminating,
         can_retry: matches!(r.status, ReleaseStatus::Failed | ReleaseStatus::Terminated),
@@ -353,9 +473,10 @@ pub fn view(r: &Release, events: &[Event], viewer: &Viewer, flow_exists: bool) -
         rollback_targets: r
             .environments
             .iter()
-            .filter(|e| !e.trigger)
+            .filter(|e| !e.trigger && e.status == EnvironmentStatus::Successful)
             .map(|e| e.name.clone())
             .collect(),
+        has_hooks: !r.hooks.is_empty() || r.environments.iter().any(|e| !e.hooks.is_empty()),
         product_href,
         href,
     }

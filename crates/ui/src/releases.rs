@@ -1,14 +1,20 @@
-//! Releases list: newest first, filter by status, cursor pagination, one
-//! status icon per environment. `/releases` for every product,
-//! `/products/{p}/releases` for one.
+//! Releases list: newest first, filter by status, cursor pagination. One
+//! column per environment (in the configuration's order, named in the
+//! header), so a rollback's one environment sits under its own name; the
+//! status says where a release failed or waits; rollbacks say what they
+//! restore. `/releases` for every product, `/products/{p}/releases` for
+//! one. The first page follows the event stream of every release
+//! (`/api/v1/events`) and updates without a reload.
+
+use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use ferry_release::ReleaseStatus;
+use ferry_release::{EnvironmentStatus, ReleaseKind, ReleaseStatus};
 use serde::Deserialize;
 
-use crate::layout::{Layout, UiError, Viewer, When, page, query_value, seg, when};
+use crate::layout::{Layout, UiError, Viewer, When, duration, page, query_value, seg, when};
 use crate::status::{self, Shown};
 use ferry_api::Shared;
 use ferry_api::error::ApiError;
@@ -32,24 +38,25 @@ pub struct ListQuery {
     cursor: Option<String>,
 }
 
-pub struct EnvIcon {
-    pub name: String,
-    pub status: Shown,
-}
-
 pub struct Row {
     pub product: String,
-    pub product_href: String,
     pub number: u64,
     pub href: String,
     pub when: When,
+    pub duration: String,
+    pub running: bool,
     pub initiator: String,
     pub flow: String,
     /// Empty for manual promotions.
     pub flow_href: String,
     pub version: String,
     pub status: Shown,
-    pub envs: Vec<EnvIcon>,
+    /// Where it failed, waits or runs: `in staging`.
+    pub where_: String,
+    /// `#N` a rollback restores, and its page.
+    pub rollback_of: Option<(u64, String)>,
+    /// One cell per column of the page (`None`: not in this release).
+    pub cells: Vec<Option<Shown>>,
 }
 
 pub struct StatusOption {
@@ -66,10 +73,84 @@ struct ReleasesPage {
     all_products: bool,
     action: String,
     options: Vec<StatusOption>,
+    columns: Vec<String>,
     rows: Vec<Row>,
     next_href: String,
     first_href: String,
     paged: bool,
+    /// The event stream the first page follows.
+    live: String,
+}
+
+/// Environment columns: the configuration's environments that the rows
+/// use, in the configuration's order, then any other (a release keeps
+/// environments that left the configuration).
+fn columns(loaded: &ferry_model::Loaded, items: &[ferry_store::ReleaseSummary]) -> Vec<String> {
+    let used: Vec<&str> = items
+        .iter()
+        .flat_map(|s| s.environments.iter().map(|e| e.name.as_str()))
+        .collect();
+    let mut out: Vec<String> = loaded
+        .config
+        .environments_in_order()
+        .iter()
+        .map(|e| e.metadata.name.clone())
+        .filter(|n| used.contains(&n.as_str()))
+        .collect();
+    for n in used {
+        if !out.iter().any(|o| o == n) {
+            out.push(n.to_owned());
+        }
+    }
+    out
+}
+
+/// Where a release stands still or moves: the environments with its
+/// status's counterpart.
+pub fn where_(s: &ferry_store::ReleaseSummary) -> String {
+    let wanted = match s.status {
+        ReleaseStatus::Failed => EnvironmentStatus::Failed,
+        ReleaseStatus::Suspended => EnvironmentStatus::Suspended,
+        ReleaseStatus::Running | ReleaseStatus::Terminating => EnvironmentStatus::Running,
+        _ => return String::new(),
+    };
+    let names: Vec<&str> = s
+        .environments
+        .iter()
+        .filter(|e| e.status == wanted)
+        .map(|e| e.name.as_str())
+        .collect();
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!("in {}", names.join(", "))
+    }
+}
+
+/// The release each rollback of `items` restores, by number. Summaries do
+/// not carry a release's kind, so only manual promotions (the only ones a
+/// rollback can be) are read in full.
+async fn rollbacks(
+    st: &Shared,
+    items: &[ferry_store::ReleaseSummary],
+) -> Result<HashMap<String, u64>, UiError> {
+    let numbers: HashMap<&str, u64> = items.iter().map(|s| (s.id.as_str(), s.number)).collect();
+    let mut out = HashMap::new();
+    for s in items.iter().filter(|s| s.flow == "Manual") {
+        let Some(r) = st.store.get(&s.id).await? else {
+            continue;
+        };
+        if let ReleaseKind::Rollback { from_release } = &r.kind {
+            let n = match numbers.get(from_release.as_str()) {
+                Some(n) => Some(*n),
+                None => st.store.get(from_release).await?.map(|e| e.number),
+            };
+            if let Some(n) = n {
+                out.insert(s.id.clone(), n);
+            }
+        }
+    }
+    Ok(out)
 }
 
 async fn render(
@@ -100,6 +181,9 @@ async fn render(
         Some(p) => format!("/products/{}/releases", seg(p)),
         None => "/releases".to_owned(),
     };
+    let columns = columns(&loaded, &page_data.items);
+    let rollbacks = rollbacks(&st, &page_data.items).await?;
+    let now = ferry_release::now();
     let rows = page_data
         .items
         .iter()
@@ -109,23 +193,30 @@ async fn render(
             } else {
                 String::new()
             };
+            let product_href = format!("/products/{}", seg(&s.product));
             Row {
-                product_href: format!("/products/{}", seg(&s.product)),
+                href: format!("{product_href}/releases/{}", s.number),
+                rollback_of: rollbacks
+                    .get(&s.id)
+                    .map(|n| (*n, format!("{product_href}/releases/{n}"))),
                 product: s.product.clone(),
                 number: s.number,
-                href: format!("/products/{}/releases/{}", seg(&s.product), s.number),
                 when: when(s.created_at),
+                duration: duration(Some(s.created_at), Some(s.finished_at.unwrap_or(now))),
+                running: s.finished_at.is_none(),
                 initiator: s.initiator.clone(),
                 flow: s.flow.clone(),
                 flow_href,
                 version: s.version.clone().unwrap_or_default(),
                 status: status::release(s.status),
-                envs: s
-                    .environments
+                where_: where_(s),
+                cells: columns
                     .iter()
-                    .map(|e| EnvIcon {
-                        name: e.name.clone(),
-                        status: status::environment(e.status),
+                    .map(|c| {
+                        s.environments
+                            .iter()
+                            .find(|e| &e.name == c)
+                            .map(|e| status::environment(e.status))
                     })
                     .collect(),
             }
@@ -152,16 +243,27 @@ async fn render(
         Some(p) => format!("Releases of {p}"),
         None => "Releases".to_owned(),
     };
+    let paged = q.cursor.is_some_and(|c| !c.is_empty());
+    let live = if paged {
+        String::new()
+    } else {
+        match &product {
+            Some(p) => format!("/api/v1/events?product={}", query_value(p)),
+            None => "/api/v1/events".to_owned(),
+        }
+    };
     Ok(page(&ReleasesPage {
         layout: Layout::new(heading.clone(), &viewer, "releases"),
         heading,
         all_products: product.is_none(),
         action,
         options,
+        columns,
         rows,
         next_href,
         first_href,
-        paged: q.cursor.is_some_and(|c| !c.is_empty()),
+        paged,
+        live,
     }))
 }
 

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use crate::status::Shown;
 
 pub const NODE_W: u32 = 168;
-pub const NODE_H: u32 = 52;
+pub const NODE_H: u32 = 66;
 const GAP_X: u32 = 56;
 const GAP_Y: u32 = 16;
 const MARGIN: u32 = 8;
@@ -31,6 +31,19 @@ pub struct Node {
     /// `None` on the flow page (no release: nothing has a status).
     pub status: Option<Shown>,
     pub trigger: bool,
+    pub detail: Detail,
+}
+
+/// What a release's node says besides its status (empty on the flow page).
+#[derive(Debug, Clone, Default)]
+pub struct Detail {
+    /// How long the environment took (or has taken so far).
+    pub duration: String,
+    /// The version it got (`1.4.2`) or is getting (`→ 1.4.2`).
+    pub version: String,
+    /// When it started: ISO (for the script, which shows local time) and
+    /// the UTC time shown without script.
+    pub started: Option<(String, String)>,
 }
 
 /// A node with its place.
@@ -222,10 +235,51 @@ pub fn render(nodes: &[Node], title: &str, link_prefix: &str) -> String {
         let node = &nodes[p.index];
         let class = node.status.map_or("st-none", |st| st.class);
         let name = esc(&node.name);
-        let status_line = match node.status {
-            Some(st) => format!("{} {}", st.icon, st.text),
-            None if node.trigger => "trigger".to_owned(),
-            None => String::new(),
+        let (tx, ty2) = (p.x + 10, p.y + 40);
+        let mut status_line = String::new();
+        match node.status {
+            Some(st) => {
+                let _ = write!(
+                    status_line,
+                    r##"<use href="#{icon}" x="{tx}" y="{iy}" width="13" height="13"/><text class="s" x="{sx}" y="{ty2}">{text}{dur}</text>"##,
+                    icon = st.icon,
+                    iy = ty2 - 11,
+                    sx = tx + 17,
+                    text = st.text,
+                    dur = if node.detail.duration.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" \u{b7} {}", esc(&node.detail.duration))
+                    },
+                );
+            }
+            None if node.trigger => {
+                let _ = write!(
+                    status_line,
+                    r#"<text class="s" x="{tx}" y="{ty2}">trigger</text>"#
+                );
+            }
+            None => {}
+        }
+        let mut third = Vec::new();
+        if !node.detail.version.is_empty() {
+            third.push(esc(&label(&node.detail.version)));
+        }
+        if let Some((iso, utc)) = &node.detail.started {
+            third.push(format!(
+                r#"<tspan class="at" data-at="{}">{}</tspan>"#,
+                esc(iso),
+                esc(utc)
+            ));
+        }
+        let third = if third.is_empty() {
+            String::new()
+        } else {
+            format!(
+                r#"<text class="d" x="{tx}" y="{}">{}</text>"#,
+                p.y + 58,
+                third.join(" \u{b7} ")
+            )
         };
         let tip = match node.status {
             Some(st) => format!("{name}: {}", st.text),
@@ -233,16 +287,13 @@ pub fn render(nodes: &[Node], title: &str, link_prefix: &str) -> String {
         };
         let _ = write!(
             s,
-            r#"<a href="{lp}{name}"><g class="node {class}{trig}"><title>{tip}</title><rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="6"/><text class="n" x="{tx}" y="{ty1}">{lbl}</text><text class="s" x="{tx}" y="{ty2}">{sl}</text></g></a>"#,
+            r#"<a href="{lp}{name}"><g class="node {class}{trig}"><title>{tip}</title><rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="6"/><text class="n" x="{tx}" y="{ty1}">{lbl}</text>{status_line}{third}</g></a>"#,
             lp = esc(link_prefix),
             trig = if node.trigger { " trig" } else { "" },
             x = p.x,
             y = p.y,
-            tx = p.x + 10,
-            ty1 = p.y + 21,
-            ty2 = p.y + 40,
+            ty1 = p.y + 20,
             lbl = esc(&label(&node.name)),
-            sl = esc(&status_line),
         );
     }
     s.push_str("</svg>");
@@ -259,6 +310,7 @@ mod tests {
             depends_on: deps.iter().map(|d| d.to_string()).collect(),
             status: None,
             trigger: deps.is_empty(),
+            detail: Detail::default(),
         }
     }
 
@@ -387,6 +439,6 @@ mod tests {
         assert!(!svg.contains("<script>"));
         assert!(svg.contains("&lt;script&gt;"));
         assert!(svg.contains("FAILED"), "{svg}");
-        assert!(svg.contains("\u{2716}"));
+        assert!(svg.contains("href=\"#i-fail\""), "{svg}");
     }
 }

@@ -212,6 +212,47 @@ impl Browser {
         .await;
     }
 
+    /// Runs a Chrome DevTools Protocol command (through chromedriver).
+    pub async fn cdp(&self, cmd: &str, params: Value) -> Value {
+        self.ok(
+            reqwest::Method::POST,
+            "/goog/cdp/execute",
+            Some(json!({ "cmd": cmd, "params": params })),
+        )
+        .await
+    }
+
+    /// The viewport exactly `width` × `height` CSS pixels (a phone with
+    /// `mobile`), light or `dark` (`prefers-color-scheme`).
+    pub async fn emulate(&self, width: u32, height: u32, mobile: bool, dark: bool) {
+        self.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile}),
+        )
+        .await;
+        self.cdp(
+            "Emulation.setEmulatedMedia",
+            json!({"features": [{"name": "prefers-color-scheme", "value": if dark { "dark" } else { "light" }}]}),
+        )
+        .await;
+    }
+
+    /// Saves a PNG of the whole page (beyond the viewport) as
+    /// `<artifacts>/<name>.png`.
+    pub async fn full_screenshot(&self, name: &str) -> PathBuf {
+        let v = self
+            .cdp(
+                "Page.captureScreenshot",
+                json!({"format": "png", "captureBeyondViewport": true}),
+            )
+            .await;
+        let png = base64_decode(v["data"].as_str().unwrap_or_default());
+        assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+        let path = artifacts_dir().join(format!("{name}.png"));
+        std::fs::write(&path, png).unwrap();
+        path
+    }
+
     pub async fn click(&self, css: &str) {
         let e = self.wait_for(css).await;
         self.ok(
