@@ -959,6 +959,13 @@ async fn the_demo_merge_button_merges_the_promotion_branch_and_the_release_goes_
     };
     let s = start(demo()).await;
     c.base = s.base.clone();
+    // (The restarted engine takes the release up again: read the page
+    // once it waits again.)
+    wait_release(&s, &id, "prod waits again after the restart", |r| {
+        env_status(r, "prod") == "SUSPENDED"
+            && r["environments"][2]["applications"][0]["status"] == "SUSPENDED"
+    })
+    .await;
     let view = c.get("/products/p/releases/1").await;
     assert_eq!(view.status, 200);
     checked("/products/p/releases/1 (demo)", &view.body);
