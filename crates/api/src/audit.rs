@@ -168,9 +168,9 @@ pub struct AuditQuery {
     params(AuditQuery),
     responses(
         (status = 200, description = "A page of audit entries", body = ferry_store::AuditPage),
-        (status = 400, description = "A bad parameter", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No token, or one ferry does not know", body = crate::openapi::ErrorBody),
-        (status = 403, description = "Not an admin token", body = crate::openapi::ErrorBody),
+        (status = 400, description = "A bad parameter", body = crate::refusals::ErrorBody),
+        (status = 401, description = "No token, or one ferry does not know", body = crate::refusals::ErrorBody),
+        (status = 403, description = "Not an admin token", body = crate::refusals::ErrorBody),
     ))]
 pub async fn list(
     caller: Authenticated,

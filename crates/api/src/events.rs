@@ -22,7 +22,7 @@ use tokio::sync::broadcast::{Receiver, error::RecvError};
 
 use crate::error::{ApiError, ApiQuery};
 use crate::extract::Reader;
-use crate::openapi::{ErrorBody, ReadRefusals};
+use crate::refusals::{ErrorBody, ReadRefusals};
 use crate::state::Shared;
 
 #[derive(Debug, Default, Deserialize)]

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::error::{ApiError, ApiQuery};
 use crate::extract::Reader;
-use crate::openapi::{ErrorBody, ReadRefusals};
+use crate::refusals::{ErrorBody, ReadRefusals};
 use crate::state::Shared;
 
 /// The period when none is given.

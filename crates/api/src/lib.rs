@@ -29,6 +29,7 @@ pub mod openapi;
 pub mod ops;
 pub mod products;
 pub mod reference;
+pub mod refusals;
 pub mod releases;
 pub mod routes;
 pub mod session;

@@ -25,7 +25,7 @@ use crate::audit::Audit;
 use crate::auth::{Denied, Role};
 use crate::error::{ApiError, ApiQuery};
 use crate::extract::{Authenticated, Reader};
-use crate::openapi::{ErrorBody, ReadRefusals, WriteRefusals};
+use crate::refusals::{ErrorBody, ReadRefusals, WriteRefusals};
 use crate::state::Shared;
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,4 +1,4 @@
-//! Health, readiness, metrics, configuration status and the OpenAPI document.
+//! Health, readiness, metrics and configuration status.
 
 use std::sync::atomic::Ordering;
 
@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::extract::Reader;
-use crate::openapi::{ErrorBody, ReadRefusals};
+use crate::refusals::{ErrorBody, ReadRefusals};
 use crate::state::Shared;
 
 /// Alive: the process answers.
@@ -96,14 +96,4 @@ pub async fn metrics(State(st): State<Shared>) -> Result<impl IntoResponse, ApiE
         )],
         text,
     ))
-}
-
-/// This document.
-#[utoipa::path(get, path = "/api/openapi.json", tag = "operations",
-    responses((status = 200, description = "OpenAPI 3 document", body = Object)))]
-pub async fn openapi() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        crate::openapi::json(),
-    )
 }

@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiQuery};
 use crate::extract::Reader;
-use crate::openapi::ErrorBody;
+use crate::refusals::ErrorBody;
 use crate::state::Shared;
 
 /// Releases read to find each application's latest state.

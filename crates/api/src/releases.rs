@@ -15,7 +15,7 @@ use crate::auth::{Denied, Role};
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::extract::{Authenticated, Reader};
 use crate::guard;
-use crate::openapi::{BodyRefusals, ErrorBody, ReadRefusals, WriteRefusals};
+use crate::refusals::{BodyRefusals, ErrorBody, ReadRefusals, WriteRefusals};
 use crate::state::Shared;
 use crate::view::release_json;
 

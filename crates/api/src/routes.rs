@@ -74,7 +74,7 @@ pub fn table() -> Vec<(&'static str, &'static str, MethodRouter<Shared>)> {
         ("get", "/healthz", get(ops::healthz)),
         ("get", "/readyz", get(ops::readyz)),
         ("get", "/metrics", get(ops::metrics)),
-        ("get", "/api/openapi.json", get(ops::openapi)),
+        ("get", "/api/openapi.json", get(crate::openapi::serve)),
     ]
 }
 

@@ -14,7 +14,7 @@ use crate::audit::Audit;
 use crate::auth::{self, Role};
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::extract::Authenticated;
-use crate::openapi::{BodyRefusals, ErrorBody, WriteRefusals};
+use crate::refusals::{BodyRefusals, ErrorBody, WriteRefusals};
 use crate::state::Shared;
 
 /// Longest token name.

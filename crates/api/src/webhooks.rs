@@ -30,7 +30,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::openapi::ErrorBody;
+use crate::refusals::ErrorBody;
 use crate::state::Shared;
 
 /// What ferry did with a verified delivery.
