@@ -86,6 +86,26 @@ impl Client {
         self.answer(path, r)
     }
 
+    /// A GET of something the server makes shortly after a release is
+    /// accepted (its notes need the snapshot the engine reads first): a
+    /// 409 is asked again every half second for up to `patience`, then
+    /// answered as it is.
+    pub fn get_when_ready(&self, path: &str, patience: Duration) -> anyhow::Result<Value> {
+        let deadline = std::time::Instant::now() + patience;
+        loop {
+            let r = self.request(reqwest::Method::GET, path).send();
+            match &r {
+                Ok(resp)
+                    if resp.status() == reqwest::StatusCode::CONFLICT
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                _ => return self.answer(path, r),
+            }
+        }
+    }
+
     pub fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
         let r = self.request(reqwest::Method::POST, path).json(body).send();
         self.answer(path, r)

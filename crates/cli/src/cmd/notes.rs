@@ -12,6 +12,10 @@ use anyhow::Context;
 
 use super::client::{Client, ClientArgs, encode};
 
+/// How long `ferry release notes` waits for a just-accepted release to
+/// read its snapshot (the server's 409 until then).
+const SNAPSHOT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum NotesFormat {
     /// Grouped Markdown (the default; what promotion PRs carry).
@@ -47,7 +51,10 @@ pub fn run(a: NotesArgs) -> anyhow::Result<ExitCode> {
     let doc = if a.refresh {
         c.post(&format!("{path}/refresh"), &serde_json::json!({}))?
     } else {
-        c.get(&path)?
+        // Right after `ferry promote` the release may not have read its
+        // snapshot yet (the server accepts first, then works; issue 24):
+        // its notes are a moment away, not an error.
+        c.get_when_ready(&path, SNAPSHOT_PATIENCE)?
     };
     match a.format {
         NotesFormat::Json => crate::output::print_json(&doc)?,
