@@ -81,14 +81,14 @@ pub async fn config_status(
     ))]
 pub async fn metrics(State(st): State<Shared>) -> Result<impl IntoResponse, ApiError> {
     let counts = st.store.count_by_status().await?;
-    let mut text = st.metrics.render(
+    // The four DORA measures per product over the last 30 days (issue 21).
+    let insights = crate::insights::report(&st, None, None, None).await?;
+    let text = st.metrics.render(
         &counts,
         st.live.status().errors.len(),
         st.ready.load(Ordering::SeqCst),
+        &insights,
     );
-    // The four DORA measures per product over the last 30 days (issue 21).
-    let insights = crate::insights::report(&st, None, None, None).await?;
-    crate::metrics::render_insights(&mut text, &insights);
     Ok((
         [(
             header::CONTENT_TYPE,
