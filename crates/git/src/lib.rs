@@ -58,7 +58,9 @@ pub use path::RepoPath;
 pub use push::{
     CONTENDED_FOR, CommitSpec, PushOptions, PushOutcome, PushTarget, RaceBackoff, Signature,
 };
-pub use read::{CommitInfo, DirEntry, EntryKind, GitTime, Person, TreeReader};
+pub use read::{
+    CommitInfo, DirEntry, EntryKind, GitTime, Person, Prefetch, TreeReader, prefetch_together,
+};
 pub use redact::{MASK, Redactor, redact_url};
 pub use stats::{GitStats, stats};
 pub use trailers::{

@@ -18,8 +18,18 @@
 //! - trees on a path: the missing tree with `--filter=tree:1` (it and the
 //!   trees directly in it, so one round trip goes two levels down), every
 //!   path of a read in the same round;
+//! - the directory a wanted file is in: its tree with the entries directly
+//!   in it, blobs included (`--filter=tree:1`), so the last tree and the
+//!   file come in the same round trip — the price is the other files of
+//!   that one directory, which in a GitOps repository are the few files of
+//!   one application's environment;
 //! - a whole directory: its tree with `--filter=blob:none` (all subtrees);
-//! - blobs: every missing one of a read in one fetch.
+//! - blobs still missing: every one of a read in one fetch.
+//!
+//! The paths of several readers of one mirror (a promotion's source and
+//! target, at different commits) share these rounds ([`prefetch_together`]):
+//! a cold promotion costs the clone, one round trip per two directory
+//! levels for all its paths together, and the push.
 //!
 //! A server that refuses filters (`uploadpack.allowFilter` off) answers the
 //! clone in full (git warns and ignores the filter): nothing is ever
@@ -62,7 +72,7 @@ pub(crate) struct Objects {
     path: PathBuf,
     partial: OnceLock<bool>,
     /// The first of [`Filter::choices`] the server did not refuse.
-    choice: [AtomicUsize; 2],
+    choice: [AtomicUsize; 3],
 }
 
 /// How much comes with a fetched tree.
@@ -72,6 +82,8 @@ enum Filter {
     Trees = 0,
     /// Wanted trees with every tree below them; wanted blobs.
     NoBlobs = 1,
+    /// The wanted trees with the trees *and blobs* directly in them.
+    WithBlobs = 2,
 }
 
 impl Filter {
@@ -86,6 +98,13 @@ impl Filter {
                 Some("--filter=blob:none"),
             ],
             Filter::NoBlobs => &[Some("--filter=blob:none"), None],
+            // Without `tree:1`, the blobs come in a later round as before.
+            Filter::WithBlobs => &[
+                Some("--filter=tree:1"),
+                Some("--filter=combine:tree:1+blob:none"),
+                Some("--filter=tree:0"),
+                Some("--filter=blob:none"),
+            ],
         }
     }
 }
@@ -117,7 +136,11 @@ impl Objects {
             remote,
             path,
             partial: OnceLock::new(),
-            choice: [AtomicUsize::new(0), AtomicUsize::new(0)],
+            choice: [
+                AtomicUsize::new(0),
+                AtomicUsize::new(0),
+                AtomicUsize::new(0),
+            ],
         }
     }
 
@@ -129,6 +152,11 @@ impl Objects {
                 .and_then(|c| c.get_bool(&format!("remote.{PROMISOR}.promisor")))
                 .unwrap_or(false)
         })
+    }
+
+    /// The mirror directory the objects go to.
+    pub(crate) fn path(&self) -> &std::path::Path {
+        &self.path
     }
 
     fn url(&self) -> String {
@@ -197,12 +225,16 @@ impl Objects {
         let mut asked: BTreeSet<Oid> = BTreeSet::new();
         loop {
             let mut trees = BTreeSet::new();
+            let mut parents = BTreeSet::new();
             let mut whole = BTreeSet::new();
             let mut blobs = BTreeSet::new();
             for target in targets {
                 match self.descend(repo, &has, target)? {
                     Reached::Missing(oid) => {
                         trees.insert(oid);
+                    }
+                    Reached::MissingParent(oid) => {
+                        parents.insert(oid);
                     }
                     Reached::MissingDir(oid) => {
                         whole.insert(oid);
@@ -222,24 +254,28 @@ impl Objects {
                 }
             }
             // Trees first: the blobs of a directory are known only once
-            // its trees are here.
-            let (wanted, filter) = if !trees.is_empty() || !whole.is_empty() {
-                if !whole.is_empty() {
-                    self.fetch_new(&mut asked, &whole, Filter::NoBlobs)?;
-                }
-                (trees, Filter::Trees)
-            } else {
-                (blobs, Filter::NoBlobs)
-            };
-            if wanted.is_empty() && filter == Filter::NoBlobs {
+            // its trees are here (those directly in a wanted file's
+            // directory come with it).
+            // `WithBlobs` brings all `Trees` would.
+            trees.retain(|oid| !parents.contains(oid));
+            let blobs_only = trees.is_empty() && whole.is_empty() && parents.is_empty();
+            if blobs_only && blobs.is_empty() {
                 return Ok(());
             }
-            let last = filter == Filter::NoBlobs;
-            self.fetch_new(&mut asked, &wanted, filter)?;
+            let batches = if blobs_only {
+                vec![(blobs, Filter::NoBlobs)]
+            } else {
+                vec![
+                    (whole, Filter::NoBlobs),
+                    (trees, Filter::Trees),
+                    (parents, Filter::WithBlobs),
+                ]
+            };
+            self.fetch_round(&mut asked, &batches)?;
             odb.refresh()
                 .map_err(|e| self.lib("rereading the object database", e))?;
-            if last {
-                if let Some(oid) = wanted.iter().find(|oid| !has(**oid)) {
+            if blobs_only {
+                if let Some(oid) = batches[0].0.iter().find(|oid| !has(**oid)) {
                     return Err(self.not_sent(*oid));
                 }
                 return Ok(());
@@ -247,19 +283,45 @@ impl Objects {
         }
     }
 
-    /// Fetches `wanted`, refusing to ask twice for an object the remote
-    /// did not send the first time (so a read cannot loop).
-    fn fetch_new(
+    /// One round: the non-empty batches fetched at the same time (each
+    /// filter is its own `git fetch`), so a round costs one round trip
+    /// whatever it mixes.
+    fn fetch_round(
         &self,
         asked: &mut BTreeSet<Oid>,
-        wanted: &BTreeSet<Oid>,
-        filter: Filter,
+        batches: &[(BTreeSet<Oid>, Filter)],
     ) -> Result<()> {
-        if let Some(again) = wanted.iter().find(|oid| asked.contains(*oid)) {
-            return Err(self.not_sent(*again));
+        let batches: Vec<&(BTreeSet<Oid>, Filter)> = batches
+            .iter()
+            .filter(|(oids, _)| !oids.is_empty())
+            .collect();
+        for (wanted, _) in &batches {
+            if let Some(again) = wanted.iter().find(|oid| asked.contains(*oid)) {
+                return Err(self.not_sent(*again));
+            }
         }
-        asked.extend(wanted.iter().copied());
-        self.fetch(wanted, filter)
+        for (wanted, _) in &batches {
+            asked.extend(wanted.iter().copied());
+        }
+        match batches.as_slice() {
+            [] => Ok(()),
+            [(wanted, filter)] => self.fetch(wanted, *filter),
+            _ => std::thread::scope(|scope| {
+                let running: Vec<_> = batches
+                    .iter()
+                    .map(|(wanted, filter)| scope.spawn(move || self.fetch(wanted, *filter)))
+                    .collect();
+                running
+                    .into_iter()
+                    .map(|handle| {
+                        handle
+                            .join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                    })
+                    .collect::<Result<Vec<()>>>()
+                    .map(|_| ())
+            }),
+        }
     }
 
     /// Follows `target.path` from its root through the trees present.
@@ -273,7 +335,12 @@ impl Objects {
         let mut tree_id = target.root;
         for (depth, name) in components.iter().enumerate() {
             if !has(tree_id) {
-                return Ok(Reached::Missing(tree_id));
+                let parent = depth + 1 == components.len() && target.need == Need::File;
+                return Ok(if parent {
+                    Reached::MissingParent(tree_id)
+                } else {
+                    Reached::Missing(tree_id)
+                });
             }
             let tree = repo
                 .find_tree(tree_id)
@@ -371,6 +438,8 @@ impl Objects {
 enum Reached {
     /// Blocked: this tree on the way is not here yet.
     Missing(Oid),
+    /// Blocked: the directory the wanted file is in is not here yet.
+    MissingParent(Oid),
     /// The directory the target wants whole is not here yet.
     MissingDir(Oid),
     /// Nothing more to fetch for it (or the path is not in the tree).

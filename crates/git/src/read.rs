@@ -125,6 +125,59 @@ impl std::fmt::Debug for TreeReader {
     }
 }
 
+/// One reader's part of [`prefetch_together`]: the files it will read and
+/// the directories it will read whole.
+#[derive(Clone, Copy, Debug)]
+pub struct Prefetch<'a> {
+    pub reader: &'a TreeReader,
+    pub files: &'a [&'a str],
+    pub dirs: &'a [&'a str],
+}
+
+/// [`TreeReader::prefetch`] for several readers at once: the paths of
+/// readers of the same partial mirror — a promotion's source at one commit
+/// and its target at another — are fetched in shared rounds, so together
+/// they cost the round trips of the deepest path, not the sum (issue 24).
+pub fn prefetch_together(reads: &[Prefetch<'_>]) -> Result<()> {
+    let parse = |paths: &[&str]| -> Result<Vec<RepoPath>> {
+        paths.iter().map(|p| RepoPath::parse(p)).collect()
+    };
+    // Parsed first: the targets borrow the paths.
+    let mut parsed = Vec::with_capacity(reads.len());
+    for read in reads {
+        parsed.push((read.reader, parse(read.files)?, parse(read.dirs)?));
+    }
+    let mut done = vec![false; parsed.len()];
+    for first in 0..parsed.len() {
+        let Some(objects) = parsed[first].0.objects.as_ref().filter(|_| !done[first]) else {
+            continue;
+        };
+        // Every reader of the same mirror directory joins this group.
+        let mut targets = Vec::new();
+        for (i, (reader, files, dirs)) in parsed.iter().enumerate() {
+            let same = reader
+                .objects
+                .as_ref()
+                .is_some_and(|o| o.path() == objects.path());
+            if done[i] || !same {
+                continue;
+            }
+            done[i] = true;
+            let paths = files
+                .iter()
+                .map(|path| (path, Need::File))
+                .chain(dirs.iter().map(|path| (path, Need::Contents)));
+            targets.extend(paths.map(|(path, need)| Target {
+                root: reader.tree,
+                path,
+                need,
+            }));
+        }
+        objects.ensure(&parsed[first].0.repo, &targets)?;
+    }
+    Ok(())
+}
+
 /// A tree entry found at a path.
 #[derive(Clone, Copy)]
 struct Found {
@@ -173,24 +226,11 @@ impl TreeReader {
     /// without it — each missing object is fetched when met — only with
     /// one round trip per object instead of a few for all of them.
     pub fn prefetch(&self, files: &[&str], dirs: &[&str]) -> Result<()> {
-        let Some(objects) = &self.objects else {
-            return Ok(());
-        };
-        let parse = |paths: &[&str]| -> Result<Vec<RepoPath>> {
-            paths.iter().map(|p| RepoPath::parse(p)).collect()
-        };
-        let (files, dirs) = (parse(files)?, parse(dirs)?);
-        let targets: Vec<Target<'_>> = files
-            .iter()
-            .map(|path| (path, Need::File))
-            .chain(dirs.iter().map(|path| (path, Need::Contents)))
-            .map(|(path, need)| Target {
-                root: self.tree,
-                path,
-                need,
-            })
-            .collect();
-        objects.ensure(&self.repo, &targets)
+        prefetch_together(&[Prefetch {
+            reader: self,
+            files,
+            dirs,
+        }])
     }
 
     /// Makes sure the trees on the paths of `changes` are here (before a

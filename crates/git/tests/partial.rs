@@ -12,8 +12,8 @@ use std::path::Path;
 use common::http::{Auth, GitHttpServer};
 use common::*;
 use ferry_git::{
-    Change, CommitSpec, Credentials, EntryKind, Mirror, PushOptions, PushTarget, Remote, Signature,
-    promotion_message,
+    Change, CommitSpec, Credentials, EntryKind, Mirror, Prefetch, PushOptions, PushTarget, Remote,
+    Signature, prefetch_together, promotion_message,
 };
 
 const PASSWORD: &str = "partial-clone-password-42";
@@ -144,6 +144,123 @@ fn a_filtering_server_gives_a_partial_mirror_that_reads_what_it_needs() {
     // The offline reader never fetches: a blob not read yet is an error.
     assert!(offline.read_file("README.md").is_err());
     assert!(reader.read_file("README.md").unwrap().is_some());
+}
+
+/// Packs fetched into the mirror since its clone: one per `git fetch`
+/// (fetches from a promisor remote always keep their pack).
+fn fetches(mirror: &Mirror) -> usize {
+    let packs = std::fs::read_dir(mirror.path().join("objects/pack"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "pack")
+        })
+        .count();
+    packs - 1
+}
+
+#[test]
+fn a_promotions_source_and_target_are_fetched_in_shared_rounds() {
+    let tmp = TempDir::new("partial-together");
+    let remote = remote_with_history(tmp.path());
+    // The target branch differs from the source's on the target's paths,
+    // so every tree on them is another object.
+    git(&remote, &["branch", "release", "main"]);
+    external_push(
+        tmp.path(),
+        &remote,
+        "release",
+        &[
+            ("envs/qa/trio/values.yaml", "tag: \"qa\"\n"),
+            ("envs/qa/notes.yaml", "notes: qa\n"),
+        ],
+        "qa on release",
+    );
+    allow_filter(&remote, true);
+    let url = format!("file://{}", remote.display());
+    let mirror = Mirror::open(&tmp.join("cache"), Remote::local(&url).unwrap()).unwrap();
+    assert_eq!(fetches(&mirror), 0);
+    let source = mirror.at("main").unwrap();
+    let target = mirror.at("release").unwrap();
+    let (source_files, target_files) = (
+        ["envs/dev/trio/values.yaml", "envs/dev/trio/version.yaml"],
+        ["envs/qa/trio/values.yaml", "envs/qa/notes.yaml"],
+    );
+    prefetch_together(&[
+        Prefetch {
+            reader: &source,
+            files: &source_files,
+            dirs: &[],
+        },
+        Prefetch {
+            reader: &target,
+            files: &target_files,
+            dirs: &[],
+        },
+    ])
+    .unwrap();
+    // Three rounds for both sides, what the source alone costs: both roots
+    // with `envs`; `dev` with the trees directly in it beside `qa` with
+    // its trees and blobs (`notes.yaml` is directly in it) — two fetches
+    // at once; the blobs still missing.
+    assert_eq!(fetches(&mirror), 4);
+    // Read one after the other, the same costs 3 + 3 fetches in 6 rounds.
+    let apart = Mirror::open(&tmp.join("cache-apart"), Remote::local(&url).unwrap()).unwrap();
+    apart
+        .at("main")
+        .unwrap()
+        .prefetch(&source_files, &[])
+        .unwrap();
+    assert_eq!(fetches(&apart), 3);
+    apart
+        .at("release")
+        .unwrap()
+        .prefetch(&target_files, &[])
+        .unwrap();
+    assert_eq!(fetches(&apart), 6);
+    let blobs = count(&mirror, "blob");
+    assert!(
+        blobs <= 5,
+        "the wanted files and the other files of qa: {blobs}"
+    );
+    // Everything is readable without the network now.
+    let offline_source = mirror.at_offline("main").unwrap();
+    let offline_target = mirror.at_offline("release").unwrap();
+    for (reader, file, expected) in [
+        (&offline_source, source_files[0], "tag: \"2\"\n"),
+        (&offline_source, source_files[1], "version: 54.1\n"),
+        (&offline_target, target_files[0], "tag: \"qa\"\n"),
+        (&offline_target, target_files[1], "notes: qa\n"),
+    ] {
+        assert_eq!(
+            String::from_utf8(reader.read_file(file).unwrap().unwrap()).unwrap(),
+            expected,
+            "{file}"
+        );
+    }
+    // A commit on the target finds its paths here and fetches nothing.
+    let outcome = mirror
+        .commit_and_push(
+            &PushTarget::branch("release"),
+            &spec("01TOGETHER"),
+            &PushOptions::default(),
+            |tree| {
+                tree.prefetch(&target_files, &[])?;
+                let old = tree.read_file(target_files[0])?.unwrap();
+                let mut new = old.clone();
+                new.extend_from_slice(b"# promoted\n");
+                Ok::<_, ferry_git::Error>(vec![Change::write(target_files[0], new)])
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        outcome.commit.unwrap().to_string(),
+        rev_parse(&remote, "release")
+    );
+    assert_eq!(fetches(&mirror), 4);
 }
 
 #[test]
