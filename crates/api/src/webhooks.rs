@@ -95,14 +95,25 @@ pub async fn receive(
     })?;
     let (parts, body) = req.into_parts();
     let limit = kind.max_webhook_body();
-    let body = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "{kind} delivery: larger than {limit} bytes (the forge's maximum) or unreadable"
-            ),
-        )
-    })?;
+    // Over the forge's maximum 413 (at once when announced), too slow 408,
+    // malformed 400: JSON.
+    if ferry_security::announced_length(&parts.headers).is_some_and(|n| n > limit as u64) {
+        return Ok(ferry_security::body_too_large(
+            &format!("{kind} delivery"),
+            limit,
+            body,
+        ));
+    }
+    let body = match axum::body::to_bytes(body, limit).await {
+        Ok(body) => body,
+        Err(e) => {
+            return Ok(ferry_security::body_refused(
+                &format!("{kind} delivery"),
+                limit,
+                &e,
+            ));
+        }
+    };
     let headers = &parts.headers;
     let delivery = match st.forges.authenticate(kind, headers, &body) {
         Ok(d) => d,

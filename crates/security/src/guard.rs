@@ -1,6 +1,8 @@
 //! What ferry checks itself, beside tower-http's layers: rate limits on
 //! sign-in and on webhook deliveries that fail verification, the JSON
-//! depth limit on request bodies, and ferry's error body on refusals.
+//! depth limit on request bodies, a body that cannot be read answered by
+//! what went wrong ([`crate::body`]), and ferry's error body on every
+//! error of the API (issue 23).
 
 use std::time::Duration;
 
@@ -10,6 +12,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
+use crate::body::body_refused;
 use crate::depth;
 use crate::error_body::json_error;
 use crate::limit::body_limit;
@@ -88,32 +91,73 @@ pub async fn json_depth(req: Request, next: Next) -> Response {
 
 /// Refusals made by layers that know nothing of ferry's error body
 /// (tower-http's 413 for a declared `Content-Length` over the limit) get
-/// it, and a 413 or 429 says `Connection: close`: the rest of the request
-/// body was never read, so hyper closes the connection after this
-/// response, and saying so lets a client drop it from its pool instead of
-/// sending its next request into a socket that is about to close (a
-/// broken pipe).
+/// it, as does every other error under `/api/` and the probes that is not
+/// JSON (axum's 405, a plain-text extractor refusal: its text kept); and
+/// a 413 or 429 says `Connection: close`: the rest of the request body
+/// was never read, so hyper closes the connection after this response,
+/// and saying so lets a client drop it from its pool instead of sending
+/// its next request into a socket that is about to close (a broken pipe).
 pub async fn refusals(req: Request, next: Next) -> Response {
     let limit = body_limit(req.uri().path());
+    let json_errors = answers_json(req.uri().path());
     let response = next.run(req).await;
     let status = response.status();
-    if status != StatusCode::PAYLOAD_TOO_LARGE && status != StatusCode::TOO_MANY_REQUESTS {
-        return response;
-    }
     let json = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.contains("json"));
-    let mut response = if json {
+        .is_some_and(|t| t.to_ascii_lowercase().contains("json"));
+    let closing =
+        status == StatusCode::PAYLOAD_TOO_LARGE || status == StatusCode::TOO_MANY_REQUESTS;
+    let mut response = if json || !(status.is_client_error() || status.is_server_error()) {
         response
-    } else {
+    } else if status == StatusCode::PAYLOAD_TOO_LARGE {
         json_error(status, &format!("request body: larger than {limit} bytes"))
+    } else if json_errors {
+        as_json_error(response).await
+    } else {
+        response
     };
+    if closing {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     response
-        .headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    response
+}
+
+/// Paths whose errors are JSON (`{error, status}`): the API, webhooks
+/// included, and the probes. The web UI answers its errors as pages.
+fn answers_json(path: &str) -> bool {
+    path.starts_with("/api/") || matches!(path, "/healthz" | "/readyz" | "/metrics")
+}
+
+/// Longest error body read to carry its text over into the JSON body.
+const ERROR_TEXT_LIMIT: usize = 16 * 1024;
+
+/// A non-JSON error answer as the one JSON error body, its text kept as
+/// the message (the status's reason when it has none).
+async fn as_json_error(response: Response) -> Response {
+    let status = response.status();
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, ERROR_TEXT_LIMIT)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase()
+    } else {
+        text
+    };
+    let json = json_error(status, &message);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::CONTENT_TYPE);
+    let (json_parts, json_body) = json.into_parts();
+    parts.headers.extend(json_parts.headers);
+    Response::from_parts(parts, json_body)
 }
 
 async fn checked(req: Request) -> Result<Request, Response> {
@@ -130,15 +174,10 @@ async fn checked(req: Request) -> Result<Request, Response> {
     if !has_body || !json {
         return Ok(Request::from_parts(parts, body));
     }
-    let bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(b) => b,
-        Err(_) => {
-            return Err(json_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("request body: larger than {limit} bytes or unreadable"),
-            ));
-        }
-    };
+    // Over the limit 413, too slow 408, malformed (a bad chunk) 400.
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|e| body_refused("request body", limit, &e))?;
     if let Some(at) = depth::too_deep(&bytes, depth::MAX_JSON_DEPTH) {
         return Err(json_error(
             StatusCode::BAD_REQUEST,

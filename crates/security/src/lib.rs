@@ -12,6 +12,7 @@
 //!
 //! It knows HTTP and the workflow runner's interface, not the API's state.
 
+mod body;
 pub mod conn;
 pub mod depth;
 mod error_body;
@@ -25,6 +26,7 @@ pub mod redacting_writer;
 pub mod remote;
 mod secrets;
 
+pub use body::{BodyFault, announced_length, body_refused, body_too_large};
 pub use conn::{ConnLimits, serve};
 pub use error_body::json_error;
 pub use guard::{Security, too_many};
