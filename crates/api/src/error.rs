@@ -86,7 +86,7 @@ impl From<ferry_engine::Error> for ApiError {
             | E::InvalidFlow { .. } => ApiError::bad_request(e.to_string()),
             E::Conflict { .. } => ApiError::new(StatusCode::CONFLICT, e.to_string()),
             E::Unavailable(_) | E::ShuttingDown => ApiError::unavailable(e),
-            E::IdempotencyKeyReused(_) => {
+            E::IdempotencyKeyReused(_) | E::UnknownWorkflow { .. } => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
             }
             E::Store(ref s)

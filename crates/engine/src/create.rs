@@ -241,6 +241,22 @@ fn single_step(
             "source and target environment are the same".into(),
         ));
     }
+    // Refused now rather than failing the release later with an ERROR step.
+    if let Some(inline) = inline {
+        for (field, name) in [
+            ("policy.preAction", &inline.pre_action),
+            ("policy.postAction", &inline.post_action),
+        ] {
+            if let Some(name) = name
+                && cfg.config.workflow_template(name).is_none()
+            {
+                return Err(Error::UnknownWorkflow {
+                    field,
+                    name: name.clone(),
+                });
+            }
+        }
+    }
     let policy = ferry_model::evaluate(&cfg.config, &pm.name, target, inline, Some(pm)).settings();
     Ok(FrozenFlow {
         name: MANUAL.to_owned(),

@@ -18,6 +18,7 @@ mod handle;
 mod lease;
 mod params;
 mod pullrequest;
+mod request;
 mod sqlstore;
 pub mod stats;
 mod store;
@@ -90,8 +91,9 @@ pub struct PromotionRequest {
     /// before the target in the product's first flow.
     #[serde(default)]
     pub source_environment: Option<String>,
-    /// Policy settings of a one-environment promotion (override field by field).
-    #[serde(default)]
+    /// Policy settings of a one-environment promotion (override field by
+    /// field); an unknown field in it is refused, as at the top level.
+    #[serde(default, deserialize_with = "request::strict_policy")]
     pub policy: Option<PolicySettings>,
     /// Promote this earlier release's snapshot to `targetEnvironment`.
     #[serde(default)]
@@ -142,6 +144,12 @@ pub enum Error {
     },
     #[error("flow `{flow}` is invalid: {message}")]
     InvalidFlow { flow: String, message: String },
+    /// A request's policy names a workflow the active configuration does
+    /// not have (`field`: `policy.preAction`, `policy.postAction`).
+    #[error(
+        "{field}: workflow `{name}` does not exist (no WorkflowTemplate of that name in the active configuration)"
+    )]
+    UnknownWorkflow { field: &'static str, name: String },
     #[error(transparent)]
     GitOps(#[from] ferry_gitops::Error),
     #[error(transparent)]

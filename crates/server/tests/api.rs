@@ -680,3 +680,201 @@ async fn live_configuration_from_git() {
     s.wait_finished(r["id"].as_str().unwrap()).await;
     s.stop().await;
 }
+
+/// Sends `head` and `body` as they are on a new connection (pausing
+/// `pause` between them) and reads the answer: its status and JSON body.
+async fn raw(s: &common::TestServer, head: &str, body: &[u8], pause: Duration) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = s.base.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(pause).await;
+    // The server may answer and close before reading all of it.
+    let _ = conn.write_all(body).await;
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+            let text = String::from_utf8_lossy(&answer);
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length: ")
+                            .map(str::to_owned)
+                    })
+                    .and_then(|n| n.trim().parse::<usize>().ok());
+                if len.is_some_and(|n| body.len() >= n) {
+                    break;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "no answer within 20 s");
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {text:?}"));
+    let json = serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    (status, json)
+}
+
+/// Issue 23's small inconsistencies: a malformed (chunked) body is 400, a
+/// trickled or stalled one 408, an oversize webhook 413 — each the JSON
+/// error body, as is every error the API or its webhooks answer (axum's
+/// own refusals too); an unknown field inside `policy` is refused naming
+/// its path; a workflow the configuration does not have is 422.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_slow_and_unknown_requests_get_json_errors() {
+    let f = fixture();
+    let mut settings = settings(&f);
+    settings.http.body_timeout = Duration::from_secs(1);
+    let s = start(settings).await;
+    let promote = format!(
+        "POST /api/v1/products/p/promotions HTTP/1.1\r\nHost: ferry\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n"
+    );
+
+    // A chunk whose size line is not hexadecimal.
+    let (status, body) = raw(
+        &s,
+        &format!("{promote}Transfer-Encoding: chunked\r\n\r\n"),
+        b"zz\r\n{}\r\n0\r\n\r\n",
+        Duration::ZERO,
+    )
+    .await;
+    assert_eq!(
+        (status, body["status"].as_u64()),
+        (400, Some(400)),
+        "{body}"
+    );
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("request body: could not be read"),
+        "{body}"
+    );
+
+    // 10 bytes of an announced 1000, then nothing: 408 after the body
+    // timeout (1 s here).
+    let started = Instant::now();
+    let (status, body) = raw(
+        &s,
+        &format!("{promote}Content-Length: 1000\r\n\r\n{{\"flow\": \"s"),
+        b"",
+        Duration::ZERO,
+    )
+    .await;
+    assert_eq!(
+        (status, body["status"].as_u64()),
+        (408, Some(408)),
+        "{body}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // A webhook delivery larger than the forge's maximum, whatever its type.
+    for kind in ["application/json", "application/x-www-form-urlencoded"] {
+        let (status, body) = raw(
+            &s,
+            &format!(
+                "POST /api/v1/webhooks/github HTTP/1.1\r\nHost: ferry\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\r\n",
+                30 * 1024 * 1024
+            ),
+            b"{}",
+            Duration::ZERO,
+        )
+        .await;
+        assert_eq!(
+            (status, body["status"].as_u64()),
+            (413, Some(413)),
+            "{kind}: {body}"
+        );
+        assert!(
+            body["error"].as_str().unwrap().contains("larger than"),
+            "{body}"
+        );
+    }
+
+    // Unknown fields at every level, named by their path.
+    for (request, field) in [
+        (json!({"flw": "standard"}), "flw"),
+        (
+            json!({"targetEnvironment": "qa", "policy": {"preAcion": "ok"}}),
+            "policy.preAcion: unknown field `preAcion`",
+        ),
+        (
+            json!({"targetEnvironment": "qa", "policy": {"action": "commit", "x": 1}}),
+            "policy.x: unknown field `x`",
+        ),
+    ] {
+        let (status, body) = s.post("/api/v1/products/p/promotions", &request).await;
+        assert_eq!(status, 400, "{request}: {body}");
+        assert!(body["error"].as_str().unwrap().contains(field), "{body}");
+    }
+    let (status, body) = s
+        .post(
+            "/api/v1/tokens",
+            &json!({"name": "ci", "role": "viewer", "scope": {}}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("scope"), "{body}");
+
+    // A workflow the active configuration does not have: 422, named.
+    for (field, policy) in [
+        ("policy.preAction", json!({"preAction": "nope-pre"})),
+        ("policy.postAction", json!({"postAction": "nope-post"})),
+    ] {
+        let (status, body) = s
+            .post(
+                "/api/v1/products/p/promotions",
+                &json!({"targetEnvironment": "qa", "policy": policy}),
+            )
+            .await;
+        assert_eq!(status, 422, "{body}");
+        let error = body["error"].as_str().unwrap();
+        assert!(error.contains(field) && error.contains("nope-"), "{body}");
+    }
+    let (status, body) = s.get("/api/v1/releases").await;
+    assert_eq!(
+        body["items"].as_array().map(Vec::len),
+        Some(0),
+        "{status} {body}"
+    );
+
+    // axum's own refusals are JSON too: a method a route does not have, a
+    // body over the limit read as bytes (not JSON, so not buffered first).
+    let r = s
+        .http
+        .delete(s.url("/api/v1/releases"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    assert!(r.headers().contains_key("allow"));
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], 405, "{body}");
+    let r = s
+        .http
+        .post(s.url("/api/v1/workflows/run-1/resume"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "text/plain")
+        .body(vec![b' '; 2 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], 413, "{body}");
+    s.stop().await;
+}
