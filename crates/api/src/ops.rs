@@ -20,6 +20,10 @@ pub async fn healthz() -> Json<Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
 
+/// How old a write probe `/readyz` answers from may be (the prober makes
+/// one every second).
+pub const READY_PROBE_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Ready once the engine has started; 503 before. The detail names the
 /// configuration source and any errors of a rejected new configuration
 /// (the last good one stays active, so they do not make the server unready).
@@ -31,9 +35,11 @@ pub async fn healthz() -> Json<Value> {
 pub async fn readyz(State(st): State<Shared>) -> impl IntoResponse {
     let started = st.ready.load(Ordering::SeqCst);
     let config = st.live.status();
-    // A one-row write, bounded (issue 23): ready means the store can be
-    // written, not only that the process runs.
-    let writable = st.health.probe(&st.store).await;
+    // Ready means the store can be written, not only that the process
+    // runs (issue 23): the last one-row write probe's answer, or a probe
+    // now when that is older than a second — never a write per call, so
+    // load balancers polling readiness do not load the store.
+    let writable = st.health.recent(&st.store, READY_PROBE_MAX_AGE).await;
     let ready = started && writable;
     let status = if ready {
         StatusCode::OK

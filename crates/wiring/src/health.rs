@@ -29,6 +29,18 @@ pub struct StorageHealth {
     /// with the store: a full disk may still take a SQLite write into
     /// space its WAL already holds, but no Git fetch or commit.
     data_dir: Option<Arc<std::path::Path>>,
+    /// When the last probe finished, and how many were made: readiness
+    /// answers from a recent probe instead of writing on every call.
+    probed: Arc<std::sync::Mutex<Probed>>,
+    /// One probe at a time for [`StorageHealth::recent`]: callers that
+    /// come while one runs share its result.
+    probing: Arc<tokio::sync::Mutex<()>>,
+}
+
+#[derive(Debug, Default)]
+struct Probed {
+    at: Option<Instant>,
+    count: u64,
 }
 
 /// Down since when, and why; `None`: writable.
@@ -42,6 +54,8 @@ impl Default for StorageHealth {
         StorageHealth {
             tx: Arc::new(watch::channel(State::default()).0),
             data_dir: None,
+            probed: Arc::default(),
+            probing: Arc::default(),
         }
     }
 }
@@ -98,9 +112,45 @@ impl StorageHealth {
         let _ = rx.wait_for(|s| s.down.is_some()).await;
     }
 
+    /// Whether the store can be written, as known from a probe at most
+    /// `max_age` old — the prober's, or one made now when there is none
+    /// that recent (one at a time: callers meanwhile share its result).
+    /// For `/readyz`: load balancers polling it often cause at most one
+    /// write per `max_age`, not one each. A fault met since the probe
+    /// ([`StorageHealth::mark_down`]) counts at once.
+    pub async fn recent(&self, store: &ferry_store::Store, max_age: Duration) -> bool {
+        let fresh = |h: &StorageHealth| {
+            h.probed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .at
+                .is_some_and(|at| at.elapsed() <= max_age)
+        };
+        if !fresh(self) {
+            let _one = self.probing.lock().await;
+            if !fresh(self) {
+                return self.probe(store).await;
+            }
+        }
+        !self.is_down()
+    }
+
+    /// How many probes were made (for tests and metrics).
+    pub fn probes(&self) -> u64 {
+        self.probed.lock().unwrap_or_else(|p| p.into_inner()).count
+    }
+
     /// One probe, bounded by [`PROBE_TIMEOUT`]; records and returns
     /// whether the store could be written.
     pub async fn probe(&self, store: &ferry_store::Store) -> bool {
+        let writable = self.probe_once(store).await;
+        let mut probed = self.probed.lock().unwrap_or_else(|p| p.into_inner());
+        probed.at = Some(Instant::now());
+        probed.count += 1;
+        writable
+    }
+
+    async fn probe_once(&self, store: &ferry_store::Store) -> bool {
         let data_dir = self.data_dir.clone();
         let both = async {
             store.probe_write().await.map_err(|e| e.to_string())?;
@@ -189,6 +239,51 @@ mod tests {
         store.close().await;
         // A closed pool cannot be written.
         assert!(!health.probe(&store).await);
+        assert!(health.is_down());
+    }
+
+    /// Readiness polled often writes at most once per `max_age`, and
+    /// still says whether the store can be written (issue 23).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn recent_probes_are_shared_and_still_true() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ferry_store::Store::open_sqlite_file(&dir.path().join("h.db"))
+            .await
+            .unwrap();
+        let health = StorageHealth::default();
+        let max_age = Duration::from_millis(400);
+        // 50 callers at once: one probe.
+        let calls: Vec<_> = (0..50)
+            .map(|_| {
+                let (health, store) = (health.clone(), store.clone());
+                tokio::spawn(async move { health.recent(&store, max_age).await })
+            })
+            .collect();
+        for call in calls {
+            assert!(call.await.unwrap());
+        }
+        assert_eq!(health.probes(), 1);
+        // Polled every 10 ms for 1 s: a probe per 400 ms, not 100.
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(1) {
+            assert!(health.recent(&store, max_age).await);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let made = health.probes();
+        assert!((2..=5).contains(&made), "{made} probes in 1 s");
+        // A fault is seen at once when someone met it …
+        health.mark_down("a save failed");
+        assert!(!health.recent(&store, max_age).await);
+        // … and by the next probe when nobody did: a closed pool cannot
+        // be written, and within `max_age` readiness says so.
+        assert!(health.probe(&store).await);
+        store.close().await;
+        assert!(
+            health.recent(&store, max_age).await,
+            "still the last probe's"
+        );
+        tokio::time::sleep(max_age + Duration::from_millis(50)).await;
+        assert!(!health.recent(&store, max_age).await);
         assert!(health.is_down());
     }
 }
