@@ -309,47 +309,6 @@ pub async fn promote(
     }
 }
 
-/// Runs `act` (terminate, retry) once per `Idempotency-Key`: a repeat
-/// within a day is answered with the release as it is now, and the first
-/// status. (The key is remembered after the operation, not in its
-/// transaction: a crash in between makes a repeat act again, which for
-/// these operations answers 409 rather than acting twice.)
-async fn once_per_key(
-    st: &Shared,
-    caller: &Authenticated,
-    headers: &HeaderMap,
-    action: &str,
-    id: &str,
-    act: impl std::future::Future<Output = Result<Json<Value>, ApiError>>,
-) -> Result<Response, ApiError> {
-    let Some(key) = idempotency_key(headers)? else {
-        return Ok(act.await?.into_response());
-    };
-    let request = ferry_store::IdempotentRequest {
-        scope: format!("{} POST /api/v1/releases/{id}/{action}", caller.name),
-        key,
-        fingerprint: String::new(),
-        status: StatusCode::OK.as_u16(),
-    };
-    if let Some(first) = st
-        .store
-        .idempotent_answer(&request.scope, &request.key)
-        .await?
-    {
-        let release = st
-            .engine
-            .release(&first.release_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found(format!("release `{id}` not found")))?;
-        return replayed(first.status, &release);
-    }
-    let answer = act.await?;
-    if let Err(e) = st.store.remember_answer(&request, id).await {
-        tracing::warn!(release = %id, error = %e, "remembering an idempotency key");
-    }
-    Ok(answer.into_response())
-}
-
 /// Loads a release for an action and checks the caller may act on it
 /// (its product and every environment it writes to); a denial is audited.
 pub async fn release_action<'a>(
@@ -398,19 +357,7 @@ pub async fn terminate(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let act = async {
-        let audit = release_action(&st, &caller, "terminate", &id).await?;
-        let result = st
-            .engine
-            .terminate(&id, &caller.name)
-            .await
-            .map_err(ApiError::from);
-        let release = audit
-            .finish(result, StatusCode::OK, |r| Some(r.id.clone()))
-            .await?;
-        Ok(Json(release_json(&release)?))
-    };
-    once_per_key(&st, &caller, &headers, "terminate", &id, act).await
+    operate(&st, &caller, &headers, Operation::Terminate, &id).await
 }
 
 /// Retry a FAILED or TERMINATED release from the point of failure.
@@ -437,19 +384,75 @@ pub async fn retry(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let act = async {
-        let audit = release_action(&st, &caller, "retry", &id).await?;
-        let result = st
-            .engine
-            .retry(&id, &caller.name)
-            .await
-            .map_err(ApiError::from);
-        let release = audit
-            .finish(result, StatusCode::OK, |r| Some(r.id.clone()))
-            .await?;
-        Ok(Json(release_json(&release)?))
-    };
-    once_per_key(&st, &caller, &headers, "retry", &id, act).await
+    operate(&st, &caller, &headers, Operation::Retry, &id).await
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Operation {
+    Terminate,
+    Retry,
+}
+
+impl Operation {
+    fn as_str(self) -> &'static str {
+        match self {
+            Operation::Terminate => "terminate",
+            Operation::Retry => "retry",
+        }
+    }
+}
+
+/// Terminate or retry release `id` for `caller`, checked and audited. With
+/// an `Idempotency-Key` the answer is remembered in the transaction that
+/// stores the operation's effect (issue 23): a repeat within a day — also
+/// after a crash between the two — gets the release as it is now with
+/// the first status, never a 409 for what its first sending did.
+async fn operate(
+    st: &Shared,
+    caller: &Authenticated,
+    headers: &HeaderMap,
+    op: Operation,
+    id: &str,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(headers)?;
+    let audit = release_action(st, caller, op.as_str(), id).await?;
+    let engine = &st.engine;
+    let result = match key {
+        None => match op {
+            Operation::Terminate => engine.terminate(id, &caller.name).await,
+            Operation::Retry => engine.retry(id, &caller.name).await,
+        }
+        .map(ferry_engine::Promoted::Created),
+        Some(key) => {
+            let request = ferry_store::IdempotentRequest {
+                scope: format!("{} POST /api/v1/releases/{id}/{}", caller.name, op.as_str()),
+                key,
+                fingerprint: String::new(),
+                status: StatusCode::OK.as_u16(),
+            };
+            match op {
+                Operation::Terminate => {
+                    engine
+                        .terminate_idempotent(id, &caller.name, &request)
+                        .await
+                }
+                Operation::Retry => engine.retry_idempotent(id, &caller.name, &request).await,
+            }
+        }
+    }
+    .map_err(ApiError::from);
+    let answer = audit
+        .finish(result, StatusCode::OK, |a| match a {
+            ferry_engine::Promoted::Created(r)
+            | ferry_engine::Promoted::Replayed { release: r, .. } => Some(r.id.clone()),
+        })
+        .await?;
+    match answer {
+        ferry_engine::Promoted::Created(release) => {
+            Ok((StatusCode::OK, Json(release_json(&release)?)).into_response())
+        }
+        ferry_engine::Promoted::Replayed { release, status } => replayed(status, &release),
+    }
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]

@@ -617,6 +617,7 @@ async fn store_and_start(
             &id,
             "ferry",
             ferry_release::TerminationReason::Superseded,
+            None,
         )
         .await;
     }

@@ -244,7 +244,7 @@ impl ReleaseHandle {
         &self,
         change: impl FnOnce(&mut Release) -> (T, Vec<NewEvent>),
     ) -> Result<T, Error> {
-        self.update_as(Saver::Driver, change).await
+        self.update_as(Saver::Driver, None, change).await
     }
 
     /// [`ReleaseHandle::update`] for an operation someone asked for
@@ -256,12 +256,26 @@ impl ReleaseHandle {
         &self,
         change: impl FnOnce(&mut Release) -> (T, Vec<NewEvent>),
     ) -> Result<T, Error> {
-        self.update_as(Saver::Request, change).await
+        self.update_as(Saver::Request, None, change).await
+    }
+
+    /// [`ReleaseHandle::update_for_request`] for a request with an
+    /// `Idempotency-Key` (`None`: without): the key is stored with the
+    /// change, in one transaction (issue 23). When it was used less than a
+    /// day ago nothing changes and [`Error::Answered`] names the first
+    /// answer.
+    pub async fn update_for_keyed_request<T>(
+        &self,
+        key: Option<&ferry_store::IdempotentRequest>,
+        change: impl FnOnce(&mut Release) -> (T, Vec<NewEvent>),
+    ) -> Result<T, Error> {
+        self.update_as(Saver::Request, key, change).await
     }
 
     async fn update_as<T>(
         &self,
         saver: Saver,
+        key: Option<&ferry_store::IdempotentRequest>,
         change: impl FnOnce(&mut Release) -> (T, Vec<NewEvent>),
     ) -> Result<T, Error> {
         let _writer = match saver {
@@ -326,7 +340,7 @@ impl ReleaseHandle {
         };
         // Not under the state lock: readers of the release answer from the
         // state as stored meanwhile.
-        let stored = self.save(saver, &next, all).await?;
+        let stored = self.save(saver, key, &next, all).await?;
         crate::stats::record_finished(&next, &finished_steps);
         {
             let mut guard = self.state.lock().await;
@@ -350,6 +364,7 @@ impl ReleaseHandle {
     async fn save(
         &self,
         saver: Saver,
+        key: Option<&ferry_store::IdempotentRequest>,
         next: &Release,
         events: Vec<NewEvent>,
     ) -> Result<Vec<Event>, Error> {
@@ -368,7 +383,17 @@ impl ReleaseHandle {
         let mut attempts = 0u32;
         loop {
             attempts += 1;
-            let error = match self.store.save(next, events.clone()).await {
+            let saved = match key {
+                None => self.store.save(next, events.clone()).await,
+                Some(key) => match self.store.save_idempotent(next, events.clone(), key).await {
+                    Ok(ferry_store::Saved::Stored(stored)) => Ok(stored),
+                    Ok(ferry_store::Saved::Remembered(first)) => {
+                        return Err(Error::Answered(first));
+                    }
+                    Err(e) => Err(e),
+                },
+            };
+            let error = match saved {
                 Ok(stored) => {
                     if attempts > 1 {
                         tracing::info!(release = %self.id, attempts, waited = ?started.elapsed(), "saved once the storage was back");

@@ -139,6 +139,18 @@ impl ReleaseStore for LeasedStore {
             .await?)
     }
 
+    async fn save_idempotent(
+        &self,
+        release: &Release,
+        events: Vec<NewEvent>,
+        request: &ferry_store::IdempotentRequest,
+    ) -> Result<ferry_store::Saved, StoreError> {
+        Ok(self
+            .store
+            .save_held_idempotent(release, events, &self.instance, request)
+            .await?)
+    }
+
     async fn get(&self, id: &str) -> Result<Option<Release>, StoreError> {
         ReleaseStore::get(&self.store, id).await
     }
@@ -153,6 +165,10 @@ impl ReleaseStore for LeasedStore {
 
     async fn queued_of_product(&self, product: &str) -> Result<Vec<Release>, StoreError> {
         ReleaseStore::queued_of_product(&self.store, product).await
+    }
+
+    async fn stalled_queues(&self) -> Result<Vec<String>, StoreError> {
+        ReleaseStore::stalled_queues(&self.store).await
     }
 
     async fn cursor_get(&self, key: &str) -> Result<Option<String>, StoreError> {

@@ -61,6 +61,10 @@ pub struct EngineSettings {
     pub sync_interval: Duration,
     /// `RUNTIME` workflow parameter.
     pub runtime: String,
+    /// How often products whose queue waits with nothing of theirs active
+    /// are looked for and handed on (a hand-over lost to a fault would
+    /// otherwise wait for the product's next release to end).
+    pub queue_scan_interval: Duration,
 }
 
 impl Default for EngineSettings {
@@ -72,6 +76,7 @@ impl Default for EngineSettings {
             poll_interval: Some(Duration::from_secs(30)),
             sync_interval: Duration::from_secs(1),
             runtime: "ferry".into(),
+            queue_scan_interval: Duration::from_secs(10),
         }
     }
 }
@@ -113,10 +118,11 @@ impl PromotionRequest {
     }
 }
 
-/// The answer to an idempotent promotion.
+/// The answer to an idempotent request (a promotion, a retry, a
+/// terminate).
 #[derive(Debug, Clone)]
 pub enum Promoted {
-    /// Created by this request.
+    /// Created (or, for an operation, changed) by this request.
     Created(Release),
     /// Created by an earlier request with the same key: the release as it
     /// is now, and the status the first answer had.
@@ -170,6 +176,11 @@ pub enum Error {
     /// with another body.
     #[error("idempotency key `{0}` was used for a different request (another body); use a new key")]
     IdempotencyKeyReused(String),
+    /// The request's `Idempotency-Key` was used less than a day ago: its
+    /// first answer; nothing was changed (the engine answers it as a
+    /// replay, callers do not see this).
+    #[error("this idempotency key was answered before (release {})", .0.release_id)]
+    Answered(ferry_store::Remembered),
 }
 
 /// A store error as the engine reports it: [`Error::Unavailable`] when the
@@ -287,6 +298,7 @@ impl Engine {
             trigger::spawn_poller(Arc::clone(&self.inner), interval);
         }
         lease::spawn_keeper(&self.inner);
+        drive::spawn_queue_keeper(&self.inner);
         Ok(())
     }
 
@@ -453,12 +465,75 @@ impl Engine {
     /// Terminates a release (SPEC §4.5): running workflows stop, pending
     /// environments stay PENDING, `onFail` hooks run.
     pub async fn terminate(&self, id: &str, by: &str) -> Result<Release, Error> {
-        drive::terminate(&self.inner, id, by, TerminationReason::User).await
+        drive::terminate(&self.inner, id, by, TerminationReason::User, None).await
     }
 
     /// Retries a FAILED or TERMINATED release from the point of failure.
     pub async fn retry(&self, id: &str, by: &str) -> Result<Release, Error> {
-        drive::retry(&self.inner, id, by).await
+        drive::retry(&self.inner, id, by, None).await
+    }
+
+    /// [`Engine::terminate`] for a request with an `Idempotency-Key`
+    /// (issue 23): the answer is remembered in the transaction that
+    /// stores the termination, so a repeat within a day — also after a
+    /// crash between the two — is answered with the release as it is now
+    /// and the first status ([`Promoted::Replayed`]), never with 409.
+    pub async fn terminate_idempotent(
+        &self,
+        id: &str,
+        by: &str,
+        idempotent: &ferry_store::IdempotentRequest,
+    ) -> Result<Promoted, Error> {
+        self.operate_idempotent(idempotent, || {
+            drive::terminate(
+                &self.inner,
+                id,
+                by,
+                TerminationReason::User,
+                Some(idempotent),
+            )
+        })
+        .await
+    }
+
+    /// [`Engine::retry`] for a request with an `Idempotency-Key`, as
+    /// [`Engine::terminate_idempotent`]: remembered with the retry's save.
+    pub async fn retry_idempotent(
+        &self,
+        id: &str,
+        by: &str,
+        idempotent: &ferry_store::IdempotentRequest,
+    ) -> Result<Promoted, Error> {
+        self.operate_idempotent(idempotent, || {
+            drive::retry(&self.inner, id, by, Some(idempotent))
+        })
+        .await
+    }
+
+    /// Answers a known key from its first answer; otherwise runs `act`,
+    /// which stores the key with its effect (or meets it stored meanwhile).
+    async fn operate_idempotent<F>(
+        &self,
+        idempotent: &ferry_store::IdempotentRequest,
+        act: impl FnOnce() -> F,
+    ) -> Result<Promoted, Error>
+    where
+        F: std::future::Future<Output = Result<Release, Error>>,
+    {
+        if let Some(first) = self
+            .inner
+            .store
+            .idempotent_answer(&idempotent.scope, &idempotent.key)
+            .await
+            .map_err(store_error)?
+        {
+            return self.replay(idempotent, first).await;
+        }
+        match act().await {
+            Ok(release) => Ok(Promoted::Created(release)),
+            Err(Error::Answered(first)) => self.replay(idempotent, first).await,
+            Err(e) => Err(e),
+        }
     }
 
     /// Resumes a suspended workflow step.

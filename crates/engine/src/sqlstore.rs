@@ -59,6 +59,15 @@ impl ReleaseStore for ferry_store::Store {
         Ok(ferry_store::Store::save(self, release, events).await?)
     }
 
+    async fn save_idempotent(
+        &self,
+        release: &Release,
+        events: Vec<NewEvent>,
+        request: &ferry_store::IdempotentRequest,
+    ) -> Result<ferry_store::Saved, StoreError> {
+        Ok(ferry_store::Store::save_idempotent(self, release, events, request).await?)
+    }
+
     async fn get(&self, id: &str) -> Result<Option<Release>, StoreError> {
         Ok(ferry_store::Store::get(self, id).await?)
     }
@@ -102,6 +111,10 @@ impl ReleaseStore for ferry_store::Store {
         }
         sort_oldest_first(&mut out);
         Ok(out)
+    }
+
+    async fn stalled_queues(&self) -> Result<Vec<String>, StoreError> {
+        Ok(ferry_store::Store::stalled_queues(self).await?)
     }
 
     /// On PostgreSQL an advisory lock shared by every replica; on SQLite

@@ -54,6 +54,20 @@ pub trait ReleaseStore: Send + Sync + 'static {
         release: &Release,
         events: Vec<NewEvent>,
     ) -> Result<Vec<Event>, StoreError>;
+    /// [`ReleaseStore::save`] of the effect of a request with an
+    /// `Idempotency-Key` (retry, terminate): the answer is remembered in
+    /// the same transaction (issue 23), or, when the key was used less
+    /// than a day ago, nothing is written and the first answer is named.
+    /// Stores that cannot do that refuse, rather than save without
+    /// remembering.
+    async fn save_idempotent(
+        &self,
+        _release: &Release,
+        _events: Vec<NewEvent>,
+        _request: &ferry_store::IdempotentRequest,
+    ) -> Result<ferry_store::Saved, StoreError> {
+        Err("this store does not remember idempotency keys".into())
+    }
     async fn get(&self, id: &str) -> Result<Option<Release>, StoreError>;
     /// Re-opens releases stored as finished with a status that is not
     /// terminal, or with a terminal status and no finish time (SPEC §12;
@@ -80,6 +94,25 @@ pub trait ReleaseStore: Send + Sync + 'static {
         }
         sort_oldest_first(&mut out);
         Ok(out)
+    }
+    /// Products with a queued release and no release started (active and
+    /// not queued): their queue waits for nothing. The default reads every
+    /// active release; backends that can filter by status override it.
+    async fn stalled_queues(&self) -> Result<Vec<String>, StoreError> {
+        let mut queued = std::collections::BTreeSet::new();
+        let mut started = std::collections::BTreeSet::new();
+        for id in self.active_ids().await? {
+            if let Some(r) = self.get(&id).await?
+                && r.is_active()
+            {
+                if r.status == ReleaseStatus::Queued {
+                    queued.insert(r.product);
+                } else {
+                    started.insert(r.product);
+                }
+            }
+        }
+        Ok(queued.difference(&started).cloned().collect())
     }
     async fn cursor_get(&self, key: &str) -> Result<Option<String>, StoreError>;
     async fn cursor_set(&self, key: &str, value: &str) -> Result<(), StoreError>;

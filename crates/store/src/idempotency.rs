@@ -2,9 +2,11 @@
 //! mutating request that carries an `Idempotency-Key`, remembered for a
 //! day by (scope, key), where the scope names who asked and what for. A
 //! promotion remembers its answer in the transaction that creates its
-//! release ([`Store::create_release_idempotent`]), so a client that lost
-//! the answer — the connection cut, the server killed — and sends the
-//! request again gets the release that was created, never a second one.
+//! release ([`Store::create_release_idempotent`]), an operation on a
+//! release (retry, terminate) in the transaction that saves its effect
+//! ([`Store::save_idempotent`]), so a client that lost the answer — the
+//! connection cut, the server killed — and sends the request again gets
+//! the first answer, never a second effect nor a refusal of the repeat.
 
 use std::time::Duration;
 
@@ -12,6 +14,58 @@ use crate::backend::{RowExt, on_pool};
 use crate::columns::millis;
 use crate::error::{Result, db};
 use crate::store::Store;
+
+/// Claims `request`'s key for the answer naming release `release_id`,
+/// inside the caller's transaction (`$tx`: `&mut *tx`), so the key is
+/// stored if and only if what the request did is (issue 23). A stale row
+/// (older than the window) gives way. `Ok(None)`: claimed; `Ok(Some(first))`:
+/// the key was used less than a day ago — the caller rolls back.
+macro_rules! claim_key {
+    ($tx:expr, $request:expr, $release_id:expr, $now:expr, $since:expr) => {
+        async {
+            let request: &$crate::IdempotentRequest = $request;
+            sqlx::query(
+                "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at < $3",
+            )
+            .bind(&request.scope)
+            .bind(&request.key)
+            .bind($since)
+            .execute(&mut *$tx)
+            .await
+            .map_err($crate::error::db("forgetting an old idempotency key"))?;
+            let inserted = sqlx::query(
+                "INSERT INTO idempotency_keys \
+                 (scope, key, fingerprint, release_id, status, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, key) DO NOTHING",
+            )
+            .bind(&request.scope)
+            .bind(&request.key)
+            .bind(&request.fingerprint)
+            .bind($release_id)
+            .bind(i64::from(request.status))
+            .bind($now)
+            .execute(&mut *$tx)
+            .await
+            .map_err($crate::error::db("remembering an idempotency key"))?
+            .rows_affected();
+            if inserted == 1 {
+                return Ok(None);
+            }
+            let row = sqlx::query(
+                "SELECT release_id, status, fingerprint FROM idempotency_keys \
+                 WHERE scope = $1 AND key = $2",
+            )
+            .bind(&request.scope)
+            .bind(&request.key)
+            .fetch_one(&mut *$tx)
+            .await
+            .map_err($crate::error::db("reading an idempotency key"))?;
+            $crate::idempotency::remembered_from(&row).map(Some)
+        }
+        .await
+    };
+}
+pub(crate) use claim_key;
 
 /// How long an answer is remembered.
 pub const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
@@ -72,54 +126,6 @@ impl Store {
             .await
             .map_err(db("reading an idempotency key"))?;
             row.as_ref().map(remembered_from).transpose()
-        })
-    }
-
-    /// Remembers the answer to `request` (an operation on release
-    /// `release_id`); when an answer less than a day old was remembered
-    /// first, that one is returned and nothing is written.
-    pub async fn remember_answer(
-        &self,
-        request: &IdempotentRequest,
-        release_id: &str,
-    ) -> Result<Option<Remembered>> {
-        let now = millis(ferry_release::now(), release_id, "now")?;
-        let since = window_start()?;
-        let _gate = self.gate().await;
-        on_pool!(&self.backend, |pool| {
-            // A stale row gives way; a fresh one wins.
-            let n = sqlx::query(
-                "INSERT INTO idempotency_keys \
-                 (scope, key, fingerprint, release_id, status, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, \
-                 release_id = excluded.release_id, status = excluded.status, \
-                 created_at = excluded.created_at WHERE idempotency_keys.created_at < $7",
-            )
-            .bind(&request.scope)
-            .bind(&request.key)
-            .bind(&request.fingerprint)
-            .bind(release_id)
-            .bind(i64::from(request.status))
-            .bind(now)
-            .bind(since)
-            .execute(pool)
-            .await
-            .map_err(db("remembering an idempotency key"))?
-            .rows_affected();
-            if n == 1 {
-                return Ok(None);
-            }
-            let row = sqlx::query(
-                "SELECT release_id, status, fingerprint FROM idempotency_keys \
-                 WHERE scope = $1 AND key = $2",
-            )
-            .bind(&request.scope)
-            .bind(&request.key)
-            .fetch_one(pool)
-            .await
-            .map_err(db("reading an idempotency key"))?;
-            remembered_from(&row).map(Some)
         })
     }
 

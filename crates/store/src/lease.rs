@@ -209,6 +209,21 @@ impl Store {
         events: Vec<NewEvent>,
         holder: &str,
     ) -> Result<Vec<Event>> {
-        self.save_as(release, events, Some(holder)).await
+        self.save_as(release, events, Some(holder), None)
+            .await
+            .map(crate::Saved::events)
+    }
+
+    /// [`Store::save_held`] of a request's effect with its idempotency key,
+    /// in one transaction ([`Store::save_idempotent`]).
+    pub async fn save_held_idempotent(
+        &self,
+        release: &Release,
+        events: Vec<NewEvent>,
+        holder: &str,
+        request: &crate::IdempotentRequest,
+    ) -> Result<crate::Saved> {
+        self.save_as(release, events, Some(holder), Some(request))
+            .await
     }
 }

@@ -44,7 +44,8 @@ pub use product_gate::ProductGate;
 pub use security::{AuditEntry, AuditFilter, AuditPage, NewAuditEntry, NewToken, TokenRecord};
 pub use store::{MAX_EVENTS_PAGE, Store};
 pub use types::{
-    Created, DEFAULT_PAGE, EnvironmentSummary, ListFilter, MAX_PAGE, NewEvent, Page, ReleaseSummary,
+    Created, DEFAULT_PAGE, EnvironmentSummary, ListFilter, MAX_PAGE, NewEvent, Page,
+    ReleaseSummary, Saved,
 };
 pub use ui_sessions::UiSession;
 pub use url::{BackendKind, redact};

@@ -13,7 +13,9 @@ use crate::columns::{
 };
 use crate::cursor::Cursor;
 use crate::error::{Error, Result, db};
-use crate::types::{Created, DEFAULT_PAGE, ListFilter, MAX_PAGE, NewEvent, Page, ReleaseSummary};
+use crate::types::{
+    Created, DEFAULT_PAGE, ListFilter, MAX_PAGE, NewEvent, Page, ReleaseSummary, Saved,
+};
 use crate::url::BackendKind;
 
 /// Appends one event inside the caller's transaction.
@@ -165,47 +167,14 @@ impl Store {
                 .begin_write()
                 .await
                 .map_err(db("beginning a release creation"))?;
-            if let Some(request) = idempotent {
-                sqlx::query(
-                    "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at < $3",
-                )
-                .bind(&request.scope)
-                .bind(&request.key)
-                .bind(since)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("forgetting an old idempotency key"))?;
-                let inserted = sqlx::query(
-                    "INSERT INTO idempotency_keys \
-                     (scope, key, fingerprint, release_id, status, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, key) DO NOTHING",
-                )
-                .bind(&request.scope)
-                .bind(&request.key)
-                .bind(&request.fingerprint)
-                .bind(&release.id)
-                .bind(i64::from(request.status))
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("remembering an idempotency key"))?
-                .rows_affected();
-                if inserted == 0 {
-                    let row = sqlx::query(
-                        "SELECT release_id, status, fingerprint FROM idempotency_keys \
-                         WHERE scope = $1 AND key = $2",
-                    )
-                    .bind(&request.scope)
-                    .bind(&request.key)
-                    .fetch_one(&mut *tx)
+            if let Some(request) = idempotent
+                && let Some(first) =
+                    crate::idempotency::claim_key!(tx, request, &release.id, now, since)?
+            {
+                tx.rollback()
                     .await
-                    .map_err(db("reading an idempotency key"))?;
-                    let first = crate::idempotency::remembered_from(&row)?;
-                    tx.rollback()
-                        .await
-                        .map_err(db("ending a repeated creation"))?;
-                    return Ok(Created::Remembered(first));
-                }
+                    .map_err(db("ending a repeated creation"))?;
+                return Ok(Created::Remembered(first));
             }
             if let Some(key) = trigger_key {
                 let inserted = sqlx::query(
@@ -297,7 +266,23 @@ impl Store {
     /// The product and number are fixed at creation; a release whose
     /// product or number differ from the stored ones is refused.
     pub async fn save(&self, release: &Release, events: Vec<NewEvent>) -> Result<Vec<Event>> {
-        self.save_as(release, events, None).await
+        self.save_as(release, events, None, None)
+            .await
+            .map(Saved::events)
+    }
+
+    /// [`Store::save`] of the effect of a request with an
+    /// `Idempotency-Key` (retry, terminate): the answer is remembered in
+    /// the same transaction, so it is stored if and only if the effect is
+    /// (issue 23). When the key was used less than a day ago nothing is
+    /// written and [`Saved::Remembered`] names the first answer.
+    pub async fn save_idempotent(
+        &self,
+        release: &Release,
+        events: Vec<NewEvent>,
+        request: &crate::IdempotentRequest,
+    ) -> Result<Saved> {
+        self.save_as(release, events, None, Some(request)).await
     }
 
     /// [`Store::save`], refused with [`Error::LeaseLost`] when `holder` is
@@ -309,8 +294,10 @@ impl Store {
         release: &Release,
         events: Vec<NewEvent>,
         holder: Option<&str>,
-    ) -> Result<Vec<Event>> {
+        idempotent: Option<&crate::IdempotentRequest>,
+    ) -> Result<Saved> {
         let now = millis(ferry_release::now(), &release.id, "now")?;
+        let since = crate::idempotency::window_start()?;
         let columns = Columns::of(release)?;
         let added = to_i64(events.len() as u64, &release.id, "events")?;
         let _gate = self.gate().await;
@@ -319,6 +306,15 @@ impl Store {
                 .begin_write()
                 .await
                 .map_err(db("beginning a release save"))?;
+            if let Some(request) = idempotent
+                && let Some(first) =
+                    crate::idempotency::claim_key!(tx, request, &release.id, now, since)?
+            {
+                tx.rollback()
+                    .await
+                    .map_err(db("ending a repeated request"))?;
+                return Ok(Saved::Remembered(first));
+            }
             // The row lock taken here orders concurrent saves of one release.
             let sql = format!(
                 "UPDATE releases SET status = $2, finished_at = $3, updated_at = $4, \
@@ -412,7 +408,7 @@ impl Store {
                     .map_err(db("announcing new events"))?;
             }
             tx.commit().await.map_err(db("committing a release save"))?;
-            Ok(events)
+            Ok(Saved::Stored(events))
         })
     }
 
@@ -566,6 +562,27 @@ impl Store {
             .await
             .map_err(db("listing active releases"))?;
             rows.iter().map(|row| row.text("id")).collect()
+        })
+    }
+
+    /// Products with a queued release and none started (active and not
+    /// queued), in name order: their queue waits for nothing (issue 23;
+    /// the engine's queue keeper hands them on).
+    pub async fn stalled_queues(&self) -> Result<Vec<String>> {
+        on_pool!(&self.backend, |pool| {
+            let rows = sqlx::query(
+                "SELECT DISTINCT q.product FROM releases q \
+                 WHERE q.status = 'QUEUED' AND q.finished_at IS NULL AND NOT EXISTS ( \
+                   SELECT 1 FROM releases s WHERE s.product = q.product \
+                   AND s.status <> 'QUEUED' \
+                   AND (s.status IN ('RUNNING', 'SUSPENDED', 'TERMINATING') \
+                        OR s.finished_at IS NULL)) \
+                 ORDER BY q.product",
+            )
+            .fetch_all(pool)
+            .await
+            .map_err(db("looking for stalled queues"))?;
+            rows.iter().map(|row| row.text("product")).collect()
         })
     }
 

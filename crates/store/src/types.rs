@@ -23,6 +23,26 @@ pub enum Created {
     Remembered(crate::Remembered),
 }
 
+/// The outcome of [`crate::Store::save_idempotent`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Saved {
+    /// Saved, with its events as stored.
+    Stored(Vec<ferry_release::Event>),
+    /// The idempotency key was used (less than a day ago): the answer to
+    /// that first request. Nothing was written.
+    Remembered(crate::Remembered),
+}
+
+impl Saved {
+    /// The events of a save made without a key (it cannot be remembered).
+    pub(crate) fn events(self) -> Vec<ferry_release::Event> {
+        match self {
+            Saved::Stored(events) => events,
+            Saved::Remembered(_) => Vec::new(),
+        }
+    }
+}
+
 /// One environment of a release in a list: enough for its status icon.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -1,6 +1,7 @@
 //! One environment of a release: its `onStart` hook, its applications in
 //! parallel, then the aggregate status and its `onSuccess`/`onFail` hook.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use ferry_release::{EnvironmentStatus, EventKind, IssueKind, NewEvent, Release, now};
@@ -9,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::application::run_application;
 use super::hooks::{on_fail_hook, run_hook};
-use super::record::issue;
+use super::record::{fail_application, issue, stops_driver};
 use crate::handle::ReleaseHandle;
 use crate::{Error, Inner};
 
@@ -80,22 +81,38 @@ pub(super) async fn run_environment(
         return Ok(());
     }
     let mut apps: JoinSet<Result<(), Error>> = JoinSet::new();
+    let mut names = HashMap::new();
     for app in &e.applications {
-        let (inner, handle, cancel, env, app) = (
+        let (inner, handle, cancel, env, name) = (
             Arc::clone(inner),
             Arc::clone(handle),
             cancel.clone(),
             env.to_owned(),
             app.name.clone(),
         );
-        apps.spawn(async move { run_application(&inner, &handle, &env, &app, &cancel).await });
+        let task =
+            apps.spawn(async move { run_application(&inner, &handle, &env, &name, &cancel).await });
+        names.insert(task.id(), app.name.clone());
     }
-    while let Some(done) = apps.join_next().await {
-        match done {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e),
-            Err(e) => return Err(Error::Internal(format!("application task: {e}"))),
-        }
+    while let Some(done) = apps.join_next_with_id().await {
+        let (id, error) = match done {
+            Ok((_, Ok(()))) => continue,
+            Ok((id, Err(e))) if !stops_driver(handle, &e) => (id, e.to_string()),
+            Ok((_, Err(e))) => return Err(e),
+            Err(e) => (e.id(), format!("application task: {e}")),
+        };
+        // An error that is not a storage fault (Git, a pull request wait,
+        // a bug) fails this application like any failure, recorded; the
+        // others run on and the environment ends as usual.
+        let app = names.get(&id).cloned().unwrap_or_default();
+        tracing::error!(release = %handle.id, environment = %env, application = %app, error = %error, "application failed on an error");
+        let why = format!("ferry could not go on: {error}");
+        handle
+            .update(|r| {
+                fail_application(r, env, &app, &why);
+                ((), vec![])
+            })
+            .await?;
     }
     end_environment(inner, handle, env, &hooks, None).await
 }

@@ -39,4 +39,6 @@ mod snapshot;
 mod sync;
 mod workflow;
 
-pub(crate) use release::{active_of_product, enforce_queue_limit, resume, retry, start, terminate};
+pub(crate) use release::{
+    active_of_product, enforce_queue_limit, resume, retry, spawn_queue_keeper, start, terminate,
+};

@@ -3,8 +3,10 @@
 //! changes of an environment's applications and steps. A leaf: it calls no
 //! other part of the drive.
 
-use ferry_release::{EnvironmentStatus, Issue, IssueKind, Release, StepRun, now};
+use ferry_release::{EnvironmentStatus, Issue, IssueKind, Release, StepRun, StepStatus, now};
 
+use crate::Error;
+use crate::handle::ReleaseHandle;
 use crate::params::failed_environments;
 
 /// How a step ended, for the pipeline.
@@ -111,4 +113,82 @@ pub(super) fn step_mut<'r>(
     idx: usize,
 ) -> Option<&'r mut StepRun> {
     app_mut(r, env, app)?.steps.get_mut(idx)
+}
+
+/// Whether `e` only stops this driver — the process stops, its lease was
+/// lost, a save could not be made: the release stays as stored and is
+/// resumed. Any other error is a failure of the release, recorded on it
+/// ([`fail_application`], [`fail_environment`], [`fail_release`]).
+pub(super) fn stops_driver(handle: &ReleaseHandle, e: &Error) -> bool {
+    matches!(e, Error::ShuttingDown | Error::Unavailable(_)) || handle.stop_token().is_cancelled()
+}
+
+/// The steps (or hooks) still running when an error stopped what ran them
+/// end FAILED with `why`: nothing follows them any more (SPEC §12). Steps
+/// that never started are left for the release's end to settle.
+fn stop_running(steps: &mut [StepRun], why: &str) {
+    for s in steps {
+        if !s.status.is_final() && s.status != StepStatus::Pending {
+            s.status = StepStatus::Failed;
+            s.message = Some(why.to_owned());
+            s.finished_at = Some(now());
+        }
+    }
+}
+
+/// An application that an error (not a storage fault) stopped: FAILED,
+/// with what was running, and an `internal` issue saying why.
+pub(super) fn fail_application(r: &mut Release, env: &str, app: &str, why: &str) {
+    if let Some(a) = app_mut(r, env, app) {
+        stop_running(&mut a.steps, why);
+    }
+    push_issue(r, env, app_issue(IssueKind::Internal, app, why));
+    set_app_status(r, env, app, EnvironmentStatus::Failed);
+}
+
+/// An environment that an error stopped: FAILED and finished, with its
+/// running applications, steps and hooks, and an `internal` issue.
+pub(super) fn fail_environment(r: &mut Release, env: &str, why: &str) {
+    let Some(e) = r.environment_mut(env) else {
+        return;
+    };
+    stop_running(&mut e.hooks, why);
+    for a in &mut e.applications {
+        if matches!(
+            a.status,
+            EnvironmentStatus::Running | EnvironmentStatus::Suspended
+        ) {
+            stop_running(&mut a.steps, why);
+            a.status = EnvironmentStatus::Failed;
+        }
+    }
+    e.issues.push(issue(IssueKind::Internal, why));
+    e.status = EnvironmentStatus::Failed;
+    e.finished_at = Some(now());
+}
+
+/// A release whose driver met an error outside any environment (a release
+/// hook, its end): what still runs fails, the error is an issue of the
+/// trigger environment, and the caller stores it finished.
+pub(super) fn fail_release(r: &mut Release, why: &str) {
+    stop_running(&mut r.hooks, why);
+    let running: Vec<String> = r
+        .environments
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.status,
+                EnvironmentStatus::Running | EnvironmentStatus::Suspended
+            )
+        })
+        .map(|e| e.name.clone())
+        .collect();
+    for env in &running {
+        fail_environment(r, env, why);
+    }
+    if running.is_empty()
+        && let Some(e) = r.environments.iter_mut().find(|e| e.trigger)
+    {
+        e.issues.push(issue(IssueKind::Internal, why));
+    }
 }

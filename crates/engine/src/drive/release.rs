@@ -3,7 +3,7 @@
 //! terminate and retry, the flow timeout, environments in dependency order
 //! (independent ones in parallel), and the release's end with its hooks.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::environment::run_environment;
 use super::hooks::run_hook;
-use super::record::{failure_facts, issue};
+use super::record::{fail_environment, fail_release, failure_facts, issue, stops_driver};
 use crate::handle::ReleaseHandle;
 use crate::{Driving, Error, Inner};
 
@@ -59,7 +59,26 @@ pub(crate) fn start(inner: &Arc<Inner>, release: Release) {
         };
         match run_release(&inner, &handle, cancel).await {
             Ok(()) | Err(Error::ShuttingDown) => {}
-            Err(e) => tracing::error!(release = %id, error = %e, "release driver stopped"),
+            Err(e) if stops_driver(&handle, &e) => {
+                tracing::warn!(release = %id, error = %e, "release driver stopped");
+            }
+            // Not a storage fault (a release hook's runner, a bug): the
+            // release fails with the error as its issue — never left
+            // RUNNING with nobody driving it, nor ended with steps running.
+            Err(e) => {
+                tracing::error!(release = %id, error = %e, "release failed on an error");
+                let why = format!("ferry could not go on: {e}");
+                let failed = handle
+                    .update(|r| {
+                        fail_release(r, &why);
+                        r.finished_at = Some(now());
+                        ((), vec![])
+                    })
+                    .await;
+                if let Err(e) = failed {
+                    tracing::error!(release = %id, error = %e, "recording the failure");
+                }
+            }
         }
         inner
             .running
@@ -205,27 +224,43 @@ async fn start_next_queued(inner: &Arc<Inner>, product: &str) {
     }
 }
 
-async fn hand_over(inner: &Arc<Inner>, product: &str) -> Result<(), Error> {
+/// Starts the oldest queued release of `product` when nothing of the
+/// product is active; whether it started one. With `stalled_in_store`,
+/// only when the store, read under the gate, also has no started release
+/// of the product (the periodic scan: without leases, a release whose
+/// driver stopped on a save and waits to resume is in no driver's set).
+async fn hand_over_as(
+    inner: &Arc<Inner>,
+    product: &str,
+    stalled_in_store: bool,
+) -> Result<bool, Error> {
     let lock = inner.product_lock(product);
     let _guard = lock.lock().await;
     let gate = crate::lease::product_gate(inner, product).await?;
-    let next = match active_of_product(inner, product).await {
-        Ok(active) if active.is_empty() => match queued_of_product(inner, product).await {
-            Ok(queued) => queued.into_iter().next(),
-            Err(e) => {
-                crate::lease::release_gate(gate).await;
-                return Err(e);
-            }
-        },
-        Ok(_) => None,
-        Err(e) => {
-            crate::lease::release_gate(gate).await;
-            return Err(e);
+    let next: Result<Option<Release>, Error> = async {
+        if stalled_in_store
+            && !inner
+                .store
+                .stalled_queues()
+                .await
+                .map_err(crate::store_error)?
+                .iter()
+                .any(|p| p == product)
+        {
+            return Ok(None);
         }
-    };
-    let Some(next) = next else {
-        crate::lease::release_gate(gate).await;
-        return Ok(());
+        if !active_of_product(inner, product).await?.is_empty() {
+            return Ok(None);
+        }
+        Ok(queued_of_product(inner, product).await?.into_iter().next())
+    }
+    .await;
+    let next = match next {
+        Ok(Some(next)) => next,
+        other => {
+            crate::lease::release_gate(gate).await;
+            return other.map(|_| false);
+        }
     };
     let handle = ReleaseHandle::new(
         next,
@@ -242,7 +277,46 @@ async fn hand_over(inner: &Arc<Inner>, product: &str) -> Result<(), Error> {
     crate::lease::release_gate(gate).await;
     started?;
     start(inner, handle.get().await);
-    Ok(())
+    Ok(true)
+}
+
+async fn hand_over(inner: &Arc<Inner>, product: &str) -> Result<(), Error> {
+    hand_over_as(inner, product, false).await.map(|_| ())
+}
+
+/// Every [`crate::EngineSettings::queue_scan_interval`] (and once at
+/// start), products whose queue waits while nothing of theirs is active —
+/// a hand-over lost to a fault, a replica that stopped between a
+/// release's end and its hand-over — get their oldest queued release
+/// started (issue 23: no release stays QUEUED for nothing).
+pub(crate) fn spawn_queue_keeper(inner: &Arc<Inner>) {
+    let inner = Arc::clone(inner);
+    tokio::spawn(async move {
+        loop {
+            let products = match inner.store.stalled_queues().await {
+                Ok(products) => products,
+                Err(e) => {
+                    tracing::debug!(error = %e, "looking for stalled queues");
+                    Vec::new()
+                }
+            };
+            for product in products {
+                match hand_over_as(&inner, &product, true).await {
+                    Ok(true) => {
+                        tracing::warn!(product = %product, "a queue that waited with nothing active was handed on");
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(product = %product, error = %e, "handing a stalled queue on")
+                    }
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(inner.settings.queue_scan_interval) => {}
+                () = inner.shutdown.cancelled() => return,
+            }
+        }
+    });
 }
 
 /// Beyond the queue limit the oldest queued releases are terminated.
@@ -256,16 +330,18 @@ pub(crate) async fn enforce_queue_limit(inner: &Arc<Inner>, product: &str, limit
     };
     let excess = queued.len().saturating_sub(limit as usize);
     for r in queued.into_iter().take(excess) {
-        let _ = terminate(inner, &r.id, "ferry", TerminationReason::Queue).await;
+        let _ = terminate(inner, &r.id, "ferry", TerminationReason::Queue, None).await;
     }
 }
 
-/// SPEC §4.5 terminate.
+/// SPEC §4.5 terminate; `key`: the request's `Idempotency-Key`, stored
+/// with the termination (issue 23).
 pub(crate) async fn terminate(
     inner: &Arc<Inner>,
     id: &str,
     by: &str,
     reason: TerminationReason,
+    key: Option<&ferry_store::IdempotentRequest>,
 ) -> Result<Release, Error> {
     let driving = inner
         .running
@@ -283,7 +359,7 @@ pub(crate) async fn terminate(
     match driving {
         Some((handle, cancel)) => {
             handle
-                .update_for_request(|r| {
+                .update_for_keyed_request(key, |r| {
                     if r.termination.is_none() {
                         r.termination = Some(termination.clone());
                     }
@@ -296,7 +372,7 @@ pub(crate) async fn terminate(
         None => {
             // Driven by another replica: take it over and terminate here.
             if crate::lease::drive_here(inner, id).await? {
-                return Box::pin(terminate(inner, id, by, reason)).await;
+                return Box::pin(terminate(inner, id, by, reason, key)).await;
             }
             let release = inner
                 .store
@@ -319,7 +395,7 @@ pub(crate) async fn terminate(
                 &inner.shutdown,
             );
             handle
-                .update_for_request(|r| {
+                .update_for_keyed_request(key, |r| {
                     r.termination = Some(termination.clone());
                     r.finished_at = Some(now());
                     ((), vec![audit])
@@ -331,8 +407,14 @@ pub(crate) async fn terminate(
 }
 
 /// SPEC §4.5 retry: FAILED or TERMINATED releases resume from the point of
-/// failure; what succeeded is kept.
-pub(crate) async fn retry(inner: &Arc<Inner>, id: &str, by: &str) -> Result<Release, Error> {
+/// failure; what succeeded is kept. `key`: the request's
+/// `Idempotency-Key`, stored with the retry (issue 23).
+pub(crate) async fn retry(
+    inner: &Arc<Inner>,
+    id: &str,
+    by: &str,
+    key: Option<&ferry_store::IdempotentRequest>,
+) -> Result<Release, Error> {
     if inner
         .running
         .lock()
@@ -369,7 +451,7 @@ pub(crate) async fn retry(inner: &Arc<Inner>, id: &str, by: &str) -> Result<Rele
         &inner.shutdown,
     );
     handle
-        .update_for_request(|r| {
+        .update_for_keyed_request(key, |r| {
             r.termination = None;
             r.finished_at = None;
             r.hooks
@@ -433,7 +515,7 @@ async fn run_release(
                 () = tokio::time::sleep(remaining) => {
                     // Tried again while the storage cannot record it.
                     while let Err(Error::Unavailable(_)) =
-                        terminate(&inner, &id, "ferry", TerminationReason::Timeout).await
+                        terminate(&inner, &id, "ferry", TerminationReason::Timeout, None).await
                     {
                         tokio::select! {
                             () = tokio::time::sleep(Duration::from_millis(500)) => {}
@@ -470,6 +552,7 @@ async fn run_release(
             .await?;
     }
     let mut tasks: JoinSet<Result<(), Error>> = JoinSet::new();
+    let mut names = HashMap::new();
     let mut launched: HashSet<String> = HashSet::new();
     loop {
         if cancel.is_cancelled() {
@@ -494,24 +577,25 @@ async fn run_release(
         for env in ready {
             launched.insert(env.clone());
             let (inner, handle, cancel) = (Arc::clone(inner), Arc::clone(handle), cancel.clone());
-            tasks.spawn(async move { run_environment(&inner, &handle, &env, &cancel).await });
+            let name = env.clone();
+            let task =
+                tasks.spawn(async move { run_environment(&inner, &handle, &env, &cancel).await });
+            names.insert(task.id(), name);
         }
         if tasks.is_empty() {
             break;
         }
         tokio::select! {
-            done = tasks.join_next() => {
-                if let Some(Ok(Err(e))) = done {
-                    tracing::error!(error = %e, "environment task failed");
+            done = tasks.join_next_with_id() => {
+                if let Some(done) = done {
+                    environment_ended(handle, &names, done).await?;
                 }
             }
             () = cancel.cancelled() => {}
         }
     }
-    while let Some(done) = tasks.join_next().await {
-        if let Ok(Err(e)) = done {
-            tracing::error!(error = %e, "environment task failed");
-        }
+    while let Some(done) = tasks.join_next_with_id().await {
+        environment_ended(handle, &names, done).await?;
     }
     if handle.stop_token().is_cancelled() {
         // The process stops, or a save could not be made: leave the
@@ -519,6 +603,35 @@ async fn run_release(
         return Ok(());
     }
     finish(inner, handle).await
+}
+
+/// An environment task ended. An error that only stops the driver leaves
+/// the environment as stored (it resumes); any other — not a storage
+/// fault — fails the environment with it, recorded, so that the release
+/// goes on with what does not depend on it and never ends with it RUNNING.
+async fn environment_ended(
+    handle: &Arc<ReleaseHandle>,
+    names: &HashMap<tokio::task::Id, String>,
+    done: Result<(tokio::task::Id, Result<(), Error>), tokio::task::JoinError>,
+) -> Result<(), Error> {
+    let (id, error) = match done {
+        Ok((_, Ok(()))) => return Ok(()),
+        Ok((_, Err(e))) if stops_driver(handle, &e) => {
+            tracing::warn!(release = %handle.id, error = %e, "environment task stopped");
+            return Ok(());
+        }
+        Ok((id, Err(e))) => (id, e.to_string()),
+        Err(e) => (e.id(), format!("environment task: {e}")),
+    };
+    let env = names.get(&id).cloned().unwrap_or_default();
+    tracing::error!(release = %handle.id, environment = %env, error = %error, "environment failed on an error");
+    let why = format!("ferry could not go on: {error}");
+    handle
+        .update(|r| {
+            fail_environment(r, &env, &why);
+            ((), vec![])
+        })
+        .await
 }
 
 /// Ends a release: terminated environments are marked, release hooks run,

@@ -201,10 +201,38 @@ pub(super) async fn run_workflow(
         },
         None => None,
     };
+    // The runner failing (it cannot start the run, follow it or say how it
+    // ended) fails the step with the runner's error, recorded like any
+    // other failure: the step never stays RUNNING in a release that goes
+    // on or ends (SPEC §12).
+    let runner_failed = |e: ferry_workflow::RunnerError| {
+        let (status, kind) = match e {
+            ferry_workflow::RunnerError::Template(_) => (StepStatus::Error, IssueKind::Workflow),
+            _ => (StepStatus::Failed, IssueKind::Internal),
+        };
+        let message = format!("workflow `{workflow}` could not be run: {e}");
+        let step = &step;
+        async move {
+            handle
+                .update(|r| {
+                    step(r, &|s: &mut StepRun| {
+                        s.status = status;
+                        s.message = Some(message.clone());
+                        s.finished_at = Some(now());
+                    });
+                    ((), vec![])
+                })
+                .await?;
+            Ok(WorkflowResult::Failed(issue(kind, message)))
+        }
+    };
     let run = match attached {
         Some(run) => run,
         None => {
-            let run = inner.runner.start(&template, params).await?;
+            let run = match inner.runner.start(&template, params).await {
+                Ok(run) => run,
+                Err(e) => return runner_failed(e).await,
+            };
             handle
                 .update(|r| {
                     step(r, &|s: &mut StepRun| {
@@ -221,7 +249,14 @@ pub(super) async fn run_workflow(
             run
         }
     };
-    let mut updates = inner.runner.subscribe(&run).await?;
+    let mut updates = match inner.runner.subscribe(&run).await {
+        Ok(updates) => updates,
+        Err(e) => {
+            // Not followed, so not left running either.
+            let _ = inner.runner.terminate(&run).await;
+            return runner_failed(e).await;
+        }
+    };
     let mut was_suspended = false;
     let terminated = loop {
         tokio::select! {
@@ -264,13 +299,20 @@ pub(super) async fn run_workflow(
         }
         let _ = inner.runner.terminate(&run).await;
     }
-    let outcome = inner.runner.wait(&run).await?;
+    let outcome = inner.runner.wait(&run).await;
     if let Some(key) = &replace_key {
         let mut map = inner.workflows.lock().unwrap_or_else(|p| p.into_inner());
         if map.get(key).is_some_and(|(id, _)| id == &handle.id) {
             map.remove(key);
         }
     }
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            let _ = inner.runner.terminate(&run).await;
+            return runner_failed(e).await;
+        }
+    };
     let status = if terminated {
         StepStatus::Terminated
     } else {

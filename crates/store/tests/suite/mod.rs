@@ -775,24 +775,57 @@ pub async fn idempotency_keys(url: &str) {
     };
     assert_eq!(second.number, 2);
 
-    // Remembering an operation's answer: the first one wins.
+    // An operation's answer is remembered with its effect, in one
+    // transaction: the first save with the key stores both; a repeat
+    // stores nothing and names the first answer.
     let terminate = IdempotentRequest {
         scope: format!("ivy POST /api/v1/releases/{}/terminate", first.id),
         key: "t-1".into(),
         fingerprint: "".into(),
         status: 200,
     };
+    let before = store.events(&first.id, 0, 0).await.unwrap().len();
+    let mut running = first.clone();
+    running.status = ReleaseStatus::Running;
+    let saved = store
+        .save_idempotent(
+            &running,
+            vec![NewEvent::new(EventKind::Release, "RUNNING")],
+            &terminate,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(saved, ferry_store::Saved::Stored(ref e) if e.len() == 1),
+        "{saved:?}"
+    );
+    let mut again = running.clone();
+    again.status = ReleaseStatus::Suspended;
+    let repeat = store
+        .save_idempotent(
+            &again,
+            vec![NewEvent::new(EventKind::Release, "SUSPENDED")],
+            &terminate,
+        )
+        .await
+        .unwrap();
     assert_eq!(
-        store.remember_answer(&terminate, &first.id).await.unwrap(),
-        None
+        repeat,
+        ferry_store::Saved::Remembered(Remembered {
+            release_id: first.id.clone(),
+            status: 200,
+            fingerprint: String::new(),
+        })
+    );
+    let stored = store.get(&first.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.status,
+        ReleaseStatus::Running,
+        "the repeat wrote nothing"
     );
     assert_eq!(
-        store
-            .remember_answer(&terminate, &first.id)
-            .await
-            .unwrap()
-            .map(|r| r.status),
-        Some(200)
+        store.events(&first.id, 0, 0).await.unwrap().len(),
+        before + 1
     );
 
     // A day later the key is forgotten.
