@@ -43,10 +43,16 @@ pub enum WriteRefusals {
     Unavailable(ErrorBody),
 }
 
-/// The refusals of a request body.
+/// The refusals of a request body (a malformed one, e.g. a bad chunk or
+/// an unknown field at any level, is the 400 of [`WriteRefusals`]).
 #[derive(IntoResponses)]
 pub enum BodyRefusals {
-    /// The body is larger than 1 MiB.
+    /// The body arrived too slowly: a pause longer than the body timeout,
+    /// or under the minimum rate (settings `httpBodyTimeout`, `httpBodyMinRate`).
+    #[response(status = 408)]
+    TooSlow(ErrorBody),
+    /// The body is larger than 1 MiB (refused at once when its
+    /// `Content-Length` says so).
     #[response(status = 413)]
     TooLarge(ErrorBody),
     /// The body is not declared as JSON.

@@ -247,7 +247,7 @@ pub async fn show_by_number(
         WriteRefusals,
         (status = 404, description = "No such product or release to roll back to", body = ErrorBody),
         BodyRefusals,
-        (status = 422, description = "The `Idempotency-Key` was used for another request", body = ErrorBody),
+        (status = 422, description = "The `Idempotency-Key` was used for another request, or `policy.preAction`/`policy.postAction` names a workflow the active configuration does not have (the error names the field and the workflow)", body = ErrorBody),
     ))]
 pub async fn promote(
     caller: Authenticated,

@@ -75,9 +75,10 @@ pub struct WebhookResult {
     responses(
         (status = 200, description = "Verified but not acted on (replay, other repository, other event): the reasons are in `ignored`", body = WebhookResult),
         (status = 202, description = "Accepted", body = WebhookResult),
-        (status = 400, description = "A malformed delivery", body = ErrorBody),
+        (status = 400, description = "A malformed delivery (an unreadable body, e.g. a bad chunk)", body = ErrorBody),
         (status = 401, description = "The signature, token or password does not verify", body = ErrorBody),
         (status = 404, description = "No such forge", body = ErrorBody),
+        (status = 408, description = "The delivery arrived too slowly (body timeout, minimum rate)", body = ErrorBody),
         (status = 413, description = "Larger than the forge's maximum", body = ErrorBody),
         (status = 429, description = "Too many deliveries from this client failed verification (`Retry-After`)", body = ErrorBody),
         (status = 503, description = "ferry's storage cannot be written now; the forge may deliver again", body = ErrorBody),

@@ -684,6 +684,7 @@ async fn live_configuration_from_git() {
 /// Sends `head` and `body` as they are on a new connection (pausing
 /// `pause` between them) and reads the answer: its status and JSON body.
 async fn raw(s: &common::TestServer, head: &str, body: &[u8], pause: Duration) -> (u16, Value) {
+    let head_sent = head;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = s.base.trim_start_matches("http://");
     let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -725,6 +726,9 @@ async fn raw(s: &common::TestServer, head: &str, body: &[u8], pause: Duration) -
         .and_then(|c| c.parse().ok())
         .unwrap_or_else(|| panic!("no status line: {text:?}"));
     let json = serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    let mut request_line = head_sent.split_whitespace();
+    let (method, path) = (request_line.next().unwrap(), request_line.next().unwrap());
+    common::documented_answer(method, path, status, &json);
     (status, json)
 }
 

@@ -68,6 +68,18 @@ pub async fn documented(method: &str, url: &str, r: reqwest::Response) -> (u16, 
     (status, body)
 }
 
+/// Checks an answer read off the wire (status and JSON body) of
+/// `method` `path` against the generated OpenAPI document, as
+/// [`documented`] does for answers read with reqwest.
+pub fn documented_answer(method: &str, path: &str, status: u16, body: &Value) {
+    let problems = DOCUMENT.check_response(method, path, status, body);
+    assert!(
+        problems.is_empty(),
+        "the answer disagrees with the OpenAPI document:\n{}\nbody: {body:#}",
+        problems.join("\n")
+    );
+}
+
 /// Checks one JSON value against a named schema of the generated OpenAPI
 /// document (e.g. each `data:` of the event stream against `Event`).
 pub fn conforms(schema: &str, value: &Value) {
