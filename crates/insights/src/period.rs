@@ -160,9 +160,38 @@ pub fn format_date(ms: Millis) -> String {
     s.get(..10).map(str::to_owned).unwrap_or(s)
 }
 
+/// A duration for people, in its two largest units (`3h 5m`, `2d 4h`,
+/// `42s`), as the page and the CLI show it.
+pub fn format_seconds(seconds: f64) -> String {
+    let s = seconds.round() as i64;
+    let units = [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)];
+    let mut parts = Vec::new();
+    let mut rest = s.max(0);
+    for (u, n) in units {
+        // The largest unit present, then the next one whatever it is.
+        if !parts.is_empty() || rest >= n || n == 1 {
+            parts.push(format!("{}{u}", rest / n));
+            rest %= n;
+        }
+        if parts.len() == 2 {
+            break;
+        }
+    }
+    parts.join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_show_two_units() {
+        assert_eq!(format_seconds(0.0), "0s");
+        assert_eq!(format_seconds(42.4), "42s");
+        assert_eq!(format_seconds(3.0 * 3600.0 + 5.0 * 60.0 + 7.0), "3h 5m");
+        assert_eq!(format_seconds(2.0 * 86_400.0 + 4.0 * 3600.0), "2d 4h");
+        assert_eq!(format_seconds(86_400.0 + 30.0), "1d 0h");
+    }
 
     #[test]
     fn weeks_are_cut_at_monday_midnight_utc() {

@@ -18,12 +18,15 @@
 //! One file per page; what pages share sits below them and imports no
 //! page: [`layout`] (the viewer, the page frame, the error page),
 //! `release_view` (the release's view model, for the release page and
-//! the pages acting on a release), [`status`] and [`svg`].
+//! the pages acting on a release), [`status`], [`svg`] (the flow graph)
+//! and `charts` (the Insights pages' bars).
 
 mod actions;
 mod assets;
+mod charts;
 mod dryrun;
 mod flow;
+mod insights;
 pub mod layout;
 pub mod links;
 mod merge;
@@ -114,6 +117,8 @@ pub fn routes() -> Router<Shared> {
             axum::routing::post(notes::refresh),
         )
         .route("/products/{product}/flows/{flow}", get(flow::show))
+        .route("/products/{product}/insights", get(insights::of_product))
+        .route("/insights", get(insights::all))
         .route("/releases", get(releases::all))
         .route("/environments", get(products::environments))
         .route("/policies", get(policy::show))

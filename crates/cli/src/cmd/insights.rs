@@ -191,27 +191,10 @@ fn csv(report: &Value) -> String {
     out
 }
 
-/// `3h 5m`, `42s`, `2d 4h`: the two largest units.
-pub fn duration(seconds: f64) -> String {
-    let s = seconds.round() as i64;
-    let units = [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)];
-    let mut parts = Vec::new();
-    let mut rest = s.max(0);
-    for (u, n) in units {
-        // The largest unit present, then the next one whatever it is.
-        if !parts.is_empty() || rest >= n || n == 1 {
-            parts.push(format!("{}{u}", rest / n));
-            rest %= n;
-        }
-        if parts.len() == 2 {
-            break;
-        }
-    }
-    parts.join(" ")
-}
-
 fn secs(v: &Value) -> String {
-    v.as_f64().map(duration).unwrap_or_else(|| "-".into())
+    v.as_f64()
+        .map(ferry_insights::period::format_seconds)
+        .unwrap_or_else(|| "-".into())
 }
 
 fn band(v: &Value) -> String {
@@ -312,15 +295,6 @@ fn human(report: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_show_two_units() {
-        assert_eq!(duration(0.0), "0s");
-        assert_eq!(duration(42.4), "42s");
-        assert_eq!(duration(3.0 * 3600.0 + 5.0 * 60.0 + 7.0), "3h 5m");
-        assert_eq!(duration(2.0 * 86_400.0 + 4.0 * 3600.0), "2d 4h");
-        assert_eq!(duration(86_400.0 + 30.0), "1d 0h");
-    }
 
     #[test]
     fn csv_quotes_what_needs_it() {
