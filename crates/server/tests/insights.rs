@@ -1,7 +1,7 @@
 //! Delivery insights through `ferry serve` (issue 21): a real promotion
 //! (dev → qa → prod, prod of kind PROD) is recorded by the keeper and
-//! shows in `GET /api/v1/insights`, in the Prometheus gauges and on the
-//! Insights pages.
+//! shows in `GET /api/v1/insights` and in the Prometheus gauges (the
+//! pages: `insights_month.rs`).
 
 mod common;
 
