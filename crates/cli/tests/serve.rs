@@ -5,7 +5,10 @@
 //!   exactly one promotion commit, found by its trailers; a client sending
 //!   promotions with an `Idempotency-Key` through the kills, each again
 //!   until answered, sees each take effect exactly once (issue 23);
-//! - `ferry promote` and `ferry release show` against it.
+//! - `ferry promote` and `ferry release show` against it;
+//! - `ferry promote` whose request is cut off by a SIGKILL of the server
+//!   (before the server read it, or after it answered): the CLI sends it
+//!   again with its `Idempotency-Key` and prints the one release (issue 23).
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -124,6 +127,19 @@ fn start(root: &Path, config: &Path, port: u16) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("start ferry serve")
+}
+
+/// `GET url` with the admin token, as JSON.
+async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client
+        .get(url)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 async fn wait_ready(client: &reqwest::Client, base: &str) {
@@ -258,15 +274,8 @@ async fn releases_survive_sigkill_with_exactly_one_commit_each() {
     // Every promotion the client sent took effect once: its product has
     // its first release and exactly one more.
     for p in 0..IDEMPOTENT {
-        let page: serde_json::Value = client
-            .get(format!("{base}/api/v1/products/p{p}/releases"))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page: serde_json::Value =
+            get_json(&client, &format!("{base}/api/v1/products/p{p}/releases")).await;
         let n = page["items"].as_array().map_or(0, Vec::len);
         assert_eq!(n, 2, "p{p} has {n} releases: {page:#}; seed {seed}");
     }
@@ -279,15 +288,8 @@ async fn releases_survive_sigkill_with_exactly_one_commit_each() {
     let mut restarted_steps = 0;
     for id in &all {
         loop {
-            let r: serde_json::Value = client
-                .get(format!("{base}/api/v1/releases/{id}"))
-                .bearer_auth(TOKEN)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let r: serde_json::Value =
+                get_json(&client, &format!("{base}/api/v1/releases/{id}")).await;
             if !r["finishedAt"].is_null() {
                 assert_eq!(r["status"], "SUCCEEDED", "{r:#}");
                 for env in r["environments"].as_array().into_iter().flatten() {
@@ -393,15 +395,7 @@ async fn cli_promote_creates_a_release_on_the_server() {
     let id = release["id"].as_str().unwrap().to_owned();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let r: serde_json::Value = client
-            .get(format!("{base}/api/v1/releases/{id}"))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let r: serde_json::Value = get_json(&client, &format!("{base}/api/v1/releases/{id}")).await;
         if !r["finishedAt"].is_null() {
             assert_eq!(r["status"], "SUCCEEDED", "{r:#}");
             break;
@@ -435,4 +429,178 @@ async fn cli_promote_creates_a_release_on_the_server() {
     assert!(log.contains(&format!("Ferry-Release: {id}")) && log.contains("Ferry-Environment: qa"));
     server.kill().unwrap();
     server.wait().unwrap();
+}
+
+/// Where the cutting proxy of
+/// [`cli_promote_learns_its_release_when_the_server_dies_mid_request`]
+/// stops the first promotion request and kills the server.
+#[derive(Debug, Clone, Copy)]
+enum Cut {
+    /// The request's header reached the server, its body never did.
+    MidRequest,
+    /// The server created the release and answered; the answer never
+    /// reached the client.
+    BeforeAnswer,
+}
+
+/// What the proxy withheld, and how it hears that the server is dead.
+type Withheld = (String, tokio::sync::oneshot::Sender<()>);
+
+/// A TCP proxy in front of `ferry serve` on `backend`: its first
+/// connection is cut as `cut` says — it hands the test what it withheld,
+/// waits until the test has killed the server, then closes the client's
+/// connection — every later one is passed through (waiting for the server
+/// to accept again, as a load balancer does).
+async fn cutting_proxy(
+    front: tokio::net::TcpListener,
+    backend: u16,
+    cut: Cut,
+    cut_done: tokio::sync::mpsc::UnboundedSender<Withheld>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+    async fn connect(port: u16) -> TcpStream {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match TcpStream::connect(("127.0.0.1", port)).await {
+                Ok(s) => return s,
+                Err(e) => assert!(Instant::now() < deadline, "the server never came back: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    /// Reads from `s` into `into` until `done` says the message is whole.
+    async fn read_until(s: &mut TcpStream, into: &mut Vec<u8>, done: impl Fn(&[u8]) -> bool) {
+        let mut buf = [0u8; 8192];
+        while !done(into) {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => into.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+    /// The header's length and the body's `Content-Length` of a message
+    /// whose header is whole.
+    fn framing(m: &[u8]) -> Option<(usize, usize)> {
+        let end = m.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+        let head = String::from_utf8_lossy(&m[..end]).to_ascii_lowercase();
+        let len = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0);
+        Some((end, len))
+    }
+    let whole = |m: &[u8]| framing(m).is_some_and(|(head, len)| m.len() >= head + len);
+
+    let (mut client, _) = front.accept().await.unwrap();
+    let mut server = connect(backend).await;
+    let mut request = Vec::new();
+    read_until(&mut client, &mut request, |m| framing(m).is_some()).await;
+    let withheld = match cut {
+        Cut::MidRequest => {
+            let (head, _) = framing(&request).expect("a request header");
+            server.write_all(&request[..head]).await.unwrap();
+            String::new()
+        }
+        Cut::BeforeAnswer => {
+            read_until(&mut client, &mut request, whole).await;
+            server.write_all(&request).await.unwrap();
+            let mut answer = Vec::new();
+            read_until(&mut server, &mut answer, whole).await;
+            String::from_utf8_lossy(&answer).into_owned()
+        }
+    };
+    let (killed, dead) = tokio::sync::oneshot::channel();
+    cut_done.send((withheld, killed)).unwrap();
+    let _ = dead.await;
+    drop(client);
+    loop {
+        let (mut client, _) = front.accept().await.unwrap();
+        tokio::spawn(async move {
+            let mut server = connect(backend).await;
+            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+        });
+    }
+}
+
+/// `ferry serve` killed with SIGKILL while a `ferry promote` request is in
+/// flight (issue 23) — once before the server read the request's body,
+/// once after it created the release but before its answer reached the
+/// client. The CLI sends the promotion with an `Idempotency-Key` and,
+/// having no answer, sends it again with the same key to the restarted
+/// server: either way the product has exactly one new release, and the
+/// CLI prints its id — the one the lost answer carried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_promote_learns_its_release_when_the_server_dies_mid_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_remote, config) = setup(dir.path());
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut server = Killed(start(dir.path(), &config, port));
+    wait_ready(&client, &base).await;
+    for (product, cut) in [("p3", Cut::MidRequest), ("p4", Cut::BeforeAnswer)] {
+        let front = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let via = format!("http://{}", front.local_addr().unwrap());
+        let (cut_done, mut cuts) = tokio::sync::mpsc::unbounded_channel();
+        let proxy = tokio::spawn(cutting_proxy(front, port, cut, cut_done));
+        let cli = tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_ferry"))
+                .args(["promote", "--product", product, "--to", "qa"])
+                .args(["--server", &via, "--token", TOKEN, "--output", "json"])
+                .output()
+                .unwrap()
+        });
+        let (withheld, killed) = tokio::time::timeout(Duration::from_secs(60), cuts.recv())
+            .await
+            .expect("the promotion never reached the proxy")
+            .unwrap();
+        server.0.kill().unwrap();
+        server.0.wait().unwrap();
+        killed.send(()).unwrap();
+        server = Killed(start(dir.path(), &config, port));
+        wait_ready(&client, &base).await;
+
+        let out = cli.await.unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{cut:?}: {stderr}");
+        assert!(
+            stderr.contains("sending it again with the same Idempotency-Key"),
+            "{cut:?}: the CLI did not send the request again: {stderr}"
+        );
+        let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let id = printed["id"].as_str().unwrap();
+        let page: serde_json::Value = get_json(
+            &client,
+            &format!("{base}/api/v1/products/{product}/releases"),
+        )
+        .await;
+        let stored: Vec<&str> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["id"].as_str())
+            .collect();
+        assert_eq!(stored, [id], "{cut:?}: {product}'s releases");
+        match cut {
+            Cut::MidRequest => assert!(withheld.is_empty()),
+            Cut::BeforeAnswer => assert!(
+                withheld.starts_with("HTTP/1.1 201") && withheld.contains(id),
+                "{cut:?}: the lost answer was not release {id}: {withheld}"
+            ),
+        }
+        println!("{cut:?}: one release {id}; the CLI said: {}", stderr.trim());
+        proxy.abort();
+    }
+}
+
+/// A `ferry serve` child killed when dropped, also when the test fails.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
