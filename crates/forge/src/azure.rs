@@ -258,6 +258,44 @@ impl Forge for AzureDevOps {
         Ok(pr_state(&answer.body))
     }
 
+    async fn comment_on_pull_request(
+        &self,
+        repo: &str,
+        number: u64,
+        body: &str,
+    ) -> Result<(), ForgeError> {
+        let (p, r) = project_repo(repo)?;
+        // A thread of one comment; `closed` as it needs no answer.
+        let thread = json!({
+            "comments": [{ "parentCommentId": 0, "content": body, "commentType": "text" }],
+            "status": "closed",
+        });
+        self.client
+            .send(
+                Method::POST,
+                &format!(
+                    "/{p}/_apis/git/repositories/{r}/pullRequests/{number}/threads?{API_VERSION}"
+                ),
+                self.headers()?,
+                Some(&thread),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn close_pull_request(&self, repo: &str, number: u64) -> Result<(), ForgeError> {
+        let (p, r) = project_repo(repo)?;
+        self.client
+            .send(
+                Method::PATCH,
+                &format!("/{p}/_apis/git/repositories/{r}/pullrequests/{number}?{API_VERSION}"),
+                self.headers()?,
+                Some(&json!({ "status": "abandoned" })),
+            )
+            .await?;
+        Ok(())
+    }
+
     fn verify(&self, headers: &http::HeaderMap, _body: &[u8]) -> Result<(), WebhookError> {
         verify_webhook(&self.webhook_secret, headers)
     }

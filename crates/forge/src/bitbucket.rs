@@ -231,6 +231,39 @@ impl Forge for Bitbucket {
         })
     }
 
+    async fn comment_on_pull_request(
+        &self,
+        repo: &str,
+        number: u64,
+        body: &str,
+    ) -> Result<(), ForgeError> {
+        let (w, s) = owner_repo(repo)?;
+        self.client
+            .send(
+                Method::POST,
+                &format!("/repositories/{w}/{s}/pullrequests/{number}/comments"),
+                self.headers()?,
+                Some(&json!({ "content": { "raw": body } })),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn close_pull_request(&self, repo: &str, number: u64) -> Result<(), ForgeError> {
+        let (w, s) = owner_repo(repo)?;
+        // Declining takes no message on Bitbucket Cloud: the reason goes
+        // in the comment.
+        self.client
+            .send(
+                Method::POST,
+                &format!("/repositories/{w}/{s}/pullrequests/{number}/decline"),
+                self.headers()?,
+                None,
+            )
+            .await?;
+        Ok(())
+    }
+
     fn verify(&self, headers: &http::HeaderMap, body: &[u8]) -> Result<(), WebhookError> {
         verify_webhook(&self.webhook_secret, headers, body)
     }

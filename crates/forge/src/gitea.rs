@@ -145,6 +145,19 @@ impl Forge for Gitea {
         Ok(crate::github::github_like_state(&answer.body))
     }
 
+    async fn comment_on_pull_request(
+        &self,
+        repo: &str,
+        number: u64,
+        body: &str,
+    ) -> Result<(), ForgeError> {
+        crate::github::comment_github_like(&self.client, self.headers()?, repo, number, body).await
+    }
+
+    async fn close_pull_request(&self, repo: &str, number: u64) -> Result<(), ForgeError> {
+        crate::github::close_github_like(&self.client, self.headers()?, repo, number).await
+    }
+
     fn verify(&self, headers: &http::HeaderMap, body: &[u8]) -> Result<(), WebhookError> {
         verify_webhook(&self.webhook_secret, headers, body)
     }

@@ -164,9 +164,63 @@ impl Forge for GitHub {
         Ok(github_like_state(&answer.body))
     }
 
+    async fn comment_on_pull_request(
+        &self,
+        repo: &str,
+        number: u64,
+        body: &str,
+    ) -> Result<(), ForgeError> {
+        comment_github_like(&self.client, self.headers()?, repo, number, body).await
+    }
+
+    async fn close_pull_request(&self, repo: &str, number: u64) -> Result<(), ForgeError> {
+        close_github_like(&self.client, self.headers()?, repo, number).await
+    }
+
     fn verify(&self, headers: &http::HeaderMap, body: &[u8]) -> Result<(), WebhookError> {
         verify_webhook(&self.webhook_secret, headers, body)
     }
+}
+
+/// A comment on pull request `number`, as GitHub and Gitea take it: a pull
+/// request is an issue for comments (same number).
+pub(crate) async fn comment_github_like(
+    client: &Client,
+    headers: reqwest::header::HeaderMap,
+    repo: &str,
+    number: u64,
+    body: &str,
+) -> Result<(), ForgeError> {
+    let (o, r) = owner_repo(repo)?;
+    client
+        .send(
+            Method::POST,
+            &format!("/repos/{o}/{r}/issues/{number}/comments"),
+            headers,
+            Some(&json!({ "body": body })),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Closes pull request `number` without merging, as GitHub and Gitea take
+/// it (`PATCH …/pulls/{n}` with `state: closed`).
+pub(crate) async fn close_github_like(
+    client: &Client,
+    headers: reqwest::header::HeaderMap,
+    repo: &str,
+    number: u64,
+) -> Result<(), ForgeError> {
+    let (o, r) = owner_repo(repo)?;
+    client
+        .send(
+            Method::PATCH,
+            &format!("/repos/{o}/{r}/pulls/{number}"),
+            headers,
+            Some(&json!({ "state": "closed" })),
+        )
+        .await?;
+    Ok(())
 }
 
 /// `{number, html_url}`-style answers of GitHub and Gitea.

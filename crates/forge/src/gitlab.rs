@@ -251,6 +251,37 @@ impl Forge for GitLab {
         })
     }
 
+    async fn comment_on_pull_request(
+        &self,
+        repo: &str,
+        number: u64,
+        body: &str,
+    ) -> Result<(), ForgeError> {
+        let id = project(repo)?;
+        self.client
+            .send(
+                Method::POST,
+                &format!("/projects/{id}/merge_requests/{number}/notes"),
+                self.headers()?,
+                Some(&json!({ "body": body })),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn close_pull_request(&self, repo: &str, number: u64) -> Result<(), ForgeError> {
+        let id = project(repo)?;
+        self.client
+            .send(
+                Method::PUT,
+                &format!("/projects/{id}/merge_requests/{number}"),
+                self.headers()?,
+                Some(&json!({ "state_event": "close" })),
+            )
+            .await?;
+        Ok(())
+    }
+
     fn verify(&self, headers: &http::HeaderMap, _body: &[u8]) -> Result<(), WebhookError> {
         verify_webhook(&self.webhook_secret, headers)
     }

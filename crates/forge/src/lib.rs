@@ -324,6 +324,20 @@ pub trait Forge: Send + Sync + 'static {
         number: u64,
     ) -> Result<PullRequestState, ForgeError>;
 
+    /// Leaves `body` (Markdown) as a comment on pull request `number`.
+    async fn comment_on_pull_request(
+        &self,
+        repo: &str,
+        number: u64,
+        body: &str,
+    ) -> Result<(), ForgeError>;
+
+    /// Closes pull request `number` without merging it: what ferry does
+    /// to the pull request of a release that was terminated or superseded
+    /// (GitHub and Gitea `state: closed`, GitLab `state_event: close`,
+    /// Bitbucket decline, Azure DevOps `abandoned`).
+    async fn close_pull_request(&self, repo: &str, number: u64) -> Result<(), ForgeError>;
+
     /// Whether the forge accepts `wanted` on a context whose last delivered
     /// status is `delivered` (`None`: nothing delivered yet, as far as this
     /// process knows). `Err` says why not; the publisher then counts the

@@ -199,6 +199,54 @@ async fn conformance(kind: ForgeKind) {
         forge.pull_request_state(&t.repo, 3).await.unwrap(),
         PullRequestState::Closed
     );
+
+    // The pull request of a terminated release: a comment naming it, then
+    // closed (declined, abandoned) without merging.
+    let comment = "Closed by ferry: release [#4](https://ferry.example/products/shop/releases/4) of shop was terminated.";
+    forge
+        .comment_on_pull_request(&t.repo, 7, comment)
+        .await
+        .unwrap_or_else(|e| panic!("{kind}: comment: {e}"));
+    forge
+        .close_pull_request(&t.repo, 7)
+        .await
+        .unwrap_or_else(|e| panic!("{kind}: close: {e}"));
+    assert_eq!(
+        forge.pull_request_state(&t.repo, 7).await.unwrap(),
+        PullRequestState::Closed,
+        "{kind}"
+    );
+    let seven = fake
+        .pull_requests()
+        .into_iter()
+        .find(|p| p.number == 7)
+        .unwrap();
+    assert_eq!(seven.comments, vec![comment.to_owned()], "{kind}");
+    // A merged one cannot be closed: the forge says so (GitLab keeps it
+    // merged without an error).
+    let merged = forge.close_pull_request(&t.repo, opened.number).await;
+    if kind == ForgeKind::Gitlab {
+        assert!(merged.is_ok(), "{kind}: {merged:?}");
+    } else {
+        let e = merged.expect_err("a merged pull request is not closed");
+        assert!(!e.is_retryable(), "{kind}: {e}");
+    }
+    assert!(
+        matches!(
+            forge
+                .pull_request_state(&t.repo, opened.number)
+                .await
+                .unwrap(),
+            PullRequestState::Merged { .. }
+        ),
+        "{kind}"
+    );
+    // A pull request that does not exist: 404, not retried.
+    let missing = forge.close_pull_request(&t.repo, 9999).await.unwrap_err();
+    assert!(
+        matches!(missing, ForgeError::Status { status: 404, .. }),
+        "{kind}: {missing}"
+    );
     let body = &fake.pull_requests()[120].body;
     assert!(body.chars().count() <= 70_000, "{kind}");
     assert_eq!(

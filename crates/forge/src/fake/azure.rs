@@ -111,6 +111,61 @@ pub(super) fn handle(st: &mut State, req: &Req) -> Resp {
                 ),
             }
         }
+        (
+            "PATCH",
+            [
+                project,
+                "_apis",
+                "git",
+                "repositories",
+                repo,
+                "pullrequests",
+                id,
+            ],
+        ) => update_pull(st, req, project, repo, id),
+        (
+            "POST",
+            [
+                project,
+                "_apis",
+                "git",
+                "repositories",
+                repo,
+                "pullRequests",
+                id,
+                "threads",
+            ],
+        ) => {
+            let problems = schema::check(Body::AzureThread, &req.body);
+            let content = req
+                .body
+                .pointer("/comments/0/content")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let Some(content) = content.filter(|_| problems.is_empty()) else {
+                st.violation(format!("POST threads: {problems:?} (or no comment)"));
+                return Resp::json(
+                    400,
+                    json!({"message": "Value cannot be null. Parameter name: comments"}),
+                );
+            };
+            match st.pull_mut(&key(project, repo), id) {
+                Some(p) => {
+                    p.comments.push(content.clone());
+                    // Shaped like Microsoft's example answer.
+                    Resp::json(
+                        200,
+                        json!({"id": p.comments.len(), "status": "closed", "isDeleted": false,
+                               "comments": [{"id": 1, "parentCommentId": 0, "content": content,
+                                             "commentType": "text"}]}),
+                    )
+                }
+                None => Resp::json(
+                    404,
+                    json!({"message": "TF401180: The requested pull request was not found."}),
+                ),
+            }
+        }
         _ => {
             st.violation(format!("{} {}: no such route", req.method, req.raw_path));
             Resp::json(
@@ -119,6 +174,40 @@ pub(super) fn handle(st: &mut State, req: &Req) -> Resp {
             )
         }
     }
+}
+
+/// `PATCH pullrequests/{id}`: `status` `abandoned` closes, `active`
+/// reactivates; a completed pull request cannot be changed (409).
+fn update_pull(st: &mut State, req: &Req, project: &str, repo: &str, id: &str) -> Resp {
+    let problems = schema::check(Body::AzurePull, &req.body);
+    if !problems.is_empty() {
+        st.violation(format!("PATCH pullrequests/{id}: {problems:?}"));
+        return Resp::json(400, json!({"message": format!("{problems:?}")}));
+    }
+    let status = req
+        .body
+        .get("status")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let Some(p) = st.pull_mut(&key(project, repo), id) else {
+        return Resp::json(
+            404,
+            json!({"message": "TF401180: The requested pull request was not found."}),
+        );
+    };
+    match (status.as_deref(), p.state) {
+        (Some(_), PrState::Merged) => {
+            return Resp::json(
+                409,
+                json!({"message": "TF401181: The pull request cannot be edited due to its state."}),
+            );
+        }
+        (Some("abandoned"), _) => p.state = PrState::Closed,
+        (Some("active"), _) => p.state = PrState::Open,
+        _ => {}
+    }
+    let p = p.clone();
+    Resp::json(200, pull_json(req, &p, project, repo))
 }
 
 fn key(project: &str, repo: &str) -> String {
@@ -245,6 +334,7 @@ fn create_pull(st: &mut State, req: &Req, project: &str, repo: &str) -> Resp {
         body: s("description"),
         state: PrState::Open,
         merge_commit: None,
+        comments: Vec::new(),
     };
     let body = pull_json(req, &pr, project, repo);
     st.pulls.push(pr);

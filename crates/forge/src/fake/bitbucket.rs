@@ -40,6 +40,52 @@ pub(super) fn handle(st: &mut State, req: &Req) -> Resp {
         ("GET", ["repositories", w, s, "pullrequests"]) => {
             list_pulls(st, req, &format!("{w}/{s}").to_lowercase())
         }
+        ("POST", ["repositories", w, s, "pullrequests", id, "decline"]) => {
+            let repo = format!("{w}/{s}").to_lowercase();
+            let Some(p) = st.pull_mut(&repo, id) else {
+                return Resp::json(
+                    404,
+                    json!({"type": "error", "error": {"message": "Not found"}}),
+                );
+            };
+            if p.state != PrState::Open {
+                return Resp::json(
+                    400,
+                    json!({"type": "error", "error": {"message": "You can't decline a pull request that is not open."}}),
+                );
+            }
+            p.state = PrState::Closed;
+            let p = p.clone();
+            Resp::json(200, pull_json(req, &p))
+        }
+        ("POST", ["repositories", w, s, "pullrequests", id, "comments"]) => {
+            let repo = format!("{w}/{s}").to_lowercase();
+            let Some(raw) = req
+                .body
+                .pointer("/content/raw")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+            else {
+                st.violation(format!("POST pullrequests/{id}/comments: no content.raw"));
+                return Resp::json(
+                    400,
+                    json!({"type": "error", "error": {"message": "Bad request", "fields": {"content": ["This field is required."]}}}),
+                );
+            };
+            match st.pull_mut(&repo, id) {
+                Some(p) => {
+                    p.comments.push(raw.clone());
+                    Resp::json(
+                        201,
+                        json!({"id": p.comments.len(), "type": "pullrequest_comment", "content": {"raw": raw}}),
+                    )
+                }
+                None => Resp::json(
+                    404,
+                    json!({"type": "error", "error": {"message": "Not found"}}),
+                ),
+            }
+        }
         ("GET", ["repositories", w, s, "pullrequests", id]) => {
             let repo = format!("{w}/{s}").to_lowercase();
             match st.pull(&repo, id) {
@@ -169,6 +215,7 @@ fn create_pull(st: &mut State, req: &Req, repo: &str) -> Resp {
             .to_owned(),
         state: PrState::Open,
         merge_commit: None,
+        comments: Vec::new(),
     };
     let body = pull_json(req, &pr);
     st.pulls.push(pr);

@@ -24,6 +24,61 @@ pub(super) fn handle(st: &mut State, req: &Req) -> Resp {
         ("POST", ["repos", o, r, "statuses", sha]) => create_status(st, req, &repo(o, r), sha),
         ("POST", ["repos", o, r, "pulls"]) => create_pull(st, req, &repo(o, r)),
         ("GET", ["repos", o, r, "pulls"]) => list_pulls(st, req, &repo(o, r)),
+        ("PATCH", ["repos", o, r, "pulls", n]) => {
+            let repo = repo(o, r);
+            let problems = schema::check(Body::GiteaPullEdit, &req.body);
+            if !problems.is_empty() {
+                st.violation(format!("PATCH pulls/{n}: {problems:?}"));
+                return Resp::json(422, json!({"message": format!("{problems:?}")}));
+            }
+            let state = req
+                .body
+                .get("state")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let Some(p) = st.pull_mut(&repo, n) else {
+                return Resp::json(404, json!({"message": "The target couldn't be found."}));
+            };
+            match (state.as_deref(), p.state) {
+                (Some(_), PrState::Merged) => {
+                    return Resp::json(
+                        409,
+                        json!({"message": "cannot change state of this pull request, it was already merged"}),
+                    );
+                }
+                (Some("closed"), _) => p.state = PrState::Closed,
+                (Some("open"), _) => p.state = PrState::Open,
+                (Some(other), _) => {
+                    let other = other.to_owned();
+                    st.violation(format!("PATCH pulls/{n}: state `{other}`"));
+                    return Resp::json(422, json!({"message": format!("unknown state `{other}`")}));
+                }
+                (None, _) => {}
+            }
+            let p = p.clone();
+            Resp::json(201, pull_json(req, &p))
+        }
+        ("POST", ["repos", o, r, "issues", n, "comments"]) => {
+            let repo = repo(o, r);
+            let problems = schema::check(Body::GiteaIssueComment, &req.body);
+            if !problems.is_empty() {
+                st.violation(format!("POST issues/{n}/comments: {problems:?}"));
+                return Resp::json(422, json!({"message": format!("{problems:?}")}));
+            }
+            let body = req
+                .body
+                .get("body")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            match st.pull_mut(&repo, n) {
+                Some(p) => {
+                    p.comments.push(body.clone());
+                    Resp::json(201, json!({"id": p.comments.len(), "body": body}))
+                }
+                None => Resp::json(404, json!({"message": "The target couldn't be found."})),
+            }
+        }
         ("GET", ["repos", o, r, "pulls", n]) => {
             let repo = repo(o, r);
             match st.pull(&repo, n) {
@@ -132,6 +187,7 @@ fn create_pull(st: &mut State, req: &Req, repo: &str) -> Resp {
         body: s("body"),
         state: PrState::Open,
         merge_commit: None,
+        comments: Vec::new(),
     };
     let body = pull_json(req, &pr);
     st.pulls.push(pr);

@@ -41,6 +41,28 @@ pub(super) fn handle(st: &mut State, req: &Req) -> Resp {
         }
         ("POST", ["repos", o, r, "pulls"]) => create_pull(st, req, &repo(o, r), o),
         ("GET", ["repos", o, r, "pulls"]) => list_pulls(st, req, &repo(o, r), o),
+        ("PATCH", ["repos", o, r, "pulls", n]) => update_pull(st, req, &repo(o, r), n, o),
+        ("POST", ["repos", o, r, "issues", n, "comments"]) => {
+            let repo = repo(o, r);
+            let problems = schema::check(Body::GithubIssueComment, &req.body);
+            if !problems.is_empty() {
+                st.violation(format!("POST issues/{n}/comments: {problems:?}"));
+                return validation_failed(json!([{"resource": "IssueComment", "code": "invalid"}]));
+            }
+            let body = req
+                .body
+                .get("body")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            match st.pull_mut(&repo, n) {
+                Some(p) => {
+                    p.comments.push(body.clone());
+                    Resp::json(201, json!({"id": p.comments.len(), "body": body}))
+                }
+                None => Resp::json(404, json!({"message": "Not Found"})),
+            }
+        }
         ("GET", ["repos", o, r, "pulls", n]) => {
             let repo = repo(o, r);
             match st.pull(&repo, n) {
@@ -161,10 +183,36 @@ fn create_pull(st: &mut State, req: &Req, repo: &str, owner: &str) -> Resp {
         body: s("body"),
         state: PrState::Open,
         merge_commit: None,
+        comments: Vec::new(),
     };
     let body = pull_json(req, &pr, owner);
     st.pulls.push(pr);
     Resp::json(201, body)
+}
+
+/// `PATCH pulls/{n}`: only `state` is used by ferry; a merged pull
+/// request cannot be closed or reopened (422).
+fn update_pull(st: &mut State, req: &Req, repo: &str, n: &str, owner: &str) -> Resp {
+    let problems = schema::check(Body::GithubPullUpdate, &req.body);
+    if !problems.is_empty() {
+        st.violation(format!("PATCH pulls/{n}: {problems:?}"));
+        return validation_failed(json!([{"resource": "PullRequest", "code": "invalid"}]));
+    }
+    let state = req.body.get("state").and_then(Value::as_str);
+    let Some(p) = st.pull_mut(repo, n) else {
+        return Resp::json(404, json!({"message": "Not Found"}));
+    };
+    match (state, p.state) {
+        (Some(_), PrState::Merged) => {
+            return validation_failed(json!([{"resource": "PullRequest", "field": "state",
+                "code": "custom", "message": "state cannot be changed. The pull request has been merged."}]));
+        }
+        (Some("closed"), _) => p.state = PrState::Closed,
+        (Some("open"), _) => p.state = PrState::Open,
+        _ => {}
+    }
+    let p = p.clone();
+    Resp::json(200, pull_json(req, &p, owner))
 }
 
 fn pull_json(req: &Req, p: &FakePull, owner: &str) -> Value {

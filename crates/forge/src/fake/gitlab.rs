@@ -31,6 +31,32 @@ pub(super) fn handle(st: &mut State, req: &Req) -> Resp {
         }
         ("POST", ["projects", id, "merge_requests"]) => create_mr(st, req, &id.to_lowercase()),
         ("GET", ["projects", id, "merge_requests"]) => list_mrs(st, req, &id.to_lowercase()),
+        ("PUT", ["projects", id, "merge_requests", iid]) => {
+            update_mr(st, req, &id.to_lowercase(), iid)
+        }
+        ("POST", ["projects", id, "merge_requests", iid, "notes"]) => {
+            let repo = id.to_lowercase();
+            let body = req
+                .body
+                .get("body")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            if body.trim().is_empty() {
+                st.violation(format!("POST merge_requests/{iid}/notes: no body"));
+                return Resp::json(400, json!({"error": "body is missing"}));
+            }
+            match st.pull_mut(&repo, iid) {
+                Some(p) => {
+                    p.comments.push(body.clone());
+                    Resp::json(
+                        201,
+                        json!({"id": p.comments.len(), "body": body, "noteable_type": "MergeRequest"}),
+                    )
+                }
+                None => Resp::json(404, json!({"message": "404 Not found"})),
+            }
+        }
         ("GET", ["projects", id, "merge_requests", iid]) => {
             let repo = id.to_lowercase();
             match st.pull(&repo, iid) {
@@ -43,6 +69,36 @@ pub(super) fn handle(st: &mut State, req: &Req) -> Resp {
             Resp::json(404, json!({"error": "404 Not Found"}))
         }
     }
+}
+
+/// `PUT merge_requests/:iid`: `state_event` is `close` or `reopen`
+/// (400 otherwise); a merged merge request keeps its state.
+fn update_mr(st: &mut State, req: &Req, project: &str, iid: &str) -> Resp {
+    let event = req
+        .body
+        .get("state_event")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    if let Some(e) = &event
+        && !matches!(e.as_str(), "close" | "reopen")
+    {
+        st.violation(format!("PUT merge_requests/{iid}: state_event `{e}`"));
+        return Resp::json(
+            400,
+            json!({"error": "state_event does not have a valid value"}),
+        );
+    }
+    let Some(p) = st.pull_mut(project, iid) else {
+        return Resp::json(404, json!({"message": "404 Not found"}));
+    };
+    match (event.as_deref(), p.state) {
+        (_, PrState::Merged) => {}
+        (Some("close"), _) => p.state = PrState::Closed,
+        (Some("reopen"), _) => p.state = PrState::Open,
+        _ => {}
+    }
+    let p = p.clone();
+    Resp::json(200, mr_json(req, &p))
 }
 
 /// The event a requested state fires, and the states it may fire from.
@@ -188,6 +244,7 @@ fn create_mr(st: &mut State, req: &Req, project: &str) -> Resp {
         body: s("description"),
         state: PrState::Open,
         merge_commit: None,
+        comments: Vec::new(),
     };
     let body = mr_json(req, &pr);
     st.pulls.push(pr);

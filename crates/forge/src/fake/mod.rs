@@ -15,7 +15,11 @@
 //!   answered as each forge does (422, 409), and lists paged with `Link`
 //!   headers (GitHub, GitLab, Gitea), `next` (Bitbucket);
 //! - optional fault injection: a share of calls answered 502/503 or 429
-//!   (with `Retry-After`) before anything is done.
+//!   (with `Retry-After`) before anything is done;
+//! - pull requests close as each forge closes them (GitHub/Gitea `state:
+//!   closed`, GitLab `state_event: close`, Bitbucket decline, Azure DevOps
+//!   `abandoned`) and only while open (merged ones answer as the forge
+//!   does), and comments are kept per pull request.
 //!
 //! One module per forge; [`FakeForge`] is the server and what tests read
 //! back (latest status per context, pull requests, violations).
@@ -124,6 +128,8 @@ pub struct FakePull {
     pub body: String,
     pub state: PrState,
     pub merge_commit: Option<String>,
+    /// Comments left on it, oldest first (their text).
+    pub comments: Vec<String>,
 }
 
 pub(crate) struct State {
@@ -220,6 +226,14 @@ impl State {
     pub(crate) fn pull(&self, repo: &str, number: &str) -> Option<&FakePull> {
         let n: u64 = number.parse().ok()?;
         self.pulls.iter().find(|p| p.repo == repo && p.number == n)
+    }
+
+    /// Pull request `number` of `repo`, to change.
+    pub(crate) fn pull_mut(&mut self, repo: &str, number: &str) -> Option<&mut FakePull> {
+        let n: u64 = number.parse().ok()?;
+        self.pulls
+            .iter_mut()
+            .find(|p| p.repo == repo && p.number == n)
     }
 
     /// Next number of a pull request in `repo` (GitHub/Gitea share issue
@@ -390,6 +404,7 @@ impl FakeForge {
             body: String::new(),
             state: PrState::Open,
             merge_commit: None,
+            comments: Vec::new(),
         });
         number
     }

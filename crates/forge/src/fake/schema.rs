@@ -19,11 +19,25 @@ pub(crate) enum Body {
     AzureStatus,
     /// Azure DevOps `GitPullRequest`.
     AzurePull,
+    /// GitHub `pulls/update`.
+    GithubPullUpdate,
+    /// GitHub `issues/create-comment`.
+    GithubIssueComment,
+    /// Gitea `EditPullRequestOption`.
+    GiteaPullEdit,
+    /// Gitea `CreateIssueCommentOption`.
+    GiteaIssueComment,
+    /// Azure DevOps `GitPullRequestCommentThread`.
+    AzureThread,
 }
 
 const GITHUB_STATUS: &str =
     include_str!("../../tests/data/schemas/github/repos-create-commit-status.request.json");
 const GITHUB_PULL: &str = include_str!("../../tests/data/schemas/github/pulls-create.request.json");
+const GITHUB_PULL_UPDATE: &str =
+    include_str!("../../tests/data/schemas/github/pulls-update.request.json");
+const GITHUB_ISSUE_COMMENT: &str =
+    include_str!("../../tests/data/schemas/github/issues-create-comment.request.json");
 const GITEA: &str = include_str!("../../tests/data/schemas/gitea/swagger-definitions.json");
 const AZURE: &str = include_str!("../../tests/data/schemas/azuredevops/git-7.1-definitions.json");
 
@@ -54,6 +68,11 @@ fn validator(body: Body) -> &'static jsonschema::Validator {
             compile(GITEA, Some("CreatePullRequestOption")),
             compile(AZURE, Some("GitStatus")),
             compile(AZURE, Some("GitPullRequest")),
+            compile(GITHUB_PULL_UPDATE, None),
+            compile(GITHUB_ISSUE_COMMENT, None),
+            compile(GITEA, Some("EditPullRequestOption")),
+            compile(GITEA, Some("CreateIssueCommentOption")),
+            compile(AZURE, Some("GitPullRequestCommentThread")),
         ]
     });
     &all[body as usize]
