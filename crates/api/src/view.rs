@@ -3,10 +3,17 @@
 //! The release record skips optional fields when they are empty (its
 //! storage format); the API promises every SPEC §9 field, so absent ones
 //! are written as `null` here rather than left out.
+//!
+//! An application's `health` is the health ferry shows
+//! ([`ferry_release::ApplicationRun::health_shown`]): what the state
+//! provider observed (`observedHealth`, at `observedAt`), except that a
+//! failed post-action makes it `Degraded`, with `healthReason` saying why
+//! and `failedStep` naming the step — so no answer says Healthy beside a
+//! failed health check.
 
 use ferry_release::Release;
 use serde_json::{Map, Value};
-use utoipa::openapi::schema::{ArrayBuilder, Schema};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::{Ref, RefOr};
 
 use crate::error::ApiError;
@@ -17,7 +24,13 @@ const ALWAYS: [(&str, &[&str]); 3] = [
     ("Release", &["finishedAt", "version"]),
     (
         "ApplicationRun",
-        &["promotionCommit", "pullRequest", "sync", "health"],
+        &[
+            "promotionCommit",
+            "pullRequest",
+            "sync",
+            "health",
+            "observedAt",
+        ],
     ),
     ("StepRun", &["startedAt", "finishedAt"]),
 ];
@@ -26,6 +39,31 @@ fn ensure(obj: &mut Map<String, Value>, keys: &[&str]) {
     for k in keys {
         obj.entry(k.to_string()).or_insert(Value::Null);
     }
+}
+
+/// `health` as shown, beside what was observed, and the failed step.
+fn health(app: &mut Map<String, Value>, run: &ferry_release::ApplicationRun) {
+    let shown = run.health_shown();
+    app.insert("observedHealth".into(), Value::from(run.health.clone()));
+    app.insert(
+        "health".into(),
+        Value::from(shown.as_ref().map(|s| s.health.clone())),
+    );
+    app.insert(
+        "healthReason".into(),
+        Value::from(shown.and_then(|s| s.reason)),
+    );
+    app.insert(
+        "failedStep".into(),
+        run.failed_step().map_or(Value::Null, |s| {
+            serde_json::json!({
+                "name": s.name,
+                "phase": s.phase,
+                "status": s.status,
+                "message": s.message,
+            })
+        }),
+    );
 }
 
 /// The release JSON with every SPEC §9 field present.
@@ -47,7 +85,12 @@ pub fn release_json(release: &Release) -> Result<Value, ApiError> {
                         .map_err(|e| ApiError::internal("serialising a release", e))?,
                 );
                 if let Some(apps) = env.get_mut("applications").and_then(Value::as_array_mut) {
-                    for app in apps.iter_mut().filter_map(Value::as_object_mut) {
+                    for (app, app_run) in apps
+                        .iter_mut()
+                        .filter_map(Value::as_object_mut)
+                        .zip(&run.applications)
+                    {
+                        health(app, app_run);
                         ensure(app, ALWAYS[1].1);
                         if let Some(steps) = app.get_mut("steps").and_then(Value::as_array_mut) {
                             for step in steps.iter_mut().filter_map(Value::as_object_mut) {
@@ -81,13 +124,20 @@ impl utoipa::Modify for ApiRelease {
                 }
             }
         }
+        if let Some(RefOr::T(Schema::Object(o))) = components.schemas.get_mut("ApplicationRun") {
+            for (name, property) in health_properties() {
+                o.properties.insert(name.into(), property);
+                o.required.push(name.into());
+            }
+        }
         if let Some(RefOr::T(Schema::Object(o))) = components.schemas.get_mut("EnvironmentRun") {
             let mut steps = ArrayBuilder::new()
                 .items(Ref::from_schema_name("EnvironmentStep"))
                 .build();
             steps.description = Some(
                 "The environment's steps as a whole: the same-named step of every application, \
-                 aggregated (any FAILED, else ERROR, TERMINATED, RUNNING, PENDING, else SUCCESS). \
+                 aggregated (any FAILED, else ERROR, TERMINATED, RUNNING, SUSPENDED, PENDING, else \
+                 SUCCESS). \
                  Release detail only."
                     .into(),
             );
@@ -95,4 +145,40 @@ impl utoipa::Modify for ApiRelease {
             o.required.push("steps".into());
         }
     }
+}
+
+/// The properties [`health`] adds to every application, for the document.
+fn health_properties() -> Vec<(&'static str, RefOr<Schema>)> {
+    let text = |description: &str| -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .description(Some(description))
+            .into()
+    };
+    let failed = ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .description(Some("The first step that failed (FAILED or ERROR)."))
+        .property("name", ObjectBuilder::new().schema_type(Type::String))
+        .property("phase", Ref::from_schema_name("StepPhase"))
+        .property("status", Ref::from_schema_name("StepStatus"))
+        .property(
+            "message",
+            ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Null])),
+        )
+        .required("name")
+        .required("phase")
+        .required("status")
+        .required("message")
+        .into();
+    vec![
+        (
+            "observedHealth",
+            text("The health the state provider (Argo CD, or git) reported, at `observedAt`."),
+        ),
+        (
+            "healthReason",
+            text("Why `health` differs from `observedHealth`."),
+        ),
+        ("failedStep", failed),
+    ]
 }

@@ -281,6 +281,18 @@ fn a_failing_environment_on_demand_then_fixed_retried_and_merged() {
             ("prod-us", "PENDING"),
         ])
     );
+    // Steps that never ran in a finished release end SKIPPED, saying why.
+    for a in env(&failed, "prod-eu")["applications"].as_array().unwrap() {
+        for s in a["steps"].as_array().unwrap() {
+            assert_eq!(s["status"], "SKIPPED", "{s:#}");
+            assert!(
+                s["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("not run: ")),
+                "{s:#}"
+            );
+        }
+    }
     let issues = env(&failed, "staging")["issues"].as_array().unwrap();
     assert_eq!(issues.len(), 1, "{issues:#?}");
     assert_eq!(issues[0]["kind"], "workflow");
@@ -310,21 +322,20 @@ fn a_failing_environment_on_demand_then_fixed_retried_and_merged() {
     // Retry before the cause is gone fails the same way.
     let id = failed["id"].as_str().unwrap().to_owned();
     api.retry(&id);
-    // (A retry clears the old issues; the new one is newer.)
-    let first_at = issues[0]["at"].as_str().unwrap().to_owned();
+    // The retry's issue is added to the first attempt's, which stays.
+    assert_eq!(issues[0]["attempt"], 1);
     let again = api.wait(1, "the retry fails again", |r| {
         finished("FAILED")(r)
-            && env(r, "staging")["issues"][0]["at"]
-                .as_str()
-                .is_some_and(|at| at > first_at.as_str())
+            && env(r, "staging")["issues"]
+                .as_array()
+                .is_some_and(|i| i.iter().any(|i| i["attempt"] == 2))
     });
-    assert_eq!(
-        env(&again, "staging")["issues"][0]["details"]
-            .as_str()
-            .unwrap()
-            .trim(),
-        log
-    );
+    let issues = env(&again, "staging")["issues"].as_array().unwrap();
+    assert_eq!(issues.len(), 2, "{issues:#?}");
+    assert_eq!(issues[0]["attempt"], 1);
+    assert_eq!(issues[0]["details"].as_str().unwrap().trim(), log);
+    assert_eq!(issues[1]["attempt"], 2);
+    assert_eq!(issues[1]["details"].as_str().unwrap().trim(), log);
     assert_eq!(env(&again, "prod-eu")["status"], "PENDING");
 
     // --fix (a commit), Retry: staging passes, production waits on its PRs.

@@ -422,6 +422,7 @@ fn app_run(cfg: &Loaded, m: &Member, steps: Vec<StepRun>) -> ApplicationRun {
         pull_request: None,
         sync: None,
         health: None,
+        observed_at: None,
         steps,
         outputs: BTreeMap::new(),
     }
@@ -517,6 +518,7 @@ fn assemble(
         hooks: Vec::new(),
         termination: None,
         hotfix,
+        attempt: 1,
     }
 }
 
@@ -611,11 +613,14 @@ async fn store_and_start(
         }
     };
     drop(_guard);
+    // Who superseded it: the new release (its comment on a pull request
+    // it closes names it).
+    let by = format!("release #{}", stored.number);
     for id in to_terminate {
         let _ = drive::terminate(
             inner,
             &id,
-            "ferry",
+            &by,
             ferry_release::TerminationReason::Superseded,
             None,
         )

@@ -169,6 +169,25 @@ fn statuses(r: &Release) -> Statuses {
     out
 }
 
+/// How many issues each environment has.
+fn issue_counts(r: &Release) -> Vec<usize> {
+    r.environments.iter().map(|e| e.issues.len()).collect()
+}
+
+/// Issues added by a change carry the release's attempt (issues are never
+/// removed, so those past the counts before the change are the new ones).
+fn stamp_new_issues(r: &mut Release, before: &[usize]) {
+    let attempt = r.attempt;
+    for (i, e) in r.environments.iter_mut().enumerate() {
+        let known = before.get(i).copied().unwrap_or(0);
+        for issue in e.issues.iter_mut().skip(known) {
+            if issue.attempt == 0 {
+                issue.attempt = attempt;
+            }
+        }
+    }
+}
+
 /// The release status from its parts (SPEC §4.3).
 pub(crate) fn recompute_status(r: &mut Release, queued: bool) {
     let envs: Vec<_> = r.environments.iter().map(|e| e.status).collect();
@@ -229,7 +248,9 @@ impl ReleaseHandle {
         let mut guard = self.state.lock().await;
         let state = &mut *guard;
         let queued = state.release.status == ReleaseStatus::Queued;
+        let issues = issue_counts(&state.release);
         let (value, mut extra) = change(&mut state.release);
+        stamp_new_issues(&mut state.release, &issues);
         let still_queued = queued && state.release.status == ReleaseStatus::Queued;
         recompute_status(&mut state.release, still_queued);
         state.deferred_events.append(&mut extra);
@@ -297,7 +318,9 @@ impl ReleaseHandle {
             let before = &guard.stored;
             let mut next = guard.release.clone();
             let queued = next.status == ReleaseStatus::Queued;
+            let issues = issue_counts(&next);
             let (value, mut extra) = change(&mut next);
+            stamp_new_issues(&mut next, &issues);
             let still_queued = queued && next.status == ReleaseStatus::Queued;
             recompute_status(&mut next, still_queued);
             let after = statuses(&next);

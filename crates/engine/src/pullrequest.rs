@@ -74,6 +74,17 @@ pub trait PullRequests: Send + Sync + 'static {
         repo_url: &str,
         number: u64,
     ) -> Result<PullRequestState, PullRequestError>;
+    /// Leaves `comment` on pull request `number` and closes it without
+    /// merging (the release it promotes was terminated or superseded).
+    /// Answers where it stands: `Closed`, or `Merged` when someone merged
+    /// it before — then it is left as it is.
+    async fn close(
+        &self,
+        repo_url: &str,
+        number: u64,
+        comment: &str,
+    ) -> Result<PullRequestState, PullRequestError>;
+
     /// How often an open pull request is checked when no webhook arrives.
     fn poll_interval(&self, _repo_url: &str) -> Duration {
         Duration::from_secs(60)

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use ferry_engine::PromotionRequest;
-use ferry_release::ReleaseStatus;
+use ferry_release::{ReleaseStatus, StepStatus};
 
 const SEQUENTIAL: &str = r#"apiVersion: codefresh.io/v1beta1
 kind: Product
@@ -213,6 +213,42 @@ async fn failing_region_stops_its_branch_and_the_join_but_not_the_other_region()
         failed.contains("prod-us") && failed.contains("FAILED"),
         "{failed}"
     );
+    // The failed post-action makes the application Degraded beside what
+    // the state provider observed (Healthy, with its time).
+    let app = &us.applications[0];
+    assert_eq!(app.health.as_deref(), Some("Healthy"));
+    assert!(app.observed_at.is_some());
+    let shown = app.health_shown().unwrap();
+    assert_eq!(shown.health, "Degraded");
+    assert!(
+        shown
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("post-action `fail` failed"),
+        "{shown:?}"
+    );
+    // A finished release has no PENDING or RUNNING step: `global` never
+    // started, so its steps were SKIPPED, saying why.
+    for e in &done.environments {
+        for s in e.applications.iter().flat_map(|a| &a.steps) {
+            assert!(s.status.is_final(), "{}: {s:?}", e.name);
+        }
+    }
+    let global = &done.environment("global").unwrap().applications[0].steps;
+    assert!(
+        global.iter().all(|s| s.status == StepStatus::Skipped),
+        "{global:?}"
+    );
+    assert!(
+        global[0]
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("not run: the environment did not start"),
+        "{global:?}"
+    );
+    assert_eq!((done.attempt, issue.attempt), (1, 1));
 
     // Retry after fixing the cause: nothing that succeeded runs again, no second commit.
     std::fs::write(fx.markers().join("fixed"), "").unwrap();
@@ -240,6 +276,24 @@ async fn failing_region_stops_its_branch_and_the_join_but_not_the_other_region()
             .unwrap()
             .attempts,
         1
+    );
+    // The first attempt's issue, with its log, is kept (history is
+    // append-only); the second attempt had none.
+    assert_eq!(done.attempt, 2);
+    assert_eq!(us.issues.len(), 1, "{:?}", us.issues);
+    assert_eq!(us.issues[0].attempt, 1);
+    assert!(us.issues[0].is_earlier(done.attempt));
+    assert!(
+        us.issues[0]
+            .details
+            .as_deref()
+            .unwrap_or_default()
+            .contains("smoke test failed: 503 from /health")
+    );
+    assert_eq!(
+        us.applications[0].health_shown().unwrap().health,
+        "Healthy",
+        "the post-action passed this time"
     );
 }
 

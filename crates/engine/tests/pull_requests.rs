@@ -3,6 +3,11 @@
 //! (5xx, 429, no answer) the environment waits SUSPENDED with one issue
 //! saying so and the request is opened again; an answer retrying cannot
 //! change fails the environment; terminating stops the retries.
+//!
+//! A terminated release leaves nothing open (SPEC §12): its pull request is
+//! closed with a comment naming it and its branch deleted; a merge after
+//! that (and the webhook saying so) neither resumes it nor is credited to
+//! it; steps it never ran end TERMINATED.
 
 mod common;
 
@@ -16,7 +21,7 @@ use ferry_engine::{
     OpenedPullRequest, PromotionRequest, PullRequestError, PullRequestSpec, PullRequestState,
     PullRequests,
 };
-use ferry_release::{IssueKind, ReleaseStatus};
+use ferry_release::{IssueKind, ReleaseStatus, StepPhase, StepStatus};
 
 const PRODUCT: &str = r#"apiVersion: codefresh.io/v1beta1
 kind: Product
@@ -54,6 +59,11 @@ struct Forge {
     opens: AtomicU32,
     opened: Mutex<Vec<PullRequestSpec>>,
     merged: AtomicBool,
+    /// (number, comment) of every pull request closed.
+    closed: Mutex<Vec<(u64, String)>>,
+    /// Merged by someone just before ferry closes it (after ferry last
+    /// looked).
+    merged_before_close: AtomicBool,
 }
 
 #[async_trait]
@@ -90,9 +100,31 @@ impl PullRequests for Forge {
     ) -> Result<PullRequestState, PullRequestError> {
         Ok(if self.merged.load(Ordering::SeqCst) {
             PullRequestState::Merged { merge_commit: None }
+        } else if !self.closed.lock().unwrap().is_empty() {
+            PullRequestState::Closed
         } else {
             PullRequestState::Open
         })
+    }
+
+    async fn close(
+        &self,
+        repo_url: &str,
+        number: u64,
+        comment: &str,
+    ) -> Result<PullRequestState, PullRequestError> {
+        if self.merged_before_close.load(Ordering::SeqCst) {
+            return Ok(PullRequestState::Merged { merge_commit: None });
+        }
+        let state = self.state(repo_url, number).await?;
+        if state == PullRequestState::Open {
+            self.closed
+                .lock()
+                .unwrap()
+                .push((number, comment.to_owned()));
+            return Ok(PullRequestState::Closed);
+        }
+        Ok(state)
     }
 
     fn poll_interval(&self, _repo_url: &str) -> Duration {
@@ -218,5 +250,137 @@ async fn terminating_stops_the_retries() {
         forge.opens.load(Ordering::SeqCst),
         tries,
         "no more tries after terminate"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminating_closes_the_pull_request_and_deletes_its_branch_and_a_later_merge_changes_nothing()
+ {
+    let fx = fixture();
+    let forge = Arc::new(Forge::default());
+    let engine = fx.engine_with_pull_requests(forge.clone()).await;
+    let release = engine
+        .promote("shop", PromotionRequest::for_flow("gated"), "dan")
+        .await
+        .unwrap();
+    let waiting = wait_for(&engine, &release.id, 30, |r| {
+        r.environment("prod").unwrap().applications[0]
+            .pull_request
+            .is_some()
+    })
+    .await;
+    // The step that waits on the pull request is SUSPENDED, like its
+    // application — not RUNNING.
+    let app = &waiting.environment("prod").unwrap().applications[0];
+    assert_eq!(app.status.as_str(), "SUSPENDED");
+    let pr_step = app
+        .steps
+        .iter()
+        .find(|s| s.phase == StepPhase::Action)
+        .unwrap();
+    assert_eq!(pr_step.status, StepStatus::Suspended, "{pr_step:?}");
+    let branch = "ferry/shop/prod/1";
+    assert!(fx.remote_branches().contains(&branch.to_owned()));
+
+    engine.terminate(&release.id, "dan").await.unwrap();
+    let done = wait_final(&engine, &release.id).await;
+    assert_eq!(done.status, ReleaseStatus::Terminated);
+    // Closed once, with a comment naming the release and who ended it.
+    let closed = forge.closed.lock().unwrap().clone();
+    assert_eq!(closed.len(), 1, "{closed:?}");
+    assert_eq!(closed[0].0, 5);
+    assert!(
+        closed[0].1.contains("release [#1](")
+            && closed[0].1.contains("/products/shop/releases/1)")
+            && closed[0].1.contains("terminated by dan"),
+        "{}",
+        closed[0].1
+    );
+    // The branch is gone from the repository.
+    assert!(
+        !fx.remote_branches().iter().any(|b| b.starts_with("ferry/")),
+        "{:?}",
+        fx.remote_branches()
+    );
+    let app = &done.environment("prod").unwrap().applications[0];
+    assert!(app.pull_request.as_ref().unwrap().closed_at.is_some());
+    // No step is left PENDING or RUNNING; the ones never run are TERMINATED.
+    for s in &app.steps {
+        assert!(s.status.is_final(), "{s:?}");
+    }
+    let pr_step = app
+        .steps
+        .iter()
+        .find(|s| s.phase == StepPhase::Action)
+        .unwrap();
+    assert_eq!(pr_step.status, StepStatus::Terminated);
+    assert!(
+        pr_step
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("pull request #5 closed, branch `ferry/shop/prod/1` deleted"),
+        "{pr_step:?}"
+    );
+    let sync = app
+        .steps
+        .iter()
+        .find(|s| s.phase == StepPhase::Sync)
+        .unwrap();
+    assert_eq!(sync.status, StepStatus::Terminated);
+    assert_eq!(
+        sync.message.as_deref(),
+        Some("not run: the release was terminated")
+    );
+    assert!(done.environment("prod").unwrap().issues.is_empty());
+
+    // Someone merges the pull request anyway (a forge that kept it, a
+    // reopen): the webhook wakes nothing, the release stays as it ended.
+    forge.merged.store(true, Ordering::SeqCst);
+    let woken = engine.notify_pull_request(5, &|_| true);
+    assert_eq!(woken, 0, "no promotion waits on it any more");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = engine.release(&release.id).await.unwrap().unwrap();
+    assert_eq!(after, done, "a merge after termination changes nothing");
+    assert!(!engine.is_driving(&release.id));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_request_that_cannot_be_closed_is_an_issue_saying_what_to_do() {
+    let fx = fixture();
+    let forge = Arc::new(Forge::default());
+    let engine = fx.engine_with_pull_requests(forge.clone()).await;
+    let release = engine
+        .promote("shop", PromotionRequest::for_flow("gated"), "dan")
+        .await
+        .unwrap();
+    wait_for(&engine, &release.id, 30, |r| {
+        r.environment("prod").unwrap().applications[0]
+            .pull_request
+            .is_some()
+    })
+    .await;
+    // Merged in the moment between ferry's last check and the terminate.
+    forge.merged_before_close.store(true, Ordering::SeqCst);
+    engine.terminate(&release.id, "dan").await.unwrap();
+    let done = wait_final(&engine, &release.id).await;
+    assert_eq!(done.status, ReleaseStatus::Terminated);
+    assert!(
+        forge.closed.lock().unwrap().is_empty(),
+        "a merged one is left alone"
+    );
+    let issues = &done.environment("prod").unwrap().issues;
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(issues[0].kind, IssueKind::Forge);
+    assert!(
+        issues[0]
+            .message
+            .contains("pull request #5 was merged although the release was terminated"),
+        "{}",
+        issues[0].message
+    );
+    assert_eq!(
+        issues[0].link.as_deref(),
+        Some("https://github.example/acme/gitops/pull/5")
     );
 }

@@ -553,7 +553,7 @@ pub fn describe_environment(r: &Release, e: &EnvironmentRun) -> String {
                 let Some(s) = a
                     .steps
                     .iter()
-                    .find(|s| s.status == StepStatus::Running)
+                    .find(|s| s.status.is_active())
                     .or_else(|| a.steps.iter().find(|s| s.status == StepStatus::Pending))
                 else {
                     continue;
@@ -589,9 +589,7 @@ pub fn describe_environment(r: &Release, e: &EnvironmentRun) -> String {
                 .filter(|a| a.status == EnvironmentStatus::Suspended && a.pull_request.is_none())
                 .find(|a| {
                     a.steps.iter().any(|s| {
-                        s.phase == StepPhase::Action
-                            && s.name == "pr"
-                            && s.status == StepStatus::Running
+                        s.phase == StepPhase::Action && s.name == "pr" && s.status.is_active()
                     })
                 });
             match (pr, opening) {

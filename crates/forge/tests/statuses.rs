@@ -397,6 +397,7 @@ fn pr_lifecycle() -> Vec<ferry_release::Release> {
                     url: "https://gitlab.example/group/gitops/-/merge_requests/7".into(),
                     branch: "ferry/shop/qa/4".into(),
                     head: Some(sha(2)),
+                    closed_at: None,
                 });
             }
             r

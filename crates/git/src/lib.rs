@@ -64,8 +64,8 @@ pub use read::{
 pub use redact::{MASK, Redactor, redact_url};
 pub use stats::{GitStats, stats};
 pub use trailers::{
-    APPLICATION_TRAILER, CommitMessage, ENVIRONMENT_TRAILER, RELEASE_TRAILER, Trailer,
-    has_trailers, parse_trailers, promotion_message, promotion_trailers,
+    APPLICATION_TRAILER, CommitMessage, ENVIRONMENT_TRAILER, PromotionClaim, RELEASE_TRAILER,
+    Trailer, has_trailers, parse_trailers, promotion_claims, promotion_message, promotion_trailers,
 };
 pub use transport::{Credentials, Remote, Secret, Transport};
 pub use tree_edit::Change;

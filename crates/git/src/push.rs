@@ -415,6 +415,50 @@ impl Mirror {
     }
 }
 
+impl Mirror {
+    /// Deletes `branch` on the remote and in the mirror: the promotion
+    /// branch of a release that was terminated or superseded, so nobody
+    /// merges it. `Ok(false)` when the remote has no such branch (deleted
+    /// already, or merged and deleted by a forge).
+    pub fn delete_branch(&self, branch: &str) -> Result<bool> {
+        validate_branch(branch)?;
+        let _lock = self.lock()?;
+        let refspec = format!(":refs/heads/{branch}");
+        let output = cli::spawn(
+            self.remote(),
+            self.path(),
+            "push",
+            [
+                "push",
+                "--porcelain",
+                "--quiet",
+                "--",
+                self.remote().url(),
+                refspec.as_str(),
+            ],
+        )?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        // A remote without the branch warns ("deleting a non-existent
+        // ref") and succeeds, or the client refuses first ("remote ref
+        // does not exist"), depending on the transport.
+        let deleted = if output.status.success() {
+            !stderr.contains("non-existent ref")
+        } else if stderr.contains("remote ref does not exist") {
+            false
+        } else {
+            return Err(cli::failure(self.remote(), "push", &output));
+        };
+        // The mirror forgets it too (a fetch would prune it anyway).
+        let repo = self.repo()?;
+        if let Ok(mut r) = repo.find_reference(&format!("refs/heads/{branch}")) {
+            r.delete().map_err(|e| {
+                crate::read::lib_error(&self.remote().display_url(), "deleting a branch", e)
+            })?;
+        }
+        Ok(deleted)
+    }
+}
+
 /// Rejections that mean "the branch moved under us" (fetch and retry), as
 /// opposed to policy rejections (protected branch, hooks).
 fn is_lost_race(summary: &str) -> bool {

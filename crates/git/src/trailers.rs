@@ -135,6 +135,48 @@ pub fn has_trailers(message: &str, wanted: &[Trailer]) -> bool {
     })
 }
 
+/// One promotion a commit message names: release, environment and
+/// application of a `Ferry-Release` / `Ferry-Environment` /
+/// `Ferry-Application` group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PromotionClaim {
+    pub release: String,
+    pub environment: String,
+    pub application: String,
+}
+
+/// Every promotion `message` names, in order. Not only its trailers: a
+/// squash merge of a pull request lists the squashed commits' messages in
+/// its body, each with its three lines, so every complete group counts.
+pub fn promotion_claims(message: &str) -> Vec<PromotionClaim> {
+    let mut out = Vec::new();
+    let (mut release, mut environment) = (None::<String>, None::<String>);
+    for line in message.lines() {
+        let Some((key, value)) = line.trim().split_once(':') else {
+            continue;
+        };
+        let (key, value) = (key.trim(), value.trim().to_owned());
+        if value.is_empty() {
+            continue;
+        }
+        if key.eq_ignore_ascii_case(RELEASE_TRAILER) {
+            release = Some(value);
+            environment = None;
+        } else if key.eq_ignore_ascii_case(ENVIRONMENT_TRAILER) {
+            environment = Some(value);
+        } else if key.eq_ignore_ascii_case(APPLICATION_TRAILER)
+            && let (Some(r), Some(e)) = (&release, &environment)
+        {
+            out.push(PromotionClaim {
+                release: r.clone(),
+                environment: e.clone(),
+                application: value,
+            });
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +235,30 @@ mod tests {
             "subject\n",
             &promotion_trailers("r", "e", "a")
         ));
+    }
+
+    #[test]
+    fn promotion_claims_of_a_commit_and_of_a_squash_merge() {
+        let one = promotion_message("shop", "1.2", "qa", "web-qa", "01A")
+            .render()
+            .unwrap();
+        assert_eq!(
+            promotion_claims(&one),
+            vec![PromotionClaim {
+                release: "01A".into(),
+                environment: "qa".into(),
+                application: "web-qa".into()
+            }]
+        );
+        let squash = "ferry: promote shop 1.2 to prod (#12)\n\n\
+            * promote shop 1.2 to prod (api-prod)\n\nFerry-Release: 01B\nFerry-Environment: prod\nFerry-Application: api-prod\n\n\
+            * promote shop 1.2 to prod (web-prod)\n\nFerry-Release: 01B\nFerry-Environment: prod\nFerry-Application: web-prod\n";
+        let claims = promotion_claims(squash);
+        assert_eq!(claims.len(), 2);
+        assert_eq!(claims[1].application, "web-prod");
+        assert!(promotion_claims("fix: scale checkout to 0\n").is_empty());
+        // An incomplete group names nothing.
+        assert!(promotion_claims("Ferry-Release: 01C\nFerry-Application: x\n").is_empty());
     }
 
     #[test]

@@ -694,3 +694,39 @@ fn dry_run_diff_is_what_git_diff_shows_for_the_commit() {
     // Nothing to change, nothing to show.
     assert_eq!(mirror.at("main").unwrap().diff(&changes).unwrap(), "");
 }
+
+/// The branch of a terminated release is deleted on the remote and in
+/// the mirror; deleting it again says it was gone.
+#[test]
+fn a_promotion_branch_is_deleted_on_the_remote() {
+    let (_tmp, remote, mirror) = setup("delete");
+    let branch = PushTarget::pull_request_branch("trio", "prod", 3);
+    mirror
+        .commit_and_push(
+            &PushTarget::new_branch("main", &branch),
+            &spec("01DEL", "prod", "trio-prod"),
+            &PushOptions::default(),
+            |_| Ok::<_, Infallible>(qa_edit()),
+        )
+        .unwrap();
+    let main = rev_parse(&remote, "main");
+    assert!(mirror.resolve(&branch).is_ok());
+    // A remote that refuses deletions says so; nothing is forgotten.
+    let refused = mirror.delete_branch(&branch).unwrap_err();
+    assert!(
+        refused.to_string().contains("denying ref deletion"),
+        "{refused}"
+    );
+    assert!(mirror.resolve(&branch).is_ok());
+    git(&remote, &["config", "receive.denyDeletes", "false"]);
+    assert!(mirror.delete_branch(&branch).unwrap());
+    let listed = git(&remote, &["branch", "--list", "ferry/*"]);
+    assert_eq!(listed, "", "the remote has no promotion branch left");
+    assert!(mirror.resolve(&branch).is_err(), "nor has the mirror");
+    assert_eq!(rev_parse(&remote, "main"), main, "main is untouched");
+    assert!(!mirror.delete_branch(&branch).unwrap());
+    assert!(matches!(
+        mirror.delete_branch("bad..name"),
+        Err(Error::InvalidBranch { .. })
+    ));
+}

@@ -13,8 +13,8 @@ mod status;
 pub use event::{Event, EventKind, NewEvent};
 pub use record::{
     ApplicationRun, ApplicationSnapshot, EnvironmentRun, EnvironmentStep, FrozenFlow, FrozenStep,
-    Issue, IssueKind, PullRequest, Release, ReleaseKind, Snapshot, StepPhase, StepRun, Termination,
-    TerminationReason, Trigger, WorkflowNode, new_release_id,
+    HealthShown, Issue, IssueKind, PullRequest, Release, ReleaseKind, Snapshot, StepPhase, StepRun,
+    Termination, TerminationReason, Trigger, WorkflowNode, new_release_id,
 };
 pub use status::{ApplicationStatus, EnvironmentStatus, ReleaseStatus, StepStatus};
 

@@ -178,6 +178,19 @@ pub struct Issue {
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: Timestamp,
+    /// The attempt of the release it happened in (1 for the first run, +1
+    /// per retry): issues are never removed, so a retried release keeps
+    /// what went wrong before. 0 in releases stored before attempts were
+    /// counted.
+    #[serde(default)]
+    pub attempt: u32,
+}
+
+impl Issue {
+    /// Whether the issue belongs to an attempt before `current`.
+    pub fn is_earlier(&self, current: u32) -> bool {
+        self.attempt > 0 && self.attempt < current
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -284,6 +297,15 @@ pub struct PullRequest {
     /// makes the merge commit the promotion commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head: Option<String>,
+    /// When ferry closed it (and deleted its branch) because its release
+    /// was terminated or superseded: nobody is to merge it any more.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub closed_at: Option<Timestamp>,
 }
 
 /// One application's promotion in one environment.
@@ -312,13 +334,85 @@ pub struct ApplicationRun {
     /// `Synced` / `OutOfSync` / `Unknown`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync: Option<String>,
-    /// `Healthy`, `Progressing`, `Degraded`, …
+    /// `Healthy`, `Progressing`, `Degraded`, … as the state provider
+    /// reported it (see [`ApplicationRun::health_shown`] for what is shown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<String>,
+    /// When `sync` and `health` were observed.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub observed_at: Option<Timestamp>,
     pub steps: Vec<StepRun>,
     /// Outputs of the pre-action with a `globalName`, for the post-action.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub outputs: BTreeMap<String, String>,
+}
+
+/// The health shown for an application of a release: ferry's verdict,
+/// from what the state provider observed and what ferry's own checks
+/// found after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthShown {
+    /// `Healthy`, `Degraded`, … (the state provider's words).
+    pub health: String,
+    /// Why it differs from what was observed, if it does.
+    pub reason: Option<String>,
+}
+
+impl ApplicationRun {
+    /// The first step that failed (FAILED or ERROR), if one did.
+    pub fn failed_step(&self) -> Option<&StepRun> {
+        self.steps
+            .iter()
+            .find(|s| matches!(s.status, StepStatus::Failed | StepStatus::Error))
+    }
+
+    /// The health to show (SPEC §12: only what stored facts support): the
+    /// observed health, except that a failed post-action — the checks run
+    /// once the application was synced and healthy, such as a smoke test —
+    /// makes it `Degraded`: the application does not work although its
+    /// resources report healthy. `None` before anything was observed.
+    pub fn health_shown(&self) -> Option<HealthShown> {
+        if let Some(s) = self
+            .failed_step()
+            .filter(|s| s.phase == StepPhase::PostAction)
+        {
+            return Some(HealthShown {
+                health: "Degraded".into(),
+                reason: Some(format!(
+                    "post-action `{}` {}{}",
+                    s.name,
+                    s.status.as_str().to_lowercase(),
+                    match (&self.health, self.observed_at) {
+                        (Some(h), Some(_)) => format!(" after the application was observed {h}"),
+                        _ => String::new(),
+                    }
+                )),
+            });
+        }
+        self.health.clone().map(|health| HealthShown {
+            health,
+            reason: None,
+        })
+    }
+
+    /// The promotion branch this application waits for when no forge
+    /// opened a pull request for it (the branch is all there is): its
+    /// action step is SUSPENDED on it and it was not closed.
+    pub fn waits_for_branch(&self) -> Option<&str> {
+        let pr = self.pull_request.as_ref()?;
+        let waiting = self.status == EnvironmentStatus::Suspended
+            && self
+                .steps
+                .iter()
+                .any(|s| s.phase == StepPhase::Action && s.status == StepStatus::Suspended);
+        (waiting && pr.number == 0 && pr.closed_at.is_none() && !pr.branch.is_empty())
+            .then_some(pr.branch.as_str())
+    }
 }
 
 /// One environment of the release.
@@ -449,6 +543,13 @@ pub struct Release {
     /// deployment a hotfix follows as a failed one (issue 21).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub hotfix: bool,
+    /// 1 for the first run, +1 per retry; new issues carry it.
+    #[serde(default = "first_attempt")]
+    pub attempt: u32,
+}
+
+fn first_attempt() -> u32 {
+    1
 }
 
 impl Release {
@@ -466,6 +567,68 @@ impl Release {
     /// that is not terminal (issue 23).
     pub fn is_active(&self) -> bool {
         self.finished_at.is_none() || !self.status.is_final()
+    }
+
+    /// Ends the steps of a release that is finishing (SPEC §12: a finished
+    /// release has no PENDING or RUNNING step): a step that never ran ends
+    /// SKIPPED — TERMINATED when the release was terminated — and one still
+    /// running or waiting is stopped (TERMINATED). Each says why.
+    pub fn end_unrun_steps(&mut self, at: Timestamp) {
+        let terminated = self.termination.is_some();
+        let never_ran = if terminated {
+            StepStatus::Terminated
+        } else {
+            StepStatus::Skipped
+        };
+        let end = |s: &mut StepRun, why: &dyn Fn() -> String| {
+            if s.status == StepStatus::Pending {
+                s.status = never_ran;
+                s.message = Some(why());
+            } else if s.status.is_active() {
+                s.status = StepStatus::Terminated;
+                s.finished_at = Some(at);
+                s.message = Some(format!(
+                    "stopped when the release ended{}",
+                    s.message
+                        .as_deref()
+                        .map(|m| format!(" ({m})"))
+                        .unwrap_or_default()
+                ));
+            }
+        };
+        let release_why = || {
+            if terminated {
+                "not run: the release was terminated".to_owned()
+            } else {
+                "not run: the release ended before it".to_owned()
+            }
+        };
+        for h in &mut self.hooks {
+            end(h, &release_why);
+        }
+        for e in &mut self.environments {
+            let env_started = e.started_at.is_some();
+            let depends = e.depends_on.join(", ");
+            for h in &mut e.hooks {
+                end(h, &release_why);
+            }
+            for a in &mut e.applications {
+                let failed = a.failed_step().map(|s| s.name.clone());
+                let why = || match (&failed, terminated, env_started) {
+                    (Some(f), _, _) => format!("not run: step `{f}` failed"),
+                    (None, true, _) => "not run: the release was terminated".to_owned(),
+                    (None, false, false) if !depends.is_empty() => {
+                        format!(
+                            "not run: the environment did not start ({depends} did not succeed)"
+                        )
+                    }
+                    (None, false, _) => "not run: the release ended before it".to_owned(),
+                };
+                for s in &mut a.steps {
+                    end(s, &why);
+                }
+            }
+        }
     }
 }
 
@@ -508,5 +671,213 @@ mod tests {
                 ("notify".into(), StepPhase::PostAction, StepStatus::Pending),
             ]
         );
+    }
+
+    /// A release as stored before attempts, observation times and closed
+    /// pull requests were recorded (and before SUSPENDED steps): it loads,
+    /// its issues count as unnumbered, and it is on its first attempt.
+    #[test]
+    fn releases_stored_before_attempts_still_load() {
+        let old = serde_json::json!({
+            "id": "01J", "number": 2, "product": "p", "flow": "f",
+            "kind": {"type": "flow"}, "status": "FAILED", "initiator": "me",
+            "createdAt": "2026-01-01T00:00:00Z", "finishedAt": "2026-01-01T00:01:00Z",
+            "version": "1.0", "trigger": {"repoUrl": "", "sha": "", "message": "", "author": "", "date": "", "branch": ""},
+            "graph": {"name": "f", "triggerEnvironment": "dev", "steps": [], "timeoutSeconds": 60},
+            "snapshot": {"environment": "dev", "applications": {}},
+            "environments": [{
+                "name": "qa", "status": "FAILED", "dependsOn": ["dev"],
+                "issues": [{"kind": "workflow", "message": "smoke failed", "at": "2026-01-01T00:00:30Z"}],
+                "applications": [{
+                    "name": "api", "key": "api", "status": "FAILED", "health": "Healthy", "sync": "Synced",
+                    "pullRequest": {"number": 0, "url": "", "branch": "ferry/p/qa/2"},
+                    "steps": [{"name": "smoke", "phase": "postAction", "status": "FAILED", "attempts": 1}]
+                }]
+            }]
+        });
+        let r: Release = serde_json::from_value(old).unwrap();
+        assert_eq!(r.attempt, 1);
+        let e = &r.environments[0];
+        assert_eq!(e.issues[0].attempt, 0);
+        assert!(!e.issues[0].is_earlier(r.attempt));
+        let a = &e.applications[0];
+        assert_eq!(a.observed_at, None);
+        assert_eq!(a.pull_request.as_ref().unwrap().closed_at, None);
+        // Round trip keeps what it read.
+        let back: Release = serde_json::from_value(serde_json::to_value(&r).unwrap()).unwrap();
+        assert_eq!(back, r);
+    }
+
+    fn step(name: &str, phase: StepPhase, status: StepStatus) -> StepRun {
+        StepRun {
+            status,
+            ..StepRun::pending(name, phase)
+        }
+    }
+
+    fn app_run(steps: Vec<StepRun>, health: Option<&str>) -> ApplicationRun {
+        ApplicationRun {
+            name: "api".into(),
+            key: "api".into(),
+            repo_url: String::new(),
+            path: String::new(),
+            target_revision: "main".into(),
+            namespace: None,
+            status: EnvironmentStatus::Running,
+            promotion_commit: None,
+            pull_request: None,
+            sync: health.map(|_| "Synced".to_owned()),
+            health: health.map(str::to_owned),
+            observed_at: health.map(|_| crate::now()),
+            steps,
+            outputs: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_failed_post_action_shows_degraded_beside_the_observed_health() {
+        let ok = app_run(
+            vec![
+                step("commit", StepPhase::Action, StepStatus::Success),
+                step("sync", StepPhase::Sync, StepStatus::Success),
+                step("health-check", StepPhase::PostAction, StepStatus::Success),
+            ],
+            Some("Healthy"),
+        );
+        assert_eq!(
+            ok.health_shown(),
+            Some(HealthShown {
+                health: "Healthy".into(),
+                reason: None
+            })
+        );
+        let mut failed = ok.clone();
+        failed.steps[2].status = StepStatus::Failed;
+        let shown = failed.health_shown().unwrap();
+        assert_eq!(shown.health, "Degraded");
+        assert_eq!(
+            shown.reason.as_deref(),
+            Some("post-action `health-check` failed after the application was observed Healthy")
+        );
+        // What was observed stays as observed.
+        assert_eq!(failed.health.as_deref(), Some("Healthy"));
+        // A failure before the sync is no verdict on health.
+        let mut pre = ok.clone();
+        pre.steps[0].status = StepStatus::Failed;
+        assert_eq!(pre.health_shown().unwrap().health, "Healthy");
+        assert_eq!(app_run(vec![], None).health_shown(), None);
+    }
+
+    fn finishing(terminated: bool) -> Release {
+        let mut r: Release = serde_json::from_value(serde_json::json!({
+            "id": "01J", "number": 3, "product": "p", "flow": "f",
+            "kind": {"type": "flow"}, "status": "RUNNING", "initiator": "me",
+            "createdAt": "2026-01-01T00:00:00Z", "version": "1.0",
+            "trigger": {"repoUrl": "", "sha": "", "message": "", "author": "", "date": "", "branch": ""},
+            "graph": {"name": "f", "triggerEnvironment": "dev", "steps": [], "timeoutSeconds": 60},
+            "snapshot": {"environment": "dev", "applications": {}},
+            "environments": [
+                {"name": "qa", "status": "FAILED", "dependsOn": ["dev"], "issues": [],
+                 "startedAt": "2026-01-01T00:00:01Z",
+                 "applications": [{"name": "api", "key": "api", "status": "FAILED", "steps": [
+                    {"name": "commit", "phase": "action", "status": "SUCCESS"},
+                    {"name": "sync", "phase": "sync", "status": "FAILED"},
+                    {"name": "smoke", "phase": "postAction", "status": "PENDING"}]}]},
+                {"name": "prod", "status": "SUSPENDED", "dependsOn": ["dev"], "issues": [],
+                 "startedAt": "2026-01-01T00:00:01Z",
+                 "applications": [{"name": "api-prod", "key": "api", "status": "SUSPENDED", "steps": [
+                    {"name": "pr", "phase": "action", "status": "SUSPENDED", "message": "waiting for pull request #4"},
+                    {"name": "sync", "phase": "sync", "status": "PENDING"}]}]},
+                {"name": "eu", "status": "PENDING", "dependsOn": ["qa"], "issues": [],
+                 "applications": [{"name": "api-eu", "key": "api", "status": "PENDING", "steps": [
+                    {"name": "commit", "phase": "action", "status": "PENDING"}]}]}
+            ]
+        }))
+        .unwrap();
+        if terminated {
+            r.termination = Some(Termination {
+                reason: TerminationReason::User,
+                by: "me".into(),
+                at: crate::now(),
+            });
+        }
+        r
+    }
+
+    fn steps_of(r: &Release) -> Vec<(String, StepStatus, String)> {
+        r.environments
+            .iter()
+            .flat_map(|e| &e.applications)
+            .flat_map(|a| &a.steps)
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    s.status,
+                    s.message.clone().unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_finished_release_has_no_pending_or_running_step() {
+        for terminated in [false, true] {
+            let mut r = finishing(terminated);
+            r.end_unrun_steps(crate::now());
+            let steps = steps_of(&r);
+            assert!(steps.iter().all(|(_, s, _)| s.is_final()), "{steps:?}");
+            let never = if terminated {
+                StepStatus::Terminated
+            } else {
+                StepStatus::Skipped
+            };
+            assert_eq!(steps[2].1, never);
+            assert_eq!(steps[2].2, "not run: step `sync` failed");
+            // The waiting pull-request step was stopped, saying so.
+            assert_eq!(steps[3].1, StepStatus::Terminated);
+            assert_eq!(
+                steps[3].2,
+                "stopped when the release ended (waiting for pull request #4)"
+            );
+            assert_eq!(steps[5].1, never);
+            assert_eq!(
+                steps[5].2,
+                if terminated {
+                    "not run: the release was terminated"
+                } else {
+                    "not run: the environment did not start (qa did not succeed)"
+                }
+            );
+            // What ended stays as it ended.
+            assert_eq!(steps[0].1, StepStatus::Success);
+            assert_eq!(steps[1].1, StepStatus::Failed);
+        }
+    }
+
+    #[test]
+    fn only_an_open_waiting_branch_may_be_merged() {
+        let mut a = app_run(
+            vec![step("pr", StepPhase::Action, StepStatus::Suspended)],
+            None,
+        );
+        a.status = EnvironmentStatus::Suspended;
+        a.pull_request = Some(PullRequest {
+            number: 0,
+            url: String::new(),
+            branch: "ferry/p/prod/1".into(),
+            head: None,
+            closed_at: None,
+        });
+        assert_eq!(a.waits_for_branch(), Some("ferry/p/prod/1"));
+        let mut closed = a.clone();
+        closed.pull_request.as_mut().unwrap().closed_at = Some(crate::now());
+        assert_eq!(closed.waits_for_branch(), None);
+        let mut ended = a.clone();
+        ended.steps[0].status = StepStatus::Terminated;
+        ended.status = EnvironmentStatus::Terminated;
+        assert_eq!(ended.waits_for_branch(), None);
+        let mut forge = a.clone();
+        forge.pull_request.as_mut().unwrap().number = 7;
+        assert_eq!(forge.waits_for_branch(), None);
     }
 }

@@ -42,6 +42,9 @@ pub type ApplicationStatus = EnvironmentStatus;
 pub enum StepStatus {
     Pending,
     Running,
+    /// Started and waiting on someone: a pull request to be merged, a
+    /// suspended workflow to be resumed. Its application is SUSPENDED.
+    Suspended,
     Success,
     Failed,
     /// The workflow itself is invalid.
@@ -149,6 +152,7 @@ impl StepStatus {
         match self {
             StepStatus::Pending => "PENDING",
             StepStatus::Running => "RUNNING",
+            StepStatus::Suspended => "SUSPENDED",
             StepStatus::Success => "SUCCESS",
             StepStatus::Failed => "FAILED",
             StepStatus::Error => "ERROR",
@@ -158,13 +162,22 @@ impl StepStatus {
     }
 
     pub fn is_final(self) -> bool {
-        !matches!(self, StepStatus::Pending | StepStatus::Running)
+        !matches!(
+            self,
+            StepStatus::Pending | StepStatus::Running | StepStatus::Suspended
+        )
+    }
+
+    /// Whether the step has started and not ended.
+    pub fn is_active(self) -> bool {
+        matches!(self, StepStatus::Running | StepStatus::Suspended)
     }
 
     /// The same-named step over an environment's applications (SPEC §4.3):
     /// any FAILED → FAILED, any ERROR → ERROR, any TERMINATED → TERMINATED,
-    /// any RUNNING → RUNNING, any PENDING → PENDING, else SUCCESS.
-    /// (SKIPPED only when every application skipped it.)
+    /// any RUNNING → RUNNING, any SUSPENDED → SUSPENDED, any PENDING →
+    /// PENDING, else SUCCESS. (SKIPPED only when every application skipped
+    /// it.)
     pub fn aggregate(steps: impl IntoIterator<Item = StepStatus>) -> StepStatus {
         let all: Vec<StepStatus> = steps.into_iter().collect();
         for s in [
@@ -172,6 +185,7 @@ impl StepStatus {
             StepStatus::Error,
             StepStatus::Terminated,
             StepStatus::Running,
+            StepStatus::Suspended,
             StepStatus::Pending,
         ] {
             if all.contains(&s) {
@@ -276,6 +290,12 @@ mod tests {
         );
         assert_eq!(S::aggregate([S::Running, S::Terminated]), S::Terminated);
         assert_eq!(S::aggregate([S::Running, S::Pending]), S::Running);
+        assert_eq!(S::aggregate([S::Running, S::Suspended]), S::Running);
+        assert_eq!(S::aggregate([S::Suspended, S::Pending]), S::Suspended);
+        assert_eq!(
+            serde_json::to_string(&S::Suspended).unwrap(),
+            "\"SUSPENDED\""
+        );
         assert_eq!(S::aggregate([S::Success, S::Pending]), S::Pending);
         assert_eq!(S::aggregate([S::Success, S::Skipped]), S::Success);
         assert_eq!(S::aggregate([S::Skipped, S::Skipped]), S::Skipped);
@@ -354,6 +374,7 @@ mod tests {
         prop_oneof![
             Just(S::Pending),
             Just(S::Running),
+            Just(S::Suspended),
             Just(S::Success),
             Just(S::Failed),
             Just(S::Error),

@@ -135,6 +135,7 @@ fn release() -> Release {
                         pull_request: None,
                         sync: done.then(|| "Synced".into()),
                         health: done.then(|| "Healthy".into()),
+                        observed_at: None,
                         steps,
                         outputs: BTreeMap::new(),
                     }
@@ -162,6 +163,7 @@ fn release() -> Release {
                         ),
                         link: None,
                         at,
+                        attempt: 1,
                     }]
                 } else {
                     vec![]
@@ -224,6 +226,7 @@ fn release() -> Release {
         hooks: vec![],
         termination: None,
         hotfix: false,
+        attempt: 1,
     }
 }
 

@@ -83,7 +83,7 @@ fn gate_run(r: &Value) -> Option<String> {
         .find(|e| e["name"] == "qa")?["applications"][0]["steps"]
         .as_array()?
         .iter()
-        .find(|s| s["status"] == "RUNNING" && s["runId"].is_string())
+        .find(|s| s["status"] == "SUSPENDED" && s["runId"].is_string())
         .and_then(|s| s["runId"].as_str().map(String::from))
 }
 

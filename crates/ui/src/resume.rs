@@ -9,7 +9,7 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use ferry_release::{EnvironmentStatus, Release, StepStatus};
+use ferry_release::{EnvironmentStatus, Release};
 use serde::Deserialize;
 
 use crate::actions::ActionForm;
@@ -35,7 +35,7 @@ fn suspended_step<'r>(r: &'r Release, run: &str) -> Option<(&'r str, &'r str, &'
                 .iter()
                 .find(|s| {
                     a.status == EnvironmentStatus::Suspended
-                        && s.status == StepStatus::Running
+                        && s.status.is_active()
                         && s.run_id.as_deref() == Some(run)
                 })
                 .map(|s| (e.name.as_str(), a.name.as_str(), s.name.as_str()))

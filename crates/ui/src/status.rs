@@ -79,6 +79,7 @@ pub fn step(s: StepStatus) -> Shown {
     let look = match s {
         StepStatus::Pending => PEND,
         StepStatus::Running => RUN,
+        StepStatus::Suspended => WAIT,
         StepStatus::Success => OK,
         StepStatus::Failed | StepStatus::Error => FAIL,
         StepStatus::Terminated => STOP,

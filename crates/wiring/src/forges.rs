@@ -156,6 +156,36 @@ impl PullRequests for ForgePullRequests {
         })
     }
 
+    /// Reads where the pull request stands (a merged one is left alone),
+    /// then leaves the comment and closes it. Each call is retried as
+    /// statuses are (answers that certainly changed nothing), a few times
+    /// only: the release's end waits on it, and what cannot be closed is
+    /// reported on the release for a person to close.
+    async fn close(
+        &self,
+        repo_url: &str,
+        number: u64,
+        comment: &str,
+    ) -> Result<PullRequestState, PullRequestError> {
+        let t = self.target(repo_url)?;
+        let mut policy = t.retry.unwrap_or(self.policy);
+        policy.max_attempts = policy.max_attempts.min(CLOSE_ATTEMPTS);
+        let state = retried(policy, || t.forge.pull_request_state(&t.repo, number)).await?;
+        match state {
+            ferry_forge::PullRequestState::Merged { merge_commit } => {
+                return Ok(PullRequestState::Merged { merge_commit });
+            }
+            ferry_forge::PullRequestState::Closed => return Ok(PullRequestState::Closed),
+            ferry_forge::PullRequestState::Open => {}
+        }
+        retried(policy, || {
+            t.forge.comment_on_pull_request(&t.repo, number, comment)
+        })
+        .await?;
+        retried(policy, || t.forge.close_pull_request(&t.repo, number)).await?;
+        Ok(PullRequestState::Closed)
+    }
+
     fn poll_interval(&self, repo_url: &str) -> Duration {
         self.registry
             .for_repo(repo_url)
@@ -194,6 +224,28 @@ fn exists_already(e: &ForgeError) -> bool {
             ..
         } => message.contains("already exists"),
         _ => false,
+    }
+}
+
+/// Tries of each call when closing a pull request.
+const CLOSE_ATTEMPTS: u32 = 4;
+
+/// `call` until it succeeds, fails for good, or `policy`'s tries are used
+/// (only answers that certainly changed nothing are tried again).
+async fn retried<T, F, Fut>(policy: RetryPolicy, call: F) -> Result<T, ForgeError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ForgeError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(e) if retry_open(&e) && attempt < policy.max_attempts => {
+                tokio::time::sleep(policy.delay(attempt, &e)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
     }
 }
 

@@ -209,6 +209,7 @@ pub(super) async fn run_action(
                             url: o.url,
                             branch: branch.clone(),
                             head: Some(head.clone()),
+                            closed_at: None,
                         })
                     }
                 };
@@ -226,6 +227,7 @@ pub(super) async fn run_action(
                             handle
                                 .update(|r| {
                                     if let Some(s) = step_mut(r, env, app, idx) {
+                                        s.status = StepStatus::Suspended;
                                         s.message = Some(msg.clone());
                                     }
                                     if let Some(a) = app_mut(r, env, app) {
@@ -272,6 +274,8 @@ pub(super) async fn run_action(
             handle
                 .update(|r| {
                     if let Some(s) = step_mut(r, env, app, idx) {
+                        // Waiting on people, as its application is.
+                        s.status = StepStatus::Suspended;
                         s.message = Some(format!(
                             "waiting for pull request #{number} to be merged: {url}"
                         ));
@@ -329,6 +333,7 @@ pub(super) async fn run_action(
         handle
             .update(|r| {
                 if let Some(s) = step_mut(r, env, app, idx) {
+                    s.status = StepStatus::Suspended;
                     s.message = Some(msg.clone());
                 }
                 if let Some(a) = app_mut(r, env, app) {
@@ -338,6 +343,7 @@ pub(super) async fn run_action(
                         url: String::new(),
                         branch: branch.clone(),
                         head: commit.clone(),
+                        closed_at: None,
                     });
                 }
                 set_app_status(r, env, app, EnvironmentStatus::Suspended);

@@ -25,6 +25,8 @@
 //! - [`sync`]: waiting until the application is synced and healthy;
 //! - [`snapshot`]: reading a manual release's snapshot before it runs;
 //! - [`hooks`]: release and environment hooks;
+//! - [`leftovers`]: what a terminated release leaves open (pull requests,
+//!   promotion branches), closed when it ends;
 //! - [`record`]: reading and editing the release record, shared by all.
 //!
 //! [`ReleaseHandle::update`]: crate::handle::ReleaseHandle::update
@@ -33,6 +35,7 @@ mod action;
 mod application;
 mod environment;
 mod hooks;
+mod leftovers;
 mod record;
 mod release;
 mod snapshot;

@@ -27,6 +27,8 @@ pub(super) fn issue(kind: IssueKind, message: impl Into<String>) -> Issue {
         manifest: None,
         link: None,
         at: now(),
+        // Set to the release's attempt when the change is applied.
+        attempt: 0,
     }
 }
 
@@ -50,8 +52,10 @@ pub(super) fn failure_facts(r: &Release) -> (String, String) {
         .environments
         .iter()
         .flat_map(|e| {
+            // This attempt's: an earlier attempt's issue is history.
             e.issues
                 .iter()
+                .filter(|i| !i.is_earlier(r.attempt))
                 .map(move |i| format!("{}: {}", e.name, i.message))
         })
         .next()

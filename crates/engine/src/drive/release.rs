@@ -156,10 +156,10 @@ pub(crate) fn resume(inner: &Arc<Inner>, mut release: Release) {
 /// following a workflow run that goes on without ferry (`runs_go_on`): it
 /// stays RUNNING with its `run_id`, and `run_workflow` attaches to it.
 fn interrupted(step: &mut StepRun, runs_go_on: bool) {
-    if runs_go_on && step.run_id.is_some() && step.status == StepStatus::Running {
+    if runs_go_on && step.run_id.is_some() && step.status.is_active() {
         return;
     }
-    if step.status == StepStatus::Running {
+    if step.status.is_active() {
         step.status = StepStatus::Pending;
         step.message = Some("interrupted by a restart of ferry; started again".into());
     }
@@ -397,7 +397,9 @@ pub(crate) async fn terminate(
             handle
                 .update_for_keyed_request(key, |r| {
                     r.termination = Some(termination.clone());
-                    r.finished_at = Some(now());
+                    let at = now();
+                    r.end_unrun_steps(at);
+                    r.finished_at = Some(at);
                     ((), vec![audit])
                 })
                 .await?;
@@ -454,30 +456,38 @@ pub(crate) async fn retry(
         .update_for_keyed_request(key, |r| {
             r.termination = None;
             r.finished_at = None;
+            // History is append-only (SPEC §12): the issues of the attempt
+            // that ends stay, numbered, and the next attempt's get the
+            // next number. Issues stored before attempts were counted are
+            // the ending attempt's (a retry used to remove older ones).
+            for i in r.environments.iter_mut().flat_map(|e| e.issues.iter_mut()) {
+                if i.attempt == 0 {
+                    i.attempt = r.attempt;
+                }
+            }
+            r.attempt += 1;
+            let attempt = r.attempt;
             r.hooks
                 .retain(|h| h.status == StepStatus::Success && !h.name.starts_with("onFail"));
             for env in &mut r.environments {
-                if matches!(
-                    env.status,
-                    EnvironmentStatus::Failed
-                        | EnvironmentStatus::Terminated
-                        | EnvironmentStatus::Running
-                        | EnvironmentStatus::Suspended
-                ) {
-                    env.status = EnvironmentStatus::Pending;
-                    env.issues.clear();
-                    env.finished_at = None;
-                    env.hooks.retain(|h| {
-                        h.status == StepStatus::Success && !h.name.starts_with("onFail")
-                    });
-                    for app in &mut env.applications {
-                        if app.status != EnvironmentStatus::Successful {
-                            app.status = EnvironmentStatus::Pending;
-                            for s in &mut app.steps {
-                                if s.status != StepStatus::Success {
-                                    s.status = StepStatus::Pending;
-                                    s.finished_at = None;
-                                }
+                if env.status == EnvironmentStatus::Successful {
+                    continue;
+                }
+                // Environments that never started too: their steps ended
+                // SKIPPED or TERMINATED with the release, and run now.
+                env.status = EnvironmentStatus::Pending;
+                env.finished_at = None;
+                env.hooks
+                    .retain(|h| h.status == StepStatus::Success && !h.name.starts_with("onFail"));
+                for app in &mut env.applications {
+                    if app.status != EnvironmentStatus::Successful {
+                        app.status = EnvironmentStatus::Pending;
+                        for s in &mut app.steps {
+                            if s.status != StepStatus::Success {
+                                // What went wrong stays in the issues.
+                                s.status = StepStatus::Pending;
+                                s.finished_at = None;
+                                s.message = None;
                             }
                         }
                     }
@@ -487,7 +497,7 @@ pub(crate) async fn retry(
                 (),
                 vec![
                     NewEvent::new(EventKind::Audit, "RUNNING")
-                        .message(format!("retry requested by {by}")),
+                        .message(format!("retry requested by {by} (attempt {attempt})")),
                 ],
             )
         })
@@ -677,6 +687,11 @@ async fn finish(inner: &Arc<Inner>, handle: &Arc<ReleaseHandle>) -> Result<(), E
     } else {
         r.graph.hooks.on_success.clone().map(|h| ("onSuccess", h))
     };
+    // A terminated (or superseded) release leaves nothing open behind it
+    // (SPEC §12): its pull requests are closed, its branches deleted.
+    if r.termination.is_some() {
+        super::leftovers::close(inner, handle).await?;
+    }
     let mut hook_failed = false;
     if let Some((which, name)) = hook {
         // Hooks after a terminate run on their own token.
@@ -704,7 +719,10 @@ async fn finish(inner: &Arc<Inner>, handle: &Arc<ReleaseHandle>) -> Result<(), E
                         .push(issue(IssueKind::Workflow, "a release hook failed"));
                 }
             }
-            r.finished_at = Some(now());
+            // A finished release has no PENDING or RUNNING step (SPEC §12).
+            let at = now();
+            r.end_unrun_steps(at);
+            r.finished_at = Some(at);
             ((), vec![])
         })
         .await

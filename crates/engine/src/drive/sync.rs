@@ -73,6 +73,7 @@ pub(super) async fn run_sync(
                     if let Some(a) = app_mut(r, env, app) {
                         a.sync = Some(state.sync.as_str().to_owned());
                         a.health = Some(state.health.as_str().to_owned());
+                        a.observed_at = Some(now());
                     }
                     if let Some(s) = step_mut(r, env, app, idx) {
                         if first {

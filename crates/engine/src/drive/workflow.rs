@@ -120,7 +120,7 @@ pub(super) enum WorkflowResult {
 /// The run a step was following when its driver stopped (a restart, a
 /// lost lease): the step is still RUNNING with the run's id.
 pub(super) fn running_run(step: Option<&StepRun>) -> Option<RunId> {
-    step.filter(|s| s.status == StepStatus::Running)
+    step.filter(|s| s.status.is_active())
         .and_then(|s| s.run_id.clone())
         .map(RunId)
 }
@@ -265,7 +265,12 @@ pub(super) async fn run_workflow(
                 if !matches!(u.kind, NodeKind::Pod | NodeKind::Suspend) {
                     if u.suspended != was_suspended {
                         was_suspended = u.suspended;
-                        handle.update(|r| { suspended(r, was_suspended); ((), vec![]) }).await?;
+                        let now_suspended = was_suspended;
+                        handle.update(|r| {
+                            suspended(r, now_suspended);
+                            step(r, &|s: &mut StepRun| waiting(s, now_suspended));
+                            ((), vec![])
+                        }).await?;
                     }
                     continue;
                 }
@@ -280,6 +285,7 @@ pub(super) async fn run_workflow(
                     });
                     if any_suspended != was_suspended {
                         suspended(r, any_suspended);
+                        step(r, &|s: &mut StepRun| waiting(s, any_suspended));
                     }
                     ((), vec![])
                 }).await?;
@@ -417,6 +423,18 @@ fn rendered_manifest(
         }
     }
     serde_json::to_string_pretty(&wf).unwrap_or_default()
+}
+
+/// A running workflow step waits (SUSPENDED, like its application) while
+/// the workflow is suspended, and runs again once resumed.
+fn waiting(s: &mut StepRun, suspended: bool) {
+    if s.status.is_active() {
+        s.status = if suspended {
+            StepStatus::Suspended
+        } else {
+            StepStatus::Running
+        };
+    }
 }
 
 fn map_status(s: ferry_workflow::StepStatus) -> StepStatus {

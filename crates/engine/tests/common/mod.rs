@@ -277,6 +277,17 @@ impl Fixture {
     }
 
     /// Commit messages on the remote's main branch, newest first.
+    /// The branches of the GitOps repository.
+    pub fn remote_branches(&self) -> Vec<String> {
+        git(
+            &self.remote,
+            &["for-each-ref", "--format=%(refname:short)", "refs/heads"],
+        )
+        .lines()
+        .map(str::to_owned)
+        .collect()
+    }
+
     pub fn remote_log(&self) -> Vec<String> {
         git(&self.remote, &["log", "--format=%B%x00", "main"])
             .split('\0')

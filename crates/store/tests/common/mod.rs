@@ -109,6 +109,7 @@ pub fn release(product: &str) -> Release {
                     manifest: Some("apiVersion: argoproj.io/v1alpha1\nkind: Workflow\n".into()),
                     link: None,
                     at: created_at,
+                    attempt: 1,
                 }]
             } else {
                 vec![]
@@ -133,9 +134,11 @@ pub fn release(product: &str) -> Release {
                         url: "https://git.example/org/gitops/pull/17".into(),
                         branch: "ferry/prod".into(),
                         head: None,
+                        closed_at: None,
                     }),
                     sync: Some("Synced".into()),
                     health: Some("Healthy".into()),
+                    observed_at: None,
                     steps: [
                         ("smoke-test", StepPhase::PreAction),
                         ("commit", StepPhase::Action),
@@ -206,6 +209,7 @@ pub fn release(product: &str) -> Release {
             at: created_at,
         }),
         hotfix: true,
+        attempt: 1,
     }
 }
 
