@@ -16,6 +16,7 @@ pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod csrf;
+pub mod deployed;
 pub mod error;
 pub mod events;
 pub mod extract;

@@ -1,13 +1,16 @@
 //! Products: the list with their latest release, one product's
 //! environments × applications, and policy evaluation.
 //!
-//! An application's version, revision, sync and health come from the
-//! newest release of the product that touched that application (its
-//! promotion commit, the release's version, and the state the engine
-//! recorded); they are `null` until a release has touched it. The git
-//! provider is not asked on page views; for applications bound to an Argo
-//! CD instance, `sync` and `health` are Argo CD's live state (read from
-//! the application stream's cache) and `live` carries its detail.
+//! An application's version and revision are what its branch holds, and
+//! `release` names the release whose promotion commit that is — only when
+//! it is ([`crate::deployed`]); `note` says why none is named when a
+//! promotion is on the branch. `sync` and `health` are what that release
+//! recorded (the git provider is not asked on page views), `health` being
+//! `Degraded` when its post-action failed (`observedHealth` keeps what was
+//! observed, at `observedAt`); for applications bound to an Argo CD
+//! instance they are Argo CD's live state (read from the application
+//! stream's cache) and `live` carries its detail — still `Degraded` beside
+//! a failed post-action of the release that runs.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -21,8 +24,10 @@ use crate::extract::Reader;
 use crate::refusals::ErrorBody;
 use crate::state::Shared;
 
-/// Releases read to find each application's latest state.
-const RECENT_RELEASES: u32 = 50;
+/// Newest releases read for the promotion commits they recorded (squash
+/// merges that kept no trailers); any other release named by a trailer is
+/// read by its id.
+const RECENT_RELEASES: u32 = 10;
 
 /// The product's environments, in the configuration's environment order.
 fn product_environments(
@@ -132,30 +137,37 @@ pub struct AppView {
     repo_url: Option<String>,
     path: Option<String>,
     target_revision: String,
+    /// The version at the tip of the branch.
     version: Option<String>,
+    /// The tip of the branch.
     revision: Option<String>,
+    /// The commit the version came from: the credited promotion, else the
+    /// newest commit that changed the application's path.
+    commit: Option<crate::deployed::CommitRef>,
     /// Argo CD's live sync status for applications bound to an instance;
-    /// else as the latest release recorded it.
+    /// else as the release credited here recorded it.
     sync: Option<String>,
-    /// Argo CD's live health for applications bound to an instance; else
-    /// as the latest release recorded it.
+    /// The health shown: `observedHealth`, or `Degraded` beside a failed
+    /// post-action of the release that runs.
     health: Option<String>,
-    /// The release the state above comes from.
-    release: Option<ReleaseRef>,
-    /// Where deployment state comes from: `git` (no cluster is watched)
-    /// or `argocd`.
+    /// Argo CD's live health for applications bound to an instance; else
+    /// as the release credited here observed it.
+    observed_health: Option<String>,
+    /// When the credited release observed it (null for Argo CD's live
+    /// state).
+    observed_at: Option<String>,
+    /// Why `health` is not `observedHealth`.
+    health_reason: Option<String>,
+    /// The release whose promotion commit runs here, with its statuses.
+    release: Option<crate::deployed::Credit>,
+    /// Why no release is named although a promotion is on the branch.
+    note: Option<String>,
+    /// `git` (no cluster is watched) or `argocd`.
     #[schema(value_type = String)]
     state_provider: &'static str,
     /// Argo CD's state right now (null for the git provider or when Argo
     /// CD did not answer).
     live: Option<LiveView>,
-}
-
-/// A release by id and number.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ReleaseRef {
-    pub id: String,
-    pub number: u64,
 }
 
 /// What Argo CD reports right now about one application.
@@ -225,49 +237,7 @@ pub async fn show(
             .collect();
         envs.insert(i, (env.clone(), kind.to_owned(), apps));
     }
-    let mut missing: usize = envs.values().map(|(_, _, a)| a.len()).sum();
-    let page = st
-        .store
-        .list(&ferry_store::ListFilter {
-            product: Some(product.clone()),
-            statuses: vec![],
-            limit: RECENT_RELEASES,
-            cursor: None,
-        })
-        .await?;
-    for summary in page.items {
-        if missing == 0 {
-            break;
-        }
-        let Some(release) = st.store.get(&summary.id).await? else {
-            continue;
-        };
-        for run in &release.environments {
-            let Some((_, _, apps)) = envs.values_mut().find(|(n, _, _)| *n == run.name) else {
-                continue;
-            };
-            for app_run in &run.applications {
-                let Some(commit) = &app_run.promotion_commit else {
-                    continue;
-                };
-                if let Some(view) = apps
-                    .iter_mut()
-                    .find(|a| a.name == app_run.name && a.revision.is_none())
-                {
-                    view.revision = Some(commit.clone());
-                    view.version = release.version.clone();
-                    view.sync = app_run.sync.clone();
-                    view.health = app_run.health.clone();
-                    view.release = Some(ReleaseRef {
-                        id: release.id.clone(),
-                        number: release.number,
-                    });
-                    missing -= 1;
-                }
-            }
-        }
-    }
-    own_versions(&st, members, &mut envs).await;
+    deployed(&st, &product, members, &mut envs).await?;
     if let Some(argocd) = &st.argocd {
         live_state(argocd, &loaded, &mut envs).await;
     }
@@ -286,67 +256,82 @@ pub async fn show(
     }))
 }
 
-/// Each application's own version (its template's `versionSource`) at the
-/// tip of its branch, and that tip as its revision when no promotion
-/// commit says more — so the trigger environment, and applications ferry
-/// has not promoted yet, show what they run. Read from the mirrors this
-/// process has open (the engine keeps them fetched): a page view never
-/// clones or fetches.
-async fn own_versions(
+/// What each application's branch holds and the release credited with
+/// it ([`crate::deployed`]), with that release's recorded state.
+async fn deployed(
     st: &Shared,
+    product: &str,
     members: &ferry_model::membership::ProductMembers,
     envs: &mut BTreeMap<usize, (String, String, Vec<AppView>)>,
-) {
-    let mut jobs = Vec::new();
+) -> Result<(), ApiError> {
+    let mut lookups = Vec::new();
+    let mut at = Vec::new();
     for (i, (env, _, apps)) in envs.iter() {
         for (j, m) in members.in_environment(env).enumerate() {
             let Some(view) = apps.get(j) else {
                 continue;
             };
-            let (Some(repo), Some(vs)) = (&view.repo_url, &m.template.body.version_source) else {
+            let Some(repo) = &view.repo_url else {
                 continue;
             };
-            jobs.push((
-                *i,
-                j,
-                repo.clone(),
-                view.target_revision.clone(),
-                view.path.clone().unwrap_or_default(),
-                vs.clone(),
-            ));
+            lookups.push(crate::deployed::Lookup {
+                environment: env.clone(),
+                application: view.name.clone(),
+                repo_url: repo.clone(),
+                target_revision: view.target_revision.clone(),
+                path: view.path.clone().unwrap_or_default(),
+                version_source: m.template.body.version_source.clone(),
+            });
+            at.push((*i, j));
         }
     }
-    if jobs.is_empty() {
-        return;
+    if lookups.is_empty() {
+        return Ok(());
     }
-    let workspace = std::sync::Arc::clone(st.engine.workspace());
-    let read = tokio::task::spawn_blocking(move || {
-        jobs.into_iter()
-            .filter_map(|(i, j, repo, rev, path, vs)| {
-                let mirror = workspace.opened(&repo)?;
-                // A page never waits on the network: what a partial mirror
-                // has not fetched yet is not shown from the mirror.
-                let reader = mirror.at_offline(&rev).ok()?;
-                let tip = reader.commit_id().to_string();
-                let version = ferry_gitops::read_version(&reader, path.trim_matches('/'), &vs)
+    let page = st
+        .store
+        .list(&ferry_store::ListFilter {
+            product: Some(product.to_owned()),
+            statuses: vec![],
+            limit: RECENT_RELEASES,
+            cursor: None,
+        })
+        .await?;
+    let mut recent = Vec::new();
+    for summary in page.items {
+        if let Some(r) = st.store.get(&summary.id).await? {
+            recent.push(r);
+        }
+    }
+    let found = crate::deployed::deployed(
+        std::sync::Arc::clone(st.engine.workspace()),
+        &st.store,
+        lookups,
+        recent,
+    )
+    .await;
+    for ((i, j), d) in at.into_iter().zip(found) {
+        let Some(view) = envs.get_mut(&i).and_then(|(_, _, apps)| apps.get_mut(j)) else {
+            continue;
+        };
+        view.version = d.version;
+        view.revision = d.revision;
+        view.commit = d.commit;
+        view.release = d.credit;
+        view.note = d.note;
+        if let Some(run) = d.run {
+            let shown = run.health_shown();
+            view.sync = run.sync.clone();
+            view.observed_health = run.health.clone();
+            view.observed_at = run.observed_at.and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
                     .ok()
-                    .flatten();
-                Some((i, j, version, tip))
-            })
-            .collect::<Vec<_>>()
-    })
-    .await
-    .unwrap_or_default();
-    for (i, j, version, tip) in read {
-        if let Some(view) = envs.get_mut(&i).and_then(|(_, _, apps)| apps.get_mut(j)) {
-            if version.is_some() {
-                view.version = version;
-            }
-            if view.revision.is_none() {
-                view.revision = Some(tip);
-            }
+            });
+            view.health = shown.as_ref().map(|s| s.health.clone());
+            view.health_reason = shown.and_then(|s| s.reason);
         }
     }
+    Ok(())
 }
 
 /// Fills `sync`, `health` and `live` from Argo CD for the applications
@@ -384,7 +369,14 @@ async fn live_state(
         };
         let s = obs.state;
         view.sync = Some(s.sync.as_str().to_owned());
-        view.health = Some(s.health.as_str().to_owned());
+        view.observed_health = Some(s.health.as_str().to_owned());
+        view.observed_at = None;
+        // Argo CD's word, unless the release that runs here failed its
+        // post-action: then the application does not work, whatever its
+        // resources report.
+        if view.health_reason.is_none() {
+            view.health = Some(s.health.as_str().to_owned());
+        }
         view.live = Some(LiveView {
             instance,
             sync: s.sync.as_str(),

@@ -173,19 +173,35 @@ impl DemoLayout {
     /// Merges every open promotion branch (`ferry/…`) of the demo's
     /// repositories into `main`, as a reviewer merging the pull requests
     /// would; returns the branches merged, as `repository: branch`.
-    pub fn merge_pull_requests(&self) -> anyhow::Result<Vec<String>> {
+    /// Merges every open promotion branch its release waits for
+    /// (`may_merge(repository, branch)`); the others are refused, with the
+    /// reason. Lines saying what happened, per repository.
+    pub fn merge_pull_requests(
+        &self,
+        may_merge: impl Fn(&str, &str) -> Result<(), String>,
+    ) -> anyhow::Result<Vec<String>> {
         self.check()?;
-        let mut merged = Vec::new();
+        let mut lines = Vec::new();
         for (_, name) in REPOS {
             let bare = self.dir.join(format!("repos/{name}-gitops.git"));
             let url = bare.to_str().context("non-UTF-8 path")?;
-            for branch in
-                ferry_wiring::demo::merge_open_pull_requests(url, "main", "Demo Reviewer")?
-            {
-                merged.push(format!("{name}-gitops: {branch}"));
+            for done in ferry_wiring::demo::merge_open_pull_requests(
+                url,
+                "main",
+                "Demo Reviewer",
+                |branch| may_merge(url, branch),
+            )? {
+                lines.push(match done {
+                    ferry_wiring::demo::BranchMerge::Merged(b) => {
+                        format!("merged {name}-gitops: {b}")
+                    }
+                    ferry_wiring::demo::BranchMerge::Refused { branch, reason } => {
+                        format!("not merged {name}-gitops: {branch}: {reason}")
+                    }
+                });
             }
         }
-        Ok(merged)
+        Ok(lines)
     }
 
     /// Pushes `main` of the shop's working clone; a push that loses the

@@ -935,17 +935,13 @@ async fn the_demo_merge_button_merges_the_promotion_branch_and_the_release_goes_
     assert!(view.body.contains("SUSPENDED"), "{}", view.body);
     assert!(!view.body.contains(MERGE_BUTTON), "{}", view.body);
     assert!(!view.body.contains("/merge?"), "{}", view.body);
-    let confirm_path = "/products/p/releases/1/merge?environment=prod&application=api-prod";
+    let confirm_path = "/products/p/releases/1/merge?environment=prod";
     assert_eq!(c.get(confirm_path).await.status, 404);
     let csrf = hidden(&view.body, "csrf"); // the sign-out form's
     let r = c
         .post(
             "/products/p/releases/1/merge",
-            &[
-                ("csrf", &csrf),
-                ("environment", "prod"),
-                ("application", "api-prod"),
-            ],
+            &[("csrf", &csrf), ("environment", "prod")],
         )
         .await;
     assert_eq!(r.status, 404, "{}", r.body);
@@ -971,15 +967,21 @@ async fn the_demo_merge_button_merges_the_promotion_branch_and_the_release_goes_
     checked("/products/p/releases/1 (demo)", &view.body);
     assert!(view.body.contains(MERGE_BUTTON), "{}", view.body);
     assert!(
-        view.body.contains(
-            "href=\"/products/p/releases/1/merge?environment=prod&#38;application=api-prod\""
-        ),
+        view.body
+            .contains("href=\"/products/p/releases/1/merge?environment=prod\""),
         "{}",
         view.body
     );
-    // Only the application that waits has one (qa is done), offered in
-    // the "what is happening" panel and in prod's details.
+    // Only the environment that waits has one (qa is done), offered in
+    // the "what is happening" panel and in prod's section: one action
+    // (one href) per environment, none per application.
     assert_eq!(view.body.matches(MERGE_BUTTON).count(), 2);
+    assert_eq!(
+        view.body.matches("/merge?environment=prod\"").count(),
+        2,
+        "{}",
+        view.body
+    );
 
     // The confirmation asks before merging; someone not signed in signs in first.
     let mut stranger = Client::new(&s.base);
@@ -995,28 +997,16 @@ async fn the_demo_merge_button_merges_the_promotion_branch_and_the_release_goes_
         confirm.body
     );
     assert_eq!(hidden(&confirm.body, "environment"), "prod");
-    assert_eq!(hidden(&confirm.body, "application"), "api-prod");
+    assert!(confirm.body.contains("(api-prod)"), "{}", confirm.body);
     let token = hidden(&confirm.body, "csrf");
 
     // Without the CSRF token, or with a wrong one: refused, nothing merged.
     let post = "/products/p/releases/1/merge";
-    let r = c
-        .post(
-            post,
-            &[("environment", "prod"), ("application", "api-prod")],
-        )
-        .await;
+    let r = c.post(post, &[("environment", "prod")]).await;
     assert_eq!(r.status, 403, "{}", r.body);
     let wrong = "0".repeat(64);
     let r = c
-        .post(
-            post,
-            &[
-                ("csrf", &wrong),
-                ("environment", "prod"),
-                ("application", "api-prod"),
-            ],
-        )
+        .post(post, &[("csrf", &wrong), ("environment", "prod")])
         .await;
     assert_eq!(r.status, 403);
     assert_eq!(git(&f.bare, &["rev-parse", "main"]), main_before);
@@ -1035,14 +1025,7 @@ async fn the_demo_merge_button_merges_the_promotion_branch_and_the_release_goes_
     assert_eq!(vera_confirm.status, 200);
     let vera_csrf = hidden(&vera_confirm.body, "csrf");
     let r = vera
-        .post(
-            post,
-            &[
-                ("csrf", &vera_csrf),
-                ("environment", "prod"),
-                ("application", "api-prod"),
-            ],
-        )
+        .post(post, &[("csrf", &vera_csrf), ("environment", "prod")])
         .await;
     assert_eq!(r.status, 403, "{}", r.body);
     assert_eq!(git(&f.bare, &["rev-parse", "main"]), main_before);
@@ -1051,14 +1034,7 @@ async fn the_demo_merge_button_merges_the_promotion_branch_and_the_release_goes_
 
     // With the session's token: merged into main, and the release goes on.
     let r = c
-        .post(
-            post,
-            &[
-                ("csrf", &token),
-                ("environment", "prod"),
-                ("application", "api-prod"),
-            ],
-        )
+        .post(post, &[("csrf", &token), ("environment", "prod")])
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(r.location, "/products/p/releases/1#env-prod");
@@ -1075,14 +1051,7 @@ async fn the_demo_merge_button_merges_the_promotion_branch_and_the_release_goes_
     let view = c.get("/products/p/releases/1").await;
     assert!(!view.body.contains(MERGE_BUTTON));
     let r = c
-        .post(
-            post,
-            &[
-                ("csrf", &token),
-                ("environment", "prod"),
-                ("application", "api-prod"),
-            ],
-        )
+        .post(post, &[("csrf", &token), ("environment", "prod")])
         .await;
     assert_eq!(r.status, 409, "{}", r.body);
 
@@ -1095,7 +1064,7 @@ async fn the_demo_merge_button_merges_the_promotion_branch_and_the_release_goes_
         items.iter().any(|e| e["actor"] == "admin"
             && e["outcome"] == 200
             && e["releaseId"] == id.as_str()
-            && e["detail"] == "prod/api-prod: ferry/p/prod/1 into main"),
+            && e["detail"] == "prod: ferry/p/prod/1 into main"),
         "{log:#}"
     );
     assert!(
@@ -1138,7 +1107,7 @@ async fn in_chromium_the_demo_merge_button_carries_the_release_on() {
     b.wait_for("#env-prod.st-wait").await;
     b.click("#env-prod a.button[href*='/merge?']").await;
     b.wait_for("form.confirm").await;
-    assert!(b.text("main h1").await.contains("api-prod in prod"));
+    assert!(b.text("main h1").await.contains("of prod"));
     b.screenshot("15-confirm-merge").await;
     b.click("form.confirm button[type=submit]").await;
     b.wait_true(

@@ -1,10 +1,17 @@
 //! The demo's "Merge pull request" button (demo mode only, see
-//! [`ferry_wiring::demo`]): on an application SUSPENDED waiting for its
-//! promotion branch to be merged, a confirmation page (GET) whose form
-//! posts back with the session's CSRF token; the POST merges that branch
-//! into the application's target branch in the local repository, with the
-//! role check and audit entry of any promotion, and the release goes on
-//! once the engine sees the promotion commit on the target branch.
+//! [`ferry_wiring::demo`]): one per environment whose promotion branch its
+//! release waits for — the branch belongs to the environment, and merging
+//! it carries on every application of the environment waiting on it. A
+//! confirmation page (GET) whose form posts back with the session's CSRF
+//! token; the POST merges the branch (one per repository) into its target
+//! branch in the local repository, with the role check and audit entry of
+//! any promotion, and the release goes on once the engine sees the
+//! promotion commit on the target branch.
+//!
+//! A merge its release does not wait for — terminated (its branch was
+//! deleted), finished, or already merged — is refused with the reason on a
+//! page that leads back to the release, and nothing is merged. The release
+//! is read as the engine holds it right before merging.
 //!
 //! Outside demo mode the pages answer 404 and the button is not drawn:
 //! with a real forge, its reviewers merge.
@@ -14,7 +21,8 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use ferry_release::{ApplicationRun, EnvironmentStatus, Release};
+use ferry_release::Release;
+use ferry_wiring::demo::{DemoMergeError, WaitingBranch, waiting_branches};
 use serde::Deserialize;
 
 use crate::layout::{Layout, UiError, Viewer, page, query_value, seg};
@@ -24,13 +32,11 @@ use ferry_api::audit::Audit;
 use ferry_api::csrf;
 use ferry_api::error::ApiError;
 
-/// Which application's pull request.
+/// Which environment's promotion branch.
 #[derive(Debug, Deserialize)]
 pub struct Target {
     #[serde(default)]
     environment: String,
-    #[serde(default)]
-    application: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -39,35 +45,21 @@ pub struct MergeForm {
     csrf: String,
     #[serde(default)]
     environment: String,
-    #[serde(default)]
-    application: String,
 }
 
-/// Whether `a` waits for a pull-request branch that ferry itself may
-/// merge: no forge opened a pull request for it (number 0), so the branch
-/// is all there is.
-fn mergeable(a: &ApplicationRun) -> Option<&str> {
-    let pr = a.pull_request.as_ref()?;
-    (a.status == EnvironmentStatus::Suspended && pr.number == 0 && !pr.branch.is_empty())
-        .then_some(pr.branch.as_str())
-}
-
-fn merge_href(release_href: &str, environment: &str, application: &str) -> String {
+fn merge_href(release_href: &str, environment: &str) -> String {
     format!(
-        "{release_href}/merge?environment={}&application={}",
-        query_value(environment),
-        query_value(application)
+        "{release_href}/merge?environment={}",
+        query_value(environment)
     )
 }
 
-/// Adds the merge button to every application of `r` waiting for its
-/// branch (the release view calls this in demo mode only).
+/// Adds the merge button to every environment of `r` waiting for its
+/// promotion branch (the release view calls this in demo mode only).
 pub fn offer(v: &mut ReleaseView, r: &Release) {
     for (ev, e) in v.envs.iter_mut().zip(&r.environments) {
-        for (av, a) in ev.apps.iter_mut().zip(&e.applications) {
-            if mergeable(a).is_some() {
-                av.merge_href = merge_href(&v.href, &e.name, &a.name);
-            }
+        if waiting_branches(r, &e.name).is_ok() {
+            ev.merge_href = merge_href(&v.href, &e.name);
         }
     }
 }
@@ -83,40 +75,6 @@ fn demo_only(st: &Shared) -> Result<(), UiError> {
     }
 }
 
-/// The application `application` of `environment` in `r`, and the branch
-/// it waits for.
-fn waiting<'r>(
-    r: &'r Release,
-    environment: &str,
-    application: &str,
-) -> Result<(&'r ApplicationRun, String), UiError> {
-    let a = r
-        .environments
-        .iter()
-        .find(|e| e.name == environment)
-        .and_then(|e| e.applications.iter().find(|a| a.name == application))
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "release #{} has no application `{application}` in environment `{environment}`",
-                r.number
-            ))
-        })?;
-    let branch = mergeable(a).ok_or_else(|| {
-        let why = match &a.pull_request {
-            Some(pr) if pr.number > 0 => format!(
-                "its pull request #{} is on its forge: merge it there",
-                pr.number
-            ),
-            _ => "it is not waiting for a pull request to be merged".to_owned(),
-        };
-        ApiError::new(
-            StatusCode::CONFLICT,
-            format!("{application} in {environment}: {why}"),
-        )
-    })?;
-    Ok((a, branch.to_owned()))
-}
-
 #[derive(Template)]
 #[template(path = "ui/merge.html")]
 struct MergePage {
@@ -124,17 +82,51 @@ struct MergePage {
     product: String,
     number: u64,
     environment: String,
-    application: String,
-    branch: String,
-    target: String,
+    branches: Vec<WaitingBranch>,
     repo: String,
     release_href: String,
     action: String,
     csrf: String,
 }
 
+/// A merge refused: why, and the way back to the release.
+#[derive(Template)]
+#[template(path = "ui/merge_refused.html")]
+struct RefusedPage {
+    layout: Layout,
+    number: u64,
+    environment: String,
+    reason: String,
+    release_href: String,
+}
+
 fn release_href(product: &str, number: u64) -> String {
     format!("/products/{}/releases/{number}", seg(product))
+}
+
+fn refused(viewer: &Viewer, r: &Release, environment: &str, e: DemoMergeError) -> Response {
+    let mut resp = page(&RefusedPage {
+        layout: Layout::new(
+            format!("Not merged: release #{} in {environment}", r.number),
+            viewer,
+            "releases",
+        ),
+        number: r.number,
+        environment: environment.to_owned(),
+        reason: e.to_string(),
+        release_href: format!(
+            "{}#env-{}",
+            release_href(&r.product, r.number),
+            seg(environment)
+        ),
+    });
+    *resp.status_mut() = StatusCode::CONFLICT;
+    resp
+}
+
+/// The release as the engine holds it now (live while driven).
+async fn current(st: &Shared, r: Release) -> Result<Release, UiError> {
+    Ok(st.engine.release(&r.id).await?.unwrap_or(r))
 }
 
 pub async fn confirm(
@@ -147,23 +139,29 @@ pub async fn confirm(
     let (r, _) = load(&st, &product, &number).await?;
     let release_href = release_href(&product, r.number);
     if !viewer.signed_in() {
-        let back = merge_href(&release_href, &t.environment, &t.application);
+        let back = merge_href(&release_href, &t.environment);
         return Ok(Redirect::to(&format!("/signin?next={}", query_value(&back))).into_response());
     }
-    let (a, branch) = waiting(&r, &t.environment, &t.application)?;
+    let r = current(&st, r).await?;
+    let branches = match waiting_branches(&r, &t.environment) {
+        Ok(b) => b,
+        Err(e) => return Ok(refused(&viewer, &r, &t.environment, e)),
+    };
     Ok(page(&MergePage {
         layout: Layout::new(
-            format!("Merge the pull request of {}", a.name),
+            format!("Merge the pull request of {}", t.environment),
             &viewer,
             "releases",
         ),
         product,
         number: r.number,
         environment: t.environment.clone(),
-        application: t.application.clone(),
-        branch,
-        target: a.target_revision.clone(),
-        repo: crate::layout::repo_shown(&a.repo_url),
+        repo: branches
+            .iter()
+            .map(|b| crate::layout::repo_shown(&b.repo_url))
+            .collect::<Vec<_>>()
+            .join(", "),
+        branches,
         action: format!("{release_href}/merge"),
         release_href,
         csrf: viewer.csrf.clone(),
@@ -185,30 +183,52 @@ pub async fn merge(
         );
     };
     csrf::check(&viewer.csrf, &form.csrf)?;
-    let (a, branch) = waiting(&r, &form.environment, &form.application)?;
+    let env = form.environment.clone();
     // Merging a promotion's pull request promotes into its environment:
-    // the same role and scope as promoting there, audited the same way.
-    let production = ferry_api::guard::is_production(&st.engine.config(), &form.environment);
+    // the same role and scope as promoting there, audited the same way —
+    // a refusal included.
+    let production = ferry_api::guard::is_production(&st.engine.config(), &env);
+    let r = current(&st, r).await?;
+    let waiting = waiting_branches(&r, &env);
+    let detail = match &waiting {
+        Ok(b) => b
+            .iter()
+            .map(|b| format!("{env}: {} into {}", b.branch, b.target))
+            .collect::<Vec<_>>()
+            .join("; "),
+        Err(e) => format!("{env}: {e}"),
+    };
     let audit = Audit::new(&st, &caller, "merge", &r.id)
         .release(r.id.clone())
         .product(r.product.clone())
-        .detail(format!(
-            "{}/{}: {branch} into {}",
-            form.environment, form.application, a.target_revision
-        ))
+        .detail(detail)
         .check(
             caller
                 .principal
-                .check_promote(&r.product, [(form.environment.as_str(), production)]),
+                .check_promote(&r.product, [(env.as_str(), production)]),
         )
         .await?;
-    let (repo, target, who) = (
-        a.repo_url.clone(),
-        a.target_revision.clone(),
-        caller.name.clone(),
-    );
+    let branches = match waiting {
+        Ok(b) => b,
+        Err(e) => {
+            let reason = e.to_string();
+            audit
+                .finish::<()>(
+                    Err(ApiError::new(StatusCode::CONFLICT, reason)),
+                    StatusCode::OK,
+                    |_| None,
+                )
+                .await
+                .ok();
+            return Ok(refused(&viewer, &r, &env, e));
+        }
+    };
+    let who = caller.name.clone();
     let merged = tokio::task::spawn_blocking(move || {
-        ferry_wiring::demo::merge_pull_request(&repo, &branch, &target, &who)
+        for b in &branches {
+            ferry_wiring::demo::merge_pull_request(&b.repo_url, &b.branch, &b.target, &who)?;
+        }
+        Ok::<_, DemoMergeError>(())
     })
     .await
     .map_err(|e| ApiError::internal("merging", e))
@@ -216,5 +236,5 @@ pub async fn merge(
     audit
         .finish(merged, StatusCode::OK, |_| Some(r.id.clone()))
         .await?;
-    Ok(Redirect::to(&format!("{release_href}#env-{}", seg(&form.environment))).into_response())
+    Ok(Redirect::to(&format!("{release_href}#env-{}", seg(&env))).into_response())
 }

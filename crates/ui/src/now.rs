@@ -214,13 +214,13 @@ fn waits(v: &ReleaseView, r: &Release, events: &[Event]) -> Vec<Wait> {
                         esc(&pr.branch)
                     ),
                     crate::links::Links::web(&pr.url).unwrap_or_default(),
-                    av.merge_href.clone(),
+                    ev.merge_href.clone(),
                     "Merge pull request…",
                 ),
                 (Some(pr), _) => (
                     format!("branch <code>{}</code> to be merged", esc(&pr.branch)),
                     String::new(),
-                    av.merge_href.clone(),
+                    ev.merge_href.clone(),
                     "Merge pull request…",
                 ),
                 (None, Some(s)) => (

@@ -58,7 +58,11 @@ struct ApiApp {
     revision: Option<String>,
     sync: Option<String>,
     health: Option<String>,
+    #[serde(default)]
+    health_reason: Option<String>,
     release: Option<ApiReleaseRef>,
+    #[serde(default)]
+    note: Option<String>,
     /// `git` (no cluster watched) or `argocd`.
     #[serde(default)]
     state_provider: String,
@@ -72,8 +76,11 @@ struct ApiLive {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct ApiReleaseRef {
     number: u64,
+    /// The release's environment here.
+    environment_status: ferry_release::EnvironmentStatus,
 }
 
 /// The API's answer read as the page needs it. The page reads the JSON
@@ -159,8 +166,15 @@ pub struct Cell {
     pub sync: String,
     /// Health as a status to draw (colour, icon and the word).
     pub state: Option<Shown>,
+    /// Why the health is not what was observed (a failed post-action),
+    /// code spans drawn as code.
+    pub health_reason: String,
     pub release_href: String,
     pub release_number: u64,
+    /// The credited release's status in this environment.
+    pub release_status: Option<Shown>,
+    /// Why no release is named.
+    pub note: String,
     /// Argo CD's page of the application, when it watches it.
     pub argocd_href: String,
     /// `behind qa (1.5.0)`: an upstream environment of the product's
@@ -309,6 +323,20 @@ fn cell(product: &str, a: &ApiApp) -> Cell {
             .and_then(crate::links::Links::web)
             .unwrap_or_default(),
         drift: String::new(),
+        health_reason: a
+            .health_reason
+            .as_deref()
+            .map(crate::text::code_spans)
+            .unwrap_or_default(),
+        note: a
+            .note
+            .as_deref()
+            .map(crate::text::code_spans)
+            .unwrap_or_default(),
+        release_status: a
+            .release
+            .as_ref()
+            .map(|r| status::environment(r.environment_status)),
         release_href: a
             .release
             .as_ref()

@@ -74,12 +74,15 @@ pub struct AppView {
     pub commit_href: String,
     pub pull_request: Option<PullRequestView>,
     pub sync: String,
+    /// The health shown: observed, or `Degraded` beside a failed
+    /// post-action ([`ferry_release::ApplicationRun::health_shown`]).
     pub health: String,
+    /// Why it is not what was observed, and what was observed when.
+    pub health_reason: String,
+    pub observed: String,
     /// The application in Argo CD's UI, when Argo CD watches it.
     pub argocd_href: String,
     pub steps: Vec<StepView>,
-    /// The demo's "Merge pull request" confirmation (demo mode only).
-    pub merge_href: String,
 }
 
 pub struct IssueView {
@@ -94,6 +97,9 @@ pub struct IssueView {
     pub manifest: String,
     pub link: String,
     pub at: When,
+    /// The attempt it happened in, when an earlier one than the
+    /// release's current attempt (0 otherwise): retried releases keep it.
+    pub earlier_attempt: u32,
 }
 
 pub struct EnvView {
@@ -110,6 +116,9 @@ pub struct EnvView {
     pub steps: Vec<(String, Shown)>,
     pub hooks: Vec<StepView>,
     pub issues: Vec<IssueView>,
+    /// The demo's "Merge pull request" confirmation for the environment's
+    /// promotion branch (demo mode only).
+    pub merge_href: String,
 }
 
 pub struct Count {
@@ -242,7 +251,7 @@ fn graph_nodes(r: &Release) -> Vec<svg::Node> {
         .collect()
 }
 
-fn env_line(e: &EnvironmentRun) -> String {
+fn env_line(e: &EnvironmentRun, attempt: u32) -> String {
     let mut parts = Vec::new();
     match e.applications.len() {
         0 => {}
@@ -266,10 +275,19 @@ fn env_line(e: &EnvironmentRun) -> String {
     if !e.depends_on.is_empty() {
         parts.push(format!("after {}", e.depends_on.join(", ")));
     }
+    // A folded environment still says it went wrong before (the issues
+    // are inside, "attempt N failed: …").
+    let earlier = e.issues.iter().filter(|i| i.is_earlier(attempt)).count();
+    if earlier > 0 {
+        parts.push(format!(
+            "{earlier} issue{} in earlier attempts",
+            if earlier == 1 { "" } else { "s" }
+        ));
+    }
     parts.join(" · ")
 }
 
-fn env_view(e: &EnvironmentRun, links: &Links) -> EnvView {
+fn env_view(e: &EnvironmentRun, links: &Links, attempt: u32) -> EnvView {
     let issues: Vec<IssueView> = e
         .issues
         .iter()
@@ -287,6 +305,7 @@ fn env_view(e: &EnvironmentRun, links: &Links) -> EnvView {
             manifest: i.manifest.clone().unwrap_or_default(),
             link: i.link.as_deref().and_then(Links::web).unwrap_or_default(),
             at: when(i.at),
+            earlier_attempt: if i.is_earlier(attempt) { i.attempt } else { 0 },
         })
         .collect();
     let apps = e
@@ -294,6 +313,7 @@ fn env_view(e: &EnvironmentRun, links: &Links) -> EnvView {
         .iter()
         .map(|a| {
             let commit = a.promotion_commit.clone().unwrap_or_default();
+            let shown = a.health_shown();
             let steps = a
                 .steps
                 .iter()
@@ -327,10 +347,24 @@ fn env_view(e: &EnvironmentRun, links: &Links) -> EnvView {
                     branch: p.branch.clone(),
                 }),
                 sync: a.sync.clone().unwrap_or_default(),
-                health: a.health.clone().unwrap_or_default(),
+                health: shown.as_ref().map(|s| s.health.clone()).unwrap_or_default(),
+                health_reason: shown
+                    .and_then(|s| s.reason)
+                    .as_deref()
+                    .map(code_spans)
+                    .unwrap_or_default(),
+                observed: match (&a.health, a.observed_at) {
+                    (Some(h), Some(at)) => format!(
+                        "{} {h} at {}",
+                        a.sync.as_deref().unwrap_or(""),
+                        when(at).text
+                    )
+                    .trim()
+                    .to_owned(),
+                    _ => String::new(),
+                },
                 argocd_href: links.argocd(&a.name).unwrap_or_default().to_owned(),
                 steps,
-                merge_href: String::new(),
             }
         })
         .collect();
@@ -345,7 +379,7 @@ fn env_view(e: &EnvironmentRun, links: &Links) -> EnvView {
             EnvironmentStatus::Terminated => !e.issues.is_empty(),
             EnvironmentStatus::Successful | EnvironmentStatus::Pending => false,
         },
-        line: env_line(e),
+        line: env_line(e, attempt),
         apps,
         steps: if e.applications.len() > 1 {
             e.steps()
@@ -357,6 +391,7 @@ fn env_view(e: &EnvironmentRun, links: &Links) -> EnvView {
         },
         hooks: e.hooks.iter().map(step_view).collect(),
         issues,
+        merge_href: String::new(),
     }
 }
 
@@ -392,7 +427,11 @@ pub fn view(
             });
         }
     }
-    let envs = r.environments.iter().map(|e| env_view(e, links)).collect();
+    let envs = r
+        .environments
+        .iter()
+        .map(|e| env_view(e, links, r.attempt))
+        .collect();
     let kind = match &r.kind {
         ReleaseKind::Automatic => "automatic".to_owned(),
         ReleaseKind::Manual => "manual".to_owned(),

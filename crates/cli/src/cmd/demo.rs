@@ -6,8 +6,9 @@
 //! commit in the trigger environment, which the server turns into the next
 //! release; `--fail <env>` breaks a deployment there (a Git commit the
 //! environment's health-check post-action catches), `--fix` repairs it;
-//! `--merge` merges the open promotion pull-request branches. The server
-//! runs in demo mode, so the web UI offers the same merge per application.
+//! `--merge` merges the open promotion pull-request branches whose release
+//! waits for them. The server runs in demo mode, so the web UI offers the
+//! same merge per environment.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,7 +36,9 @@ pub struct Args {
     #[arg(long)]
     pub commit: bool,
     /// Merge the open promotion pull-request branches (what a reviewer's
-    /// "merge" does), so releases waiting on them continue; then exit.
+    /// "merge" does), so releases waiting on them continue; a branch whose
+    /// release no longer waits for it is not merged, and the reason is
+    /// printed. Then exit.
     #[arg(long, conflicts_with_all = ["commit", "fail", "fix"])]
     pub merge: bool,
     /// Break the deployment of the shop's checkout service in this
@@ -121,18 +124,61 @@ fn print_broken(env: &str, sha: Option<&str>) {
     }
 }
 
+/// `--merge`: the open promotion branches whose release waits for them,
+/// merged; the others refused with the reason (a terminated release's
+/// branch, one of a finished release). The releases are read from the
+/// demo's database (the running server writes it; SQLite lets this
+/// process read beside it).
+fn merge_waiting(layout: &DemoLayout) -> anyhow::Result<Vec<String>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let db = layout.data_dir.join("ferry.db");
+    let store = runtime
+        .block_on(ferry_store::Store::open_sqlite_file(&db))
+        .with_context(|| format!("opening the demo's database {}", db.display()))?;
+    let may_merge = |repo: &str, branch: &str| -> Result<(), String> {
+        let (product, env, number) = ferry_wiring::demo::parse_branch(branch)
+            .ok_or_else(|| "not a promotion branch".to_owned())?;
+        let release = runtime
+            .block_on(store.get_by_number(product, number))
+            .map_err(|e| format!("reading release #{number} of {product}: {e}"))?
+            .ok_or_else(|| format!("no release #{number} of {product} is known"))?;
+        let waiting =
+            ferry_wiring::demo::waiting_branches(&release, env).map_err(|e| e.to_string())?;
+        let same_repo = |url: &str| {
+            std::path::Path::new(url.strip_prefix("file://").unwrap_or(url))
+                .canonicalize()
+                .ok()
+                == std::path::Path::new(repo).canonicalize().ok()
+        };
+        if waiting
+            .iter()
+            .any(|w| w.branch == branch && same_repo(&w.repo_url))
+        {
+            Ok(())
+        } else {
+            Err(format!(
+                "release #{number} does not wait for it in this repository"
+            ))
+        }
+    };
+    layout.merge_pull_requests(may_merge)
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Checked before anything is created or started.
     if let Some(env) = &args.fail {
         crate::demo_repos::check_fail_target(env)?;
     }
     if args.merge {
-        let merged = existing(&args)?.merge_pull_requests()?;
-        if merged.is_empty() {
+        let layout = existing(&args)?;
+        let lines = merge_waiting(&layout)?;
+        if lines.is_empty() {
             println!("no open promotion pull request");
         }
-        for b in merged {
-            println!("merged {b}");
+        for l in lines {
+            println!("{l}");
         }
         return Ok(ExitCode::SUCCESS);
     }
