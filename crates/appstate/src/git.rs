@@ -29,7 +29,10 @@ impl AppStateProvider for GitProvider {
         let workspace = Arc::clone(&self.workspace);
         let app = app.clone();
         let commit = commit.map(str::to_owned);
+        // In the caller's span: a sync wait's fetches are in its step's trace.
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _in = span.enter();
             let mirror = workspace.mirror(&app.repo_url)?;
             let check = |mirror: &ferry_git::Mirror| -> Result<(ferry_git::Oid, bool), Error> {
                 let tip = mirror.resolve(&app.target_revision)?;

@@ -22,6 +22,7 @@ mod request;
 mod sqlstore;
 pub mod stats;
 mod store;
+pub mod trace;
 mod trigger;
 
 use std::collections::HashMap;
@@ -652,7 +653,10 @@ impl Inner {
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Error> + Send + 'static,
 ) -> Result<T, Error> {
-    tokio::task::spawn_blocking(f)
+    // The work stays in the caller's span (a step's trace reaches its git
+    // commands).
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(f))
         .await
         .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?
 }

@@ -34,7 +34,7 @@ pub fn step_stats() -> StepStats {
     STEPS.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
-fn phase_name(p: StepPhase) -> &'static str {
+pub(crate) fn phase_name(p: StepPhase) -> &'static str {
     match p {
         StepPhase::PreAction => "preAction",
         StepPhase::Action => "action",

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::{ForgeError, ForgeKind};
 
@@ -124,6 +125,30 @@ impl Client {
         headers: HeaderMap,
         body: Option<&Value>,
     ) -> Result<Answer, ForgeError> {
+        // A span in the caller's trace (a step's pull request); none for
+        // calls outside any span (the commit-status publisher's), which
+        // would each make a trace of one span. The URL's path stays out (it
+        // names repositories and commits — the attributes follow the
+        // metrics' labels).
+        let span = if tracing::Span::current().is_none() {
+            tracing::Span::none()
+        } else {
+            tracing::info_span!(target: "ferry::trace", "forge.request",
+                forge = self.kind.as_str(), http.request.method = %method,
+                http.response.status_code = tracing::field::Empty)
+        };
+        self.send_traced(method, url, headers, body)
+            .instrument(span)
+            .await
+    }
+
+    async fn send_traced(
+        &self,
+        method: Method,
+        url: &str,
+        headers: HeaderMap,
+        body: Option<&Value>,
+    ) -> Result<Answer, ForgeError> {
         let call = format!("{method} {url}");
         self.wait_for_budget().await;
         let started = Instant::now();
@@ -149,6 +174,7 @@ impl Client {
             }
         })?;
         let status = resp.status().as_u16();
+        tracing::Span::current().record("http.response.status_code", status);
         let retry_after = self.rate_limit(status, resp.headers());
         let next = header_str(resp.headers(), "link")
             .and_then(next_link)

@@ -50,6 +50,10 @@ mod trailers;
 mod transport;
 mod tree_edit;
 
+/// The `tracing` target of spans that belong in a step's trace (see
+/// ferry-telemetry): `git.clone`, `git.fetch`, `git.commit`, `git.push`.
+pub(crate) const TRACE_TARGET: &str = "ferry::trace";
+
 pub use error::{Error, Result};
 pub use git2::Oid;
 pub use merge::{MergeOutcome, merge_branch, unmerged_branches};

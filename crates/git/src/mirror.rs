@@ -179,6 +179,9 @@ impl Mirror {
 
     /// [`Mirror::fetch`] for callers that already hold the lock; always fetches.
     pub(crate) fn fetch_locked(&self) -> Result<()> {
+        let _span = tracing::info_span!(target: crate::TRACE_TARGET, "git.fetch",
+            url = %self.remote.display_url())
+        .entered();
         let started = SystemTime::now();
         let mut args = vec!["fetch", "--prune", "--quiet", "--no-write-fetch-head", "--"];
         args.push(self.remote.url());
@@ -188,6 +191,9 @@ impl Mirror {
     }
 
     fn clone_locked(&self, cache_dir: &Path, key: &str) -> Result<()> {
+        let _span = tracing::info_span!(target: crate::TRACE_TARGET, "git.clone",
+            url = %self.remote.display_url())
+        .entered();
         // Clone next to the final place and rename, so a crash never leaves a
         // half-cloned mirror that looks complete.
         let tmp = cache_dir.join(format!("{key}.tmp-{}", std::process::id()));

@@ -259,6 +259,9 @@ impl Mirror {
                 self.remote().display_url(),
                 Some(std::sync::Arc::clone(self.objects())),
             )?;
+            let commit_span = tracing::info_span!(target: crate::TRACE_TARGET, "git.commit",
+                branch = %target.branch, attempt)
+            .entered();
             let changes = compute(&reader).map_err(|e| Error::Changes { source: e.into() })?;
             reader.prepare_changes(&changes)?;
             let repo = reader.repo();
@@ -273,6 +276,7 @@ impl Mirror {
                 });
             }
             let commit = self.write_commit(repo, spec, &message, new_tree, base)?;
+            drop(commit_span);
             match self.push_locked(commit, &target.branch)? {
                 PushResult::Pushed => {
                     // The remote has it now; let the mirror say so without a fetch.
@@ -373,6 +377,9 @@ impl Mirror {
 
     /// `git push <url> <sha>:refs/heads/<branch>` — never forced.
     fn push_locked(&self, commit: Oid, branch: &str) -> Result<PushResult> {
+        let _span = tracing::info_span!(target: crate::TRACE_TARGET, "git.push",
+            url = %self.remote().display_url(), branch = %branch)
+        .entered();
         let refspec = format!("{commit}:refs/heads/{branch}");
         let output = cli::spawn(
             self.remote(),

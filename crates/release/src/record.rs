@@ -253,6 +253,11 @@ pub struct StepRun {
     /// The workflow's own steps, as the executor reports them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nodes: Vec<WorkflowNode>,
+    /// The OpenTelemetry trace of the latest attempt (32 hex digits), when
+    /// ferry exports traces (`otlpEndpoint`): its git, forge, workflow and
+    /// sync-wait spans are found by it in the tracing backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 /// One step of a workflow run (a `steps` item or a DAG task).
@@ -280,6 +285,7 @@ impl StepRun {
             message: None,
             attempts: 0,
             nodes: Vec::new(),
+            trace_id: None,
         }
     }
 }

@@ -27,6 +27,7 @@
 //! | `httpBodyTimeout`    | `FERRY_HTTP_BODY_TIMEOUT`    |                    | 10 s                          |
 //! | `httpBodyMinRate`    | `FERRY_HTTP_BODY_MIN_RATE`   |                    | 1024 bytes/s (0 = off)        |
 //! | `httpMaxConnectionsPerClient` | `FERRY_HTTP_MAX_CONNECTIONS_PER_CLIENT` |  | 256                  |
+//! | `otlpEndpoint`       | `FERRY_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT` |  | none (no traces) |
 //!
 //! Promotion workflows on an Argo Workflows server (`[argoWorkflows]`):
 //! see [`workflows`].

@@ -67,6 +67,8 @@ struct FileSettings {
     http_body_timeout: Option<u64>,
     http_body_min_rate: Option<u64>,
     http_max_connections_per_client: Option<u64>,
+    // Traces (SPEC §10).
+    otlp_endpoint: Option<String>,
 }
 
 /// Values given on the command line; they win over the file and the
@@ -133,6 +135,12 @@ pub struct Settings {
     pub release_notes: ReleaseNotesSettings,
     /// Limits on slow and greedy HTTP clients (`http*` keys).
     pub http: ferry_security::ConnLimits,
+    /// The OTLP/HTTP collector traces go to, a base URL such as
+    /// `http://otel-collector:4318` (spans are posted to `/v1/traces`
+    /// under it); `None`: no traces. From `otlpEndpoint`,
+    /// `FERRY_OTLP_ENDPOINT` or OpenTelemetry's own
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for Settings {
@@ -160,6 +168,7 @@ impl Default for Settings {
             demo: false,
             release_notes: Default::default(),
             http: ferry_security::ConnLimits::default(),
+            otlp_endpoint: None,
         }
     }
 }
@@ -198,6 +207,11 @@ impl Settings {
         string("FERRY_CONFIG_BRANCH", &mut fs.config_branch);
         string("FERRY_CONFIG_PATH", &mut fs.config_path);
         string("FERRY_RUNTIME", &mut fs.runtime);
+        string("FERRY_OTLP_ENDPOINT", &mut fs.otlp_endpoint);
+        if fs.otlp_endpoint.is_none() {
+            // OpenTelemetry's standard variable turns traces on too.
+            string("OTEL_EXPORTER_OTLP_ENDPOINT", &mut fs.otlp_endpoint);
+        }
         if let Some(v) = env("FERRY_DATA_DIR") {
             fs.data_dir = Some(PathBuf::from(v));
         }
@@ -376,7 +390,19 @@ impl Settings {
             demo: fs.demo.unwrap_or(d.demo),
             release_notes,
             http,
+            otlp_endpoint: fs.otlp_endpoint.filter(|e| !e.trim().is_empty()),
         };
+        if let Some(e) = &settings.otlp_endpoint
+            && !(e.starts_with("http://") || e.starts_with("https://"))
+        {
+            return Err(SettingsError::Value {
+                key: "otlpEndpoint",
+                message: format!(
+                    "`{}` is not an http:// or https:// URL",
+                    ferry_config::redact_url(e)
+                ),
+            });
+        }
         check_argocd(&settings.argocd)?;
         if let Some(a) = &settings.argo_workflows {
             a.check()?;

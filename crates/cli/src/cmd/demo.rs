@@ -215,6 +215,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     super::init_logging_at(
         tracing_subscriber::filter::LevelFilter::WARN,
         super::LogFormat::Text,
+        None,
     );
     let dir = args.dir();
     let first_release = !dir.join("data/demo-first-release").exists();

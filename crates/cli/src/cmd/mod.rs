@@ -63,8 +63,14 @@ pub enum OutputFormat {
 /// through the server's redactor so no registered secret or URL credential
 /// is ever written. The level comes from `FERRY_LOG` (`error`, `warn`,
 /// `info` — the default, `warn` for `ferry demo` —, `debug`, `trace`).
-pub fn init_logging(format: LogFormat) {
-    init_logging_at(tracing_subscriber::filter::LevelFilter::INFO, format);
+/// With `traces`, ferry's trace spans also go to the OTLP collector (their
+/// level does not depend on `FERRY_LOG`).
+pub fn init_logging(format: LogFormat, traces: Option<&ferry_telemetry::Traces>) {
+    init_logging_at(
+        tracing_subscriber::filter::LevelFilter::INFO,
+        format,
+        traces,
+    );
 }
 
 /// How log lines are written (`--log-format`, `FERRY_LOG_FORMAT`).
@@ -80,28 +86,39 @@ pub enum LogFormat {
 
 /// [`init_logging`] with another level when `FERRY_LOG` is not set
 /// (`ferry demo` keeps its terminal for its own progress: warnings up).
-pub fn init_logging_at(default: tracing_subscriber::filter::LevelFilter, format: LogFormat) {
+pub fn init_logging_at(
+    default: tracing_subscriber::filter::LevelFilter,
+    format: LogFormat,
+    traces: Option<&ferry_telemetry::Traces>,
+) {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let level = std::env::var("FERRY_LOG")
         .ok()
         .and_then(|v| v.parse::<tracing_subscriber::filter::LevelFilter>().ok())
         .unwrap_or(default);
     // Every line goes through the redacting writer, whatever its format.
     let writer = || ferry_security::RedactingWriter::new(std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_max_level(level)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_target(false)
         // A closed stderr must not take the server down: tracing would report
         // the failed write with `eprintln!`, which panics then.
         .log_internal_errors(false)
         .with_ansi(false)
         .with_writer(writer);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
+    let fmt = match format {
+        LogFormat::Text => fmt.boxed(),
+        // The step's span (with its `trace_id`) on each line logged in it.
+        LogFormat::Json => fmt
             .json()
             .flatten_event(true)
-            .with_current_span(false)
+            .with_current_span(true)
             .with_span_list(false)
-            .try_init(),
+            .boxed(),
     };
+    let _ = tracing_subscriber::registry()
+        .with(fmt.with_filter(level))
+        .with(traces.map(ferry_telemetry::Traces::layer))
+        .try_init();
 }

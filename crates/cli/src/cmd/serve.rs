@@ -41,7 +41,6 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    super::init_logging(args.log_format);
     let settings = Settings::load(
         args.settings.as_deref(),
         |name| std::env::var(name).ok(),
@@ -56,11 +55,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             anonymous_read: args.anonymous_read.then_some(true),
         },
     )?;
+    // Traces only when an endpoint is set (SPEC §10).
+    let traces = settings
+        .otlp_endpoint
+        .as_deref()
+        .map(ferry_telemetry::Traces::start)
+        .transpose()?;
+    super::init_logging(args.log_format, traces.as_ref());
+    if let Some(endpoint) = &settings.otlp_endpoint {
+        tracing::info!(endpoint = %endpoint, "exporting traces (OTLP over HTTP)");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let server = Server::build(settings).await?;
         if let Some(token) = server.generated_admin_token() {
             eprintln!(
@@ -71,6 +80,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("ferry listening on http://{}", bound.local_addr());
         bound.serve().await?;
         anyhow::Ok(())
-    })?;
+    });
+    // The spans of the last moments still go out.
+    if let Some(t) = traces {
+        t.shutdown();
+    }
+    served?;
     Ok(ExitCode::SUCCESS)
 }

@@ -54,12 +54,15 @@ pub(super) async fn run_action(
         return Ok(Outcome::Failed);
     };
     let action = r.graph.step(env).map_or(Action::Commit, |s| s.action());
+    let trace = crate::trace::current();
     let mark = |status: StepStatus, message: Option<String>| {
+        let trace = trace.clone();
         move |r: &mut Release| {
             if let Some(s) = step_mut(r, env, app, idx) {
                 if status == StepStatus::Running {
                     s.started_at = Some(now());
                     s.attempts += 1;
+                    s.trace_id = trace.clone();
                 } else {
                     s.finished_at = Some(now());
                 }

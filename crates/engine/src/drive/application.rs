@@ -6,12 +6,14 @@ use std::sync::Arc;
 
 use ferry_release::{EnvironmentStatus, StepPhase, StepStatus};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::action::run_action;
 use super::record::{Outcome, app_of, set_app_status};
 use super::sync::run_sync;
 use super::workflow::run_workflow_step;
 use crate::handle::ReleaseHandle;
+use crate::trace::step_span;
 use crate::{Error, Inner};
 
 pub(super) async fn run_application(
@@ -51,20 +53,26 @@ pub(super) async fn run_application(
             outcome = Outcome::Terminated;
             break;
         }
-        outcome = match step.phase {
-            StepPhase::PreAction | StepPhase::PostAction => {
-                run_workflow_step(inner, handle, env, app, idx, &step.name, step.phase, cancel)
-                    .await?
-            }
-            StepPhase::Action => run_action(inner, handle, env, app, idx, cancel).await?,
-            StepPhase::Sync => {
-                let ends_app = idx == last;
-                let o = run_sync(inner, handle, env, app, idx, ends_app, cancel).await?;
-                ended_by_last_step = ends_app && o == Outcome::Passed;
-                o
-            }
-            StepPhase::Hook => Outcome::Passed,
-        };
+        // One trace per attempt of a step (SPEC §10).
+        let span = step_span(&handle.id, Some(env), app, step.phase, &step.name);
+        outcome = async {
+            Ok::<_, Error>(match step.phase {
+                StepPhase::PreAction | StepPhase::PostAction => {
+                    run_workflow_step(inner, handle, env, app, idx, &step.name, step.phase, cancel)
+                        .await?
+                }
+                StepPhase::Action => run_action(inner, handle, env, app, idx, cancel).await?,
+                StepPhase::Sync => {
+                    let ends_app = idx == last;
+                    let o = run_sync(inner, handle, env, app, idx, ends_app, cancel).await?;
+                    ended_by_last_step = ends_app && o == Outcome::Passed;
+                    o
+                }
+                StepPhase::Hook => Outcome::Passed,
+            })
+        }
+        .instrument(span)
+        .await?;
         if outcome != Outcome::Passed {
             break;
         }

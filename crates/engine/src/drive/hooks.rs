@@ -5,11 +5,13 @@ use std::sync::Arc;
 
 use ferry_release::{Release, StepPhase, StepRun, StepStatus};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::record::failure_facts;
 use super::workflow::{WorkflowResult, run_workflow, running_run};
 use crate::handle::ReleaseHandle;
 use crate::params::hook_params;
+use crate::trace::step_span;
 use crate::{Error, Inner};
 
 /// An environment's `onFail` hook, with the failure's arguments.
@@ -45,6 +47,22 @@ pub(super) async fn run_hook(
     cancel: &CancellationToken,
 ) -> Result<bool, Error> {
     let name = format!("{which}: {workflow}");
+    // A hook is a step of its own: one trace per run (SPEC §10).
+    let span = step_span(&handle.id, env, "", StepPhase::Hook, &name);
+    run_hook_in_span(inner, handle, env, name, workflow, failure, cancel)
+        .instrument(span)
+        .await
+}
+
+async fn run_hook_in_span(
+    inner: &Arc<Inner>,
+    handle: &Arc<ReleaseHandle>,
+    env: Option<&str>,
+    name: String,
+    workflow: &str,
+    failure: Option<(&str, &str)>,
+    cancel: &CancellationToken,
+) -> Result<bool, Error> {
     let r = handle.get().await;
     let existing = match env {
         None => r.hooks.iter().find(|h| h.name == name),

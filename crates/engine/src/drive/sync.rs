@@ -9,6 +9,7 @@ use ferry_release::{
     EnvironmentStatus, IssueKind, Release, StepRun, StepStatus, TerminationReason, now,
 };
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::record::{
     Outcome, app_issue, app_mut, app_of, issue, push_issue, set_app_status, step_mut,
@@ -16,11 +17,12 @@ use super::record::{
 use crate::handle::ReleaseHandle;
 use crate::{Error, Inner};
 
-/// A step's next attempt begins now.
-fn start_attempt(s: &mut StepRun) {
+/// A step's next attempt begins now, in the trace `trace`.
+fn start_attempt(s: &mut StepRun, trace: &Option<String>) {
     s.status = StepStatus::Running;
     s.started_at = Some(now());
     s.attempts += 1;
+    s.trace_id = trace.clone();
 }
 
 /// Waits until the application is synced at the promotion commit and healthy (SPEC §4.2 c).
@@ -33,6 +35,28 @@ pub(super) async fn run_sync(
     ends_app: bool,
     cancel: &CancellationToken,
 ) -> Result<Outcome, Error> {
+    // The wait in the step's trace: how long Argo CD (or the branch) took.
+    let span = tracing::info_span!(
+        target: crate::trace::TARGET,
+        "sync.wait",
+        provider = inner.appstate.name(),
+        application = %app,
+    );
+    wait_synced(inner, handle, env, app, idx, ends_app, cancel)
+        .instrument(span)
+        .await
+}
+
+async fn wait_synced(
+    inner: &Arc<Inner>,
+    handle: &Arc<ReleaseHandle>,
+    env: &str,
+    app: &str,
+    idx: usize,
+    ends_app: bool,
+    cancel: &CancellationToken,
+) -> Result<Outcome, Error> {
+    let trace = crate::trace::current();
     let r = handle.get().await;
     let Some(a) = app_of(&r, env, app).cloned() else {
         return Ok(Outcome::Failed);
@@ -77,7 +101,7 @@ pub(super) async fn run_sync(
                     }
                     if let Some(s) = step_mut(r, env, app, idx) {
                         if first {
-                            start_attempt(s);
+                            start_attempt(s, &trace);
                         }
                         if done {
                             s.status = StepStatus::Success;
@@ -148,7 +172,7 @@ pub(super) async fn run_sync(
                     handle
                         .update(|r| {
                             if let Some(s) = step_mut(r, env, app, idx) {
-                                start_attempt(s);
+                                start_attempt(s, &trace);
                             }
                             ((), vec![])
                         })

@@ -11,6 +11,7 @@ use ferry_release::{
 };
 use ferry_workflow::{NodeKind, RunId, WorkflowTemplate};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::record::{Outcome, app_mut, app_of, issue, set_app_status, step_mut};
 use crate::handle::ReleaseHandle;
@@ -139,6 +140,43 @@ pub(super) async fn run_workflow(
     step: impl Fn(&mut Release, &dyn Fn(&mut StepRun)) + Send + Sync,
     suspended: impl Fn(&mut Release, bool) + Send + Sync,
 ) -> Result<WorkflowResult, Error> {
+    // The run in the step's trace, from its start to its end.
+    let span = tracing::info_span!(
+        target: crate::trace::TARGET,
+        "workflow.run",
+        workflow = %workflow,
+        executor = inner.runner.executor(),
+        run = tracing::field::Empty,
+    );
+    follow_workflow(
+        inner,
+        handle,
+        workflow,
+        params,
+        replace_key,
+        previous,
+        cancel,
+        step,
+        suspended,
+    )
+    .instrument(span)
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn follow_workflow(
+    inner: &Arc<Inner>,
+    handle: &Arc<ReleaseHandle>,
+    workflow: &str,
+    params: &std::collections::BTreeMap<String, String>,
+    replace_key: Option<(String, String, String)>,
+    previous: Option<RunId>,
+    cancel: &CancellationToken,
+    step: impl Fn(&mut Release, &dyn Fn(&mut StepRun)) + Send + Sync,
+    suspended: impl Fn(&mut Release, bool) + Send + Sync,
+) -> Result<WorkflowResult, Error> {
+    let trace = crate::trace::current();
+    let span = tracing::Span::current();
     let cfg = inner.config();
     let fail = |status: StepStatus, message: String| {
         let message2 = message.clone();
@@ -194,6 +232,7 @@ pub(super) async fn run_workflow(
     let attached = match previous {
         Some(run) => match inner.runner.attach(&run).await {
             Ok(()) => {
+                span.record("run", run.0.as_str());
                 tracing::info!(release = %handle.id, run = %run.0, "following the workflow run started before");
                 Some(run)
             }
@@ -233,6 +272,7 @@ pub(super) async fn run_workflow(
                 Ok(run) => run,
                 Err(e) => return runner_failed(e).await,
             };
+            span.record("run", run.0.as_str());
             handle
                 .update(|r| {
                     step(r, &|s: &mut StepRun| {
@@ -242,6 +282,7 @@ pub(super) async fn run_workflow(
                         s.finished_at = None;
                         s.attempts += 1;
                         s.nodes.clear();
+                        s.trace_id = trace.clone();
                     });
                     ((), vec![])
                 })
