@@ -172,16 +172,30 @@ fn fingerprint(what: &impl std::fmt::Debug) -> String {
     hex::encode(sha2::Sha256::digest(format!("{what:?}").as_bytes()))
 }
 
-/// The answer to a request repeated with its `Idempotency-Key`: the
-/// release as it is now, with the first answer's status.
-fn replayed(status: u16, release: &ferry_release::Release) -> Result<Response, ApiError> {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-    let mut response = (status, Json(release_json(release)?)).into_response();
-    response.headers_mut().insert(
-        "idempotent-replayed",
-        axum::http::HeaderValue::from_static("true"),
-    );
+/// The answer to a promotion, retry or terminate: `status` and the
+/// release when this request acted; when it repeats an earlier one with
+/// its `Idempotency-Key`, the release as it is now with the first answer's
+/// status and `Idempotent-Replayed: true`.
+fn answer(promoted: ferry_engine::Promoted, status: StatusCode) -> Result<Response, ApiError> {
+    let (status, replayed) = match &promoted {
+        ferry_engine::Promoted::Created(_) => (status, false),
+        ferry_engine::Promoted::Replayed { status: first, .. } => {
+            (StatusCode::from_u16(*first).unwrap_or(status), true)
+        }
+    };
+    let mut response = (status, Json(release_json(promoted.release())?)).into_response();
+    if replayed {
+        response.headers_mut().insert(
+            "idempotent-replayed",
+            axum::http::HeaderValue::from_static("true"),
+        );
+    }
     Ok(response)
+}
+
+/// The release an answer is about, for its audit entry.
+fn audited(promoted: &ferry_engine::Promoted) -> Option<String> {
+    Some(promoted.release().id.clone())
 }
 
 /// A release by its number in its product (`shop#2`), as people and the
@@ -295,18 +309,8 @@ pub async fn promote(
         }
     }
     .map_err(ApiError::from);
-    let promoted = audit
-        .finish(result, StatusCode::CREATED, |p| match p {
-            ferry_engine::Promoted::Created(r)
-            | ferry_engine::Promoted::Replayed { release: r, .. } => Some(r.id.clone()),
-        })
-        .await?;
-    match promoted {
-        ferry_engine::Promoted::Created(release) => {
-            Ok((StatusCode::CREATED, Json(release_json(&release)?)).into_response())
-        }
-        ferry_engine::Promoted::Replayed { release, status } => replayed(status, &release),
-    }
+    let promoted = audit.finish(result, StatusCode::CREATED, audited).await?;
+    answer(promoted, StatusCode::CREATED)
 }
 
 /// Loads a release for an action and checks the caller may act on it
@@ -441,18 +445,8 @@ async fn operate(
         }
     }
     .map_err(ApiError::from);
-    let answer = audit
-        .finish(result, StatusCode::OK, |a| match a {
-            ferry_engine::Promoted::Created(r)
-            | ferry_engine::Promoted::Replayed { release: r, .. } => Some(r.id.clone()),
-        })
-        .await?;
-    match answer {
-        ferry_engine::Promoted::Created(release) => {
-            Ok((StatusCode::OK, Json(release_json(&release)?)).into_response())
-        }
-        ferry_engine::Promoted::Replayed { release, status } => replayed(status, &release),
-    }
+    let done = audit.finish(result, StatusCode::OK, audited).await?;
+    answer(done, StatusCode::OK)
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]

@@ -130,6 +130,15 @@ pub enum Promoted {
     Replayed { release: Release, status: u16 },
 }
 
+impl Promoted {
+    /// The release the answer is about.
+    pub fn release(&self) -> &Release {
+        match self {
+            Promoted::Created(r) | Promoted::Replayed { release: r, .. } => r,
+        }
+    }
+}
+
 /// Why the engine refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -402,17 +411,10 @@ impl Engine {
         idempotent: &ferry_store::IdempotentRequest,
     ) -> Result<Promoted, Error> {
         // Answered before any Git work when the key is known.
-        if let Some(first) = self
-            .inner
-            .store
-            .idempotent_answer(&idempotent.scope, &idempotent.key)
-            .await
-            .map_err(store_error)?
-        {
-            return self.replay(idempotent, first).await;
-        }
-        self.promote_as(product, request, initiator, Some(idempotent))
-            .await
+        self.keyed(idempotent, || {
+            self.promote_as(product, request, initiator, Some(idempotent))
+        })
+        .await
     }
 
     async fn promote_as(
@@ -485,7 +487,7 @@ impl Engine {
         by: &str,
         idempotent: &ferry_store::IdempotentRequest,
     ) -> Result<Promoted, Error> {
-        self.operate_idempotent(idempotent, || {
+        self.keyed(idempotent, || async {
             drive::terminate(
                 &self.inner,
                 id,
@@ -493,6 +495,8 @@ impl Engine {
                 TerminationReason::User,
                 Some(idempotent),
             )
+            .await
+            .map(Promoted::Created)
         })
         .await
     }
@@ -505,21 +509,26 @@ impl Engine {
         by: &str,
         idempotent: &ferry_store::IdempotentRequest,
     ) -> Result<Promoted, Error> {
-        self.operate_idempotent(idempotent, || {
+        self.keyed(idempotent, || async {
             drive::retry(&self.inner, id, by, Some(idempotent))
+                .await
+                .map(Promoted::Created)
         })
         .await
     }
 
-    /// Answers a known key from its first answer; otherwise runs `act`,
-    /// which stores the key with its effect (or meets it stored meanwhile).
-    async fn operate_idempotent<F>(
+    /// The one path of every request with an `Idempotency-Key` (promote,
+    /// retry, terminate): a known key is answered from its first answer;
+    /// otherwise `act` runs, which stores the key with its effect in one
+    /// transaction — or meets it stored meanwhile by a concurrent repeat
+    /// ([`Error::Answered`]), answered as a replay too.
+    async fn keyed<F>(
         &self,
         idempotent: &ferry_store::IdempotentRequest,
         act: impl FnOnce() -> F,
     ) -> Result<Promoted, Error>
     where
-        F: std::future::Future<Output = Result<Release, Error>>,
+        F: std::future::Future<Output = Result<Promoted, Error>>,
     {
         if let Some(first) = self
             .inner
@@ -531,9 +540,8 @@ impl Engine {
             return self.replay(idempotent, first).await;
         }
         match act().await {
-            Ok(release) => Ok(Promoted::Created(release)),
             Err(Error::Answered(first)) => self.replay(idempotent, first).await,
-            Err(e) => Err(e),
+            answer => answer,
         }
     }
 

@@ -6,19 +6,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{TOKEN, fixture, settings, start};
+use common::{TOKEN, add_qa_gate, fixture, settings, start};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-/// A suspending pre-action in qa, so releases stay active while the test
-/// acts on them (terminate, resume).
-fn add_qa_gate(config: &std::path::Path) {
-    std::fs::write(
-        config.join("gate.yaml"),
-        "apiVersion: codefresh.io/v1beta1\nkind: PromotionPolicy\nmetadata: {name: qa-gate}\nspec:\n  priority: 10\n  selector:\n    targetEnvironment: {names: [qa]}\n  policy: {preAction: gate, action: commit}\n---\napiVersion: argoproj.io/v1alpha1\nkind: WorkflowTemplate\nmetadata: {name: gate, annotations: {codefresh.io/workflow-origin: promotion}}\nspec:\n  entrypoint: main\n  templates:\n  - name: main\n    suspend: {}\n",
-    )
-    .unwrap();
-}
 
 struct Api<'a> {
     s: &'a common::TestServer,

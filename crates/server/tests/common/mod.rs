@@ -179,6 +179,16 @@ pub fn write_config(config: &Path, bare: &Path) {
     .unwrap();
 }
 
+/// A suspending pre-action in qa, so releases stay active while the test
+/// acts on them (terminate, resume).
+pub fn add_qa_gate(config: &Path) {
+    std::fs::write(
+        config.join("gate.yaml"),
+        "apiVersion: codefresh.io/v1beta1\nkind: PromotionPolicy\nmetadata: {name: qa-gate}\nspec:\n  priority: 10\n  selector:\n    targetEnvironment: {names: [qa]}\n  policy: {preAction: gate, action: commit}\n---\napiVersion: argoproj.io/v1alpha1\nkind: WorkflowTemplate\nmetadata: {name: gate, annotations: {codefresh.io/workflow-origin: promotion}}\nspec:\n  entrypoint: main\n  templates:\n  - name: main\n    suspend: {}\n",
+    )
+    .unwrap();
+}
+
 /// The configuration as a Git repository: a bare `config.git` and a work
 /// tree `config-work` that pushes to it, holding `write_config`'s files.
 pub fn config_repo(f: &Fixture) -> (PathBuf, PathBuf) {
