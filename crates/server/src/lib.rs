@@ -196,7 +196,7 @@ impl BoundServer {
 /// spans, security headers, body limits).
 pub fn router(state: Shared) -> Router {
     let app = ferry_api::routes()
-        .merge(ferry_ui::routes())
+        .merge(ferry_ui::routes(Arc::clone(&state)))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             ferry_api::observe,

@@ -1242,3 +1242,198 @@ spec:
     assert!(outcomes.contains(&("admin".into(), 204)), "{outcomes:?}");
     s.stop().await;
 }
+
+/// The list and dashboard streams drop events for a subscriber that falls
+/// behind and send it one `lagged` event instead: the page reads the state
+/// again. Here the product dashboard follows `?product=p`; a burst of
+/// another release's events (none for `p`, so no message reaches the
+/// page, but each costs the stream a lookup) overflows its subscription.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_chromium_a_lagging_dashboard_reads_the_state_again() {
+    let f = fixture();
+    ui_config(&f);
+    let s = start(settings(&f)).await;
+    let b = browser::Browser::start().await;
+    b.goto(&s.url("/signin?next=/products/p")).await;
+    b.wait_for("#token").await;
+    b.type_into("#token", TOKEN).await;
+    b.click("form.signin button[type=submit]").await;
+    b.wait_for("#live").await;
+    b.eval("document.querySelector('#live > h2').dataset.stale = 'yes'; return true;")
+        .await;
+    // The page's stream is open before the burst.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let at = ferry_release::now();
+    for n in 0..3 * 4096u64 {
+        s.engine.publish(vec![ferry_release::Event {
+            seq: 1,
+            release_id: format!("elsewhere-{n}"),
+            at,
+            kind: ferry_release::EventKind::Release,
+            environment: None,
+            application: None,
+            step: None,
+            status: "RUNNING".into(),
+            message: None,
+        }]);
+    }
+    b.wait_true(
+        "the dashboard read again after `lagged`",
+        "var h = document.querySelector('#live > h2'); return !!h && h.dataset.stale === undefined;",
+    )
+    .await;
+    b.quit().await;
+    s.stop().await;
+}
+
+/// The pages that act on a release and the error pages, at phone width
+/// (390 px, no sideways scroll), signed in: the resume confirmation, the
+/// demo's merge confirmation and its refusal, and error pages, which know
+/// who is signed in, say what happened in words and lead back to the
+/// release and the product.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_chromium_action_and_error_pages_fit_a_phone_and_know_the_viewer() {
+    let f = fixture();
+    std::fs::write(
+        f.config.join("product.yaml"),
+        r#"apiVersion: codefresh.io/v1beta1
+kind: Product
+metadata: {name: p}
+spec:
+  promotionTemplate:
+    promotion:
+      values.yaml: {jsonPaths: ["$..image"]}
+  promotionFlows: [{name: approved}]
+---
+apiVersion: codefresh.io/v1beta1
+kind: PromotionFlow
+metadata: {name: approved}
+spec:
+  triggerEnvironment: dev
+  steps:
+    - {environment: qa, dependsOn: [dev], policy: {preAction: approval}}
+    - {environment: prod, dependsOn: [qa], policy: {action: pr}}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata: {name: approval, annotations: {codefresh.io/workflow-origin: promotion}}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps: [[{name: approve, template: wait}]]
+    - name: wait
+      suspend: {}
+"#,
+    )
+    .unwrap();
+    let s = start(ferry_server::Settings {
+        demo: true,
+        ..settings(&f)
+    })
+    .await;
+    let release = promote(&s, "approved").await;
+    let id = release["id"].as_str().unwrap().to_owned();
+    let waiting = wait_release(&s, &id, "qa waits at the suspend step", |r| {
+        env_status(r, "qa") == "SUSPENDED"
+    })
+    .await;
+    let run = waiting["environments"][1]["applications"][0]["steps"][0]["runId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let resume = format!(
+        "/products/p/releases/1/resume?run={}",
+        uiclient::urlencode(&run)
+    );
+
+    let b = browser::Browser::start().await;
+    b.emulate(390, 844, true, false).await;
+    b.goto(&s.url("/signin?next=/products/p/releases/1")).await;
+    b.wait_for("#token").await;
+    b.type_into("#token", TOKEN).await;
+    b.click("form.signin button[type=submit]").await;
+    b.wait_for(".release-body").await;
+    // Resume: the confirmation, then resumed.
+    b.goto(&s.url(&resume)).await;
+    fits_phone(&b, &resume).await;
+    b.screenshot("phone-resume-confirm").await;
+    b.click("form.confirm button[type=submit]").await;
+    wait_release(&s, &id, "prod waits for its branch", |r| {
+        env_status(r, "prod") == "SUSPENDED"
+    })
+    .await;
+
+    // Resumed already: an error page that knows who is signed in, says
+    // what happened in words and leads back to the release.
+    b.goto(&s.url(&resume)).await;
+    fits_phone(&b, &format!("{resume} (resumed already)")).await;
+    assert_eq!(
+        b.text("main h1").await,
+        "Not done: it conflicts with the current state"
+    );
+    assert!(
+        b.text("header.top .who")
+            .await
+            .contains("Signed in as admin")
+    );
+    assert!(b.find("header.top a[href='/signin']").await.is_none());
+    let links = b
+        .eval("return Array.from(document.querySelectorAll('ul.way-back a')).map(function (a) { return [a.textContent, a.getAttribute('href')]; });")
+        .await;
+    assert_eq!(
+        links,
+        json!([
+            ["Release #1 of p", "/products/p/releases/1"],
+            ["Product p", "/products/p"],
+            ["All products", "/products"]
+        ])
+    );
+    assert!(b.text("p.error").await.len() > 10);
+    b.screenshot("phone-error-409").await;
+    // A release that does not exist: the way to the releases there are.
+    b.goto(&s.url("/products/p/releases/99")).await;
+    fits_phone(&b, "/products/p/releases/99").await;
+    assert_eq!(b.text("main h1").await, "Not found");
+    assert!(b.text("p.error").await.contains("release #99"));
+    assert!(
+        b.text("header.top .who")
+            .await
+            .contains("Signed in as admin")
+    );
+    assert_eq!(
+        b.eval("return document.querySelector('ul.way-back a').getAttribute('href');")
+            .await,
+        json!("/products/p/releases")
+    );
+    b.screenshot("phone-error-404").await;
+
+    // The demo's merge: the confirmation, then refused once the release
+    // was terminated meanwhile.
+    let merge = "/products/p/releases/1/merge?environment=prod";
+    b.goto(&s.url(merge)).await;
+    b.wait_for("form.confirm").await;
+    fits_phone(&b, merge).await;
+    b.screenshot("phone-merge-confirm").await;
+    let (status, body) = s
+        .post(&format!("/api/v1/releases/{id}/terminate"), &json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    s.wait_finished(&id).await;
+    b.click("form.confirm button[type=submit]").await;
+    b.wait_for("p.refused").await;
+    fits_phone(&b, &format!("{merge} (refused)")).await;
+    b.screenshot("phone-merge-refused").await;
+    b.quit().await;
+    s.stop().await;
+}
+
+/// The page shown fits 390 px: no sideways scroll.
+async fn fits_phone(b: &browser::Browser, what: &str) {
+    b.wait_for("main h1").await;
+    let width = b.eval("return document.documentElement.scrollWidth;").await;
+    assert!(
+        width.as_u64().unwrap() <= 390,
+        "{what} scrolls sideways at 390 px: {width}"
+    );
+}

@@ -536,14 +536,16 @@ async fn in_chromium_the_release_manager_pages_answer_at_a_glance() {
     .await;
     // The page's event stream is open before the release is made.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let five = release(&s, json!({"targetEnvironment": "qa"})).await;
+    // The clock starts before the request: what is measured is from
+    // asking for the release to seeing it listed.
     let created = now_ms();
+    let five = release(&s, json!({"targetEnvironment": "qa"})).await;
     assert_eq!(five["number"], 5);
     b.wait_true("release #5 listed", "return window.__seen !== null;")
         .await;
     let seen = b.eval("return window.__seen;").await.as_f64().unwrap();
     let latency = seen - created;
-    println!("the list showed release #5 {latency:.0} ms after it was created");
+    println!("the list showed release #5 {latency:.0} ms after it was asked for");
     assert!(latency <= 1000.0, "{latency} ms");
     assert_eq!(
         b.eval("return window.__marker;").await,

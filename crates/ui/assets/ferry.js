@@ -99,6 +99,12 @@
       if (pending === null) { pending = setTimeout(refresh, 100); }
     }
     source.onmessage = schedule;
+    // Told `lagged` (it fell behind and events were dropped), or back
+    // after a dropped connection (the list stream does not replay): the
+    // state is read again, so the page never shows what is no longer true.
+    source.addEventListener('lagged', schedule);
+    var opened = false;
+    source.onopen = function () { if (opened) { schedule(); } opened = true; };
   }
 
   // The release view: its own stream, its body swapped.

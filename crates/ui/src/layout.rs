@@ -1,12 +1,12 @@
 //! What every page shares: who is looking (the [`Viewer`] extractor, which
 //! also enforces read access), the page frame's data ([`Layout`]), the
-//! HTML error page, and small formatting helpers (times, durations,
+//! error a page returns ([`UiError`], drawn by `errors`), and small formatting helpers (times, durations,
 //! commit links, path segments).
 
 use askama::Template;
 use axum::extract::FromRequestParts;
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use ferry_release::Timestamp;
 
@@ -144,44 +144,14 @@ pub fn page<T: Template>(t: &T) -> Response {
     }
 }
 
-/// An error shown as a page (the JSON API's message and status).
+/// An error shown as a page (the JSON API's message and status), drawn
+/// for the viewer by [`crate::errors`].
 #[derive(Debug)]
 pub struct UiError(pub ApiError);
 
 impl<E: Into<ApiError>> From<E> for UiError {
     fn from(e: E) -> UiError {
         UiError(e.into())
-    }
-}
-
-#[derive(Template)]
-#[template(path = "ui/error.html")]
-struct ErrorPage {
-    layout: Layout,
-    status: u16,
-    reason: String,
-    message: String,
-}
-
-impl IntoResponse for UiError {
-    fn into_response(self) -> Response {
-        let status = self.0.status;
-        let page = ErrorPage {
-            layout: Layout {
-                title: status.canonical_reason().unwrap_or("Error").to_owned(),
-                viewer: None,
-                csrf: String::new(),
-                nav: "",
-                storage_down: None,
-            },
-            status: status.as_u16(),
-            reason: status.canonical_reason().unwrap_or("Error").to_owned(),
-            message: self.0.message,
-        };
-        match page.render() {
-            Ok(html) => (status, Html(html)).into_response(),
-            Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "error page failed").into_response(),
-        }
     }
 }
 

@@ -16,7 +16,8 @@
 //! disagree with the API.
 //!
 //! One file per page; what pages share sits below them and imports no
-//! page: [`layout`] (the viewer, the page frame, the error page),
+//! page: [`layout`] (the viewer, the page frame, the page's error),
+//! `errors` (error pages drawn for the viewer, leading back),
 //! `release_view` (the release's view model, for the release page and
 //! the pages acting on a release), [`status`], [`svg`] (the flow graph)
 //! and `charts` (the Insights pages' bars).
@@ -25,6 +26,7 @@ mod actions;
 mod assets;
 mod charts;
 mod dryrun;
+mod errors;
 mod flow;
 mod insights;
 pub mod layout;
@@ -65,8 +67,9 @@ pub fn render_release_page(
     release::render_page(release, events)
 }
 
-/// Every UI route.
-pub fn routes() -> Router<Shared> {
+/// Every UI route; their error pages are drawn for the viewer
+/// ([`errors::error_pages`], which reads the session from `state`).
+pub fn routes(state: Shared) -> Router<Shared> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/products") }))
         .route("/assets/{name}", get(assets::serve))
@@ -122,6 +125,10 @@ pub fn routes() -> Router<Shared> {
         .route("/releases", get(releases::all))
         .route("/environments", get(products::environments))
         .route("/policies", get(policy::show))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            errors::error_pages,
+        ))
         .layer(compression())
 }
 

@@ -216,6 +216,8 @@ pub fn config_repo(f: &Fixture) -> (PathBuf, PathBuf) {
 
 pub struct TestServer {
     pub base: String,
+    /// The server's engine (tests publish events through it).
+    pub engine: ferry_engine::Engine,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), ferry_server::ServerError>>>,
@@ -235,6 +237,7 @@ pub fn settings(f: &Fixture) -> Settings {
 
 pub async fn start(settings: Settings) -> TestServer {
     let server = Server::build(settings).await.expect("server builds");
+    let engine = server.engine().clone();
     let bound = server.bind().await.expect("binds");
     let base = format!("http://{}", bound.local_addr());
     let (tx, rx) = oneshot::channel::<()>();
@@ -255,6 +258,7 @@ pub async fn start(settings: Settings) -> TestServer {
     }
     TestServer {
         base,
+        engine,
         http,
         stop: Some(tx),
         task: Some(task),
