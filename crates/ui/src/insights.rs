@@ -517,6 +517,40 @@ fn render(
     report: &Report,
     product: Option<&str>,
 ) -> Response {
+    page(&template(
+        Layout::new(title, viewer, "insights"),
+        action,
+        q,
+        report,
+        product,
+    ))
+}
+
+/// The page of `report` (one product's when `product` names one), as a
+/// signed-in person sees it over the default period (the benchmark
+/// measures this).
+pub fn render_page(report: &Report, product: Option<&str>) -> Result<String, askama::Error> {
+    let layout = Layout {
+        title: "Insights".into(),
+        viewer: Some("admin".into()),
+        csrf: String::new(),
+        nav: "insights",
+        storage_down: None,
+    };
+    let action = match product {
+        Some(p) => format!("/products/{}/insights", seg(p)),
+        None => "/insights".into(),
+    };
+    template(layout, action, &PeriodQuery::default(), report, product).render()
+}
+
+fn template(
+    layout: Layout,
+    action: String,
+    q: &PeriodQuery,
+    report: &Report,
+    product: Option<&str>,
+) -> InsightsPage {
     let query = query_of(q);
     let mut views: Vec<ProductView> = report
         .products
@@ -527,8 +561,8 @@ fn render(
         let i = views.iter().position(|v| v.name == name)?;
         Some(views.remove(i))
     });
-    page(&InsightsPage {
-        layout: Layout::new(title, viewer, "insights"),
+    InsightsPage {
+        layout,
         chooser: chooser(action, q, report),
         product,
         products: views,
@@ -542,7 +576,7 @@ fn render(
             .filter(|p| *p != Phase::Queue)
             .map(|p| (p.as_str(), p.label()))
             .collect(),
-    })
+    }
 }
 
 /// `/insights`: every product's four measures side by side.

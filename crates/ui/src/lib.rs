@@ -67,6 +67,16 @@ pub fn render_release_page(
     release::render_page(release, events)
 }
 
+/// The Insights page of `report` — one product's when `product` names
+/// it, else across products — as a signed-in person sees it (the
+/// benchmark measures this).
+pub fn render_insights_page(
+    report: &ferry_insights::Report,
+    product: Option<&str>,
+) -> Result<String, askama::Error> {
+    insights::render_page(report, product)
+}
+
 /// Every UI route; their error pages are drawn for the viewer
 /// ([`errors::error_pages`], which reads the session from `state`).
 pub fn routes(state: Shared) -> Router<Shared> {
