@@ -10,6 +10,12 @@
 //! requests per measurement, default 20000; 8 concurrent clients). The
 //! load generator shares the machine with the server, so the figures are
 //! a lower bound.
+//!
+//! The reads and `/healthz` are measured twice in the same run: with
+//! tracing off (no subscriber, as `ferry serve` without `otlpEndpoint`),
+//! then with ferry's OpenTelemetry layer installed and exporting to a
+//! local OTLP/HTTP receiver (issue 22); `/healthz` is the baseline of each
+//! (the same server, no store, no auth).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -169,7 +175,7 @@ async fn main() {
     })
     .await;
     let (h, ids2, b) = (http.clone(), Arc::clone(&ids), base.clone());
-    let api_get = measure(requests, move |i| {
+    let api_get_fn = move |i: usize| {
         let (h, ids, b) = (h.clone(), Arc::clone(&ids2), b.clone());
         async move {
             let r = h
@@ -181,8 +187,8 @@ async fn main() {
             assert_eq!(r.status(), 200);
             r.bytes().await.unwrap();
         }
-    })
-    .await;
+    };
+    let api_get = measure(requests, api_get_fn.clone()).await;
     let s = store.clone();
     let base_list = measure(requests, move |i| {
         let s = s.clone();
@@ -199,7 +205,7 @@ async fn main() {
     })
     .await;
     let (h, b) = (http.clone(), base.clone());
-    let api_list = measure(requests, move |i| {
+    let api_list_fn = move |i: usize| {
         let (h, b) = (h.clone(), b.clone());
         async move {
             let r = h
@@ -211,8 +217,54 @@ async fn main() {
             assert_eq!(r.status(), 200);
             r.bytes().await.unwrap();
         }
-    })
-    .await;
+    };
+    let api_list = measure(requests, api_list_fn.clone()).await;
+    let (h, b) = (http.clone(), base.clone());
+    let healthz_fn = move |_: usize| {
+        let (h, b) = (h.clone(), b.clone());
+        async move {
+            let r = h.get(format!("{b}/healthz")).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.bytes().await.unwrap();
+        }
+    };
+    let healthz = measure(requests, healthz_fn.clone()).await;
+
+    // Tracing on: ferry's OpenTelemetry layer, exporting to a local
+    // OTLP/HTTP receiver that reads every body and answers as a collector.
+    let exported = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = Arc::clone(&exported);
+    let receiver = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let counter = Arc::clone(&counter);
+            async move {
+                counter.fetch_add(body.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                (
+                    [("content-type", "application/x-protobuf")],
+                    Vec::<u8>::new(),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let collector = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+    let traces = ferry_telemetry::Traces::start(&collector).unwrap();
+    {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        tracing_subscriber::registry()
+            .with(traces.layer())
+            .try_init()
+            .unwrap();
+    }
+    let api_get_traced = measure(requests, api_get_fn).await;
+    let api_list_traced = measure(requests, api_list_fn).await;
+    let healthz_traced = measure(requests, healthz_fn).await;
+    tokio::task::spawn_blocking(move || traces.shutdown())
+        .await
+        .unwrap();
 
     println!("{requests} requests each, {CLIENTS} concurrent clients, {n} releases stored");
     show("baseline: store.get(id) in-process", &base_get);
@@ -226,6 +278,30 @@ async fn main() {
     println!(
         "  ratio API/baseline throughput: {:.2}",
         api_list.per_sec / base_list.per_sec
+    );
+
+    println!("tracing off / on (OpenTelemetry layer exporting to a local receiver):");
+    for (name, off, on) in [
+        ("GET /healthz", &healthz, &healthz_traced),
+        ("GET /api/v1/releases/{id}", &api_get, &api_get_traced),
+        (
+            "GET /api/v1/products/{p}/releases",
+            &api_list,
+            &api_list_traced,
+        ),
+    ] {
+        show(&format!("{name} (off)"), off);
+        show(&format!("{name} (on)"), on);
+        println!(
+            "  on/off throughput {:.2}; against /healthz: off {:.2}, on {:.2}",
+            on.per_sec / off.per_sec,
+            off.per_sec / healthz.per_sec,
+            on.per_sec / healthz_traced.per_sec
+        );
+    }
+    println!(
+        "  bytes the receiver got: {}",
+        exported.load(std::sync::atomic::Ordering::Relaxed)
     );
 
     let _ = tx.send(());
