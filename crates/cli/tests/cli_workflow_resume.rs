@@ -21,6 +21,8 @@ fn release(server: &str, id: &str) -> serde_json::Value {
         .unwrap()
 }
 
+/// The run of qa's pre-action once it waits at the approval: its step
+/// reads SUSPENDED, as the release does (issue 17).
 fn gate_run(r: &serde_json::Value) -> Option<String> {
     r["environments"]
         .as_array()?
@@ -28,7 +30,7 @@ fn gate_run(r: &serde_json::Value) -> Option<String> {
         .find(|e| e["name"] == "qa")?["applications"][0]["steps"]
         .as_array()?
         .iter()
-        .find(|s| s["status"] == "RUNNING" && s["runId"].is_string())
+        .find(|s| s["status"] == "SUSPENDED" && s["runId"].is_string())
         .and_then(|s| s["runId"].as_str().map(String::from))
 }
 
