@@ -250,6 +250,15 @@ pub async fn refresh_as(
     Ok(notes)
 }
 
+/// A release's notes as stored (computed and cached on first read) under
+/// its product's `releaseNotes` settings: what the UI's notes pages show.
+pub async fn release_notes(st: &Shared, id: &str) -> Result<ferry_notes::ReleaseNotes, ApiError> {
+    let loaded = st.engine.config();
+    ferry_notes::notes_for_release(&st.store, &st.notes, id, |p| product_spec(&loaded, p))
+        .await
+        .map_err(notes_error)
+}
+
 fn product_spec(loaded: &ferry_model::Loaded, product: &str) -> Option<ReleaseNotesSpec> {
     loaded
         .config

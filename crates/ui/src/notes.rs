@@ -113,16 +113,7 @@ pub async fn show(
     Path((product, number)): Path<(String, String)>,
 ) -> Result<Response, UiError> {
     let (release, _) = load(&st, &product, &number).await?;
-    let loaded = st.engine.config();
-    let spec = |p: &str| {
-        loaded
-            .config
-            .product(p)
-            .and_then(|p| p.spec.release_notes.clone())
-    };
-    let notes = ferry_notes::notes_for_release(&st.store, &st.notes, &release.id, spec)
-        .await
-        .map_err(ferry_api::notes::notes_error)?;
+    let notes = ferry_api::notes::release_notes(&st, &release.id).await?;
     let product_href = format!("/products/{}", seg(&product));
     let release_href = format!("{product_href}/releases/{}", release.number);
     Ok(page(&NotesPage {
@@ -250,16 +241,7 @@ pub async fn markdown(
     Path((product, number)): Path<(String, String)>,
 ) -> Result<Response, UiError> {
     let (release, _) = load(&st, &product, &number).await?;
-    let loaded = st.engine.config();
-    let spec = |p: &str| {
-        loaded
-            .config
-            .product(p)
-            .and_then(|p| p.spec.release_notes.clone())
-    };
-    let notes = ferry_notes::notes_for_release(&st.store, &st.notes, &release.id, spec)
-        .await
-        .map_err(ferry_api::notes::notes_error)?;
+    let notes = ferry_api::notes::release_notes(&st, &release.id).await?;
     Ok((
         [
             (
