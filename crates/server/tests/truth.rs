@@ -17,15 +17,17 @@ mod browser;
 mod common;
 mod htmlcheck;
 mod uiclient;
+mod uifixture;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use ferry_forge::fake::{FakeForge, Options};
 use ferry_forge::{ForgeEntry, ForgeKind, Secret};
 use serde_json::{Value, json};
 use uiclient::{Client, hidden};
+use uifixture::wait_release;
 
 /// Product `p`: dev → qa (commit, post-action `check`) → prod (pull
 /// request). `check` fails while the file `broken` exists.
@@ -140,18 +142,6 @@ fn commit_dev(f: &Fixture, tag: &str) {
     .unwrap();
     git(&work, &["commit", "-qam", &format!("dev: {tag}")]);
     git(&work, &["push", "-q", "origin", "main"]);
-}
-
-async fn wait_release(s: &TestServer, id: &str, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let (_, r) = s.get(&format!("/api/v1/releases/{id}")).await;
-        if ok(&r) {
-            return r;
-        }
-        assert!(Instant::now() < deadline, "{what}: {r:#}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn env<'a>(r: &'a Value, name: &str) -> &'a Value {
