@@ -96,14 +96,10 @@ pub async fn receive(
     })?;
     let (parts, body) = req.into_parts();
     let limit = kind.max_webhook_body();
-    // Over the forge's maximum 413 (at once when announced), too slow 408,
+    // Over the forge's maximum 413 (when announced: after reading it), too slow 408,
     // malformed 400: JSON.
     if ferry_security::announced_length(&parts.headers).is_some_and(|n| n > limit as u64) {
-        return Ok(ferry_security::body_too_large(
-            &format!("{kind} delivery"),
-            limit,
-            body,
-        ));
+        return Ok(ferry_security::body_too_large(&format!("{kind} delivery"), limit, body).await);
     }
     let body = match axum::body::to_bytes(body, limit).await {
         Ok(body) => body,

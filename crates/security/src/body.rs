@@ -5,6 +5,7 @@
 //! is the JSON error body ([`json_error`]).
 
 use std::error::Error;
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -77,35 +78,46 @@ pub fn announced_length(headers: &axum::http::HeaderMap) -> Option<u64> {
         .ok()
 }
 
-/// How much of a body refused as too large is still read and dropped.
-const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+/// How much of a body refused as too large is read and thrown away
+/// before the 413, beyond the limit itself.
+const DRAIN_BEYOND_LIMIT: u64 = 8 * 1024 * 1024;
 
-/// 413 for a body (`what`) announced larger than `limit` bytes, answered
-/// before it is read. Up to [`DRAIN_LIMIT`] of it is read on and dropped
-/// meanwhile (in the background, under the connection's body timeout and
-/// minimum rate): a client still sending when the connection closes on
-/// unread data gets a reset, not the answer.
-pub fn body_too_large(what: &str, limit: usize, body: axum::body::Body) -> Response {
-    tokio::spawn(async move {
-        use http_body_util::BodyExt;
-        let mut body = body;
-        let mut read = 0usize;
-        while let Some(Ok(frame)) = body.frame().await {
-            read += frame.data_ref().map_or(0, |d| d.len());
-            if read > DRAIN_LIMIT {
-                break;
-            }
-        }
-    });
+/// How long a body refused as too large is read before the 413.
+const DRAIN_TIME: Duration = Duration::from_secs(5);
+
+/// 413 for a body (`what`) announced larger than `limit` bytes. It is
+/// answered after reading and discarding the body — up to
+/// [`DRAIN_BEYOND_LIMIT`] past the limit, for at most [`DRAIN_TIME`] —
+/// the way nginx's lingering close does: a client writes its whole body
+/// before it reads the answer, and a server that answers at once and
+/// closes on unread data makes that write fail with a broken pipe, so the
+/// client never sees the 413 that says why. Larger or slower bodies are
+/// answered when the bound is reached; nothing read is kept.
+pub async fn body_too_large(what: &str, limit: usize, body: axum::body::Body) -> Response {
+    let cap = limit as u64 + DRAIN_BEYOND_LIMIT;
+    let _ = tokio::time::timeout(DRAIN_TIME, drain(body, cap)).await;
     closing(json_error(
         StatusCode::PAYLOAD_TOO_LARGE,
         &format!("{what}: larger than {limit} bytes"),
     ))
 }
 
+/// Reads `body` and throws it away until it ends, fails, or more than
+/// `cap` bytes were read.
+async fn drain(mut body: axum::body::Body, cap: u64) {
+    use http_body_util::BodyExt;
+    let mut read = 0u64;
+    while let Some(Ok(frame)) = body.frame().await {
+        read += frame.data_ref().map_or(0, |d| d.len() as u64);
+        if read > cap {
+            break;
+        }
+    }
+}
+
 fn closing(mut response: Response) -> Response {
-    // The rest of the body is not read: hyper closes the connection after
-    // this answer, and saying so keeps clients from reusing it.
+    // The rest of the body may be unread: hyper then closes the connection
+    // after this answer, and saying so keeps clients from reusing it.
     response.headers_mut().insert(
         axum::http::header::CONNECTION,
         axum::http::HeaderValue::from_static("close"),

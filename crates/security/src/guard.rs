@@ -12,7 +12,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::body::body_refused;
+use crate::body::{announced_length, body_refused, body_too_large};
 use crate::depth;
 use crate::error_body::json_error;
 use crate::limit::body_limit;
@@ -92,15 +92,23 @@ pub async fn json_depth(req: Request, next: Next) -> Response {
 /// Refusals made by layers that know nothing of ferry's error body
 /// (tower-http's 413 for a declared `Content-Length` over the limit) get
 /// it, as does every other error under `/api/` and the probes that is not
-/// JSON (axum's 405, a plain-text extractor refusal: its text kept); and
-/// a 413 or 429 says `Connection: close`: the rest of the request body
-/// was never read, so hyper closes the connection after this response,
-/// and saying so lets a client drop it from its pool instead of sending
-/// its next request into a socket that is about to close (a broken pipe).
+/// JSON (axum's 405, a plain-text extractor refusal: its text kept). A
+/// body announced larger than the limit is refused here, after it has
+/// been read and discarded ([`body_too_large`]), so the client sees the
+/// 413 instead of a broken pipe. A 413 or 429 says `Connection: close`:
+/// the rest of the request body may be unread, so hyper closes the
+/// connection after this response, and saying so lets a client drop it
+/// from its pool instead of sending its next request into a socket that
+/// is about to close.
 pub async fn refusals(req: Request, next: Next) -> Response {
     let limit = body_limit(req.uri().path());
     let json_errors = answers_json(req.uri().path());
-    let response = next.run(req).await;
+    let response = match announced_length(req.headers()) {
+        Some(length) if length > limit as u64 => {
+            body_too_large("request body", limit, req.into_body()).await
+        }
+        _ => next.run(req).await,
+    };
     let status = response.status();
     let json = response
         .headers()

@@ -9,7 +9,8 @@
 //! 3. the security headers ([`crate::headers`]);
 //! 4. ferry's error body and `Connection: close` on refusals
 //!    ([`crate::guard::refusals`]);
-//! 5. the body limits ([`crate::limit`], tower-http `RequestBodyLimit`);
+//! 5. the body limits ([`crate::limit`], tower-http `RequestBodyLimit`; a
+//!    body announced too large is answered by layer 4, after it is read);
 //! 6. the JSON nesting limit ([`crate::guard::json_depth`]).
 //!
 //! Timeouts on slow clients are the accept loop's ([`crate::conn`]):

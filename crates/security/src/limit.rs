@@ -1,6 +1,7 @@
-//! Request body limits: tower-http's `RequestBodyLimit` (a declared
-//! `Content-Length` over the limit is refused before anything runs; a
-//! body without one is cut off at the limit while it is read), with the
+//! Request body limits: tower-http's `RequestBodyLimit` (a body without
+//! a `Content-Length` is cut off at the limit while it is read; a declared
+//! one over the limit is answered earlier, by [`crate::guard::refusals`],
+//! after the body has been read and discarded), with the
 //! limit chosen by path — forge webhooks may be up to
 //! [`WEBHOOK_BODY_LIMIT`], everything else up to [`BODY_LIMIT`]. The path
 //! choice is the one hand-written part: tower-http's layer has one limit
