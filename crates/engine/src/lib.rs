@@ -12,6 +12,7 @@
 //! commit pushed before a crash is found instead of made twice. On start,
 //! [`Engine::start`] resumes every release that had not finished.
 
+mod clock;
 mod create;
 mod drive;
 mod handle;
@@ -39,6 +40,7 @@ use serde::Deserialize;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+pub use clock::{Clock, ManualClock};
 pub use create::HOTFIX_LABEL;
 pub use lease::{LeaseSettings, LeasedStore, Leases};
 pub use pullrequest::{
@@ -241,6 +243,9 @@ pub(crate) struct Inner {
     pub pr_waiters: pullrequest::Waiters,
     /// Leases held by this replica's drivers (issue 11).
     pub lease: lease::LeaseState,
+    /// What time-based decisions read (issue 20): windows, freezes,
+    /// expiries; settable in tests.
+    pub clock: Clock,
 }
 
 pub(crate) struct Driving {
@@ -261,7 +266,14 @@ pub struct EngineParts {
 }
 
 impl Engine {
+    /// An engine on the system clock.
     pub fn new(parts: EngineParts) -> Engine {
+        Engine::with_clock(parts, Clock::system())
+    }
+
+    /// An engine whose time-based decisions read `clock` (tests give a
+    /// [`ManualClock`]'s).
+    pub fn with_clock(parts: EngineParts, clock: Clock) -> Engine {
         let (events, _) = broadcast::channel(4096);
         Engine {
             inner: Arc::new(Inner {
@@ -280,6 +292,7 @@ impl Engine {
                 pull_requests: parts.pull_requests,
                 pr_waiters: pullrequest::Waiters::default(),
                 lease: lease::LeaseState::default(),
+                clock,
             }),
         }
     }
@@ -367,6 +380,11 @@ impl Engine {
     /// Replaces the configuration (running releases keep their frozen flow).
     pub fn set_config(&self, loaded: Arc<Loaded>) {
         *self.inner.config.write().unwrap_or_else(|p| p.into_inner()) = loaded;
+    }
+
+    /// The clock the engine's time-based decisions read.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
     }
 
     pub fn settings(&self) -> &EngineSettings {
