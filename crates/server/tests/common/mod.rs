@@ -284,17 +284,37 @@ impl TestServer {
     }
 
     /// `POST path` with a JSON body and the admin token; the answer checked
-    /// against the OpenAPI document ([`documented`]).
+    /// against the OpenAPI document ([`documented`]). A 503 ("nothing was
+    /// changed, try again": the store did not take a write in time, as on a
+    /// loaded machine) is sent again with the same Idempotency-Key, for up
+    /// to 30 s, as `ferry`'s own client does.
     pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let r = self
-            .http
-            .post(self.url(path))
-            .bearer_auth(TOKEN)
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        documented("POST", path, r).await
+        static SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let key = format!(
+            "test-{}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+            SENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let r = self
+                .http
+                .post(self.url(path))
+                .bearer_auth(TOKEN)
+                .header("Idempotency-Key", &key)
+                .json(body)
+                .send()
+                .await
+                .unwrap();
+            if r.status() == 503 && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                continue;
+            }
+            return documented("POST", path, r).await;
+        }
     }
 
     /// The body of `GET path` as text, without a token (e.g. `/metrics`).
