@@ -6,7 +6,9 @@
 //! times; `from` may also be a span before `to` (`30d`, `12w`). The
 //! default is the 30 days before now. The figures are computed from the
 //! facts the keeper recorded, after it caught up with every release
-//! finished by the time of the request.
+//! finished by the time of the request; a report of the same facts is
+//! answered from the keeper's cache (for a period ending now, one ending
+//! up to a minute earlier — `from`/`to` in the answer say which).
 
 use axum::Json;
 use axum::extract::State;
@@ -74,9 +76,12 @@ pub async fn report(
     let now = ferry_insights::millis(time::OffsetDateTime::now_utc());
     let period = parse_period(from, to, now, DEFAULT_SPAN)
         .map_err(|e| ApiError::bad_request(format!("from/to: {e}")))?;
+    // Without an end the period ends now: a report of it computed up to a
+    // minute ago from the same facts answers (it names its own period).
+    let rolling = to.is_none_or(|t| t.trim().is_empty());
     let (loaded, membership) = st.engine.membership();
     st.insights
-        .report(&loaded, &membership, product, period)
+        .report(&loaded, &membership, product, period, rolling)
         .await
         .map_err(insights_error)
 }

@@ -371,6 +371,11 @@ fn product_report(
         // production environment added during the period); the whole
         // period when the store knows of none yet.
         let measured = |p: Period| production_since.map_or(Some(p), |s| p.from_on(day_start(s)));
+        // In time order (stable: a release failing at one instant in two
+        // environments keeps the first environment's cause), so each week
+        // reads only its own slice.
+        production_deps.sort_by_key(|d| d.at);
+        production_arrivals.sort_by_key(|a| a.arrived_at);
         let m = measures(
             &production_deps,
             &production_arrivals,
@@ -381,7 +386,12 @@ fn product_report(
             .weeks()
             .into_iter()
             .map(|w| {
-                let m = measures(&production_deps, &production_arrivals, w, measured(w));
+                let deps = &production_deps[production_deps.partition_point(|d| d.at < w.from)
+                    ..production_deps.partition_point(|d| d.at < w.to)];
+                let arrivals = &production_arrivals[production_arrivals
+                    .partition_point(|a| a.arrived_at < w.from)
+                    ..production_arrivals.partition_point(|a| a.arrived_at < w.to)];
+                let m = measures(deps, arrivals, w, measured(w));
                 Week {
                     start: format_date(w.from),
                     deployments: m.deployment_frequency.deployments,

@@ -26,6 +26,15 @@ async fn a_promotion_shows_in_insights() {
     let done = s.wait_finished(&id).await;
     assert_eq!(done["status"], "SUCCEEDED", "{done}");
 
+    // The same query as before, within the minute a report of a period
+    // ending now may be reused: the keeper recorded new facts, so the
+    // report is computed again.
+    let (status, again) = s.get("/api/v1/insights?product=p").await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(
+        again["products"][0]["measures"]["deploymentFrequency"]["deployments"], 1,
+        "{again}"
+    );
     let (status, after) = s.get("/api/v1/insights?product=p&from=1d").await;
     assert_eq!(status, 200, "{after}");
     let p = &after["products"][0];

@@ -252,6 +252,11 @@ fn sqlite_migrator() -> Migrator {
             "delivery insights",
             include_str!("../migrations/sqlite/0024_insights.sql"),
         ),
+        (
+            34,
+            "delivery insights generation",
+            include_str!("../migrations/sqlite/0034_insight_generation.sql"),
+        ),
     ])
 }
 
@@ -301,6 +306,11 @@ fn postgres_migrator() -> Migrator {
             24,
             "delivery insights",
             include_str!("../migrations/postgres/0024_insights.sql"),
+        ),
+        (
+            34,
+            "delivery insights generation",
+            include_str!("../migrations/postgres/0034_insight_generation.sql"),
         ),
     ])
 }

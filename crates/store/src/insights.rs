@@ -56,6 +56,11 @@ fn earliest(column: &str, table: &str) -> String {
     )
 }
 
+/// Bumps the facts' generation: the first statement of every transaction
+/// that records facts (migration 34 says why).
+const BUMP_GENERATION: &str =
+    "UPDATE insight_generation SET generation = generation + 1 WHERE id = 1";
+
 fn run_from_row(row: &impl RowExt) -> Result<EnvRun> {
     let release_id = row.text("release_id")?;
     let corrupt = |what: &'static str, value: String| Error::Corrupt {
@@ -146,6 +151,10 @@ impl Store {
                 .begin_write()
                 .await
                 .map_err(db("beginning to record insights"))?;
+            sqlx::query(BUMP_GENERATION)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("counting a change of the insight facts"))?;
             for r in runs {
                 let number = to_i64(r.number, release_id, "number")?;
                 let mut q = sqlx::query(&upsert)
@@ -206,6 +215,9 @@ impl Store {
         arrivals: &[Arrival],
         complete_for: Option<&str>,
     ) -> Result<()> {
+        if arrivals.is_empty() && complete_for.is_none() {
+            return Ok(());
+        }
         let sql = "INSERT INTO insight_arrivals \
              (product, environment, sha, committed_at, arrived_at, release_id) \
              VALUES ($1, $2, $3, $4, $5, $6) \
@@ -222,6 +234,10 @@ impl Store {
                 .begin_write()
                 .await
                 .map_err(db("beginning to record arrivals"))?;
+            sqlx::query(BUMP_GENERATION)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("counting a change of the insight facts"))?;
             for a in arrivals {
                 sqlx::query(sql)
                     .bind(&a.product)
@@ -243,6 +259,19 @@ impl Store {
             }
             tx.commit().await.map_err(db("committing arrivals"))?;
             Ok(())
+        })
+    }
+
+    /// The facts' generation: it changes whenever any replica records
+    /// facts, so figures computed at one generation stay true while it
+    /// stays the same.
+    pub async fn insight_generation(&self) -> Result<i64> {
+        on_pool!(&self.backend, |pool| {
+            sqlx::query("SELECT generation FROM insight_generation WHERE id = 1")
+                .fetch_one(pool)
+                .await
+                .map_err(db("reading the insight facts' generation"))?
+                .int("generation")
         })
     }
 

@@ -398,13 +398,64 @@ async fn backlog_names_missing_and_stale_facts(url: &str) {
     store.close().await;
 }
 
+/// Every write of facts changes the generation a cached report is tagged
+/// with, whoever writes (another store on the same database: a replica);
+/// reads and empty writes do not.
+async fn generation_counts_every_write(url: &str) {
+    let store = Store::open(url).await.unwrap();
+    let replica = Store::open(url).await.unwrap();
+    let g0 = store.insight_generation().await.unwrap();
+    let run = env_run("web", 1, "prod", RunStatus::Successful, T0 + HOUR);
+    replica
+        .record_insight_runs(
+            "web-001",
+            "web",
+            Some(T0 + HOUR),
+            std::slice::from_ref(&run),
+        )
+        .await
+        .unwrap();
+    let g1 = store.insight_generation().await.unwrap();
+    assert_ne!(g1, g0, "runs recorded by a replica");
+    store
+        .insight_history(ProductFilter::All, Period::new(T0, T0 + DAY).unwrap())
+        .await
+        .unwrap();
+    store.record_arrivals(&[], None).await.unwrap();
+    assert_eq!(
+        store.insight_generation().await.unwrap(),
+        g1,
+        "nothing written"
+    );
+    let arrival = Arrival {
+        product: "web".into(),
+        environment: "prod".into(),
+        sha: "c0ffee".into(),
+        committed_at: T0,
+        arrived_at: T0 + HOUR,
+        release_id: "web-001".into(),
+    };
+    store.record_arrivals(&[arrival], None).await.unwrap();
+    let g2 = replica.insight_generation().await.unwrap();
+    assert!(g2 != g1 && g2 != g0, "arrivals recorded");
+    store.record_arrivals(&[], Some("web-001")).await.unwrap();
+    assert_ne!(
+        store.insight_generation().await.unwrap(),
+        g2,
+        "arrivals marked complete"
+    );
+    replica.close().await;
+    store.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn insights_on_sqlite() {
-    for check in 0..3 {
+    for check in 0..4 {
         let (_dir, url) = common::sqlite_url();
         match check {
             0 => facts_give_the_whole_historys_figures(&url).await,
             1 => order_independent_rules(&url).await,
+            2 => generation_counts_every_write(&url).await,
             _ => backlog_names_missing_and_stale_facts(&url).await,
         }
     }
@@ -416,4 +467,5 @@ async fn insights_on_postgres() {
     facts_give_the_whole_historys_figures(&cluster.database("t_insight_facts").await).await;
     order_independent_rules(&cluster.database("t_insight_rules").await).await;
     backlog_names_missing_and_stale_facts(&cluster.database("t_insight_backlog").await).await;
+    generation_counts_every_write(&cluster.database("t_insight_generation").await).await;
 }

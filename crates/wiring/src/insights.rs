@@ -48,6 +48,12 @@ const CHAIN_LIMIT: u32 = 50;
 pub const FULL_PASS_EVERY: Duration = Duration::from_secs(3600);
 /// How often the background task catches up.
 pub const BACKGROUND_EVERY: Duration = Duration::from_secs(20);
+/// How far behind "now" a report of a period ending now may end when it
+/// is answered from the cache (the facts unchanged since): `/metrics`
+/// scrapes and page views within a minute share one computation.
+pub const ROLLING_REUSE: Millis = MINUTE;
+/// Reports kept (the least recently computed goes first).
+const CACHED_REPORTS: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InsightsError {
@@ -73,6 +79,45 @@ pub struct InsightsKeeper {
     /// Releases finished before this were all recorded, and when the last
     /// full pass ran.
     watermark: Mutex<Option<(Millis, Instant)>>,
+    /// Reports computed, each with the facts' generation it was computed
+    /// at: true while no replica has recorded anything since.
+    cache: Mutex<Vec<Cached>>,
+}
+
+/// A report computed from the facts of one generation.
+struct Cached {
+    generation: i64,
+    product: Option<String>,
+    products: Vec<ProductScope>,
+    period: Period,
+    /// The period ended when it was asked for ("the last 30 days").
+    rolling: bool,
+    report: Report,
+}
+
+impl Cached {
+    /// Whether this answers a query: the same product, configuration and
+    /// facts, and the same period — or, for a period ending now, one that
+    /// ended at most [`ROLLING_REUSE`] earlier with the same start or
+    /// length (the report names the period it is of).
+    fn answers(
+        &self,
+        generation: i64,
+        product: Option<&str>,
+        products: &[ProductScope],
+        period: Period,
+        rolling: bool,
+    ) -> bool {
+        let same_period = self.period == period
+            || (rolling
+                && self.rolling
+                && (0..=ROLLING_REUSE).contains(&(period.to - self.period.to))
+                && (self.period.from == period.from || self.period.millis() == period.millis()));
+        self.generation == generation
+            && same_period
+            && self.product.as_deref() == product
+            && self.products == products
+    }
 }
 
 impl InsightsKeeper {
@@ -82,6 +127,7 @@ impl InsightsKeeper {
             notes,
             pass: tokio::sync::Mutex::new(()),
             watermark: Mutex::new(None),
+            cache: Mutex::new(Vec::new()),
         }
     }
 
@@ -245,19 +291,55 @@ impl InsightsKeeper {
     }
 
     /// The figures of `period` for one product or all, after catching up.
+    /// `rolling`: the period ends now (no end was given); a report of the
+    /// same facts ending at most [`ROLLING_REUSE`] earlier may answer.
+    /// Reports are kept until any replica records new facts (the store's
+    /// generation), so repeated queries and `/metrics` scrapes compute
+    /// nothing.
     pub async fn report(
         &self,
         loaded: &Loaded,
         membership: &Membership,
         product: Option<&str>,
         period: Period,
+        rolling: bool,
     ) -> Result<Report, InsightsError> {
         self.catch_up(loaded).await?;
-        self.report_recorded(loaded, membership, product, period)
-            .await
+        // Read before the facts: a report is never tagged newer than them.
+        let generation = self.store.insight_generation().await?;
+        let products = scopes_of(loaded, membership, product);
+        if let Some(hit) = self
+            .lock_cache()
+            .iter()
+            .find(|c| c.answers(generation, product, &products, period, rolling))
+        {
+            return Ok(hit.report.clone());
+        }
+        let report = self
+            .compute_recorded(products.clone(), product, period)
+            .await?;
+        let mut cache = self.lock_cache();
+        cache.retain(|c| c.generation == generation);
+        if cache.len() >= CACHED_REPORTS {
+            cache.remove(0);
+        }
+        cache.push(Cached {
+            generation,
+            product: product.map(str::to_owned),
+            products,
+            period,
+            rolling,
+            report: report.clone(),
+        });
+        Ok(report)
     }
 
-    /// The figures of `period` from the facts recorded so far.
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, Vec<Cached>> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The figures of `period` from the facts recorded so far (computed
+    /// now, not from the cache).
     pub async fn report_recorded(
         &self,
         loaded: &Loaded,
@@ -265,21 +347,29 @@ impl InsightsKeeper {
         product: Option<&str>,
         period: Period,
     ) -> Result<Report, InsightsError> {
+        self.compute_recorded(scopes_of(loaded, membership, product), product, period)
+            .await
+    }
+
+    async fn compute_recorded(
+        &self,
+        mut products: Vec<ProductScope>,
+        product: Option<&str>,
+        period: Period,
+    ) -> Result<Report, InsightsError> {
         let filter = product.map_or(ProductFilter::All, ProductFilter::One);
         let facts = self.store.insight_history(filter, period).await?;
-        let mut products = scopes(loaded, membership);
-        if let Some(p) = product {
-            products.retain(|s| s.name == p);
-            if products.is_empty() {
-                // A product no longer configured keeps its history.
-                if facts.first_seen.is_empty() {
-                    return Err(InsightsError::NoProduct(p.to_owned()));
-                }
-                products.push(ProductScope {
-                    name: p.to_owned(),
-                    environments: Vec::new(),
-                });
+        if let Some(p) = product
+            && products.is_empty()
+        {
+            // A product no longer configured keeps its history.
+            if facts.first_seen.is_empty() {
+                return Err(InsightsError::NoProduct(p.to_owned()));
             }
+            products.push(ProductScope {
+                name: p.to_owned(),
+                environments: Vec::new(),
+            });
         }
         Ok(compute(
             &Query { period, products },
@@ -333,6 +423,15 @@ pub fn scopes(loaded: &Loaded, membership: &Membership) -> Vec<ProductScope> {
         .collect()
 }
 
+/// [`scopes`], of one product when one is asked for.
+fn scopes_of(loaded: &Loaded, membership: &Membership, product: Option<&str>) -> Vec<ProductScope> {
+    let mut products = scopes(loaded, membership);
+    if let Some(p) = product {
+        products.retain(|s| s.name == p);
+    }
+    products
+}
+
 /// The code and configuration commits of a release's notes.
 fn commits(notes: &ReleaseNotes) -> impl Iterator<Item = &ferry_notes::Commit> {
     notes
@@ -352,4 +451,75 @@ fn commits(notes: &ReleaseNotes) -> impl Iterator<Item = &ferry_notes::Commit> {
 
 fn now_millis() -> Millis {
     millis(time::OffsetDateTime::now_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferry_insights::period::DAY;
+
+    fn cached(period: Period, rolling: bool) -> Cached {
+        let products = vec![ProductScope {
+            name: "p".into(),
+            environments: vec![EnvScope {
+                name: "prod".into(),
+                production: true,
+            }],
+        }];
+        Cached {
+            generation: 7,
+            product: Some("p".into()),
+            report: compute(
+                &Query {
+                    period,
+                    products: products.clone(),
+                },
+                &History {
+                    runs: &[],
+                    arrivals: &[],
+                    first_seen: &[],
+                },
+            ),
+            products,
+            period,
+            rolling,
+        }
+    }
+
+    #[test]
+    fn a_cached_report_answers_only_the_same_facts_and_period() {
+        let t = 1_796_601_600_000;
+        let month = Period::new(t - 30 * DAY, t).unwrap();
+        let c = cached(month, true);
+        let scope = c.products.clone();
+        let ask = |g: i64, p: Option<&str>, s: &[ProductScope], period: Period, rolling: bool| {
+            c.answers(g, p, s, period, rolling)
+        };
+        assert!(ask(7, Some("p"), &scope, month, true));
+        assert!(ask(7, Some("p"), &scope, month, false), "the same period");
+        // New facts, another product, another configuration.
+        assert!(!ask(8, Some("p"), &scope, month, true));
+        assert!(!ask(7, None, &scope, month, true));
+        let mut other = scope.clone();
+        other[0].environments[0].production = false;
+        assert!(!ask(7, Some("p"), &other, month, true));
+        // The last 30 days asked for up to a minute later.
+        let later = |ms: Millis| Period::new(month.from + ms, month.to + ms).unwrap();
+        assert!(ask(7, Some("p"), &scope, later(ROLLING_REUSE), true));
+        assert!(!ask(7, Some("p"), &scope, later(ROLLING_REUSE + 1), true));
+        assert!(
+            !ask(7, Some("p"), &scope, later(-1), true),
+            "not a later report"
+        );
+        assert!(!ask(7, Some("p"), &scope, later(1), false), "a fixed end");
+        // From a fixed start to now, a little later.
+        let since = Period::new(month.from, month.to + 1000).unwrap();
+        assert!(ask(7, Some("p"), &scope, since, true));
+        // Another length ending now.
+        let week = Period::new(month.to + 1000 - 7 * DAY, month.to + 1000).unwrap();
+        assert!(!ask(7, Some("p"), &scope, week, true));
+        // A fixed period is never stretched.
+        let fixed = cached(month, false);
+        assert!(!fixed.answers(7, Some("p"), &scope, later(1), true));
+    }
 }
