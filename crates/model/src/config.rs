@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::diagnostic::Origin;
 use crate::resource::{
     Application, Environment, Product, PromotionFlow, PromotionPolicy, PromotionTemplate,
-    WorkflowTemplate,
+    PromotionWindow, WorkflowTemplate,
 };
 
 /// A document of a kind ferry does not read (kept for counts and notes).
@@ -28,6 +28,8 @@ pub struct Config {
     pub flows: Vec<PromotionFlow>,
     pub policies: Vec<PromotionPolicy>,
     pub templates: Vec<PromotionTemplate>,
+    /// Promotion windows (issue 20), in file order.
+    pub windows: Vec<PromotionWindow>,
     pub workflow_templates: Vec<WorkflowTemplate>,
     pub ignored: Vec<IgnoredDocument>,
     index: Index,

@@ -21,6 +21,7 @@ pub mod policy;
 pub mod resource;
 pub mod trigger;
 mod validate;
+pub mod window;
 
 pub use config::Config;
 pub use diagnostic::{Diagnostic, Origin, Severity};

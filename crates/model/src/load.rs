@@ -12,7 +12,8 @@ use crate::diagnostic::{Diagnostic, Origin};
 use crate::resource::{
     Application, ApplicationSpec, Envelope, Environment, EnvironmentSpec, FlowBody, ObjectMeta,
     Product, ProductSpec, PromotionFlow, PromotionFlowSpec, PromotionPolicy, PromotionPolicySpec,
-    PromotionTemplate, PromotionTemplateSpec, WorkflowTemplate,
+    PromotionTemplate, PromotionTemplateSpec, PromotionWindow, PromotionWindowSpec,
+    WorkflowTemplate,
 };
 use crate::validate;
 use crate::yaml::de::{DeError, UnknownField, from_node, one_of};
@@ -54,6 +55,7 @@ const KINDS: &[(&str, &str, &[&str])] = &[
     ("codefresh.io", "PromotionFlow", &["v1beta1"]),
     ("codefresh.io", "PromotionPolicy", &["v1beta1"]),
     ("codefresh.io", "PromotionTemplate", &["v1beta1"]),
+    ("ferry.io", "PromotionWindow", &["v1alpha1"]),
 ];
 
 /// Types in which an unknown key is an error, not a warning: a misspelt
@@ -69,6 +71,8 @@ const STRICT: &[&str] = &[
     "LabelSelectorRequirement",
     "ProductFlow",
     "TriggerSelector",
+    "PromotionWindowSpec",
+    "WindowRange",
 ];
 
 /// Fields of Codefresh's published CRDs that ferry refuses, by the type
@@ -100,6 +104,7 @@ pub(crate) struct Sources {
     pub policies: Vec<DocRef>,
     pub templates: Vec<DocRef>,
     pub applications: Vec<DocRef>,
+    pub windows: Vec<DocRef>,
 }
 
 /// Loads every document of every file (in the order given; callers pass
@@ -323,6 +328,7 @@ impl Loader {
         c.policies.extend(o.policies);
         c.templates.extend(o.templates);
         c.workflow_templates.extend(o.workflow_templates);
+        c.windows.extend(o.windows);
         c.ignored.extend(o.ignored);
         self.diagnostics.extend(other.diagnostics);
         self.paths.extend(other.paths);
@@ -333,6 +339,7 @@ impl Loader {
         n.policies.extend(other.nodes.policies);
         n.templates.extend(other.nodes.templates);
         n.applications.extend(other.nodes.applications);
+        n.windows.extend(other.nodes.windows);
     }
 
     /// Reads one file. A YAML syntax error anywhere in it is the only
@@ -535,6 +542,18 @@ impl Loader {
                     origin,
                 });
                 self.nodes.policies.push(at);
+            }
+            "PromotionWindow" => {
+                let Some((metadata, spec)) = self.envelope::<PromotionWindowSpec>(file, &root)
+                else {
+                    return;
+                };
+                self.config.windows.push(PromotionWindow {
+                    metadata,
+                    spec,
+                    origin,
+                });
+                self.nodes.windows.push(at);
             }
             "PromotionFlow" => self.flow(file, at, &root, origin),
             "WorkflowTemplate" => {

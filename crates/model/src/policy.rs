@@ -103,7 +103,17 @@ pub fn selector_matches(
     product: &str,
     environment: &str,
 ) -> bool {
-    let sel = &policy.spec.selector;
+    selector_matches_parts(config, &policy.spec.selector, product, environment)
+}
+
+/// Whether a policy-shaped selector (a PromotionPolicy's, a
+/// PromotionWindow's) matches the product and environment.
+pub fn selector_matches_parts(
+    config: &Config,
+    sel: &crate::resource::PolicySelector,
+    product: &str,
+    environment: &str,
+) -> bool {
     if let Some(p) = &sel.product {
         if !p.names.is_empty() && !p.names.iter().any(|n| n == product) {
             return false;

@@ -432,6 +432,13 @@ pub(crate) fn run(config: &Config, nodes: &Sources, out: &mut Vec<Diagnostic>) -
             }
         }
     }
+    for (w, root) in config.windows.iter().zip(nodes.windows.iter().copied()) {
+        if let Err(problems) = crate::window::compile(w) {
+            for p in problems {
+                cx.error(&w.origin, root, &p.field, p.message);
+            }
+        }
+    }
     applications(&mut cx, nodes);
     cx.pending
 }
@@ -594,6 +601,11 @@ fn duplicates(cx: &mut Ctx<'_>) {
         cx.out,
         "PromotionPolicy",
         c.policies.iter().map(|r| (r.name().to_owned(), &r.origin)),
+    );
+    check(
+        cx.out,
+        "PromotionWindow",
+        c.windows.iter().map(|r| (r.name().to_owned(), &r.origin)),
     );
     check(
         cx.out,

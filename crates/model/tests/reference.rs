@@ -155,6 +155,7 @@ fn configuration_reference_matches_the_types() {
             "PromotionFlow",
             "PromotionPolicy",
             "PromotionTemplate",
+            "PromotionWindow",
             "WorkflowTemplate"
         ]
         .map(String::from)

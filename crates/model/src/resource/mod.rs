@@ -13,6 +13,7 @@ mod product;
 mod selector;
 mod string_map;
 mod template;
+mod window;
 mod workflow_template;
 
 pub use application::{Application, ApplicationSource, ApplicationSpec, Destination};
@@ -34,6 +35,7 @@ pub use string_map::StringMap;
 pub use template::{
     PromotionFile, PromotionTemplate, PromotionTemplateSpec, TemplateBody, VersionSource,
 };
+pub use window::{PromotionWindow, PromotionWindowSpec, WindowRange};
 pub use workflow_template::{PROMOTION_ORIGIN_ANNOTATION, WorkflowTemplate};
 
 use serde::de::IgnoredAny;
