@@ -475,6 +475,7 @@ fn assemble(
         hooks: Vec::new(),
         started_at: None,
         finished_at: None,
+        hold: None,
     });
     for step in &flow.steps {
         environments.push(EnvironmentRun {
@@ -490,6 +491,7 @@ fn assemble(
             hooks: Vec::new(),
             started_at: None,
             finished_at: None,
+            hold: None,
         });
     }
     // A flow labelled as the hotfix path marks its releases (issue 21).
@@ -518,6 +520,7 @@ fn assemble(
         hooks: Vec::new(),
         termination: None,
         hotfix,
+        break_glass: None,
         attempt: 1,
     }
 }

@@ -354,6 +354,24 @@ impl ReleaseHandle {
                 }
                 events.push(ev);
             }
+            // A change may say why a status changed: its own event of the
+            // same kind, place and status gives the derived one its
+            // message (one event, in its place), e.g. an environment held
+            // by a window (issue 20).
+            for ev in &mut events {
+                if let Some(i) = extra.iter().position(|x| {
+                    (x.kind, &x.environment, &x.application, &x.step, &x.status)
+                        == (
+                            ev.kind,
+                            &ev.environment,
+                            &ev.application,
+                            &ev.step,
+                            &ev.status,
+                        )
+                }) {
+                    ev.message = extra.remove(i).message;
+                }
+            }
             // Events of deferred changes first: they happened first. They
             // stay queued if the save fails (nothing was stored then).
             let mut all = guard.deferred_events.clone();

@@ -101,6 +101,10 @@ impl LeasedStore {
 
 #[async_trait]
 impl ReleaseStore for LeasedStore {
+    fn freezes(&self) -> Option<&ferry_store::Store> {
+        Some(&self.store)
+    }
+
     async fn create(
         &self,
         release: Release,

@@ -15,6 +15,7 @@
 mod clock;
 mod create;
 mod drive;
+mod gates;
 mod handle;
 mod lease;
 mod params;
@@ -246,6 +247,11 @@ pub(crate) struct Inner {
     /// What time-based decisions read (issue 20): windows, freezes,
     /// expiries; settable in tests.
     pub clock: Clock,
+    /// The promotion windows of the configuration they were compiled from.
+    pub windows: Mutex<Option<(Arc<Loaded>, Arc<ferry_model::window::Windows>)>>,
+    /// Bumped when what holds environments may have changed (a freeze, a
+    /// break-glass, a new configuration): waiting environments look again.
+    pub gate_changed: tokio::sync::watch::Sender<u64>,
 }
 
 pub(crate) struct Driving {
@@ -293,6 +299,8 @@ impl Engine {
                 pr_waiters: pullrequest::Waiters::default(),
                 lease: lease::LeaseState::default(),
                 clock,
+                windows: Mutex::new(None),
+                gate_changed: tokio::sync::watch::channel(0).0,
             }),
         }
     }
@@ -380,6 +388,8 @@ impl Engine {
     /// Replaces the configuration (running releases keep their frozen flow).
     pub fn set_config(&self, loaded: Arc<Loaded>) {
         *self.inner.config.write().unwrap_or_else(|p| p.into_inner()) = loaded;
+        // A window may have opened or closed.
+        self.inner.gates_changed();
     }
 
     /// The clock the engine's time-based decisions read.

@@ -7,6 +7,10 @@ use crate::store::{Created, ReleaseStore, StoreError, sort_oldest_first};
 
 #[async_trait]
 impl ReleaseStore for ferry_store::Store {
+    fn freezes(&self) -> Option<&ferry_store::Store> {
+        Some(self)
+    }
+
     async fn create(
         &self,
         release: Release,

@@ -143,6 +143,11 @@ pub trait ReleaseStore: Send + Sync + 'static {
     ) -> Result<Option<ferry_store::ProductGate>, StoreError> {
         Ok(None)
     }
+    /// Where stop-the-line freezes are kept (issue 20); `None`: this
+    /// store keeps none, so nothing is ever frozen and freezing is refused.
+    fn freezes(&self) -> Option<&ferry_store::Store> {
+        None
+    }
     /// Leases, when several replicas may share the store (issue 11);
     /// `None`: this engine drives every release it resumes.
     fn leases(&self) -> Option<&dyn crate::lease::Leases> {

@@ -36,8 +36,14 @@ pub struct WindowProblem {
 
 #[derive(Debug, Clone)]
 enum Rule {
-    Recurring { cron: Box<Cron>, length: SignedDuration },
-    Absolute { from: Timestamp, until: Timestamp },
+    Recurring {
+        cron: Box<Cron>,
+        length: SignedDuration,
+    },
+    Absolute {
+        from: Timestamp,
+        until: Timestamp,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -89,9 +95,7 @@ impl Windows {
             windows: config
                 .windows
                 .iter()
-                .map(|w| {
-                    compile(w).unwrap_or_else(|problems| broken(w, &problems))
-                })
+                .map(|w| compile(w).unwrap_or_else(|problems| broken(w, &problems)))
                 .collect(),
         }
     }
@@ -208,7 +212,12 @@ impl CompiledWindow {
     /// The first moment from `t` on when this window is open.
     fn next_open(&self, mut t: Timestamp) -> Option<Timestamp> {
         for _ in 0..MAX_STEPS {
-            if let Some(end) = self.deny.iter().filter_map(|r| self.covering_end(r, t)).max() {
+            if let Some(end) = self
+                .deny
+                .iter()
+                .filter_map(|r| self.covering_end(r, t))
+                .max()
+            {
                 t = end;
                 continue;
             }
@@ -216,7 +225,11 @@ impl CompiledWindow {
             {
                 return Some(t);
             }
-            t = self.allow.iter().filter_map(|r| self.next_start(r, t)).min()?;
+            t = self
+                .allow
+                .iter()
+                .filter_map(|r| self.next_start(r, t))
+                .min()?;
         }
         None
     }
@@ -392,4 +405,3 @@ fn moment(text: &str, tz: &TimeZone) -> Result<Timestamp, String> {
         .map(|z| z.timestamp())
         .map_err(|e| format!("`{text}`: {e}"))
 }
-

@@ -213,7 +213,11 @@ spec:
     let closed = w
         .closed(&l.config, "p", "prod", at("2026-12-07T07:00:00Z"))
         .expect("closed");
-    assert!(closed.reason.contains("the window is invalid"), "{}", closed.reason);
+    assert!(
+        closed.reason.contains("the window is invalid"),
+        "{}",
+        closed.reason
+    );
 }
 
 #[test]

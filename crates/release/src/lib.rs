@@ -12,9 +12,10 @@ mod status;
 
 pub use event::{Event, EventKind, NewEvent};
 pub use record::{
-    ApplicationRun, ApplicationSnapshot, EnvironmentRun, EnvironmentStep, FrozenFlow, FrozenStep,
-    HealthShown, Issue, IssueKind, PullRequest, Release, ReleaseKind, Snapshot, StepPhase, StepRun,
-    Termination, TerminationReason, Trigger, WorkflowNode, new_release_id,
+    ApplicationRun, ApplicationSnapshot, BreakGlass, EnvironmentRun, EnvironmentStep, FrozenFlow,
+    FrozenStep, HealthShown, Hold, HoldKind, Issue, IssueKind, PullRequest, Release, ReleaseKind,
+    Snapshot, StepPhase, StepRun, Termination, TerminationReason, Trigger, WorkflowNode,
+    new_release_id,
 };
 pub use status::{ApplicationStatus, EnvironmentStatus, ReleaseStatus, StepStatus};
 

@@ -451,6 +451,10 @@ pub struct EnvironmentRun {
     )]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub finished_at: Option<Timestamp>,
+    /// Why it waits before its first write (a closed window, a freeze);
+    /// set while it is SUSPENDED there (issue 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<Hold>,
 }
 
 /// One step of an environment as a whole: the same-named step of every
@@ -552,6 +556,62 @@ pub struct Release {
     /// 1 for the first run, +1 per retry; new issues carry it.
     #[serde(default = "first_attempt")]
     pub attempt: u32,
+    /// An administrator let this release through closed promotion windows
+    /// and freezes (issue 20): who, when and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<BreakGlass>,
+}
+
+/// A break-glass (issue 20): one release let through closed windows and
+/// freezes, by a named person with a reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct BreakGlass {
+    pub by: String,
+    pub reason: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: Timestamp,
+}
+
+/// Why an environment waits before its first write (issue 20): a closed
+/// promotion window or a stop-the-line freeze. The environment is
+/// SUSPENDED while it holds; the hold goes when the environment starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Hold {
+    pub kind: HoldKind,
+    /// For people: `frozen until 2026-12-28 09:00 Europe/Berlin by window
+    /// "year-end": year-end freeze`, `frozen until lifted: incident 42
+    /// (freeze by ivy)`.
+    pub reason: String,
+    /// When it opens by itself; `None`: when a person lifts it (or the
+    /// configuration changes).
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub until: Option<Timestamp>,
+    /// The window's name, or the freeze's id.
+    pub by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub since: Timestamp,
+}
+
+/// What holds an environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum HoldKind {
+    /// A PromotionWindow is closed.
+    Window,
+    /// A stop-the-line freeze is active.
+    Freeze,
 }
 
 fn first_attempt() -> u32 {

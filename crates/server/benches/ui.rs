@@ -175,6 +175,7 @@ fn release() -> Release {
                 }],
                 started_at: done.then_some(at),
                 finished_at: done.then_some(at + Duration::from_secs(40)),
+                hold: None,
             }
         })
         .collect();
@@ -226,6 +227,7 @@ fn release() -> Release {
         hooks: vec![],
         termination: None,
         hotfix: false,
+        break_glass: None,
         attempt: 1,
     }
 }

@@ -253,6 +253,11 @@ fn sqlite_migrator() -> Migrator {
             include_str!("../migrations/sqlite/0024_insights.sql"),
         ),
         (
+            30,
+            "freezes",
+            include_str!("../migrations/sqlite/0030_freezes.sql"),
+        ),
+        (
             34,
             "delivery insights generation",
             include_str!("../migrations/sqlite/0034_insight_generation.sql"),
@@ -306,6 +311,11 @@ fn postgres_migrator() -> Migrator {
             24,
             "delivery insights",
             include_str!("../migrations/postgres/0024_insights.sql"),
+        ),
+        (
+            30,
+            "freezes",
+            include_str!("../migrations/postgres/0030_freezes.sql"),
         ),
         (
             34,

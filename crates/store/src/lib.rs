@@ -20,6 +20,7 @@ mod cursor;
 mod dedup;
 mod deliveries;
 mod error;
+mod freezes;
 mod idempotency;
 mod insights;
 mod invariant;
@@ -34,6 +35,7 @@ mod ui_sessions;
 mod url;
 
 pub use error::{Error, Result};
+pub use freezes::{Freeze, NewFreeze};
 pub use idempotency::{IDEMPOTENCY_WINDOW, IdempotentRequest, Remembered};
 pub use insights::{INSIGHT_FACTS_VERSION, InsightFacts, ProductFilter};
 pub use invariant::Repaired;

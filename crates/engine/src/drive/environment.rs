@@ -24,11 +24,19 @@ pub(super) async fn run_environment(
     let Some(e) = r.environment(env).cloned() else {
         return Ok(());
     };
+    // A closed window or a freeze holds it before anything runs (issue
+    // 20); the trigger environment is not written to.
+    let opened = if e.trigger {
+        None
+    } else {
+        super::gate::wait_open(inner, handle, env, cancel).await?
+    };
     let step = r.graph.step(env).cloned();
     let has_on_start = step.as_ref().is_some_and(|s| s.hooks.on_start.is_some());
     let start = |r: &mut Release| {
         if let Some(e) = r.environment_mut(env) {
             e.status = EnvironmentStatus::Running;
+            e.hold = None;
             e.started_at.get_or_insert_with(now);
             // Applications start together with their environment (one
             // save instead of one per application), unless a hook runs first.
@@ -42,7 +50,23 @@ pub(super) async fn run_environment(
         }
         ((), vec![])
     };
-    if has_on_start || e.applications.is_empty() {
+    if let Some(why) = opened {
+        // Stored now, with why it may go: the hold it leaves is visible
+        // until then.
+        handle
+            .update(|r| {
+                start(r);
+                (
+                    (),
+                    vec![
+                        NewEvent::new(EventKind::Environment, "RUNNING")
+                            .environment(env)
+                            .message(why),
+                    ],
+                )
+            })
+            .await?;
+    } else if has_on_start || e.applications.is_empty() {
         handle.update(start).await?;
     } else {
         // Stored by the first step's own save, before that step acts.

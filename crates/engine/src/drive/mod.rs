@@ -10,6 +10,7 @@
 //!
 //! ```text
 //! release ──► environment ──► application ──► workflow, action, sync
+//!    │            ├──► gate
 //!    ├────────────┴──► hooks ──► workflow
 //!    └──► snapshot
 //! ```
@@ -18,6 +19,8 @@
 //!   terminate, retry, the flow timeout and the release's end;
 //! - [`environment`]: an environment's applications in parallel, its hooks
 //!   and its end;
+//! - [`gate`]: an environment held by a closed window or a freeze waits
+//!   there before anything of it runs (issue 20);
 //! - [`application`]: one application's steps in order;
 //! - [`workflow`]: a pre-/post-action workflow step, and following any
 //!   workflow run into the release (also for hooks);
@@ -34,6 +37,7 @@
 mod action;
 mod application;
 mod environment;
+mod gate;
 mod hooks;
 mod leftovers;
 mod record;

@@ -327,6 +327,12 @@ impl Fixture {
             .await
     }
 
+    /// An engine whose time-based decisions read `clock` (issue 20).
+    pub async fn engine_on_clock(&self, clock: ferry_engine::Clock) -> Engine {
+        self.build_on("engine-test", "cache", |_| {}, |s| Arc::new(s), None, clock)
+            .await
+    }
+
     /// [`Fixture::replica`] whose store is `wrap` of the replica's store
     /// (a store that fails on purpose).
     pub async fn replica_on(
@@ -346,6 +352,20 @@ impl Fixture {
         tweak: impl FnOnce(&mut EngineSettings),
         wrap: impl FnOnce(ferry_engine::LeasedStore) -> Arc<dyn ferry_engine::ReleaseStore>,
         pull_requests: Option<Arc<dyn ferry_engine::PullRequests>>,
+    ) -> Engine {
+        let clock = ferry_engine::Clock::system();
+        self.build_on(instance, cache, tweak, wrap, pull_requests, clock)
+            .await
+    }
+
+    async fn build_on(
+        &self,
+        instance: &str,
+        cache: &str,
+        tweak: impl FnOnce(&mut EngineSettings),
+        wrap: impl FnOnce(ferry_engine::LeasedStore) -> Arc<dyn ferry_engine::ReleaseStore>,
+        pull_requests: Option<Arc<dyn ferry_engine::PullRequests>>,
+        clock: ferry_engine::Clock,
     ) -> Engine {
         create_postgres_database(&self.db).await;
         let store = ferry_store::Store::open(&self.db)
@@ -376,15 +396,18 @@ impl Fixture {
             ..EngineSettings::default()
         };
         tweak(&mut settings);
-        let engine = Engine::new(EngineParts {
-            store,
-            config: Arc::new(loaded),
-            appstate: Arc::new(GitProvider::new(Arc::clone(&workspace))),
-            workspace,
-            runner,
-            settings,
-            pull_requests,
-        });
+        let engine = Engine::with_clock(
+            EngineParts {
+                store,
+                config: Arc::new(loaded),
+                appstate: Arc::new(GitProvider::new(Arc::clone(&workspace))),
+                workspace,
+                runner,
+                settings,
+                pull_requests,
+            },
+            clock,
+        );
         engine.start().await.expect("start engine");
         engine
     }

@@ -182,6 +182,7 @@ pub fn release(
         hooks: Vec::new(),
         termination: None,
         hotfix: false,
+        break_glass: None,
         attempt: 1,
     }
 }

@@ -169,6 +169,7 @@ pub fn release(product: &str) -> Release {
             hooks: vec![StepRun::pending("onStart: notify-start", StepPhase::Hook)],
             started_at: (i <= 1).then_some(created_at),
             finished_at: (i == 0).then_some(created_at),
+            hold: None,
         })
         .collect();
     Release {
@@ -209,6 +210,7 @@ pub fn release(product: &str) -> Release {
             at: created_at,
         }),
         hotfix: true,
+        break_glass: None,
         attempt: 1,
     }
 }
