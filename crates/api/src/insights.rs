@@ -13,7 +13,7 @@
 use axum::Json;
 use axum::extract::State;
 use ferry_insights::Report;
-use ferry_insights::period::{DAY, parse_period};
+use ferry_insights::period::parse_period;
 use ferry_wiring::insights::InsightsError;
 use serde::Deserialize;
 
@@ -23,7 +23,7 @@ use crate::refusals::{ErrorBody, ReadRefusals};
 use crate::state::Shared;
 
 /// The period when none is given.
-pub const DEFAULT_SPAN: ferry_insights::Millis = 30 * DAY;
+pub use ferry_wiring::insights::DEFAULT_SPAN;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

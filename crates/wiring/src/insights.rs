@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ferry_insights::period::{MINUTE, parse_instant};
+use ferry_insights::period::{DAY, MINUTE, parse_instant};
 use ferry_insights::{
     Arrival, EnvRun, EnvScope, History, Millis, Period, ProductScope, Query, Report, RunStatus,
     compute, millis, runs_of,
@@ -52,6 +52,8 @@ pub const BACKGROUND_EVERY: Duration = Duration::from_secs(20);
 /// is answered from the cache (the facts unchanged since): `/metrics`
 /// scrapes and page views within a minute share one computation.
 pub const ROLLING_REUSE: Millis = MINUTE;
+/// The period a query without `from` covers, ending at `to` (or now).
+pub const DEFAULT_SPAN: Millis = 30 * DAY;
 /// Reports kept (the least recently computed goes first).
 const CACHED_REPORTS: usize = 32;
 
@@ -98,8 +100,8 @@ struct Cached {
 impl Cached {
     /// Whether this answers a query: the same product, configuration and
     /// facts, and the same period — or, for a period ending now, one that
-    /// ended at most [`ROLLING_REUSE`] earlier with the same start or
-    /// length (the report names the period it is of).
+    /// ended at most `reuse` earlier with the same start or length (the
+    /// report names the period it is of).
     fn answers(
         &self,
         generation: i64,
@@ -107,11 +109,12 @@ impl Cached {
         products: &[ProductScope],
         period: Period,
         rolling: bool,
+        reuse: Millis,
     ) -> bool {
         let same_period = self.period == period
             || (rolling
                 && self.rolling
-                && (0..=ROLLING_REUSE).contains(&(period.to - self.period.to))
+                && (0..=reuse).contains(&(period.to - self.period.to))
                 && (self.period.from == period.from || self.period.millis() == period.millis()));
         self.generation == generation
             && same_period
@@ -304,6 +307,19 @@ impl InsightsKeeper {
         period: Period,
         rolling: bool,
     ) -> Result<Report, InsightsError> {
+        self.report_within(loaded, membership, product, period, rolling, ROLLING_REUSE)
+            .await
+    }
+
+    async fn report_within(
+        &self,
+        loaded: &Loaded,
+        membership: &Membership,
+        product: Option<&str>,
+        period: Period,
+        rolling: bool,
+        reuse: Millis,
+    ) -> Result<Report, InsightsError> {
         self.catch_up(loaded).await?;
         // Read before the facts: a report is never tagged newer than them.
         let generation = self.store.insight_generation().await?;
@@ -311,7 +327,7 @@ impl InsightsKeeper {
         if let Some(hit) = self
             .lock_cache()
             .iter()
-            .find(|c| c.answers(generation, product, &products, period, rolling))
+            .find(|c| c.answers(generation, product, &products, period, rolling, reuse))
         {
             return Ok(hit.report.clone());
         }
@@ -381,12 +397,26 @@ impl InsightsKeeper {
         ))
     }
 
-    /// Catches up every [`BACKGROUND_EVERY`] until `stop`.
+    /// Every [`BACKGROUND_EVERY`] until `stop`: catches up, and keeps the
+    /// report `/metrics` and the pages ask for by default (every product,
+    /// the last [`DEFAULT_SPAN`]) computed ahead — a little before a
+    /// request could no longer reuse it — so they rarely compute.
     pub fn spawn(self: Arc<Self>, engine: ferry_engine::Engine, stop: CancelFlag) {
         tokio::spawn(async move {
             loop {
-                let loaded = engine.config();
-                if let Err(e) = self.catch_up(&loaded).await {
+                let (loaded, membership) = engine.membership();
+                let ahead = ROLLING_REUSE
+                    - Millis::try_from(BACKGROUND_EVERY.as_millis())
+                        .unwrap_or(ROLLING_REUSE)
+                        .min(ROLLING_REUSE);
+                let kept = match Period::ending(now_millis(), DEFAULT_SPAN) {
+                    Ok(period) => self
+                        .report_within(&loaded, &membership, None, period, true, ahead)
+                        .await
+                        .map(drop),
+                    Err(_) => self.catch_up(&loaded).await.map(drop),
+                };
+                if let Err(e) = kept {
                     tracing::warn!(error = %e, "insights: recording facts failed; retried");
                 }
                 tokio::select! {
@@ -456,7 +486,6 @@ fn now_millis() -> Millis {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferry_insights::period::DAY;
 
     fn cached(period: Period, rolling: bool) -> Cached {
         let products = vec![ProductScope {
@@ -493,7 +522,7 @@ mod tests {
         let c = cached(month, true);
         let scope = c.products.clone();
         let ask = |g: i64, p: Option<&str>, s: &[ProductScope], period: Period, rolling: bool| {
-            c.answers(g, p, s, period, rolling)
+            c.answers(g, p, s, period, rolling, ROLLING_REUSE)
         };
         assert!(ask(7, Some("p"), &scope, month, true));
         assert!(ask(7, Some("p"), &scope, month, false), "the same period");
@@ -507,6 +536,15 @@ mod tests {
         let later = |ms: Millis| Period::new(month.from + ms, month.to + ms).unwrap();
         assert!(ask(7, Some("p"), &scope, later(ROLLING_REUSE), true));
         assert!(!ask(7, Some("p"), &scope, later(ROLLING_REUSE + 1), true));
+        // The background computes ahead: it reuses less.
+        assert!(!c.answers(
+            7,
+            Some("p"),
+            &scope,
+            later(ROLLING_REUSE),
+            true,
+            ROLLING_REUSE / 2
+        ));
         assert!(
             !ask(7, Some("p"), &scope, later(-1), true),
             "not a later report"
@@ -520,6 +558,6 @@ mod tests {
         assert!(!ask(7, Some("p"), &scope, week, true));
         // A fixed period is never stretched.
         let fixed = cached(month, false);
-        assert!(!fixed.answers(7, Some("p"), &scope, later(1), true));
+        assert!(!fixed.answers(7, Some("p"), &scope, later(1), true, ROLLING_REUSE));
     }
 }
