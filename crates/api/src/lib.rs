@@ -26,6 +26,7 @@ pub mod insights;
 pub mod metrics;
 pub mod notes;
 pub mod notes_bodies;
+pub mod notifications;
 pub mod openapi;
 pub mod ops;
 pub mod products;

@@ -20,7 +20,9 @@ use utoipa::{Modify, OpenApi};
 
 use crate::refusals::ErrorBody;
 use crate::view::ApiRelease;
-use crate::{audit, events, insights, notes, ops, products, releases, tokens, webhooks};
+use crate::{
+    audit, events, insights, notes, notifications, ops, products, releases, tokens, webhooks,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -50,6 +52,7 @@ use crate::{audit, events, insights, notes, ops, products, releases, tokens, web
         tokens::create,
         tokens::revoke,
         audit::list,
+        notifications::list,
         webhooks::receive,
         ops::healthz,
         ops::readyz,
@@ -62,7 +65,7 @@ use crate::{audit, events, insights, notes, ops, products, releases, tokens, web
         (name = "products", description = "Products, their environments and policies"),
         (name = "releases", description = "Releases: lists, detail, promotions and actions"),
         (name = "notes", description = "Release notes (SPEC §7)"),
-        (name = "admin", description = "API tokens and the audit log"),
+        (name = "admin", description = "API tokens, the audit log and notification deliveries"),
         (name = "webhooks", description = "Forge webhooks"),
         (name = "insights", description = "Delivery insights: DORA measures and where promotion time goes"),
         (name = "operations", description = "Health, readiness, metrics, configuration, this document"),

@@ -10,7 +10,9 @@ use axum::response::Response;
 use axum::routing::{MethodRouter, get, post};
 
 use crate::state::Shared;
-use crate::{audit, events, insights, notes, ops, products, releases, tokens, webhooks};
+use crate::{
+    audit, events, insights, notes, notifications, ops, products, releases, tokens, webhooks,
+};
 
 /// Every route with its method and handler. The router is built from
 /// this table and the OpenAPI test checks the document against it, so the
@@ -70,6 +72,11 @@ pub fn table() -> Vec<(&'static str, &'static str, MethodRouter<Shared>)> {
             axum::routing::delete(tokens::revoke),
         ),
         ("get", "/api/v1/audit", get(audit::list)),
+        (
+            "get",
+            "/api/v1/notifications/deliveries",
+            get(notifications::list),
+        ),
         ("post", "/api/v1/webhooks/{forge}", post(webhooks::receive)),
         ("get", "/healthz", get(ops::healthz)),
         ("get", "/readyz", get(ops::readyz)),

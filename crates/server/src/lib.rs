@@ -53,6 +53,8 @@ pub struct Server {
     generated_token: Option<String>,
     /// Commit statuses, when forges are configured.
     statuses: Option<ferry_forge::StatusPublisher>,
+    /// Notifications out, when configured (issue 20).
+    notifier: Option<ferry_wiring::notifications::Notifier>,
 }
 
 impl Server {
@@ -85,6 +87,7 @@ impl Server {
             state,
             generated_token,
             statuses: parts.statuses,
+            notifier: parts.notifier,
         })
     }
 
@@ -141,7 +144,7 @@ impl BoundServer {
     /// and lets open requests finish. Stored state is untouched by the
     /// stop, so what was running resumes on the next start.
     pub async fn run(
-        self,
+        mut self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         let state = Arc::clone(&self.server.state);
@@ -165,6 +168,9 @@ impl BoundServer {
                 state.engine.clone(),
                 async move { stop.cancelled().await },
             );
+        }
+        if let Some(notifier) = self.server.notifier.take() {
+            notifier.spawn(&state.engine, stop.clone());
         }
         state.engine.start().await?;
         ferry_wiring::replica::spawn_relay(state.store.clone(), state.engine.clone(), stop.clone());

@@ -2,7 +2,8 @@
 //! (issue 22; ARCHITECTURE.md, "No crate depends upward, no file circle
 //! inside a crate").
 //!
-//! - Crates: `security` < `settings` < `wiring` < `api` < `ui` < `server`;
+//! - Crates: `security` < `notify` < `settings` < `wiring` < `api` < `ui`
+//!   < `server`;
 //!   each may depend only on the ones before it (and on the library
 //!   crates), and no library crate depends on any of them.
 //! - Files: inside each of these crates, the modules' imports — `use
@@ -14,7 +15,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The program's crates, bottom up.
-const PROGRAM: [&str; 6] = ["security", "settings", "wiring", "api", "ui", "server"];
+const PROGRAM: [&str; 7] = [
+    "security", "notify", "settings", "wiring", "api", "ui", "server",
+];
 
 fn crates_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -37,6 +37,12 @@ pub enum SettingsError {
         name: String,
         message: String,
     },
+    #[error("notifications[{index}] ({name}): {message}")]
+    Notification {
+        index: usize,
+        name: String,
+        message: String,
+    },
     #[error("argoWorkflows: {message}")]
     ArgoWorkflows { message: String },
 }

@@ -64,11 +64,17 @@
 //! `FERRY_ARGOCD_CA_FILE` and `FERRY_ARGOCD_APP_NAMESPACE` apply to the
 //! first entry (one named `argocd`, the default, is created when there is
 //! none).
+//!
+//! `[[notifications]]` entries (issue 20): `name`, `kind` (slack, teams,
+//! webhook, cloudevents), exactly one of `url`, `urlEnv`, `urlFile`, the
+//! signing key `secret` / `secretEnv` / `secretFile` (required for
+//! webhook), filters `events`, `products`, `environments`, `subjects`, and
+//! `maxAttempts`, `timeout` (see [`notifications`]).
 
 //!
 //! One module per part of the settings, each below [`settings`] (which
 //! puts them together) and above [`secret`] and [`error`]: [`git`],
-//! [`forges`], [`argocd`], [`notes`], [`workflows`].
+//! [`forges`], [`argocd`], [`notes`], [`notifications`], [`workflows`].
 
 pub mod argocd;
 mod budget;
@@ -76,6 +82,7 @@ pub mod error;
 pub mod forges;
 pub mod git;
 pub mod notes;
+pub mod notifications;
 pub mod secret;
 pub mod settings;
 pub mod workflows;
@@ -84,6 +91,7 @@ pub use argocd::{ArgoCdSettings, argocd_instance};
 pub use error::SettingsError;
 pub use git::{GitCredential, credentials_for, resolve_credentials};
 pub use notes::{RegistryCredential, ReleaseNotesSettings};
+pub use notifications::{NotificationSettings, notification_subscription};
 pub use secret::Secret;
 pub use settings::{Overrides, Settings};
 pub use workflows::ArgoWorkflowsSettings;

@@ -11,6 +11,7 @@ use crate::error::SettingsError;
 use crate::forges::forge_env;
 use crate::git::{GitCredential, git_credential_env};
 use crate::notes::{NotesFileKeys, RegistryCredential, ReleaseNotesSettings};
+use crate::notifications::{NotificationSettings, check_notifications};
 use crate::secret::Secret;
 use crate::workflows::ArgoWorkflowsSettings;
 
@@ -55,6 +56,8 @@ struct FileSettings {
     #[serde(default)]
     argocd: Vec<ArgoCdSettings>,
     argo_workflows: Option<ArgoWorkflowsSettings>,
+    #[serde(default)]
+    notifications: Vec<NotificationSettings>,
     // Release notes (see `notes`).
     #[serde(default)]
     registries: Vec<RegistryCredential>,
@@ -127,6 +130,8 @@ pub struct Settings {
     /// The Argo Workflows server promotion workflows run on; none: the
     /// local executor runs them on this machine.
     pub argo_workflows: Option<ArgoWorkflowsSettings>,
+    /// Where release and environment events are sent (issue 20).
+    pub notifications: Vec<NotificationSettings>,
     /// Demo mode (`ferry demo`): the web UI offers a "Merge pull request"
     /// button on promotions waiting for a branch of a local repository to
     /// be merged, standing in for the forge the demo does not have.
@@ -165,6 +170,7 @@ impl Default for Settings {
             forges: Vec::new(),
             argocd: Vec::new(),
             argo_workflows: None,
+            notifications: Vec::new(),
             demo: false,
             release_notes: Default::default(),
             http: ferry_security::ConnLimits::default(),
@@ -387,6 +393,7 @@ impl Settings {
             forges: fs.forges,
             argocd: fs.argocd,
             argo_workflows: fs.argo_workflows,
+            notifications: fs.notifications,
             demo: fs.demo.unwrap_or(d.demo),
             release_notes,
             http,
@@ -404,6 +411,7 @@ impl Settings {
             });
         }
         check_argocd(&settings.argocd)?;
+        check_notifications(&settings.notifications)?;
         if let Some(a) = &settings.argo_workflows {
             a.check()?;
         }

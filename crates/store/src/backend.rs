@@ -258,6 +258,11 @@ fn sqlite_migrator() -> Migrator {
             include_str!("../migrations/sqlite/0030_freezes.sql"),
         ),
         (
+            33,
+            "notifications",
+            include_str!("../migrations/sqlite/0033_notifications.sql"),
+        ),
+        (
             34,
             "delivery insights generation",
             include_str!("../migrations/sqlite/0034_insight_generation.sql"),
@@ -316,6 +321,11 @@ fn postgres_migrator() -> Migrator {
             30,
             "freezes",
             include_str!("../migrations/postgres/0030_freezes.sql"),
+        ),
+        (
+            33,
+            "notifications",
+            include_str!("../migrations/postgres/0033_notifications.sql"),
         ),
         (
             34,

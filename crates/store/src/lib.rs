@@ -26,6 +26,7 @@ mod insights;
 mod invariant;
 mod lease;
 mod notes;
+mod notifications;
 mod notify;
 mod product_gate;
 mod security;
@@ -41,6 +42,9 @@ pub use insights::{INSIGHT_FACTS_VERSION, InsightFacts, ProductFilter};
 pub use invariant::Repaired;
 pub use lease::Lease;
 pub use notes::{NewRendition, NotesRendition, NotesValidator};
+pub use notifications::{
+    DeliveryOutcome, DeliveryPage, DeliveryStatus, NewDelivery, NotificationProgress, OutboxRow,
+};
 pub use notify::{EVENTS_CHANNEL, EventListener, EventNotice};
 pub use product_gate::ProductGate;
 pub use security::{AuditEntry, AuditFilter, AuditPage, NewAuditEntry, NewToken, TokenRecord};

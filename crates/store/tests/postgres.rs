@@ -34,6 +34,7 @@ async fn postgres_backend_passes_the_store_suite() {
     suite::unfinishable_saves_are_refused(&cluster.database("t_unfinishable").await).await;
     suite::broken_finished_rows_are_repaired(&cluster.database("t_repair").await).await;
     suite::idempotency_keys(&cluster.database("t_idempotency").await).await;
+    suite::notification_outbox(&cluster.database("t_notifications").await).await;
 
     // Connection failures name the server without the password.
     let wrong = format!(

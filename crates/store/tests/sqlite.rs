@@ -29,6 +29,7 @@ on_sqlite_file!(
     unfinishable_saves_are_refused,
     broken_finished_rows_are_repaired,
     idempotency_keys,
+    notification_outbox,
 );
 
 #[tokio::test]

@@ -119,6 +119,7 @@ fn render(failed: &Failed, viewer: Option<&Viewer>, path: &str) -> Result<String
             csrf: String::new(),
             nav: "",
             storage_down: None,
+            admin: false,
         },
     };
     ErrorPage {

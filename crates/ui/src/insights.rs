@@ -536,6 +536,7 @@ pub fn render_page(report: &Report, product: Option<&str>) -> Result<String, ask
         csrf: String::new(),
         nav: "insights",
         storage_down: None,
+        admin: false,
     };
     let action = match product {
         Some(p) => format!("/products/{}/insights", seg(p)),

@@ -112,6 +112,8 @@ pub struct Layout {
     pub nav: &'static str,
     /// The storage banner's text, while the store cannot be written.
     pub storage_down: Option<String>,
+    /// Whether the viewer is an admin (admin pages are linked for them only).
+    pub admin: bool,
 }
 
 impl Layout {
@@ -122,6 +124,10 @@ impl Layout {
             csrf: viewer.csrf.clone(),
             nav,
             storage_down: viewer.storage_down.clone(),
+            admin: viewer
+                .caller
+                .as_ref()
+                .is_some_and(|c| c.require(ferry_api::auth::Role::Admin).is_ok()),
         }
     }
 

@@ -25,6 +25,7 @@
 mod actions;
 mod assets;
 mod charts;
+mod deliveries;
 mod dryrun;
 mod errors;
 mod flow;
@@ -135,6 +136,7 @@ pub fn routes(state: Shared) -> Router<Shared> {
         .route("/releases", get(releases::all))
         .route("/environments", get(products::environments))
         .route("/policies", get(policy::show))
+        .route("/admin/notifications", get(deliveries::show))
         .layer(axum::middleware::from_fn_with_state(
             state,
             errors::error_pages,

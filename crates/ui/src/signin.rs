@@ -60,6 +60,7 @@ fn form_page(
             csrf: String::new(),
             nav: "",
             storage_down: None,
+            admin: false,
         },
         next,
         csrf: token.clone(),

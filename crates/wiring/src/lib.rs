@@ -13,11 +13,13 @@
 //! discovery, the commit-status publisher ([`forges`]) and the relay of
 //! other replicas' events ([`replica`]), the store's write probe
 //! ([`health`]) and the recording of delivery insights' facts
-//! ([`insights`]). [`demo`] stands in for a forge
+//! ([`insights`]), and notifications out ([`notifications`]: the
+//! outbox writer and courier of `ferry-notify`). [`demo`] stands in for a forge
 //! when the GitOps repositories are local (`ferry demo`).
 //!
 //! Modules form a DAG: `parts` → `error` → `live` → `argocd` → `cancel`,
-//! `parts` → `forges`, `parts` → `insights` → `cancel`, `replica` → `cancel`,
+//! `parts` → `forges`, `parts` → `insights` → `cancel`,
+//! `parts` → `notifications` → `cancel`, `replica` → `cancel`,
 //! `health` → `cancel`; `demo` stands alone.
 
 pub mod argocd;
@@ -28,6 +30,7 @@ pub mod forges;
 pub mod health;
 pub mod insights;
 pub mod live;
+pub mod notifications;
 pub mod parts;
 pub mod replica;
 

@@ -12,6 +12,7 @@ use crate::error::BuildError;
 use crate::forges::{ForgePullRequests, PullRequestNotes};
 use crate::insights::InsightsKeeper;
 use crate::live::{self, LiveConfig};
+use crate::notifications::Notifier;
 use crate::replica;
 
 /// What the settings built: the engine and what the HTTP layers read
@@ -33,6 +34,9 @@ pub struct Parts {
     pub security: Arc<ferry_security::Security>,
     /// Delivery insights' facts and figures (issue 21).
     pub insights: Arc<InsightsKeeper>,
+    /// Notifications out (issue 20), when `[[notifications]]` has entries;
+    /// to be spawned before the engine starts.
+    pub notifier: Option<Notifier>,
 }
 
 impl Parts {
@@ -197,7 +201,14 @@ impl Parts {
             )
         });
         let insights = Arc::new(InsightsKeeper::new(store.clone(), Arc::clone(&notes)));
+        let notifier = Notifier::new(
+            &store,
+            crate::notifications::subscriptions(settings)?,
+            &settings.effective_base_url(),
+            &instance,
+        );
         Ok(Parts {
+            notifier,
             insights,
             engine,
             store,

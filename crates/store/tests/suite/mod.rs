@@ -852,3 +852,192 @@ pub async fn idempotency_keys(url: &str) {
     store.probe_write().await.unwrap();
     store.close().await;
 }
+
+/// Notifications out (issue 20): deliveries stored once per id with the
+/// release's progress moved by compare-and-set; claims shared by senders
+/// without overlap; outcomes; the admin list.
+pub async fn notification_outbox(url: &str) {
+    use std::time::Duration;
+
+    use ferry_store::{DeliveryOutcome, DeliveryStatus, NewDelivery};
+
+    let store = Store::open(url).await.unwrap();
+    let r = create(&store, release("shop"), None).await;
+    assert_eq!(
+        store.notification_backlog(0, 10).await.unwrap(),
+        vec![r.id.clone()]
+    );
+    let delivery = |seq: u64, sub: &str| NewDelivery {
+        id: format!("{}-{seq}-{sub}", r.id),
+        subscription: sub.into(),
+        release_id: r.id.clone(),
+        seq,
+        event_type: "release.started".into(),
+        product: "shop".into(),
+        environment: None,
+        payload: "{}".into(),
+    };
+    let first = [delivery(1, "a"), delivery(1, "b"), delivery(2, "a")];
+    assert!(
+        store
+            .enqueue_notifications(&r.id, None, 2, "{\"x\":1}", &first)
+            .await
+            .unwrap()
+    );
+    // A second writer with the old progress stores nothing.
+    assert!(
+        !store
+            .enqueue_notifications(&r.id, None, 2, "{}", &first)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .enqueue_notifications(&r.id, Some(1), 2, "{}", &[delivery(9, "a")])
+            .await
+            .unwrap()
+    );
+    let p = store.notification_progress(&r.id).await.unwrap().unwrap();
+    assert_eq!((p.last_seq, p.state.as_str()), (2, "{\"x\":1}"));
+    assert!(store.notification_backlog(0, 10).await.unwrap().is_empty());
+    // A repeated id (the same event mapped again) is kept once.
+    assert!(
+        store
+            .enqueue_notifications(&r.id, Some(2), 2, "{}", &first[..1])
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .list_deliveries(None, None, 10)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        3
+    );
+
+    // Two senders claim without overlap; a claim counts a try.
+    let ttl = Duration::from_secs(60);
+    let a = store.claim_deliveries("A", ttl, 2, &[]).await.unwrap();
+    let b = store
+        .claim_deliveries("B", ttl, 10, &["nobody"])
+        .await
+        .unwrap();
+    assert_eq!((a.len(), b.len()), (2, 1));
+    assert!(
+        a.iter()
+            .all(|d| d.attempts == 1 && !b.iter().any(|e| e.id == d.id))
+    );
+    assert!(
+        store
+            .claim_deliveries("C", ttl, 10, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let delivered = DeliveryOutcome::Delivered { status: 204 };
+    // Only the holder records an outcome.
+    assert!(
+        !store
+            .finish_delivery(&a[0].id, "B", &delivered)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .finish_delivery(&a[0].id, "A", &delivered)
+            .await
+            .unwrap()
+    );
+    let retry = DeliveryOutcome::Retry {
+        after: Duration::ZERO,
+        error: "HTTP 503".into(),
+        status: Some(503),
+    };
+    assert!(store.finish_delivery(&a[1].id, "A", &retry).await.unwrap());
+    let dead = DeliveryOutcome::Dead {
+        error: "HTTP 404".into(),
+        status: Some(404),
+    };
+    assert!(store.finish_delivery(&b[0].id, "B", &dead).await.unwrap());
+    // The retried one is due again at once and claimed with its second try.
+    // Subscriptions a sender skips are left for later.
+    assert!(
+        store
+            .claim_deliveries("C", ttl, 10, &["a", "b"])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = store
+        .claim_deliveries("C", ttl, 10, &["nobody"])
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(
+        (again[0].id.as_str(), again[0].attempts),
+        (a[1].id.as_str(), 2)
+    );
+    assert_eq!(again[0].last_error.as_deref(), Some("HTTP 503"));
+    // A delivery handed back untried keeps its count of tries.
+    store.unclaim_delivery(&again[0].id, "C").await.unwrap();
+    let again = store.claim_deliveries("C", ttl, 10, &[]).await.unwrap();
+    assert_eq!(again[0].attempts, 2);
+    // A graceful stop gives claims back at once.
+    store.release_delivery_claims("C").await.unwrap();
+    assert_eq!(
+        store
+            .claim_deliveries("D", ttl, 10, &[])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let counts = store.count_deliveries().await.unwrap();
+    for (status, n) in [
+        (DeliveryStatus::Delivered, 1),
+        (DeliveryStatus::Pending, 1),
+        (DeliveryStatus::Dead, 1),
+    ] {
+        assert!(counts.contains(&(status, n)), "{counts:?}");
+    }
+    // Pages newest first, by status, with a cursor.
+    let page = store.list_deliveries(None, None, 2).await.unwrap();
+    assert_eq!(page.items.len(), 2);
+    let rest = store
+        .list_deliveries(None, page.next.as_deref(), 2)
+        .await
+        .unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert!(rest.next.is_none());
+    let dead_only = store
+        .list_deliveries(Some(DeliveryStatus::Dead), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(dead_only.items.len(), 1);
+    assert_eq!(dead_only.items[0].last_status, Some(404));
+    assert!(dead_only.items[0].finished_at.is_some());
+    assert!(matches!(
+        store.list_deliveries(None, Some("nope"), 2).await,
+        Err(Error::BadCursor { .. })
+    ));
+    // Delivered rows are pruned after a while; dead letters stay.
+    assert_eq!(
+        store
+            .prune_deliveries(Duration::from_secs(3600))
+            .await
+            .unwrap(),
+        0
+    );
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(
+        store
+            .prune_deliveries(Duration::from_millis(1))
+            .await
+            .unwrap(),
+        1
+    );
+}
