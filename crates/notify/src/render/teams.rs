@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::notice::Notification;
+use crate::subscription::EventType;
 
 pub(super) fn body(n: &Notification) -> Value {
     let r = &n.release;
@@ -21,9 +22,9 @@ pub(super) fn body(n: &Notification) -> Value {
         facts.push(json!({"title": "Version", "value": v}));
     }
     let colour = match n.event {
-        crate::subscription::EventType::Failed => "Attention",
-        crate::subscription::EventType::Succeeded | crate::subscription::EventType::RolledBack => "Good",
-        crate::subscription::EventType::Suspended | crate::subscription::EventType::ApprovalNeeded => "Warning",
+        EventType::Failed => "Attention",
+        EventType::Succeeded | EventType::RolledBack => "Good",
+        EventType::Suspended | EventType::ApprovalNeeded => "Warning",
         _ => "Default",
     };
     let mut body = vec![
