@@ -84,7 +84,10 @@ impl From<ferry_engine::Error> for ApiError {
             | E::UnknownEnvironment(_)
             | E::BadRequest(_)
             | E::InvalidFlow { .. } => ApiError::bad_request(e.to_string()),
-            E::Conflict { .. } => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            E::Conflict { .. } | E::ApprovalConflict(_) => {
+                ApiError::new(StatusCode::CONFLICT, e.to_string())
+            }
+            E::NotApprover(_) => ApiError::new(StatusCode::FORBIDDEN, e.to_string()),
             E::Unavailable(_) | E::ShuttingDown => ApiError::unavailable(e),
             E::IdempotencyKeyReused(_) | E::UnknownWorkflow { .. } => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())

@@ -12,6 +12,7 @@
 //! mutating call recorded), [`error`] (the JSON errors), [`view`] (the
 //! release as the API shows it). [`routes`] puts the handlers in one table.
 
+pub mod approvals;
 pub mod assets;
 pub mod audit;
 pub mod auth;

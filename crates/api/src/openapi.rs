@@ -21,7 +21,8 @@ use utoipa::{Modify, OpenApi};
 use crate::refusals::ErrorBody;
 use crate::view::ApiRelease;
 use crate::{
-    audit, events, insights, notes, notifications, ops, products, releases, tokens, webhooks,
+    approvals, audit, events, insights, notes, notifications, ops, products, releases, tokens,
+    webhooks,
 };
 
 #[derive(OpenApi)]
@@ -42,6 +43,7 @@ use crate::{
         events::stream_all,
         releases::terminate,
         releases::retry,
+        approvals::decide,
         notes::show,
         notes::refresh,
         releases::resume_workflow,
@@ -98,7 +100,11 @@ impl Modify for GenericOptions {
         let Some(components) = doc.components.as_mut() else {
             return;
         };
-        for name in ["Resolved_String", "Resolved_Action"] {
+        for name in [
+            "Resolved_String",
+            "Resolved_Action",
+            "Resolved_ApprovalGate",
+        ] {
             let Some(RefOr::T(utoipa::openapi::Schema::Object(o))) =
                 components.schemas.get_mut(name)
             else {

@@ -151,7 +151,7 @@ pub async fn show(
 
 /// The request's `Idempotency-Key` (issue 23), checked: 1 to 255 visible
 /// ASCII characters.
-pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
     };
@@ -167,7 +167,7 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> 
 
 /// A digest of what a request asks, to tell a repeat from another request
 /// under the same key.
-fn fingerprint(what: &impl std::fmt::Debug) -> String {
+pub(crate) fn fingerprint(what: &impl std::fmt::Debug) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(format!("{what:?}").as_bytes()))
 }
@@ -176,7 +176,10 @@ fn fingerprint(what: &impl std::fmt::Debug) -> String {
 /// release when this request acted; when it repeats an earlier one with
 /// its `Idempotency-Key`, the release as it is now with the first answer's
 /// status and `Idempotent-Replayed: true`.
-fn answer(promoted: ferry_engine::Promoted, status: StatusCode) -> Result<Response, ApiError> {
+pub(crate) fn answer(
+    promoted: ferry_engine::Promoted,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
     let (status, replayed) = match &promoted {
         ferry_engine::Promoted::Created(_) => (status, false),
         ferry_engine::Promoted::Replayed { status: first, .. } => {
@@ -194,7 +197,7 @@ fn answer(promoted: ferry_engine::Promoted, status: StatusCode) -> Result<Respon
 }
 
 /// The release an answer is about, for its audit entry.
-fn audited(promoted: &ferry_engine::Promoted) -> Option<String> {
+pub(crate) fn audited(promoted: &ferry_engine::Promoted) -> Option<String> {
     Some(promoted.release().id.clone())
 }
 

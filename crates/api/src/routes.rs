@@ -11,7 +11,8 @@ use axum::routing::{MethodRouter, get, post};
 
 use crate::state::Shared;
 use crate::{
-    audit, events, insights, notes, notifications, ops, products, releases, tokens, webhooks,
+    approvals, audit, events, insights, notes, notifications, ops, products, releases, tokens,
+    webhooks,
 };
 
 /// Every route with its method and handler. The router is built from
@@ -46,6 +47,11 @@ pub fn table() -> Vec<(&'static str, &'static str, MethodRouter<Shared>)> {
             post(releases::terminate),
         ),
         ("post", "/api/v1/releases/{id}/retry", post(releases::retry)),
+        (
+            "post",
+            "/api/v1/releases/{id}/approvals",
+            post(approvals::decide),
+        ),
         ("get", "/api/v1/releases/{id}/notes", get(notes::show)),
         (
             "post",

@@ -78,6 +78,8 @@ pub fn release_json(release: &Release) -> Result<Value, ApiError> {
                 .filter_map(Value::as_object_mut)
                 .zip(&release.environments)
             {
+                // What ferry holds a SUSPENDED environment for (issue 20).
+                env.insert("waitingReason".into(), Value::from(run.waiting_reason()));
                 // The environment's steps as a whole (SPEC §4.3).
                 env.insert(
                     "steps".into(),
@@ -143,6 +145,16 @@ impl utoipa::Modify for ApiRelease {
             );
             o.properties.insert("steps".into(), steps.into());
             o.required.push("steps".into());
+            let reason = ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                .description(Some(
+                    "What ferry holds a SUSPENDED environment for, in words: an approval gate \
+                     (`waiting for approval (1 of 2)`), a closed window or a freeze (`frozen \
+                     until …`); null when it waits on something else (a pull request, a \
+                     suspended workflow) or does not wait.",
+                ));
+            o.properties.insert("waitingReason".into(), reason.into());
+            o.required.push("waitingReason".into());
         }
     }
 }

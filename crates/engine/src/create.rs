@@ -473,6 +473,7 @@ fn assemble(
             .map(|m| app_run(cfg, m, trigger_steps(m)))
             .collect(),
         hooks: Vec::new(),
+        approval: None,
         started_at: None,
         finished_at: None,
         hold: None,
@@ -489,6 +490,7 @@ fn assemble(
                 .map(|m| app_run(cfg, m, pipeline(step)))
                 .collect(),
             hooks: Vec::new(),
+            approval: None,
             started_at: None,
             finished_at: None,
             hold: None,

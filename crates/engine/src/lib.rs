@@ -43,6 +43,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use clock::{Clock, ManualClock};
 pub use create::HOTFIX_LABEL;
+pub use drive::{ApprovalRequest, Approver, MAX_COMMENT, check_decision};
 pub use lease::{LeaseSettings, LeasedStore, Leases};
 pub use pullrequest::{
     OpenedPullRequest, PullRequestError, PullRequestSpec, PullRequestState, PullRequests,
@@ -181,6 +182,16 @@ pub enum Error {
     Internal(String),
     #[error("ferry is shutting down")]
     ShuttingDown,
+    /// A decision at an approval gate that this caller may not make
+    /// (issue 20): not among the gate's approvers, or the release's
+    /// initiator where the gate refuses it. The text says which.
+    #[error("{0}")]
+    NotApprover(String),
+    /// A decision at an approval gate that cannot be made now: the
+    /// environment is not waiting for approval, or this caller decided
+    /// already.
+    #[error("{0}")]
+    ApprovalConflict(String),
     /// The storage cannot be written now (issue 23): nothing was changed;
     /// the same request may succeed once it is back.
     #[error("storage unavailable, try again shortly: {0}")]
@@ -244,6 +255,9 @@ pub(crate) struct Inner {
     pub pr_waiters: pullrequest::Waiters,
     /// Leases held by this replica's drivers (issue 11).
     pub lease: lease::LeaseState,
+    /// Bumped after every decision at an approval gate: waiting gates
+    /// read their record again (issue 20).
+    pub approvals: tokio::sync::watch::Sender<u64>,
     /// What time-based decisions read (issue 20): windows, freezes,
     /// expiries; settable in tests.
     pub clock: Clock,
@@ -298,6 +312,7 @@ impl Engine {
                 pull_requests: parts.pull_requests,
                 pr_waiters: pullrequest::Waiters::default(),
                 lease: lease::LeaseState::default(),
+                approvals: tokio::sync::watch::Sender::new(0),
                 clock,
                 windows: Mutex::new(None),
                 gate_changed: tokio::sync::watch::channel(0).0,
@@ -543,6 +558,31 @@ impl Engine {
                 .map(Promoted::Created)
         })
         .await
+    }
+
+    /// Approves or rejects an environment waiting at its approval gate
+    /// (issue 20), as `approver`; with `idempotent`, the answer is
+    /// remembered with the decision's save, so a repeat is answered from
+    /// the first answer ([`Promoted::Replayed`]). Refused with
+    /// [`Error::NotApprover`] (not allowed here, or the initiator where
+    /// the gate refuses it) and [`Error::ApprovalConflict`] (not waiting,
+    /// or decided by this caller already).
+    pub async fn decide_approval(
+        &self,
+        id: &str,
+        request: &ApprovalRequest,
+        approver: &Approver,
+        idempotent: Option<&ferry_store::IdempotentRequest>,
+    ) -> Result<Promoted, Error> {
+        let act = || async {
+            drive::decide_approval(&self.inner, id, request, approver, idempotent)
+                .await
+                .map(Promoted::Created)
+        };
+        match idempotent {
+            Some(key) => self.keyed(key, act).await,
+            None => act().await,
+        }
     }
 
     /// The one path of every request with an `Idempotency-Key` (promote,

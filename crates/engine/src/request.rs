@@ -29,6 +29,9 @@ pub(crate) fn strict_policy<'de, D: Deserializer<'de>>(
             pre_action: p.pre_action,
             action: p.action,
             post_action: p.post_action,
+            // Not from a request: an approval gate is the configuration's
+            // to set, so a promotion cannot weaken the one that applies.
+            approval: None,
         }),
     )
 }

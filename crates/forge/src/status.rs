@@ -576,6 +576,10 @@ pub fn describe_environment(r: &Release, e: &EnvironmentRun) -> String {
             format!("{env}: running")
         }
         EnvironmentStatus::Suspended => {
+            // Held by ferry itself: an approval gate (issue 20).
+            if let Some(reason) = e.waiting_reason() {
+                return format!("{env}: {reason}");
+            }
             let pr = e
                 .applications
                 .iter()

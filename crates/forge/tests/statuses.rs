@@ -546,3 +546,41 @@ fn a_pull_request_not_opened_yet_is_described() {
         "prod: the pull request for shop-prod could not be opened yet; trying again"
     );
 }
+
+/// An environment held at an approval gate (issue 20) says so in its
+/// commit status, with how many approvals it has: `pending` on GitHub.
+#[test]
+fn an_approval_gate_is_described_with_its_count() {
+    use ferry_release::{ApprovalDecision, ApprovalRun, Decision};
+    let mut r = common::release(
+        GITLAB_REPO,
+        &sha(1),
+        "shop",
+        4,
+        "SUSPENDED",
+        &[("qa", "SUSPENDED")],
+    );
+    r.environments[1].approval = Some(ApprovalRun {
+        required: 2,
+        round: 1,
+        requested_at: ferry_release::now(),
+        expires_at: None,
+        approvers: "a token with role admin".into(),
+        not_initiator: true,
+        decisions: vec![ApprovalDecision {
+            by: "ann".into(),
+            decision: Decision::Approve,
+            comment: None,
+            at: ferry_release::now(),
+            round: 1,
+        }],
+        expired_at: None,
+    });
+    let qa = statuses(&r, BASE)
+        .into_iter()
+        .find(|(_, _, s)| s.context == "ferry/shop/qa")
+        .map(|(_, _, s)| s)
+        .expect("a status for qa");
+    assert_eq!(qa.description, "qa: waiting for approval (1 of 2)");
+    assert_eq!(qa.state, StatusState::Waiting);
+}

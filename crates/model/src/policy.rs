@@ -67,6 +67,8 @@ pub struct PolicyEvaluation {
     pub pre_action: Resolved<String>,
     pub action: Resolved<Action>,
     pub post_action: Resolved<String>,
+    /// The approval gate (issue 20), if any.
+    pub approval: Resolved<crate::resource::ApprovalGate>,
     /// Candidate policies in the order they were consulted.
     pub candidates: Vec<String>,
     pub warnings: Vec<String>,
@@ -79,6 +81,7 @@ impl PolicyEvaluation {
             pre_action: self.pre_action.value.clone(),
             action: self.action.value,
             post_action: self.post_action.value.clone(),
+            approval: self.approval.value.clone(),
         }
     }
 
@@ -181,6 +184,7 @@ pub fn evaluate(
     let mut pre_action = Resolved::unset();
     let mut action = Resolved::unset();
     let mut post_action = Resolved::unset();
+    let mut approval = Resolved::unset();
     for p in &cands {
         let src = || Some(FieldSource::Policy(p.name().to_owned()));
         if pre_action.value.is_none() && p.spec.policy.pre_action.is_some() {
@@ -201,6 +205,12 @@ pub fn evaluate(
                 source: src(),
             };
         }
+        if approval.value.is_none() && p.spec.policy.approval.is_some() {
+            approval = Resolved {
+                value: p.spec.policy.approval.clone(),
+                source: src(),
+            };
+        }
     }
     if let Some(inline) = inline {
         if inline.pre_action.is_some() {
@@ -218,6 +228,12 @@ pub fn evaluate(
         if inline.post_action.is_some() {
             post_action = Resolved {
                 value: inline.post_action.clone(),
+                source: Some(FieldSource::Inline),
+            };
+        }
+        if inline.approval.is_some() {
+            approval = Resolved {
+                value: inline.approval.clone(),
                 source: Some(FieldSource::Inline),
             };
         }
@@ -257,6 +273,7 @@ pub fn evaluate(
         pre_action,
         action,
         post_action,
+        approval,
         candidates: cands.iter().map(|p| p.name().to_owned()).collect(),
         warnings,
     }

@@ -728,6 +728,55 @@ fn policy_workflows(
             cx.warning(origin, root, &format!("{base}.{field}"), w);
         }
     }
+    if let Some(gate) = &p.approval {
+        approval_gate(cx, origin, root, &format!("{base}.approval"), gate);
+    }
+}
+
+/// An approval gate (issue 20) that could never open, or never expire as
+/// written, is an error where it is written.
+fn approval_gate(
+    cx: &mut Ctx<'_>,
+    origin: &Origin,
+    root: DocRef,
+    base: &str,
+    gate: &crate::resource::ApprovalGate,
+) {
+    if gate.required == 0 {
+        cx.error(
+            origin,
+            root,
+            &format!("{base}.required"),
+            "must be at least 1 (no approval needed: leave `approval` out)".to_owned(),
+        );
+    }
+    for (i, role) in gate.approvers.roles.iter().enumerate() {
+        if !crate::resource::APPROVER_ROLES.contains(&role.as_str()) {
+            cx.error(
+                origin,
+                root,
+                &format!("{base}.approvers.roles[{i}]"),
+                format!("unknown role `{role}` (expected viewer, promoter or admin)"),
+            );
+        }
+    }
+    let named = gate.approvers.names.len();
+    if named > 0 && gate.approvers.roles.is_empty() && (named as u64) < u64::from(gate.required) {
+        cx.error(
+            origin,
+            root,
+            &format!("{base}.required"),
+            format!(
+                "{} approvals needed but only {named} approver(s) named: the gate could never open",
+                gate.required
+            ),
+        );
+    }
+    if let Some(text) = &gate.expires_after
+        && let Err(e) = crate::resource::parse_duration(text)
+    {
+        cx.error(origin, root, &format!("{base}.expiresAfter"), e);
+    }
 }
 
 fn hook_workflow(cx: &mut Ctx<'_>, origin: &Origin, root: DocRef, field: &str, name: &str) {

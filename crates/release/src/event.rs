@@ -40,6 +40,10 @@ pub enum EventKind {
     Issue,
     /// A person's action (promote, terminate, retry, resume).
     Audit,
+    /// An approval gate (issue 20): `NEEDED` when an environment reaches
+    /// it, `APPROVED`/`REJECTED` per decision (the message names who,
+    /// the count and the comment), `EXPIRED`, and `OPEN` once approved.
+    Approval,
 }
 
 /// An event before the store gives it its place in the history.

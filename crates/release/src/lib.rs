@@ -6,10 +6,12 @@
 //! store persists them, the server shows them; the rules for *what* a
 //! status is live here once, with their tests.
 
+mod approval;
 mod event;
 mod record;
 mod status;
 
+pub use approval::{ApprovalDecision, ApprovalRun, Decision, GateState};
 pub use event::{Event, EventKind, NewEvent};
 pub use record::{
     ApplicationRun, ApplicationSnapshot, BreakGlass, EnvironmentRun, EnvironmentStep, FrozenFlow,

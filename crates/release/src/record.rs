@@ -203,6 +203,8 @@ pub enum IssueKind {
     Forge,
     Timeout,
     Internal,
+    /// An approval gate rejected or expired (issue 20).
+    Approval,
 }
 
 /// Where in an application's promotion a step belongs.
@@ -437,6 +439,9 @@ pub struct EnvironmentRun {
     /// `onStart` / `onSuccess` / `onFail` hook runs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hooks: Vec<StepRun>,
+    /// Its approval gate (issue 20), from when the environment reached it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<crate::ApprovalRun>,
     #[serde(
         default,
         with = "time::serde::rfc3339::option",
@@ -469,6 +474,20 @@ pub struct EnvironmentStep {
 }
 
 impl EnvironmentRun {
+    /// What a SUSPENDED environment waits for when ferry itself holds it
+    /// (issue 20): an approval gate ("waiting for approval (k of N)"), a
+    /// closed window or a freeze (its [`Hold::reason`]); `None` when it
+    /// waits on something else (a pull request, a suspended workflow).
+    pub fn waiting_reason(&self) -> Option<String> {
+        if self.status != EnvironmentStatus::Suspended {
+            return None;
+        }
+        self.approval
+            .as_ref()
+            .and_then(crate::ApprovalRun::waiting_reason)
+            .or_else(|| self.hold.as_ref().map(|h| h.reason.clone()))
+    }
+
     /// Its steps over all applications, in the order they first appear:
     /// any FAILED → FAILED, any ERROR → ERROR, any TERMINATED → TERMINATED,
     /// any RUNNING → RUNNING, any PENDING → PENDING, else SUCCESS.

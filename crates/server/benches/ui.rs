@@ -173,6 +173,7 @@ fn release() -> Release {
                     status: if done { StepStatus::Success } else { StepStatus::Pending },
                     ..StepRun::pending("onStart: notify", StepPhase::Hook)
                 }],
+                approval: None,
                 started_at: done.then_some(at),
                 finished_at: done.then_some(at + Duration::from_secs(40)),
                 hold: None,
@@ -187,6 +188,7 @@ fn release() -> Release {
                 pre_action: Some("smoke-test".into()),
                 action: Some(Action::Commit),
                 post_action: Some("integration-test".into()),
+                approval: None,
             },
             hooks: Hooks::default(),
         })

@@ -60,6 +60,7 @@ impl Ask {
             pre_action: opt(&self.pre_action),
             action,
             post_action: opt(&self.post_action),
+            approval: None,
         };
         let has_policy =
             policy.pre_action.is_some() || policy.action.is_some() || policy.post_action.is_some();

@@ -1,4 +1,4 @@
-//! `ferry release show|terminate|retry|notes`: one release on a server,
+//! `ferry release show|terminate|retry|approve|reject|notes`: one release on a server,
 //! named by its id, as `PRODUCT#N` (`shop#2`), or as `N` with `--product`
 //! (looked up with `GET /api/v1/products/{product}/releases/{number}`).
 //! `show --watch` follows the release's event stream and prints every
@@ -22,6 +22,11 @@ pub enum Command {
     Terminate(IdArgs),
     /// Retry a FAILED or TERMINATED release from the point of failure.
     Retry(IdArgs),
+    /// Approve an environment waiting at its approval gate.
+    Approve(DecisionArgs),
+    /// Reject an environment waiting at its approval gate: it fails, with
+    /// the comment as the reason.
+    Reject(DecisionArgs),
     /// The release notes: configuration and code commits, grouped.
     Notes(super::notes::NotesArgs),
 }
@@ -133,11 +138,34 @@ pub struct IdArgs {
     pub output: OutputFormat,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct DecisionArgs {
+    /// The release: `PRODUCT#N` (e.g. `shop#2`), `N` with --product, or its id.
+    #[arg(value_name = "RELEASE")]
+    pub id: String,
+    /// The product of a release given by its number.
+    #[arg(long)]
+    pub product: Option<String>,
+    /// The environment waiting for approval.
+    #[arg(long = "env", value_name = "ENVIRONMENT")]
+    pub environment: String,
+    /// Why: kept with the decision and shown with it (a rejection's
+    /// comment is the environment's failure).
+    #[arg(long)]
+    pub comment: Option<String>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[arg(long, value_enum, default_value = "human")]
+    pub output: OutputFormat,
+}
+
 pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
         Command::Show(a) => show(a),
         Command::Terminate(a) => act(a, "terminate"),
         Command::Retry(a) => act(a, "retry"),
+        Command::Approve(a) => decide(a, "approve"),
+        Command::Reject(a) => decide(a, "reject"),
         Command::Notes(a) => super::notes::run(a),
     }
 }
@@ -216,6 +244,23 @@ fn act(a: IdArgs, action: &str) -> anyhow::Result<ExitCode> {
     let release = c.post_idempotent(
         &format!("/api/v1/releases/{}/{action}", encode(&id)),
         &Value::Object(Default::default()),
+    )?;
+    print(&release, a.output)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `POST /api/v1/releases/{id}/approvals`, sent again with the same
+/// `Idempotency-Key` when the answer is lost.
+fn decide(a: DecisionArgs, decision: &str) -> anyhow::Result<ExitCode> {
+    let c = Client::new(&a.client)?;
+    let id = ReleaseName::parse(&a.id, a.product.as_deref())?.id(&c)?;
+    let mut body = serde_json::json!({"environment": a.environment, "decision": decision});
+    if let Some(comment) = &a.comment {
+        body["comment"] = Value::from(comment.as_str());
+    }
+    let release = c.post_idempotent(
+        &format!("/api/v1/releases/{}/approvals", encode(&id)),
+        &body,
     )?;
     print(&release, a.output)?;
     Ok(ExitCode::SUCCESS)
@@ -304,6 +349,29 @@ pub fn render(r: &Value) -> String {
                 commit,
                 steps,
             ]);
+        }
+        if let Some(reason) = e["waitingReason"].as_str() {
+            out.push_str(&format!("{}: {reason}\n", text(&e["name"])));
+        }
+        for d in e["approval"]["decisions"].as_array().unwrap_or(&empty) {
+            if d["round"] != e["approval"]["round"] {
+                continue;
+            }
+            out.push_str(&format!(
+                "{}: {} by {} at {}{}\n",
+                text(&e["name"]),
+                if d["decision"] == "reject" {
+                    "rejected"
+                } else {
+                    "approved"
+                },
+                text(&d["by"]),
+                text(&d["at"]),
+                d["comment"]
+                    .as_str()
+                    .map(|c| format!(": {c}"))
+                    .unwrap_or_default()
+            ));
         }
         for issue in e["issues"].as_array().unwrap_or(&empty) {
             out.push_str(&format!(

@@ -9,8 +9,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::application::run_application;
+use super::approval::wait_for_approval;
 use super::hooks::{on_fail_hook, run_hook};
-use super::record::{fail_application, issue, stops_driver};
+use super::record::{Outcome, fail_application, issue, stops_driver};
 use crate::handle::ReleaseHandle;
 use crate::{Error, Inner};
 
@@ -24,6 +25,16 @@ pub(super) async fn run_environment(
     let Some(e) = r.environment(env).cloned() else {
         return Ok(());
     };
+    let step = r.graph.step(env).cloned();
+    let hooks = step.as_ref().map(|s| s.hooks.clone()).unwrap_or_default();
+    // An approval gate (issue 20) holds the environment before anything
+    // of it runs; approved, it may still wait for its window.
+    match wait_for_approval(inner, handle, env, cancel).await? {
+        Outcome::Passed => {}
+        Outcome::Failed | Outcome::Terminated => {
+            return end_environment(inner, handle, env, &hooks, None).await;
+        }
+    }
     // A closed window or a freeze holds it before anything runs (issue
     // 20); the trigger environment is not written to.
     let opened = if e.trigger {
@@ -31,7 +42,6 @@ pub(super) async fn run_environment(
     } else {
         super::gate::wait_open(inner, handle, env, cancel).await?
     };
-    let step = r.graph.step(env).cloned();
     let has_on_start = step.as_ref().is_some_and(|s| s.hooks.on_start.is_some());
     let start = |r: &mut Release| {
         if let Some(e) = r.environment_mut(env) {
@@ -72,7 +82,6 @@ pub(super) async fn run_environment(
         // Stored by the first step's own save, before that step acts.
         handle.defer(start).await;
     }
-    let hooks = step.as_ref().map(|s| s.hooks.clone()).unwrap_or_default();
     if let Some(h) = &hooks.on_start
         && !run_hook(inner, handle, Some(env), "onStart", h, None, cancel).await?
     {

@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! release ──► environment ──► application ──► workflow, action, sync
-//!    │            ├──► gate
+//!    │            ├──► gate, approval
 //!    ├────────────┴──► hooks ──► workflow
 //!    └──► snapshot
 //! ```
@@ -21,6 +21,8 @@
 //!   and its end;
 //! - [`gate`]: an environment held by a closed window or a freeze waits
 //!   there before anything of it runs (issue 20);
+//! - [`approval`]: an environment's approval gate: the wait before anything
+//!   of it runs, and the decisions people make at it (issue 20);
 //! - [`application`]: one application's steps in order;
 //! - [`workflow`]: a pre-/post-action workflow step, and following any
 //!   workflow run into the release (also for hooks);
@@ -36,6 +38,7 @@
 
 mod action;
 mod application;
+mod approval;
 mod environment;
 mod gate;
 mod hooks;
@@ -46,6 +49,8 @@ mod snapshot;
 mod sync;
 mod workflow;
 
+pub(crate) use approval::decide as decide_approval;
+pub use approval::{ApprovalRequest, Approver, MAX_COMMENT, check_decision};
 pub(crate) use release::{
     active_of_product, enforce_queue_limit, resume, retry, spawn_queue_keeper, start, terminate,
 };

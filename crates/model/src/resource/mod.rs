@@ -23,8 +23,8 @@ pub use flow::{
     PromotionFlowSpec, parse_duration,
 };
 pub use policy::{
-    Action, EnvironmentSelector, NameSelector, PolicySelector, PolicySettings, PromotionPolicy,
-    PromotionPolicySpec,
+    APPROVER_ROLES, Action, ApprovalGate, Approvers, EnvironmentSelector, NameSelector,
+    PolicySelector, PolicySettings, PromotionPolicy, PromotionPolicySpec,
 };
 pub use product::{
     Concurrency, ConcurrencyPolicy, Product, ProductFlow, ProductSpec, ReleaseNotesSource,

@@ -38,6 +38,7 @@ pub fn release(product: &str) -> Release {
                     Action::Commit
                 }),
                 post_action: Some("integration-test".into()),
+                approval: None,
             },
             hooks: Hooks {
                 on_start: Some("notify-start".into()),
@@ -167,6 +168,7 @@ pub fn release(product: &str) -> Release {
                 })
                 .collect(),
             hooks: vec![StepRun::pending("onStart: notify-start", StepPhase::Hook)],
+            approval: None,
             started_at: (i <= 1).then_some(created_at),
             finished_at: (i == 0).then_some(created_at),
             hold: None,
