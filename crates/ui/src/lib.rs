@@ -23,6 +23,7 @@
 //! and `charts` (the Insights pages' bars).
 
 mod actions;
+mod approvals;
 mod assets;
 mod charts;
 mod deliveries;
@@ -113,6 +114,10 @@ pub fn routes(state: Shared) -> Router<Shared> {
         .route(
             "/products/{product}/releases/{number}/resume",
             get(resume::confirm).post(resume::resume),
+        )
+        .route(
+            "/products/{product}/releases/{number}/approvals",
+            axum::routing::post(approvals::decide),
         )
         .route(
             "/products/{product}/releases/{number}/merge",

@@ -58,6 +58,7 @@ async fn full(
     };
     let mut v = view(r, events, viewer, flow_exists, &links, rollback_of);
     crate::resume::offer(&mut v, r);
+    crate::approvals::offer(st, &mut v, r, viewer);
     if st.demo {
         crate::merge::offer(&mut v, r);
     }

@@ -119,6 +119,76 @@ pub struct EnvView {
     /// The demo's "Merge pull request" confirmation for the environment's
     /// promotion branch (demo mode only).
     pub merge_href: String,
+    /// Its approval gate (issue 20), once reached.
+    pub approval: Option<ApprovalView>,
+}
+
+/// An environment's approval gate: where it stands, who decided when.
+pub struct ApprovalView {
+    /// "waiting for approval (1 of 2)", "approved", "rejected", "expired".
+    pub state: String,
+    /// Who may decide, and whether the initiator may.
+    pub who: String,
+    pub expires: Option<When>,
+    /// This round's decisions, oldest first.
+    pub decisions: Vec<DecisionView>,
+    /// Earlier rounds' decisions (before a retry).
+    pub earlier: Vec<DecisionView>,
+    /// Set (by [`crate::approvals::offer`]) when the viewer may decide now:
+    /// where the Approve and Reject form posts.
+    pub decide_href: String,
+    /// The viewer's form token, with `decide_href`.
+    pub csrf: String,
+}
+
+pub struct DecisionView {
+    pub by: String,
+    /// "approved" or "rejected".
+    pub done: &'static str,
+    pub comment: String,
+    pub at: When,
+}
+
+fn approval_view(a: &ferry_release::ApprovalRun) -> ApprovalView {
+    let decision = |d: &ferry_release::ApprovalDecision| DecisionView {
+        by: d.by.clone(),
+        done: d.decision.done(),
+        comment: d.comment.clone().unwrap_or_default(),
+        at: when(d.at),
+    };
+    let state = match a.state() {
+        ferry_release::GateState::Waiting { .. } => a.waiting_reason().unwrap_or_default(),
+        ferry_release::GateState::Approved => "approved".into(),
+        ferry_release::GateState::Rejected | ferry_release::GateState::Expired => {
+            a.failure().unwrap_or_default()
+        }
+    };
+    ApprovalView {
+        state,
+        who: format!(
+            "{} needed from {}{}",
+            match a.required {
+                1 => "1 approval".to_owned(),
+                n => format!("{n} approvals"),
+            },
+            a.approvers,
+            if a.not_initiator {
+                ", not the initiator"
+            } else {
+                ""
+            }
+        ),
+        expires: a.expires_at.filter(|_| a.is_waiting()).map(when),
+        decisions: a.current().map(decision).collect(),
+        earlier: a
+            .decisions
+            .iter()
+            .filter(|d| d.round != a.round)
+            .map(decision)
+            .collect(),
+        decide_href: String::new(),
+        csrf: String::new(),
+    }
 }
 
 pub struct Count {
@@ -392,6 +462,7 @@ fn env_view(e: &EnvironmentRun, links: &Links, attempt: u32) -> EnvView {
         hooks: e.hooks.iter().map(step_view).collect(),
         issues,
         merge_href: String::new(),
+        approval: e.approval.as_ref().map(approval_view),
     }
 }
 
