@@ -28,6 +28,13 @@
 //! wall time and as CPU time (this process plus its git children, from
 //! `/proc/self/stat`); CPU time is the steadier number on a shared machine.
 //!
+//! With `FERRY_BENCH_NOTIFY=1` (issue 20) only phase 2 runs, four times
+//! on fresh repositories — without notifications, with, with, without —
+//! the "with" runs sending every event to four local receivers (Slack,
+//! Teams, a signed webhook, CloudEvents) through `ferry-notify` as `ferry
+//! serve` does (`releases/notify.rs`); the ratio of the releases' wall
+//! time with to without is the notifications' cost.
+//!
 //! With `FERRY_BENCH_POSTGRES=1` (issue 11), phase 2 is repeated on a
 //! throw-away PostgreSQL cluster (`initdb` + `pg_ctl`) with one engine
 //! replica and then with two replicas sharing the database (each with its
@@ -36,6 +43,8 @@
 //! gives their wall and CPU time and the ratio to the SQLite run above.
 //! Every engine runs on a `LeasedStore`, as `ferry serve` does.
 
+#[path = "releases/notify.rs"]
+mod notify;
 #[path = "../../store/tests/pg_cluster/mod.rs"]
 mod pg_cluster;
 
@@ -491,6 +500,16 @@ async fn new_replica(
         .await
         .expect("open store")
         .with_instance(instance);
+    new_replica_on(world, store, instance, workspace).await
+}
+
+/// An engine on `store`, as replica `instance`.
+async fn new_replica_on(
+    world: &World,
+    store: ferry_store::Store,
+    instance: &str,
+    workspace: Arc<Workspace>,
+) -> Engine {
     let store =
         ferry_engine::LeasedStore::new(store, instance, ferry_engine::LeaseSettings::default());
     let runner = Arc::new(LocalExecutor::new(LocalConfig {
@@ -745,6 +764,10 @@ async fn main() {
         "machine: {cores} cores; load average at start: {}",
         load.trim()
     );
+    if std::env::var("FERRY_BENCH_NOTIFY").is_ok_and(|v| v == "1") {
+        notify::phases(per_product).await;
+        return;
+    }
 
     // 1. Floor: the Git work alone.
     let floor_world = Arc::new(World::new());

@@ -48,8 +48,34 @@ pub struct Mapped {
 /// The events of `events` (in order, of `release`) worth telling;
 /// `state` is moved past them.
 pub fn map_events(release: &Release, events: &[Event], state: &mut State) -> Vec<Mapped> {
+    // An approval gate (issue 20) records "approval needed" and its
+    // environment's SUSPENDED in one save, so both are in the same batch:
+    // the approval's event is told, with its message, in place of the
+    // status.
+    let asked: Vec<&str> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Approval && e.status == "NEEDED")
+        .filter_map(|e| e.environment.as_deref())
+        .collect();
     let mut out = Vec::new();
     for e in events {
+        if e.kind == EventKind::Approval {
+            if e.status == "NEEDED"
+                && let Some(env) = &e.environment
+            {
+                out.push(Mapped {
+                    seq: e.seq,
+                    subject: Subject::Environment,
+                    event: EventType::ApprovalNeeded,
+                    environment: Some(env.clone()),
+                    status: "SUSPENDED".into(),
+                    reason: e.message.clone(),
+                    log: Vec::new(),
+                    at: e.at,
+                });
+            }
+            continue;
+        }
         let (subject, prev) = match (e.kind, &e.environment) {
             (EventKind::Release, _) => (Subject::Release, state.release.replace(e.status.clone())),
             (EventKind::Environment, Some(env)) => (
@@ -68,6 +94,9 @@ pub fn map_events(release: &Release, events: &[Event], state: &mut State) -> Vec
         let Some(event) = classify(release, subject, prev.as_deref(), &e.status, env) else {
             continue;
         };
+        if event == EventType::Suspended && env.is_some_and(|n| asked.contains(&n)) {
+            continue;
+        }
         let (reason, log) = explain(release, event, env, e.message.as_deref());
         out.push(Mapped {
             seq: e.seq,
@@ -125,10 +154,11 @@ fn classify(
 fn waits_for_approval(release: &Release, env: Option<&str>) -> bool {
     let about_approval = |s: &str| s.to_ascii_lowercase().contains("approv");
     envs(release, env).any(|e| {
-        e.applications.iter().flat_map(|a| &a.steps).any(|s| {
-            s.status == StepStatus::Suspended
-                && (about_approval(&s.name) || s.message.as_deref().is_some_and(about_approval))
-        })
+        e.approval.as_ref().is_some_and(|a| a.is_waiting())
+            || e.applications.iter().flat_map(|a| &a.steps).any(|s| {
+                s.status == StepStatus::Suspended
+                    && (about_approval(&s.name) || s.message.as_deref().is_some_and(about_approval))
+            })
     })
 }
 
@@ -195,6 +225,23 @@ fn explain(
 /// What a suspended environment (or release) waits for, from its record.
 fn waiting_for(release: &Release, env: Option<&str>) -> Option<String> {
     for e in envs(release, env) {
+        if let Some(why) = e.approval.as_ref().and_then(|a| a.waiting_reason())
+            && e.status == ferry_release::EnvironmentStatus::Suspended
+        {
+            return Some(match env {
+                Some(_) => why,
+                None => format!("{}: {why}", e.name),
+            });
+        }
+        // A closed promotion window or a freeze (issue 20) holds it.
+        if let Some(h) = &e.hold
+            && e.status == ferry_release::EnvironmentStatus::Suspended
+        {
+            return Some(match env {
+                Some(_) => h.reason.clone(),
+                None => format!("{}: {}", e.name, h.reason),
+            });
+        }
         for a in &e.applications {
             if let Some(s) = a.steps.iter().find(|s| s.status == StepStatus::Suspended) {
                 let what = match &s.message {

@@ -516,3 +516,93 @@ async fn a_rollback_and_a_superseded_release_are_named_so() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_wait_says_why_a_frozen_environment_and_an_approval_among_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let rx = Receiver::start(None, |_, _| Behaviour::Ok).await;
+    let mut s = subscription("waits", Kind::Webhook, rx.url("/hook"), Some(KEY));
+    s.filter.events = vec![EventType::Suspended, EventType::ApprovalNeeded];
+    let subs = vec![s];
+    let outbox = Outbox::new(
+        store.clone(),
+        subs.clone().into(),
+        BASE,
+        Arc::new(Notify::new()),
+    );
+
+    let mut r = common::release("shop");
+    r.kind = ReleaseKind::Flow;
+    r.termination = None;
+    let ferry_store::Created::New(mut r, _) = store
+        .create_release(r, None, vec![NewEvent::new(EventKind::Release, "RUNNING")])
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    // staging is held by a freeze: its status event carries no message,
+    // the record says why.
+    r.environments[2].status = EnvironmentStatus::Suspended;
+    r.environments[2].hold = Some(ferry_release::Hold {
+        kind: ferry_release::HoldKind::Freeze,
+        reason: "frozen until lifted: incident 42 (stop-the-line by ivy)".into(),
+        until: None,
+        by: "f-1".into(),
+        since: ferry_release::now(),
+    });
+    store
+        .save(
+            &r,
+            vec![NewEvent::new(EventKind::Environment, "SUSPENDED").environment("staging")],
+        )
+        .await
+        .unwrap();
+    // The writer reads the events as they come (the engine wakes it).
+    outbox.scan().await;
+    // qa reaches its approval gate: the gate's "needed" event and the
+    // environment's SUSPENDED are saved together; one notification.
+    r.environments[2].hold = None;
+    r.environments[2].status = EnvironmentStatus::Pending;
+    r.environments[1].status = EnvironmentStatus::Suspended;
+    store
+        .save(
+            &r,
+            vec![
+                NewEvent::new(EventKind::Approval, "NEEDED")
+                    .environment("qa")
+                    .message("2 approvals needed from role admin, not the initiator"),
+                NewEvent::new(EventKind::Environment, "SUSPENDED").environment("qa"),
+            ],
+        )
+        .await
+        .unwrap();
+    outbox.scan().await;
+    drain(&store, &subs, settings("a"), Duration::from_secs(20)).await;
+    let mut got: Vec<(String, String)> = rx
+        .requests()
+        .iter()
+        .map(|r| {
+            let b = r.json();
+            (
+                b["type"].as_str().unwrap().to_owned(),
+                b["reason"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            (
+                "environment.approval-needed".to_owned(),
+                "2 approvals needed from role admin, not the initiator".to_owned()
+            ),
+            (
+                "environment.suspended".to_owned(),
+                "frozen until lifted: incident 42 (stop-the-line by ivy)".to_owned()
+            ),
+        ]
+    );
+}
