@@ -104,6 +104,7 @@ impl Modify for GenericOptions {
             "Resolved_String",
             "Resolved_Action",
             "Resolved_ApprovalGate",
+            "Resolved_OnFailure",
         ] {
             let Some(RefOr::T(utoipa::openapi::Schema::Object(o))) =
                 components.schemas.get_mut(name)

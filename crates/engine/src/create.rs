@@ -224,7 +224,7 @@ fn default_source(cfg: &Loaded, product: &str, target: &str) -> Result<String, E
         })
 }
 
-fn single_step(
+pub(crate) fn single_step(
     cfg: &Loaded,
     pm: &ProductMembers,
     source: &str,
@@ -444,7 +444,7 @@ pub(crate) fn pipeline(step: &FrozenStep) -> Vec<StepRun> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn assemble(
+pub(crate) fn assemble(
     cfg: &Loaded,
     pm: &ProductMembers,
     product: &str,
@@ -524,6 +524,8 @@ fn assemble(
         hotfix,
         break_glass: None,
         attempt: 1,
+        rolled_back_by: Vec::new(),
+        rollback_for: None,
     }
 }
 
@@ -555,7 +557,11 @@ async fn store_and_start(
     let mut to_terminate = Vec::new();
     if !active.is_empty() {
         match concurrency.policy {
-            ConcurrencyPolicy::Queue => release.status = ReleaseStatus::Queued,
+            // `supersede` queues too; the older releases that wait are
+            // replaced once it is stored (below).
+            ConcurrencyPolicy::Queue | ConcurrencyPolicy::Supersede => {
+                release.status = ReleaseStatus::Queued
+            }
             ConcurrencyPolicy::Terminate => {
                 let mine: Vec<&str> = release
                     .environments
@@ -630,6 +636,13 @@ async fn store_and_start(
             None,
         )
         .await;
+    }
+    if concurrency.policy == ConcurrencyPolicy::Supersede {
+        // Queued or waiting older releases are replaced by this one (issue
+        // 20); their drivers end them and hand the queue on to it.
+        if let Err(e) = drive::supersede_waiting(inner, &stored.product).await {
+            tracing::warn!(product = %stored.product, error = %e, "superseding waiting releases");
+        }
     }
     if stored.status == ReleaseStatus::Queued {
         drive::enforce_queue_limit(inner, &stored.product, concurrency.queue_limit).await;

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_release::{Event, EventKind, NewEvent, Release, ReleaseStatus};
+use ferry_release::{Event, EventKind, NewEvent, Release, ReleaseStatus, TerminationReason};
 use tokio::sync::{Mutex, broadcast};
 use tokio_util::sync::CancellationToken;
 
@@ -197,6 +197,16 @@ pub(crate) fn recompute_status(r: &mut Release, queued: bool) {
         r.termination.is_some(),
         r.finished_at.is_none(),
     );
+    // A release replaced under the `supersede` policy ends SUPERSEDED, not
+    // TERMINATED (issue 20); its termination names the newer release. One
+    // the `terminate` policy replaced stays TERMINATED (SPEC §4.5).
+    if r.status == ReleaseStatus::Terminated
+        && r.termination
+            .as_ref()
+            .is_some_and(|t| t.reason == TerminationReason::Superseded && t.release.is_some())
+    {
+        r.status = ReleaseStatus::Superseded;
+    }
 }
 
 impl ReleaseHandle {

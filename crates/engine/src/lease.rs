@@ -175,6 +175,15 @@ impl ReleaseStore for LeasedStore {
         ReleaseStore::stalled_queues(&self.store).await
     }
 
+    async fn last_success_in(
+        &self,
+        product: &str,
+        environment: &str,
+        before: u64,
+    ) -> Result<Option<Release>, StoreError> {
+        ReleaseStore::last_success_in(&self.store, product, environment, before).await
+    }
+
     async fn cursor_get(&self, key: &str) -> Result<Option<String>, StoreError> {
         ReleaseStore::cursor_get(&self.store, key).await
     }

@@ -345,6 +345,7 @@ impl Engine {
         }
         lease::spawn_keeper(&self.inner);
         drive::spawn_queue_keeper(&self.inner);
+        drive::spawn_supersede_watch(&self.inner);
         Ok(())
     }
 

@@ -32,6 +32,7 @@ pub(crate) fn strict_policy<'de, D: Deserializer<'de>>(
             // Not from a request: an approval gate is the configuration's
             // to set, so a promotion cannot weaken the one that applies.
             approval: None,
+            on_failure: None,
         }),
     )
 }

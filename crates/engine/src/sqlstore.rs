@@ -5,6 +5,10 @@ use ferry_release::{Event, NewEvent, Release, ReleaseStatus};
 
 use crate::store::{Created, ReleaseStore, StoreError, sort_oldest_first};
 
+/// How many of a product's newest releases [`ReleaseStore::last_success_in`]
+/// looks through for an environment's last success.
+const LAST_SUCCESS_SCAN: usize = 2_000;
+
 #[async_trait]
 impl ReleaseStore for ferry_store::Store {
     fn freezes(&self) -> Option<&ferry_store::Store> {
@@ -119,6 +123,44 @@ impl ReleaseStore for ferry_store::Store {
 
     async fn stalled_queues(&self) -> Result<Vec<String>, StoreError> {
         Ok(ferry_store::Store::stalled_queues(self).await?)
+    }
+
+    /// Pages of the product's releases, newest first, by their summary
+    /// rows (each carries its environments' statuses); only the one found
+    /// is read whole. At most [`LAST_SUCCESS_SCAN`] releases are looked at.
+    async fn last_success_in(
+        &self,
+        product: &str,
+        environment: &str,
+        before: u64,
+    ) -> Result<Option<Release>, StoreError> {
+        let mut filter = ferry_store::ListFilter {
+            product: Some(product.to_owned()),
+            statuses: Vec::new(),
+            limit: ferry_store::MAX_PAGE,
+            cursor: None,
+        };
+        let mut seen = 0usize;
+        loop {
+            let page = self.list(&filter).await?;
+            for summary in &page.items {
+                seen += 1;
+                let succeeded = summary.environments.iter().any(|e| {
+                    e.name == environment
+                        && e.status == ferry_release::EnvironmentStatus::Successful
+                });
+                if summary.number < before
+                    && succeeded
+                    && let Some(r) = ferry_store::Store::get(self, &summary.id).await?
+                {
+                    return Ok(Some(r));
+                }
+            }
+            match page.next_cursor {
+                Some(c) if seen < LAST_SUCCESS_SCAN => filter.cursor = Some(c),
+                _ => return Ok(None),
+            }
+        }
     }
 
     /// On PostgreSQL an advisory lock shared by every replica; on SQLite

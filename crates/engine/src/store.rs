@@ -114,6 +114,18 @@ pub trait ReleaseStore: Send + Sync + 'static {
         }
         Ok(queued.difference(&started).cloned().collect())
     }
+    /// The newest release of `product` numbered below `before` in which
+    /// `environment` succeeded: what an automatic rollback restores there
+    /// (issue 20). The default knows of none (a store that cannot search
+    /// finished releases); `ferry-store` overrides it.
+    async fn last_success_in(
+        &self,
+        _product: &str,
+        _environment: &str,
+        _before: u64,
+    ) -> Result<Option<Release>, StoreError> {
+        Ok(None)
+    }
     async fn cursor_get(&self, key: &str) -> Result<Option<String>, StoreError>;
     async fn cursor_set(&self, key: &str, value: &str) -> Result<(), StoreError>;
     /// Moves a cursor from `expected` to `value`; `false` when it was not

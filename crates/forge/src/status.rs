@@ -481,7 +481,9 @@ pub fn release_state(s: ReleaseStatus) -> StatusState {
         ReleaseStatus::Running | ReleaseStatus::Terminating => StatusState::Running,
         ReleaseStatus::Succeeded => StatusState::Success,
         ReleaseStatus::Failed => StatusState::Failure,
-        ReleaseStatus::Terminated => StatusState::Error,
+        // Replaced by a newer release (issue 20): it did not fail, and it
+        // will not deploy — ended without success, as TERMINATED.
+        ReleaseStatus::Terminated | ReleaseStatus::Superseded => StatusState::Error,
     }
 }
 
@@ -502,7 +504,15 @@ fn version_of(r: &Release) -> String {
 
 /// What the release is doing, in a line.
 pub fn describe_release(r: &Release) -> String {
-    let head = format!("release #{} ({})", r.number, version_of(r));
+    let head = match &r.rollback_for {
+        Some(of) => format!(
+            "release #{} ({}, rollback of #{})",
+            r.number,
+            version_of(r),
+            of.number
+        ),
+        None => format!("release #{} ({})", r.number, version_of(r)),
+    };
     let names = |want: EnvironmentStatus| -> String {
         r.environments
             .iter()
@@ -526,9 +536,26 @@ pub fn describe_release(r: &Release) -> String {
             names(EnvironmentStatus::Suspended)
         ),
         ReleaseStatus::Succeeded => format!("{head}: promoted to every environment"),
-        ReleaseStatus::Failed => format!("{head}: failed in {}", names(EnvironmentStatus::Failed)),
+        ReleaseStatus::Failed => {
+            let failed = format!("{head}: failed in {}", names(EnvironmentStatus::Failed));
+            match r.rolled_back_by.as_slice() {
+                [] => failed,
+                links => format!(
+                    "{failed}; rolled back by {}",
+                    links
+                        .iter()
+                        .map(|l| format!("release #{}", l.number))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
         ReleaseStatus::Terminating => format!("{head}: terminating"),
         ReleaseStatus::Terminated => format!("{head}: terminated"),
+        ReleaseStatus::Superseded => match &r.termination {
+            Some(t) => format!("{head}: superseded by {}", t.by),
+            None => format!("{head}: superseded"),
+        },
     }
 }
 
@@ -612,6 +639,11 @@ pub fn describe_environment(r: &Release, e: &EnvironmentRun) -> String {
             Some(i) => format!("{env}: failed: {}", i.message),
             None => format!("{env}: failed"),
         },
-        EnvironmentStatus::Terminated => format!("{env}: terminated"),
+        EnvironmentStatus::Terminated => match &r.termination {
+            Some(t) if r.status == ReleaseStatus::Superseded => {
+                format!("{env}: superseded by {}", t.by)
+            }
+            _ => format!("{env}: terminated"),
+        },
     }
 }

@@ -7,7 +7,7 @@ use serde::{Serialize, Serializer};
 
 use crate::config::Config;
 use crate::membership::ProductMembers;
-use crate::resource::{Action, PolicySettings, PromotionPolicy};
+use crate::resource::{Action, OnFailure, PolicySettings, PromotionPolicy};
 
 /// Where an effective policy field came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +69,9 @@ pub struct PolicyEvaluation {
     pub post_action: Resolved<String>,
     /// The approval gate (issue 20), if any.
     pub approval: Resolved<crate::resource::ApprovalGate>,
+    /// What happens when the environment fails after its promotion commit
+    /// (ferry extension, issue 20).
+    pub on_failure: Resolved<OnFailure>,
     /// Candidate policies in the order they were consulted.
     pub candidates: Vec<String>,
     pub warnings: Vec<String>,
@@ -82,6 +85,7 @@ impl PolicyEvaluation {
             action: self.action.value,
             post_action: self.post_action.value.clone(),
             approval: self.approval.value.clone(),
+            on_failure: self.on_failure.value,
         }
     }
 
@@ -185,6 +189,7 @@ pub fn evaluate(
     let mut action = Resolved::unset();
     let mut post_action = Resolved::unset();
     let mut approval = Resolved::unset();
+    let mut on_failure = Resolved::unset();
     for p in &cands {
         let src = || Some(FieldSource::Policy(p.name().to_owned()));
         if pre_action.value.is_none() && p.spec.policy.pre_action.is_some() {
@@ -211,6 +216,12 @@ pub fn evaluate(
                 source: src(),
             };
         }
+        if on_failure.value.is_none() && p.spec.policy.on_failure.is_some() {
+            on_failure = Resolved {
+                value: p.spec.policy.on_failure,
+                source: src(),
+            };
+        }
     }
     if let Some(inline) = inline {
         if inline.pre_action.is_some() {
@@ -234,6 +245,12 @@ pub fn evaluate(
         if inline.approval.is_some() {
             approval = Resolved {
                 value: inline.approval.clone(),
+                source: Some(FieldSource::Inline),
+            };
+        }
+        if inline.on_failure.is_some() {
+            on_failure = Resolved {
+                value: inline.on_failure,
                 source: Some(FieldSource::Inline),
             };
         }
@@ -274,6 +291,7 @@ pub fn evaluate(
         action,
         post_action,
         approval,
+        on_failure,
         candidates: cands.iter().map(|p| p.name().to_owned()).collect(),
         warnings,
     }

@@ -125,6 +125,8 @@ fn release(gated: bool) -> Release {
         hotfix: false,
         attempt: u32::try_from(ROUNDS).unwrap_or(1),
         break_glass: None,
+        rolled_back_by: Vec::new(),
+        rollback_for: None,
     }
 }
 

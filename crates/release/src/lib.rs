@@ -16,8 +16,8 @@ pub use event::{Event, EventKind, NewEvent};
 pub use record::{
     ApplicationRun, ApplicationSnapshot, BreakGlass, EnvironmentRun, EnvironmentStep, FrozenFlow,
     FrozenStep, HealthShown, Hold, HoldKind, Issue, IssueKind, PullRequest, Release, ReleaseKind,
-    Snapshot, StepPhase, StepRun, Termination, TerminationReason, Trigger, WorkflowNode,
-    new_release_id,
+    ReleaseRef, RollbackLink, Snapshot, StepPhase, StepRun, Termination, TerminationReason,
+    Trigger, WorkflowNode, new_release_id,
 };
 pub use status::{ApplicationStatus, EnvironmentStatus, ReleaseStatus, StepStatus};
 

@@ -533,6 +533,12 @@ pub enum TerminationReason {
 pub struct Termination {
     pub reason: TerminationReason,
     pub by: String,
+    /// The release that superseded this one under the product's
+    /// `supersede` concurrency policy (issue 20), which ends it SUPERSEDED;
+    /// a release the `terminate` policy replaced has none and ends
+    /// TERMINATED (SPEC §4.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<ReleaseRef>,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: Timestamp,
@@ -579,6 +585,15 @@ pub struct Release {
     /// and freezes (issue 20): who, when and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub break_glass: Option<BreakGlass>,
+    /// The rollback releases ferry started for this release (policy
+    /// `onFailure: rollback`, issue 20): one per environment that failed
+    /// after its promotion commit, each started once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rolled_back_by: Vec<RollbackLink>,
+    /// On a rollback release ferry started itself: the failed release (and
+    /// environment) it restores the previous snapshot for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_for: Option<RollbackLink>,
 }
 
 /// A break-glass (issue 20): one release let through closed windows and
@@ -631,6 +646,31 @@ pub enum HoldKind {
     Window,
     /// A stop-the-line freeze is active.
     Freeze,
+    /// The product's soak time (`minInterval`) since the previous
+    /// promotion into the environment has not passed.
+    Soak,
+}
+
+/// Another release of the same product, by id and number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseRef {
+    pub id: String,
+    pub number: u64,
+}
+
+/// One end of an automatic rollback (issue 20): the other release and the
+/// environment rolled back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackLink {
+    pub environment: String,
+    /// The other release's id.
+    pub release: String,
+    /// The other release's number (per product).
+    pub number: u64,
 }
 
 fn first_attempt() -> u32 {
@@ -884,6 +924,7 @@ mod tests {
                 reason: TerminationReason::User,
                 by: "me".into(),
                 at: crate::now(),
+                release: None,
             });
         }
         r

@@ -16,6 +16,10 @@ pub enum ReleaseStatus {
     Failed,
     Terminating,
     Terminated,
+    /// Replaced by a newer release of its product before it wrote anything
+    /// more (concurrency `supersede`, issue 20): terminal, like
+    /// TERMINATED, and its termination names the release that replaced it.
+    Superseded,
 }
 
 /// Status of an environment within a release.
@@ -74,6 +78,7 @@ impl ReleaseStatus {
             ReleaseStatus::Failed => "FAILED",
             ReleaseStatus::Terminating => "TERMINATING",
             ReleaseStatus::Terminated => "TERMINATED",
+            ReleaseStatus::Superseded => "SUPERSEDED",
         }
     }
 
@@ -86,6 +91,7 @@ impl ReleaseStatus {
             Self::Failed,
             Self::Terminating,
             Self::Terminated,
+            Self::Superseded,
         ]
         .into_iter()
         .find(|v| v.as_str() == s)
@@ -95,7 +101,10 @@ impl ReleaseStatus {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            ReleaseStatus::Succeeded | ReleaseStatus::Failed | ReleaseStatus::Terminated
+            ReleaseStatus::Succeeded
+                | ReleaseStatus::Failed
+                | ReleaseStatus::Terminated
+                | ReleaseStatus::Superseded
         )
     }
 }

@@ -189,6 +189,7 @@ fn release() -> Release {
                 action: Some(Action::Commit),
                 post_action: Some("integration-test".into()),
                 approval: None,
+                on_failure: None,
             },
             hooks: Hooks::default(),
         })
@@ -231,6 +232,8 @@ fn release() -> Release {
         hotfix: false,
         break_glass: None,
         attempt: 1,
+        rolled_back_by: Vec::new(),
+        rollback_for: None,
     }
 }
 

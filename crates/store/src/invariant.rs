@@ -20,7 +20,8 @@ use crate::store::{Store, insert_event};
 /// Rows that break the rule, as SQL.
 const BROKEN: &str = "((finished_at IS NOT NULL \
                        AND status IN ('QUEUED', 'RUNNING', 'SUSPENDED', 'TERMINATING')) \
-                      OR (finished_at IS NULL AND status IN ('SUCCEEDED', 'FAILED', 'TERMINATED')))";
+                      OR (finished_at IS NULL \
+                       AND status IN ('SUCCEEDED', 'FAILED', 'TERMINATED', 'SUPERSEDED')))";
 
 /// One release re-opened by [`Store::repair_finished`].
 #[derive(Debug, Clone, PartialEq, Eq)]

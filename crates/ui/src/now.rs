@@ -187,6 +187,29 @@ fn waits(v: &ReleaseView, r: &Release, events: &[Event]) -> Vec<Wait> {
     let at = suspended_at(events);
     let mut out = Vec::new();
     for (e, ev) in r.environments.iter().zip(&v.envs) {
+        // Held before it starts (issue 20: a soak time, a closed window,
+        // a freeze).
+        if let Some(w) = e
+            .hold
+            .as_ref()
+            .filter(|_| e.status == EnvironmentStatus::Suspended)
+        {
+            out.push(Wait {
+                env: e.name.clone(),
+                app: e
+                    .applications
+                    .iter()
+                    .map(|a| a.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                what: esc(&w.reason),
+                href: String::new(),
+                since: None,
+                action_href: String::new(),
+                action_label: "",
+            });
+            continue;
+        }
         for (a, av) in e.applications.iter().zip(&ev.apps) {
             if a.status != EnvironmentStatus::Suspended {
                 continue;
@@ -340,7 +363,7 @@ pub fn summarize(v: &ReleaseView, r: &Release, events: &[Event]) -> NowView {
             )
         })
         .count();
-    let headline = match r.status {
+    let mut headline = match r.status {
         ReleaseStatus::Failed => match failures.first() {
             Some(f) => {
                 let mut s = format!("Failed in <strong>{}</strong>", esc(&f.env));
@@ -362,7 +385,17 @@ pub fn summarize(v: &ReleaseView, r: &Release, events: &[Event]) -> NowView {
                 .iter()
                 .filter(|w| w.what.contains("to be merged"))
                 .count();
+            let soaks = r
+                .environments
+                .iter()
+                .filter(|e| {
+                    e.hold
+                        .as_ref()
+                        .is_some_and(|h| h.kind == ferry_release::HoldKind::Soak)
+                })
+                .count();
             let what = match (prs, waits.len()) {
+                (0, n) if n == soaks => "its soak time".to_owned(),
                 (0, _) => "a suspended step".to_owned(),
                 (1, 1) => "a pull request to be merged".to_owned(),
                 (n, m) if n == m => format!("{n} pull requests to be merged"),
@@ -425,7 +458,34 @@ pub fn summarize(v: &ReleaseView, r: &Release, events: &[Event]) -> NowView {
         ReleaseStatus::Queued => {
             "Queued: starts when the product's running release finishes".to_owned()
         }
+        ReleaseStatus::Superseded => {
+            match r.termination.as_ref().and_then(|t| t.release.as_ref()) {
+                Some(newer) => format!(
+                    "Superseded by <a href=\"{}\">release #{}</a>: a newer release of {} replaced it while it waited",
+                    esc(&format!("{}/releases/{}", v.product_href, newer.number)),
+                    newer.number,
+                    esc(&r.product)
+                ),
+                None => "Superseded by a newer release".to_owned(),
+            }
+        }
     };
+    // Automatic rollbacks ferry started for it (issue 20), linked.
+    if !r.rolled_back_by.is_empty() {
+        let links: Vec<String> = r
+            .rolled_back_by
+            .iter()
+            .map(|l| {
+                format!(
+                    "<a href=\"{}\">release #{}</a> ({})",
+                    esc(&format!("{}/releases/{}", v.product_href, l.number)),
+                    l.number,
+                    esc(&l.environment)
+                )
+            })
+            .collect();
+        headline.push_str(&format!("; rolled back by {}", links.join(", ")));
+    }
     NowView {
         class: v.status.class,
         headline,

@@ -101,6 +101,7 @@ pub async fn show(
                     field("preAction", &ev.pre_action, "none"),
                     field("action", &ev.action, "commit (default)"),
                     field("postAction", &ev.post_action, "none"),
+                    field("onFailure", &ev.on_failure, "stop (default)"),
                 ],
                 candidates: ev.candidates.clone(),
                 warnings: ev.warnings.clone(),

@@ -61,6 +61,7 @@ impl Ask {
             action,
             post_action: opt(&self.post_action),
             approval: None,
+            on_failure: None,
         };
         let has_policy =
             policy.pre_action.is_some() || policy.action.is_some() || policy.post_action.is_some();

@@ -211,6 +211,14 @@ pub struct ReleaseView {
     pub kind: String,
     /// `#N` of the release a rollback restores, and its page.
     pub rollback_of: Option<(u64, String)>,
+    /// The newer release that superseded this one (issue 20): `#N` and
+    /// its page.
+    pub superseded_by: Option<(u64, String)>,
+    /// Automatic rollbacks (issue 20): on a failed release, the rollback
+    /// releases ferry started (environment, `#N`, page); on a rollback
+    /// release, the failed release it repairs.
+    pub rolled_back_by: Vec<(String, u64, String)>,
+    pub rollback_for: Option<(String, u64, String)>,
     pub initiator: String,
     pub created: When,
     pub finished_at: Option<When>,
@@ -517,9 +525,14 @@ pub fn view(
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();
-            format!("Terminated by {} ({reason})", t.by)
+            if r.status == ReleaseStatus::Superseded {
+                format!("Superseded by {}", t.by)
+            } else {
+                format!("Terminated by {} ({reason})", t.by)
+            }
         })
         .unwrap_or_default();
+    let release_href = |n: u64| format!("{product_href}/releases/{n}");
     let message = r.trigger.message.trim_end();
     let (subject, body) = message.split_once('\n').unwrap_or((message, ""));
     let (repo, repo_href) = if is_local(&r.trigger.repo_url) {
@@ -544,7 +557,22 @@ pub fn view(
             String::new()
         },
         kind,
-        rollback_of: rollback_of.map(|n| (n, format!("{product_href}/releases/{n}"))),
+        rollback_of: rollback_of.map(|n| (n, release_href(n))),
+        superseded_by: r
+            .termination
+            .as_ref()
+            .and_then(|t| t.release.as_ref())
+            .filter(|_| r.status == ReleaseStatus::Superseded)
+            .map(|n| (n.number, release_href(n.number))),
+        rolled_back_by: r
+            .rolled_back_by
+            .iter()
+            .map(|l| (l.environment.clone(), l.number, release_href(l.number)))
+            .collect(),
+        rollback_for: r
+            .rollback_for
+            .as_ref()
+            .map(|l| (l.environment.clone(), l.number, release_href(l.number))),
         initiator: r.initiator.clone(),
         created: when(r.created_at),
         finished_at: r.finished_at.map(when),

@@ -59,6 +59,8 @@ pub fn release(s: ReleaseStatus) -> Shown {
         ReleaseStatus::Succeeded => OK,
         ReleaseStatus::Failed => FAIL,
         ReleaseStatus::Terminating | ReleaseStatus::Terminated => STOP,
+        // Passed over for a newer release (issue 20): the skip arrow.
+        ReleaseStatus::Superseded => SKIP,
     };
     shown(s.as_str(), look)
 }

@@ -35,8 +35,12 @@ pub(super) async fn run_environment(
             return end_environment(inner, handle, env, &hooks, None).await;
         }
     }
-    // A closed window or a freeze holds it before anything runs (issue
-    // 20); the trigger environment is not written to.
+    // Then a soak time (`minInterval`), then a closed window or a freeze,
+    // hold it before anything runs (issue 20); the trigger environment is
+    // not written to.
+    if !e.trigger && !super::soak::wait(inner, handle, env, cancel).await? {
+        return Ok(());
+    }
     let opened = if e.trigger {
         None
     } else {

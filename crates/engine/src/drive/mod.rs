@@ -32,6 +32,12 @@
 //! - [`hooks`]: release and environment hooks;
 //! - [`leftovers`]: what a terminated release leaves open (pull requests,
 //!   promotion branches), closed when it ends;
+//! - [`rollback`]: automatic rollback — an environment that failed after
+//!   its promotion commit gets its previous snapshot promoted back, once;
+//! - [`soak`]: an environment's soak time (`minInterval`) waited out
+//!   before it starts;
+//! - [`supersede`]: concurrency `supersede` — the newest release replaces
+//!   the older ones that wait;
 //! - [`record`]: reading and editing the release record, shared by all.
 //!
 //! [`ReleaseHandle::update`]: crate::handle::ReleaseHandle::update
@@ -45,7 +51,10 @@ mod hooks;
 mod leftovers;
 mod record;
 mod release;
+mod rollback;
 mod snapshot;
+mod soak;
+mod supersede;
 mod sync;
 mod workflow;
 
@@ -54,3 +63,4 @@ pub use approval::{ApprovalRequest, Approver, MAX_COMMENT, check_decision};
 pub(crate) use release::{
     active_of_product, enforce_queue_limit, resume, retry, spawn_queue_keeper, start, terminate,
 };
+pub(crate) use supersede::{spawn_watch as spawn_supersede_watch, supersede_waiting};

@@ -191,7 +191,10 @@ pub(crate) async fn active_of_product(
     Ok(out)
 }
 
-async fn queued_of_product(inner: &Arc<Inner>, product: &str) -> Result<Vec<Release>, Error> {
+pub(crate) async fn queued_of_product(
+    inner: &Arc<Inner>,
+    product: &str,
+) -> Result<Vec<Release>, Error> {
     inner
         .store
         .queued_of_product(product)
@@ -252,7 +255,12 @@ async fn hand_over_as(
         if !active_of_product(inner, product).await?.is_empty() {
             return Ok(None);
         }
-        Ok(queued_of_product(inner, product).await?.into_iter().next())
+        // A rollback ferry started for a failed release goes first
+        // (issue 20): it repairs an environment a newer release would
+        // otherwise be promoted over before the repair.
+        let queued = queued_of_product(inner, product).await?;
+        let rollback = queued.iter().position(|r| r.rollback_for.is_some());
+        Ok(queued.into_iter().nth(rollback.unwrap_or(0)))
     }
     .await;
     let next = match next {
@@ -353,6 +361,7 @@ pub(crate) async fn terminate(
         reason,
         by: by.to_owned(),
         at: now(),
+        release: None,
     };
     let audit = NewEvent::new(EventKind::Audit, "TERMINATING")
         .message(format!("terminate requested by {by} ({reason:?})"));
@@ -674,6 +683,10 @@ async fn finish(inner: &Arc<Inner>, handle: &Arc<ReleaseHandle>) -> Result<(), E
             ((), vec![])
         })
         .await?;
+    // An environment that failed after its promotion commit, under
+    // `onFailure: rollback`, gets its previous snapshot promoted back
+    // (issue 20) — started once, linked before the end is stored.
+    super::rollback::roll_back_failed(inner, handle).await?;
     let r = handle.get().await;
     let failed = r.termination.is_some()
         || r.environments.iter().any(|e| {

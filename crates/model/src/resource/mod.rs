@@ -23,7 +23,7 @@ pub use flow::{
     PromotionFlowSpec, parse_duration,
 };
 pub use policy::{
-    APPROVER_ROLES, Action, ApprovalGate, Approvers, EnvironmentSelector, NameSelector,
+    APPROVER_ROLES, Action, ApprovalGate, Approvers, EnvironmentSelector, NameSelector, OnFailure,
     PolicySelector, PolicySettings, PromotionPolicy, PromotionPolicySpec,
 };
 pub use product::{

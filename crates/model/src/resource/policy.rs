@@ -74,6 +74,10 @@ pub struct PolicySettings {
     /// approval before its applications start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<ApprovalGate>,
+    /// What ferry does when the environment fails after its promotion
+    /// commit (ferry extension, issue 20); absent means `stop`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<OnFailure>,
 }
 
 /// An approval gate (issue 20): before its applications start, the
@@ -152,6 +156,35 @@ impl ApprovalGate {
             parts.push("a promoter or admin who may promote here".to_owned());
         }
         parts.join(", or ")
+    }
+}
+
+/// What ferry does when an environment fails after its promotion commit
+/// landed (ferry extension, issue 20).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum OnFailure {
+    /// The failure stops what depends on the environment (SPEC §4.2).
+    #[default]
+    Stop,
+    /// As `stop`, and ferry promotes the environment's previous
+    /// successful snapshot back, once, as a linked rollback release.
+    Rollback,
+}
+
+impl OnFailure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnFailure::Stop => "stop",
+            OnFailure::Rollback => "rollback",
+        }
+    }
+}
+
+impl fmt::Display for OnFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -1,4 +1,6 @@
+use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
 use serde::de::{self, IntoDeserializer, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -63,12 +65,29 @@ pub enum SelectorOperator {
 
 /// Per-product concurrency (SPEC §4.5). Codefresh's Product
 /// (`codefresh.io/v1beta2`) writes the policy alone, `concurrency: queue`;
-/// ferry also takes `{policy, queueLimit}`.
+/// ferry also takes `{policy, queueLimit, minInterval}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Concurrency {
     pub policy: ConcurrencyPolicy,
     pub queue_limit: u32,
+    /// Soak time per environment (issue 20, batching): a promotion into
+    /// the environment starts no sooner than this after the product's
+    /// previous one there finished; with `supersede`, only the newest
+    /// release waiting for it goes on. Environment name → Go-style
+    /// duration (`30m`, `2h`), checked when read.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub min_interval: BTreeMap<String, String>,
+}
+
+impl Concurrency {
+    /// The soak time of `environment`, if one is set.
+    pub fn min_interval(&self, environment: &str) -> Option<Duration> {
+        self.min_interval
+            .get(environment)
+            .and_then(|d| super::flow::parse_duration(d).ok())
+            .filter(|d| !d.is_zero())
+    }
 }
 
 /// Hand-written because the value is either a string or a mapping; it still
@@ -76,13 +95,15 @@ pub struct Concurrency {
 /// reports unknown keys of the mapping form and records its fields.
 impl<'de> Deserialize<'de> for Concurrency {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        const FIELDS: &[&str] = &["policy", "queueLimit"];
+        const FIELDS: &[&str] = &["policy", "queueLimit", "minInterval"];
         struct V;
         impl<'de> Visitor<'de> for V {
             type Value = Concurrency;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("`queue`, `terminate` or a mapping with `policy` and `queueLimit`")
+                f.write_str(
+                    "`queue`, `terminate`, `supersede` or a mapping with `policy`, `queueLimit` and `minInterval`",
+                )
             }
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Concurrency, E> {
@@ -100,6 +121,15 @@ impl<'de> Deserialize<'de> for Concurrency {
                     match key.as_str() {
                         "policy" => out.policy = map.next_value()?,
                         "queueLimit" => out.queue_limit = map.next_value()?,
+                        "minInterval" => {
+                            let intervals: BTreeMap<String, String> = map.next_value()?;
+                            for (env, d) in &intervals {
+                                super::flow::parse_duration(d).map_err(|e| {
+                                    de::Error::custom(format!("minInterval.{env}: {e}"))
+                                })?;
+                            }
+                            out.min_interval = intervals;
+                        }
                         _ => {
                             map.next_value::<de::IgnoredAny>()?;
                         }
@@ -121,6 +151,7 @@ impl Default for Concurrency {
         Concurrency {
             policy: ConcurrencyPolicy::Queue,
             queue_limit: default_queue_limit(),
+            min_interval: BTreeMap::new(),
         }
     }
 }
@@ -133,6 +164,11 @@ pub enum ConcurrencyPolicy {
     Queue,
     /// A new release terminates an active one that shares an environment.
     Terminate,
+    /// A new release replaces the older ones that wait — queued, or
+    /// suspended at a pull request, approval, window or suspend step —
+    /// and queues behind one that is working, replacing it once it waits
+    /// (issue 20). Nothing is stopped in the middle of a Git write.
+    Supersede,
 }
 
 /// Release-notes settings (ferry extension, SPEC §7).

@@ -184,6 +184,8 @@ pub fn release(
         hotfix: false,
         break_glass: None,
         attempt: 1,
+        rolled_back_by: Vec::new(),
+        rollback_for: None,
     }
 }
 

@@ -39,6 +39,7 @@ pub fn release(product: &str) -> Release {
                 }),
                 post_action: Some("integration-test".into()),
                 approval: None,
+                on_failure: None,
             },
             hooks: Hooks {
                 on_start: Some("notify-start".into()),
@@ -210,10 +211,13 @@ pub fn release(product: &str) -> Release {
             reason: TerminationReason::Superseded,
             by: "ferry".into(),
             at: created_at,
+            release: None,
         }),
         hotfix: true,
         break_glass: None,
         attempt: 1,
+        rolled_back_by: Vec::new(),
+        rollback_for: None,
     }
 }
 
