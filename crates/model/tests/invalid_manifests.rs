@@ -192,7 +192,7 @@ const CASES: &[Case] = &[
         severity: E,
         at: "6:13",
         field: "spec.concurrency.policy",
-        message: "expected one of `queue` or `terminate`",
+        message: "expected one of `queue`, `terminate` or `supersede`",
     },
     Case {
         name: "queue limit zero",
@@ -608,7 +608,23 @@ const CASES: &[Case] = &[
         severity: E,
         at: "5:16",
         field: "spec.concurrency",
-        message: "unknown value `wait`, expected one of `queue` or `terminate`",
+        message: "unknown value `wait`, expected one of `queue`, `terminate` or `supersede`",
+    },
+    Case {
+        name: "soak time not a duration",
+        yaml: "apiVersion: codefresh.io/v1beta1\nkind: Product\nmetadata: {name: p}\nspec:\n  concurrency:\n    policy: supersede\n    minInterval:\n      qa: soon\n",
+        severity: E,
+        at: "6:5",
+        field: "spec.concurrency",
+        message: "minInterval.qa: `soon` is not a duration",
+    },
+    Case {
+        name: "on failure unknown",
+        yaml: "apiVersion: codefresh.io/v1beta1\nkind: PromotionPolicy\nmetadata: {name: p}\nspec:\n  policy: {onFailure: retry}\n",
+        severity: E,
+        at: "5:23",
+        field: "spec.policy.onFailure",
+        message: "unknown value `retry`, expected one of `stop` or `rollback`",
     },
     Case {
         name: "product concurrency list",
