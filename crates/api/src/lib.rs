@@ -21,6 +21,7 @@ pub mod deployed;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod freezes;
 pub mod guard;
 pub mod gzip;
 pub mod insights;

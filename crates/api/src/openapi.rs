@@ -21,8 +21,8 @@ use utoipa::{Modify, OpenApi};
 use crate::refusals::ErrorBody;
 use crate::view::ApiRelease;
 use crate::{
-    approvals, audit, events, insights, notes, notifications, ops, products, releases, tokens,
-    webhooks,
+    approvals, audit, events, freezes, insights, notes, notifications, ops, products, releases,
+    tokens, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -44,6 +44,10 @@ use crate::{
         releases::terminate,
         releases::retry,
         approvals::decide,
+        freezes::break_glass,
+        freezes::list,
+        freezes::create,
+        freezes::lift,
         notes::show,
         notes::refresh,
         releases::resume_workflow,
@@ -67,7 +71,7 @@ use crate::{
         (name = "products", description = "Products, their environments and policies"),
         (name = "releases", description = "Releases: lists, detail, promotions and actions"),
         (name = "notes", description = "Release notes (SPEC §7)"),
-        (name = "admin", description = "API tokens, the audit log and notification deliveries"),
+        (name = "admin", description = "API tokens, the audit log, notification deliveries and freezes (stop-the-line)"),
         (name = "webhooks", description = "Forge webhooks"),
         (name = "insights", description = "Delivery insights: DORA measures and where promotion time goes"),
         (name = "operations", description = "Health, readiness, metrics, configuration, this document"),

@@ -11,8 +11,8 @@ use axum::routing::{MethodRouter, get, post};
 
 use crate::state::Shared;
 use crate::{
-    approvals, audit, events, insights, notes, notifications, ops, products, releases, tokens,
-    webhooks,
+    approvals, audit, events, freezes, insights, notes, notifications, ops, products, releases,
+    tokens, webhooks,
 };
 
 /// Every route with its method and handler. The router is built from
@@ -52,6 +52,14 @@ pub fn table() -> Vec<(&'static str, &'static str, MethodRouter<Shared>)> {
             "/api/v1/releases/{id}/approvals",
             post(approvals::decide),
         ),
+        (
+            "post",
+            "/api/v1/releases/{id}/break-glass",
+            post(freezes::break_glass),
+        ),
+        ("get", "/api/v1/freezes", get(freezes::list)),
+        ("post", "/api/v1/freezes", post(freezes::create)),
+        ("post", "/api/v1/freezes/{id}/lift", post(freezes::lift)),
         ("get", "/api/v1/releases/{id}/notes", get(notes::show)),
         (
             "post",

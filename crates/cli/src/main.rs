@@ -54,6 +54,12 @@ enum Command {
     /// API tokens on a server (admin): create, list, revoke.
     #[command(subcommand)]
     Token(cmd::token::Command),
+    /// Stop the line (admin): hold every release of the products and environments named (none: all) before its next write, until lifted.
+    Freeze(cmd::freeze::FreezeArgs),
+    /// Lift a freeze (admin): what it held goes on.
+    Unfreeze(cmd::freeze::UnfreezeArgs),
+    /// List the active freezes (--all: lifted ones too).
+    Freezes(cmd::freeze::ListArgs),
     /// Run ferry on one machine with a local GitOps repository and live releases.
     Demo(cmd::demo::Args),
     /// Reference documents generated from ferry itself (docs/).
@@ -74,6 +80,9 @@ fn main() -> ExitCode {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Docs(cmd) => cmd::docs::run(cmd, Cli::command()),
         Command::Token(cmd) => cmd::token::run(cmd),
+        Command::Freeze(args) => cmd::freeze::freeze(args),
+        Command::Unfreeze(args) => cmd::freeze::unfreeze(args),
+        Command::Freezes(args) => cmd::freeze::list(args),
         Command::Insights(args) => cmd::insights::run(args),
     };
     match result {

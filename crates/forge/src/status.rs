@@ -531,10 +531,19 @@ pub fn describe_release(r: &Release) -> String {
                 format!("{head}: promoting to {running}")
             }
         }
-        ReleaseStatus::Suspended => format!(
-            "{head}: waiting for approval in {}",
-            names(EnvironmentStatus::Suspended)
-        ),
+        ReleaseStatus::Suspended => match r
+            .environments
+            .iter()
+            .filter(|e| e.status == EnvironmentStatus::Suspended)
+            .find_map(|e| e.hold.as_ref().map(|h| (e, h)))
+        {
+            // Held by a closed window or a freeze (issue 20): say why.
+            Some((e, h)) => format!("{head}: {}: {}", e.name, h.reason),
+            None => format!(
+                "{head}: waiting for approval in {}",
+                names(EnvironmentStatus::Suspended)
+            ),
+        },
         ReleaseStatus::Succeeded => format!("{head}: promoted to every environment"),
         ReleaseStatus::Failed => {
             let failed = format!("{head}: failed in {}", names(EnvironmentStatus::Failed));
@@ -601,6 +610,14 @@ pub fn describe_environment(r: &Release, e: &EnvironmentRun) -> String {
                 };
             }
             format!("{env}: running")
+        }
+        EnvironmentStatus::Suspended if e.hold.is_some() => {
+            let reason = e
+                .hold
+                .as_ref()
+                .map(|h| h.reason.as_str())
+                .unwrap_or_default();
+            format!("{env}: {reason}")
         }
         EnvironmentStatus::Suspended => {
             // Held by ferry itself: an approval gate (issue 20).

@@ -584,3 +584,33 @@ fn an_approval_gate_is_described_with_its_count() {
     assert_eq!(qa.description, "qa: waiting for approval (1 of 2)");
     assert_eq!(qa.state, StatusState::Waiting);
 }
+
+/// An environment held by a closed promotion window (issue 20): its
+/// status and the release's say why and until when.
+#[test]
+fn an_environment_held_by_a_window_says_why() {
+    let mut r = common::release(
+        REPO,
+        &sha(1),
+        "shop",
+        4,
+        "SUSPENDED",
+        &[("staging", "SUCCESSFUL"), ("prod", "SUSPENDED")],
+    );
+    let reason = "outside window \"prod-hours\" until 2026-12-07 09:00 UTC";
+    r.environments[2].hold = Some(ferry_release::Hold {
+        kind: ferry_release::HoldKind::Window,
+        reason: reason.into(),
+        until: None,
+        by: "prod-hours".into(),
+        since: ferry_release::now(),
+    });
+    let s = statuses(&r, BASE);
+    let of = |c: &str| s.iter().find(|(_, _, s)| s.context == c).unwrap().2.clone();
+    assert_eq!(of("ferry/shop/prod").state, StatusState::Waiting);
+    assert_eq!(of("ferry/shop/prod").description, format!("prod: {reason}"));
+    assert_eq!(
+        of("ferry/shop").description,
+        format!("release #4 (1.2.3): prod: {reason}")
+    );
+}

@@ -26,6 +26,11 @@ impl Columns {
             .map(|e| EnvironmentSummary {
                 name: e.name.clone(),
                 status: e.status,
+                held: e
+                    .hold
+                    .as_ref()
+                    .filter(|_| e.status == ferry_release::EnvironmentStatus::Suspended)
+                    .map(|h| h.reason.clone()),
             })
             .collect();
         let encode = |source| Error::Encode {

@@ -50,6 +50,10 @@ impl Saved {
 pub struct EnvironmentSummary {
     pub name: String,
     pub status: EnvironmentStatus,
+    /// Why it waits before its first write — a closed promotion window, a
+    /// freeze — while it is SUSPENDED there (issue 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
 }
 
 /// A release in a list (SPEC §9 web UI releases list): the columns of the

@@ -184,3 +184,33 @@ pub async fn retry(
 ) -> Result<Response, UiError> {
     act(Operation::Retry, viewer, st, product, number, form).await
 }
+
+#[derive(Debug, Deserialize)]
+pub struct BreakGlassForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Break-glass from the release view (issue 20): the API's role check
+/// (admin), reason check and audit entry, then back to the release.
+pub async fn break_glass(
+    viewer: Viewer,
+    State(st): State<Shared>,
+    Path((product, number)): Path<(String, String)>,
+    Form(form): Form<BreakGlassForm>,
+) -> Result<Response, UiError> {
+    let (r, _) = load(&st, &product, &number).await?;
+    let release_href = format!(
+        "/products/{}/releases/{}",
+        crate::layout::seg(&product),
+        r.number
+    );
+    let Some(caller) = viewer.caller.clone() else {
+        return Ok(sign_in_first(&release_href));
+    };
+    csrf::check(&viewer.csrf, &form.csrf)?;
+    ferry_api::freezes::break_glass_as(&st, &caller, &r.id, &form.reason).await?;
+    Ok(Redirect::to(&release_href).into_response())
+}

@@ -120,6 +120,7 @@ fn render(failed: &Failed, viewer: Option<&Viewer>, path: &str) -> Result<String
             nav: "",
             storage_down: None,
             admin: false,
+            frozen: None,
         },
     };
     ErrorPage {

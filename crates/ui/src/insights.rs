@@ -537,6 +537,7 @@ pub fn render_page(report: &Report, product: Option<&str>) -> Result<String, ask
         nav: "insights",
         storage_down: None,
         admin: false,
+        frozen: None,
     };
     let action = match product {
         Some(p) => format!("/products/{}/insights", seg(p)),

@@ -28,12 +28,40 @@ pub struct Viewer {
     /// Why the store cannot be written now, when it cannot (issue 23):
     /// every page says so in a banner, since actions will be refused.
     pub storage_down: Option<String>,
+    /// The active stop-the-line freezes (issue 20), for every page's banner.
+    pub frozen: Option<String>,
 }
 
 impl Viewer {
     pub fn signed_in(&self) -> bool {
         self.name.is_some()
     }
+}
+
+/// The active freezes as one banner line; `None` when there are none (or
+/// they cannot be read now: the storage banner says so then).
+async fn frozen(state: &Shared) -> Option<String> {
+    // A store that cannot be read now has its own banner.
+    let freezes = state.engine.freezes(false).await.ok()?;
+    if freezes.is_empty() {
+        return None;
+    }
+    let each: Vec<String> = freezes
+        .iter()
+        .map(|f| {
+            format!(
+                "{} frozen by {} since {}: {}",
+                f.scope(),
+                f.created_by,
+                when(f.created_at).text,
+                f.reason
+            )
+        })
+        .collect();
+    Some(format!(
+        "Stop-the-line — {}. Releases are created but write nothing there until the freeze is lifted.",
+        each.join("; ")
+    ))
 }
 
 fn storage_down(state: &Shared) -> Option<String> {
@@ -81,6 +109,7 @@ impl FromRequestParts<Shared> for Viewer {
                         ),
                     })),
                     storage_down: storage_down(state),
+                    frozen: frozen(state).await,
                 });
             }
         }
@@ -91,6 +120,7 @@ impl FromRequestParts<Shared> for Viewer {
                 session_id: None,
                 caller: None,
                 storage_down: storage_down(state),
+                frozen: frozen(state).await,
             });
         }
         let next = parts
@@ -114,6 +144,8 @@ pub struct Layout {
     pub storage_down: Option<String>,
     /// Whether the viewer is an admin (admin pages are linked for them only).
     pub admin: bool,
+    /// The stop-the-line banner's text, while a freeze is active.
+    pub frozen: Option<String>,
 }
 
 impl Layout {
@@ -128,6 +160,7 @@ impl Layout {
                 .caller
                 .as_ref()
                 .is_some_and(|c| c.require(ferry_api::auth::Role::Admin).is_ok()),
+            frozen: viewer.frozen.clone(),
         }
     }
 

@@ -112,6 +112,10 @@ pub fn routes(state: Shared) -> Router<Shared> {
             get(actions::retry_confirm).post(actions::retry),
         )
         .route(
+            "/products/{product}/releases/{number}/break-glass",
+            axum::routing::post(actions::break_glass),
+        )
+        .route(
             "/products/{product}/releases/{number}/resume",
             get(resume::confirm).post(resume::resume),
         )

@@ -380,6 +380,11 @@ pub fn summarize(v: &ReleaseView, r: &Release, events: &[Event]) -> NowView {
             }
             None => "Failed".to_owned(),
         },
+        // Held before its first write by a window or a freeze (issue 20).
+        ReleaseStatus::Suspended if waits.is_empty() && !v.holds.is_empty() => {
+            let (env, reason) = &v.holds[0];
+            format!("Held in <strong>{}</strong>: {}", esc(env), esc(reason))
+        }
         ReleaseStatus::Suspended => {
             let prs = waits
                 .iter()

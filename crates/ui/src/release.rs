@@ -74,6 +74,7 @@ pub fn render_page(r: &Release, events: &[Event]) -> Result<String, askama::Erro
         session_id: None,
         caller: None,
         storage_down: None,
+        frozen: None,
     };
     let v = view(r, events, &viewer, true, &Links::default(), None);
     let now = now::summarize(&v, r, events);

@@ -233,6 +233,15 @@ pub struct ReleaseView {
     pub last_seq: u64,
     pub can_terminate: bool,
     pub can_retry: bool,
+    /// Environments held before their first write, with why (issue 20).
+    pub holds: Vec<(String, String)>,
+    /// `Let through … by carol at …: reason`, when a break-glass was used.
+    pub break_glass: String,
+    /// The viewer may let this release through (admin, release active,
+    /// no break-glass yet).
+    pub can_break_glass: bool,
+    /// The session's CSRF token, for the forms drawn in the body.
+    pub csrf: String,
     pub signed_in: bool,
     /// Environments a rollback to this release can target: those it
     /// finished successfully (its snapshot is known to have run there).
@@ -607,6 +616,31 @@ pub fn view(
         last_seq: events.last().map_or(0, |e| e.seq),
         can_terminate: !r.status.is_final() && r.status != ReleaseStatus::Terminating,
         can_retry: matches!(r.status, ReleaseStatus::Failed | ReleaseStatus::Terminated),
+        holds: r
+            .environments
+            .iter()
+            .filter(|e| e.status == EnvironmentStatus::Suspended)
+            .filter_map(|e| e.hold.as_ref().map(|h| (e.name.clone(), h.reason.clone())))
+            .collect(),
+        break_glass: r
+            .break_glass
+            .as_ref()
+            .map(|b| {
+                format!(
+                    "Let through closed windows and freezes by {} at {}: {}",
+                    b.by,
+                    when(b.at).text,
+                    b.reason
+                )
+            })
+            .unwrap_or_default(),
+        can_break_glass: r.is_active()
+            && r.break_glass.is_none()
+            && viewer
+                .caller
+                .as_ref()
+                .is_some_and(|c| c.principal.role == ferry_api::auth::Role::Admin),
+        csrf: viewer.csrf.clone(),
         signed_in: viewer.signed_in(),
         rollback_targets: r
             .environments

@@ -114,6 +114,15 @@ pub fn where_(s: &ferry_store::ReleaseSummary) -> String {
         ReleaseStatus::Running | ReleaseStatus::Terminating => EnvironmentStatus::Running,
         _ => return String::new(),
     };
+    // Held by a closed window or a freeze (issue 20): say why.
+    if let Some((name, held)) = s
+        .environments
+        .iter()
+        .filter(|e| e.status == wanted)
+        .find_map(|e| e.held.as_ref().map(|h| (&e.name, h)))
+    {
+        return format!("in {name}: {held}");
+    }
     let names: Vec<&str> = s
         .environments
         .iter()

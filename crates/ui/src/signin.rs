@@ -61,6 +61,7 @@ fn form_page(
             nav: "",
             storage_down: None,
             admin: false,
+            frozen: None,
         },
         next,
         csrf: token.clone(),

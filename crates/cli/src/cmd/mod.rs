@@ -1,6 +1,7 @@
 pub mod client;
 pub mod demo;
 pub mod docs;
+pub mod freeze;
 pub mod insights;
 pub mod notes;
 pub mod policy;

@@ -27,6 +27,8 @@ pub enum Command {
     /// Reject an environment waiting at its approval gate: it fails, with
     /// the comment as the reason.
     Reject(DecisionArgs),
+    /// Break-glass (admin): let this release through closed promotion windows and freezes, with a reason.
+    BreakGlass(BreakGlassArgs),
     /// The release notes: configuration and code commits, grouped.
     Notes(super::notes::NotesArgs),
 }
@@ -166,6 +168,7 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Retry(a) => act(a, "retry"),
         Command::Approve(a) => decide(a, "approve"),
         Command::Reject(a) => decide(a, "reject"),
+        Command::BreakGlass(a) => break_glass(a),
         Command::Notes(a) => super::notes::run(a),
     }
 }
@@ -236,6 +239,34 @@ fn show(a: ShowArgs) -> anyhow::Result<ExitCode> {
         }
     }
     anyhow::bail!("the event stream ended before the release finished")
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BreakGlassArgs {
+    /// The release: `PRODUCT#N` (e.g. `shop#2`), `N` with --product, or its id.
+    #[arg(value_name = "RELEASE")]
+    pub id: String,
+    /// The product of a release given by its number.
+    #[arg(long)]
+    pub product: Option<String>,
+    /// Why it may go through: recorded on the release and in the audit log. Required.
+    #[arg(long)]
+    pub reason: String,
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[arg(long, value_enum, default_value = "human")]
+    pub output: OutputFormat,
+}
+
+fn break_glass(a: BreakGlassArgs) -> anyhow::Result<ExitCode> {
+    let c = Client::new(&a.client)?;
+    let id = ReleaseName::parse(&a.id, a.product.as_deref())?.id(&c)?;
+    let release = c.post(
+        &format!("/api/v1/releases/{}/break-glass", encode(&id)),
+        &serde_json::json!({"reason": a.reason}),
+    )?;
+    print(&release, a.output)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn act(a: IdArgs, action: &str) -> anyhow::Result<ExitCode> {
@@ -316,6 +347,13 @@ pub fn render(r: &Value) -> String {
             text(&r["trigger"]["message"]).lines().next().unwrap_or("")
         ));
     }
+    if let Some(by) = r["breakGlass"]["by"].as_str() {
+        out.push_str(&format!(
+            "break-glass by {by} at {}: {}\n",
+            text(&r["breakGlass"]["at"]),
+            text(&r["breakGlass"]["reason"])
+        ));
+    }
     let mut rows = Vec::new();
     for e in r["environments"].as_array().unwrap_or(&empty) {
         let apps = e["applications"].as_array().unwrap_or(&empty);
@@ -372,6 +410,11 @@ pub fn render(r: &Value) -> String {
                     .map(|c| format!(": {c}"))
                     .unwrap_or_default()
             ));
+        }
+        if e["status"] == "SUSPENDED"
+            && let Some(reason) = e["hold"]["reason"].as_str()
+        {
+            out.push_str(&format!("held in {}: {reason}\n", text(&e["name"])));
         }
         for issue in e["issues"].as_array().unwrap_or(&empty) {
             out.push_str(&format!(
