@@ -123,7 +123,8 @@ impl Courier {
     }
 
     /// Sends due deliveries until `stop`; on the way out, gives its claims
-    /// up so another sender can take them at once.
+    /// up so another sender can take them at once. What each round of
+    /// tries came to is recorded in one write.
     pub async fn run(self, stop: impl Future<Output = ()> + Send) {
         tokio::pin!(stop);
         let slots = Arc::new(Semaphore::new(self.settings.parallel.max(1)));
@@ -132,6 +133,7 @@ impl Courier {
         let per_subscription = (self.settings.parallel / 4).max(1);
         let in_flight: Arc<std::sync::Mutex<HashMap<String, usize>>> = Arc::default();
         let mut tasks = tokio::task::JoinSet::new();
+        let mut done = Vec::new();
         loop {
             let free = slots.available_permits();
             let full: Vec<String> = in_flight
@@ -183,7 +185,7 @@ impl Courier {
                 };
                 let me = self.clone();
                 tasks.spawn(async move {
-                    me.deliver(row).await;
+                    let outcome = me.attempt(&row).await;
                     if let Some(n) = counts
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
@@ -192,9 +194,13 @@ impl Courier {
                         *n = n.saturating_sub(1);
                     }
                     drop(permit);
+                    (row, outcome)
                 });
             }
-            while tasks.try_join_next().is_some() {}
+            while let Some(r) = tasks.try_join_next() {
+                done.extend(r.ok());
+            }
+            self.record(&mut done).await;
             if busy && slots.available_permits() > 0 {
                 continue;
             }
@@ -202,7 +208,7 @@ impl Courier {
                 _ = &mut stop => break,
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(self.settings.poll) => {}
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                Some(r) = tasks.join_next(), if !tasks.is_empty() => done.extend(r.ok()),
             }
         }
         tasks.abort_all();
@@ -216,26 +222,40 @@ impl Courier {
         }
     }
 
+    /// Records the outcomes of finished tries in one write. A fault leaves
+    /// the claims to run out: the rows are tried again.
+    async fn record(&self, done: &mut Vec<(OutboxRow, DeliveryOutcome)>) {
+        if done.is_empty() {
+            return;
+        }
+        for (row, outcome) in done.iter() {
+            match outcome {
+                DeliveryOutcome::Delivered { .. } => {}
+                DeliveryOutcome::Retry { error, .. } => tracing::info!(
+                    delivery = %row.id, attempt = row.attempts, %error, "notification not delivered, will retry"
+                ),
+                DeliveryOutcome::Dead { error, .. } => tracing::warn!(
+                    delivery = %row.id, attempt = row.attempts, %error, "notification given up"
+                ),
+            }
+        }
+        let outcomes: Vec<(String, DeliveryOutcome)> = done
+            .drain(..)
+            .map(|(row, outcome)| (row.id, outcome))
+            .collect();
+        if let Err(e) = self
+            .store
+            .finish_deliveries(&self.settings.holder, &outcomes)
+            .await
+        {
+            tracing::warn!(error = %e, tries = outcomes.len(), "recording deliveries");
+        }
+    }
+
     /// One try of `row`, recorded.
     pub async fn deliver(&self, row: OutboxRow) {
         let outcome = self.attempt(&row).await;
-        match &outcome {
-            DeliveryOutcome::Delivered { .. } => {}
-            DeliveryOutcome::Retry { error, .. } => tracing::info!(
-                delivery = %row.id, attempt = row.attempts, %error, "notification not delivered, will retry"
-            ),
-            DeliveryOutcome::Dead { error, .. } => tracing::warn!(
-                delivery = %row.id, attempt = row.attempts, %error, "notification given up"
-            ),
-        }
-        // A fault here leaves the claim to run out: the row is tried again.
-        if let Err(e) = self
-            .store
-            .finish_delivery(&row.id, &self.settings.holder, &outcome)
-            .await
-        {
-            tracing::warn!(delivery = %row.id, error = %e, "recording a delivery");
-        }
+        self.record(&mut vec![(row, outcome)]).await;
     }
 
     async fn attempt(&self, row: &OutboxRow) -> DeliveryOutcome {

@@ -325,6 +325,7 @@ impl Store {
              WHERE id IN (SELECT id FROM notification_outbox WHERE {free} \
              ORDER BY next_at LIMIT {limit}) AND {free} RETURNING {COLUMNS}"
         );
+        let _gate = self.gate().await;
         on_pool!(&self.backend, |pool| {
             let mut q = sqlx::query(&sql).bind(holder).bind(ms(ttl));
             for s in skip {
@@ -344,42 +345,72 @@ impl Store {
         holder: &str,
         outcome: &DeliveryOutcome,
     ) -> Result<bool> {
+        let done = self
+            .finish_deliveries(holder, &[(id.to_owned(), outcome.clone())])
+            .await?;
+        Ok(done == 1)
+    }
+
+    /// [`Store::finish_delivery`] for several tries in one transaction
+    /// (a sender records what a round of tries came to at once: one write
+    /// instead of one per delivery, beside the engine's saves). Returns
+    /// how many were still held by `holder`.
+    pub async fn finish_deliveries(
+        &self,
+        holder: &str,
+        outcomes: &[(String, DeliveryOutcome)],
+    ) -> Result<usize> {
+        if outcomes.is_empty() {
+            return Ok(0);
+        }
         let now = db_now(self.backend.kind());
-        let (status, next, error, http) = match outcome {
-            DeliveryOutcome::Delivered { status } => ("DELIVERED", 0, None, Some(*status)),
-            DeliveryOutcome::Retry {
-                after,
-                error,
-                status,
-            } => ("PENDING", ms(*after), Some(error.as_str()), *status),
-            DeliveryOutcome::Dead { error, status } => ("DEAD", 0, Some(error.as_str()), *status),
-        };
-        let finished = if status == "PENDING" { "NULL" } else { now };
         let sql = format!(
             "UPDATE notification_outbox SET status = $3, next_at = {now} + $4, \
-             last_error = $5, last_status = $6, finished_at = {finished}, \
+             last_error = $5, last_status = $6, \
+             finished_at = CASE WHEN $3 = 'PENDING' THEN NULL ELSE {now} END, \
              claimed_by = NULL, claim_expires_at = NULL \
              WHERE id = $1 AND claimed_by = $2 AND status = 'PENDING'"
         );
+        let _gate = self.gate().await;
         on_pool!(&self.backend, |pool| {
-            let n = sqlx::query(&sql)
-                .bind(id)
-                .bind(holder)
-                .bind(status)
-                .bind(next)
-                .bind(error)
-                .bind(http.map(i64::from))
-                .execute(pool)
+            let mut tx = pool
+                .begin_write()
                 .await
-                .map_err(db("recording a delivery's try"))?
-                .rows_affected();
-            Ok(n == 1)
+                .map_err(db("beginning to record tries"))?;
+            let mut done = 0;
+            for (id, outcome) in outcomes {
+                let (status, next, error, http) = match outcome {
+                    DeliveryOutcome::Delivered { status } => ("DELIVERED", 0, None, Some(*status)),
+                    DeliveryOutcome::Retry {
+                        after,
+                        error,
+                        status,
+                    } => ("PENDING", ms(*after), Some(error.as_str()), *status),
+                    DeliveryOutcome::Dead { error, status } => {
+                        ("DEAD", 0, Some(error.as_str()), *status)
+                    }
+                };
+                done += sqlx::query(&sql)
+                    .bind(id)
+                    .bind(holder)
+                    .bind(status)
+                    .bind(next)
+                    .bind(error)
+                    .bind(http.map(i64::from))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("recording a delivery's try"))?
+                    .rows_affected();
+            }
+            tx.commit().await.map_err(db("committing tries"))?;
+            Ok(usize::try_from(done).unwrap_or(usize::MAX))
         })
     }
 
     /// Hands a claimed delivery back untried (the sender had no room for
     /// it): its try is not counted.
     pub async fn unclaim_delivery(&self, id: &str, holder: &str) -> Result<()> {
+        let _gate = self.gate().await;
         on_pool!(&self.backend, |pool| {
             sqlx::query(
                 "UPDATE notification_outbox SET claimed_by = NULL, claim_expires_at = NULL, \
@@ -397,6 +428,7 @@ impl Store {
     /// Gives every claim of `holder` up (a sender stopping gracefully), so
     /// another sender takes the rows at once instead of after the expiry.
     pub async fn release_delivery_claims(&self, holder: &str) -> Result<()> {
+        let _gate = self.gate().await;
         on_pool!(&self.backend, |pool| {
             sqlx::query(
                 "UPDATE notification_outbox SET claimed_by = NULL, claim_expires_at = NULL \
@@ -484,6 +516,7 @@ impl Store {
             "DELETE FROM notification_outbox WHERE status = 'DELIVERED' \
              AND finished_at < {now} - $1"
         );
+        let _gate = self.gate().await;
         on_pool!(&self.backend, |pool| {
             Ok(sqlx::query(&sql)
                 .bind(ms(older_than))
