@@ -72,6 +72,16 @@ async fn approve_from_the_release_view_with_role_checks() {
             !view.body.contains("class=\"decide\""),
             "{who} sees no form"
         );
+        // What is happening says what prod waits for, truly.
+        assert!(
+            view.body
+                .contains("Waiting in <strong>prod</strong> for approval (0 of 2)")
+                && view
+                    .body
+                    .contains("<strong>prod</strong>: waiting for approval (0 of 2)"),
+            "{who}: {}",
+            view.body
+        );
         let refused = c
             .post(
                 "/products/p/releases/1/approvals?env=prod",

@@ -187,6 +187,33 @@ fn waits(v: &ReleaseView, r: &Release, events: &[Event]) -> Vec<Wait> {
     let at = suspended_at(events);
     let mut out = Vec::new();
     for (e, ev) in r.environments.iter().zip(&v.envs) {
+        // Held by ferry at an approval gate before anything of it runs
+        // (issue 20).
+        if let Some(reason) = e
+            .approval
+            .as_ref()
+            .filter(|_| e.status == EnvironmentStatus::Suspended)
+            .and_then(ferry_release::ApprovalRun::waiting_reason)
+        {
+            let since = e.approval.as_ref().map(|a| when(a.requested_at));
+            let decide = ev
+                .approval
+                .as_ref()
+                .map(|a| a.decide_href.clone())
+                .filter(|h| !h.is_empty());
+            out.push(Wait {
+                env: e.name.clone(),
+                app: String::new(),
+                what: esc(&reason),
+                href: String::new(),
+                since,
+                action_href: decide
+                    .map(|_| format!("#approval-{}", e.name))
+                    .unwrap_or_default(),
+                action_label: "Approve or reject…",
+            });
+            continue;
+        }
         // Held before it starts (issue 20: a soak time, a closed window,
         // a freeze).
         if let Some(w) = e
@@ -399,7 +426,17 @@ pub fn summarize(v: &ReleaseView, r: &Release, events: &[Event]) -> NowView {
                         .is_some_and(|h| h.kind == ferry_release::HoldKind::Soak)
                 })
                 .count();
+            let approvals: Vec<&str> = waits
+                .iter()
+                .filter(|w| w.app.is_empty())
+                .map(|w| w.what.as_str())
+                .collect();
             let what = match (prs, waits.len()) {
+                // "for approval (1 of 2)"
+                (0, 1) if approvals.len() == 1 => approvals[0]
+                    .strip_prefix("waiting for ")
+                    .unwrap_or(approvals[0])
+                    .to_owned(),
                 (0, n) if n == soaks => "its soak time".to_owned(),
                 (0, _) => "a suspended step".to_owned(),
                 (1, 1) => "a pull request to be merged".to_owned(),
