@@ -55,7 +55,8 @@ fn windows() -> String {
     for (i, tz) in zones.iter().enumerate() {
         // Business hours on production, per zone.
         out.push_str(&format!(
-            "---\napiVersion: ferry.io/v1alpha1\nkind: PromotionWindow\nmetadata: {{name: hours-{i}}}\nspec:\n  selector: {{targetEnvironment: {{types: [PROD]}}, product: {{names: [p{i}, shop]}}}}\n  timeZone: {tz}\n  allow:\n    - {{schedule: \"0 9 * * 1-4\", duration: 8h}}\n    - {{schedule: \"0 9 * * 5\", duration: 4h}}\n  deny:\n    - {{schedule: \"0 12 * * *\", duration: 1h, reason: lunch}}\n"
+            "---\napiVersion: ferry.io/v1alpha1\nkind: PromotionWindow\nmetadata: {{name: hours-{i}}}\nspec:\n  selector: {{targetEnvironment: {{types: [PROD]}}, product: {{names: [p{i}, {}]}}}}\n  timeZone: {tz}\n  allow:\n    - {{schedule: \"0 9 * * 1-4\", duration: 8h}}\n    - {{schedule: \"0 9 * * 5\", duration: 4h}}\n  deny:\n    - {{schedule: \"0 12 * * *\", duration: 1h, reason: lunch}}\n",
+            if i == 0 { "shop" } else { "nobody" }
         ));
         // Nightly and weekend freezes on everything of a region.
         out.push_str(&format!(
