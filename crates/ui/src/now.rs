@@ -183,6 +183,25 @@ fn failures(v: &ReleaseView, r: &Release) -> Vec<Failure> {
     out
 }
 
+/// Whether every wait is an environment held by a window or a freeze
+/// (not an approval gate, not a soak time): the headline then names the
+/// hold and its reason.
+fn only_held(r: &Release, waits: &[Wait]) -> bool {
+    waits.iter().all(|w| {
+        r.environments.iter().any(|e| {
+            e.name == w.env
+                && e.status == EnvironmentStatus::Suspended
+                && e.approval
+                    .as_ref()
+                    .and_then(ferry_release::ApprovalRun::waiting_reason)
+                    .is_none()
+                && e.hold
+                    .as_ref()
+                    .is_some_and(|h| h.kind != ferry_release::HoldKind::Soak)
+        })
+    })
+}
+
 fn waits(v: &ReleaseView, r: &Release, events: &[Event]) -> Vec<Wait> {
     let at = suspended_at(events);
     let mut out = Vec::new();
@@ -407,8 +426,9 @@ pub fn summarize(v: &ReleaseView, r: &Release, events: &[Event]) -> NowView {
             }
             None => "Failed".to_owned(),
         },
-        // Held before its first write by a window or a freeze (issue 20).
-        ReleaseStatus::Suspended if waits.is_empty() && !v.holds.is_empty() => {
+        // Held before its first write by a window or a freeze (issue 20),
+        // and waiting for nothing else.
+        ReleaseStatus::Suspended if !v.holds.is_empty() && only_held(r, &waits) => {
             let (env, reason) = &v.holds[0];
             format!("Held in <strong>{}</strong>: {}", esc(env), esc(reason))
         }
