@@ -275,7 +275,7 @@ impl ReleaseHandle {
         &self,
         change: impl FnOnce(&mut Release) -> (T, Vec<NewEvent>),
     ) -> Result<T, Error> {
-        self.update_as(Saver::Driver, None, change).await
+        self.update_as(Saver::Driver, None, |r| Ok(change(r))).await
     }
 
     /// [`ReleaseHandle::update`] for an operation someone asked for
@@ -287,7 +287,8 @@ impl ReleaseHandle {
         &self,
         change: impl FnOnce(&mut Release) -> (T, Vec<NewEvent>),
     ) -> Result<T, Error> {
-        self.update_as(Saver::Request, None, change).await
+        self.update_as(Saver::Request, None, |r| Ok(change(r)))
+            .await
     }
 
     /// [`ReleaseHandle::update_for_request`] for a request with an
@@ -300,6 +301,19 @@ impl ReleaseHandle {
         key: Option<&ferry_store::IdempotentRequest>,
         change: impl FnOnce(&mut Release) -> (T, Vec<NewEvent>),
     ) -> Result<T, Error> {
+        self.update_as(Saver::Request, key, |r| Ok(change(r))).await
+    }
+
+    /// [`ReleaseHandle::update_for_keyed_request`] for a change that may
+    /// refuse on the state it applies to: a refusal (`Err`) stores nothing
+    /// — not the change, not the `Idempotency-Key` — so a repeat of the
+    /// refused request is decided again instead of replaying an answer it
+    /// never had.
+    pub async fn try_update_for_keyed_request<T>(
+        &self,
+        key: Option<&ferry_store::IdempotentRequest>,
+        change: impl FnOnce(&mut Release) -> Result<(T, Vec<NewEvent>), Error>,
+    ) -> Result<T, Error> {
         self.update_as(Saver::Request, key, change).await
     }
 
@@ -307,7 +321,7 @@ impl ReleaseHandle {
         &self,
         saver: Saver,
         key: Option<&ferry_store::IdempotentRequest>,
-        change: impl FnOnce(&mut Release) -> (T, Vec<NewEvent>),
+        change: impl FnOnce(&mut Release) -> Result<(T, Vec<NewEvent>), Error>,
     ) -> Result<T, Error> {
         let _writer = match saver {
             Saver::Driver => self.writer.lock().await,
@@ -329,7 +343,8 @@ impl ReleaseHandle {
             let mut next = guard.release.clone();
             let queued = next.status == ReleaseStatus::Queued;
             let issues = issue_counts(&next);
-            let (value, mut extra) = change(&mut next);
+            // A refused change leaves the copy behind: nothing is stored.
+            let (value, mut extra) = change(&mut next)?;
             stamp_new_issues(&mut next, &issues);
             let still_queued = queued && next.status == ReleaseStatus::Queued;
             recompute_status(&mut next, still_queued);

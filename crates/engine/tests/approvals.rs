@@ -401,6 +401,50 @@ async fn a_gate_expires_on_the_engines_clock() {
     assert!(matches!(err, Error::ApprovalConflict(_)), "{err:?}");
 }
 
+/// The same person deciding twice at once, each request with its own
+/// `Idempotency-Key`: one decision is recorded, the other refused — and
+/// the refused request, sent again with its key, is refused again instead
+/// of replaying an answer it never had (its key was not stored).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_decision_stores_no_idempotency_key() {
+    let (_fx, engine, waiting) = setup(None).await;
+    let id = waiting.id.clone();
+    let bob = approver("admin-bob", "admin");
+    let request = ask(Decision::Approve, "twice");
+    let keyed = |key: &str| ferry_store::IdempotentRequest {
+        scope: format!("admin-bob POST /api/v1/releases/{id}/approvals"),
+        key: key.into(),
+        fingerprint: "same body".into(),
+        status: 200,
+    };
+    let (k1, k2) = (keyed("first"), keyed("second"));
+    let (a, b) = tokio::join!(
+        engine.decide_approval(&id, &request, &bob, Some(&k1)),
+        engine.decide_approval(&id, &request, &bob, Some(&k2)),
+    );
+    let (won, lost) = match (a.is_ok(), b.is_ok()) {
+        (true, false) => (&k1, &k2),
+        (false, true) => (&k2, &k1),
+        other => panic!("exactly one decision is taken: {other:?} {a:?} {b:?}"),
+    };
+    // The winner's repeat is answered from its first answer.
+    assert!(
+        engine
+            .decide_approval(&id, &request, &bob, Some(won))
+            .await
+            .is_ok()
+    );
+    // The loser's repeat is decided again: refused, and still one decision.
+    let err = engine
+        .decide_approval(&id, &request, &bob, Some(lost))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ApprovalConflict(_)), "{err:?}");
+    let now = engine.release(&id).await.unwrap().unwrap();
+    let gate = now.environment("prod").unwrap().approval.as_ref().unwrap();
+    assert_eq!(gate.decisions.len(), 1, "{:?}", gate.decisions);
+}
+
 async fn history(fx: &Fixture, id: &str) -> Vec<ferry_release::Event> {
     let store = ferry_store::Store::open(&fx.db).await.unwrap();
     store.events(id, 0, 10_000).await.unwrap()

@@ -364,12 +364,11 @@ pub(crate) async fn decide(
         .map(str::trim)
         .filter(|c| !c.is_empty())
         .map(str::to_owned);
-    let refused = handle
-        .update_for_keyed_request(key, |r| {
-            // Checked again on the state the change applies to.
-            if let Err(e) = check_decision(r, request, approver) {
-                return (Some(e), vec![]);
-            }
+    handle
+        .try_update_for_keyed_request(key, |r| {
+            // Checked again on the state the change applies to: a refusal
+            // stores nothing, the Idempotency-Key included.
+            check_decision(r, request, approver)?;
             let round = r.attempt;
             let mut events = vec![];
             if let Some(a) = r
@@ -403,12 +402,9 @@ pub(crate) async fn decide(
                         )),
                 );
             }
-            (None, events)
+            Ok(((), events))
         })
         .await?;
-    if let Some(e) = refused {
-        return Err(e);
-    }
     inner.approvals.send_modify(|n| *n = n.wrapping_add(1));
     Ok(handle.get().await)
 }
