@@ -10,34 +10,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::replicas::{free_port, git, wait_ready};
+
+mod support;
 
 const TOKEN: &str = "rollback-crash-admin-token";
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// dev → qa; qa's post-action `check` fails for version 2.0.0 and
 /// otherwise waits while `<root>/hold` exists; `onFailure: rollback`.
@@ -159,23 +136,6 @@ struct Api {
 }
 
 impl Api {
-    async fn ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = self
-                .client
-                .get(format!("{}/readyz", self.base))
-                .send()
-                .await
-                && r.status().is_success()
-            {
-                return;
-            }
-            assert!(Instant::now() < deadline, "server not ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
     async fn get(&self, path: &str) -> Value {
         self.client
             .get(format!("{}{path}", self.base))
@@ -231,7 +191,7 @@ async fn a_rollback_killed_midway_completes_once_after_the_restart() {
         base: format!("http://127.0.0.1:{port}"),
     };
     let server = serve(root, port);
-    api.ready().await;
+    wait_ready(&api.client, &api.base).await;
 
     commit_dev(&seed, "1.5.0");
     let good = api.promote().await;
@@ -262,7 +222,7 @@ async fn a_rollback_killed_midway_completes_once_after_the_restart() {
     drop(server);
 
     let server = serve(root, port);
-    api.ready().await;
+    wait_ready(&api.client, &api.base).await;
     std::fs::remove_file(root.join("hold")).unwrap();
     let done = api
         .wait(&rollback, "the rollback after the restart", finished)
