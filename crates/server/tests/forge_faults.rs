@@ -16,7 +16,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::git;
+use common::{commit_dev, git};
 use ferry_forge::fake::{FakeForge, Options};
 use ferry_forge::{ForgeEntry, ForgeKind, Secret};
 use serde_json::Value;
@@ -33,31 +33,6 @@ fn pr_flow(config: &std::path::Path) {
     );
     assert!(product.contains("action: pr"));
     std::fs::write(config.join("product.yaml"), product).unwrap();
-}
-
-fn commit_dev(f: &common::Fixture, tag: &str) {
-    let work = f.root.path().join(format!("dev-{tag}"));
-    git(
-        f.root.path(),
-        &[
-            "clone",
-            "-q",
-            f.bare.to_str().unwrap(),
-            work.to_str().unwrap(),
-        ],
-    );
-    std::fs::write(
-        work.join("envs/dev/values.yaml"),
-        format!("# dev\nreplicas: 1\nimage: registry.example/shop/api:{tag}\nsidecar:\n  image: registry.example/proxy:{tag}\n"),
-    )
-    .unwrap();
-    std::fs::write(
-        work.join("envs/dev/version.yaml"),
-        format!("version: {tag}\n"),
-    )
-    .unwrap();
-    git(&work, &["commit", "-qam", &format!("dev: {tag}")]);
-    git(&work, &["push", "-q", "origin", "main"]);
 }
 
 /// Merges the pull-request branch into main as the forge's button would;

@@ -92,27 +92,6 @@ spec:
     gate
 }
 
-/// A new commit in dev: version `version`.
-fn commit_dev(f: &Fixture, version: &str) {
-    let work = f.root.path().join("work");
-    git(&work, &["pull", "-q", f.bare.to_str().unwrap(), "main"]);
-    std::fs::write(
-        work.join("envs/dev/version.yaml"),
-        format!("version: {version}\n"),
-    )
-    .unwrap();
-    std::fs::write(
-        work.join("envs/dev/values.yaml"),
-        format!("# dev\nreplicas: 1\nimage: registry.example/shop/api:{version}\nsidecar:\n  image: registry.example/proxy:{version}\n"),
-    )
-    .unwrap();
-    git(
-        &work,
-        &["commit", "-q", "-am", &format!("release {version}")],
-    );
-    git(&work, &["push", "-q", f.bare.to_str().unwrap(), "main"]);
-}
-
 async fn release(s: &TestServer, id: &str) -> Value {
     let (status, r) = s.get(&format!("/api/v1/releases/{id}")).await;
     assert_eq!(status, 200, "{r}");

@@ -118,32 +118,6 @@ fn second_application(f: &Fixture) {
     std::fs::write(f.config.join("applications-web.yaml"), apps).unwrap();
 }
 
-/// A new version in dev.
-fn commit_dev(f: &Fixture, tag: &str) {
-    let work = f.root.path().join(format!("dev-{tag}"));
-    git(
-        f.root.path(),
-        &[
-            "clone",
-            "-q",
-            f.bare.to_str().unwrap(),
-            work.to_str().unwrap(),
-        ],
-    );
-    std::fs::write(
-        work.join("envs/dev/values.yaml"),
-        format!("# dev\nreplicas: 1\nimage: registry.example/shop/api:{tag}\nsidecar:\n  image: registry.example/proxy:{tag}\n"),
-    )
-    .unwrap();
-    std::fs::write(
-        work.join("envs/dev/version.yaml"),
-        format!("version: {tag}\n"),
-    )
-    .unwrap();
-    git(&work, &["commit", "-qam", &format!("dev: {tag}")]);
-    git(&work, &["push", "-q", "origin", "main"]);
-}
-
 fn env<'a>(r: &'a Value, name: &str) -> &'a Value {
     r["environments"]
         .as_array()

@@ -156,6 +156,33 @@ pub fn fixture() -> Fixture {
     }
 }
 
+/// A new version `tag` in dev (its image and version files), pushed to
+/// the GitOps repository from a fresh clone.
+pub fn commit_dev(f: &Fixture, tag: &str) {
+    let work = f.root.path().join(format!("dev-{tag}"));
+    git(
+        f.root.path(),
+        &[
+            "clone",
+            "-q",
+            f.bare.to_str().unwrap(),
+            work.to_str().unwrap(),
+        ],
+    );
+    std::fs::write(
+        work.join("envs/dev/values.yaml"),
+        format!("# dev\nreplicas: 1\nimage: registry.example/shop/api:{tag}\nsidecar:\n  image: registry.example/proxy:{tag}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        work.join("envs/dev/version.yaml"),
+        format!("version: {tag}\n"),
+    )
+    .unwrap();
+    git(&work, &["commit", "-qam", &format!("dev: {tag}")]);
+    git(&work, &["push", "-q", "origin", "main"]);
+}
+
 pub fn write_config(config: &Path, bare: &Path) {
     let mut envs = String::new();
     let mut apps = String::new();
