@@ -52,6 +52,10 @@ pub const BACKGROUND_EVERY: Duration = Duration::from_secs(20);
 /// is answered from the cache (the facts unchanged since): `/metrics`
 /// scrapes and page views within a minute share one computation.
 pub const ROLLING_REUSE: Millis = MINUTE;
+/// The background task computes the default report ahead only while
+/// someone asked for a report (a page, the API, a `/metrics` scrape)
+/// this recently: an installation nobody looks at pays nothing for it.
+pub const ASKED_WITHIN: Duration = Duration::from_secs(600);
 /// The period a query without `from` covers, ending at `to` (or now).
 pub const DEFAULT_SPAN: Millis = 30 * DAY;
 /// Reports kept (the least recently computed goes first).
@@ -84,6 +88,8 @@ pub struct InsightsKeeper {
     /// Reports computed, each with the facts' generation it was computed
     /// at: true while no replica has recorded anything since.
     cache: Mutex<Vec<Cached>>,
+    /// When a report was last asked for from outside the keeper.
+    asked: Mutex<Option<Instant>>,
 }
 
 /// A report computed from the facts of one generation.
@@ -131,6 +137,7 @@ impl InsightsKeeper {
             pass: tokio::sync::Mutex::new(()),
             watermark: Mutex::new(None),
             cache: Mutex::new(Vec::new()),
+            asked: Mutex::new(None),
         }
     }
 
@@ -307,8 +314,17 @@ impl InsightsKeeper {
         period: Period,
         rolling: bool,
     ) -> Result<Report, InsightsError> {
+        *self.asked.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         self.report_within(loaded, membership, product, period, rolling, ROLLING_REUSE)
             .await
+    }
+
+    /// Whether a report was asked for within [`ASKED_WITHIN`].
+    fn asked_lately(&self) -> bool {
+        self.asked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some_and(|at| at.elapsed() < ASKED_WITHIN)
     }
 
     async fn report_within(
@@ -397,10 +413,11 @@ impl InsightsKeeper {
         ))
     }
 
-    /// Every [`BACKGROUND_EVERY`] until `stop`: catches up, and keeps the
-    /// report `/metrics` and the pages ask for by default (every product,
-    /// the last [`DEFAULT_SPAN`]) computed ahead — a little before a
-    /// request could no longer reuse it — so they rarely compute.
+    /// Every [`BACKGROUND_EVERY`] until `stop`: catches up, and — while
+    /// reports are asked for ([`ASKED_WITHIN`]) — keeps the report
+    /// `/metrics` and the pages ask for by default (every product, the
+    /// last [`DEFAULT_SPAN`]) computed ahead, a little before a request
+    /// could no longer reuse it, so they rarely compute.
     pub fn spawn(self: Arc<Self>, engine: ferry_engine::Engine, stop: CancelFlag) {
         tokio::spawn(async move {
             loop {
@@ -410,11 +427,11 @@ impl InsightsKeeper {
                         .unwrap_or(ROLLING_REUSE)
                         .min(ROLLING_REUSE);
                 let kept = match Period::ending(now_millis(), DEFAULT_SPAN) {
-                    Ok(period) => self
+                    Ok(period) if self.asked_lately() => self
                         .report_within(&loaded, &membership, None, period, true, ahead)
                         .await
                         .map(drop),
-                    Err(_) => self.catch_up(&loaded).await.map(drop),
+                    _ => self.catch_up(&loaded).await.map(drop),
                 };
                 if let Err(e) = kept {
                     tracing::warn!(error = %e, "insights: recording facts failed; retried");
