@@ -12,6 +12,15 @@
 //! append-only and ref updates are atomic, so readers always see a
 //! consistent commit.
 //!
+//! Every change to the mirror's refs happens under that lock (git's own
+//! automatic maintenance included: it runs in the foreground, never
+//! detached). So whoever holds the lock knows that any git lock file
+//! (`refs/heads/main.lock`, `packed-refs.lock`, …) was left by a git or
+//! ferry process that was killed mid-update — a crash, a SIGKILL, a
+//! command past its deadline — and removes it. Without that, one kill
+//! during a fetch failed every later fetch with "Unable to create
+//! '…/refs/heads/main.lock': File exists" until someone deleted the file.
+//!
 //! `HEAD` of the mirror is the remote's default branch as of the clone
 //! (`git fetch` does not move it); resolving `HEAD` therefore follows that
 //! branch's fetched tip.
@@ -111,7 +120,51 @@ impl Mirror {
             .map_err(|source| self.io_error("opening the mirror lock", &self.lock_path, source))?;
         file.lock()
             .map_err(|source| self.io_error("locking the mirror", &self.lock_path, source))?;
+        self.remove_stale_git_locks()?;
         Ok(MirrorLock { _file: file })
+    }
+
+    /// Removes git lock files left by a killed process (see the module
+    /// comment: under the mirror lock nobody else can be holding one).
+    /// Looks only where ref and config updates lock: the top level and
+    /// `refs/` — a few directory reads, next to a network round trip.
+    fn remove_stale_git_locks(&self) -> Result<()> {
+        if !self.path.exists() {
+            return Ok(());
+        }
+        // (directory, whether to descend): the top level's subdirectories
+        // are objects/, hooks/, …; only refs/ holds ref locks.
+        let mut dirs = vec![(self.path.clone(), false), (self.path.join("refs"), true)];
+        while let Some((dir, descend)) = dirs.pop() {
+            let entries = match fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => {
+                    return Err(self.io_error("reading the mirror's refs", &dir, source));
+                }
+            };
+            for entry in entries {
+                let entry = entry
+                    .map_err(|source| self.io_error("reading the mirror's refs", &dir, source))?;
+                let path = entry.path();
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    if descend {
+                        dirs.push((path, true));
+                    }
+                } else if path.extension().is_some_and(|e| e == "lock") {
+                    tracing::warn!(target: crate::TRACE_TARGET,
+                        lock = %path.display(),
+                        "removing a git lock file left in the mirror by a killed process");
+                    match fs::remove_file(&path) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(self.io_error("removing a stale git lock", &path, e));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Brings branches and tags up to date with the remote (pruning deleted
@@ -183,7 +236,21 @@ impl Mirror {
             url = %self.remote.display_url())
         .entered();
         let started = SystemTime::now();
-        let mut args = vec!["fetch", "--prune", "--quiet", "--no-write-fetch-head", "--"];
+        let mut args = vec![
+            // Automatic maintenance (gc, pack-refs) in the foreground: a
+            // detached one would change refs after the mirror lock is
+            // released, and its lock files would look stale to the next
+            // holder (see the module comment).
+            "-c",
+            "gc.autoDetach=false",
+            "-c",
+            "maintenance.autoDetach=false",
+            "fetch",
+            "--prune",
+            "--quiet",
+            "--no-write-fetch-head",
+            "--",
+        ];
         args.push(self.remote.url());
         args.extend(FETCH_REFSPECS);
         cli::run(&self.remote, &self.path, "fetch", args)?;
