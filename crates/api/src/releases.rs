@@ -29,7 +29,11 @@ pub struct ListQuery {
     product: Option<String>,
 }
 
-async fn list(st: &Shared, product: Option<String>, q: ListQuery) -> Result<Json<Value>, ApiError> {
+async fn list(
+    st: &Shared,
+    product: Option<String>,
+    q: ListQuery,
+) -> Result<Json<ferry_store::Page>, ApiError> {
     let mut statuses = Vec::new();
     for s in q
         .status
@@ -64,9 +68,9 @@ async fn list(st: &Shared, product: Option<String>, q: ListQuery) -> Result<Json
             cursor: q.cursor.filter(|c| !c.is_empty()),
         })
         .await?;
-    Ok(Json(serde_json::to_value(page).map_err(|e| {
-        ApiError::internal("serialising a page", e)
-    })?))
+    // Serialised once, straight into the response (issue 24: a
+    // `serde_json::Value` of the page first cost a copy of every summary).
+    Ok(Json(page))
 }
 
 /// Releases of a product, newest first.
@@ -89,7 +93,7 @@ pub async fn list_product(
     State(st): State<Shared>,
     Path(product): Path<String>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ferry_store::Page>, ApiError> {
     if q.product.is_some() {
         return Err(ApiError::bad_request("product: given in the path already"));
     }
@@ -99,7 +103,7 @@ pub async fn list_product(
     // A product neither configured nor with releases stored does not
     // exist (issue 23); one removed from the configuration keeps its
     // history readable.
-    if !known && first_page && page.0["items"].as_array().is_some_and(Vec::is_empty) {
+    if !known && first_page && page.0.items.is_empty() {
         return Err(ApiError::not_found(format!(
             "product `{product}` does not exist (no Product, no application annotated with it, no release)"
         )));
@@ -125,7 +129,7 @@ pub async fn list_all(
     _: Reader,
     State(st): State<Shared>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ferry_store::Page>, ApiError> {
     list(&st, None, q).await
 }
 

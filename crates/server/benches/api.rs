@@ -11,10 +11,19 @@
 //!   server (the HTTP floor: routing, auth extractor-free, no store);
 //! - RSS (`VmRSS`, `VmHWM` from `/proc/<pid>/status`) after the load.
 //!
+//! - `wrk` against `GET /api/v1/releases?status=SUCCEEDED,FAILED` (the
+//!   list of every product filtered by two statuses: issue 24's index
+//!   walk per status);
+//!
 //! Releases are inserted through `ferry_store::Store` directly (the same
 //! realistic document as the store benchmark, made terminal so the engine
-//! has nothing to resume); the HTTP server is the release binary, so the
-//! numbers include everything a user would see.
+//! has nothing to resume); beyond 20,000 the rest are copies of those made
+//! inside SQLite (`replicate`, issue 24: a million releases in minutes).
+//! The HTTP server is the release binary, so the numbers include
+//! everything a user would see. Issue 24's run:
+//! `FERRY_API_BENCH_RELEASES=1000000 FERRY_API_BENCH_CONNECTIONS=32` (and
+//! `=10000` for the other end of "flat"); the copies need the `sqlite3`
+//! command (Debian: `apt-get install -y sqlite3`).
 //!
 //! Run:
 //! ```text
@@ -114,6 +123,7 @@ fn main() {
     let floor = wrk(&url, &duration, None, "/healthz");
     let get = wrk(&url, &duration, Some(&by_id), "/");
     let list = wrk(&url, &duration, Some(&by_product), "/");
+    let by_status = wrk(&url, &duration, None, STATUS_LIST);
     let rss_after = server.memory();
     drop(server);
 
@@ -147,13 +157,19 @@ fn main() {
         Some(d) => {
             let _ = writeln!(
                 out,
-                "Data set built in {:.1} s ({:.0} releases/s through `Store::create_release`).\n",
+                "Data set built in {:.1} s ({} releases through `Store::create_release`, the rest \
+                 copied inside SQLite); database file {:.0} MB.\n",
                 d.as_secs_f64(),
-                n as f64 / d.as_secs_f64()
+                n.min(SEED_MAX),
+                file_mb(&data.join("ferry.db"))
             );
         }
         None => {
-            let _ = writeln!(out, "Data set reused from the cache directory.\n");
+            let _ = writeln!(
+                out,
+                "Data set reused from the cache directory; database file {:.0} MB.\n",
+                file_mb(&data.join("ferry.db"))
+            );
         }
     }
     let _ = writeln!(
@@ -167,16 +183,26 @@ fn main() {
         ms(ready_empty),
         ready_full.as_secs_f64() / ready_empty.as_secs_f64()
     );
-    for (name, r) in [
-        ("`GET /api/v1/releases/{id}` (random of 10,000 ids)", &get),
+    for (name, r, goal) in [
+        (
+            "`GET /api/v1/releases/{id}` (random of 10,000 ids)",
+            &get,
+            "≥ 2,000 req/s, p99 ≤ 25 ms",
+        ),
         (
             "`GET /api/v1/products/{p}/releases` (first page, 50)",
             &list,
+            "≥ 2,000 req/s, p99 ≤ 25 ms; issue 24: ≥ 3,000 req/s, p99 ≤ 15 ms at 32 connections",
+        ),
+        (
+            "`GET /api/v1/releases?status=SUCCEEDED,FAILED` (first page, 50)",
+            &by_status,
+            "",
         ),
     ] {
         let _ = writeln!(
             out,
-            "| {name} | {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms | ≥ 2,000 req/s, p99 ≤ 25 ms | `/healthz` {:.0} req/s, p99 {:.2} ms | {:.2} (req/s) |",
+            "| {name} | {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms | {goal} | `/healthz` {:.0} req/s, p99 {:.2} ms | {:.2} (req/s) |",
             r.rps,
             r.p50_ms,
             r.p99_ms,
@@ -398,6 +424,11 @@ async fn insert_postgres(url: &str, n: usize) -> Vec<String> {
     ids
 }
 
+/// The size of a file in MB (0 when it cannot be read).
+fn file_mb(path: &Path) -> f64 {
+    std::fs::metadata(path).map_or(0.0, |m| m.len() as f64 / 1e6)
+}
+
 /// Milliseconds, for the table.
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
@@ -479,6 +510,11 @@ fn dataset(data: &Path, n: usize) -> (Vec<String>, Option<Duration>) {
     }
     let _ = std::fs::remove_dir_all(data);
     std::fs::create_dir_all(data).expect("data dir");
+    // Beyond `SEED_MAX` releases, `SEED_MAX` go through the store and the
+    // rest are copies made inside SQLite in one transaction (`replicate`):
+    // a million releases one transaction each would take the better part
+    // of an hour on this machine (issue 24: "seed the store directly").
+    let seeded = n.min(SEED_MAX);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -491,7 +527,7 @@ fn dataset(data: &Path, n: usize) -> (Vec<String>, Option<Duration>) {
         let store = Store::open(&url).await.expect("open store");
         let template = finished(common::release("p0"));
         let mut ids = Vec::with_capacity(n);
-        for i in 0..n {
+        for i in 0..seeded {
             let mut r = template.clone();
             r.id = ferry_release::new_release_id();
             r.product = format!("p{}", i % PRODUCTS);
@@ -507,9 +543,112 @@ fn dataset(data: &Path, n: usize) -> (Vec<String>, Option<Duration>) {
         store.close().await;
         ids
     });
+    let mut ids = ids;
+    if n > seeded {
+        ids.extend(replicate(&data.join("ferry.db"), seeded, n));
+    }
     let took = start.elapsed();
     std::fs::write(&ids_file, ids.join("\n")).expect("write ids");
     (ids, Some(took))
+}
+
+/// Releases stored through `Store` before the rest are copied (see
+/// `replicate`).
+const SEED_MAX: usize = 20_000;
+
+/// Copies the `seeded` releases stored so far inside SQLite until there
+/// are `n` (issue 24: a million releases "seeded directly in the store"):
+/// rows of `releases`, `release_documents` and `release_events`, each copy
+/// with its own id (the ULID's last six characters replaced by a serial
+/// number, so ids stay valid, unique and near their original's in time)
+/// and the next numbers of its product; `release_numbers` follows. The
+/// documents and events get the new id and number by text replacement
+/// (a document begins `{"id":"…","number":N,` as serde_json writes the
+/// record; `sanity_checks` reads a copy back through the API). Uses the `sqlite3` command (Debian:
+/// `apt-get install -y sqlite3`).
+fn replicate(db: &Path, seeded: usize, n: usize) -> Vec<String> {
+    assert!(
+        n <= 1_000_000,
+        "six-digit serial numbers: at most 1,000,000 releases"
+    );
+    assert_eq!(seeded % PRODUCTS, 0, "whole rounds of products");
+    let sqlite = |sql: &str| {
+        let out = Command::new("sqlite3")
+            .arg(db)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                child
+                    .stdin
+                    .take()
+                    .expect("stdin")
+                    .write_all(sql.as_bytes())?;
+                child.wait_with_output()
+            })
+            .expect("sqlite3 runs (Debian: apt-get install -y sqlite3)");
+        assert!(
+            out.status.success(),
+            "sqlite3: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let columns: Vec<String> = sqlite("SELECT name FROM pragma_table_info('releases');")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let new_id = "substr(r.id, 1, 20) || printf('%06d', c.k * $seeded + r.rowid - 1)";
+    let new_number = format!("r.number + c.k * {}", seeded / PRODUCTS);
+    let select: Vec<String> = columns
+        .iter()
+        .map(|c| match c.as_str() {
+            "id" => "m.new".to_owned(),
+            "number" => "m.number".to_owned(),
+            other => format!("r.{other}"),
+        })
+        .collect();
+    let copies = n.div_ceil(seeded);
+    let sql = format!(
+        ".output /dev/null\n\
+         PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -1000000;\n\
+         BEGIN;\n\
+         CREATE TEMP TABLE c (k INTEGER PRIMARY KEY);\n\
+         WITH RECURSIVE s(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM s WHERE k < {last})\n\
+           INSERT INTO c SELECT k FROM s;\n\
+         CREATE TEMP TABLE m AS SELECT r.id AS old, {new_id} AS new, {new_number} AS number, \
+           r.number AS was, c.k AS k, r.rowid AS row\n\
+           FROM releases r, c WHERE r.rowid <= $seeded AND c.k * $seeded + r.rowid <= {n};\n\
+         INSERT INTO releases ({cols}) SELECT {select} FROM m JOIN releases r ON r.id = m.old;\n\
+         INSERT INTO release_documents (release_id, document)\n\
+           SELECT m.new, replace(replace(d.document, \
+             '{{\"id\":\"' || m.old || '\",\"number\":' || m.was || ',', \
+             '{{\"id\":\"' || m.new || '\",\"number\":' || m.number || ','), m.old, m.new)\n\
+           FROM m JOIN release_documents d ON d.release_id = m.old;\n\
+         INSERT INTO release_events (release_id, seq, at, document)\n\
+           SELECT m.new, e.seq, e.at, replace(e.document, m.old, m.new)\n\
+           FROM m JOIN release_events e ON e.release_id = m.old;\n\
+         UPDATE release_numbers SET last_number =\n\
+           (SELECT max(number) FROM releases WHERE releases.product = release_numbers.product);\n\
+         COMMIT;\n\
+         PRAGMA journal_mode = WAL;\n\
+         .output stdout\n\
+         SELECT new FROM m ORDER BY k, row;\n",
+        last = copies - 1,
+        cols = columns.join(", "),
+        select = select.join(", "),
+    )
+    .replace("$seeded", &seeded.to_string());
+    let started = Instant::now();
+    let ids: Vec<String> = sqlite(&sql).lines().map(str::to_owned).collect();
+    eprintln!(
+        "copied {} releases inside SQLite in {:.1} s",
+        ids.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(ids.len() + seeded, n);
+    ids
 }
 
 /// The store benchmark's release, finished: a succeeded automatic release,
@@ -664,7 +803,28 @@ fn sanity_checks(server: &Served, ids: &[String]) {
     let items = page["items"].as_array().map_or(0, Vec::len);
     let expected = (ids.len() / PRODUCTS).min(ferry_store::DEFAULT_PAGE as usize);
     assert_eq!(items, expected, "first page of p1: {body:.300}");
+    // The newest release of p1 (a copy when the data set was replicated)
+    // reads back whole, with the id and number the list shows.
+    let newest = &page["items"][0];
+    let id = newest["id"].as_str().expect("an id");
+    let (code, body) = http_get(server.port, &format!("/api/v1/releases/{id}")).expect("get");
+    assert_eq!(code, 200, "{body:.300}");
+    let release: serde_json::Value = serde_json::from_str(&body).expect("a release document");
+    assert_eq!(release["id"], newest["id"], "{body:.300}");
+    assert_eq!(release["number"], newest["number"], "{body:.300}");
+    let (code, body) = http_get(server.port, STATUS_LIST).expect("status list");
+    assert_eq!(code, 200, "{body:.300}");
+    let page: serde_json::Value = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
+    assert_eq!(
+        page["items"].as_array().map_or(0, Vec::len),
+        ids.len().min(ferry_store::DEFAULT_PAGE as usize),
+        "{body:.300}"
+    );
 }
+
+/// The list of every product filtered by two statuses (issue 24: read as
+/// one index walk per status, not every release with either status).
+const STATUS_LIST: &str = "/api/v1/releases?status=SUCCEEDED,FAILED";
 
 fn release_script(ids: &[String]) -> String {
     let mut s = String::from("ids = {");

@@ -267,6 +267,11 @@ fn sqlite_migrator() -> Migrator {
             "delivery insights generation",
             include_str!("../migrations/sqlite/0034_insight_generation.sql"),
         ),
+        (
+            36,
+            "unfinished releases",
+            include_str!("../migrations/sqlite/0036_unfinished_releases.sql"),
+        ),
     ])
 }
 
@@ -331,6 +336,11 @@ fn postgres_migrator() -> Migrator {
             34,
             "delivery insights generation",
             include_str!("../migrations/postgres/0034_insight_generation.sql"),
+        ),
+        (
+            36,
+            "unfinished releases",
+            include_str!("../migrations/postgres/0036_unfinished_releases.sql"),
         ),
     ])
 }

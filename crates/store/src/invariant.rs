@@ -23,6 +23,12 @@ const BROKEN: &str = "((finished_at IS NOT NULL \
                       OR (finished_at IS NULL \
                        AND status IN ('SUCCEEDED', 'FAILED', 'TERMINATED', 'SUPERSEDED')))";
 
+/// The rows [`Store::repair_finished`] re-opens, found on start-up from
+/// the status and `finished_at` indexes (no finished release is read).
+pub(crate) fn broken_sql() -> String {
+    format!("SELECT id FROM releases WHERE {BROKEN} ORDER BY id")
+}
+
 /// One release re-opened by [`Store::repair_finished`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Repaired {
@@ -39,12 +45,10 @@ impl Store {
     /// on the row still being broken.
     pub async fn repair_finished(&self) -> Result<Vec<Repaired>> {
         let ids: Vec<String> = on_pool!(&self.backend, |pool| {
-            let rows = sqlx::query(&format!(
-                "SELECT id FROM releases WHERE {BROKEN} ORDER BY id"
-            ))
-            .fetch_all(pool)
-            .await
-            .map_err(db("checking finished releases"))?;
+            let rows = sqlx::query(&broken_sql())
+                .fetch_all(pool)
+                .await
+                .map_err(db("checking finished releases"))?;
             rows.iter()
                 .map(|r| r.text("id"))
                 .collect::<Result<Vec<_>>>()

@@ -49,6 +49,36 @@ pub struct Lease {
     pub live: bool,
 }
 
+/// [`Store::lease_orphans`] (`$1` the grace in ms, `$2` the limit): only
+/// unfinished rows are read, as in [`crate::store::active_ids_sql`].
+pub(crate) fn lease_orphans_sql(kind: BackendKind) -> String {
+    let now = db_now(kind);
+    format!(
+        "SELECT id FROM releases WHERE {ACTIVE} AND status <> 'QUEUED' \
+         AND ((lease_owner IS NOT NULL AND lease_expires_at < {now}) \
+         OR (lease_owner IS NULL AND updated_at < {now} - $1)) ORDER BY id LIMIT $2"
+    )
+}
+
+/// [`Store::lease_renew`] (`$1` the holder, `$2` the time to live in ms).
+pub(crate) fn lease_renew_sql(kind: BackendKind) -> String {
+    let now = db_now(kind);
+    format!(
+        "UPDATE releases SET lease_expires_at = {now} + $2 \
+         WHERE lease_owner = $1 AND {ACTIVE} RETURNING id"
+    )
+}
+
+/// [`Store::started_of_product`], from `releases_unfinished` (migration
+/// 36): a replica's queue decision reads the product's unfinished
+/// releases, not all of them.
+pub(crate) fn started_of_product_sql() -> String {
+    format!(
+        "SELECT id FROM releases \
+         WHERE product = $1 AND {ACTIVE} AND status <> 'QUEUED' ORDER BY id"
+    )
+}
+
 fn ttl_ms(ttl: Duration) -> i64 {
     i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2)
 }
@@ -105,11 +135,7 @@ impl Store {
     /// `ttl` from now, in one statement; returns the ids it still holds
     /// (a driven release missing from the answer was taken over).
     pub async fn lease_renew(&self, holder: &str, ttl: Duration) -> Result<Vec<String>> {
-        let now = db_now(self.backend.kind());
-        let sql = format!(
-            "UPDATE releases SET lease_expires_at = {now} + $2 \
-             WHERE lease_owner = $1 AND {ACTIVE} RETURNING id"
-        );
+        let sql = lease_renew_sql(self.backend.kind());
         on_pool!(&self.backend, |pool| {
             let rows = sqlx::query(&sql)
                 .bind(holder)
@@ -144,12 +170,7 @@ impl Store {
     /// for `grace` (created by a replica that died before it took the
     /// lease). Oldest first, at most `limit`.
     pub async fn lease_orphans(&self, grace: Duration, limit: u32) -> Result<Vec<String>> {
-        let now = db_now(self.backend.kind());
-        let sql = format!(
-            "SELECT id FROM releases WHERE {ACTIVE} AND status <> 'QUEUED' \
-             AND ((lease_owner IS NOT NULL AND lease_expires_at < {now}) \
-             OR (lease_owner IS NULL AND updated_at < {now} - $1)) ORDER BY id LIMIT $2"
-        );
+        let sql = lease_orphans_sql(self.backend.kind());
         on_pool!(&self.backend, |pool| {
             let rows = sqlx::query(&sql)
                 .bind(ttl_ms(grace))
@@ -188,14 +209,11 @@ impl Store {
     /// must see the releases the others drive.
     pub async fn started_of_product(&self, product: &str) -> Result<Vec<String>> {
         on_pool!(&self.backend, |pool| {
-            let rows = sqlx::query(&format!(
-                "SELECT id FROM releases \
-                 WHERE product = $1 AND {ACTIVE} AND status <> 'QUEUED' ORDER BY id"
-            ))
-            .bind(product)
-            .fetch_all(pool)
-            .await
-            .map_err(db("listing started releases"))?;
+            let rows = sqlx::query(&started_of_product_sql())
+                .bind(product)
+                .fetch_all(pool)
+                .await
+                .map_err(db("listing started releases"))?;
             rows.iter().map(|r| r.text("id")).collect()
         })
     }

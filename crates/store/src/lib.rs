@@ -28,6 +28,7 @@ mod lease;
 mod notes;
 mod notifications;
 mod notify;
+mod plans;
 mod product_gate;
 mod security;
 mod store;
@@ -46,6 +47,7 @@ pub use notifications::{
     DeliveryOutcome, DeliveryPage, DeliveryStatus, NewDelivery, NotificationProgress, OutboxRow,
 };
 pub use notify::{EVENTS_CHANNEL, EventListener, EventNotice};
+pub use plans::QueryPlan;
 pub use product_gate::ProductGate;
 pub use security::{AuditEntry, AuditFilter, AuditPage, NewAuditEntry, NewToken, TokenRecord};
 pub use store::{MAX_EVENTS_PAGE, Store};

@@ -167,6 +167,19 @@ fn row_of(r: &impl RowExt) -> Result<OutboxRow> {
     })
 }
 
+/// [`Store::notification_backlog`] (`$1`: finished since, epoch ms): the
+/// unfinished and recently finished rows of an index on `finished_at`,
+/// sorted. It is ordered by `r.id || ''` on purpose: ordered by `r.id`,
+/// SQLite walked the primary key in order instead and read every release
+/// stored (issue 24: 0.7 s at a million releases, every 30 s).
+pub(crate) fn notification_backlog_sql(limit: u32) -> String {
+    format!(
+        "SELECT r.id FROM releases r LEFT JOIN notification_progress p ON p.release_id = r.id \
+         WHERE (r.finished_at IS NULL OR r.finished_at >= $1) \
+         AND r.last_seq > COALESCE(p.last_seq, 0) ORDER BY r.id || '' LIMIT {limit}"
+    )
+}
+
 impl Store {
     /// How far release `release_id`'s events were turned into deliveries;
     /// `None` when none were yet.
@@ -200,11 +213,7 @@ impl Store {
         finished_since: i64,
         limit: u32,
     ) -> Result<Vec<String>> {
-        let sql = format!(
-            "SELECT r.id FROM releases r LEFT JOIN notification_progress p ON p.release_id = r.id \
-             WHERE (r.finished_at IS NULL OR r.finished_at >= $1) \
-             AND r.last_seq > COALESCE(p.last_seq, 0) ORDER BY r.id LIMIT {limit}"
-        );
+        let sql = notification_backlog_sql(limit);
         on_pool!(&self.backend, |pool| {
             let rows = sqlx::query(&sql)
                 .bind(finished_since)

@@ -46,10 +46,40 @@ macro_rules! insert_event {
 /// for rows written before the store refused to break SPEC §12 — also
 /// any without `finished_at`. Restart and takeover scan with it, so a
 /// release stored as finished while still RUNNING is not lost (issue 23).
+/// Migration 36's partial index `releases_unfinished` has this condition
+/// word for word (SQLite matches a partial index's condition as written):
+/// change both together.
 pub(crate) const ACTIVE: &str = "(status IN ('QUEUED', 'RUNNING', 'SUSPENDED', 'TERMINATING') \
                                  OR finished_at IS NULL)";
 
 pub(crate) use insert_event;
+
+/// [`Store::active_release_ids`]: the active statuses' entries of
+/// `releases_status` and the `finished_at IS NULL` entries of an index
+/// on `finished_at`, merged (no release that has finished is read).
+pub(crate) fn active_ids_sql() -> String {
+    format!("SELECT id FROM releases WHERE {ACTIVE} ORDER BY id")
+}
+
+/// [`Store::count_active`], from the partial index `releases_unfinished`
+/// (migration 36) alone.
+pub(crate) fn count_active_sql() -> String {
+    format!("SELECT COUNT(*) AS n FROM releases WHERE product = $1 AND {ACTIVE}")
+}
+
+/// [`Store::stalled_queues`]. The inner question is `ACTIVE` as written
+/// (its `QUEUED` is ruled out by `status <> 'QUEUED'`) so that it is
+/// answered from `releases_unfinished`, not from every release of the
+/// product; unqualified columns there are the inner `s`.
+pub(crate) fn stalled_queues_sql() -> String {
+    format!(
+        "SELECT DISTINCT q.product FROM releases q \
+         WHERE q.status = 'QUEUED' AND q.finished_at IS NULL AND NOT EXISTS ( \
+           SELECT 1 FROM releases s WHERE s.product = q.product AND {ACTIVE} \
+           AND s.status <> 'QUEUED') \
+         ORDER BY q.product"
+    )
+}
 
 /// Most events one [`Store::events`] call returns.
 pub const MAX_EVENTS_PAGE: u32 = 10_000;
@@ -73,10 +103,37 @@ pub struct Store {
     pub(crate) product_gates: Arc<tokio::sync::Semaphore>,
 }
 
+/// A query of [`Store::list`], built by [`Store::list_query`].
+pub(crate) struct ListQuery {
+    pub sql: String,
+    pub binds: Vec<Bind>,
+    /// A product's list (ordered and continued by number).
+    pub by_number: bool,
+    /// The page size asked for (the query reads one more).
+    pub limit: u32,
+}
+
 /// A value bound to a query built at run time.
-enum Bind {
+pub(crate) enum Bind {
     Text(String),
     Int(i64),
+}
+
+impl Bind {
+    pub(crate) fn bind_to<'q, DB>(
+        self,
+        query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+    where
+        DB: sqlx::Database,
+        String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    {
+        match self {
+            Bind::Text(s) => query.bind(s),
+            Bind::Int(i) => query.bind(i),
+        }
+    }
 }
 
 impl Store {
@@ -448,55 +505,16 @@ impl Store {
 
     /// A page of releases, newest first (see [`ListFilter`]).
     pub async fn list(&self, filter: &ListFilter) -> Result<Page> {
-        let limit = match filter.limit {
-            0 => DEFAULT_PAGE,
-            n => n.min(MAX_PAGE),
-        };
-        let by_number = filter.product.is_some();
-        let cursor = filter
-            .cursor
-            .as_deref()
-            .map(|c| Cursor::decode(c, by_number))
-            .transpose()?;
-        let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM releases WHERE 1 = 1");
-        let mut binds = Vec::new();
-        let mut push = |sql: &mut String, clause: &str, bind: Bind| {
-            binds.push(bind);
-            sql.push_str(&clause.replace('?', &format!("${}", binds.len())));
-        };
-        if let Some(product) = &filter.product {
-            push(&mut sql, " AND product = ?", Bind::Text(product.clone()));
-        }
-        if !filter.statuses.is_empty() {
-            sql.push_str(" AND status IN (");
-            for (i, status) in filter.statuses.iter().enumerate() {
-                let clause = if i == 0 { "?" } else { ", ?" };
-                push(&mut sql, clause, Bind::Text(status.as_str().to_string()));
-            }
-            sql.push(')');
-        }
-        match cursor {
-            Some(Cursor::Number(n)) => {
-                let n = i64::try_from(n).unwrap_or(i64::MAX);
-                push(&mut sql, " AND number < ?", Bind::Int(n));
-            }
-            Some(Cursor::Id(id)) => push(&mut sql, " AND id < ?", Bind::Text(id)),
-            None => {}
-        }
-        let order = if by_number { "number DESC" } else { "id DESC" };
-        sql.push_str(" ORDER BY ");
-        sql.push_str(order);
-        // One more than the page tells whether another page follows.
-        push(&mut sql, " LIMIT ?", Bind::Int(i64::from(limit) + 1));
-        let sql = page_as_json(self.backend.kind(), &sql, order);
-
+        let ListQuery {
+            sql,
+            binds,
+            by_number,
+            limit,
+        } = self.list_query(filter)?;
         let json = on_pool!(&self.backend, |pool| {
             let mut query = sqlx::query(&sql);
             for bind in binds {
-                query = match bind {
-                    Bind::Text(s) => query.bind(s),
-                    Bind::Int(i) => query.bind(i),
-                };
+                query = bind.bind_to(query);
             }
             let row = query
                 .fetch_one(pool)
@@ -518,6 +536,90 @@ impl Store {
             None
         };
         Ok(Page { items, next_cursor })
+    }
+
+    /// The SQL of [`Store::list`] for `filter`, with its binds.
+    ///
+    /// Every form reads at most a page per status from an index, whatever
+    /// the number of releases stored (issue 24): the list of all products
+    /// walks `id` (the primary key, or `(status, id)`), a product's list
+    /// `(product, number)` or `(product, status, number)`. Several statuses
+    /// are one such walk each, merged: `status IN (…) ORDER BY id` would
+    /// read every release with one of them and sort them all.
+    pub(crate) fn list_query(&self, filter: &ListFilter) -> Result<ListQuery> {
+        let limit = match filter.limit {
+            0 => DEFAULT_PAGE,
+            n => n.min(MAX_PAGE),
+        };
+        let by_number = filter.product.is_some();
+        let cursor = filter
+            .cursor
+            .as_deref()
+            .map(|c| Cursor::decode(c, by_number))
+            .transpose()?;
+        let mut binds = Vec::new();
+        let mut bind = |b: Bind| {
+            binds.push(b);
+            format!("${}", binds.len())
+        };
+        let mut conditions = String::new();
+        if let Some(product) = &filter.product {
+            conditions.push_str(&format!(
+                " AND product = {}",
+                bind(Bind::Text(product.clone()))
+            ));
+        }
+        match cursor {
+            Some(Cursor::Number(n)) => {
+                let n = i64::try_from(n).unwrap_or(i64::MAX);
+                conditions.push_str(&format!(" AND number < {}", bind(Bind::Int(n))));
+            }
+            Some(Cursor::Id(id)) => {
+                conditions.push_str(&format!(" AND id < {}", bind(Bind::Text(id))))
+            }
+            None => {}
+        }
+        let order = if by_number { "number DESC" } else { "id DESC" };
+        // One more than the page tells whether another page follows.
+        let limit_param = bind(Bind::Int(i64::from(limit) + 1));
+        let mut statuses: Vec<&'static str> = filter.statuses.iter().map(|s| s.as_str()).collect();
+        statuses.sort_unstable();
+        statuses.dedup();
+        let sql = match statuses.as_slice() {
+            [] => format!(
+                "SELECT {SUMMARY_COLUMNS} FROM releases WHERE 1 = 1{conditions} \
+                 ORDER BY {order} LIMIT {limit_param}"
+            ),
+            [status] => format!(
+                "SELECT {SUMMARY_COLUMNS} FROM releases WHERE status = {}{conditions} \
+                 ORDER BY {order} LIMIT {limit_param}",
+                bind(Bind::Text((*status).to_owned()))
+            ),
+            several => {
+                let branches: Vec<String> = several
+                    .iter()
+                    .enumerate()
+                    .map(|(i, status)| {
+                        format!(
+                            "SELECT * FROM (SELECT {SUMMARY_COLUMNS} FROM releases \
+                             WHERE status = {}{conditions} ORDER BY {order} \
+                             LIMIT {limit_param}) AS by_status_{i}",
+                            bind(Bind::Text((*status).to_owned()))
+                        )
+                    })
+                    .collect();
+                format!(
+                    "SELECT {SUMMARY_COLUMNS} FROM ({}) AS merged ORDER BY {order} LIMIT {limit_param}",
+                    branches.join(" UNION ALL ")
+                )
+            }
+        };
+        Ok(ListQuery {
+            sql: page_as_json(self.backend.kind(), &sql, order),
+            binds,
+            by_number,
+            limit,
+        })
     }
 
     /// Events of a release after `after_seq` (0 for all), in order, at most
@@ -555,12 +657,10 @@ impl Store {
     /// oldest first: what the engine resumes after a restart.
     pub async fn active_release_ids(&self) -> Result<Vec<String>> {
         on_pool!(&self.backend, |pool| {
-            let rows = sqlx::query(&format!(
-                "SELECT id FROM releases WHERE {ACTIVE} ORDER BY id"
-            ))
-            .fetch_all(pool)
-            .await
-            .map_err(db("listing active releases"))?;
+            let rows = sqlx::query(&active_ids_sql())
+                .fetch_all(pool)
+                .await
+                .map_err(db("listing active releases"))?;
             rows.iter().map(|row| row.text("id")).collect()
         })
     }
@@ -570,18 +670,10 @@ impl Store {
     /// the engine's queue keeper hands them on).
     pub async fn stalled_queues(&self) -> Result<Vec<String>> {
         on_pool!(&self.backend, |pool| {
-            let rows = sqlx::query(
-                "SELECT DISTINCT q.product FROM releases q \
-                 WHERE q.status = 'QUEUED' AND q.finished_at IS NULL AND NOT EXISTS ( \
-                   SELECT 1 FROM releases s WHERE s.product = q.product \
-                   AND s.status <> 'QUEUED' \
-                   AND (s.status IN ('RUNNING', 'SUSPENDED', 'TERMINATING') \
-                        OR s.finished_at IS NULL)) \
-                 ORDER BY q.product",
-            )
-            .fetch_all(pool)
-            .await
-            .map_err(db("looking for stalled queues"))?;
+            let rows = sqlx::query(&stalled_queues_sql())
+                .fetch_all(pool)
+                .await
+                .map_err(db("looking for stalled queues"))?;
             rows.iter().map(|row| row.text("product")).collect()
         })
     }
@@ -590,13 +682,11 @@ impl Store {
     /// concurrency, SPEC §4.5).
     pub async fn count_active(&self, product: &str) -> Result<u64> {
         on_pool!(&self.backend, |pool| {
-            let row = sqlx::query(&format!(
-                "SELECT COUNT(*) AS n FROM releases WHERE product = $1 AND {ACTIVE}"
-            ))
-            .bind(product)
-            .fetch_one(pool)
-            .await
-            .map_err(db("counting active releases"))?;
+            let row = sqlx::query(&count_active_sql())
+                .bind(product)
+                .fetch_one(pool)
+                .await
+                .map_err(db("counting active releases"))?;
             to_u64(row.int("n")?, product, "active count")
         })
     }

@@ -35,6 +35,7 @@ async fn postgres_backend_passes_the_store_suite() {
     suite::broken_finished_rows_are_repaired(&cluster.database("t_repair").await).await;
     suite::idempotency_keys(&cluster.database("t_idempotency").await).await;
     suite::notification_outbox(&cluster.database("t_notifications").await).await;
+    suite::hot_queries_use_indexes(&cluster.database("t_plans").await).await;
 
     // Connection failures name the server without the password.
     let wrong = format!(

@@ -30,6 +30,7 @@ on_sqlite_file!(
     broken_finished_rows_are_repaired,
     idempotency_keys,
     notification_outbox,
+    hot_queries_use_indexes,
 );
 
 #[tokio::test]
