@@ -534,6 +534,14 @@ async fn new_replica_on(
     engine
 }
 
+/// Waits until release `id` has read its snapshot (its trigger branch as
+/// of the request; a queued release reads it before it starts).
+async fn snapshot_read(engine: &Engine, id: &str) {
+    while !engine.snapshot_read(id).await.expect("release exists") {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
 async fn wait_final(engine: &Engine, id: &str, every: Duration) -> Release {
     loop {
         let r = engine.release(id).await.unwrap().expect("release exists");
@@ -588,6 +596,10 @@ async fn engine_phase_on(
                     .await
                     .expect("promote");
                 create_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+                // The release reads its snapshot after the answer (issue
+                // 24): the next dev commit comes once it has, as the
+                // developer's next push would — not in the same instant.
+                snapshot_read(&engine, &r.id).await;
                 ids.push(r.id);
             }
             let mut done = Vec::new();

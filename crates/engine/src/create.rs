@@ -148,6 +148,7 @@ pub(crate) async fn automatic(
         apps,
         Some(trigger),
         Some(application),
+        std::time::SystemTime::now(),
     )
     .await?;
     let key = format!("{product}@{}", trigger.sha);
@@ -326,9 +327,9 @@ fn pending(cfg: &Loaded, environment: &str, apps: &[Member]) -> TriggerState {
 
 /// Reads the snapshot of every application of the trigger environment. For
 /// an automatic trigger the trigger application is read at the trigger
-/// commit; everything else at its branch tip (after a fetch, shared with
-/// every other release that needs one of the same repository: see
-/// `ferry_git::Mirror::fetch_since`).
+/// commit; everything else at its branch tip after a fetch that started at
+/// or after `since` (the request), shared with every other release that
+/// needs one of the same repository: see `ferry_git::Mirror::fetch_since`.
 pub(crate) async fn take_snapshot(
     inner: &Arc<Inner>,
     cfg: &Arc<Loaded>,
@@ -336,6 +337,7 @@ pub(crate) async fn take_snapshot(
     apps: Vec<Member>,
     trigger: Option<Trigger>,
     version_from: Option<&str>,
+    since: std::time::SystemTime,
 ) -> Result<TriggerState, Error> {
     check_members(environment, &apps)?;
     let workspace = Arc::clone(&inner.workspace);
@@ -343,7 +345,6 @@ pub(crate) async fn take_snapshot(
     let environment = environment.to_owned();
     let version_from = version_from.map(str::to_owned);
     blocking(move || {
-        let since = std::time::SystemTime::now();
         let mut snapshot = Snapshot {
             environment,
             applications: BTreeMap::new(),
@@ -644,6 +645,10 @@ async fn store_and_start(
             tracing::warn!(product = %stored.product, error = %e, "superseding waiting releases");
         }
     }
+    // The snapshot is the trigger environment as of the request (SPEC
+    // §4.1), also for a release that waits in the queue: read now, in the
+    // background, and taken by the driver when it starts.
+    drive::read_early(inner, &stored);
     if stored.status == ReleaseStatus::Queued {
         drive::enforce_queue_limit(inner, &stored.product, concurrency.queue_limit).await;
     } else {

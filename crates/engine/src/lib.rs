@@ -266,6 +266,9 @@ pub(crate) struct Inner {
     /// Bumped when what holds environments may have changed (a freeze, a
     /// break-glass, a new configuration): waiting environments look again.
     pub gate_changed: tokio::sync::watch::Sender<u64>,
+    /// Snapshot reads of manual releases, started when they were stored
+    /// and taken by their drivers (issue 24).
+    pub early_reads: drive::EarlyReads,
 }
 
 pub(crate) struct Driving {
@@ -316,6 +319,7 @@ impl Engine {
                 clock,
                 windows: Mutex::new(None),
                 gate_changed: tokio::sync::watch::channel(0).0,
+                early_reads: drive::EarlyReads::default(),
             }),
         }
     }
@@ -668,6 +672,16 @@ impl Engine {
             Some(h) => Ok(Some(h.get().await)),
             None => self.inner.store.get(id).await.map_err(Error::Store),
         }
+    }
+
+    /// Whether release `id` has read its snapshot: stored, or read as of
+    /// the request and waiting for its driver to store it (issue 24: a
+    /// manual release reads it after the answer).
+    pub async fn snapshot_read(&self, id: &str) -> Result<bool, Error> {
+        if self.inner.early_reads.finished(id) {
+            return Ok(true);
+        }
+        Ok(self.release(id).await?.is_some_and(|r| !r.snapshot.pending))
     }
 
     /// Waits until no release is being driven (tests, graceful stop).

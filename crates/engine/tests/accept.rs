@@ -115,3 +115,75 @@ async fn a_promoted_file_missing_from_the_trigger_environment_fails_it_with_the_
     assert_eq!(fx.remote_log().len(), commits_before + 1);
     assert!(failed.snapshot.pending, "nothing was read");
 }
+
+/// `shop` with a queue, and an approval gate that holds qa.
+const QUEUED: &str = r#"apiVersion: codefresh.io/v1beta1
+kind: Product
+metadata: {name: shop}
+spec:
+  promotionFlows:
+    - name: up
+  concurrency: {policy: queue}
+---
+apiVersion: codefresh.io/v1beta1
+kind: PromotionFlow
+metadata: {name: up}
+spec:
+  triggerEnvironment: dev
+  steps:
+    - {environment: qa, dependsOn: [dev]}
+---
+apiVersion: codefresh.io/v1beta1
+kind: PromotionPolicy
+metadata: {name: qa-gate}
+spec:
+  selector: {targetEnvironment: {names: [qa]}}
+  policy:
+    approval:
+      required: 1
+      approvers: {names: [carol]}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_release_promotes_its_trigger_environment_as_of_the_request() {
+    let fx = Fixture::new(Setup {
+        environments: &["dev", "qa"],
+        product: QUEUED.into(),
+    });
+    let engine = fx.engine().await;
+    fx.commit_dev("main-aaaa", "1.1.0", "feat: a");
+    let first = engine
+        .promote("shop", PromotionRequest::for_flow("up"), "alice")
+        .await
+        .expect("accepted");
+    wait_for(&engine, &first.id, 60, |r| {
+        r.environment("qa")
+            .and_then(|e| e.waiting_reason())
+            .is_some()
+    })
+    .await;
+    // Asked for while the first release holds the product: it queues, and
+    // reads what dev holds now.
+    let requested = fx.commit_dev("main-bbbb", "1.2.0", "feat: b");
+    let queued = engine
+        .promote("shop", PromotionRequest::for_flow("up"), "bob")
+        .await
+        .expect("accepted");
+    assert_eq!(queued.status, ReleaseStatus::Queued);
+    let t = Instant::now();
+    while !engine.snapshot_read(&queued.id).await.expect("release") {
+        assert!(t.elapsed() < Duration::from_secs(60), "never read");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Pushed after the request: not what the queued release promotes,
+    // although it is there when the release leaves the queue.
+    fx.commit_dev("main-cccc", "1.3.0", "feat: c");
+    engine
+        .terminate(&first.id, "alice")
+        .await
+        .expect("terminate");
+    let started = wait_snapshot(&engine, &queued.id).await;
+    assert_eq!(started.trigger.sha, requested, "{started:#?}");
+    assert_eq!(started.version.as_deref(), Some("1.2.0"));
+    assert_ne!(started.status, ReleaseStatus::Queued);
+}

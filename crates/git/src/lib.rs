@@ -37,6 +37,7 @@
 mod cli;
 mod error;
 mod flight;
+mod group;
 mod merge;
 mod mirror;
 mod partial;

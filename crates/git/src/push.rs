@@ -2,17 +2,22 @@
 //! with retries on lost races and idempotency by trailers.
 //!
 //! The algorithm (optimistic concurrency, the remote is the arbiter):
-//! 1. under the mirror lock, look for a commit carrying the promotion's
-//!    trailers in the recent history of the branch; if one exists the
-//!    promotion already landed (e.g. ferry crashed after pushing) → reuse it;
+//! 1. look for a commit carrying the promotion's trailers in the recent
+//!    history of the branch; if one exists the promotion already landed
+//!    (e.g. ferry crashed after pushing) → reuse it;
 //! 2. let the caller compute the changes against the branch tip, build the
 //!    commit in-process (only changed blobs and their trees);
 //! 3. push `<sha>:refs/heads/<branch>` without force; the remote accepts only
 //!    a fast-forward;
-//! 4. if another push won the race, wait a jittered, growing while (the
-//!    mirror unlocked), fetch and start again from 1 on the new tip
-//!    (bounded). Nothing is ever force-pushed, so no foreign commit can be
-//!    lost.
+//! 4. if another push won the race, wait a jittered, growing while, fetch
+//!    and start again from 1 on the new tip (bounded). Nothing is ever
+//!    force-pushed, so no foreign commit can be lost.
+//!
+//! Onto a branch, steps 1–3 go through the branch's lane ([`crate::group`]):
+//! the "tip" is the newest commit of the lane — possibly built by another
+//! promotion and not pushed yet — and one push carries every commit built
+//! while the previous push ran. A pull-request branch (new, one per
+//! release) is built and pushed alone, under the mirror lock.
 //!
 //! Why the wait (issue 11): with several replicas pushing to one
 //! repository, the race is not fair. The replica that just pushed knows
@@ -31,12 +36,13 @@
 //! mirror is usually current, and when it is not the remote rejects the push,
 //! which costs the same fetch the eager variant would have paid anyway.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use git2::{Oid, Repository};
 
 use crate::cli;
 use crate::error::{Error, Result};
+use crate::group::Fate;
 use crate::mirror::Mirror;
 use crate::read::TreeReader;
 use crate::trailers::{CommitMessage, Trailer, has_trailers};
@@ -192,6 +198,17 @@ enum PushResult {
     LostRace,
 }
 
+/// What one round of a grouped commit left to wait for.
+enum Built {
+    /// Our commit, in the lane.
+    Mine { seq: u64, commit: Oid, base: Oid },
+    /// A commit with our trailers, made by another call, in the lane.
+    Waiting { seq: u64, commit: Oid, base: Oid },
+    /// Nothing to change on top of the lane's commits not pushed yet:
+    /// wait for the last of them, then decide again.
+    Settle { seq: u64 },
+}
+
 impl Mirror {
     /// Builds one commit with the changes `compute` returns for the tip of
     /// the target branch, and pushes it fast-forward only.
@@ -214,6 +231,9 @@ impl Mirror {
             validate_branch(name)?;
         }
         let message = spec.message.render()?;
+        if !target.is_pull_request() {
+            return self.commit_and_push_grouped(target, spec, &message, options, compute);
+        }
         let trailers = &spec.message.trailers;
         let mut lock = self.lock()?;
         if options.fetch_first || self.contended_within(CONTENDED_FOR) {
@@ -315,6 +335,193 @@ impl Mirror {
             branch: target.branch.clone(),
             attempts: max_attempts,
         })
+    }
+
+    /// [`Mirror::commit_and_push`] onto a branch: through the branch's lane
+    /// (see [`crate::group`]), so promotions made at the same time build
+    /// their commits one on another and share pushes. The mirror lock is
+    /// held only to fetch and to record a pushed tip, never across a push:
+    /// reads and fetches for other promotions go on meanwhile.
+    fn commit_and_push_grouped<F, E>(
+        &self,
+        target: &PushTarget,
+        spec: &CommitSpec,
+        message: &str,
+        options: &PushOptions,
+        mut compute: F,
+    ) -> Result<PushOutcome>
+    where
+        F: FnMut(&TreeReader) -> Result<Vec<Change>, E>,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let trailers = &spec.message.trailers;
+        let branch = target.branch.as_str();
+        let lane = crate::group::lane(self.path(), branch);
+        let max_attempts = options.max_attempts.max(1);
+        let mut attempt = 1;
+        // Whether the branch tip in the mirror is known to be stale (asked
+        // to fetch first, or our last commit was dropped by a lost race).
+        let mut stale = options.fetch_first;
+        loop {
+            let since = SystemTime::now();
+            let built = {
+                let turn = lane.build();
+                let end = turn.end();
+                // A commit on the lane's unpushed end needs no fetch: the
+                // chain's first commit was built on a fresh tip.
+                if end.is_none() && (stale || self.contended_within(CONTENDED_FOR)) {
+                    self.fetch_since(since)?;
+                }
+                stale = false;
+                let repo = self.repo()?;
+                let base = match end {
+                    Some(end) => end,
+                    None => branch_tip(&repo, branch).ok_or_else(|| Error::RevisionNotFound {
+                        url: self.remote().display_url(),
+                        rev: target.base.clone(),
+                    })?,
+                };
+                let found = if trailers.is_empty() {
+                    None
+                } else {
+                    self.find_with_trailers(&repo, base, trailers, options.idempotency_depth)?
+                };
+                if let Some(found) = found {
+                    match turn.waiting(found) {
+                        // Landed before (e.g. pushed before a crash).
+                        None => {
+                            return Ok(PushOutcome {
+                                commit: Some(found),
+                                reused: true,
+                                attempts: attempt - 1,
+                                branch: branch.to_owned(),
+                                base: Some(base),
+                            });
+                        }
+                        // The same promotion, made by another call moments ago.
+                        Some(seq) => Built::Waiting {
+                            seq,
+                            commit: found,
+                            base,
+                        },
+                    }
+                } else {
+                    let reader = TreeReader::new(
+                        repo,
+                        base,
+                        self.remote().display_url(),
+                        Some(std::sync::Arc::clone(self.objects())),
+                    )?;
+                    let commit_span =
+                        tracing::info_span!(target: crate::TRACE_TARGET, "git.commit",
+                        branch = %branch, attempt)
+                        .entered();
+                    let changes =
+                        compute(&reader).map_err(|e| Error::Changes { source: e.into() })?;
+                    reader.prepare_changes(&changes)?;
+                    let new_tree = apply_changes(reader.repo(), reader.tree_id(), &changes)?;
+                    if new_tree == reader.tree_id() {
+                        match end.and_then(|end| turn.waiting(end)) {
+                            // Unchanged on top of commits not pushed yet:
+                            // decided once they are on the remote (or gone).
+                            Some(last) => Built::Settle { seq: last },
+                            None => {
+                                return Ok(PushOutcome {
+                                    commit: None,
+                                    reused: false,
+                                    attempts: attempt - 1,
+                                    branch: branch.to_owned(),
+                                    base: Some(base),
+                                });
+                            }
+                        }
+                    } else {
+                        let commit =
+                            self.write_commit(reader.repo(), spec, message, new_tree, base)?;
+                        drop(commit_span);
+                        match turn.append(end, commit) {
+                            Some(seq) => Built::Mine { seq, commit, base },
+                            // A push ended while we built: build again on
+                            // what the lane holds now.
+                            None => continue,
+                        }
+                    }
+                }
+            };
+            let (seq, outcome) = match built {
+                Built::Mine { seq, commit, base } => (seq, Some((commit, false, base))),
+                Built::Waiting { seq, commit, base } => (seq, Some((commit, true, base))),
+                Built::Settle { seq } => (seq, None),
+            };
+            let landed = loop {
+                match lane.wait(seq) {
+                    Fate::Pushed => break true,
+                    Fate::Dropped => break false,
+                    Fate::Push(push) => match self.push_locked(push.end, branch) {
+                        Ok(PushResult::Pushed) => {
+                            // The remote has it; the mirror says so without
+                            // a fetch (before the waiters are told).
+                            let recorded = self.record_pushed(branch, push.end);
+                            push.done(true);
+                            recorded?;
+                        }
+                        Ok(PushResult::LostRace) => {
+                            push.done(false);
+                            self.mark_contended()?;
+                        }
+                        Err(e) => {
+                            push.done(false);
+                            if outcome.is_some() {
+                                return Err(e);
+                            }
+                        }
+                    },
+                }
+            };
+            match outcome {
+                Some((commit, reused, base)) if landed => {
+                    return Ok(PushOutcome {
+                        commit: Some(commit),
+                        reused,
+                        attempts: attempt,
+                        branch: branch.to_owned(),
+                        base: Some(base),
+                    });
+                }
+                // Settled: look again on what the lane (or the branch) holds.
+                None => stale = !landed,
+                Some(_) => {
+                    if attempt >= max_attempts {
+                        return Err(Error::RaceLost {
+                            url: self.remote().display_url(),
+                            branch: branch.to_owned(),
+                            attempts: max_attempts,
+                        });
+                    }
+                    std::thread::sleep(options.race_backoff.delay(attempt));
+                    attempt += 1;
+                    stale = true;
+                }
+            }
+        }
+    }
+
+    /// Moves the mirror's `branch` to `commit`, just pushed — unless a
+    /// fetch meanwhile brought it past it.
+    fn record_pushed(&self, branch: &str, commit: Oid) -> Result<()> {
+        let _lock = self.lock()?;
+        let repo = self.repo()?;
+        if let Some(tip) = branch_tip(&repo, branch)
+            && (tip == commit
+                || !repo
+                    .graph_descendant_of(commit, tip)
+                    .map_err(|e| self.git_error("comparing the pushed commit", e))?)
+        {
+            return Ok(());
+        }
+        repo.reference(&format!("refs/heads/{branch}"), commit, true, "ferry push")
+            .map_err(|e| self.git_error("updating the pushed branch", e))?;
+        Ok(())
     }
 
     /// The newest commit reachable from `tip` (within `depth` commits, all

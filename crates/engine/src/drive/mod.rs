@@ -28,7 +28,8 @@
 //!   workflow run into the release (also for hooks);
 //! - [`action`]: the promotion action (commit, pull request, none);
 //! - [`sync`]: waiting until the application is synced and healthy;
-//! - [`snapshot`]: reading a manual release's snapshot before it runs;
+//! - [`snapshot`]: reading a manual release's snapshot as of the request,
+//!   taken by its driver before it runs;
 //! - [`hooks`]: release and environment hooks;
 //! - [`leftovers`]: what a terminated release leaves open (pull requests,
 //!   promotion branches), closed when it ends;
@@ -63,4 +64,5 @@ pub use approval::{ApprovalRequest, Approver, MAX_COMMENT, check_decision};
 pub(crate) use release::{
     active_of_product, enforce_queue_limit, resume, retry, spawn_queue_keeper, start, terminate,
 };
+pub(crate) use snapshot::{EarlyReads, read_early};
 pub(crate) use supersede::{spawn_watch as spawn_supersede_watch, supersede_waiting};
