@@ -177,6 +177,9 @@ fn write_config(config: &Path, url: &str, products: usize) {
 struct Sample {
     post: f64,
     snapshot: f64,
+    /// Request → qa's commit step started (after the snapshot read,
+    /// dev's sync check and the scheduling between).
+    started: f64,
     pushed: f64,
 }
 
@@ -364,6 +367,7 @@ async fn main() {
                     })
                     .expect("qa's commit step");
                 let pushed = step.finished_at.expect("finished");
+                let started = step.started_at.expect("started");
                 let read = *read_at
                     .lock()
                     .expect("lock")
@@ -372,6 +376,7 @@ async fn main() {
                 samples.push(Sample {
                     post,
                     snapshot: ms(read - sent),
+                    started: ms(started - sent),
                     pushed: ms(pushed - sent),
                 });
             }
@@ -404,6 +409,15 @@ async fn main() {
             "  baseline: request → snapshot read median {s50:8.2} ms  p99 {s99:8.2} ms  (what the POST waited for before issue 24)"
         );
         println!("  request → first commit pushed    median {c50:8.2} ms  p99 {c99:8.2} ms");
+        // Where the time to the first push goes (per promotion, then the
+        // median of each part).
+        let mut to_start: Vec<f64> = samples.iter().map(|s| s.started - s.snapshot).collect();
+        let mut in_step: Vec<f64> = samples.iter().map(|s| s.pushed - s.started).collect();
+        let (t50, t99) = (quantile(&mut to_start, 0.5), quantile(&mut to_start, 0.99));
+        let (i50, i99) = (quantile(&mut in_step, 0.5), quantile(&mut in_step, 0.99));
+        println!(
+            "    of which: request → snapshot read median {s50:8.2} ms; snapshot read → qa commit step started median {t50:8.2} ms (p99 {t99:.2}); commit step (mirror lock, plan, push, lost races) median {i50:8.2} ms (p99 {i99:.2})"
+        );
         println!(
             "  ratio baseline / POST            median {:8.1}x       p99 {:8.1}x",
             s50 / p50,
