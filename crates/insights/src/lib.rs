@@ -12,11 +12,14 @@
 //! - [`facts`]: the facts, and [`runs_of`] — a release record → its runs;
 //! - [`deploy`]: deployments of one environment in order, failed or not,
 //!   and when each failure recovered;
+//! - [`aggregate`]: per product, environment and UTC day, packed — what
+//!   the store keeps so a period reads one row per day, not every fact;
 //! - [`report`]: [`compute`] — facts of a period → a [`Report`];
 //! - [`band`]: DORA's elite / high / medium / low per measure;
 //! - [`stats`]: nearest-rank percentiles and distributions;
 //! - [`period`]: periods, weeks, `30d` and dates.
 
+pub mod aggregate;
 pub mod band;
 pub mod definitions;
 pub mod deploy;
@@ -32,6 +35,6 @@ pub use facts::{
 };
 pub use period::{Period, PeriodError};
 pub use report::{
-    EnvScope, EnvironmentReport, History, Measures, NO_PRODUCTION, ProductReport, ProductScope,
-    Query, Report, compute,
+    Dep, EnvScope, EnvironmentReport, History, Measures, NO_PRODUCTION, PairFacts, ProductReport,
+    ProductScope, Query, Report, compute,
 };

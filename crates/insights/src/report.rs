@@ -232,6 +232,45 @@ fn seconds(ms: Millis) -> f64 {
     ms as f64 / 1000.0
 }
 
+/// One classified deployment of a period, as the figures need it: what
+/// [`deployments`] says of it, without the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dep<'a> {
+    /// When it happened (the run's end).
+    pub at: Millis,
+    pub release: &'a str,
+    pub successful: bool,
+    pub cause: Option<Cause>,
+    /// Failed deployment recovery time (failed deployments that
+    /// recovered only).
+    pub recovery: Option<Millis>,
+}
+
+impl<'a> From<&Deployment<'a>> for Dep<'a> {
+    fn from(d: &Deployment<'a>) -> Dep<'a> {
+        Dep {
+            at: d.at,
+            release: &d.run.release_id,
+            successful: d.successful,
+            cause: d.cause,
+            recovery: d.recovery(),
+        }
+    }
+}
+
+/// What happened in one environment of one product during a period, the
+/// figures' whole input: its deployments in order (classified over the
+/// environment's whole history), its commits' lead times
+/// (`(arrived_at, lead)`) and its runs' phases (`(finished_at, phase,
+/// duration)`). Built from raw facts by [`compute`], from the store's day
+/// aggregates by [`crate::aggregate::compute_days`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PairFacts<'a> {
+    pub deps: Vec<Dep<'a>>,
+    pub leads: Vec<(Millis, Millis)>,
+    pub phases: Vec<(Millis, Phase, Millis)>,
+}
+
 /// The figures of `query.period` from `history`.
 pub fn compute(query: &Query, history: &History<'_>) -> Report {
     let period = query.period;
@@ -241,13 +280,27 @@ pub fn compute(query: &Query, history: &History<'_>) -> Report {
             .or_default()
             .push(r);
     }
-    let mut arrivals: HashMap<(&str, &str), Vec<&Arrival>> = HashMap::new();
+    let mut pairs: HashMap<(&str, &str), PairFacts<'_>> = HashMap::new();
+    for (key, env_runs) in &runs {
+        let facts = pairs.entry(*key).or_default();
+        facts.deps = deployments(env_runs)
+            .iter()
+            .filter(|d| period.contains(d.at))
+            .map(Dep::from)
+            .collect();
+        for r in env_runs.iter().filter(|r| period.contains(r.finished_at)) {
+            facts
+                .phases
+                .extend(r.phases.iter().map(|(phase, v)| (r.finished_at, phase, v)));
+        }
+    }
     for a in history.arrivals {
         if period.contains(a.arrived_at) {
-            arrivals
+            pairs
                 .entry((&a.product, &a.environment))
                 .or_default()
-                .push(a);
+                .leads
+                .push((a.arrived_at, lead_of(a)));
         }
     }
     let first_seen: HashMap<(&str, &str), Millis> = history
@@ -255,11 +308,29 @@ pub fn compute(query: &Query, history: &History<'_>) -> Report {
         .iter()
         .map(|f| ((f.product.as_str(), f.environment.as_str()), f.at))
         .collect();
+    compute_pairs(query, &pairs, &first_seen)
+}
+
+/// A commit's lead time: from its commit to its arrival (never negative).
+pub fn lead_of(a: &Arrival) -> Millis {
+    (a.arrived_at - a.committed_at).max(0)
+}
+
+/// The figures of `query.period` from what happened in each environment
+/// during it (`pairs`, keyed by product and environment) and when each
+/// environment was first seen.
+pub fn compute_pairs(
+    query: &Query,
+    pairs: &HashMap<(&str, &str), PairFacts<'_>>,
+    first_seen: &HashMap<(&str, &str), Millis>,
+) -> Report {
+    let period = query.period;
     // Environments the product ran in that the scope does not name (no
-    // longer configured): from the first-seen facts, which cover the whole
-    // history, so the list does not depend on what the period loaded.
+    // longer configured): from the first-seen facts alone, which cover the
+    // whole history (every run's environment), so the list depends
+    // neither on what the period loaded nor on how.
     let mut seen_envs: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for &(p, e) in runs.keys().chain(first_seen.keys()) {
+    for &(p, e) in first_seen.keys() {
         let envs = seen_envs.entry(p).or_default();
         if !envs.contains(&e) {
             envs.push(e);
@@ -282,7 +353,7 @@ pub fn compute(query: &Query, history: &History<'_>) -> Report {
                 name: name.to_owned(),
                 production: false,
             }));
-            product_report(scope, &envs, period, &runs, &arrivals, &first_seen)
+            product_report(scope, &envs, period, pairs, first_seen)
         })
         .collect();
     Report {
@@ -298,43 +369,37 @@ fn product_report(
     scope: &ProductScope,
     envs: &[EnvScope],
     period: Period,
-    runs: &HashMap<(&str, &str), Vec<&EnvRun>>,
-    arrivals: &HashMap<(&str, &str), Vec<&Arrival>>,
+    pairs: &HashMap<(&str, &str), PairFacts<'_>>,
     first_seen: &HashMap<(&str, &str), Millis>,
 ) -> ProductReport {
     let product = scope.name.as_str();
-    let none: Vec<&EnvRun> = Vec::new();
-    let no_arrivals: Vec<&Arrival> = Vec::new();
+    let empty = PairFacts::default();
     let mut environments = Vec::new();
-    let mut production_deps: Vec<Deployment> = Vec::new();
-    let mut production_arrivals: Vec<&Arrival> = Vec::new();
+    let mut production_deps: Vec<Dep> = Vec::new();
+    let mut production_leads: Vec<(Millis, Millis)> = Vec::new();
     let mut production_since: Option<Millis> = None;
     let mut queue = Vec::new();
     for env in envs {
         let key = (product, env.name.as_str());
-        let env_runs = runs.get(&key).unwrap_or(&none);
-        let env_arrivals = arrivals.get(&key).unwrap_or(&no_arrivals);
-        let deps = deployments(env_runs);
+        let facts = pairs.get(&key).unwrap_or(&empty);
         let since = first_seen.get(&key).copied();
         let measures = measures(
-            &deps,
-            env_arrivals,
+            &facts.deps,
+            &facts.leads,
             period,
             since.map_or(Some(period), |s| period.from_on(day_start(s))),
         );
         let mut phases: BTreeMap<Phase, Vec<Millis>> = BTreeMap::new();
-        for r in env_runs.iter().filter(|r| period.contains(r.finished_at)) {
-            for (phase, v) in r.phases.iter() {
-                if phase == Phase::Queue {
-                    queue.push(v);
-                } else {
-                    phases.entry(phase).or_default().push(v);
-                }
+        for &(_, phase, v) in &facts.phases {
+            if phase == Phase::Queue {
+                queue.push(v);
+            } else {
+                phases.entry(phase).or_default().push(v);
             }
         }
         if env.production {
-            production_deps.extend(deps.iter().copied());
-            production_arrivals.extend(env_arrivals.iter().copied());
+            production_deps.extend(facts.deps.iter().copied());
+            production_leads.extend(facts.leads.iter().copied());
             if let Some(s) = since {
                 production_since = Some(production_since.map_or(s, |p: Millis| p.min(s)));
             }
@@ -375,10 +440,10 @@ fn product_report(
         // environments keeps the first environment's cause), so each week
         // reads only its own slice.
         production_deps.sort_by_key(|d| d.at);
-        production_arrivals.sort_by_key(|a| a.arrived_at);
+        production_leads.sort_by_key(|&(at, _)| at);
         let m = measures(
             &production_deps,
-            &production_arrivals,
+            &production_leads,
             period,
             measured(period),
         );
@@ -388,10 +453,10 @@ fn product_report(
             .map(|w| {
                 let deps = &production_deps[production_deps.partition_point(|d| d.at < w.from)
                     ..production_deps.partition_point(|d| d.at < w.to)];
-                let arrivals = &production_arrivals[production_arrivals
-                    .partition_point(|a| a.arrived_at < w.from)
-                    ..production_arrivals.partition_point(|a| a.arrived_at < w.to)];
-                let m = measures(deps, arrivals, w, measured(w));
+                let leads = &production_leads[production_leads
+                    .partition_point(|&(at, _)| at < w.from)
+                    ..production_leads.partition_point(|&(at, _)| at < w.to)];
+                let m = measures(deps, leads, w, measured(w));
                 Week {
                     start: format_date(w.from),
                     deployments: m.deployment_frequency.deployments,
@@ -403,10 +468,7 @@ fn product_report(
                 }
             })
             .collect();
-        let leads: Vec<Millis> = production_arrivals
-            .iter()
-            .map(|a| (a.arrived_at - a.committed_at).max(0))
-            .collect();
+        let leads: Vec<Millis> = production_leads.iter().map(|&(_, lead)| lead).collect();
         (Some(m), None, weeks, distribution(&leads))
     };
     ProductReport {
@@ -426,13 +488,13 @@ fn product_report(
 type Outcome = (bool, Option<(Millis, Cause)>);
 
 /// The four measures of `deps` (classified over their environments'
-/// whole lists) and `arrivals` over `period`;
+/// whole lists) and `leads` (`(arrived_at, lead)`) over `period`;
 /// deployment frequency per day over `measured` (`None`: nothing to
 /// measure yet). Deployments are grouped by release, so a product's
 /// release counts once however many production environments it reached.
 fn measures(
-    deps: &[Deployment],
-    arrivals: &[&Arrival],
+    deps: &[Dep],
+    leads: &[(Millis, Millis)],
     period: Period,
     measured: Option<Period>,
 ) -> Measures {
@@ -443,7 +505,7 @@ fn measures(
     let (mut failures, mut unrecovered) = (0u64, 0u64);
     for d in deps {
         if period.contains(d.at) {
-            let e = releases.entry(d.run.release_id.as_str()).or_default();
+            let e = releases.entry(d.release).or_default();
             e.0 |= d.successful;
             if let Some(cause) = d.cause
                 && e.1.is_none_or(|(at, _)| d.at < at)
@@ -453,7 +515,7 @@ fn measures(
         }
         if d.cause.is_some() && period.contains(d.at) {
             failures += 1;
-            match d.recovery() {
+            match d.recovery {
                 Some(r) => recoveries.push(r),
                 None => unrecovered += 1,
             }
@@ -475,10 +537,10 @@ fn measures(
         .map(band::deployment_frequency);
     let rate = (attempted > 0).then(|| failed as f64 / attempted as f64);
     let leads = Summary::of(
-        arrivals
+        leads
             .iter()
-            .filter(|a| period.contains(a.arrived_at))
-            .map(|a| (a.arrived_at - a.committed_at).max(0))
+            .filter(|&&(at, _)| period.contains(at))
+            .map(|&(_, lead)| lead)
             .collect(),
     );
     let recovery = Summary::of(recoveries);

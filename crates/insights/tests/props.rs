@@ -5,8 +5,9 @@
 mod common;
 
 use common::*;
-use ferry_insights::period::{HOUR, MINUTE};
-use ferry_insights::{Arrival, EnvRun, Millis, Phase, first_seen_of};
+use ferry_insights::aggregate::{DayRow, compute_days, day_buckets, day_of};
+use ferry_insights::period::{DAY, HOUR, MINUTE};
+use ferry_insights::{Arrival, EnvRun, Millis, Period, Phase, Query, first_seen_of};
 use ferry_release::TerminationReason;
 use proptest::prelude::*;
 
@@ -103,6 +104,46 @@ fn scopes() -> Vec<ferry_insights::ProductScope> {
     vec![scope("shop", &ENVS), scope("api", &["qa", "prod-eu"])]
 }
 
+type Pair = (String, String);
+
+/// Runs and arrivals by product and environment.
+fn by_pair(runs: &[EnvRun], arrivals: &[Arrival]) -> Vec<(Pair, Vec<EnvRun>, Vec<Arrival>)> {
+    let mut pairs: std::collections::BTreeMap<Pair, (Vec<EnvRun>, Vec<Arrival>)> =
+        Default::default();
+    for r in runs {
+        let key = (r.product.clone(), r.environment.clone());
+        pairs.entry(key).or_default().0.push(r.clone());
+    }
+    for a in arrivals {
+        let key = (a.product.clone(), a.environment.clone());
+        pairs.entry(key).or_default().1.push(a.clone());
+    }
+    pairs.into_iter().map(|(k, (r, a))| (k, r, a)).collect()
+}
+
+/// Every day aggregate of a history, as the store keeps them.
+fn day_rows(runs: &[EnvRun], arrivals: &[Arrival]) -> Vec<DayRow> {
+    let mut rows = Vec::new();
+    for ((product, environment), runs, arrivals) in by_pair(runs, arrivals) {
+        let instants = runs
+            .iter()
+            .map(|r| r.finished_at)
+            .chain(arrivals.iter().map(|a| a.arrived_at));
+        let (Some(lo), Some(hi)) = (instants.clone().min(), instants.max()) else {
+            continue;
+        };
+        for (day, facts) in day_buckets(&runs, &arrivals, (day_of(lo), day_of(hi))) {
+            rows.push(DayRow {
+                product: product.clone(),
+                environment: environment.clone(),
+                day,
+                facts,
+            });
+        }
+    }
+    rows
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
@@ -142,5 +183,60 @@ proptest! {
         let (loaded_runs, loaded_arrivals) = as_loaded(&runs, &arrivals, p);
         let loaded = report_with(scopes(), p, &loaded_runs, &loaded_arrivals, &first_seen);
         prop_assert_eq!(whole, loaded);
+    }
+
+    #[test]
+    fn figures_from_day_aggregates_are_the_raw_facts_figures(
+        gens in proptest::collection::vec(release_gen(), 0..40),
+        commits in proptest::collection::vec((0u8..3, 0u16..5000, 0u16..1500), 0..30),
+        seed in any::<u64>(),
+        from in 0f64..60.0,
+        len in 0.01f64..40.0,
+    ) {
+        let (runs, arrivals) = history(&gens, &commits);
+        let first_seen = first_seen_of(&runs);
+        // Periods starting and ending anywhere in a day, and on midnight.
+        let p = if seed % 4 == 0 {
+            let from = day_of(day(from - 10.0));
+            Period::new(from, from + (len.ceil() as Millis) * DAY).expect("period")
+        } else {
+            period(from - 10.0, from - 10.0 + len)
+        };
+        let whole = report_with(scopes(), p, &runs, &arrivals, &first_seen);
+        // Aggregated from facts in any storage order; the days the period
+        // touches are read, in any order.
+        let mut rows = day_rows(&shuffled(&runs, seed), &shuffled(&arrivals, seed ^ 0x9e37));
+        rows.retain(|r| r.day + DAY > p.from && r.day < p.to);
+        let rows = shuffled(&rows, seed ^ 0x51);
+        let from_days = compute_days(&Query { period: p, products: scopes() }, &rows, &first_seen)
+            .expect("aggregates decode");
+        prop_assert_eq!(whole, from_days);
+    }
+
+    #[test]
+    fn days_rebuilt_from_what_the_store_loads_are_the_whole_historys(
+        gens in proptest::collection::vec(release_gen(), 0..40),
+        commits in proptest::collection::vec((0u8..3, 0u16..5000, 0u16..1500), 0..30),
+        first in -12i64..70,
+        count in 0i64..20,
+    ) {
+        let (runs, arrivals) = history(&gens, &commits);
+        let days = (day_of(day(0.0)) + first * DAY, day_of(day(0.0)) + (first + count) * DAY);
+        let range = Period::new(days.0, days.1 + DAY).expect("range");
+        let whole = day_rows(&runs, &arrivals);
+        for ((product, environment), pair_runs, pair_arrivals) in by_pair(&runs, &arrivals) {
+            // What the store reads to rebuild the days: the runs that
+            // ended in them, the first deployment and the first successful
+            // one after them, the arrivals in them.
+            let (loaded_runs, loaded_arrivals) = as_loaded(&pair_runs, &pair_arrivals, range);
+            let rebuilt = day_buckets(&loaded_runs, &loaded_arrivals, days);
+            let expected: Vec<(Millis, Vec<u8>)> = whole
+                .iter()
+                .filter(|r| r.product == product && r.environment == environment)
+                .filter(|r| range.contains(r.day))
+                .map(|r| (r.day, r.facts.clone()))
+                .collect();
+            prop_assert_eq!(rebuilt, expected);
+        }
     }
 }
