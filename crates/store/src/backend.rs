@@ -268,6 +268,11 @@ fn sqlite_migrator() -> Migrator {
             include_str!("../migrations/sqlite/0034_insight_generation.sql"),
         ),
         (
+            35,
+            "delivery insights day aggregates",
+            include_str!("../migrations/sqlite/0035_insight_days.sql"),
+        ),
+        (
             36,
             "unfinished releases",
             include_str!("../migrations/sqlite/0036_unfinished_releases.sql"),
@@ -336,6 +341,11 @@ fn postgres_migrator() -> Migrator {
             34,
             "delivery insights generation",
             include_str!("../migrations/postgres/0034_insight_generation.sql"),
+        ),
+        (
+            35,
+            "delivery insights day aggregates",
+            include_str!("../migrations/postgres/0035_insight_days.sql"),
         ),
         (
             36,
@@ -468,6 +478,7 @@ pub(crate) trait RowExt {
     fn opt_text(&self, column: &'static str) -> Result<Option<String>>;
     fn int(&self, column: &'static str) -> Result<i64>;
     fn opt_int(&self, column: &'static str) -> Result<Option<i64>>;
+    fn bytes(&self, column: &'static str) -> Result<Vec<u8>>;
 }
 
 macro_rules! impl_row_ext {
@@ -484,6 +495,9 @@ macro_rules! impl_row_ext {
             }
             fn opt_int(&self, column: &'static str) -> Result<Option<i64>> {
                 self.try_get(column).map_err(crate::error::db("reading an integer column"))
+            }
+            fn bytes(&self, column: &'static str) -> Result<Vec<u8>> {
+                self.try_get(column).map_err(crate::error::db("reading a binary column"))
             }
         }
     )*};

@@ -10,7 +10,9 @@ use crate::backend::{BeginWrite, RowExt, on_pool};
 use crate::columns::to_i64;
 use crate::error::{Error, Result, db};
 use crate::store::Store;
+use ferry_insights::aggregate::{DayRow, day_buckets, day_of};
 use ferry_insights::{Arrival, EnvRun, FirstSeen, Millis, Period, Phase, Phases, RunStatus, facts};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Version of the facts' shape: releases recorded with an older one are
 /// recorded again (see [`Store::insight_backlog`]).
@@ -21,6 +23,14 @@ pub const INSIGHT_FACTS_VERSION: i64 = 1;
 pub struct InsightFacts {
     pub runs: Vec<EnvRun>,
     pub arrivals: Vec<Arrival>,
+    pub first_seen: Vec<FirstSeen>,
+}
+
+/// The day aggregates of a period and when environments were first seen:
+/// what `ferry_insights::aggregate::compute_days` wants.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InsightDays {
+    pub days: Vec<DayRow>,
     pub first_seen: Vec<FirstSeen>,
 }
 
@@ -111,6 +121,142 @@ fn arrival_from_row(row: &impl RowExt) -> Result<Arrival> {
     })
 }
 
+/// A product's environment: what day aggregates are kept per.
+type Pair = (String, String);
+
+const PAIR_RUNS: &str = "SELECT release_id, environment, product, number, trigger_env, rollback, \
+     hotfix, status, termination, deployment, started_at, changed_at, running_at, finished_at, \
+     failed_at, queue_ms, window_ms, pre_action_ms, commit_ms, pull_request_ms, sync_ms, \
+     post_action_ms, hooks_ms FROM insight_runs \
+     WHERE product = $1 AND environment = $2 AND finished_at >= $3 AND finished_at < $4";
+
+/// The first deployment (`successful`: the first successful one) of an
+/// environment at or after an instant.
+fn next_deployment_sql(successful: bool) -> String {
+    format!(
+        "SELECT {RUN_COLUMNS} FROM insight_runs WHERE product = $1 AND environment = $2 \
+         AND deployment = 1{} AND finished_at >= $3 ORDER BY finished_at, number LIMIT 1",
+        if successful {
+            " AND status = 'SUCCESSFUL'"
+        } else {
+            ""
+        }
+    )
+}
+
+/// Rebuilds, in transaction `$tx`, the day aggregates of environment `$env`
+/// of `$product` for the days `$from ..= $to` (00:00 UTC of each) from the
+/// facts: the runs that ended in them, the first deployment and the first
+/// successful one after them (which classify theirs: rollback, hotfix,
+/// recovery), and the commits that arrived in them.
+macro_rules! rebuild_days {
+    ($tx:expr, $product:expr, $env:expr, $from:expr, $to:expr) => {{
+        let (product, env, from, to): (&str, &str, Millis, Millis) = ($product, $env, $from, $to);
+        let end = to.saturating_add(ferry_insights::period::DAY);
+        let mut runs: Vec<EnvRun> = sqlx::query(PAIR_RUNS)
+            .bind(product)
+            .bind(env)
+            .bind(from)
+            .bind(end)
+            .fetch_all(&mut *$tx)
+            .await
+            .map_err(db("reading an environment's runs to aggregate"))?
+            .iter()
+            .map(run_from_row)
+            .collect::<Result<_>>()?;
+        for successful in [false, true] {
+            let row = sqlx::query(&next_deployment_sql(successful))
+                .bind(product)
+                .bind(env)
+                .bind(end)
+                .fetch_optional(&mut *$tx)
+                .await
+                .map_err(db("reading the deployment after aggregated days"))?;
+            if let Some(row) = row {
+                runs.push(run_from_row(&row)?);
+            }
+        }
+        let arrivals: Vec<Arrival> = sqlx::query(
+            "SELECT product, environment, sha, committed_at, arrived_at, release_id \
+             FROM insight_arrivals WHERE product = $1 AND environment = $2 \
+             AND arrived_at >= $3 AND arrived_at < $4",
+        )
+        .bind(product)
+        .bind(env)
+        .bind(from)
+        .bind(end)
+        .fetch_all(&mut *$tx)
+        .await
+        .map_err(db("reading an environment's arrivals to aggregate"))?
+        .iter()
+        .map(arrival_from_row)
+        .collect::<Result<_>>()?;
+        sqlx::query(
+            "DELETE FROM insight_days WHERE product = $1 AND environment = $2 \
+             AND day >= $3 AND day <= $4",
+        )
+        .bind(product)
+        .bind(env)
+        .bind(from)
+        .bind(to)
+        .execute(&mut *$tx)
+        .await
+        .map_err(db("replacing day aggregates"))?;
+        for (day, facts) in day_buckets(&runs, &arrivals, (from, to)) {
+            sqlx::query(
+                "INSERT INTO insight_days (product, environment, day, facts) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(product)
+            .bind(env)
+            .bind(day)
+            .bind(facts)
+            .execute(&mut *$tx)
+            .await
+            .map_err(db("writing a day aggregate"))?;
+        }
+    }};
+}
+
+/// Rebuilds, in transaction `$tx`, the day aggregates a change of runs of
+/// environment `$env` of `$product` that ended (before or after the
+/// change) between `$lo` and `$hi` may have changed: from the day of the
+/// last successful deployment there before `$lo` — the deployments since
+/// may be followed by one of the runs (a rollback, a hotfix) or recover
+/// with it; those before recovered at that one at the latest — or from
+/// the environment's first run when none succeeded before, to `$hi`'s day.
+macro_rules! rebuild_after_runs {
+    ($tx:expr, $product:expr, $env:expr, $lo:expr, $hi:expr) => {{
+        let (product, env, lo, hi): (&str, &str, Millis, Millis) = ($product, $env, $lo, $hi);
+        let start = sqlx::query(
+            "SELECT MAX(finished_at) AS t FROM insight_runs WHERE product = $1 \
+             AND environment = $2 AND deployment = 1 AND status = 'SUCCESSFUL' AND finished_at < $3",
+        )
+        .bind(product)
+        .bind(env)
+        .bind(lo)
+        .fetch_one(&mut *$tx)
+        .await
+        .map_err(db("finding the last successful deployment"))?
+        .opt_int("t")?;
+        let start = match start {
+            Some(t) => t,
+            None => sqlx::query(
+                "SELECT MIN(finished_at) AS t FROM insight_runs WHERE product = $1 \
+                 AND environment = $2",
+            )
+            .bind(product)
+            .bind(env)
+            .fetch_one(&mut *$tx)
+            .await
+            .map_err(db("finding an environment's first run"))?
+            .opt_int("t")?
+            .unwrap_or(lo)
+            .min(lo),
+        };
+        rebuild_days!($tx, product, env, day_of(start), day_of(hi));
+    }};
+}
+
 impl Store {
     /// Records the facts of release `release_id` of `product`: its runs
     /// (`ferry_insights::runs_of`, replacing earlier facts of the same
@@ -155,7 +301,29 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(db("counting a change of the insight facts"))?;
+            // Per environment, the earliest and the latest end of the
+            // runs recorded, before and after: the days to aggregate again.
+            let mut touched: BTreeMap<Pair, (Millis, Millis)> = BTreeMap::new();
             for r in runs {
+                let before: Option<i64> = sqlx::query(
+                    "SELECT finished_at FROM insight_runs WHERE release_id = $1 AND environment = $2",
+                )
+                .bind(&r.release_id)
+                .bind(&r.environment)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db("reading an environment run's earlier facts"))?
+                .map(|row| row.int("finished_at"))
+                .transpose()?;
+                let lo = before.map_or(r.finished_at, |b| b.min(r.finished_at));
+                let hi = before.map_or(r.finished_at, |b| b.max(r.finished_at));
+                touched
+                    .entry((r.product.clone(), r.environment.clone()))
+                    .and_modify(|(l, h)| {
+                        *l = (*l).min(lo);
+                        *h = (*h).max(hi);
+                    })
+                    .or_insert((lo, hi));
                 let number = to_i64(r.number, release_id, "number")?;
                 let mut q = sqlx::query(&upsert)
                     .bind(&r.release_id)
@@ -186,6 +354,9 @@ impl Store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db("recording when an environment was first seen"))?;
+            }
+            for ((product, env), (lo, hi)) in &touched {
+                rebuild_after_runs!(tx, product, env, *lo, *hi);
             }
             sqlx::query(
                 "INSERT INTO insight_releases (release_id, product, finished_at, version, arrivals) \
@@ -238,7 +409,26 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(db("counting a change of the insight facts"))?;
+            // Per environment, the days an arrival left or entered.
+            let mut days: BTreeSet<(Pair, Millis)> = BTreeSet::new();
             for a in arrivals {
+                let before: Option<i64> = sqlx::query(
+                    "SELECT arrived_at FROM insight_arrivals \
+                     WHERE product = $1 AND environment = $2 AND sha = $3",
+                )
+                .bind(&a.product)
+                .bind(&a.environment)
+                .bind(&a.sha)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db("reading a commit's earlier arrival"))?
+                .map(|row| row.int("arrived_at"))
+                .transpose()?;
+                let pair = (a.product.clone(), a.environment.clone());
+                days.insert((pair.clone(), day_of(a.arrived_at)));
+                if let Some(b) = before {
+                    days.insert((pair, day_of(b)));
+                }
                 sqlx::query(sql)
                     .bind(&a.product)
                     .bind(&a.environment)
@@ -249,6 +439,9 @@ impl Store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db("recording a commit's arrival"))?;
+            }
+            for ((product, env), day) in &days {
+                rebuild_days!(tx, product, env, *day, *day);
             }
             if let Some(id) = complete_for {
                 sqlx::query("UPDATE insight_releases SET arrivals = 1 WHERE release_id = $1")
@@ -467,6 +660,161 @@ impl Store {
                 arrivals,
                 first_seen,
             })
+        })
+    }
+
+    /// Builds the day aggregates still to be built (`insight_stale`:
+    /// the facts recorded before migration 35, or after
+    /// [`Store::rebuild_insight_days`]), in one transaction that takes the
+    /// recording lock, so replicas do it once. Returns how many
+    /// environments were aggregated. Called before every aggregate read.
+    pub async fn build_stale_insight_days(&self) -> Result<usize> {
+        let select = "SELECT product, environment, from_day, to_day FROM insight_stale";
+        let pending = on_pool!(&self.backend, |pool| {
+            sqlx::query("SELECT 1 AS one FROM insight_stale LIMIT 1")
+                .fetch_optional(pool)
+                .await
+                .map_err(db("looking for day aggregates to build"))
+                .map(|row| row.is_some())
+        })?;
+        if !pending {
+            return Ok(0);
+        }
+        let _gate = self.gate().await;
+        on_pool!(&self.backend, |pool| {
+            let mut tx = pool
+                .begin_write()
+                .await
+                .map_err(db("beginning to build day aggregates"))?;
+            sqlx::query(BUMP_GENERATION)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("counting a change of the insight facts"))?;
+            let stale: Vec<(String, String, i64, i64)> = sqlx::query(select)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db("listing day aggregates to build"))?
+                .iter()
+                .map(|row| {
+                    Ok((
+                        row.text("product")?,
+                        row.text("environment")?,
+                        row.int("from_day")?,
+                        row.int("to_day")?,
+                    ))
+                })
+                .collect::<Result<_>>()?;
+            for (product, env, from, to) in &stale {
+                rebuild_days!(tx, product, env, day_of(*from), day_of(*to));
+            }
+            sqlx::query("DELETE FROM insight_stale")
+                .execute(&mut *tx)
+                .await
+                .map_err(db("marking day aggregates built"))?;
+            tx.commit().await.map_err(db("committing day aggregates"))?;
+            Ok(stale.len())
+        })
+    }
+
+    /// Marks every day of every recorded fact to be aggregated again (what
+    /// migration 35 does for the facts recorded before it) — for facts
+    /// written into the tables directly, as the benchmark does. The next
+    /// aggregate read builds them.
+    pub async fn rebuild_insight_days(&self) -> Result<()> {
+        let _gate = self.gate().await;
+        on_pool!(&self.backend, |pool| {
+            let mut tx = pool
+                .begin_write()
+                .await
+                .map_err(db("beginning to mark day aggregates"))?;
+            sqlx::query("DELETE FROM insight_stale")
+                .execute(&mut *tx)
+                .await
+                .map_err(db("marking day aggregates"))?;
+            sqlx::query(
+                "INSERT INTO insight_stale (product, environment, from_day, to_day) \
+                 SELECT product, environment, MIN(day), MAX(day) FROM ( \
+                 SELECT product, environment, finished_at - (finished_at % 86400000) AS day \
+                 FROM insight_runs UNION ALL \
+                 SELECT product, environment, arrived_at - (arrived_at % 86400000) AS day \
+                 FROM insight_arrivals) facts WHERE true GROUP BY product, environment",
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(db("marking day aggregates"))?;
+            tx.commit()
+                .await
+                .map_err(db("committing day aggregates' marks"))?;
+            Ok(())
+        })
+    }
+
+    /// The day aggregates of the UTC days `period` touches and when each
+    /// environment was first seen: what
+    /// `ferry_insights::aggregate::compute_days` computes the period's
+    /// figures from — one row per product, environment and day, whatever
+    /// the number of releases. Builds stale aggregates first.
+    pub async fn insight_days(
+        &self,
+        products: ProductFilter<'_>,
+        period: Period,
+    ) -> Result<InsightDays> {
+        self.build_stale_insight_days().await?;
+        let (where_product, product) = match products {
+            ProductFilter::All => ("", None),
+            ProductFilter::One(p) => ("product = $3 AND ", Some(p)),
+        };
+        let days_sql = format!(
+            "SELECT product, environment, day, facts FROM insight_days \
+             WHERE {where_product}day >= $1 AND day < $2"
+        );
+        let seen_sql = format!(
+            "SELECT product, environment, first_at FROM insight_environments{}",
+            if product.is_some() {
+                " WHERE product = $1"
+            } else {
+                ""
+            }
+        );
+        on_pool!(&self.backend, |pool| {
+            let mut q = sqlx::query(&days_sql)
+                .bind(day_of(period.from))
+                .bind(period.to);
+            if let Some(p) = product {
+                q = q.bind(p);
+            }
+            let days: Vec<DayRow> = q
+                .fetch_all(pool)
+                .await
+                .map_err(db("reading a period's day aggregates"))?
+                .iter()
+                .map(|row| {
+                    Ok(DayRow {
+                        product: row.text("product")?,
+                        environment: row.text("environment")?,
+                        day: row.int("day")?,
+                        facts: row.bytes("facts")?,
+                    })
+                })
+                .collect::<Result<_>>()?;
+            let mut q = sqlx::query(&seen_sql);
+            if let Some(p) = product {
+                q = q.bind(p);
+            }
+            let first_seen: Vec<FirstSeen> = q
+                .fetch_all(pool)
+                .await
+                .map_err(db("reading when environments were first seen"))?
+                .iter()
+                .map(|row| {
+                    Ok(FirstSeen {
+                        product: row.text("product")?,
+                        environment: row.text("environment")?,
+                        at: row.int("first_at")?,
+                    })
+                })
+                .collect::<Result<_>>()?;
+            Ok(InsightDays { days, first_seen })
         })
     }
 }

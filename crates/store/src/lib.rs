@@ -39,7 +39,7 @@ mod url;
 pub use error::{Error, Result};
 pub use freezes::{Freeze, NewFreeze};
 pub use idempotency::{IDEMPOTENCY_WINDOW, IdempotentRequest, Remembered};
-pub use insights::{INSIGHT_FACTS_VERSION, InsightFacts, ProductFilter};
+pub use insights::{INSIGHT_FACTS_VERSION, InsightDays, InsightFacts, ProductFilter};
 pub use invariant::Repaired;
 pub use lease::Lease;
 pub use notes::{NewRendition, NotesRendition, NotesValidator};

@@ -7,6 +7,7 @@
 mod common;
 mod pg_cluster;
 
+use ferry_insights::aggregate::compute_days;
 use ferry_insights::period::{DAY, HOUR, MINUTE};
 use ferry_insights::{
     Arrival, EnvRun, EnvScope, History, Millis, Period, Phase, Phases, ProductScope, Query,
@@ -165,6 +166,15 @@ async fn facts_give_the_whole_historys_figures(url: &str) {
             },
         );
         assert_eq!(whole, from_store, "{period:?}");
+        let days = store
+            .insight_days(ProductFilter::All, period)
+            .await
+            .unwrap();
+        assert_eq!(
+            compute_days(&query, &days.days, &days.first_seen).unwrap(),
+            whole,
+            "from day aggregates, {period:?}"
+        );
         let shop = store
             .insight_history(ProductFilter::One("shop"), period)
             .await
@@ -448,14 +458,146 @@ async fn generation_counts_every_write(url: &str) {
     store.close().await;
 }
 
+/// Periods on and off day boundaries around T0.
+fn periods() -> Vec<Period> {
+    [
+        (T0, T0 + 3 * DAY),
+        (T0 + 5 * HOUR + 17 * MINUTE, T0 + 9 * DAY + 3 * HOUR),
+        (T0 - 10 * DAY, T0 + 40 * DAY),
+        (T0 + DAY + 1, T0 + DAY + 7 * HOUR),
+        (T0 - 2 * DAY + 13 * HOUR, T0 + 6 * DAY - 1),
+    ]
+    .into_iter()
+    .map(|(from, to)| Period::new(from, to).unwrap())
+    .collect()
+}
+
+/// The figures from the day aggregates are the figures from the raw
+/// facts, for every product and for one; and the aggregates kept up as
+/// facts were recorded are the ones built again from all the facts.
+async fn assert_aggregates_match(store: &Store, what: &str) {
+    for period in periods() {
+        for (filter, products) in [
+            (ProductFilter::All, scopes()),
+            (ProductFilter::One("shop"), scopes()[..1].to_vec()),
+        ] {
+            let query = Query { period, products };
+            let raw = store.insight_history(filter, period).await.unwrap();
+            let raw = compute(
+                &query,
+                &History {
+                    runs: &raw.runs,
+                    arrivals: &raw.arrivals,
+                    first_seen: &raw.first_seen,
+                },
+            );
+            let days = store.insight_days(filter, period).await.unwrap();
+            let aggregated = compute_days(&query, &days.days, &days.first_seen).unwrap();
+            assert_eq!(aggregated, raw, "{what}: {period:?} {filter:?}");
+        }
+    }
+    let wide = Period::new(T0 - 100 * DAY, T0 + 100 * DAY).unwrap();
+    let kept = store.insight_days(ProductFilter::All, wide).await.unwrap();
+    store.rebuild_insight_days().await.unwrap();
+    let rebuilt = store.insight_days(ProductFilter::All, wide).await.unwrap();
+    let key =
+        |d: &ferry_insights::aggregate::DayRow| (d.product.clone(), d.environment.clone(), d.day);
+    let (mut kept, mut rebuilt) = (kept.days, rebuilt.days);
+    kept.sort_by_key(key);
+    rebuilt.sort_by_key(key);
+    assert_eq!(kept, rebuilt, "{what}: kept aggregates == rebuilt ones");
+}
+
+/// Facts that change after they were aggregated — a run recorded again
+/// with another end (a retry that failed, a release terminated later), a
+/// rollback and a hotfix release classifying the deployments before them,
+/// an earlier arrival of a commit moving its lead time to another day —
+/// change the aggregates exactly as the raw facts' figures.
+async fn aggregates_follow_every_change(url: &str) {
+    let store = Store::open(url).await.unwrap();
+    let (runs, arrivals) = history();
+    record(&store, &runs, &arrivals).await;
+    assert!(
+        !store
+            .insight_days(ProductFilter::All, periods()[2])
+            .await
+            .unwrap()
+            .days
+            .is_empty()
+    );
+    assert_aggregates_match(&store, "recorded out of order").await;
+    // A successful prod deployment recorded again as failed, a day later.
+    let mut again = runs
+        .iter()
+        .find(|r| r.release_id == "shop-008" && r.environment == "prod")
+        .unwrap()
+        .clone();
+    assert_eq!(again.status, RunStatus::Successful);
+    again.status = RunStatus::Failed;
+    again.running_at = None;
+    again.failed_at = Some(again.finished_at + DAY - MINUTE);
+    again.finished_at += DAY;
+    store
+        .record_insight_runs("shop-008", "shop", Some(again.finished_at), &[again])
+        .await
+        .unwrap();
+    assert_aggregates_match(&store, "a run recorded again").await;
+    // A rollback and a hotfix release after deployments of the period.
+    for (n, rollback) in [(901u64, true), (902, false)] {
+        let mut r = env_run(
+            "shop",
+            n,
+            "prod",
+            RunStatus::Successful,
+            T0 + 2 * DAY + n as Millis,
+        );
+        r.rollback = rollback;
+        r.hotfix = !rollback;
+        store
+            .record_insight_runs(&r.release_id.clone(), "shop", Some(r.finished_at), &[r])
+            .await
+            .unwrap();
+        assert_aggregates_match(&store, "a rollback or a hotfix").await;
+    }
+    // A release terminated in prod, recorded while it ran and after.
+    let running = env_run("shop", 903, "qa", RunStatus::Successful, T0 + 4 * DAY);
+    store
+        .record_insight_runs("shop-903", "shop", None, std::slice::from_ref(&running))
+        .await
+        .unwrap();
+    let ended = env_run(
+        "shop",
+        903,
+        "prod",
+        RunStatus::Terminated,
+        T0 + 4 * DAY + 3 * HOUR,
+    );
+    store
+        .record_insight_runs("shop-903", "shop", Some(T0 + 5 * DAY), &[running, ended])
+        .await
+        .unwrap();
+    assert_aggregates_match(&store, "a terminated release").await;
+    // A commit found earlier in prod: its lead time moves to another day.
+    let mut earlier = arrivals
+        .iter()
+        .find(|a| a.environment == "prod" && a.arrived_at > T0 + 3 * DAY)
+        .unwrap()
+        .clone();
+    earlier.arrived_at -= 2 * DAY + HOUR;
+    store.record_arrivals(&[earlier], None).await.unwrap();
+    assert_aggregates_match(&store, "an earlier arrival").await;
+    store.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn insights_on_sqlite() {
-    for check in 0..4 {
+    for check in 0..5 {
         let (_dir, url) = common::sqlite_url();
         match check {
             0 => facts_give_the_whole_historys_figures(&url).await,
             1 => order_independent_rules(&url).await,
             2 => generation_counts_every_write(&url).await,
+            3 => aggregates_follow_every_change(&url).await,
             _ => backlog_names_missing_and_stale_facts(&url).await,
         }
     }
@@ -468,4 +610,5 @@ async fn insights_on_postgres() {
     order_independent_rules(&cluster.database("t_insight_rules").await).await;
     backlog_names_missing_and_stale_facts(&cluster.database("t_insight_backlog").await).await;
     generation_counts_every_write(&cluster.database("t_insight_generation").await).await;
+    aggregates_follow_every_change(&cluster.database("t_insight_days").await).await;
 }

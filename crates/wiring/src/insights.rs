@@ -17,10 +17,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ferry_insights::aggregate::compute_days;
 use ferry_insights::period::{DAY, MINUTE, parse_instant};
 use ferry_insights::{
-    Arrival, EnvRun, EnvScope, History, Millis, Period, ProductScope, Query, Report, RunStatus,
-    compute, millis, runs_of,
+    Arrival, EnvRun, EnvScope, Millis, Period, ProductScope, Query, Report, RunStatus, millis,
+    runs_of,
 };
 use ferry_model::resource::EnvironmentKind;
 use ferry_model::{Loaded, membership::Membership};
@@ -390,7 +391,9 @@ impl InsightsKeeper {
         period: Period,
     ) -> Result<Report, InsightsError> {
         let filter = product.map_or(ProductFilter::All, ProductFilter::One);
-        let facts = self.store.insight_history(filter, period).await?;
+        // The period's day aggregates: one row per product, environment
+        // and day, the same figures as every raw fact of the period.
+        let facts = self.store.insight_days(filter, period).await?;
         if let Some(p) = product
             && products.is_empty()
         {
@@ -403,14 +406,13 @@ impl InsightsKeeper {
                 environments: Vec::new(),
             });
         }
-        Ok(compute(
-            &Query { period, products },
-            &History {
-                runs: &facts.runs,
-                arrivals: &facts.arrivals,
-                first_seen: &facts.first_seen,
-            },
-        ))
+        compute_days(&Query { period, products }, &facts.days, &facts.first_seen).map_err(|e| {
+            InsightsError::Store(ferry_store::Error::Corrupt {
+                what: "insights day aggregate",
+                id: format!("{}/{}/{}", e.product, e.environment, e.day),
+                reason: e.reason.to_owned(),
+            })
+        })
     }
 
     /// Every [`BACKGROUND_EVERY`] until `stop`: catches up, and — while
@@ -503,6 +505,7 @@ fn now_millis() -> Millis {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferry_insights::{History, compute};
 
     fn cached(period: Period, rolling: bool) -> Cached {
         let products = vec![ProductScope {
