@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::deploy::{Cause, deployments};
 use crate::facts::{Arrival, EnvRun, FirstSeen, Millis, Phase};
-use crate::period::{DAY, Period};
+use crate::period::{DAY, Period, WEEK, week_start};
 use crate::report::{Dep, PairFacts, Query, Report, compute_pairs, lead_of};
 
 /// The aggregates' format: a row of another version is rebuilt.
@@ -50,14 +50,74 @@ pub struct AggregateError {
     pub reason: &'static str,
 }
 
-/// One stored day aggregate, as read.
+/// One stored aggregate, as read: of a day, or of a week (Monday 00:00
+/// UTC on: its seven days' entries together, so a long period reads a
+/// row per week).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DayRow {
     pub product: String,
     pub environment: String,
-    /// 00:00 UTC of the day.
+    /// 00:00 UTC of the day (of the Monday, for a week).
     pub day: Millis,
+    /// [`DAY`] or [`WEEK`].
+    pub span: Millis,
     pub facts: Vec<u8>,
+}
+
+/// The weeks (their Mondays) wholly inside `period`, as a half-open range
+/// of Mondays, and the day ranges around them: what a period reads —
+/// aggregates of whole weeks, of the days before and after them.
+pub fn split(period: Period) -> Split {
+    let first = week_start(period.from);
+    let first = if first < period.from {
+        first + WEEK
+    } else {
+        first
+    };
+    let end = week_start(period.to);
+    let start = day_of(period.from);
+    if first >= end {
+        return Split {
+            weeks: None,
+            days: [(start, period.to), (period.to, period.to)],
+        };
+    }
+    Split {
+        weeks: Some((first, end)),
+        days: [(start, first), (end, period.to)],
+    }
+}
+
+/// See [`split`]: `weeks` (Mondays `from..to`) and `days` (days starting
+/// in `from..to`, each range possibly empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Split {
+    pub weeks: Option<(Millis, Millis)>,
+    pub days: [(Millis, Millis); 2],
+}
+
+/// The aggregate of a week from those of its days (`parts`: day, bytes, in
+/// day order); `None` when a part is corrupt, an empty vector when there
+/// is nothing.
+pub fn merge_days(parts: &[(Millis, &[u8])], week: Millis) -> Option<Vec<u8>> {
+    let all = Period {
+        from: Millis::MIN,
+        to: Millis::MAX,
+    };
+    let mut facts = PairFacts::default();
+    for (day, bytes) in parts {
+        decode_into(bytes, *day, DAY, all, &mut facts)?;
+    }
+    let b = Buffer {
+        deps: facts.deps,
+        leads: facts.leads,
+        phases: facts.phases,
+    };
+    Some(if b.is_empty() {
+        Vec::new()
+    } else {
+        b.encode(week)
+    })
 }
 
 /// The aggregates of the days `days` (00:00 UTC of the first and of the
@@ -212,6 +272,7 @@ impl<'a> Reader<'a> {
 fn decode_into<'a>(
     bytes: &'a [u8],
     day: Millis,
+    span: Millis,
     period: Period,
     facts: &mut PairFacts<'a>,
 ) -> Option<()> {
@@ -219,7 +280,7 @@ fn decode_into<'a>(
     if r.byte()? != FORMAT {
         return None;
     }
-    let whole = period.from <= day && day.saturating_add(DAY) <= period.to;
+    let whole = period.from <= day && day.saturating_add(span) <= period.to;
     for _ in 0..r.count()? {
         let at = day.checked_add(r.i()?)?;
         let release = r.str()?;
@@ -279,11 +340,13 @@ pub fn compute_days(
         let facts = pairs
             .entry((row.product.as_str(), row.environment.as_str()))
             .or_default();
-        decode_into(&row.facts, row.day, period, facts).ok_or_else(|| AggregateError {
-            product: row.product.clone(),
-            environment: row.environment.clone(),
-            day: row.day,
-            reason: "not a day aggregate of this version",
+        decode_into(&row.facts, row.day, row.span, period, facts).ok_or_else(|| {
+            AggregateError {
+                product: row.product.clone(),
+                environment: row.environment.clone(),
+                day: row.day,
+                reason: "not a day aggregate of this version",
+            }
         })?;
     }
     let first_seen: HashMap<(&str, &str), Millis> = first_seen

@@ -500,7 +500,7 @@ fn measures(
 ) -> Measures {
     // Release → (any successful, first failure cause by time) over the
     // deployments of the period.
-    let mut releases: BTreeMap<&str, Outcome> = BTreeMap::new();
+    let mut releases: HashMap<&str, Outcome> = HashMap::with_capacity(deps.len());
     let mut recoveries = Vec::new();
     let (mut failures, mut unrecovered) = (0u64, 0u64);
     for d in deps {

@@ -5,8 +5,8 @@
 mod common;
 
 use common::*;
-use ferry_insights::aggregate::{DayRow, compute_days, day_buckets, day_of};
-use ferry_insights::period::{DAY, HOUR, MINUTE};
+use ferry_insights::aggregate::{DayRow, compute_days, day_buckets, day_of, merge_days, split};
+use ferry_insights::period::{DAY, HOUR, MINUTE, WEEK};
 use ferry_insights::{Arrival, EnvRun, Millis, Period, Phase, Query, first_seen_of};
 use ferry_release::TerminationReason;
 use proptest::prelude::*;
@@ -137,8 +137,53 @@ fn day_rows(runs: &[EnvRun], arrivals: &[Arrival]) -> Vec<DayRow> {
                 product: product.clone(),
                 environment: environment.clone(),
                 day,
+                span: DAY,
                 facts,
             });
+        }
+    }
+    rows
+}
+
+/// What the store reads for `period`: the aggregates of its whole weeks
+/// (merged from their days) and of the days around them.
+fn rows_for(period: Period, days: &[DayRow]) -> Vec<DayRow> {
+    let s = split(period);
+    let mut rows: Vec<DayRow> = days
+        .iter()
+        .filter(|r| s.days.iter().any(|&(from, to)| from <= r.day && r.day < to))
+        .cloned()
+        .collect();
+    if let Some((first, end)) = s.weeks {
+        let mut pairs: Vec<(String, String)> = days
+            .iter()
+            .map(|r| (r.product.clone(), r.environment.clone()))
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        for (product, environment) in pairs {
+            let mut week = first;
+            while week < end {
+                let mut parts: Vec<&DayRow> = days
+                    .iter()
+                    .filter(|r| r.product == product && r.environment == environment)
+                    .filter(|r| week <= r.day && r.day < week + WEEK)
+                    .collect();
+                parts.sort_by_key(|r| r.day);
+                let parts: Vec<(Millis, &[u8])> =
+                    parts.iter().map(|r| (r.day, r.facts.as_slice())).collect();
+                let facts = merge_days(&parts, week).expect("days decode");
+                if !facts.is_empty() {
+                    rows.push(DayRow {
+                        product: product.clone(),
+                        environment: environment.clone(),
+                        day: week,
+                        span: WEEK,
+                        facts,
+                    });
+                }
+                week += WEEK;
+            }
         }
     }
     rows
@@ -191,11 +236,12 @@ proptest! {
         commits in proptest::collection::vec((0u8..3, 0u16..5000, 0u16..1500), 0..30),
         seed in any::<u64>(),
         from in 0f64..60.0,
-        len in 0.01f64..40.0,
+        len in 0.01f64..60.0,
     ) {
         let (runs, arrivals) = history(&gens, &commits);
         let first_seen = first_seen_of(&runs);
-        // Periods starting and ending anywhere in a day, and on midnight.
+        // Periods starting and ending anywhere in a day, and on midnight
+        // (whole weeks read as weeks, the days around them as days).
         let p = if seed % 4 == 0 {
             let from = day_of(day(from - 10.0));
             Period::new(from, from + (len.ceil() as Millis) * DAY).expect("period")
@@ -205,9 +251,8 @@ proptest! {
         let whole = report_with(scopes(), p, &runs, &arrivals, &first_seen);
         // Aggregated from facts in any storage order; the days the period
         // touches are read, in any order.
-        let mut rows = day_rows(&shuffled(&runs, seed), &shuffled(&arrivals, seed ^ 0x9e37));
-        rows.retain(|r| r.day + DAY > p.from && r.day < p.to);
-        let rows = shuffled(&rows, seed ^ 0x51);
+        let days = day_rows(&shuffled(&runs, seed), &shuffled(&arrivals, seed ^ 0x9e37));
+        let rows = shuffled(&rows_for(p, &days), seed ^ 0x51);
         let from_days = compute_days(&Query { period: p, products: scopes() }, &rows, &first_seen)
             .expect("aggregates decode");
         prop_assert_eq!(whole, from_days);

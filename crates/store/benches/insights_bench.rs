@@ -11,10 +11,18 @@
 //! one release at a time as the keeper does took 316 s on SQLite, and is
 //! not what is measured here.
 //!
-//! Measured, for the last 30 days and the whole year, every product:
-//! - "computed": what a query does when no report of the current facts is
-//!   kept — `Store::insight_history` for the period plus
-//!   `ferry_insights::compute`;
+//! The day aggregates are then built from those facts the way migration 35
+//! builds them for an existing database (`Store::rebuild_insight_days`,
+//! `Store::build_stale_insight_days`).
+//!
+//! Measured, for the last 30 days (on day boundaries and not) and the
+//! whole year, every product:
+//! - "aggregated": what a query does when no report of the current facts
+//!   is kept — `Store::insight_days` for the period plus
+//!   `ferry_insights::aggregate::compute_days` (the keeper's path);
+//! - "raw": the path before the aggregates — `Store::insight_history`
+//!   (every fact of the period) plus `ferry_insights::compute`; its report
+//!   is checked equal to the aggregated one;
 //! - "kept": what a query does when one is (the keeper's cache hit) — the
 //!   keeper's catch-up look-up (`Store::insight_backlog` since its
 //!   watermark, finding nothing), `Store::insight_generation`, and a clone
@@ -27,16 +35,17 @@
 //! Run: `cargo bench -p ferry-store --bench insights_bench`
 //! (`FERRY_INSIGHTS_BENCH_RELEASES=10000` for a quicker run;
 //! `FERRY_INSIGHTS_BENCH_BACKENDS=sqlite` for one backend;
-//! `FERRY_INSIGHTS_BENCH_ITERS`, default 5, for "computed").
+//! `FERRY_INSIGHTS_BENCH_ITERS`, default 5, for "aggregated" and "raw").
 
 #[path = "../tests/pg_cluster/mod.rs"]
 mod pg_cluster;
 
 use std::time::{Duration, Instant};
 
+use ferry_insights::aggregate::compute_days;
 use ferry_insights::period::{DAY, HOUR, MINUTE};
 use ferry_insights::{
-    Arrival, EnvRun, EnvScope, History, Millis, Period, Phase, Phases, ProductScope, Query,
+    Arrival, EnvRun, EnvScope, History, Millis, Period, Phase, Phases, ProductScope, Query, Report,
     RunStatus, compute,
 };
 use ferry_store::{ProductFilter, Store};
@@ -260,33 +269,63 @@ fn median_of(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// What a report computed now costs from the day aggregates (the
+/// keeper's path) and from the raw facts (the path before them).
+async fn aggregated(store: &Store, products: &[ProductScope], period: Period) -> (Report, usize) {
+    let days = store
+        .insight_days(ProductFilter::All, period)
+        .await
+        .expect("days");
+    let report = compute_days(
+        &Query {
+            period,
+            products: products.to_vec(),
+        },
+        &days.days,
+        &days.first_seen,
+    )
+    .expect("aggregates decode");
+    (report, days.days.len())
+}
+
+async fn raw(store: &Store, products: &[ProductScope], period: Period) -> (Report, usize) {
+    let facts = store
+        .insight_history(ProductFilter::All, period)
+        .await
+        .expect("history");
+    let report = compute(
+        &Query {
+            period,
+            products: products.to_vec(),
+        },
+        &History {
+            runs: &facts.runs,
+            arrivals: &facts.arrivals,
+            first_seen: &facts.first_seen,
+        },
+    );
+    (report, facts.runs.len() + facts.arrivals.len())
+}
+
 async fn measure(backend: &str, store: &Store, iters: usize, count: impl AsyncFn(Period) -> i64) {
     let products = scopes();
-    for (name, days) in [("30 days", 30), ("365 days", 365)] {
-        let period = Period::new(END - days * DAY, END).expect("period");
-        let (mut computed_t, mut kept_t, mut count_t) = (Vec::new(), Vec::new(), Vec::new());
-        let mut rows = 0;
-        let mut deployments = 0;
+    // Whole days, and a period starting and ending within a day (its edge
+    // days' entries filtered).
+    for (name, from, to) in [
+        ("30 days", END - 30 * DAY, END),
+        ("30 d, mid-day", END - 30 * DAY - 7 * HOUR, END - 5 * HOUR),
+        ("365 days", END - 365 * DAY, END),
+    ] {
+        let period = Period::new(from, to).expect("period");
+        let (mut days_t, mut raw_t, mut kept_t, mut count_t) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut day_rows, mut fact_rows, mut deployments) = (0, 0, 0);
         let mut kept = None;
         for _ in 0..iters {
             let t = Instant::now();
-            let facts = store
-                .insight_history(ProductFilter::All, period)
-                .await
-                .expect("history");
-            let report = compute(
-                &Query {
-                    period,
-                    products: products.clone(),
-                },
-                &History {
-                    runs: &facts.runs,
-                    arrivals: &facts.arrivals,
-                    first_seen: &facts.first_seen,
-                },
-            );
-            computed_t.push(t.elapsed());
-            rows = facts.runs.len() + facts.arrivals.len();
+            let (report, rows) = aggregated(store, &products, period).await;
+            days_t.push(t.elapsed());
+            day_rows = rows;
             deployments = report
                 .products
                 .iter()
@@ -296,6 +335,16 @@ async fn measure(backend: &str, store: &Store, iters: usize, count: impl AsyncFn
             kept = Some(report);
         }
         let kept = kept.expect("computed at least once");
+        for _ in 0..iters {
+            let t = Instant::now();
+            let (report, rows) = raw(store, &products, period).await;
+            raw_t.push(t.elapsed());
+            fact_rows = rows;
+            assert!(
+                report == kept,
+                "the day aggregates give the raw facts' figures"
+            );
+        }
         // The keeper's cache hit: catch up (nothing finished since its
         // watermark), read the generation, hand out the kept report.
         for _ in 0..KEPT_ITERS {
@@ -315,16 +364,36 @@ async fn measure(backend: &str, store: &Store, iters: usize, count: impl AsyncFn
             count_t.push(t.elapsed());
             assert!(n > 0, "the period has runs");
         }
-        let (r, k, c) = (median_of(computed_t), median_of(kept_t), median_of(count_t));
+        let (d, r, k, c) = (
+            median_of(days_t),
+            median_of(raw_t),
+            median_of(kept_t),
+            median_of(count_t),
+        );
+        let x = |v: Duration| v.as_secs_f64() / c.as_secs_f64();
         println!(
-            "{backend:<10} {name:<9} computed {:>9.1} ms ({:>6.0}× count)  kept {:>7.3} ms ({:>5.2}× count)  count {:>7.3} ms  ({rows} rows read, {deployments} successful production deployments)",
+            "{backend:<8} {name:<13} aggregated {:>8.1} ms ({:>5.1}× count, {day_rows} day rows)  raw {:>9.1} ms ({:>6.0}× count, {fact_rows} rows; {:.0}× aggregated)  kept {:>6.3} ms  count {:>7.3} ms  ({deployments} successful production deployments)",
+            ms(d),
+            x(d),
             ms(r),
-            r.as_secs_f64() / c.as_secs_f64(),
+            x(r),
+            r.as_secs_f64() / d.as_secs_f64(),
             ms(k),
-            k.as_secs_f64() / c.as_secs_f64(),
             ms(c),
         );
     }
+}
+
+/// Builds the day aggregates of the facts written straight into the
+/// tables — the path migration 35 takes for an existing database.
+async fn aggregate(backend: &str, store: &Store) {
+    let t = Instant::now();
+    store.rebuild_insight_days().await.expect("mark");
+    let built = store.build_stale_insight_days().await.expect("build");
+    println!(
+        "{backend}: built the day aggregates of {built} environments in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
 }
 
 fn main() {
@@ -362,6 +431,8 @@ fn main() {
             let seeded = seed!(pool, &statements);
             sqlx::query("ANALYZE").execute(&pool).await.expect("analyze");
             println!("sqlite: seeded in {:.1} s", seeded.as_secs_f64());
+            aggregate("sqlite", &store).await;
+            sqlx::query("ANALYZE").execute(&pool).await.expect("analyze");
             measure("sqlite", &store, iters, async |p: Period| {
                 sqlx::query_scalar::<_, i64>(
                     "SELECT COUNT(*) FROM insight_runs WHERE finished_at >= ?1 AND finished_at < ?2",
@@ -393,6 +464,11 @@ fn main() {
                 .await
                 .expect("vacuum");
             println!("postgres: seeded in {:.1} s", seeded.as_secs_f64());
+            aggregate("postgres", &store).await;
+            sqlx::query("VACUUM ANALYZE")
+                .execute(&pool)
+                .await
+                .expect("vacuum");
             measure("postgres", &store, iters, async |p: Period| {
                 sqlx::query_scalar::<_, i64>(
                     "SELECT COUNT(*) FROM insight_runs WHERE finished_at >= $1 AND finished_at < $2",

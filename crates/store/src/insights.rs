@@ -10,7 +10,8 @@ use crate::backend::{BeginWrite, RowExt, on_pool};
 use crate::columns::to_i64;
 use crate::error::{Error, Result, db};
 use crate::store::Store;
-use ferry_insights::aggregate::{DayRow, day_buckets, day_of};
+use ferry_insights::aggregate::{DayRow, day_buckets, day_of, merge_days, split};
+use ferry_insights::period::{DAY, WEEK, week_start};
 use ferry_insights::{Arrival, EnvRun, FirstSeen, Millis, Period, Phase, Phases, RunStatus, facts};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -152,7 +153,7 @@ fn next_deployment_sql(successful: bool) -> String {
 macro_rules! rebuild_days {
     ($tx:expr, $product:expr, $env:expr, $from:expr, $to:expr) => {{
         let (product, env, from, to): (&str, &str, Millis, Millis) = ($product, $env, $from, $to);
-        let end = to.saturating_add(ferry_insights::period::DAY);
+        let end = to.saturating_add(DAY);
         let mut runs: Vec<EnvRun> = sqlx::query(PAIR_RUNS)
             .bind(product)
             .bind(env)
@@ -213,6 +214,51 @@ macro_rules! rebuild_days {
             .execute(&mut *$tx)
             .await
             .map_err(db("writing a day aggregate"))?;
+        }
+        // The weeks of those days, from their seven days' aggregates.
+        let mut week = week_start(from);
+        while week <= to {
+            let parts: Vec<(i64, Vec<u8>)> = sqlx::query(
+                "SELECT day, facts FROM insight_days WHERE product = $1 AND environment = $2 \
+                 AND day >= $3 AND day < $4 ORDER BY day",
+            )
+            .bind(product)
+            .bind(env)
+            .bind(week)
+            .bind(week + WEEK)
+            .fetch_all(&mut *$tx)
+            .await
+            .map_err(db("reading a week's day aggregates"))?
+            .iter()
+            .map(|row| Ok((row.int("day")?, row.bytes("facts")?)))
+            .collect::<Result<_>>()?;
+            let parts: Vec<(i64, &[u8])> = parts.iter().map(|(d, f)| (*d, f.as_slice())).collect();
+            let facts = merge_days(&parts, week).ok_or_else(|| Error::Corrupt {
+                what: "insights day aggregate",
+                id: format!("{product}/{env}/{week}"),
+                reason: "not a day aggregate of this version".into(),
+            })?;
+            sqlx::query("DELETE FROM insight_weeks WHERE product = $1 AND environment = $2 AND week = $3")
+                .bind(product)
+                .bind(env)
+                .bind(week)
+                .execute(&mut *$tx)
+                .await
+                .map_err(db("replacing a week aggregate"))?;
+            if !facts.is_empty() {
+                sqlx::query(
+                    "INSERT INTO insight_weeks (product, environment, week, facts) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(product)
+                .bind(env)
+                .bind(week)
+                .bind(facts)
+                .execute(&mut *$tx)
+                .await
+                .map_err(db("writing a week aggregate"))?;
+            }
+            week += WEEK;
         }
     }};
 }
@@ -749,11 +795,12 @@ impl Store {
         })
     }
 
-    /// The day aggregates of the UTC days `period` touches and when each
-    /// environment was first seen: what
-    /// `ferry_insights::aggregate::compute_days` computes the period's
-    /// figures from — one row per product, environment and day, whatever
-    /// the number of releases. Builds stale aggregates first.
+    /// The aggregates `period` reads — of its whole weeks, and of the
+    /// other UTC days it touches — and when each environment was first
+    /// seen: what `ferry_insights::aggregate::compute_days` computes the
+    /// period's figures from. One row per product, environment and week
+    /// or day, whatever the number of releases. Builds stale aggregates
+    /// first.
     pub async fn insight_days(
         &self,
         products: ProductFilter<'_>,
@@ -764,9 +811,23 @@ impl Store {
             ProductFilter::All => ("", None),
             ProductFilter::One(p) => ("product = $3 AND ", Some(p)),
         };
+        // Whole weeks from insight_weeks, the days around them (the edge
+        // days included: their entries outside the period are filtered).
+        let parts = split(period);
+        // ($3 is bound either way: an unused parameter is an error on
+        // PostgreSQL.)
+        let days_product = if product.is_some() {
+            "product = $3 AND "
+        } else {
+            "$3 = '' AND "
+        };
         let days_sql = format!(
             "SELECT product, environment, day, facts FROM insight_days \
-             WHERE {where_product}day >= $1 AND day < $2"
+             WHERE {days_product}((day >= $1 AND day < $2) OR (day >= $4 AND day < $5))"
+        );
+        let weeks_sql = format!(
+            "SELECT product, environment, week, facts FROM insight_weeks \
+             WHERE {where_product}week >= $1 AND week < $2"
         );
         let seen_sql = format!(
             "SELECT product, environment, first_at FROM insight_environments{}",
@@ -777,13 +838,14 @@ impl Store {
             }
         );
         on_pool!(&self.backend, |pool| {
-            let mut q = sqlx::query(&days_sql)
-                .bind(day_of(period.from))
-                .bind(period.to);
-            if let Some(p) = product {
-                q = q.bind(p);
-            }
-            let days: Vec<DayRow> = q
+            let [(a, b), (c, d)] = parts.days;
+            let q = sqlx::query(&days_sql)
+                .bind(a)
+                .bind(b)
+                .bind(product.unwrap_or(""))
+                .bind(c)
+                .bind(d);
+            let mut days: Vec<DayRow> = q
                 .fetch_all(pool)
                 .await
                 .map_err(db("reading a period's day aggregates"))?
@@ -793,10 +855,31 @@ impl Store {
                         product: row.text("product")?,
                         environment: row.text("environment")?,
                         day: row.int("day")?,
+                        span: DAY,
                         facts: row.bytes("facts")?,
                     })
                 })
                 .collect::<Result<_>>()?;
+            if let Some((first, end)) = parts.weeks {
+                let mut q = sqlx::query(&weeks_sql).bind(first).bind(end);
+                if let Some(p) = product {
+                    q = q.bind(p);
+                }
+                let rows = q
+                    .fetch_all(pool)
+                    .await
+                    .map_err(db("reading a period's week aggregates"))?;
+                days.reserve(rows.len());
+                for row in &rows {
+                    days.push(DayRow {
+                        product: row.text("product")?,
+                        environment: row.text("environment")?,
+                        day: row.int("week")?,
+                        span: WEEK,
+                        facts: row.bytes("facts")?,
+                    });
+                }
+            }
             let mut q = sqlx::query(&seen_sql);
             if let Some(p) = product {
                 q = q.bind(p);
