@@ -261,14 +261,14 @@ impl<'a> From<&Deployment<'a>> for Dep<'a> {
 /// What happened in one environment of one product during a period, the
 /// figures' whole input: its deployments in order (classified over the
 /// environment's whole history), its commits' lead times
-/// (`(arrived_at, lead)`) and its runs' phases (`(finished_at, phase,
-/// duration)`). Built from raw facts by [`compute`], from the store's day
+/// (`(arrived_at, lead)`) and its runs' time per phase. Built from raw facts by [`compute`], from the store's day
 /// aggregates by [`crate::aggregate::compute_days`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PairFacts<'a> {
     pub deps: Vec<Dep<'a>>,
     pub leads: Vec<(Millis, Millis)>,
-    pub phases: Vec<(Millis, Phase, Millis)>,
+    /// Per phase ([`Phase::ALL`] order), the durations.
+    pub phases: [Vec<Millis>; 8],
 }
 
 /// The figures of `query.period` from `history`.
@@ -289,9 +289,9 @@ pub fn compute(query: &Query, history: &History<'_>) -> Report {
             .map(Dep::from)
             .collect();
         for r in env_runs.iter().filter(|r| period.contains(r.finished_at)) {
-            facts
-                .phases
-                .extend(r.phases.iter().map(|(phase, v)| (r.finished_at, phase, v)));
+            for (phase, v) in r.phases.iter() {
+                facts.phases[phase as usize].push(v);
+            }
         }
     }
     for a in history.arrivals {
@@ -383,20 +383,14 @@ fn product_report(
         let key = (product, env.name.as_str());
         let facts = pairs.get(&key).unwrap_or(&empty);
         let since = first_seen.get(&key).copied();
-        let measures = measures(
+        let measures = measures_of(
             &facts.deps,
             &facts.leads,
             period,
             since.map_or(Some(period), |s| period.from_on(day_start(s))),
+            true,
         );
-        let mut phases: BTreeMap<Phase, Vec<Millis>> = BTreeMap::new();
-        for &(_, phase, v) in &facts.phases {
-            if phase == Phase::Queue {
-                queue.push(v);
-            } else {
-                phases.entry(phase).or_default().push(v);
-            }
-        }
+        queue.extend_from_slice(&facts.phases[Phase::Queue as usize]);
         if env.production {
             production_deps.extend(facts.deps.iter().copied());
             production_leads.extend(facts.leads.iter().copied());
@@ -409,10 +403,11 @@ fn product_report(
             production: env.production,
             since: since.map(format_instant),
             measures,
-            phases: phases
+            phases: Phase::ALL
                 .into_iter()
-                .map(|(phase, values)| {
-                    let s = Summary::of(values);
+                .filter(|&phase| phase != Phase::Queue && !facts.phases[phase as usize].is_empty())
+                .map(|phase| {
+                    let s = Summary::of(facts.phases[phase as usize].clone());
                     PhaseReport {
                         phase,
                         label: phase.label(),
@@ -498,19 +493,47 @@ fn measures(
     period: Period,
     measured: Option<Period>,
 ) -> Measures {
+    measures_of(deps, leads, period, measured, false)
+}
+
+/// [`measures`]; `one_environment`: `deps` are one environment's, where a
+/// release deploys once ([`deployments`] keeps one deployment per release,
+/// the store one run per release and environment), so each deployment is
+/// its own release and nothing needs grouping.
+fn measures_of(
+    deps: &[Dep],
+    leads: &[(Millis, Millis)],
+    period: Period,
+    measured: Option<Period>,
+    one_environment: bool,
+) -> Measures {
     // Release → (any successful, first failure cause by time) over the
     // deployments of the period.
-    let mut releases: HashMap<&str, Outcome> = HashMap::with_capacity(deps.len());
+    let mut releases: HashMap<&str, Outcome> = HashMap::new();
+    let mut alone: Vec<Outcome> = Vec::new();
+    if one_environment {
+        alone.reserve(deps.len());
+    } else {
+        releases.reserve(deps.len());
+    }
     let mut recoveries = Vec::new();
     let (mut failures, mut unrecovered) = (0u64, 0u64);
     for d in deps {
         if period.contains(d.at) {
-            let e = releases.entry(d.release).or_default();
+            let mut own = Outcome::default();
+            let e = if one_environment {
+                &mut own
+            } else {
+                releases.entry(d.release).or_default()
+            };
             e.0 |= d.successful;
             if let Some(cause) = d.cause
                 && e.1.is_none_or(|(at, _)| d.at < at)
             {
                 e.1 = Some((d.at, cause));
+            }
+            if one_environment {
+                alone.push(own);
             }
         }
         if d.cause.is_some() && period.contains(d.at) {
@@ -521,10 +544,11 @@ fn measures(
             }
         }
     }
-    let successful = releases.values().filter(|(ok, _)| *ok).count() as u64;
-    let attempted = releases.len() as u64;
+    let outcomes = || releases.values().chain(alone.iter());
+    let successful = outcomes().filter(|(ok, _)| *ok).count() as u64;
+    let attempted = (releases.len() + alone.len()) as u64;
     let mut causes: BTreeMap<Cause, u64> = BTreeMap::new();
-    for (_, failure) in releases.values() {
+    for (_, failure) in outcomes() {
         if let Some((_, cause)) = failure {
             *causes.entry(*cause).or_default() += 1;
         }

@@ -272,10 +272,16 @@ fn median_of(mut v: Vec<Duration>) -> Duration {
 /// What a report computed now costs from the day aggregates (the
 /// keeper's path) and from the raw facts (the path before them).
 async fn aggregated(store: &Store, products: &[ProductScope], period: Period) -> (Report, usize) {
+    let t = Instant::now();
     let days = store
         .insight_days(ProductFilter::All, period)
         .await
         .expect("days");
+    if std::env::var_os("FERRY_INSIGHTS_BENCH_SPLIT").is_some() {
+        let bytes: usize = days.days.iter().map(|d| d.facts.len()).sum();
+        println!("  read {:.1} ms ({bytes} bytes)", ms(t.elapsed()));
+    }
+    let t = Instant::now();
     let report = compute_days(
         &Query {
             period,
@@ -285,6 +291,9 @@ async fn aggregated(store: &Store, products: &[ProductScope], period: Period) ->
         &days.first_seen,
     )
     .expect("aggregates decode");
+    if std::env::var_os("FERRY_INSIGHTS_BENCH_SPLIT").is_some() {
+        println!("  compute {:.1} ms", ms(t.elapsed()));
+    }
     (report, days.days.len())
 }
 
@@ -335,7 +344,13 @@ async fn measure(backend: &str, store: &Store, iters: usize, count: impl AsyncFn
             kept = Some(report);
         }
         let kept = kept.expect("computed at least once");
-        for _ in 0..iters {
+        // (FERRY_INSIGHTS_BENCH_SKIP_RAW: once, for a quicker run.)
+        let raw_iters = if std::env::var_os("FERRY_INSIGHTS_BENCH_SKIP_RAW").is_some() {
+            1
+        } else {
+            iters
+        };
+        for _ in 0..raw_iters {
             let t = Instant::now();
             let (report, rows) = raw(store, &products, period).await;
             raw_t.push(t.elapsed());
