@@ -11,9 +11,9 @@ use ferry_model::membership::{Member, ProductMembers};
 use ferry_model::resource::{ConcurrencyPolicy, Hooks, PolicySettings};
 use ferry_model::{Loaded, Membership};
 use ferry_release::{
-    ApplicationRun, EnvironmentRun, EnvironmentStatus, EventKind, FrozenFlow, FrozenStep, NewEvent,
-    Release, ReleaseKind, ReleaseStatus, Snapshot, StepPhase, StepRun, Trigger, new_release_id,
-    now,
+    ApplicationRun, EnvironmentRun, EnvironmentStatus, EventKind, FlowTimeout, FrozenFlow,
+    FrozenStep, NewEvent, Release, ReleaseKind, ReleaseStatus, Snapshot, StepPhase, StepRun,
+    Trigger, new_release_id, now,
 };
 
 use crate::drive;
@@ -527,7 +527,16 @@ pub(crate) fn assemble(
         attempt: 1,
         rolled_back_by: Vec::new(),
         rollback_for: None,
+        timeout: None,
     }
+}
+
+/// Starts the flow timeout's account of a release being created
+/// (`ferry_release::FlowTimeout`), once its status is decided.
+pub(crate) fn start_timeout(inner: &Inner, release: &mut Release) {
+    let now = inner.clock.now();
+    release.timeout = Some(FlowTimeout::starting(now, release.graph.timeout_seconds));
+    release.account_pauses(now);
 }
 
 /// Stores the release (exactly once per trigger key), applies the
@@ -587,6 +596,9 @@ async fn store_and_start(
             }
         }
     }
+    // The flow timeout counts from here, on the engine's clock, and
+    // stands still while the release is queued (issue 20).
+    start_timeout(inner, &mut release);
     let mut created = NewEvent::new(EventKind::Audit, release.status.to_string()).message(format!(
         "release created by {} ({})",
         release.initiator, release.flow

@@ -20,7 +20,6 @@ use ferry_model::window::Windows;
 use ferry_release::{BreakGlass, EventKind, Hold, HoldKind, NewEvent, Release};
 use ferry_store::{Freeze, NewFreeze};
 
-use crate::handle::ReleaseHandle;
 use crate::{Engine, Error, Inner};
 
 /// How often a held environment looks again without being told (freezes
@@ -203,12 +202,7 @@ impl Engine {
                     .await
                     .map_err(crate::store_error)?
                     .ok_or_else(|| Error::NotFound(id.to_owned()))?;
-                ReleaseHandle::new(
-                    release,
-                    Arc::clone(&self.inner.store),
-                    self.inner.events.clone(),
-                    &self.inner.shutdown,
-                )
+                self.inner.handle(release)
             }
         };
         let r = handle.get().await;

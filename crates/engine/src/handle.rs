@@ -15,11 +15,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_release::{Event, EventKind, NewEvent, Release, ReleaseStatus, TerminationReason};
-use tokio::sync::{Mutex, broadcast};
+use ferry_release::{
+    Event, EventKind, NewEvent, Release, ReleaseStatus, TerminationReason, Timestamp,
+};
+use tokio::sync::{Mutex, broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
+use crate::clock::Clock;
 use crate::store::{ReleaseStore, StoreError};
 
 pub(crate) struct ReleaseHandle {
@@ -43,6 +46,11 @@ pub(crate) struct ReleaseHandle {
     /// the process stopped, and the release is resumed from the store.
     stop: CancellationToken,
     abandoned: std::sync::atomic::AtomicBool,
+    /// The engine's clock: the flow timeout's account reads it.
+    clock: Clock,
+    /// When the stored release's flow timeout runs out; `None` while it
+    /// stands still (held, issue 20) — the driver's timer follows it.
+    deadline: watch::Sender<Option<Timestamp>>,
 }
 
 /// Backoff of a save's retries while the storage is unavailable: from
@@ -215,7 +223,9 @@ impl ReleaseHandle {
         store: Arc<dyn ReleaseStore>,
         events: broadcast::Sender<Event>,
         shutdown: &CancellationToken,
+        clock: Clock,
     ) -> Arc<Self> {
+        let deadline = watch::Sender::new(release.timeout_deadline());
         Arc::new(ReleaseHandle {
             id: release.id.clone(),
             product: release.product.clone(),
@@ -229,7 +239,15 @@ impl ReleaseHandle {
             events,
             stop: shutdown.child_token(),
             abandoned: std::sync::atomic::AtomicBool::new(false),
+            clock,
+            deadline,
         })
+    }
+
+    /// Follows when the stored release's flow timeout runs out (`None`
+    /// while it stands still).
+    pub fn deadline(&self) -> watch::Receiver<Option<Timestamp>> {
+        self.deadline.subscribe()
     }
 
     /// Cancelled when nothing more may be recorded through this handle (the
@@ -263,6 +281,7 @@ impl ReleaseHandle {
         stamp_new_issues(&mut state.release, &issues);
         let still_queued = queued && state.release.status == ReleaseStatus::Queued;
         recompute_status(&mut state.release, still_queued);
+        state.release.account_pauses(self.clock.now());
         state.deferred_events.append(&mut extra);
         value
     }
@@ -348,6 +367,10 @@ impl ReleaseHandle {
             stamp_new_issues(&mut next, &issues);
             let still_queued = queued && next.status == ReleaseStatus::Queued;
             recompute_status(&mut next, still_queued);
+            // Time held by windows, freezes and soak time does not count
+            // against the flow timeout (issue 20): paused and resumed in
+            // the save that holds or releases the release.
+            next.account_pauses(self.clock.now());
             let after = statuses(&next);
             let mut changed: Vec<(&StatusKey, &String, EventKind, bool)> = after
                 .iter()
@@ -408,6 +431,12 @@ impl ReleaseHandle {
         // state as stored meanwhile.
         let stored = self.save(saver, key, &next, all).await?;
         crate::stats::record_finished(&next, &finished_steps);
+        self.deadline.send_if_modified(|d| {
+            let now = next.timeout_deadline();
+            let changed = *d != now;
+            *d = now;
+            changed
+        });
         {
             let mut guard = self.state.lock().await;
             guard.deferred_events.clear();
@@ -434,10 +463,9 @@ impl ReleaseHandle {
         next: &Release,
         events: Vec<NewEvent>,
     ) -> Result<Vec<Event>, Error> {
-        let deadline = next.created_at.saturating_add(time::Duration::seconds(
-            i64::try_from(next.graph.timeout_seconds).unwrap_or(i64::MAX),
-        ));
-        let flow_left = deadline - ferry_release::now();
+        // While held the timeout stands still: retried as long as the
+        // deadline stored allows, at least the minimum.
+        let flow_left = next.flow_timeout().deadline - self.clock.now();
         let budget = match saver {
             Saver::Driver => Duration::try_from(flow_left)
                 .unwrap_or_default()

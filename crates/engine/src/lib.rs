@@ -702,6 +702,17 @@ impl Engine {
 }
 
 impl Inner {
+    /// A handle on `release` for driving or changing it.
+    pub(crate) fn handle(&self, release: Release) -> Arc<handle::ReleaseHandle> {
+        handle::ReleaseHandle::new(
+            release,
+            Arc::clone(&self.store),
+            self.events.clone(),
+            &self.shutdown,
+            self.clock.clone(),
+        )
+    }
+
     pub(crate) fn config(&self) -> Arc<Loaded> {
         Arc::clone(&self.config.read().unwrap_or_else(|p| p.into_inner()))
     }

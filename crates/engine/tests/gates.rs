@@ -6,7 +6,9 @@ mod common;
 
 use common::*;
 use ferry_engine::{Engine, ManualClock, PromotionRequest};
-use ferry_release::{EnvironmentStatus, EventKind, HoldKind, Release, ReleaseStatus};
+use ferry_release::{
+    EnvironmentStatus, EventKind, HoldKind, IssueKind, Release, ReleaseStatus, TerminationReason,
+};
 
 const FLOW: &str = r#"apiVersion: codefresh.io/v1beta1
 kind: Product
@@ -279,5 +281,114 @@ async fn break_glass_lets_exactly_one_release_through_with_its_reason_recorded()
         engine.break_glass(&hotfix.id, "carol", "late").await,
         Err(ferry_engine::Error::Conflict { .. })
     ));
+    engine.shutdown();
+}
+
+/// `FLOW` with a one-hour flow timeout, and `extra` documents.
+fn timed_flow(extra: &str) -> String {
+    let flow = FLOW.replace(
+        "  triggerEnvironment: dev\n",
+        "  triggerEnvironment: dev\n  timeout: 1h\n",
+    );
+    assert_ne!(flow, FLOW);
+    format!("{flow}{extra}")
+}
+
+async fn stored(fx: &Fixture, id: &str) -> Release {
+    let store = ferry_store::Store::open(&fx.db).await.expect("store");
+    store.get(id).await.expect("read").expect("stored")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_freeze_longer_than_the_flow_timeout_does_not_end_the_release() {
+    let fx = Fixture::new(Setup {
+        environments: &["dev", "staging", "prod"],
+        product: timed_flow(""),
+    });
+    fx.commit_dev("main-bbbb", "1.1.0", "feat: checkout");
+    let clock = ManualClock::new(time("2026-12-07T10:00:00Z"));
+    let engine = fx.engine_on_clock(clock.clock()).await;
+    let freeze = engine
+        .freeze(vec![], vec![], "incident 7", "ivy")
+        .await
+        .expect("freeze");
+    let release = engine
+        .promote("shop", PromotionRequest::for_flow("main"), "alice")
+        .await
+        .expect("promote");
+    let r = wait_for(&engine, &release.id, 60, |r| held(r, "staging")).await;
+    // One hour from creation, on the engine's clock, standing still since
+    // the hold began — as stored, not only in memory.
+    let account = stored(&fx, &release.id).await.flow_timeout();
+    assert_eq!(account.deadline, time("2026-12-07T11:00:00Z"), "{r:#?}");
+    assert_eq!(account.paused_since, Some(time("2026-12-07T10:00:00Z")));
+    assert_eq!(r.timeout_deadline(), None);
+
+    // Two hours pass (past the timeout), then the engine restarts.
+    clock.set(time("2026-12-07T12:00:00Z"));
+    engine.shutdown();
+    engine.idle().await;
+    drop(engine);
+    let engine = fx.engine_on_clock(clock.clock()).await;
+    wait_for(&engine, &release.id, 60, |r| held(r, "staging")).await;
+    // A weekend later the freeze is lifted: the release goes on and
+    // succeeds, the time held added to its deadline.
+    clock.set(time("2026-12-09T10:00:00Z"));
+    engine.unfreeze(&freeze.id, "ops").await.expect("unfreeze");
+    let done = wait_final(&engine, &release.id).await;
+    assert_eq!(done.status, ReleaseStatus::Succeeded, "{done:#?}");
+    assert!(done.termination.is_none());
+    assert!(fx.remote_file("apps/web/prod/Chart.yaml").contains("1.1.0"));
+    let account = done.flow_timeout();
+    assert_eq!(account.paused_seconds, 2 * 24 * 3600);
+    assert_eq!(account.paused_since, None);
+    assert_eq!(account.deadline, time("2026-12-09T11:00:00Z"));
+    engine.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_for_an_approval_counts_and_the_flow_timeout_ends_the_release() {
+    let fx = Fixture::new(Setup {
+        environments: &["dev", "staging", "prod"],
+        product: timed_flow(
+            r#"---
+apiVersion: codefresh.io/v1beta1
+kind: PromotionPolicy
+metadata: {name: prod-gate}
+spec:
+  selector: {targetEnvironment: {names: [prod]}}
+  policy:
+    approval: {required: 1}
+"#,
+        ),
+    });
+    fx.commit_dev("main-bbbb", "1.1.0", "feat: checkout");
+    let clock = ManualClock::new(time("2026-12-07T10:00:00Z"));
+    let engine = fx.engine_on_clock(clock.clock()).await;
+    let release = engine
+        .promote("shop", PromotionRequest::for_flow("main"), "alice")
+        .await
+        .expect("promote");
+    let r = wait_for(&engine, &release.id, 60, |r| {
+        r.environment("prod")
+            .and_then(|e| e.waiting_reason())
+            .is_some()
+    })
+    .await;
+    assert_eq!(r.status, ReleaseStatus::Suspended);
+    // Nobody holds it but people: the timeout runs.
+    assert_eq!(r.timeout_deadline(), Some(time("2026-12-07T11:00:00Z")));
+    clock.set(time("2026-12-07T11:00:00Z"));
+    let done = wait_final(&engine, &release.id).await;
+    assert_eq!(done.status, ReleaseStatus::Terminated, "{done:#?}");
+    assert_eq!(
+        done.termination.as_ref().map(|t| t.reason),
+        Some(TerminationReason::Timeout)
+    );
+    let prod = done.environment("prod").expect("prod");
+    assert_eq!(prod.status, EnvironmentStatus::Terminated);
+    assert!(prod.issues.iter().any(|i| i.kind == IssueKind::Timeout));
+    assert_eq!(done.flow_timeout().paused_seconds, 0);
+    assert!(!fx.remote_file("apps/web/prod/Chart.yaml").contains("1.1.0"));
     engine.shutdown();
 }

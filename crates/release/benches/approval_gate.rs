@@ -127,6 +127,7 @@ fn release(gated: bool) -> Release {
         break_glass: None,
         rolled_back_by: Vec::new(),
         rollback_for: None,
+        timeout: None,
     }
 }
 

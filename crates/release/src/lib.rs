@@ -10,6 +10,7 @@ mod approval;
 mod event;
 mod record;
 mod status;
+mod timeout;
 
 pub use approval::{ApprovalDecision, ApprovalRun, Decision, GateState};
 pub use event::{Event, EventKind, NewEvent};
@@ -20,6 +21,7 @@ pub use record::{
     Trigger, WorkflowNode, new_release_id,
 };
 pub use status::{ApplicationStatus, EnvironmentStatus, ReleaseStatus, StepStatus};
+pub use timeout::FlowTimeout;
 
 /// Timestamps are UTC and serialise as RFC 3339.
 pub type Timestamp = time::OffsetDateTime;

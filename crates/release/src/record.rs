@@ -594,6 +594,12 @@ pub struct Release {
     /// environment) it restores the previous snapshot for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback_for: Option<RollbackLink>,
+    /// The flow timeout's account (issue 20): its deadline on the engine's
+    /// clock and the time held by windows, freezes and soak time, which
+    /// does not count. `None` on a release stored before it was kept
+    /// ([`Release::flow_timeout`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<crate::FlowTimeout>,
 }
 
 /// A break-glass (issue 20): one release let through closed windows and

@@ -234,6 +234,7 @@ fn release() -> Release {
         attempt: 1,
         rolled_back_by: Vec::new(),
         rollback_for: None,
+        timeout: None,
     }
 }
 

@@ -22,12 +22,7 @@ use crate::{Driving, Error, Inner};
 
 /// Starts driving a stored release.
 pub(crate) fn start(inner: &Arc<Inner>, release: Release) {
-    let handle = ReleaseHandle::new(
-        release,
-        Arc::clone(&inner.store),
-        inner.events.clone(),
-        &inner.shutdown,
-    );
+    let handle = inner.handle(release);
     // Stopped by a terminate, a lost lease, a save that cannot be made, or
     // the engine's shutdown.
     let cancel = handle.stop_token().child_token();
@@ -270,12 +265,7 @@ async fn hand_over_as(
             return other.map(|_| false);
         }
     };
-    let handle = ReleaseHandle::new(
-        next,
-        Arc::clone(&inner.store),
-        inner.events.clone(),
-        &inner.shutdown,
-    );
+    let handle = inner.handle(next);
     let started = handle
         .update_for_request(|r| {
             r.status = ReleaseStatus::Running;
@@ -397,12 +387,7 @@ pub(crate) async fn terminate(
                 });
             }
             // Not driven here (queued): nothing runs, so it ends at once.
-            let handle = ReleaseHandle::new(
-                release,
-                Arc::clone(&inner.store),
-                inner.events.clone(),
-                &inner.shutdown,
-            );
+            let handle = inner.handle(release);
             handle
                 .update_for_keyed_request(key, |r| {
                     r.termination = Some(termination.clone());
@@ -455,12 +440,7 @@ pub(crate) async fn retry(
             action: "retry",
         });
     }
-    let handle = ReleaseHandle::new(
-        release,
-        Arc::clone(&inner.store),
-        inner.events.clone(),
-        &inner.shutdown,
-    );
+    let handle = inner.handle(release);
     handle
         .update_for_keyed_request(key, |r| {
             r.termination = None;
@@ -522,27 +502,27 @@ async fn run_release(
     cancel: CancellationToken,
 ) -> Result<(), Error> {
     let release = handle.get().await;
-    // The flow timeout counts from creation (SPEC §1.6).
-    let elapsed = (now() - release.created_at).whole_seconds().max(0) as u64;
-    let remaining = Duration::from_secs(release.graph.timeout_seconds.saturating_sub(elapsed));
+    // The flow timeout counts from creation (SPEC §1.6), but not while the
+    // release is held by windows, freezes or soak time (issue 20): the
+    // handle follows the deadline of the stored account, on the engine's
+    // clock.
     {
         let inner = Arc::clone(inner);
         let id = release.id.clone();
         let cancel = cancel.clone();
+        let mut deadline = handle.deadline();
         tokio::spawn(async move {
-            tokio::select! {
-                () = tokio::time::sleep(remaining) => {
-                    // Tried again while the storage cannot record it.
-                    while let Err(Error::Unavailable(_)) =
-                        terminate(&inner, &id, "ferry", TerminationReason::Timeout, None).await
-                    {
-                        tokio::select! {
-                            () = tokio::time::sleep(Duration::from_millis(500)) => {}
-                            () = cancel.cancelled() => return,
-                        }
-                    }
+            if !runs_out(&inner.clock, &mut deadline, &cancel).await {
+                return;
+            }
+            // Tried again while the storage cannot record it.
+            while let Err(Error::Unavailable(_)) =
+                terminate(&inner, &id, "ferry", TerminationReason::Timeout, None).await
+            {
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    () = cancel.cancelled() => return,
                 }
-                () = cancel.cancelled() => {}
             }
         });
     }
@@ -622,6 +602,33 @@ async fn run_release(
         return Ok(());
     }
     finish(inner, handle).await
+}
+
+/// Waits until the flow timeout runs out (`true`), following its
+/// deadline as saves move it (`None`: standing still); `false` when the
+/// driver stops first.
+async fn runs_out(
+    clock: &crate::Clock,
+    deadline: &mut tokio::sync::watch::Receiver<Option<ferry_release::Timestamp>>,
+    cancel: &CancellationToken,
+) -> bool {
+    loop {
+        let at = *deadline.borrow_and_update();
+        tokio::select! {
+            () = async {
+                match at {
+                    Some(at) => clock.sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            } => return true,
+            changed = deadline.changed() => {
+                if changed.is_err() {
+                    return false;
+                }
+            }
+            () = cancel.cancelled() => return false,
+        }
+    }
 }
 
 /// An environment task ended. An error that only stops the driver leaves

@@ -167,6 +167,7 @@ async fn create(
     });
     // Started by the queue hand-over once the failed release has ended.
     release.status = ReleaseStatus::Queued;
+    crate::create::start_timeout(inner, &mut release);
     let mut created = NewEvent::new(EventKind::Audit, ReleaseStatus::Queued.as_str()).message(
         format!(
             "automatic rollback of {env}: release #{} failed there after its promotion commit; promoting release #{}'s snapshot ({}) back",

@@ -20,7 +20,6 @@ use ferry_release::{
 };
 
 use super::release::{active_of_product, queued_of_product};
-use crate::handle::ReleaseHandle;
 use crate::{Error, Inner};
 
 /// Whether `product`'s concurrency policy is `supersede`.
@@ -136,12 +135,7 @@ async fn supersede_one(inner: &Arc<Inner>, id: &str, newest: &Release) -> Result
     if release.status != ReleaseStatus::Queued || !waits(&release) {
         return Ok(false);
     }
-    let handle = ReleaseHandle::new(
-        release,
-        Arc::clone(&inner.store),
-        inner.events.clone(),
-        &inner.shutdown,
-    );
+    let handle = inner.handle(release);
     handle
         .update_for_request(|r| {
             r.termination = Some(termination.clone());

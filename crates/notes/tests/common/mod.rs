@@ -186,6 +186,7 @@ pub fn release(
         attempt: 1,
         rolled_back_by: Vec::new(),
         rollback_for: None,
+        timeout: None,
     }
 }
 

@@ -218,6 +218,7 @@ pub fn release(product: &str) -> Release {
         attempt: 1,
         rolled_back_by: Vec::new(),
         rollback_for: None,
+        timeout: None,
     }
 }
 
