@@ -226,8 +226,42 @@ async fn superseded_releases_close_their_pull_requests_and_link_to_the_newest() 
     b.goto(&s.url("/products/p/releases")).await;
     let list = b.text("main").await;
     assert_eq!(list.matches("SUPERSEDED").count(), 3, "{list}");
+    // Each SUPERSEDED row links to the release that replaced it.
+    let links = b
+        .eval(
+            "return [...document.querySelectorAll('table.releases tbody tr')].map(tr => { \
+               var a = tr.querySelector('.superseded-by a'); \
+               return tr.querySelector('.c-id a').textContent + ' ' + (a ? a.textContent + ' ' + a.getAttribute('href') : '-'); })",
+        )
+        .await;
+    assert_eq!(
+        links,
+        serde_json::json!([
+            "#4 -",
+            "#3 #4 /products/p/releases/4",
+            "#2 #3 /products/p/releases/3",
+            "#1 #4 /products/p/releases/4"
+        ])
+    );
     b.screenshot("supersede-02-list").await;
+    b.click("table.releases tbody tr:last-child .superseded-by a")
+        .await;
+    b.wait_true(
+        "the newest release's page, from the list",
+        "return location.pathname === '/products/p/releases/4'",
+    )
+    .await;
     b.quit().await;
+    // The list API's items say it too.
+    let (code, page) = s.get("/api/v1/products/p/releases").await;
+    assert_eq!(code, 200, "{page}");
+    let by: Vec<Value> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["supersededBy"]["number"].clone())
+        .collect();
+    assert_eq!(by, [Value::Null, 4.into(), 3.into(), 4.into()], "{page:#}");
     s.stop().await;
 }
 
@@ -297,6 +331,34 @@ async fn a_rollback_and_the_failed_release_link_to_each_other() {
     let facts = b.text(".facts").await;
     assert!(facts.contains("rollback to #1"), "{facts}");
     b.screenshot("rollback-02-rollback-release").await;
+    // The list links them both ways too.
+    b.goto(&s.url("/products/p/releases")).await;
+    let link = |css: &str| {
+        format!(
+            "var a = document.querySelector('{css}'); return a ? a.textContent + ' ' + a.getAttribute('href') + ' ' + a.closest('div').textContent.trim() : null;"
+        )
+    };
+    assert_eq!(
+        b.eval(&link("table.releases .rolled-back-by a")).await,
+        "#3 /products/p/releases/3 rolled back by #3 (qa)"
+    );
+    assert_eq!(
+        b.eval(&link("table.releases .rollback-for a")).await,
+        "#2 /products/p/releases/2 rollback for #2 (qa)"
+    );
+    htmlcheck::check(&b.source().await).expect("valid HTML");
+    b.screenshot("rollback-03-list").await;
+    b.click("table.releases .rollback-for a").await;
+    b.wait_true(
+        "the failed release's page, from the list",
+        "return location.pathname === '/products/p/releases/2'",
+    )
+    .await;
     b.quit().await;
+    let (code, page) = s.get("/api/v1/products/p/releases").await;
+    assert_eq!(code, 200, "{page}");
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items[0]["rollbackFor"]["number"], 2, "{page:#}");
+    assert_eq!(items[1]["rolledBackBy"][0]["number"], 3, "{page:#}");
     s.stop().await;
 }

@@ -123,7 +123,23 @@ async fn approve_from_the_release_view_with_role_checks() {
     );
     // Decided: ann is offered no second decision.
     assert!(b.find(FORM).await.is_none(), "no form after deciding");
+    // The releases list says what it waits for, as the list API does.
+    b.goto(&s.url("/products/p/releases")).await;
+    let status = b.text("table.releases tbody tr .c-status").await;
+    assert!(
+        status.contains("in prod: waiting for approval (1 of 2)"),
+        "{status}"
+    );
+    b.screenshot("31-approval-in-the-list").await;
     b.quit().await;
+    let (code, page) = s.get("/api/v1/products/p/releases").await;
+    assert_eq!(code, 200, "{page}");
+    let prod = page["items"][0]["environments"]
+        .as_array()
+        .and_then(|envs| envs.iter().find(|e| e["name"] == "prod"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(prod["held"], "waiting for approval (1 of 2)", "{page:#}");
 
     // A forged CSRF token is refused even for an approver.
     let mut c = Client::new(&s.base);

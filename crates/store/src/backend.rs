@@ -277,6 +277,11 @@ fn sqlite_migrator() -> Migrator {
             "unfinished releases",
             include_str!("../migrations/sqlite/0036_unfinished_releases.sql"),
         ),
+        (
+            37,
+            "release links",
+            include_str!("../migrations/sqlite/0037_release_links.sql"),
+        ),
     ])
 }
 
@@ -352,6 +357,11 @@ fn postgres_migrator() -> Migrator {
             "unfinished releases",
             include_str!("../migrations/postgres/0036_unfinished_releases.sql"),
         ),
+        (
+            37,
+            "release links",
+            include_str!("../migrations/postgres/0037_release_links.sql"),
+        ),
     ])
 }
 
@@ -364,7 +374,8 @@ pub(crate) fn page_as_json(kind: BackendKind, inner: &str, order: &str) -> Strin
         BackendKind::Sqlite => format!(
             "SELECT json_group_array(json_object('id', id, 'number', number, 'product', product, \
              'flow', flow, 'status', status, 'initiator', initiator, 'createdAt', created_at, \
-             'finishedAt', finished_at, 'version', version, 'environments', json(environments)) \
+             'finishedAt', finished_at, 'version', version, 'environments', json(environments), \
+             'links', json(links)) \
              ORDER BY {order}) AS items FROM ({inner}) AS page"
         ),
         // The `environments` column is JSON text ferry wrote: spliced in as
@@ -376,7 +387,8 @@ pub(crate) fn page_as_json(kind: BackendKind, inner: &str, order: &str) -> Strin
             "SELECT COALESCE('[' || string_agg(left(json_build_object('id', id, \
              'number', number, 'product', product, 'flow', flow, 'status', status, \
              'initiator', initiator, 'createdAt', created_at, 'finishedAt', finished_at, \
-             'version', version)::text, -1) || ', \"environments\" : ' || environments || '}}', \
+             'version', version)::text, -1) || ', \"environments\" : ' || environments \
+             || ', \"links\" : ' || COALESCE(links, 'null') || '}}', \
              ',' ORDER BY {order}) || ']', '[]') AS items FROM ({inner}) AS page"
         ),
     }

@@ -1,8 +1,8 @@
 //! The denormalised columns of a `releases` row: what lists, filters and
 //! the engine's queries need without parsing the whole document.
 
-use ferry_release::{Release, ReleaseStatus, Timestamp};
-use serde::Deserialize;
+use ferry_release::{Release, ReleaseRef, ReleaseStatus, RollbackLink, Timestamp};
+use serde::{Deserialize, Serialize};
 
 use crate::backend::RowExt;
 use crate::error::{Error, Result};
@@ -15,7 +15,43 @@ pub(crate) struct Columns {
     pub created_at: i64,
     pub finished_at: Option<i64>,
     pub environments: String,
+    /// [`Links`] as JSON; `None` when the release has none.
+    pub links: Option<String>,
     pub document: String,
+}
+
+/// The links to other releases the releases list shows (issue 20),
+/// column `links` (migration 37).
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Links {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    superseded_by: Option<ReleaseRef>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    rolled_back_by: Vec<RollbackLink>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rollback_for: Option<RollbackLink>,
+}
+
+impl Links {
+    fn of(release: &Release) -> Option<Links> {
+        let links = Links {
+            superseded_by: release.termination.as_ref().and_then(|t| t.release.clone()),
+            rolled_back_by: release.rolled_back_by.clone(),
+            rollback_for: release.rollback_for.clone(),
+        };
+        (links.superseded_by.is_some()
+            || !links.rolled_back_by.is_empty()
+            || links.rollback_for.is_some())
+        .then_some(links)
+    }
+
+    /// Puts the links into a summary.
+    fn fill(self, s: &mut ReleaseSummary) {
+        s.superseded_by = self.superseded_by;
+        s.rolled_back_by = self.rolled_back_by;
+        s.rollback_for = self.rollback_for;
+    }
 }
 
 impl Columns {
@@ -26,11 +62,9 @@ impl Columns {
             .map(|e| EnvironmentSummary {
                 name: e.name.clone(),
                 status: e.status,
-                held: e
-                    .hold
-                    .as_ref()
-                    .filter(|_| e.status == ferry_release::EnvironmentStatus::Suspended)
-                    .map(|h| h.reason.clone()),
+                // What ferry holds it for: an approval gate ("waiting for
+                // approval (k of N)"), a window, a freeze, soak time.
+                held: e.waiting_reason(),
             })
             .collect();
         let encode = |source| Error::Encode {
@@ -57,6 +91,10 @@ impl Columns {
                 .map(|t| millis(t, &release.id, "finishedAt"))
                 .transpose()?,
             environments: serde_json::to_string(&environments).map_err(encode)?,
+            links: Links::of(release)
+                .map(|l| serde_json::to_string(&l))
+                .transpose()
+                .map_err(encode)?,
             document: serde_json::to_string(release).map_err(encode)?,
         })
     }
@@ -95,7 +133,7 @@ pub(crate) fn to_u64(n: i64, id: &str, what: &'static str) -> Result<u64> {
 
 /// Columns selected for a [`ReleaseSummary`].
 pub(crate) const SUMMARY_COLUMNS: &str = "id, number, product, flow, status, initiator, \
-     created_at, finished_at, version, environments";
+     created_at, finished_at, version, environments, links";
 
 pub(crate) fn summary_from_row(row: &impl RowExt) -> Result<ReleaseSummary> {
     let id = row.text("id")?;
@@ -109,7 +147,12 @@ pub(crate) fn summary_from_row(row: &impl RowExt) -> Result<ReleaseSummary> {
         .ok_or_else(|| corrupt("status", format!("unknown status `{status_text}`")))?;
     let environments: Vec<EnvironmentSummary> = serde_json::from_str(&row.text("environments")?)
         .map_err(|e| corrupt("environments summary", e.to_string()))?;
-    Ok(ReleaseSummary {
+    let links: Option<Links> = row
+        .opt_text("links")?
+        .map(|l| serde_json::from_str(&l))
+        .transpose()
+        .map_err(|e| corrupt("release links", e.to_string()))?;
+    let mut summary = ReleaseSummary {
         number: to_u64(row.int("number")?, &id, "number")?,
         product: row.text("product")?,
         flow: row.text("flow")?,
@@ -123,7 +166,14 @@ pub(crate) fn summary_from_row(row: &impl RowExt) -> Result<ReleaseSummary> {
         version: row.opt_text("version")?,
         environments,
         id,
-    })
+        superseded_by: None,
+        rolled_back_by: Vec::new(),
+        rollback_for: None,
+    };
+    if let Some(links) = links {
+        links.fill(&mut summary);
+    }
+    Ok(summary)
 }
 
 pub(crate) fn release_from_document(id: &str, document: &str) -> Result<Release> {
@@ -149,6 +199,8 @@ struct SummaryJson {
     finished_at: Option<i64>,
     version: Option<String>,
     environments: Vec<EnvironmentSummary>,
+    #[serde(default)]
+    links: Option<Links>,
 }
 
 pub(crate) fn summaries_from_json(json: &str) -> Result<Vec<ReleaseSummary>> {
@@ -159,7 +211,7 @@ pub(crate) fn summaries_from_json(json: &str) -> Result<Vec<ReleaseSummary>> {
     })?;
     rows.into_iter()
         .map(|r| {
-            Ok(ReleaseSummary {
+            let mut summary = ReleaseSummary {
                 created_at: from_millis(r.created_at, &r.id, "created_at")?,
                 finished_at: r
                     .finished_at
@@ -173,7 +225,14 @@ pub(crate) fn summaries_from_json(json: &str) -> Result<Vec<ReleaseSummary>> {
                 initiator: r.initiator,
                 version: r.version,
                 environments: r.environments,
-            })
+                superseded_by: None,
+                rolled_back_by: Vec::new(),
+                rollback_for: None,
+            };
+            if let Some(links) = r.links {
+                links.fill(&mut summary);
+            }
+            Ok(summary)
         })
         .collect()
 }

@@ -98,7 +98,7 @@ impl Store {
             let added = to_i64(events.len() as u64, id, "events")?;
             let updated = sqlx::query(&format!(
                 "UPDATE releases SET status = $2, finished_at = NULL, updated_at = $3, \
-                 environments = $4, last_seq = last_seq + $5 WHERE id = $1 AND {BROKEN} \
+                 environments = $4, last_seq = last_seq + $5, links = $6 WHERE id = $1 AND {BROKEN} \
                  RETURNING last_seq"
             ))
             .bind(id)
@@ -106,6 +106,7 @@ impl Store {
             .bind(now)
             .bind(&columns.environments)
             .bind(added)
+            .bind(&columns.links)
             .fetch_optional(&mut *tx)
             .await
             .map_err(db("repairing a release"))?;

@@ -31,11 +31,11 @@ pub(crate) fn db_now(kind: BackendKind) -> &'static str {
     }
 }
 
-/// The lease condition of a save by holder `$10`: the row is unleased,
+/// The lease condition of a save by holder `$11`: the row is unleased,
 /// leased to the holder, or its lease ran out without anyone taking it.
-pub(crate) fn held_by_param_10(kind: BackendKind) -> String {
+pub(crate) fn held_by_param_11(kind: BackendKind) -> String {
     format!(
-        " AND (lease_owner IS NULL OR lease_owner = $10 OR lease_expires_at < {})",
+        " AND (lease_owner IS NULL OR lease_owner = $11 OR lease_expires_at < {})",
         db_now(kind)
     )
 }

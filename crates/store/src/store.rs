@@ -276,8 +276,8 @@ impl Store {
             let columns = Columns::of(&release)?;
             sqlx::query(
                 "INSERT INTO releases (id, product, number, status, flow, initiator, version, \
-                 created_at, finished_at, updated_at, last_seq, environments) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                 created_at, finished_at, updated_at, last_seq, environments, links) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(&release.id)
             .bind(&release.product)
@@ -291,6 +291,7 @@ impl Store {
             .bind(now)
             .bind(to_i64(events.len() as u64, &release.id, "events")?)
             .bind(&columns.environments)
+            .bind(&columns.links)
             .execute(&mut *tx)
             .await
             .map_err(db("inserting a release"))?;
@@ -375,10 +376,10 @@ impl Store {
             // The row lock taken here orders concurrent saves of one release.
             let sql = format!(
                 "UPDATE releases SET status = $2, finished_at = $3, updated_at = $4, \
-                 version = $5, environments = $6, last_seq = last_seq + $7 \
+                 version = $5, environments = $6, last_seq = last_seq + $7, links = $10 \
                  WHERE id = $1 AND product = $8 AND number = $9{} RETURNING last_seq",
                 if holder.is_some() {
-                    crate::lease::held_by_param_10(self.backend.kind())
+                    crate::lease::held_by_param_11(self.backend.kind())
                 } else {
                     String::new()
                 }
@@ -392,7 +393,8 @@ impl Store {
                 .bind(&columns.environments)
                 .bind(added)
                 .bind(&release.product)
-                .bind(columns.number);
+                .bind(columns.number)
+                .bind(&columns.links);
             if let Some(holder) = holder {
                 update = update.bind(holder);
             }

@@ -1,6 +1,6 @@
 //! What the store takes and gives besides the release crate's own types.
 
-use ferry_release::{EnvironmentStatus, ReleaseStatus, Timestamp};
+use ferry_release::{EnvironmentStatus, ReleaseRef, ReleaseStatus, RollbackLink, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// An event to append (the release crate's type: the store gives it its
@@ -50,8 +50,9 @@ impl Saved {
 pub struct EnvironmentSummary {
     pub name: String,
     pub status: EnvironmentStatus,
-    /// Why it waits before its first write — a closed promotion window, a
-    /// freeze — while it is SUSPENDED there (issue 20).
+    /// What ferry holds it for before its first write while it is
+    /// SUSPENDED there (issue 20): an approval gate ("waiting for approval
+    /// (k of N)"), a closed promotion window, a freeze, soak time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held: Option<String>,
 }
@@ -77,6 +78,16 @@ pub struct ReleaseSummary {
     pub finished_at: Option<Timestamp>,
     pub version: Option<String>,
     pub environments: Vec<EnvironmentSummary>,
+    /// The newer release that superseded it (issue 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<ReleaseRef>,
+    /// The rollback releases ferry started for it (issue 20).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rolled_back_by: Vec<RollbackLink>,
+    /// On a rollback release ferry started: the failed release it rolls
+    /// back (issue 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_for: Option<RollbackLink>,
 }
 
 /// Which releases [`crate::Store::list`] returns.

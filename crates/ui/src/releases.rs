@@ -1,8 +1,11 @@
 //! Releases list: newest first, filter by status, cursor pagination. One
 //! column per environment (in the configuration's order, named in the
 //! header), so a rollback's one environment sits under its own name; the
-//! status says where a release failed or waits; rollbacks say what they
-//! restore. `/releases` for every product, `/products/{p}/releases` for
+//! status says where a release failed or waits (an approval gate's
+//! "waiting for approval (k of N)", a window's or freeze's hold); a
+//! SUPERSEDED release links to the release that replaced it, an
+//! automatic rollback and the failed release to each other, and rollbacks
+//! say what they restore. `/releases` for every product, `/products/{p}/releases` for
 //! one. The first page follows the event stream of every release
 //! (`/api/v1/events`) and updates without a reload.
 
@@ -55,6 +58,13 @@ pub struct Row {
     pub where_: String,
     /// `#N` a rollback restores, and its page.
     pub rollback_of: Option<(u64, String)>,
+    /// The release that superseded it (issue 20): `#N` and its page.
+    pub superseded_by: Option<(u64, String)>,
+    /// Its automatic rollbacks: environment, `#N`, page.
+    pub rolled_back_by: Vec<(String, u64, String)>,
+    /// On an automatic rollback: the failed release's environment, `#N`,
+    /// page.
+    pub rollback_for: Option<(String, u64, String)>,
     /// One cell per column of the page (`None`: not in this release).
     pub cells: Vec<Option<Shown>>,
 }
@@ -208,6 +218,28 @@ async fn render(
                 rollback_of: rollbacks
                     .get(&s.id)
                     .map(|n| (*n, format!("{product_href}/releases/{n}"))),
+                superseded_by: s
+                    .superseded_by
+                    .as_ref()
+                    .map(|r| (r.number, format!("{product_href}/releases/{}", r.number))),
+                rolled_back_by: s
+                    .rolled_back_by
+                    .iter()
+                    .map(|l| {
+                        (
+                            l.environment.clone(),
+                            l.number,
+                            format!("{product_href}/releases/{}", l.number),
+                        )
+                    })
+                    .collect(),
+                rollback_for: s.rollback_for.as_ref().map(|l| {
+                    (
+                        l.environment.clone(),
+                        l.number,
+                        format!("{product_href}/releases/{}", l.number),
+                    )
+                }),
                 product: s.product.clone(),
                 number: s.number,
                 when: when(s.created_at),

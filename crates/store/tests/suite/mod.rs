@@ -537,6 +537,60 @@ pub async fn active_releases_and_latest(url: &str) {
         ]
     );
     assert!(latest[0].finished_at.is_some());
+    assert!(latest[0].rolled_back_by.is_empty() && latest[0].superseded_by.is_none());
+
+    // The links to other releases (issue 20) reach the list and the latest
+    // releases without their documents.
+    let now = ferry_release::now();
+    let mut a1 = a1;
+    a1.status = ReleaseStatus::Superseded;
+    a1.finished_at = Some(now);
+    a1.termination = Some(ferry_release::Termination {
+        reason: ferry_release::TerminationReason::Superseded,
+        by: "release #2".into(),
+        release: Some(ferry_release::ReleaseRef {
+            id: a2.id.clone(),
+            number: 2,
+        }),
+        at: now,
+    });
+    store.save(&a1, vec![]).await.unwrap();
+    let back = ferry_release::RollbackLink {
+        environment: "qa".into(),
+        release: b1.id.clone(),
+        number: 1,
+    };
+    a2.rolled_back_by = vec![back.clone()];
+    store.save(&a2, vec![]).await.unwrap();
+    let page = store
+        .list(&ListFilter {
+            product: Some("a".into()),
+            ..ListFilter::default()
+        })
+        .await
+        .unwrap();
+    let links: Vec<_> = page
+        .items
+        .iter()
+        .map(|s| (s.number, s.superseded_by.clone(), s.rolled_back_by.clone()))
+        .collect();
+    assert_eq!(
+        links,
+        [
+            (2, None, vec![back.clone()]),
+            (
+                1,
+                Some(ferry_release::ReleaseRef {
+                    id: a2.id.clone(),
+                    number: 2
+                }),
+                vec![]
+            ),
+        ]
+    );
+    let latest = store.latest_per_product().await.unwrap();
+    assert_eq!(latest[0].rolled_back_by, vec![back]);
+    assert_eq!(latest[1].rollback_for, None);
     store.close().await;
 }
 
