@@ -50,6 +50,10 @@ impl Backoff {
     }
 }
 
+/// How long a sender with tries in flight waits at most for half its
+/// slots to be free before its next round.
+const ROUND_GAP: Duration = Duration::from_millis(50);
+
 /// How a [`Courier`] runs.
 #[derive(Debug, Clone)]
 pub struct CourierSettings {
@@ -71,7 +75,7 @@ impl CourierSettings {
             holder: holder.into(),
             backoff: Backoff::default(),
             poll: Duration::from_secs(1),
-            parallel: 16,
+            parallel: 32,
             claim: None,
         }
     }
@@ -123,8 +127,11 @@ impl Courier {
     }
 
     /// Sends due deliveries until `stop`; on the way out, gives its claims
-    /// up so another sender can take them at once. What each round of
-    /// tries came to is recorded in one write.
+    /// up so another sender can take them at once. A round — recording
+    /// what the finished tries came to and claiming the next rows — is one
+    /// write, made when at least half the slots are free (or none is
+    /// busy): on SQLite every write waits for the engine's saves and makes
+    /// them wait, so rounds are few and large rather than one per try.
     pub async fn run(self, stop: impl Future<Output = ()> + Send) {
         tokio::pin!(stop);
         let slots = Arc::new(Semaphore::new(self.settings.parallel.max(1)));
@@ -134,8 +141,26 @@ impl Courier {
         let in_flight: Arc<std::sync::Mutex<HashMap<String, usize>>> = Arc::default();
         let mut tasks = tokio::task::JoinSet::new();
         let mut done = Vec::new();
+        let floor = (self.settings.parallel / 2).max(1);
+        let mut last_round = tokio::time::Instant::now();
         loop {
+            while let Some(r) = tasks.try_join_next() {
+                done.extend(r.ok());
+            }
             let free = slots.available_permits();
+            // With tries in flight and few slots free, wait for more to
+            // finish (their outcomes go with the next round's claim) — a
+            // little only: slots held by hanging receivers must not keep
+            // the others' deliveries waiting.
+            if free < floor && !tasks.is_empty() && last_round.elapsed() < ROUND_GAP {
+                tokio::select! {
+                    _ = &mut stop => break,
+                    Some(r) = tasks.join_next() => done.extend(r.ok()),
+                    () = tokio::time::sleep_until(last_round + ROUND_GAP) => {}
+                }
+                continue;
+            }
+            last_round = tokio::time::Instant::now();
             let full: Vec<String> = in_flight
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -144,21 +169,7 @@ impl Courier {
                 .map(|(s, _)| s.clone())
                 .collect();
             let skip: Vec<&str> = full.iter().map(String::as_str).collect();
-            let claimed = if free == 0 {
-                Vec::new()
-            } else {
-                match self
-                    .store
-                    .claim_deliveries(&self.settings.holder, self.claim, free as u32, &skip)
-                    .await
-                {
-                    Ok(rows) => rows,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "claiming deliveries");
-                        Vec::new()
-                    }
-                }
-            };
+            let claimed = self.round(&mut done, free as u32, &skip).await;
             let busy = !claimed.is_empty();
             for row in claimed {
                 let counts = Arc::clone(&in_flight);
@@ -197,11 +208,7 @@ impl Courier {
                     (row, outcome)
                 });
             }
-            while let Some(r) = tasks.try_join_next() {
-                done.extend(r.ok());
-            }
-            self.record(&mut done).await;
-            if busy && slots.available_permits() > 0 {
+            if busy && slots.available_permits() >= floor {
                 continue;
             }
             tokio::select! {
@@ -212,7 +219,10 @@ impl Courier {
             }
         }
         tasks.abort_all();
-        while tasks.join_next().await.is_some() {}
+        while let Some(r) = tasks.join_next().await {
+            done.extend(r.ok());
+        }
+        self.record(&mut done).await;
         if let Err(e) = self
             .store
             .release_delivery_claims(&self.settings.holder)
@@ -222,23 +232,40 @@ impl Courier {
         }
     }
 
+    /// One round in one write: records the outcomes in `done` and claims
+    /// up to `limit` due rows (none of the subscriptions in `skip`). A
+    /// fault leaves the claims to run out: the rows are tried again.
+    async fn round(
+        &self,
+        done: &mut Vec<(OutboxRow, DeliveryOutcome)>,
+        limit: u32,
+        skip: &[&str],
+    ) -> Vec<OutboxRow> {
+        log_outcomes(done);
+        let outcomes: Vec<(String, DeliveryOutcome)> = done
+            .drain(..)
+            .map(|(row, outcome)| (row.id, outcome))
+            .collect();
+        match self
+            .store
+            .finish_and_claim(&self.settings.holder, &outcomes, self.claim, limit, skip)
+            .await
+        {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, tries = outcomes.len(), "recording tries and claiming deliveries");
+                Vec::new()
+            }
+        }
+    }
+
     /// Records the outcomes of finished tries in one write. A fault leaves
     /// the claims to run out: the rows are tried again.
     async fn record(&self, done: &mut Vec<(OutboxRow, DeliveryOutcome)>) {
         if done.is_empty() {
             return;
         }
-        for (row, outcome) in done.iter() {
-            match outcome {
-                DeliveryOutcome::Delivered { .. } => {}
-                DeliveryOutcome::Retry { error, .. } => tracing::info!(
-                    delivery = %row.id, attempt = row.attempts, %error, "notification not delivered, will retry"
-                ),
-                DeliveryOutcome::Dead { error, .. } => tracing::warn!(
-                    delivery = %row.id, attempt = row.attempts, %error, "notification given up"
-                ),
-            }
-        }
+        log_outcomes(done);
         let outcomes: Vec<(String, DeliveryOutcome)> = done
             .drain(..)
             .map(|(row, outcome)| (row.id, outcome))
@@ -338,6 +365,20 @@ impl Courier {
                 }
             }
             Err(e) => fail(describe(&e), None, None),
+        }
+    }
+}
+
+fn log_outcomes(done: &[(OutboxRow, DeliveryOutcome)]) {
+    for (row, outcome) in done {
+        match outcome {
+            DeliveryOutcome::Delivered { .. } => {}
+            DeliveryOutcome::Retry { error, .. } => tracing::info!(
+                delivery = %row.id, attempt = row.attempts, %error, "notification not delivered, will retry"
+            ),
+            DeliveryOutcome::Dead { error, .. } => tracing::warn!(
+                delivery = %row.id, attempt = row.attempts, %error, "notification given up"
+            ),
         }
     }
 }

@@ -2,12 +2,15 @@
 //!
 //! It reads the events from the store, not from the engine's broadcast:
 //! the broadcast only says *which* release has news (and may lag or miss
-//! events across a restart); the store's history is the truth. For each
-//! such release, in one transaction, the deliveries of its events since
-//! the stored progress are inserted and the progress is moved by
-//! compare-and-set (`Store::enqueue_notifications`), so a crash between
-//! an event and its deliveries loses nothing (the backlog scan at start
-//! finds the release again) and two replicas store each delivery once.
+//! events across a restart); the store's history is the truth. For the
+//! releases with news in a round (gathered for [`GATHER`]), in one
+//! transaction, the deliveries of each one's events since its stored
+//! progress are inserted and its progress is moved by compare-and-set
+//! (`Store::enqueue_notification_batch`), so a crash between an event and
+//! its deliveries loses nothing (the backlog scan at start finds the
+//! release again) and two replicas store each delivery once. One write
+//! per round, not one per release: on SQLite every write waits for the
+//! engine's saves and makes them wait.
 //! Nothing here is on the engine's path: the engine only records events.
 
 use std::collections::BTreeSet;
@@ -15,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_release::Event;
-use ferry_store::{NewDelivery, Store};
+use ferry_store::{NewDelivery, ProgressMove, Store};
 use tokio::sync::{Notify, broadcast};
 
 use crate::mapping::{State, map_events};
@@ -93,11 +96,10 @@ impl Outbox {
                     Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => break,
                 }
             }
-            for id in dirty {
-                if let Err(e) = self.catch_up(&id).await {
-                    // The scan finds the release again.
-                    tracing::warn!(release = %id, error = %e, "storing notifications");
-                }
+            let dirty: Vec<String> = dirty.into_iter().collect();
+            if let Err(e) = self.catch_up_all(&dirty).await {
+                // The scan finds the releases again.
+                tracing::warn!(releases = dirty.len(), error = %e, "storing notifications");
             }
         }
     }
@@ -116,17 +118,45 @@ impl Outbox {
                 }
             };
             let full = ids.len() == 200;
-            let mut moved = false;
-            for id in ids {
-                match self.catch_up(&id).await {
-                    Ok(_) => moved = true,
-                    Err(e) => tracing::warn!(release = %id, error = %e, "storing notifications"),
-                }
+            if let Err(e) = self.catch_up_all(&ids).await {
+                tracing::warn!(releases = ids.len(), error = %e, "storing notifications");
+                return;
             }
-            if !full || !moved {
+            if !full {
                 return;
             }
         }
+    }
+
+    /// Stores the deliveries of the events of releases `ids` since their
+    /// progress, in one write; returns how many were stored. A release
+    /// whose progress another replica moved meanwhile is caught up again
+    /// on its own.
+    pub async fn catch_up_all(&self, ids: &[String]) -> Result<usize, ferry_store::Error> {
+        let mut moves = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.prepare(id).await {
+                Ok(Some(m)) => moves.push(m),
+                Ok(None) => {}
+                // The others go on; the scan finds this one again.
+                Err(e) => tracing::warn!(release = %id, error = %e, "reading events to announce"),
+            }
+        }
+        let moved = self.store.enqueue_notification_batch(&moves).await?;
+        let mut stored = 0;
+        let mut lost = Vec::new();
+        for (m, ok) in moves.iter().zip(moved) {
+            if ok {
+                stored += m.deliveries.len();
+            } else {
+                lost.push(m.release_id.as_str());
+            }
+        }
+        self.wake(stored);
+        for id in lost {
+            stored += self.catch_up(id).await?;
+        }
+        Ok(stored)
     }
 
     /// Stores the deliveries of release `id`'s events since its progress;
@@ -135,62 +165,85 @@ impl Outbox {
         // A compare-and-set lost to another replica is tried again on the
         // new progress (which then usually has nothing left to do).
         for _ in 0..5 {
-            let progress = self.store.notification_progress(id).await?;
-            let after = progress.as_ref().map_or(0, |p| p.last_seq);
-            let events = self.store.events(id, after, 0).await?;
-            let Some(last) = events.last().map(|e| e.seq) else {
+            let Some(m) = self.prepare(id).await? else {
                 return Ok(0);
             };
-            let Some(release) = self.store.get(id).await? else {
-                return Ok(0);
-            };
-            let mut state: State = progress
-                .as_ref()
-                .and_then(|p| serde_json::from_str(&p.state).ok())
-                .unwrap_or_default();
-            let oldest = ferry_release::now() - MAX_AGE;
-            let mut deliveries = Vec::new();
-            for m in map_events(&release, &events, &mut state) {
-                if m.at < oldest {
-                    continue;
-                }
-                for s in self.subscriptions.iter() {
-                    if !s.filter.accepts(
-                        m.event,
-                        m.subject,
-                        &release.product,
-                        m.environment.as_deref(),
-                    ) {
-                        continue;
-                    }
-                    let n = self.notification(&release, &m, &s.name);
-                    deliveries.push(NewDelivery {
-                        id: n.id.clone(),
-                        subscription: s.name.clone(),
-                        release_id: release.id.clone(),
-                        seq: m.seq,
-                        event_type: n.type_name(),
-                        product: release.product.clone(),
-                        environment: m.environment.clone(),
-                        payload: serde_json::to_string(&n).unwrap_or_default(),
-                    });
-                }
-            }
-            let state = serde_json::to_string(&state).unwrap_or_else(|_| "{}".into());
-            let from = progress.map(|p| p.last_seq);
+            let n = m.deliveries.len();
             if self
                 .store
-                .enqueue_notifications(id, from, last, &state, &deliveries)
+                .enqueue_notification_batch(std::slice::from_ref(&m))
                 .await?
+                .first()
+                .copied()
+                .unwrap_or(false)
             {
-                if !deliveries.is_empty() {
-                    self.stored.notify_waiters();
-                    self.stored.notify_one();
-                }
-                return Ok(deliveries.len());
+                self.wake(n);
+                return Ok(n);
             }
         }
         Ok(0)
+    }
+
+    /// Wakes the senders when deliveries were stored.
+    fn wake(&self, stored: usize) {
+        if stored > 0 {
+            self.stored.notify_waiters();
+            self.stored.notify_one();
+        }
+    }
+
+    /// What release `id`'s events since its stored progress come to: the
+    /// deliveries and the progress to store with them; `None` when it has
+    /// no new event (or is gone).
+    async fn prepare(&self, id: &str) -> Result<Option<ProgressMove>, ferry_store::Error> {
+        let progress = self.store.notification_progress(id).await?;
+        let after = progress.as_ref().map_or(0, |p| p.last_seq);
+        let events = self.store.events(id, after, 0).await?;
+        let Some(last) = events.last().map(|e| e.seq) else {
+            return Ok(None);
+        };
+        let Some(release) = self.store.get(id).await? else {
+            return Ok(None);
+        };
+        let mut state: State = progress
+            .as_ref()
+            .and_then(|p| serde_json::from_str(&p.state).ok())
+            .unwrap_or_default();
+        let oldest = ferry_release::now() - MAX_AGE;
+        let mut deliveries = Vec::new();
+        for m in map_events(&release, &events, &mut state) {
+            if m.at < oldest {
+                continue;
+            }
+            for s in self.subscriptions.iter() {
+                if !s.filter.accepts(
+                    m.event,
+                    m.subject,
+                    &release.product,
+                    m.environment.as_deref(),
+                ) {
+                    continue;
+                }
+                let n = self.notification(&release, &m, &s.name);
+                deliveries.push(NewDelivery {
+                    id: n.id.clone(),
+                    subscription: s.name.clone(),
+                    release_id: release.id.clone(),
+                    seq: m.seq,
+                    event_type: n.type_name(),
+                    product: release.product.clone(),
+                    environment: m.environment.clone(),
+                    payload: serde_json::to_string(&n).unwrap_or_default(),
+                });
+            }
+        }
+        Ok(Some(ProgressMove {
+            release_id: id.to_owned(),
+            from: progress.map(|p| p.last_seq),
+            to_seq: last,
+            state: serde_json::to_string(&state).unwrap_or_else(|_| "{}".into()),
+            deliveries,
+        }))
     }
 
     fn notification(

@@ -45,6 +45,7 @@ pub use lease::Lease;
 pub use notes::{NewRendition, NotesRendition, NotesValidator};
 pub use notifications::{
     DeliveryOutcome, DeliveryPage, DeliveryStatus, NewDelivery, NotificationProgress, OutboxRow,
+    ProgressMove,
 };
 pub use notify::{EVENTS_CHANNEL, EventListener, EventNotice};
 pub use plans::QueryPlan;

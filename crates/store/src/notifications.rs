@@ -68,6 +68,22 @@ pub struct NewDelivery {
     pub payload: String,
 }
 
+/// One release's step of the outbox writer: its deliveries for its
+/// events up to `to_seq`, and its progress moved there from `from` (`None`:
+/// no progress yet) with `state`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgressMove {
+    pub release_id: String,
+    pub from: Option<u64>,
+    pub to_seq: u64,
+    pub state: String,
+    pub deliveries: Vec<NewDelivery>,
+}
+
+/// Rows per multi-row `INSERT` of deliveries: 8 parameters each, far
+/// below SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
+const INSERT_CHUNK: usize = 256;
+
 /// A stored delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxRow {
@@ -132,6 +148,20 @@ const COLUMNS: &str = "id, subscription, release_id, seq, event_type, product, e
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+/// A try's outcome as the columns it sets: status, delay until the next
+/// try (ms), error, HTTP status.
+fn outcome_columns(outcome: &DeliveryOutcome) -> (&'static str, i64, Option<&str>, Option<u16>) {
+    match outcome {
+        DeliveryOutcome::Delivered { status } => ("DELIVERED", 0, None, Some(*status)),
+        DeliveryOutcome::Retry {
+            after,
+            error,
+            status,
+        } => ("PENDING", ms(*after), Some(error.as_str()), *status),
+        DeliveryOutcome::Dead { error, status } => ("DEAD", 0, Some(error.as_str()), *status),
+    }
 }
 
 fn row_of(r: &impl RowExt) -> Result<OutboxRow> {
@@ -238,67 +268,130 @@ impl Store {
         state: &str,
         deliveries: &[NewDelivery],
     ) -> Result<bool> {
+        let moved = self
+            .enqueue_notification_batch(&[ProgressMove {
+                release_id: release_id.to_owned(),
+                from,
+                to_seq,
+                state: state.to_owned(),
+                deliveries: deliveries.to_vec(),
+            }])
+            .await?;
+        Ok(moved.first().copied().unwrap_or(false))
+    }
+
+    /// [`Store::enqueue_notifications`] for several releases in one
+    /// transaction (the outbox writer stores a round of events at once:
+    /// one write beside the engine's saves instead of one per release,
+    /// deliveries inserted many rows per statement). Each release's
+    /// progress moves by its own compare-and-set; a release whose
+    /// progress another writer moved first stores nothing (`false` at its
+    /// place in the answer), the others are stored.
+    pub async fn enqueue_notification_batch(&self, moves: &[ProgressMove]) -> Result<Vec<bool>> {
+        if moves.is_empty() {
+            return Ok(Vec::new());
+        }
         let now = db_now(self.backend.kind());
-        let to = to_i64(to_seq, release_id, "seq")?;
-        let from = from.map(|f| to_i64(f, release_id, "seq")).transpose()?;
-        let insert = format!(
-            "INSERT INTO notification_outbox (id, subscription, release_id, seq, event_type, \
-             product, environment, payload, status, attempts, created_at, next_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'PENDING', 0, {now}, {now}) \
-             ON CONFLICT (id) DO NOTHING"
-        );
+        let insert = |rows: usize| {
+            let mut sql = String::from(
+                "INSERT INTO notification_outbox (id, subscription, release_id, seq, event_type, \
+                 product, environment, payload, status, attempts, created_at, next_at) VALUES ",
+            );
+            for r in 0..rows {
+                let p = r * 8;
+                if r > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, 'PENDING', 0, {now}, {now})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6,
+                    p + 7,
+                    p + 8
+                ));
+            }
+            sql.push_str(" ON CONFLICT (id) DO NOTHING");
+            sql
+        };
+        let mut checked = Vec::with_capacity(moves.len());
+        for m in moves {
+            let to = to_i64(m.to_seq, &m.release_id, "seq")?;
+            let from = m
+                .from
+                .map(|f| to_i64(f, &m.release_id, "seq"))
+                .transpose()?;
+            let seqs = m
+                .deliveries
+                .iter()
+                .map(|d| to_i64(d.seq, &d.release_id, "seq"))
+                .collect::<Result<Vec<_>>>()?;
+            checked.push((m, from, to, seqs));
+        }
         let _gate = self.gate().await;
         on_pool!(&self.backend, |pool| {
             let mut tx = pool
                 .begin_write()
                 .await
                 .map_err(db("beginning to store notifications"))?;
-            let moved = match from {
-                None => sqlx::query(
-                    "INSERT INTO notification_progress (release_id, last_seq, state) \
-                     VALUES ($1, $2, $3) ON CONFLICT (release_id) DO NOTHING",
-                )
-                .bind(release_id)
-                .bind(to)
-                .bind(state)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("storing notification progress"))?,
-                Some(f) => sqlx::query(
-                    "UPDATE notification_progress SET last_seq = $2, state = $3 \
-                     WHERE release_id = $1 AND last_seq = $4",
-                )
-                .bind(release_id)
-                .bind(to)
-                .bind(state)
-                .bind(f)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("moving notification progress"))?,
-            }
-            .rows_affected();
-            if moved != 1 {
-                tx.rollback()
-                    .await
-                    .map_err(db("rolling back notifications"))?;
-                return Ok(false);
-            }
-            for d in deliveries {
-                sqlx::query(&insert)
-                    .bind(&d.id)
-                    .bind(&d.subscription)
-                    .bind(&d.release_id)
-                    .bind(to_i64(d.seq, &d.release_id, "seq")?)
-                    .bind(&d.event_type)
-                    .bind(&d.product)
-                    .bind(&d.environment)
-                    .bind(&d.payload)
+            let mut out = Vec::with_capacity(moves.len());
+            let mut rows: Vec<(&NewDelivery, i64)> = Vec::new();
+            for (m, from, to, seqs) in &checked {
+                let moved = match from {
+                    None => sqlx::query(
+                        "INSERT INTO notification_progress (release_id, last_seq, state) \
+                         VALUES ($1, $2, $3) ON CONFLICT (release_id) DO NOTHING",
+                    )
+                    .bind(&m.release_id)
+                    .bind(*to)
+                    .bind(&m.state)
                     .execute(&mut *tx)
                     .await
-                    .map_err(db("storing a delivery"))?;
+                    .map_err(db("storing notification progress"))?,
+                    Some(f) => sqlx::query(
+                        "UPDATE notification_progress SET last_seq = $2, state = $3 \
+                         WHERE release_id = $1 AND last_seq = $4",
+                    )
+                    .bind(&m.release_id)
+                    .bind(*to)
+                    .bind(&m.state)
+                    .bind(*f)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("moving notification progress"))?,
+                }
+                .rows_affected()
+                    == 1;
+                // The compare-and-set comes first: a release that lost it
+                // has written nothing in this transaction.
+                if moved {
+                    rows.extend(m.deliveries.iter().zip(seqs.iter().copied()));
+                }
+                out.push(moved);
+            }
+            for chunk in rows.chunks(INSERT_CHUNK) {
+                let sql = insert(chunk.len());
+                let mut q = sqlx::query(&sql);
+                for (d, seq) in chunk {
+                    q = q
+                        .bind(&d.id)
+                        .bind(&d.subscription)
+                        .bind(&d.release_id)
+                        .bind(*seq)
+                        .bind(&d.event_type)
+                        .bind(&d.product)
+                        .bind(&d.environment)
+                        .bind(&d.payload);
+                }
+                q.execute(&mut *tx)
+                    .await
+                    .map_err(db("storing deliveries"))?;
             }
             tx.commit().await.map_err(db("committing notifications"))?;
-            Ok(true)
+            Ok(out)
         })
     }
 
@@ -314,11 +407,24 @@ impl Store {
         limit: u32,
         skip: &[&str],
     ) -> Result<Vec<OutboxRow>> {
+        let sql = self.claim_sql(limit, skip.len());
+        let _gate = self.gate().await;
+        on_pool!(&self.backend, |pool| {
+            let mut q = sqlx::query(&sql).bind(holder).bind(ms(ttl));
+            for s in skip {
+                q = q.bind(*s);
+            }
+            let rows = q.fetch_all(pool).await.map_err(db("claiming deliveries"))?;
+            rows.iter().map(row_of).collect()
+        })
+    }
+
+    fn claim_sql(&self, limit: u32, skipped: usize) -> String {
         let now = db_now(self.backend.kind());
-        let skipped = if skip.is_empty() {
+        let skipped = if skipped == 0 {
             String::new()
         } else {
-            let params: Vec<String> = (0..skip.len()).map(|i| format!("${}", i + 3)).collect();
+            let params: Vec<String> = (0..skipped).map(|i| format!("${}", i + 3)).collect();
             format!(" AND subscription NOT IN ({})", params.join(", "))
         };
         // The conditions are repeated outside the sub-select so that a row
@@ -328,20 +434,78 @@ impl Store {
             "status = 'PENDING' AND next_at <= {now} \
              AND (claimed_by IS NULL OR claim_expires_at < {now}){skipped}"
         );
-        let sql = format!(
+        format!(
             "UPDATE notification_outbox SET claimed_by = $1, claim_expires_at = {now} + $2, \
              attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM notification_outbox WHERE {free} \
              ORDER BY next_at LIMIT {limit}) AND {free} RETURNING {COLUMNS}"
-        );
+        )
+    }
+
+    fn finish_sql(&self) -> String {
+        let now = db_now(self.backend.kind());
+        format!(
+            "UPDATE notification_outbox SET status = $3, next_at = {now} + $4, \
+             last_error = $5, last_status = $6, \
+             finished_at = CASE WHEN $3 = 'PENDING' THEN NULL ELSE {now} END, \
+             claimed_by = NULL, claim_expires_at = NULL \
+             WHERE id = $1 AND claimed_by = $2 AND status = 'PENDING'"
+        )
+    }
+
+    /// [`Store::finish_deliveries`] of `outcomes`, then
+    /// [`Store::claim_deliveries`] of up to `limit` rows, in one
+    /// transaction: a sender's round — what its finished tries came to and
+    /// what it sends next — is one write beside the engine's saves.
+    /// Returns the rows claimed.
+    pub async fn finish_and_claim(
+        &self,
+        holder: &str,
+        outcomes: &[(String, DeliveryOutcome)],
+        ttl: Duration,
+        limit: u32,
+        skip: &[&str],
+    ) -> Result<Vec<OutboxRow>> {
+        if limit == 0 {
+            self.finish_deliveries(holder, outcomes).await?;
+            return Ok(Vec::new());
+        }
+        if outcomes.is_empty() {
+            return self.claim_deliveries(holder, ttl, limit, skip).await;
+        }
+        let (finish, claim) = (self.finish_sql(), self.claim_sql(limit, skip.len()));
         let _gate = self.gate().await;
         on_pool!(&self.backend, |pool| {
-            let mut q = sqlx::query(&sql).bind(holder).bind(ms(ttl));
+            let mut tx = pool
+                .begin_write()
+                .await
+                .map_err(db("beginning a round of deliveries"))?;
+            for (id, outcome) in outcomes {
+                let (status, next, error, http) = outcome_columns(outcome);
+                sqlx::query(&finish)
+                    .bind(id)
+                    .bind(holder)
+                    .bind(status)
+                    .bind(next)
+                    .bind(error)
+                    .bind(http.map(i64::from))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("recording a delivery's try"))?;
+            }
+            let mut q = sqlx::query(&claim).bind(holder).bind(ms(ttl));
             for s in skip {
                 q = q.bind(*s);
             }
-            let rows = q.fetch_all(pool).await.map_err(db("claiming deliveries"))?;
-            rows.iter().map(row_of).collect()
+            let rows = q
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db("claiming deliveries"))?;
+            let rows = rows.iter().map(row_of).collect::<Result<Vec<_>>>()?;
+            tx.commit()
+                .await
+                .map_err(db("committing a round of deliveries"))?;
+            Ok(rows)
         })
     }
 
@@ -372,14 +536,7 @@ impl Store {
         if outcomes.is_empty() {
             return Ok(0);
         }
-        let now = db_now(self.backend.kind());
-        let sql = format!(
-            "UPDATE notification_outbox SET status = $3, next_at = {now} + $4, \
-             last_error = $5, last_status = $6, \
-             finished_at = CASE WHEN $3 = 'PENDING' THEN NULL ELSE {now} END, \
-             claimed_by = NULL, claim_expires_at = NULL \
-             WHERE id = $1 AND claimed_by = $2 AND status = 'PENDING'"
-        );
+        let sql = self.finish_sql();
         let _gate = self.gate().await;
         on_pool!(&self.backend, |pool| {
             let mut tx = pool
@@ -388,17 +545,7 @@ impl Store {
                 .map_err(db("beginning to record tries"))?;
             let mut done = 0;
             for (id, outcome) in outcomes {
-                let (status, next, error, http) = match outcome {
-                    DeliveryOutcome::Delivered { status } => ("DELIVERED", 0, None, Some(*status)),
-                    DeliveryOutcome::Retry {
-                        after,
-                        error,
-                        status,
-                    } => ("PENDING", ms(*after), Some(error.as_str()), *status),
-                    DeliveryOutcome::Dead { error, status } => {
-                        ("DEAD", 0, Some(error.as_str()), *status)
-                    }
-                };
+                let (status, next, error, http) = outcome_columns(outcome);
                 done += sqlx::query(&sql)
                     .bind(id)
                     .bind(holder)

@@ -1118,6 +1118,62 @@ pub async fn notification_outbox(url: &str) {
             .unwrap(),
         1
     );
+
+    // A round of several releases in one write: each moves by its own
+    // compare-and-set; one that lost it stores nothing, the others do.
+    let r2 = create(&store, release("shop"), None).await;
+    let r3 = create(&store, release("shop"), None).await;
+    let of = |r: &Release, seq: u64| NewDelivery {
+        id: format!("{}-{seq}-a", r.id),
+        subscription: "a".into(),
+        release_id: r.id.clone(),
+        seq,
+        event_type: "release.started".into(),
+        product: "shop".into(),
+        environment: None,
+        payload: "{}".into(),
+    };
+    let step = |r: &Release, from: Option<u64>| ferry_store::ProgressMove {
+        release_id: r.id.clone(),
+        from,
+        to_seq: 1,
+        state: "{}".into(),
+        deliveries: vec![of(r, 1)],
+    };
+    assert_eq!(
+        store
+            .enqueue_notification_batch(&[step(&r2, None), step(&r3, Some(7))])
+            .await
+            .unwrap(),
+        [true, false]
+    );
+    assert!(store.notification_progress(&r3.id).await.unwrap().is_none());
+    let pending = store
+        .list_deliveries(Some(DeliveryStatus::Pending), None, 10)
+        .await
+        .unwrap();
+    assert!(pending.items.iter().any(|d| d.release_id == r2.id));
+    assert!(!pending.items.iter().any(|d| d.release_id == r3.id));
+    // A sender's round: what its tries came to and its next claim, in one
+    // write.
+    let claimed = store.claim_deliveries("E", ttl, 10, &[]).await.unwrap();
+    assert!(!claimed.is_empty());
+    let done: Vec<(String, DeliveryOutcome)> = claimed
+        .iter()
+        .map(|d| (d.id.clone(), DeliveryOutcome::Delivered { status: 200 }))
+        .collect();
+    let next = store
+        .finish_and_claim("E", &done, ttl, 10, &[])
+        .await
+        .unwrap();
+    assert!(next.iter().all(|n| !claimed.iter().any(|c| c.id == n.id)));
+    let delivered = store
+        .list_deliveries(Some(DeliveryStatus::Delivered), None, 10)
+        .await
+        .unwrap();
+    for d in &claimed {
+        assert!(delivered.items.iter().any(|x| x.id == d.id));
+    }
 }
 
 /// Issue 24: every list form and every question the engine asks on
