@@ -54,6 +54,12 @@ impl Backoff {
 /// slots to be free before its next round.
 const ROUND_GAP: Duration = Duration::from_millis(50);
 
+/// How long delivered rows are kept for the admin list before they are
+/// deleted; dead letters are kept.
+pub const KEEP_DELIVERED: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How often delivered rows past [`KEEP_DELIVERED`] are deleted.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 /// How a [`Courier`] runs.
 #[derive(Debug, Clone)]
 pub struct CourierSettings {
@@ -67,6 +73,10 @@ pub struct CourierSettings {
     /// How long a claim lasts (a sender that dies holding one delays its
     /// rows this long); default: the longest try plus 30 s.
     pub claim: Option<Duration>,
+    /// Delivered rows older than this are deleted, every `prune_every`
+    /// (dead letters stay).
+    pub keep_delivered: Duration,
+    pub prune_every: Duration,
 }
 
 impl CourierSettings {
@@ -77,6 +87,8 @@ impl CourierSettings {
             poll: Duration::from_secs(1),
             parallel: 32,
             claim: None,
+            keep_delivered: KEEP_DELIVERED,
+            prune_every: PRUNE_EVERY,
         }
     }
 }
@@ -143,6 +155,8 @@ impl Courier {
         let mut done = Vec::new();
         let floor = (self.settings.parallel / 2).max(1);
         let mut last_round = tokio::time::Instant::now();
+        let mut prune = tokio::time::interval(self.settings.prune_every);
+        prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             while let Some(r) = tasks.try_join_next() {
                 done.extend(r.ok());
@@ -216,6 +230,7 @@ impl Courier {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(self.settings.poll) => {}
                 Some(r) = tasks.join_next(), if !tasks.is_empty() => done.extend(r.ok()),
+                _ = prune.tick() => self.prune().await,
             }
         }
         tasks.abort_all();
@@ -229,6 +244,20 @@ impl Courier {
             .await
         {
             tracing::warn!(error = %e, "giving delivery claims up");
+        }
+    }
+
+    /// Deletes delivered rows past their keeping time (every replica may:
+    /// a delete of what is gone already deletes nothing).
+    async fn prune(&self) {
+        match self
+            .store
+            .prune_deliveries(self.settings.keep_delivered)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "delivered notifications pruned"),
+            Err(e) => tracing::warn!(error = %e, "pruning delivered notifications"),
         }
     }
 

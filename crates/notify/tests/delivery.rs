@@ -606,3 +606,66 @@ async fn a_wait_says_why_a_frozen_environment_and_an_approval_among_them() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivered_rows_are_pruned_on_schedule_and_dead_letters_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let rx = Receiver::start(Some(KEY.as_bytes().to_vec()), |_, _| Behaviour::Ok).await;
+    let subs = vec![
+        subscription("hook", Kind::Webhook, rx.url("/signed/hook"), Some(KEY)),
+        subscription("bus", Kind::CloudEvents, rx.url("/signed/bus"), Some(KEY)),
+    ];
+    let release = failed_release(&store, "shop").await;
+    let outbox = Outbox::new(
+        store.clone(),
+        subs.clone().into(),
+        BASE,
+        Arc::new(Notify::new()),
+    );
+    assert_eq!(outbox.catch_up(&release.id).await.unwrap(), 8);
+    let count = |counts: &[(DeliveryStatus, u64)], status| {
+        counts
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map_or(0, |(_, n)| *n)
+    };
+    // Kept a week by default, then deleted: here a moment, every 100 ms.
+    assert_eq!(
+        CourierSettings::new("x").keep_delivered,
+        Duration::from_secs(7 * 24 * 3600)
+    );
+    let stop = Arc::new(Notify::new());
+    // `bus` left the settings: its deliveries are dead letters at once.
+    let courier = Courier::new(
+        store.clone(),
+        &subs[..1],
+        CourierSettings {
+            keep_delivered: Duration::from_millis(1),
+            prune_every: Duration::from_millis(100),
+            ..settings("a")
+        },
+        Arc::new(Notify::new()),
+    );
+    let s = stop.clone();
+    let task = tokio::spawn(courier.run(async move { s.notified().await }));
+    let start = Instant::now();
+    loop {
+        let counts = store.count_deliveries().await.unwrap();
+        if count(&counts, DeliveryStatus::Pending) == 0
+            && count(&counts, DeliveryStatus::Delivered) == 0
+            && rx.requests().len() >= 4
+        {
+            assert_eq!(count(&counts, DeliveryStatus::Dead), 4, "{counts:?}");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "delivered rows never pruned: {counts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(rx.requests().len(), 4, "each delivered once");
+    stop.notify_one();
+    task.await.unwrap();
+}
