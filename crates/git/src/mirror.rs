@@ -6,15 +6,18 @@
 //! under a directory named by a hash of the URL without credentials (so the
 //! cache directory listing reveals nothing and equal URLs share a mirror).
 //!
-//! Concurrency: clone, fetch and commit-and-push take an exclusive
-//! advisory lock on `<mirror>.lock` (flock), which serialises them between
-//! threads and processes. Reads take no lock: git's object store is
-//! append-only and ref updates are atomic, so readers always see a
-//! consistent commit.
+//! Concurrency: clone, fetch, recording a pushed tip, deleting a branch
+//! and a pull-request branch's commit-and-push take an exclusive advisory
+//! lock on `<mirror>.lock` (flock), which serialises them between threads
+//! and processes. Pushes onto a branch run outside it (group commit, see
+//! [`crate::group`]): `git push` to a URL changes no ref of the mirror, and
+//! the pushed tip is recorded under the lock afterwards. Reads take no
+//! lock: git's object store is append-only and ref updates are atomic, so
+//! readers always see a consistent commit.
 //!
-//! Every change to the mirror's refs happens under that lock (git's own
+//! So every change to the mirror's refs happens under that lock (git's own
 //! automatic maintenance included: it runs in the foreground, never
-//! detached). So whoever holds the lock knows that any git lock file
+//! detached), and whoever holds the lock knows that any git lock file
 //! (`refs/heads/main.lock`, `packed-refs.lock`, …) was left by a git or
 //! ferry process that was killed mid-update — a crash, a SIGKILL, a
 //! command past its deadline — and removes it. Without that, one kill
