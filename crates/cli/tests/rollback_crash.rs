@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::replicas::{free_port, git, wait_ready};
+use support::replicas::{empty_gitops, free_port, git, wait_ready};
 
 mod support;
 
@@ -19,23 +19,7 @@ const TOKEN: &str = "rollback-crash-admin-token";
 /// dev → qa; qa's post-action `check` fails for version 2.0.0 and
 /// otherwise waits while `<root>/hold` exists; `onFailure: rollback`.
 fn setup(root: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let remote = root.join("gitops.git");
-    let seed = root.join("seed");
-    std::fs::create_dir_all(&seed).unwrap();
-    git(
-        root,
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            remote.to_str().unwrap(),
-        ],
-    );
-    git(&seed, &["init", "-q", "-b", "main"]);
-    let config = root.join("config");
-    std::fs::create_dir_all(&config).unwrap();
+    let (remote, seed, config) = empty_gitops(root);
     let hold = root.join("hold");
     let mut docs = String::new();
     for (i, env) in ["dev", "qa"].iter().enumerate() {

@@ -193,8 +193,10 @@ pub fn setup(root: &Path) -> (PathBuf, PathBuf) {
     setup_with(root, "1.5")
 }
 
-/// [`setup`] with workflows sleeping `sleep` seconds.
-pub fn setup_with(root: &Path, sleep: &str) -> (PathBuf, PathBuf) {
+/// Under `root`: an empty bare GitOps remote (`gitops.git`, branch
+/// `main`), an empty work repository to seed it from (`seed`) and an
+/// empty configuration directory (`config`).
+pub fn empty_gitops(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let remote = root.join("gitops.git");
     let seed = root.join("seed");
     std::fs::create_dir_all(&seed).unwrap();
@@ -212,6 +214,12 @@ pub fn setup_with(root: &Path, sleep: &str) -> (PathBuf, PathBuf) {
     git(&seed, &["init", "-q", "-b", "main"]);
     let config = root.join("config");
     std::fs::create_dir_all(&config).unwrap();
+    (remote, seed, config)
+}
+
+/// [`setup`] with workflows sleeping `sleep` seconds.
+pub fn setup_with(root: &Path, sleep: &str) -> (PathBuf, PathBuf) {
+    let (remote, seed, config) = empty_gitops(root);
     let mut docs = String::new();
     for (i, env) in ENVS.iter().enumerate() {
         docs.push_str(&format!(
